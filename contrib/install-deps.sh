@@ -1,0 +1,19 @@
+#!/bin/sh
+# Install the Debian packages artifactfs needs to build and to run its full
+# test suite.  Run as root (or with sudo) on Debian 12 or newer.
+set -eu
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+	SUDO=sudo
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+	build-essential autoconf automake libtool pkg-config \
+	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils \
+	libarchive-dev libarchive-tools \
+	ca-certificates git python3 mandoc valgrind \
+	gzip bzip2 xz-utils zstd \
+	zlib1g-dev nginx-light

@@ -1,0 +1,100 @@
+# tests/lib.sh - TAP helpers for the integration tests (git t/test-lib.sh style).
+# Source it from a test script; the harness (make check) sets the environment:
+# ARTIFACTCTL, TOML_DECODER, TESTS_SRCDIR, TESTS_BUILDDIR, ARTIFACTFS_SHARED,
+# GIT, PYTHON3.
+
+set -u
+
+test_count=0
+test_failed=0
+
+# A private scratch directory, removed on exit unless ARTIFACTFS_KEEP is set.
+TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/artifactfs-test.XXXXXX")
+test_cleanup_hooks=""
+test_cleanup() {
+	for h in $test_cleanup_hooks; do
+		"$h" || true
+	done
+	if [ -z "${ARTIFACTFS_KEEP:-}" ]; then
+		chmod -R u+w "$TEST_TMP" 2>/dev/null
+		rm -rf "$TEST_TMP"
+	fi
+}
+trap test_cleanup EXIT
+trap 'exit 1' INT TERM
+
+# at_exit FUNC: run FUNC when the test exits (unmount, stop servers).
+at_exit() {
+	test_cleanup_hooks="$1 $test_cleanup_hooks"
+}
+
+# ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
+ok() {
+	name=$1
+	shift
+	test_count=$((test_count + 1))
+	if out=$("$@" 2>&1); then
+		echo "ok $test_count - $name"
+	else
+		echo "not ok $test_count - $name"
+		test_failed=$((test_failed + 1))
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	fi
+}
+
+# fails NAME COMMAND...: like ok, but COMMAND must fail.
+fails() {
+	name=$1
+	shift
+	test_count=$((test_count + 1))
+	if out=$("$@" 2>&1); then
+		echo "not ok $test_count - $name (succeeded, expected failure)"
+		test_failed=$((test_failed + 1))
+		printf '%s\n' "$out" | sed 's/^/#   /'
+	else
+		echo "ok $test_count - $name"
+	fi
+}
+
+# is NAME GOT WANT: string comparison.
+is() {
+	test_count=$((test_count + 1))
+	if [ "$2" = "$3" ]; then
+		echo "ok $test_count - $1"
+	else
+		echo "not ok $test_count - $1"
+		test_failed=$((test_failed + 1))
+		echo "#   got:  '$2'"
+		echo "#   want: '$3'"
+	fi
+}
+
+# skip NAME REASON: one skipped check.
+skip() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count - $1 # SKIP $2"
+}
+
+# skip_all REASON: the whole script is skipped (prints the TAP plan 1..0).
+skip_all() {
+	echo "1..0 # SKIP $1"
+	exit 0
+}
+
+# need_shared: skip unless ../shared (fixtures, toml-test) is present.
+need_shared() {
+	if [ -z "${ARTIFACTFS_SHARED:-}" ] || [ ! -f "$ARTIFACTFS_SHARED/spec/julia-artifacts.md" ]; then
+		skip_all "../shared not found (set ARTIFACTFS_SHARED or --with-shared-dir)"
+	fi
+}
+
+# need_prog PROG: skip unless PROG is on PATH.
+need_prog() {
+	command -v "$1" >/dev/null 2>&1 || skip_all "$1 not installed"
+}
+
+# done_testing: print the plan; exit status says whether anything failed.
+done_testing() {
+	echo "1..$test_count"
+	[ "$test_failed" -eq 0 ]
+}

@@ -1,0 +1,58 @@
+/*
+ * artifactctl.c - main() and the command table of artifactctl(1)
+ */
+#include "tools/artifactctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *progname = "artifactctl";
+
+static const struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "hash", cmd_hash, "print the git-tree-sha1 of a directory" },
+	{ "platform", cmd_platform, "print the host platform triplet, or normalise one" },
+	{ "resolve", cmd_resolve, "print the git-tree-sha1 an Artifacts.toml selects for a name" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s COMMAND [ARGS...]\n"
+		   "       %s --help | --version\n\n"
+		   "Commands:\n",
+		progname, progname);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n"
+		   "See artifactctl(1).\n",
+		progname);
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (ctl_is_help(argv[1])) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("artifactctl (artifactfs) %s\n", ARTIFACTFS_VERSION);
+		return EXIT_OK;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "%s: '%s' is not a command; see '%s --help'\n", progname, argv[1],
+		progname);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,55 @@
+/*
+ * artifactctl.h - shared declarations of the artifactctl commands
+ *
+ * Layout after libarchive's tar/: artifactctl.c holds main() and the command
+ * table, util.c the messages and option helpers, cmd_<name>.c one command each.
+ */
+#ifndef ARTIFACTCTL_H
+#define ARTIFACTCTL_H
+
+#include <stdbool.h>
+#include <stdnoreturn.h>
+
+/* Exit statuses, documented in doc/artifactctl.1 (EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* an operation failed (I/O, network, verification) */
+	EXIT_MALFORMED = 2,	/* an input file is malformed (TOML, Artifacts.toml) */
+	EXIT_NOMATCH = 3,	/* no entry matches the platform */
+	EXIT_USAGE = 64,	/* bad command line (sysexits.h EX_USAGE) */
+};
+
+/* The program name used in messages ("artifactctl"). */
+extern const char *progname;
+
+/* Each command: argv[0] is the command name; returns an exit status. */
+int cmd_hash(int argc, char **argv);
+int cmd_platform(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+
+/*
+ * Messages on stderr, "artifactctl: <text>", lowercase and without a final
+ * full stop (git style).  warnx/errx print text only; warne/erre append
+ * ": <strerror(-err)>" for a negative errno value.  The *x/e exiters never
+ * return.
+ */
+void ctl_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ctl_warne(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+noreturn void ctl_errx(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+noreturn void ctl_erre(int status, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/*
+ * ctl_usage_error - print "artifactctl <cmd>: <text>" and a hint to run
+ * "artifactctl <cmd> --help", then exit with EXIT_USAGE.
+ */
+noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * ctl_is_help - true when arg is -h or --help.  Commands print their usage on
+ * stdout and exit 0 for it.
+ */
+bool ctl_is_help(const char *arg);
+
+#endif

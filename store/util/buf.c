@@ -35,7 +35,8 @@ static int buf_grow(struct buf *b, size_t extra)
 	size_t need, cap;
 	char *p;
 
-	if (extra > b->max || b->len > b->max - extra)
+	/* len + extra + 1 must neither pass the ceiling nor wrap around */
+	if (extra > b->max || b->len > b->max - extra || b->len + extra == SIZE_MAX)
 		return -E2BIG;
 	need = b->len + extra + 1;
 	if (need <= b->cap)

@@ -1,0 +1,27 @@
+#!/bin/sh
+# Build artifactfs and run its whole test suite (make check).
+#
+#   contrib/check.sh [--no-deps] [CONFIGURE-OPTION...]
+#
+# Installs the Debian dependencies first (root or sudo needed) unless
+# --no-deps is given, builds out of tree in ./build, and runs make check.
+# Extra arguments go to configure (e.g. --enable-sanitizers).
+set -eu
+
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+if [ "${1:-}" = "--no-deps" ]; then
+	shift
+else
+	./contrib/install-deps.sh
+fi
+
+[ -x configure ] || autoreconf -fi
+mkdir -p build
+cd build
+if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then
+	"$top/configure" "$@"
+fi
+make -j"$(nproc)"
+make -j"$(nproc)" check

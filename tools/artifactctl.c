@@ -16,6 +16,9 @@ static const struct command {
 	{ "hash", cmd_hash, "print the git-tree-sha1 of a directory" },
 	{ "platform", cmd_platform, "print the host platform triplet, or normalise one" },
 	{ "resolve", cmd_resolve, "print the git-tree-sha1 an Artifacts.toml selects for a name" },
+	{ "fetch", cmd_fetch, "install the artifacts of an Artifacts.toml into the store" },
+	{ "ls", cmd_ls, "list the installed artifacts" },
+	{ "verify", cmd_verify, "re-hash installed artifacts; quarantine mismatches" },
 };
 
 static void usage(FILE *f)

@@ -26,6 +26,9 @@ extern const char *progname;
 int cmd_hash(int argc, char **argv);
 int cmd_platform(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_fetch(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 /*
  * Messages on stderr, "artifactctl: <text>", lowercase and without a final

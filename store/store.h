@@ -1,0 +1,247 @@
+/*
+ * store.h - the content-addressed artifact store and its LMDB index
+ *
+ * Layout (DESIGN.md "On-disk store"; a Julia depot as far as artifacts/ goes):
+ *
+ *   <store>/artifacts/<hash>/   installed trees, lowercase hex git-tree-sha1;
+ *                               regular files read-only (spec §3.3 step 5)
+ *   <store>/tmp/<hash>.<id>/    installs in progress (same filesystem)
+ *   <store>/quarantine/<hash>.<time>/  trees whose tree hash was found wrong
+ *   <store>/index/              LMDB environment (data.mdb, lock.mdb)
+ *   <store>/locks/<hash>.lock   per-hash lock files (single flight)
+ *   <store>/locks/store.lock    held shared by every opener, exclusively by gc
+ *
+ * The directory tree is the truth and LMDB is the index: rename(2) of a
+ * finished tree into artifacts/ is the commit point, the index row follows.
+ * store_open() reconciles the two, so a crash at any point loses nothing that
+ * was committed and never exposes a partial tree.
+ *
+ * Concurrency: one struct store may be shared by all threads of a process.
+ * Readers (store_lookup, store_foreach) run in LMDB read transactions and
+ * never block; writers are serialised by LMDB.  Single flight across threads
+ * and processes goes through store_lock_hash(): open file description (OFD)
+ * locks on locks/<hash>.lock, which the kernel drops when the holder dies,
+ * so a crashed installer never wedges a hash.
+ *
+ * Errors are -errno: LMDB's MDB_NOTFOUND -> -ENOENT, MDB_MAP_FULL (after
+ * the map could not grow) -> -ENOSPC, other LMDB codes -> -EIO; a tree hash
+ * mismatch -> -EBADMSG.  store_errmsg() keeps the first detailed message.
+ */
+#ifndef ARTIFACTFS_STORE_H
+#define ARTIFACTFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_HASH_HEX 40	/* length of a git-tree-sha1 in hex */
+#define STORE_SHA256_HEX 64	/* length of a tarball sha256 in hex */
+
+struct store;
+
+enum store_flags {
+	STORE_CREATE = 1 << 0,		/* create the layout when missing */
+	STORE_RDONLY = 1 << 1,		/* never write (ls, resolve); no reconcile */
+	STORE_NO_RECONCILE = 1 << 2,	/* skip the reconcile pass at open (tests) */
+	STORE_VERIFY_ALL = 1 << 3,	/* reconcile also re-hashes indexed trees */
+};
+
+/*
+ * store_open - open (and with STORE_CREATE create) the store at dir.
+ * Unless STORE_RDONLY or STORE_NO_RECONCILE is given, reconciles the store
+ * (see store_reconcile()).  @ret receives a handle owned by the caller,
+ * released with store_close(); untouched on failure.
+ * Errors: -ENOENT (no store and no STORE_CREATE), -ENOTDIR, -EACCES, -EROFS,
+ * -ENOSPC, -EIO (LMDB failure), -ENOMEM.  A message naming the path and the
+ * cause is available through *errmsg when errmsg is not NULL (malloc'ed,
+ * caller frees; NULL on success).
+ * Thread safety: call once per process per store; the handle is thread-safe.
+ */
+int store_open(const char *dir, unsigned flags, struct store **ret, char **errmsg);
+
+/*
+ * store_close - flush pending access times, close the index and free the
+ * handle.  NULL is a no-op.  No other call on the handle may be running.
+ */
+void store_close(struct store *s);
+
+/* store_dir - the store's root directory (borrowed, lives as long as s). */
+const char *store_dir(const struct store *s);
+
+/*
+ * store_errmsg - the first detailed error message recorded on s since the
+ * last store_clear_error(), or "" (borrowed; valid until the next call that
+ * fails or store_clear_error()).  Per thread: each thread sees its own.
+ */
+const char *store_errmsg(const struct store *s);
+void store_clear_error(struct store *s);
+
+/* --- the index ------------------------------------------------------------- */
+
+enum store_state {
+	STORE_ABSENT = 0,	/* no row */
+	STORE_INSTALLED = 1,	/* artifacts/<hash> complete and verified */
+	STORE_QUARANTINED = 2,	/* moved aside: tree hash did not match */
+};
+
+/*
+ * What the index knows of one artifact.  Times are seconds since the epoch
+ * (UTC); sizes in bytes.
+ */
+struct store_info {
+	enum store_state state;
+	uint64_t bytes;			/* sum of regular file sizes */
+	uint64_t files;			/* regular files + symlinks */
+	int64_t installed;		/* when it was installed */
+	int64_t last_access;		/* last store_touch() that was flushed */
+	int64_t orphaned;		/* first seen unrooted by gc, 0 = rooted */
+	char tarball_sha256[STORE_SHA256_HEX + 1];	/* "" when unknown */
+	char *source;			/* URL it came from, malloc'ed; may be NULL */
+};
+
+/* store_info_release - free what a struct store_info owns. */
+void store_info_release(struct store_info *info);
+
+/*
+ * store_lookup - copy the index row of hash (40 lowercase hex) into *ret.
+ * Never blocks and never touches the network or the trees.
+ * Returns 0, -ENOENT when there is no row, -EINVAL for a malformed hash,
+ * -EIO.  On success the caller releases *ret with store_info_release().
+ */
+int store_lookup(struct store *s, const char *hash, struct store_info *ret);
+
+/*
+ * store_path - write "<store>/artifacts/<hash>" into buf (size bytes).
+ * Returns the length, or -ENAMETOOLONG / -EINVAL.
+ */
+int store_path(const struct store *s, const char *hash, char *buf, size_t size);
+
+/*
+ * store_touch - note that hash was used now.  Costs no I/O: times are kept in
+ * memory and written in one transaction by store_flush_access(), which the
+ * caller runs periodically (the daemon: every few seconds) and store_close()
+ * runs at the end.  Thread-safe.
+ */
+void store_touch(struct store *s, const char *hash);
+int store_flush_access(struct store *s);
+
+/*
+ * store_foreach - call fn for every index row, in hash order, inside one read
+ * transaction.  info is borrowed for the duration of the call (info->source
+ * must not be freed).  A non-zero return from fn stops the walk and is
+ * returned.  Returns 0 or -EIO otherwise.
+ */
+int store_foreach(struct store *s,
+		  int (*fn)(const char *hash, const struct store_info *info, void *arg), void *arg);
+
+/* Store-wide counters kept in the index. */
+struct store_stats {
+	uint64_t artifacts;		/* rows in STORE_INSTALLED */
+	uint64_t bytes;			/* their bytes */
+	uint64_t installs;		/* successful installs since creation */
+	uint64_t failures;		/* failed installs since creation */
+};
+int store_stats(struct store *s, struct store_stats *ret);
+
+/* store_count_failure - add one to the failures counter. */
+int store_count_failure(struct store *s);
+
+/* --- single flight ----------------------------------------------------------- */
+
+struct store_lock;
+
+/*
+ * store_lock_hash - take the install lock of hash, waiting at most timeout
+ * seconds (0 = try once).  Exactly one holder per hash on the host, across
+ * threads and processes; a lock whose holder died is free again at once
+ * (OFD lock).  The usual pattern: lock, store_lookup() again (someone else
+ * may have installed it meanwhile), install if still absent, unlock.
+ * Returns 0 with *ret set, -ETIMEDOUT, -EINVAL, or -errno from open/fcntl.
+ */
+int store_lock_hash(struct store *s, const char *hash, double timeout, struct store_lock **ret);
+
+/* store_unlock - release and free the lock; NULL is a no-op. */
+void store_unlock(struct store_lock *l);
+
+/* --- installing ------------------------------------------------------------ */
+
+struct store_install;
+
+/*
+ * store_install_begin - create a fresh empty directory tmp/<hash>.<id> for
+ * the tree of hash.  The caller should hold the hash lock.  @ret receives the
+ * install handle; finish it with exactly one of store_install_commit() or
+ * store_install_abort().
+ * Errors: -EINVAL, -ENOSPC, -EACCES, -ENOMEM.
+ */
+int store_install_begin(struct store *s, const char *hash, struct store_install **ret);
+
+/* store_install_dirfd - an O_DIRECTORY fd of the temporary tree (borrowed). */
+int store_install_dirfd(const struct store_install *in);
+
+/* store_install_path - the temporary tree's path (borrowed). */
+const char *store_install_path(const struct store_install *in);
+
+/* What the installer learnt while unpacking, recorded in the index row. */
+struct store_install_meta {
+	uint64_t bytes;			/* sum of regular file sizes */
+	uint64_t files;			/* regular files + symlinks */
+	const char *source;		/* URL the tree came from, or NULL */
+	const char *tarball_sha256;	/* 64 hex, or NULL */
+};
+
+/*
+ * store_install_commit - make the tree read-only (write bits cleared on
+ * regular files; directories stay writable, as Pkg leaves them), fsync it,
+ * rename(2) it to artifacts/<hash>, then write the index row.  When
+ * artifacts/<hash> already exists someone else won: the temporary tree is
+ * removed and 0 returned.  The handle is freed in every case.
+ * The caller has already verified the tree hash.
+ * Errors: -ENOSPC, -EIO, -EROFS; on error nothing is left in artifacts/.
+ */
+int store_install_commit(struct store_install *in, const struct store_install_meta *meta);
+
+/* store_install_abort - remove the temporary tree and free the handle.  NULL is a no-op. */
+void store_install_abort(struct store_install *in);
+
+/* --- maintenance ------------------------------------------------------------- */
+
+/* Counts of what store_reconcile() did, for logs and tests. */
+struct store_reconcile_report {
+	unsigned tmp_removed;		/* leftovers of dead installs */
+	unsigned rows_dropped;		/* rows whose tree is gone */
+	unsigned trees_indexed;		/* trees verified and given a row */
+	unsigned trees_quarantined;	/* trees whose hash was wrong */
+};
+
+/*
+ * store_reconcile - bring the index in line with the trees: remove tmp/
+ * leftovers whose installer is gone (its hash lock is free), drop rows whose
+ * tree is missing, hash every tree that has no row and index it or move it
+ * to quarantine/ when its tree hash differs from its name.  With
+ * STORE_VERIFY_ALL in flags, also re-hash indexed trees.  Safe to run while
+ * other processes use the store.  @report may be NULL.
+ */
+int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_report *report);
+
+/*
+ * store_verify - re-hash artifacts/<hash> (Pkg rules) and compare.  Returns
+ * 0 when it matches, -EBADMSG (the tree is moved to quarantine/ and its row
+ * marked STORE_QUARANTINED when quarantine is true), -ENOENT, -EIO.
+ */
+int store_verify(struct store *s, const char *hash, bool quarantine);
+
+/* --- gc roots -------------------------------------------------------------- */
+
+/*
+ * store_root_add - register path (made absolute) as a gc root, stamped now;
+ * registering again refreshes the time.  store_root_remove drops it
+ * (-ENOENT when absent).  store_root_foreach walks them in path order;
+ * arguments borrowed for the call; a non-zero return stops the walk.
+ */
+int store_root_add(struct store *s, const char *path);
+int store_root_remove(struct store *s, const char *path);
+int store_root_foreach(struct store *s,
+		       int (*fn)(const char *path, int64_t last_seen, void *arg), void *arg);
+
+#endif

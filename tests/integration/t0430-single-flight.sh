@@ -1,0 +1,3 @@
+#!/bin/sh
+. "$TESTS_SRCDIR/lib.sh"
+skip_all "placeholder"

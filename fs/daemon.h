@@ -1,0 +1,94 @@
+/*
+ * daemon.h - the daemon's state, shared by main.c and ops.c (fs/ only)
+ *
+ * This is the one header that includes FUSE; fs.h stays FUSE-free.
+ */
+#ifndef ARTIFACTFS_DAEMON_H
+#define ARTIFACTFS_DAEMON_H
+
+#ifndef FUSE_USE_VERSION
+#define FUSE_USE_VERSION 312
+/*
+ * fs_install_init - the installer the flights use: the fetch pipeline with
+ * the daemon's settings, sources from the current names (and the Pkg
+ * server).  Returns 0 or -ENOMEM.
+ */
+int fs_install_init(struct fs *fs, struct fs_installer *ret);
+
+#endif
+#include <fuse_lowlevel.h>
+
+#include "fs/fs.h"
+
+#include <sys/types.h>
+#include <time.h>
+
+enum fs_kind {
+	FS_ROOT,	/* the mount point */
+	FS_NAME,	/* /<name>: a symlink to the selected hash */
+	FS_HASH,	/* /<hash>: an artifact's root directory */
+	FS_TREE,	/* anything inside an installed artifact */
+};
+
+/*
+ * One inode.  FS_NAME and FS_HASH are keyed by their name; FS_TREE by the
+ * (st_dev, st_ino) of the store file it stands for, so hard links and
+ * repeated lookups share one inode.  nlookup and the table are guarded by
+ * fs->ino_lock; fd is set once (FS_TREE at creation, FS_HASH on first use
+ * after install) and then never changes until the inode is freed.
+ */
+struct fs_inode {
+	struct fs_inode *next;		/* hash chain */
+	enum fs_kind kind;
+	uint64_t nlookup;
+	int fd;				/* O_PATH descriptor, or -1 */
+	dev_t src_dev;
+	ino_t src_ino;
+	char hash[41];			/* the artifact (FS_HASH, FS_TREE) */
+	char *key;			/* name (FS_NAME) or hash (FS_HASH); NULL for FS_TREE */
+};
+
+struct fs_pin;
+
+struct fs {
+	struct fs_config *cfg;
+	struct store *store;
+	struct platform *host;
+	struct fuse_session *se;
+	struct fs_flights *flights;
+	struct timespec started;
+
+	pthread_mutex_t names_lock;	/* guards the names pointer only */
+	struct fs_names *names;
+
+	pthread_mutex_t ino_lock;
+	struct fs_inode **ino_table;
+	size_t ino_buckets;
+	struct fs_inode root;
+
+	pthread_mutex_t pin_lock;
+	struct fs_pin *pins;		/* open files per artifact */
+};
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* fs_daemon_names - a reference to the current name snapshot; unref it. */
+struct fs_names *fs_daemon_names(struct fs *fs);
+
+/*
+ * fs_daemon_pin - count open files of an artifact (delta +1 on open, -1 on
+ * release); an artifact with open files is never evicted.
+ */
+void fs_daemon_pin(struct fs *fs, const char *hash, int delta);
+
+/* fs_daemon_pinned - the number of open files of hash. */
+unsigned fs_daemon_pinned(struct fs *fs, const char *hash);
+
+/*
+ * fs_install_init - the installer the flights use: the fetch pipeline with
+ * the daemon's settings, sources from the current names (and the Pkg
+ * server).  Returns 0 or -ENOMEM.
+ */
+int fs_install_init(struct fs *fs, struct fs_installer *ret);
+
+#endif

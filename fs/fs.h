@@ -1,0 +1,181 @@
+/*
+ * fs.h - internal declarations of the artifactfs daemon (FUSE-free)
+ *
+ * Like squashfuse's fs.h, this header never includes FUSE: the option
+ * structure, logging, the name table and the install flights are plain C,
+ * so they can be unit-tested without a mount.  Only ops.c and main.c see
+ * <fuse_lowlevel.h>.
+ */
+#ifndef ARTIFACTFS_FS_H
+#define ARTIFACTFS_FS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct platform;
+
+/* --- configuration (-o options and the config file, artifactfs.toml(5)) ---- */
+
+struct fs_config {
+	char *store_dir;		/* store=DIR; default /var/cache/artifactfs */
+	char **tomls;			/* toml=FILE, repeatable, in order */
+	size_t n_tomls;
+	char *config_file;		/* config=FILE */
+	char *platform;			/* platform=TRIPLET; NULL = detect the host */
+	char **tags;			/* tag=KEY=VALUE, repeatable */
+	size_t n_tags;
+	char *pkg_server;		/* pkg_server=URL; NULL = none */
+	unsigned jobs;			/* jobs=N: concurrent installs (default 4) */
+	double connect_timeout;		/* connect_timeout=SECONDS (default 30) */
+	double low_speed_time;		/* low_speed_time=SECONDS (default 20) */
+	double timeout;			/* timeout=SECONDS for one download; 0 = none */
+	double retry_after;		/* retry_after=SECONDS: how long a failure is remembered */
+	double name_timeout;		/* name_timeout=SECONDS: kernel cache of names (default 1) */
+	bool offline;			/* offline: serve only what is installed */
+	bool ignore_hashes;		/* ignore_hashes: install despite a tree hash mismatch */
+	char *ca_file;			/* ca_file=FILE */
+};
+
+/*
+ * fs_config_init - defaults; fs_config_release - free what it owns.
+ * fs_config_add_toml/add_tag append a copy of the string (-ENOMEM).
+ */
+void fs_config_init(struct fs_config *c);
+void fs_config_release(struct fs_config *c);
+int fs_config_add_toml(struct fs_config *c, const char *path);
+int fs_config_add_tag(struct fs_config *c, const char *kv);
+
+/* fs_config_store - the store directory in effect (borrowed). */
+const char *fs_config_store(const struct fs_config *c);
+
+/*
+ * fs_config_set - apply one KEY=VALUE (or a bare KEY for flags) setting, as
+ * given with -o or read from the config file.  Returns 1 when the key is
+ * ours, 0 when it is not (a FUSE option), or -EINVAL with *errmsg (static
+ * text) describing a bad value.
+ */
+int fs_config_set(struct fs_config *c, const char *key, const char *value, const char **errmsg);
+
+/*
+ * fs_config_load_file - read a config file (TOML; artifactfs.toml(5)) into c.
+ * Settings already made on the command line win: the file is read first and
+ * -o options are applied after it.  Returns 0, or -errno with *errmsg a
+ * malloc'ed "<file>: <cause>" message.
+ */
+int fs_config_load_file(struct fs_config *c, const char *path, char **errmsg);
+
+/* --- logging ----------------------------------------------------------------- */
+
+enum fs_log_level { FS_LOG_ERR, FS_LOG_WARNING, FS_LOG_NOTICE, FS_LOG_INFO, FS_LOG_DEBUG };
+
+/*
+ * fs_log_open - choose the sink: stderr (foreground) or syslog(3) with ident
+ * "artifactfs" (daemonised).  debug enables FS_LOG_DEBUG.
+ */
+void fs_log_open(bool to_stderr, bool debug);
+
+/* fs_log - one line; thread-safe. */
+void fs_log(enum fs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- the name table ------------------------------------------------------------ */
+
+/* One download source of an artifact. */
+struct fs_source {
+	char *url;
+	char *sha256;			/* NULL for the Pkg server */
+};
+
+/* What a name resolves to on this host. */
+struct fs_name {
+	char *name;
+	char hash[41];
+	char *toml;			/* the Artifacts.toml that defined it */
+	bool lazy;
+	struct fs_source *sources;	/* download entries, file order */
+	size_t n_sources;
+};
+
+/*
+ * An immutable snapshot of the names of all configured Artifacts.toml files,
+ * with the host platform already selected.  Shared by reference count; a
+ * reload builds a new one and swaps it in, so lookups never wait for a reload.
+ */
+struct fs_names;
+
+/*
+ * fs_names_build - load every file of cfg->tomls in order, select each name
+ * for host, first definition wins (later conflicting definitions are logged).
+ * strict: a malformed file is an error (-EINVAL, *errmsg names the file and
+ * cause; malloc'ed); otherwise it is logged and skipped (reload keeps going).
+ */
+int fs_names_build(const struct fs_config *cfg, const struct platform *host, bool strict,
+		   struct fs_names **ret, char **errmsg);
+void fs_names_ref(struct fs_names *n);
+void fs_names_unref(struct fs_names *n);
+
+/* fs_names_find - the entry of name, or NULL.  Borrowed while n is referenced. */
+const struct fs_name *fs_names_find(const struct fs_names *n, const char *name);
+
+/* fs_names_find_hash - the first entry whose hash is hash, or NULL. */
+const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *hash);
+
+/* fs_names_count / fs_names_at - the names in sorted order. */
+size_t fs_names_count(const struct fs_names *n);
+const struct fs_name *fs_names_at(const struct fs_names *n, size_t i);
+
+/* --- install flights (single flight inside the daemon) -------------------------- */
+
+/*
+ * How one hash gets installed: the fetch pipeline in the daemon, a stub in
+ * the unit tests.  install() runs on a worker thread, may take minutes, and
+ * returns 0 or -errno with *errmsg (malloc'ed) saying why.
+ */
+struct fs_installer {
+	int (*install)(void *ctx, const char *hash, char **errmsg);
+	void *ctx;
+};
+
+struct fs_flights;
+
+/*
+ * fs_flights_new - start jobs worker threads.  A failed install is
+ * remembered for retry_after seconds: requests in that window fail at once
+ * instead of hammering a dead mirror.  Returns 0 or -ENOMEM/-EAGAIN.
+ */
+int fs_flights_new(unsigned jobs, double retry_after, const struct fs_installer *inst,
+		   struct fs_flights **ret);
+
+/*
+ * fs_flights_free - stop accepting work, let running installs end (the
+ * pipeline rolls back what it cannot finish), call every waiter's done()
+ * with -EINTR, join the workers and free.  NULL is a no-op.
+ */
+void fs_flights_free(struct fs_flights *f);
+
+/*
+ * fs_flight_wait - ask for hash to be installed and have done(arg, err)
+ * called once when it is (err 0) or when the install failed (err -EIO).
+ * Every waiter of one hash shares one install (single flight); done() runs
+ * on a worker thread and must not block for long.
+ * Returns 0 when the waiter was queued (done will be called), or -EIO
+ * without queueing when hash failed within retry_after seconds, or -ENOMEM.
+ */
+int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *arg, int err),
+		   void *arg);
+
+/* fs_flight_state - "pending" while an install of hash runs, "failed" in the
+ * retry_after window after a failure, NULL otherwise (static strings). */
+const char *fs_flight_state(struct fs_flights *f, const char *hash);
+
+/* --- helpers ------------------------------------------------------------------ */
+
+/* fs_is_hash - true when s is exactly 40 lowercase hex digits. */
+bool fs_is_hash(const char *s);
+
+/* fs_parse_duration - "30", "1.5", "500ms", "2m", "1h" -> seconds; -EINVAL. */
+int fs_parse_duration(const char *s, double *ret);
+
+#endif

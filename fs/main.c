@@ -1,0 +1,636 @@
+/*
+ * main.c - artifactfs(8): options, start-up checks, the mount and the loop
+ *
+ * Start-up validates everything before mounting (the config file, every
+ * Artifacts.toml, the platform, the store), so a bad setting ends the start
+ * with exit status 1 and one line naming the file and the cause, never a
+ * half-working mount.  After the mount, a maintenance thread reloads the
+ * names on SIGHUP or when a configured file changes (inotify) and flushes
+ * the store's batched access times.
+ */
+#include "fs/daemon.h"
+#include "fetch/platform.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* Options collected from -o before they are applied (after the config file). */
+struct opt_list {
+	char **kv;
+	size_t n;
+	const char *bad;	/* first option that failed, for the message */
+};
+
+static const char usage_text[] =
+	"usage: artifactfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT\n"
+	"       artifactfs --help | --version\n"
+	"\n"
+	"Serve Julia artifacts at MOUNTPOINT: /<name> is a symlink to /<hash>, the\n"
+	"artifact selected for this host from the configured Artifacts.toml files;\n"
+	"/<hash> is downloaded, verified and installed into the store on first use.\n"
+	"\n"
+	"artifactfs options (-o KEY=VALUE, or KEY = VALUE in the config file):\n"
+	"    store=DIR              the content store (default /var/cache/artifactfs)\n"
+	"    toml=FILE              an Artifacts.toml to serve names from (repeatable)\n"
+	"    config=FILE            read settings from FILE (artifactfs.toml(5))\n"
+	"    platform=TRIPLET       select for TRIPLET instead of this host\n"
+	"    tag=KEY=VALUE[:MODE]   add a host tag; MODE exact, cap or majmin (repeatable)\n"
+	"    pkg_server=URL         try URL/artifact/<hash> before the download entries\n"
+	"    jobs=N                 concurrent installs (default 4)\n"
+	"    connect_timeout=SECS   connection timeout (default 30)\n"
+	"    low_speed_time=SECS    abort a download below 1 byte/s for SECS (default 20)\n"
+	"    timeout=SECS           overall limit of one download (default none)\n"
+	"    retry_after=SECS       answer EIO at once for SECS after a failure (default 10)\n"
+	"    name_timeout=SECS      how long the kernel caches names (default 1)\n"
+	"    ca_file=FILE           CA certificates for https\n"
+	"    offline                serve only what is installed\n"
+	"    ignore_hashes          install despite a tree hash mismatch (loud)\n"
+	"\n"
+	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
+	"fuse(8)).  artifactfs always mounts read-only with nosuid and nodev.\n"
+	"\n"
+	"    -f                     stay in the foreground, log to stderr\n"
+	"    -d                     debug: foreground, FUSE and artifactfs debug output\n"
+	"    -s                     single-threaded (for debugging)\n"
+	"    -h, --help             print this help\n"
+	"    -V, --version          print the version\n"
+	"\n"
+	"See artifactfs(8).\n";
+
+/* ---- option parsing --------------------------------------------------------- */
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct opt_list *ol = data;
+	char **nkv;
+	const char *eq;
+	struct fs_config probe;
+	const char *why;
+	char name[64];
+	size_t len;
+	int r;
+
+	if (key != FUSE_OPT_KEY_OPT)
+		return 1;
+	eq = strchr(arg, '=');
+	len = eq ? (size_t)(eq - arg) : strlen(arg);
+	if (len >= sizeof(name))
+		return 1;
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	/* Ours? Ask fs_config_set on a scratch config; keep FUSE's for FUSE. */
+	fs_config_init(&probe);
+	r = fs_config_set(&probe, name, eq ? eq + 1 : NULL, &why);
+	fs_config_release(&probe);
+	if (r == 0)
+		return 1;
+	nkv = realloc(ol->kv, (ol->n + 1) * sizeof(*nkv));
+	if (!nkv)
+		return -1;
+	ol->kv = nkv;
+	ol->kv[ol->n] = strdup(arg);
+	if (!ol->kv[ol->n])
+		return -1;
+	ol->n++;
+	return 0;
+}
+
+static int apply_options(struct fs_config *cfg, struct opt_list *ol)
+{
+	const char *why;
+	char *eq;
+	size_t i;
+	int r;
+
+	/* The config file first, so that -o options override it. */
+	for (i = 0; i < ol->n; i++)
+		if (strncmp(ol->kv[i], "config=", 7) == 0) {
+			r = fs_config_set(cfg, "config", ol->kv[i] + 7, &why);
+			if (r < 0) {
+				fprintf(stderr, "artifactfs: option '%s' %s\n", ol->kv[i], why);
+				return -1;
+			}
+		}
+	if (cfg->config_file) {
+		char *msg = NULL;
+
+		r = fs_config_load_file(cfg, cfg->config_file, &msg);
+		if (r < 0) {
+			fprintf(stderr, "artifactfs: %s\n", msg ? msg : strerror(-r));
+			free(msg);
+			return -1;
+		}
+	}
+	for (i = 0; i < ol->n; i++) {
+		if (strncmp(ol->kv[i], "config=", 7) == 0)
+			continue;
+		eq = strchr(ol->kv[i], '=');
+		if (eq)
+			*eq = '\0';
+		r = fs_config_set(cfg, ol->kv[i], eq ? eq + 1 : NULL, &why);
+		if (eq)
+			*eq = '=';
+		if (r < 0) {
+			fprintf(stderr, "artifactfs: option '%s' %s\n", ol->kv[i],
+				why ? why : strerror(-r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The mount-helper convention: mount(8) runs "artifactfs SOURCE MOUNTPOINT
+ * -o OPTIONS" for an fstab line of type fuse.artifactfs.  FUSE's own parser
+ * takes one positional argument, so a second one is taken out here and used
+ * as the fsname.
+ */
+static char *take_source(struct fuse_args *args)
+{
+	int i, first = -1, count = 0;
+	char *src;
+
+	for (i = 1; i < args->argc; i++) {
+		if (strcmp(args->argv[i], "-o") == 0) {
+			i++;
+			continue;
+		}
+		if (args->argv[i][0] == '-')
+			continue;
+		if (first < 0)
+			first = i;
+		count++;
+	}
+	if (count < 2)
+		return NULL;
+	src = strdup(args->argv[first]);
+	for (i = first; i < args->argc - 1; i++)
+		args->argv[i] = args->argv[i + 1];
+	args->argc--;
+	return src;
+}
+
+/* ---- names, reload ------------------------------------------------------------- */
+
+struct fs_names *fs_daemon_names(struct fs *fs)
+{
+	struct fs_names *n;
+
+	pthread_mutex_lock(&fs->names_lock);
+	n = fs->names;
+	fs_names_ref(n);
+	pthread_mutex_unlock(&fs->names_lock);
+	return n;
+}
+
+/* Invalidate the kernel's dentries of every name that changed in a reload. */
+static void invalidate_changes(struct fs *fs, struct fs_names *old, struct fs_names *new)
+{
+	const struct fs_name *a, *b;
+	size_t i;
+
+	for (i = 0; i < fs_names_count(old); i++) {
+		a = fs_names_at(old, i);
+		b = fs_names_find(new, a->name);
+		if (!b || strcmp(a->hash, b->hash) != 0)
+			fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, a->name,
+							 strlen(a->name));
+	}
+	for (i = 0; i < fs_names_count(new); i++) {
+		b = fs_names_at(new, i);
+		if (!fs_names_find(old, b->name))
+			fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, b->name,
+							 strlen(b->name));
+	}
+}
+
+static void reload(struct fs *fs)
+{
+	struct fs_names *n = NULL, *old;
+	char *msg = NULL;
+	int r;
+
+	r = fs_names_build(fs->cfg, fs->host, false, &n, &msg);
+	if (r < 0) {
+		fs_log(FS_LOG_ERR, "reload failed, keeping the old names: %s",
+		       msg ? msg : strerror(-r));
+		free(msg);
+		return;
+	}
+	pthread_mutex_lock(&fs->names_lock);
+	old = fs->names;
+	fs->names = n;
+	pthread_mutex_unlock(&fs->names_lock);
+	invalidate_changes(fs, old, n);
+	fs_names_unref(old);
+	fs_log(FS_LOG_NOTICE, "reloaded: %zu names", fs_names_count(n));
+}
+
+static int sighup_fd = -1;
+
+static void on_sighup(int sig)
+{
+	uint64_t one = 1;
+	int saved = errno;
+
+	if (write(sighup_fd, &one, sizeof(one)) < 0) {
+		/* nothing to do: a reload is already pending */
+	}
+	errno = saved;
+}
+
+struct maint {
+	struct fs *fs;
+	int inotify_fd;
+	int stop_fd;
+	pthread_t thread;
+};
+
+/* Is this inotify event about one of the configured files? */
+static bool event_matters(struct fs *fs, const struct inotify_event *ev, int *wds)
+{
+	const char *base;
+	size_t i;
+
+	if (!ev->len)
+		return false;
+	for (i = 0; i < fs->cfg->n_tomls; i++) {
+		if (wds[i] != ev->wd)
+			continue;
+		base = strrchr(fs->cfg->tomls[i], '/');
+		base = base ? base + 1 : fs->cfg->tomls[i];
+		if (strcmp(ev->name, base) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void *maint_thread(void *arg)
+{
+	struct maint *m = arg;
+	struct fs *fs = m->fs;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	struct pollfd pfd[3];
+	int *wds, timeout;
+	bool pending = false;
+	char dir[PATH_MAX], *slash;
+	uint64_t v;
+	ssize_t len;
+	size_t i;
+
+	wds = calloc(fs->cfg->n_tomls ? fs->cfg->n_tomls : 1, sizeof(*wds));
+	for (i = 0; wds && i < fs->cfg->n_tomls; i++) {
+		snprintf(dir, sizeof(dir), "%s", fs->cfg->tomls[i]);
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		/* Watch the directory: editors and Pkg replace the file by rename. */
+		wds[i] = inotify_add_watch(m->inotify_fd, dir[0] ? dir : "/",
+					   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
+	}
+	pfd[0].fd = m->stop_fd;
+	pfd[1].fd = sighup_fd;
+	pfd[2].fd = m->inotify_fd;
+	for (i = 0; i < 3; i++)
+		pfd[i].events = POLLIN;
+	for (;;) {
+		/* Flush access times every 5 s; settle file changes for 200 ms. */
+		timeout = pending ? 200 : 5000;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			if (read(sighup_fd, &v, sizeof(v)) > 0)
+				fs_log(FS_LOG_NOTICE, "SIGHUP: reloading");
+			pending = true;
+			continue;
+		}
+		if (pfd[2].revents & POLLIN) {
+			len = read(m->inotify_fd, buf, sizeof(buf));
+			for (ev = (const void *)buf; wds && len > 0 && (const char *)ev < buf + len;
+			     ev = (const void *)((const char *)ev + sizeof(*ev) + ev->len))
+				if (event_matters(fs, ev, wds))
+					pending = true;
+			continue;
+		}
+		if (pending) {
+			pending = false;
+			reload(fs);
+		}
+		store_flush_access(fs->store);
+	}
+	free(wds);
+	return NULL;
+}
+
+/* ---- pins: open files per artifact ------------------------------------------------ */
+
+struct fs_pin {
+	struct fs_pin *next;
+	char hash[41];
+	unsigned count;
+};
+
+void fs_daemon_pin(struct fs *fs, const char *hash, int delta)
+{
+	struct fs_pin **pp, *p;
+
+	pthread_mutex_lock(&fs->pin_lock);
+	for (pp = &fs->pins; (p = *pp); pp = &p->next)
+		if (strcmp(p->hash, hash) == 0)
+			break;
+	if (!p && delta > 0) {
+		p = calloc(1, sizeof(*p));
+		if (p) {
+			memcpy(p->hash, hash, 41);
+			p->next = fs->pins;
+			fs->pins = p;
+		}
+	}
+	if (p) {
+		p->count = delta > 0 ? p->count + 1 : (p->count ? p->count - 1 : 0);
+		if (p->count == 0) {
+			for (pp = &fs->pins; *pp != p; pp = &(*pp)->next)
+				;
+			*pp = p->next;
+			free(p);
+		}
+	}
+	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+unsigned fs_daemon_pinned(struct fs *fs, const char *hash)
+{
+	struct fs_pin *p;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fs->pin_lock);
+	for (p = fs->pins; p; p = p->next)
+		if (strcmp(p->hash, hash) == 0)
+			n = p->count;
+	pthread_mutex_unlock(&fs->pin_lock);
+	return n;
+}
+
+/* ---- start-up ----------------------------------------------------------------- */
+
+static int absolutize_tomls(struct fs_config *cfg)
+{
+	char *abs;
+	size_t i;
+
+	for (i = 0; i < cfg->n_tomls; i++) {
+		abs = realpath(cfg->tomls[i], NULL);
+		if (!abs) {
+			fprintf(stderr, "artifactfs: cannot open '%s': %s\n", cfg->tomls[i],
+				strerror(errno));
+			return -1;
+		}
+		free(cfg->tomls[i]);
+		cfg->tomls[i] = abs;
+	}
+	return 0;
+}
+
+static int setup_host(struct fs_config *cfg, struct platform **ret)
+{
+	struct platform *host = NULL;
+	size_t i;
+	int r;
+
+	r = platform_host(cfg->platform, &host);
+	if (r < 0) {
+		fprintf(stderr, "artifactfs: option 'platform=%s': %s\n",
+			cfg->platform ? cfg->platform : "(host)",
+			r == -EINVAL ? "not a platform triplet" : strerror(-r));
+		return -1;
+	}
+	for (i = 0; i < cfg->n_tags; i++) {
+		r = platform_set_tag_spec(host, cfg->tags[i]);
+		if (r < 0) {
+			fprintf(stderr, "artifactfs: option 'tag=%s': %s\n", cfg->tags[i],
+				r == -EINVAL ? "not KEY=VALUE[:exact|cap|majmin]" : strerror(-r));
+			platform_free(host);
+			return -1;
+		}
+	}
+	*ret = host;
+	return 0;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	/* Every tree inode the kernel remembers holds an O_PATH descriptor. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts opts;
+	struct fuse_loop_config *loop = NULL;
+	struct fs_installer inst;
+	struct opt_list ol = { 0 };
+	struct fs_config cfg;
+	struct maint m = { .inotify_fd = -1, .stop_fd = -1 };
+	struct fs fs;
+	struct sigaction sa;
+	char *msg = NULL, *source = NULL, fsname[PATH_MAX + 16];
+	bool mounted = false, maint_started = false;
+	size_t i;
+	int r, ret = 1;
+
+	memset(&fs, 0, sizeof(fs));
+	memset(&opts, 0, sizeof(opts));
+	fs_config_init(&cfg);
+	for (i = 1; i < (size_t)argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			printf("artifactfs %s (libfuse %s)\n", ARTIFACTFS_VERSION,
+			       fuse_pkgversion());
+			return 0;
+		}
+	}
+
+	source = take_source(&args);
+	if (fuse_opt_parse(&args, &ol, NULL, opt_proc) < 0)
+		goto out;
+	if (fuse_parse_cmdline(&args, &opts) != 0)
+		goto out;
+	if (!opts.mountpoint) {
+		fprintf(stderr, "artifactfs: no mount point given\n"
+				"Try 'artifactfs --help' for more information.\n");
+		goto out;
+	}
+	if (apply_options(&cfg, &ol) < 0)
+		goto out;
+	if (absolutize_tomls(&cfg) < 0)
+		goto out;
+	if (setup_host(&cfg, &fs.host) < 0)
+		goto out;
+	fs.cfg = &cfg;
+	r = fs_names_build(&cfg, fs.host, true, &fs.names, &msg);
+	if (r < 0) {
+		fprintf(stderr, "artifactfs: %s\n", msg ? msg : strerror(-r));
+		goto out;
+	}
+	r = store_open(fs_config_store(&cfg), STORE_CREATE, &fs.store, &msg);
+	if (r < 0) {
+		fprintf(stderr, "artifactfs: store '%s': %s\n", fs_config_store(&cfg),
+			msg ? msg : strerror(-r));
+		goto out;
+	}
+	for (i = 0; i < cfg.n_tomls; i++)
+		store_root_add(fs.store, cfg.tomls[i]);
+
+	pthread_mutex_init(&fs.names_lock, NULL);
+	pthread_mutex_init(&fs.ino_lock, NULL);
+	pthread_mutex_init(&fs.pin_lock, NULL);
+	fs.ino_buckets = 1 << 16;
+	fs.ino_table = calloc(fs.ino_buckets, sizeof(*fs.ino_table));
+	if (!fs.ino_table)
+		goto out;
+	fs.root.kind = FS_ROOT;
+	fs.root.fd = -1;
+	fs.root.nlookup = 2;
+	clock_gettime(CLOCK_REALTIME, &fs.started);
+	raise_fd_limit();
+
+	r = fs_install_init(&fs, &inst);
+	if (r == 0)
+		r = fs_flights_new(cfg.jobs, cfg.retry_after, &inst, &fs.flights);
+	if (r < 0) {
+		fprintf(stderr, "artifactfs: cannot start install workers: %s\n", strerror(-r));
+		goto out;
+	}
+
+	/* Read-only, nosuid, nodev always; named after the source when mount(8) gave one. */
+	snprintf(fsname, sizeof(fsname), "-ofsname=%s", source ? source : "artifactfs");
+	if (fuse_opt_add_arg(&args, "-oro,nosuid,nodev,subtype=artifactfs") < 0 ||
+	    fuse_opt_add_arg(&args, fsname) < 0)
+		goto out;
+	if (!opts.foreground)
+		fs_log_open(false, opts.debug);
+	else
+		fs_log_open(true, opts.debug);
+
+	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	if (!fs.se)
+		goto out;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out;
+	/* libfuse ends the session on SIGHUP; artifactfs reloads instead. */
+	sighup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sighup;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	if (sighup_fd < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
+		goto out;
+	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
+		goto out;
+	mounted = true;
+	if (fuse_daemonize(opts.foreground) != 0)
+		goto out;
+	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
+	       opts.mountpoint, store_dir(fs.store));
+
+	m.fs = &fs;
+	m.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	m.stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (m.inotify_fd >= 0 && m.stop_fd >= 0 &&
+	    pthread_create(&m.thread, NULL, maint_thread, &m) == 0)
+		maint_started = true;
+	else
+		fs_log(FS_LOG_WARNING, "cannot watch the Artifacts.toml files: %s",
+		       strerror(errno));
+
+	if (opts.singlethread) {
+		r = fuse_session_loop(fs.se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		if (!loop)
+			goto out;
+		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
+		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
+		r = fuse_session_loop_mt(fs.se, loop);
+	}
+	ret = r == 0 ? 0 : 1;
+	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
+out:
+	if (maint_started) {
+		uint64_t one = 1;
+
+		if (write(m.stop_fd, &one, sizeof(one)) < 0)
+			fs_log(FS_LOG_WARNING, "cannot stop the maintenance thread");
+		pthread_join(m.thread, NULL);
+	}
+	if (m.inotify_fd >= 0)
+		close(m.inotify_fd);
+	if (m.stop_fd >= 0)
+		close(m.stop_fd);
+	/* Running installs end or roll back; parked requests are answered. */
+	fs_flights_free(fs.flights);
+	if (fs.se) {
+		if (mounted)
+			fuse_session_unmount(fs.se);
+		fuse_remove_signal_handlers(fs.se);
+		fuse_session_destroy(fs.se);
+	}
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
+	if (fs.ino_table) {
+		for (i = 0; i < fs.ino_buckets; i++) {
+			struct fs_inode *in, *next;
+
+			for (in = fs.ino_table[i]; in; in = next) {
+				next = in->next;
+				if (in->fd >= 0)
+					close(in->fd);
+				free(in);
+			}
+		}
+		free(fs.ino_table);
+	}
+	while (fs.pins) {
+		struct fs_pin *p = fs.pins;
+
+		fs.pins = p->next;
+		free(p);
+	}
+	store_close(fs.store);
+	if (fs.names)
+		fs_names_unref(fs.names);
+	platform_free(fs.host);
+	free(msg);
+	free(source);
+	free(opts.mountpoint);
+	for (i = 0; i < ol.n; i++)
+		free(ol.kv[i]);
+	free(ol.kv);
+	fuse_opt_free_args(&args);
+	fs_config_release(&cfg);
+	return ret;
+}

@@ -1,0 +1,1053 @@
+/*
+ * ops.c - the FUSE low-level operations of artifactfs
+ *
+ * The namespace (DESIGN.md "The mounted namespace"):
+ *
+ *   /            the root: one symlink per name, plus installed hashes
+ *   /<name>      symlink -> <hash>, from the configured Artifacts.toml files
+ *   /<hash>/     an artifact: virtual until installed, then backed by
+ *                <store>/artifacts/<hash>
+ *   /<hash>/...  the tree, served from the store by file descriptor
+ *
+ * Inodes follow libfuse's example/passthrough_ll.c: the FUSE inode number is
+ * the address of a struct fs_inode, tree inodes hold an O_PATH descriptor of
+ * their file in the store, lookup counts are kept under fs->ino_lock and an
+ * inode is freed only by forget.  Each operation is a worker fs_do_<op>()
+ * that returns -errno and a wrapper fs_<op>() that replies exactly once.
+ *
+ * Requests that need an artifact that is not installed (a lookup inside
+ * /<hash>, an opendir of /<hash>) are parked on the hash's flight (flight.c)
+ * and answered from the install worker when it finishes, so no FUSE thread
+ * waits for a download.
+ */
+#include "fs/daemon.h"
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+/* Hash trees never change: the kernel may cache them for a day. */
+#define TREE_TIMEOUT 86400.0
+
+static struct fs *fs_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* --- inode table ------------------------------------------------------------ */
+
+static size_t inode_slot(const struct fs *fs, enum fs_kind kind, const char *key, dev_t dev,
+			 ino_t ino)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
+	const unsigned char *p;
+
+	if (kind == FS_TREE) {
+		h ^= (uint64_t)dev * 0x9e3779b97f4a7c15ULL;
+		h ^= (uint64_t)ino * 0xc2b2ae3d27d4eb4fULL;
+	} else {
+		for (p = (const unsigned char *)key; *p; p++)
+			h = (h ^ *p) * 1099511628211ULL;
+		h ^= (uint64_t)kind;
+	}
+	return (size_t)(h % fs->ino_buckets);
+}
+
+static bool inode_matches(const struct fs_inode *in, enum fs_kind kind, const char *key, dev_t dev,
+			  ino_t ino)
+{
+	if (in->kind != kind)
+		return false;
+	if (kind == FS_TREE)
+		return in->src_dev == dev && in->src_ino == ino;
+	return strcmp(in->key, key) == 0;
+}
+
+/*
+ * inode_get - find or create the inode of (kind, key) or (dev, ino) and
+ * count one lookup.  For FS_TREE, fd is the O_PATH descriptor of the file,
+ * which the inode adopts when it is new and which is closed otherwise.
+ * Returns the inode or NULL (ENOMEM; fd closed).
+ */
+static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *key, dev_t dev,
+				  ino_t ino, const char *hash, int fd)
+{
+	struct fs_inode *in;
+	size_t slot, klen = key ? strlen(key) : 0;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	slot = inode_slot(fs, kind, key, dev, ino);
+	for (in = fs->ino_table[slot]; in; in = in->next)
+		if (inode_matches(in, kind, key, dev, ino))
+			break;
+	if (in) {
+		in->nlookup++;
+		pthread_mutex_unlock(&fs->ino_lock);
+		if (fd >= 0)
+			close(fd);
+		return in;
+	}
+	in = calloc(1, sizeof(*in) + (key ? klen + 1 : 0));
+	if (!in) {
+		pthread_mutex_unlock(&fs->ino_lock);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	in->kind = kind;
+	in->nlookup = 1;
+	in->fd = fd;
+	in->src_dev = dev;
+	in->src_ino = ino;
+	if (hash)
+		memcpy(in->hash, hash, 40);
+	if (key) {
+		in->key = (char *)(in + 1);
+		memcpy(in->key, key, klen + 1);
+	}
+	in->next = fs->ino_table[slot];
+	fs->ino_table[slot] = in;
+	pthread_mutex_unlock(&fs->ino_lock);
+	return in;
+}
+
+static struct fs_inode *inode_of(struct fs *fs, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return &fs->root;
+	return (struct fs_inode *)(uintptr_t)ino;
+}
+
+static fuse_ino_t ino_of(const struct fs *fs, const struct fs_inode *in)
+{
+	return in == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
+}
+
+static void inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n)
+{
+	struct fs_inode **pp;
+	size_t slot;
+
+	if (in == &fs->root)
+		return;
+	pthread_mutex_lock(&fs->ino_lock);
+	if (in->nlookup < n) {
+		fs_log(FS_LOG_WARNING, "forget of %" PRIu64 " exceeds lookup count %" PRIu64, n,
+		       in->nlookup);
+		n = in->nlookup;
+	}
+	in->nlookup -= n;
+	if (in->nlookup > 0) {
+		pthread_mutex_unlock(&fs->ino_lock);
+		return;
+	}
+	slot = inode_slot(fs, in->kind, in->key, in->src_dev, in->src_ino);
+	for (pp = &fs->ino_table[slot]; *pp; pp = &(*pp)->next)
+		if (*pp == in) {
+			*pp = in->next;
+			break;
+		}
+	pthread_mutex_unlock(&fs->ino_lock);
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in);
+}
+
+/*
+ * hash_dir_fd - the O_PATH descriptor of an installed artifact's tree, opened
+ * on first use and kept by its FS_HASH inode.  Returns -ENOENT while the
+ * artifact is not installed.
+ */
+static int hash_dir_fd(struct fs *fs, struct fs_inode *in)
+{
+	char path[4096];
+	int fd, r;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	fd = in->fd;
+	pthread_mutex_unlock(&fs->ino_lock);
+	if (fd >= 0)
+		return fd;
+	r = store_path(fs->store, in->hash, path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	pthread_mutex_lock(&fs->ino_lock);
+	if (in->fd < 0) {
+		in->fd = fd;
+	} else {
+		close(fd);
+		fd = in->fd;
+	}
+	pthread_mutex_unlock(&fs->ino_lock);
+	return fd;
+}
+
+/* --- attributes ---------------------------------------------------------------- */
+
+/*
+ * What the mount shows of a file of the store: its own mode and size, but
+ * never a write, setuid, setgid or sticky bit (the mount is read-only and
+ * shared between users), and our inode number.
+ */
+static void sanitize_stat(struct stat *st, fuse_ino_t ino)
+{
+	st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID | S_ISVTX | S_IWUSR | S_IWGRP | S_IWOTH);
+	st->st_ino = ino;
+}
+
+static bool artifact_installed(struct fs *fs, const char *hash)
+{
+	struct store_info info;
+
+	if (store_lookup(fs->store, hash, &info) < 0)
+		return false;
+	store_info_release(&info);
+	return info.state == STORE_INSTALLED;
+}
+
+static int do_getattr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
+{
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	st->st_uid = 0;
+	st->st_gid = 0;
+	switch (in->kind) {
+	case FS_ROOT:
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_mtim = fs->started;
+		st->st_ctim = fs->started;
+		st->st_atim = fs->started;
+		st->st_ino = FUSE_ROOT_ID;
+		*timeout = fs->cfg->name_timeout;
+		return 0;
+	case FS_NAME:
+		st->st_mode = S_IFLNK | 0777;
+		st->st_nlink = 1;
+		st->st_size = 40;
+		st->st_mtim = fs->started;
+		st->st_ctim = fs->started;
+		st->st_atim = fs->started;
+		st->st_ino = ino_of(fs, in);
+		*timeout = fs->cfg->name_timeout;
+		return 0;
+	case FS_HASH:
+		if (artifact_installed(fs, in->hash) && (fd = hash_dir_fd(fs, in)) >= 0) {
+			if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+				return -errno;
+			sanitize_stat(st, ino_of(fs, in));
+			*timeout = TREE_TIMEOUT;
+			return 0;
+		}
+		/* Not installed yet: a placeholder directory until it is. */
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_mtim = fs->started;
+		st->st_ctim = fs->started;
+		st->st_atim = fs->started;
+		st->st_ino = ino_of(fs, in);
+		*timeout = 1.0;
+		return 0;
+	case FS_TREE:
+		if (fstatat(in->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		sanitize_stat(st, ino_of(fs, in));
+		*timeout = TREE_TIMEOUT;
+		return 0;
+	}
+	return -EIO;
+}
+
+static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct stat st;
+	double timeout;
+	int r;
+
+	r = do_getattr(fs, inode_of(fs, ino), &st, &timeout);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+/* --- lookup ------------------------------------------------------------------- */
+
+/*
+ * A parked request: what to run again once the artifact is installed.
+ */
+enum parked_op { PARK_LOOKUP, PARK_OPENDIR };
+
+struct parked {
+	struct fs *fs;
+	fuse_req_t req;
+	enum parked_op op;
+	fuse_ino_t parent;
+	struct fuse_file_info fi;
+	char name[];
+};
+
+static int do_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
+{
+	struct fs_inode *in = NULL;
+	const struct fs_name *n;
+	struct fs_names *names;
+	bool known = false;
+
+	names = fs_daemon_names(fs);
+	n = fs_names_find(names, name);
+	if (n) {
+		in = inode_get(fs, FS_NAME, name, 0, 0, n->hash, -1);
+	} else if (fs_is_hash(name)) {
+		if (artifact_installed(fs, name))
+			known = true;
+		else if (!fs->cfg->offline && fs_names_find_hash(names, name))
+			known = true;
+		if (known)
+			in = inode_get(fs, FS_HASH, name, 0, 0, name, -1);
+	}
+	fs_names_unref(names);
+	if (!in) {
+		if (n || known)
+			return -ENOMEM;
+		/* A negative entry, cached until a reload may change the answer. */
+		memset(e, 0, sizeof(*e));
+		e->entry_timeout = fs->cfg->name_timeout;
+		return -ENOENT;
+	}
+	memset(e, 0, sizeof(*e));
+	e->ino = ino_of(fs, in);
+	do_getattr(fs, in, &e->attr, &e->attr_timeout);
+	e->entry_timeout = in->kind == FS_HASH ? TREE_TIMEOUT : fs->cfg->name_timeout;
+	return 0;
+}
+
+static int do_lookup_tree(struct fs *fs, struct fs_inode *parent, int parent_fd, const char *name,
+			  struct fuse_entry_param *e)
+{
+	struct fs_inode *in;
+	struct stat st;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			/* Trees never change: a negative entry holds as long as a positive one. */
+			e->entry_timeout = TREE_TIMEOUT;
+		}
+		return -errno;
+	}
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		close(fd);
+		return -errno;
+	}
+	in = inode_get(fs, FS_TREE, NULL, st.st_dev, st.st_ino, parent->hash, fd);
+	if (!in)
+		return -ENOMEM;
+	sanitize_stat(&st, ino_of(fs, in));
+	e->ino = ino_of(fs, in);
+	e->attr = st;
+	e->attr_timeout = TREE_TIMEOUT;
+	e->entry_timeout = TREE_TIMEOUT;
+	return 0;
+}
+
+static void park_done(void *arg, int err);
+
+/*
+ * park - queue req until in's artifact is installed.  Returns 0 when parked
+ * (the reply comes later), or -errno to reply now.
+ */
+static int park(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t parent,
+		const char *name, const struct fuse_file_info *fi, const char *hash)
+{
+	struct parked *p;
+	size_t len = name ? strlen(name) : 0;
+	int r;
+
+	if (fs->cfg->offline)
+		return -EIO;
+	p = calloc(1, sizeof(*p) + len + 1);
+	if (!p)
+		return -ENOMEM;
+	p->fs = fs;
+	p->req = req;
+	p->op = op;
+	p->parent = parent;
+	if (fi)
+		p->fi = *fi;
+	if (name)
+		memcpy(p->name, name, len + 1);
+	r = fs_flight_wait(fs->flights, hash, park_done, p);
+	if (r < 0)
+		free(p);
+	return r;
+}
+
+/*
+ * do_lookup - the worker of lookup.  Returns 0 with *e filled, 1 when the
+ * request was parked, or -errno (with e->entry_timeout set for a negative
+ * entry the kernel may cache).
+ */
+static int do_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+		     struct fuse_entry_param *e, bool may_park)
+{
+	struct fs_inode *p = inode_of(fs, parent);
+	int fd, r;
+
+	switch (p->kind) {
+	case FS_ROOT:
+		return do_lookup_root(fs, name, e);
+	case FS_HASH:
+		if (!artifact_installed(fs, p->hash)) {
+			if (!may_park)
+				return -EIO;
+			r = park(fs, req, PARK_LOOKUP, parent, name, NULL, p->hash);
+			return r < 0 ? r : 1;
+		}
+		fd = hash_dir_fd(fs, p);
+		if (fd < 0)
+			return fd;
+		store_touch(fs->store, p->hash);
+		return do_lookup_tree(fs, p, fd, name, e);
+	case FS_TREE:
+		return do_lookup_tree(fs, p, p->fd, name, e);
+	case FS_NAME:
+		return -ENOTDIR;
+	}
+	return -EIO;
+}
+
+static void reply_lookup(fuse_req_t req, int r, const struct fuse_entry_param *e)
+{
+	if (r == 0)
+		fuse_reply_entry(req, e);
+	else if (r == -ENOENT && e->entry_timeout > 0)
+		fuse_reply_entry(req, e);	/* ino 0: a cacheable negative entry */
+	else
+		fuse_reply_err(req, -r);
+}
+
+static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	r = do_lookup(fs_of(req), req, parent, name, &e, true);
+	if (r != 1)
+		reply_lookup(req, r, &e);
+}
+
+static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs *fs = fs_of(req);
+
+	inode_unref(fs, inode_of(fs, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs *fs = fs_of(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		inode_unref(fs, inode_of(fs, forgets[i].ino), forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *in = inode_of(fs, ino);
+	const struct fs_name *n;
+	struct fs_names *names;
+	char buf[PATH_MAX + 1];
+	ssize_t len;
+
+	if (in->kind == FS_NAME) {
+		names = fs_daemon_names(fs);
+		n = fs_names_find(names, in->key);
+		if (n) {
+			memcpy(buf, n->hash, 41);
+			fuse_reply_readlink(req, buf);
+		} else {
+			fuse_reply_err(req, ESTALE);	/* the name went away in a reload */
+		}
+		fs_names_unref(names);
+		return;
+	}
+	if (in->kind != FS_TREE) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	len = readlinkat(in->fd, "", buf, sizeof(buf) - 1);
+	if (len < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+/* --- directories ----------------------------------------------------------------- */
+
+/*
+ * An open directory.  Tree directories read the store directory through a
+ * DIR stream; the root is a snapshot of names and installed hashes taken
+ * at opendir, so a reload never changes a listing in progress.
+ */
+struct dir_handle {
+	DIR *dp;
+	struct dirent *entry;
+	off_t offset;
+	/* the root snapshot */
+	char **names;
+	unsigned char *types;
+	size_t n, cap;
+};
+
+static int snapshot_add(struct dir_handle *d, const char *name, unsigned char type)
+{
+	char **nn;
+	unsigned char *nt;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		nn = realloc(d->names, d->cap * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		d->names = nn;
+		nt = realloc(d->types, d->cap);
+		if (!nt)
+			return -ENOMEM;
+		d->types = nt;
+	}
+	d->names[d->n] = strdup(name);
+	if (!d->names[d->n])
+		return -ENOMEM;
+	d->types[d->n++] = type;
+	return 0;
+}
+
+static int snapshot_installed(const char *hash, const struct store_info *info, void *arg)
+{
+	struct dir_handle *d = arg;
+
+	if (info->state != STORE_INSTALLED)
+		return 0;
+	return snapshot_add(d, hash, DT_DIR);
+}
+
+static void dir_free(struct dir_handle *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	if (d->dp)
+		closedir(d->dp);
+	for (i = 0; i < d->n; i++)
+		free(d->names[i]);
+	free(d->names);
+	free(d->types);
+	free(d);
+}
+
+static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		      bool may_park)
+{
+	struct fs_inode *in = inode_of(fs, ino);
+	struct dir_handle *d;
+	struct fs_names *names;
+	size_t i;
+	int fd = -1, r;
+
+	if (in->kind == FS_NAME)
+		return -ENOTDIR;
+	if (in->kind == FS_HASH && !artifact_installed(fs, in->hash)) {
+		if (!may_park)
+			return -EIO;
+		r = park(fs, req, PARK_OPENDIR, ino, NULL, fi, in->hash);
+		return r < 0 ? r : 1;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	if (in->kind == FS_ROOT) {
+		r = snapshot_add(d, ".", DT_DIR);
+		if (r == 0)
+			r = snapshot_add(d, "..", DT_DIR);
+		names = fs_daemon_names(fs);
+		for (i = 0; r == 0 && i < fs_names_count(names); i++)
+			r = snapshot_add(d, fs_names_at(names, i)->name, DT_LNK);
+		fs_names_unref(names);
+		if (r == 0)
+			r = store_foreach(fs->store, snapshot_installed, d);
+		if (r < 0)
+			goto fail;
+	} else {
+		if (in->kind == FS_HASH) {
+			r = hash_dir_fd(fs, in);
+			if (r < 0)
+				goto fail;
+			store_touch(fs->store, in->hash);
+		}
+		fd = openat(in->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			goto fail;
+		}
+		d->dp = fdopendir(fd);
+		if (!d->dp) {
+			r = -errno;
+			close(fd);
+			goto fail;
+		}
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->keep_cache = in->kind != FS_ROOT;
+	fi->cache_readdir = in->kind != FS_ROOT;
+	return 0;
+fail:
+	dir_free(d);
+	return r;
+}
+
+static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int r = do_opendir(fs_of(req), req, ino, fi, true);
+
+	if (r == 0)
+		fuse_reply_open(req, fi);
+	else if (r < 0)
+		fuse_reply_err(req, -r);
+}
+
+static void park_done(void *arg, int err)
+{
+	struct parked *p = arg;
+	struct fuse_entry_param e;
+	int r;
+
+	if (err < 0) {
+		fuse_reply_err(p->req, EIO);
+	} else if (p->op == PARK_LOOKUP) {
+		memset(&e, 0, sizeof(e));
+		r = do_lookup(p->fs, p->req, p->parent, p->name, &e, false);
+		reply_lookup(p->req, r, &e);
+	} else {
+		r = do_opendir(p->fs, p->req, p->parent, &p->fi, false);
+		if (r == 0)
+			fuse_reply_open(p->req, &p->fi);
+		else
+			fuse_reply_err(p->req, -r);
+	}
+	free(p);
+}
+
+static struct dir_handle *dir_of(struct fuse_file_info *fi)
+{
+	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+/*
+ * The shared body of readdir and readdirplus.  For plus, each entry but "."
+ * and ".." is looked up (counting a lookup, as the kernel expects), exactly
+ * as libfuse's passthrough_ll does.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = fs_of(req);
+	struct dir_handle *d = dir_of(fi);
+	struct fuse_entry_param e;
+	char *buf, *p;
+	size_t rem = size, len;
+	const char *name;
+	unsigned char type;
+	off_t next;
+	int r = 0;
+
+	buf = calloc(1, size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p = buf;
+	if (!d->dp) {
+		for (next = offset; (size_t)next < d->n; next++) {
+			name = d->names[next];
+			type = d->types[next];
+			memset(&e, 0, sizeof(e));
+			e.attr.st_mode = (mode_t)type << 12;
+			e.attr.st_ino = FUSE_ROOT_ID;
+			if (plus && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+				r = do_lookup_root(fs, name, &e);
+				if (r == -ENOENT) {
+					r = 0;
+					continue;	/* gone since the snapshot */
+				}
+				if (r < 0)
+					break;
+				len = fuse_add_direntry_plus(req, p, rem, name, &e, next + 1);
+			} else if (plus) {
+				len = fuse_add_direntry_plus(req, p, rem, name, &e, next + 1);
+			} else {
+				len = fuse_add_direntry(req, p, rem, name, &e.attr, next + 1);
+			}
+			if (len > rem) {
+				if (plus && e.ino)
+					inode_unref(fs, inode_of(fs, e.ino), 1);
+				break;
+			}
+			p += len;
+			rem -= len;
+		}
+		goto reply;
+	}
+
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				if (errno)
+					r = -errno;
+				break;
+			}
+		}
+		next = d->entry->d_off;
+		name = d->entry->d_name;
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = d->entry->d_ino;
+		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+		if (plus && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+			r = do_lookup(fs, req, ino, name, &e, false);
+			if (r < 0)
+				break;
+			len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+		} else if (plus) {
+			len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
+		} else {
+			len = fuse_add_direntry(req, p, rem, name, &e.attr, next);
+		}
+		if (len > rem) {
+			if (plus && e.ino)
+				inode_unref(fs, inode_of(fs, e.ino), 1);
+			break;
+		}
+		p += len;
+		rem -= len;
+		d->entry = NULL;
+		d->offset = next;
+	}
+reply:
+	/* An error after some entries were added is reported on the next call. */
+	if (r < 0 && rem == size)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, false);
+}
+
+static void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, true);
+}
+
+static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	dir_free(dir_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* --- files --------------------------------------------------------------------- */
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+	struct fs_inode *in = inode_of(fs, ino);
+	char proc[64];
+	int fd;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT))) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	if (in->kind != FS_TREE) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	/* Reopen the O_PATH descriptor for reading, as passthrough_ll does. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in->fd);
+	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	fs_daemon_pin(fs, in->hash, 1);
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;	/* the bytes of a hash tree never change */
+	fi->noflush = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = fs_of(req);
+
+	close((int)fi->fh);
+	fs_daemon_pin(fs, inode_of(fs, ino)->hash, -1);
+	fuse_reply_err(req, 0);
+}
+
+static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct statvfs sv;
+
+	if (statvfs(store_dir(fs->store), &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_flag |= ST_RDONLY;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* --- extended attributes on artifact directories ----------------------------------- */
+
+static const char *const xattr_names[] = {
+	"user.artifactfs.hash", "user.artifactfs.state", "user.artifactfs.source",
+	"user.artifactfs.size",
+};
+
+static int xattr_value(struct fs *fs, struct fs_inode *in, const char *name, char *buf,
+		       size_t size)
+{
+	struct store_info info;
+	const struct fs_name *n;
+	struct fs_names *names;
+	const char *state;
+	int r, len = -ENODATA;
+
+	if (in->kind != FS_HASH)
+		return -ENODATA;
+	r = store_lookup(fs->store, in->hash, &info);
+	if (strcmp(name, "user.artifactfs.hash") == 0) {
+		len = snprintf(buf, size, "%s", in->hash);
+	} else if (strcmp(name, "user.artifactfs.state") == 0) {
+		state = fs_flight_state(fs->flights, in->hash);
+		if (r == 0 && info.state == STORE_INSTALLED)
+			state = "installed";
+		else if (r == 0 && info.state == STORE_QUARANTINED)
+			state = "quarantined";
+		else if (!state)
+			state = "absent";
+		len = snprintf(buf, size, "%s", state);
+	} else if (strcmp(name, "user.artifactfs.source") == 0) {
+		if (r == 0 && info.source) {
+			len = snprintf(buf, size, "%s", info.source);
+		} else {
+			names = fs_daemon_names(fs);
+			n = fs_names_find_hash(names, in->hash);
+			if (n && n->n_sources)
+				len = snprintf(buf, size, "%s", n->sources[0].url);
+			fs_names_unref(names);
+		}
+	} else if (strcmp(name, "user.artifactfs.size") == 0) {
+		if (r == 0)
+			len = snprintf(buf, size, "%" PRIu64, info.bytes);
+	}
+	if (r == 0)
+		store_info_release(&info);
+	return len;
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char buf[4096];
+	int len;
+
+	len = xattr_value(fs, inode_of(fs, ino), name, buf, sizeof(buf));
+	if (len < 0)
+		fuse_reply_err(req, -len);
+	else if ((size_t)len >= sizeof(buf))
+		fuse_reply_err(req, E2BIG);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else if ((size_t)len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = fs_of(req);
+	char buf[256];
+	size_t i, len = 0;
+
+	if (inode_of(fs, ino)->kind == FS_HASH)
+		for (i = 0; i < sizeof(xattr_names) / sizeof(xattr_names[0]); i++) {
+			memcpy(buf + len, xattr_names[i], strlen(xattr_names[i]) + 1);
+			len += strlen(xattr_names[i]) + 1;
+		}
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (len > size)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+/* --- everything that would change something: EROFS ------------------------------------- */
+
+static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			 struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void fs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Splice the bytes of store files straight into the FUSE device. */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	/* Writeback caching makes no sense on a read-only filesystem. */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.readlink = fs_readlink,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.open = fs_open,
+	.read = fs_read,
+	.release = fs_release,
+	.statfs = fs_statfs,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.setattr = fs_setattr,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.unlink = fs_unlink,
+	.rmdir = fs_unlink,
+	.symlink = fs_symlink,
+	.rename = fs_rename,
+	.link = fs_link,
+	.create = fs_create,
+	.write = fs_write,
+	.setxattr = fs_setxattr,
+	.removexattr = fs_removexattr,
+	.fallocate = fs_fallocate,
+};

@@ -1,0 +1,208 @@
+/*
+ * test-fs.c - the FUSE-free parts of the daemon: install flights (single
+ * flight, failure window, shutdown) and the settings (-o and config file)
+ */
+#include "fs/fs.h"
+#include "tests/tap.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+/* ---- a stub installer: counts installs, sleeps, fails on request --------- */
+
+struct stub {
+	atomic_int installs;
+	atomic_int running;
+	atomic_int max_running;
+	int fail;		/* -errno to return, 0 = succeed */
+	useconds_t delay;	/* per install */
+};
+
+static int stub_install(void *ctx, const char *hash, char **errmsg)
+{
+	struct stub *s = ctx;
+	int now = atomic_fetch_add(&s->running, 1) + 1;
+	int max = atomic_load(&s->max_running);
+
+	while (now > max && !atomic_compare_exchange_weak(&s->max_running, &max, now))
+		;
+	atomic_fetch_add(&s->installs, 1);
+	usleep(s->delay);
+	atomic_fetch_sub(&s->running, 1);
+	if (s->fail) {
+		*errmsg = strdup("stub failure");
+		return s->fail;
+	}
+	return 0;
+}
+
+struct result {
+	atomic_int calls;
+	atomic_int errors;
+	atomic_int last_err;
+};
+
+static void on_done(void *arg, int err)
+{
+	struct result *r = arg;
+
+	if (err)
+		atomic_fetch_add(&r->errors, 1);
+	atomic_store(&r->last_err, err);
+	atomic_fetch_add(&r->calls, 1);
+}
+
+static void wait_calls(struct result *r, int n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && atomic_load(&r->calls) < n; i++)
+		usleep(5000);
+}
+
+static const char h1[] = "1111111111111111111111111111111111111111";
+static const char h2[] = "2222222222222222222222222222222222222222";
+
+static void test_flights(void)
+{
+	struct stub s = { .delay = 200000 };
+	struct fs_installer inst = { stub_install, &s };
+	struct fs_flights *f;
+	struct result r = { 0 }, r2 = { 0 };
+	int i, ok32 = 1;
+
+	ok(fs_flights_new(4, 0.3, &inst, &f) == 0, "flights start with 4 workers");
+	for (i = 0; i < 32; i++)
+		ok32 &= fs_flight_wait(f, h1, on_done, &r) == 0;
+	ok(ok32, "32 waiters of one hash are queued");
+	is_str(fs_flight_state(f, h1), "pending", "state is pending during the install");
+	wait_calls(&r, 32);
+	is_int(atomic_load(&r.calls), 32, "every waiter is called back");
+	is_int(atomic_load(&r.errors), 0, "with success");
+	is_int(atomic_load(&s.installs), 1, "32 waiters share one install (single flight)");
+	ok(fs_flight_state(f, h1) == NULL, "no state after a successful install");
+
+	/* Two hashes install in parallel. */
+	memset(&r, 0, sizeof(r));
+	atomic_store(&s.installs, 0);
+	fs_flight_wait(f, h1, on_done, &r);
+	fs_flight_wait(f, h2, on_done, &r);
+	wait_calls(&r, 2);
+	is_int(atomic_load(&s.installs), 2, "two hashes, two installs");
+	is_int(atomic_load(&s.max_running), 2, "and they ran at the same time");
+
+	/* A failure reaches every waiter and is remembered for retry_after. */
+	s.fail = -ECONNREFUSED;
+	atomic_store(&s.installs, 0);
+	for (i = 0; i < 5; i++)
+		fs_flight_wait(f, h2, on_done, &r2);
+	wait_calls(&r2, 5);
+	is_int(atomic_load(&r2.errors), 5, "a failed install fails all its waiters");
+	is_int(atomic_load(&r2.last_err), -EIO, "with -EIO");
+	is_str(fs_flight_state(f, h2), "failed", "state is failed within retry_after");
+	is_int(fs_flight_wait(f, h2, on_done, &r2), -EIO,
+	       "within retry_after a new request fails at once");
+	is_int(atomic_load(&s.installs), 1, "without another install");
+	usleep(350000);
+	ok(fs_flight_state(f, h2) == NULL, "after retry_after the failure is forgotten");
+	s.fail = 0;
+	memset(&r2, 0, sizeof(r2));
+	is_int(fs_flight_wait(f, h2, on_done, &r2), 0, "after retry_after a request is queued");
+	wait_calls(&r2, 1);
+	is_int(atomic_load(&r2.errors), 0, "and the retry succeeds");
+	is_int(atomic_load(&s.installs), 2, "with a second install");
+
+	/* Shutdown with work queued: every waiter is answered. */
+	s.delay = 300000;
+	memset(&r, 0, sizeof(r));
+	for (i = 0; i < 8; i++) {
+		char h[41];
+
+		memset(h, 'a' + i, 40);
+		h[40] = '\0';
+		fs_flight_wait(f, h, on_done, &r);
+	}
+	fs_flights_free(f);
+	is_int(atomic_load(&r.calls), 8, "shutdown answers every parked waiter");
+	ok(atomic_load(&r.errors) >= 4, "queued ones with an error (%d errors)",
+	   atomic_load(&r.errors));
+}
+
+static void test_config(void)
+{
+	struct fs_config c;
+	const char *why;
+	char path[] = "/tmp/artifactfs-test-XXXXXX", *msg = NULL;
+	double d;
+	FILE *f;
+	int fd, r;
+
+	fs_config_init(&c);
+	is_int(c.jobs, 4, "jobs defaults to 4");
+	is_str(fs_config_store(&c), "/var/cache/artifactfs", "default store");
+	is_int(fs_config_set(&c, "store", "/srv/store", &why), 1, "store= is ours");
+	is_str(fs_config_store(&c), "/srv/store", "store= sets the store");
+	is_int(fs_config_set(&c, "allow_other", NULL, &why), 0, "allow_other is FUSE's");
+	is_int(fs_config_set(&c, "jobs", "0", &why), -EINVAL, "jobs=0 is refused");
+	ok(why && strstr(why, "1 to 256"), "with a reason");
+	is_int(fs_config_set(&c, "tag", "novalue", &why), -EINVAL, "tag needs KEY=VALUE");
+	is_int(fs_config_set(&c, "toml", "a.toml", &why), 1, "toml= once");
+	is_int(fs_config_set(&c, "toml", "b.toml", &why), 1, "toml= twice");
+	ok(c.n_tomls == 2 && strcmp(c.tomls[1], "b.toml") == 0, "toml= is repeatable, in order");
+	is_int(fs_config_set(&c, "low_speed_time", "500ms", &why), 1, "durations with a unit");
+	ok(c.low_speed_time > 0.499 && c.low_speed_time < 0.501, "500ms is 0.5 s");
+	is_int(fs_config_set(&c, "timeout", "soon", &why), -EINVAL, "a bad duration is refused");
+	is_int(fs_config_set(&c, "offline", NULL, &why), 1, "offline is a flag");
+	ok(c.offline, "offline set");
+	ok(fs_parse_duration("2m", &d) == 0 && d == 120, "2m = 120 s");
+	ok(fs_parse_duration("-1", &d) == -EINVAL, "negative durations are refused");
+	fs_config_release(&c);
+
+	fd = mkstemp(path);
+	f = fdopen(fd, "w");
+	fputs("store = \"/x\"\ntoml = [\"one.toml\", \"two.toml\"]\njobs = 8\n"
+	      "low_speed_time = 3\noffline = true\ntag = \"llvm_version=20\"\n", f);
+	fclose(f);
+	fs_config_init(&c);
+	is_int(fs_config_load_file(&c, path, &msg), 0, "a config file loads");
+	ok(c.jobs == 8 && c.n_tomls == 2 && c.offline && c.low_speed_time == 3 && c.n_tags == 1,
+	   "its settings apply");
+	fs_config_release(&c);
+
+	f = fopen(path, "w");
+	fputs("store = \"/x\"\nbogus = 1\n", f);
+	fclose(f);
+	fs_config_init(&c);
+	msg = NULL;
+	r = fs_config_load_file(&c, path, &msg);
+	is_int(r, -EINVAL, "an unknown key is refused");
+	ok(msg && strstr(msg, path) && strstr(msg, "'bogus'"), "naming the file and key: %s",
+	   msg ? msg : "(null)");
+	free(msg);
+	msg = NULL;
+	fs_config_release(&c);
+
+	f = fopen(path, "w");
+	fputs("store = \n", f);
+	fclose(f);
+	fs_config_init(&c);
+	r = fs_config_load_file(&c, path, &msg);
+	ok(r < 0 && msg && strstr(msg, path),
+	   "malformed TOML is refused with the file name: %s", msg ? msg : "(null)");
+	free(msg);
+	fs_config_release(&c);
+	unlink(path);
+
+	ok(fs_is_hash("0123456789abcdef0123456789abcdef01234567"), "a hash");
+	ok(!fs_is_hash("0123456789ABCDEF0123456789abcdef01234567"), "uppercase is not a hash");
+	ok(!fs_is_hash("0123456789abcdef0123456789abcdef0123456"), "39 digits is not a hash");
+}
+
+int main(void)
+{
+	fs_log_open(true, false);
+	test_flights();
+	test_config();
+	return tap_done();
+}

@@ -8,13 +8,6 @@
 
 #ifndef FUSE_USE_VERSION
 #define FUSE_USE_VERSION 312
-/*
- * fs_install_init - the installer the flights use: the fetch pipeline with
- * the daemon's settings, sources from the current names (and the Pkg
- * server).  Returns 0 or -ENOMEM.
- */
-int fs_install_init(struct fs *fs, struct fs_installer *ret);
-
 #endif
 #include <fuse_lowlevel.h>
 
@@ -83,6 +76,13 @@ void fs_daemon_pin(struct fs *fs, const char *hash, int delta);
 
 /* fs_daemon_pinned - the number of open files of hash. */
 unsigned fs_daemon_pinned(struct fs *fs, const char *hash);
+
+/*
+ * fs_install_init - the installer the flights use: the fetch pipeline with
+ * the daemon's settings, sources from the current names (and the Pkg
+ * server).  Returns 0 or -ENOMEM.
+ */
+int fs_install_init(struct fs *fs, struct fs_installer *ret);
 
 /*
  * fs_install_init - the installer the flights use: the fetch pipeline with

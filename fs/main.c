@@ -573,8 +573,11 @@ int main(int argc, char **argv)
 		if (!loop)
 			goto out;
 		fuse_loop_cfg_set_clone_fd(loop, opts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
+		/* libfuse marks an option that was not given with UINT_MAX */
+		if (opts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop, opts.max_idle_threads);
+		if (opts.max_threads != UINT_MAX && opts.max_threads > 0)
+			fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
 		r = fuse_session_loop_mt(fs.se, loop);
 	}
 	ret = r == 0 ? 0 : 1;

@@ -203,7 +203,9 @@ static int hash_dir_fd(struct fs *fs, struct fs_inode *in)
  */
 static void sanitize_stat(struct stat *st, fuse_ino_t ino)
 {
-	st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID | S_ISVTX | S_IWUSR | S_IWGRP | S_IWOTH);
+	/* Symlink modes mean nothing on Linux and are shown as 0777, as by any filesystem. */
+	if (!S_ISLNK(st->st_mode))
+		st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID | S_ISVTX | S_IWUSR | S_IWGRP | S_IWOTH);
 	st->st_ino = ino;
 }
 
@@ -807,9 +809,13 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	/* Reopen the O_PATH descriptor for reading, as passthrough_ll does. */
+	/*
+	 * Reopen the O_PATH descriptor for reading through its /proc magic link,
+	 * as passthrough_ll does (so no O_NOFOLLOW: the link is the way in).
+	 * The kernel only opens regular files here; it resolves symlinks itself.
+	 */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in->fd);
-	fd = open(proc, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;

@@ -1,0 +1,95 @@
+/*
+ * install.c - the installer of the daemon's flights: the fetch pipeline,
+ * with sources from the current name table and the daemon's settings
+ */
+#include "fs/daemon.h"
+#include "fetch/fetch.h"
+#include "fetch/platform.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct installer {
+	struct fs *fs;
+	struct fetch_options opts;
+	char *triplet;
+};
+
+static void log_fetch(void *arg, const char *msg)
+{
+	fs_log(FS_LOG_WARNING, "%s", msg);
+}
+
+static int install(void *ctx, const char *hash, char **errmsg)
+{
+	struct installer *in = ctx;
+	struct fs *fs = in->fs;
+	struct fetch_source *src = NULL;
+	struct fetch_request req;
+	const struct fs_name *n;
+	struct fs_names *names;
+	struct fetch *f = NULL;
+	size_t i;
+	int r;
+
+	names = fs_daemon_names(fs);
+	n = fs_names_find_hash(names, hash);
+	memset(&req, 0, sizeof(req));
+	req.hash = hash;
+	req.name = n ? n->name : hash;
+	req.toml_path = n ? n->toml : NULL;
+	if (n && n->n_sources) {
+		src = calloc(n->n_sources, sizeof(*src));
+		if (!src) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (i = 0; i < n->n_sources; i++) {
+			src[i].url = n->sources[i].url;
+			src[i].sha256 = n->sources[i].sha256;
+		}
+		req.sources = src;
+		req.nsources = n->n_sources;
+	}
+	r = fetch_new(fs->store, &in->opts, &f);
+	if (r < 0)
+		goto out;
+	fs_log(FS_LOG_INFO, "installing '%s' (%s)", req.name, hash);
+	r = fetch_install(f, &req, NULL);
+	if (r < 0)
+		*errmsg = strdup(fetch_errmsg(f));
+	else
+		fs_log(FS_LOG_INFO, "installed '%s' (%s)", req.name, hash);
+out:
+	fetch_free(f);
+	free(src);
+	fs_names_unref(names);	/* n and its strings were borrowed until here */
+	return r;
+}
+
+int fs_install_init(struct fs *fs, struct fs_installer *ret)
+{
+	static struct installer in;	/* one per daemon */
+	const struct fs_config *c = fs->cfg;
+	int r;
+
+	r = fetch_global_init();
+	if (r < 0)
+		return r;
+	in.fs = fs;
+	fetch_options_init(&in.opts);
+	in.opts.ca_file = c->ca_file;
+	in.opts.connect_timeout = (long)(c->connect_timeout + 0.999);
+	in.opts.low_speed_time = (long)(c->low_speed_time + 0.999);
+	in.opts.timeout = (long)(c->timeout + 0.999);
+	in.opts.pkg_server = c->pkg_server;
+	if (c->ignore_hashes)
+		in.opts.flags |= FETCH_IGNORE_HASHES;
+	in.opts.log = log_fetch;
+	if (platform_triplet(fs->host, &in.triplet) == 0)
+		in.opts.host_triplet = in.triplet;
+	ret->install = install;
+	ret->ctx = &in;
+	return 0;
+}

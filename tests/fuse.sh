@@ -1,0 +1,63 @@
+# tests/fuse.sh - mount artifactfs from a test script (source after lib.sh).
+#
+#   need_fuse                   skip the script unless /dev/fuse, fusermount3
+#                               and the artifactfs binary are there
+#   mount_artifactfs MNT OPT... start "artifactfs -f MNT -o OPT..." in the
+#                               background with its log in $TEST_TMP/fs.log,
+#                               wait (at most 10 s) until MNT is mounted;
+#                               the mount is undone at exit
+#   unmount_artifactfs          fusermount3 -u, then wait for the daemon;
+#                               returns the daemon's exit status
+#
+# Binary: $ARTIFACTFS (set by make check).
+
+FS_PID=
+FS_MNT=
+
+need_fuse() {
+	[ -c /dev/fuse ] || skip_all "/dev/fuse missing (no FUSE in this environment)"
+	command -v fusermount3 >/dev/null 2>&1 || skip_all "fusermount3 not installed"
+	[ -x "${ARTIFACTFS:-}" ] || skip_all "artifactfs binary not built"
+}
+
+# is_mounted MNT: MNT appears as a fuse.artifactfs mount in /proc/self/mountinfo.
+is_mounted() {
+	awk -v m="$1" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo
+}
+
+mount_artifactfs() {
+	FS_MNT=$1
+	shift
+	mkdir -p "$FS_MNT"
+	"$ARTIFACTFS" -f "$FS_MNT" "$@" </dev/null >>"$TEST_TMP/fs.log" 2>&1 &
+	FS_PID=$!
+	at_exit unmount_artifactfs
+	_fs_i=0
+	while ! is_mounted "$FS_MNT"; do
+		if ! kill -0 "$FS_PID" 2>/dev/null; then
+			echo "# artifactfs exited before the mount was ready:" >&2
+			sed 's/^/#   /' "$TEST_TMP/fs.log" >&2
+			FS_PID=
+			return 1
+		fi
+		_fs_i=$((_fs_i + 1))
+		if [ "$_fs_i" -gt 200 ]; then
+			echo "# artifactfs not mounted after 10 s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+unmount_artifactfs() {
+	[ -n "$FS_PID" ] || return 0
+	_fs_pid=$FS_PID
+	FS_PID=
+	fusermount3 -u "$FS_MNT" 2>/dev/null || fusermount3 -uz "$FS_MNT" 2>/dev/null
+	(sleep 10; kill -KILL "$_fs_pid") >/dev/null 2>&1 &
+	_fs_dog=$!
+	wait "$_fs_pid" 2>/dev/null
+	_fs_rc=$?
+	kill "$_fs_dog" 2>/dev/null
+	return "$_fs_rc"
+}

@@ -1,6 +1,162 @@
-/* placeholder: being written */
+/*
+ * cmd_resolve.c - artifactctl resolve: the git-tree-sha1 that an
+ * Artifacts.toml selects for a name (stdlib/Artifacts artifact_hash)
+ */
 #include "tools/artifactctl.h"
+
+#include "fetch/artifacts.h"
+#include "fetch/platform.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s resolve [--platform TRIPLET] [--tag KEY=VALUE[:MODE]]... [--json]\n"
+		"                  FILE NAME\n"
+		"\n"
+		"Select the entry of artifact NAME in FILE for a platform and print its\n"
+		"git-tree-sha1, as Julia's artifact_hash(NAME, FILE) does.  FILE may be a\n"
+		"directory: JuliaArtifacts.toml is used when present, else Artifacts.toml.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --platform TRIPLET  select for TRIPLET (HostPlatform(parse(TRIPLET)))\n"
+		"                          instead of this machine (see 'platform')\n"
+		"  -t, --tag KEY=VALUE[:MODE]\n"
+		"                          add or replace a host tag, e.g. llvm_version=20,\n"
+		"                          cuda=12.4:cap or julia_version=1.11; MODE is\n"
+		"                          exact (default: the values must be equal),\n"
+		"                          cap (the entry's version must be <= VALUE) or\n"
+		"                          majmin (equal major.minor; julia_version always\n"
+		"                          compares this way unless another MODE is given)\n"
+		"  -j, --json              print the whole entry as one JSON object:\n"
+		"                          name, git-tree-sha1, lazy, triplet (null when\n"
+		"                          platform independent), downloads\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Exit status: 0 ok, 1 FILE cannot be read, 2 FILE, NAME's entry or TRIPLET\n"
+		"is malformed, 3 no such NAME or no entry matches the platform, 64 usage.\n",
+		progname);
+}
+
+struct resolve_opts {
+	const char *triplet;
+	char **tags;
+	size_t ntags;
+	bool json;
+	const char *file, *name;
+};
+
+static void parse_args(int argc, char **argv, struct resolve_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "platform", required_argument, NULL, 'p' },
+		{ "tag", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	o->tags = calloc((size_t)argc, sizeof(*o->tags));
+	if (!o->tags)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "resolve");
+	while ((c = getopt_long(argc, argv, ":hjp:t:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'j':
+			o->json = true;
+			break;
+		case 'p':
+			o->triplet = optarg;
+			break;
+		case 't':
+			o->tags[o->ntags++] = optarg;
+			break;
+		case ':':
+			ctl_usage_error("resolve", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			ctl_usage_error("resolve", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		ctl_usage_error("resolve", "expected FILE and NAME");
+	o->file = argv[optind];
+	o->name = argv[optind + 1];
+}
+
 int cmd_resolve(int argc, char **argv)
 {
-	ctl_errx(EXIT_FAIL, "'resolve' is not implemented yet");
+	const struct artifact_entry *e;
+	struct resolve_opts o = { 0 };
+	struct platform *host = NULL;
+	struct artifacts *a = NULL;
+	char *msg = NULL, *out = NULL;
+	int r, status = EXIT_FAIL;
+	size_t i;
+
+	parse_args(argc, argv, &o);
+	r = platform_host(o.triplet, &host);
+	if (r < 0) {
+		if (o.triplet && r == -EINVAL)
+			ctl_warnx("cannot parse platform triplet '%s'", o.triplet);
+		else
+			ctl_warne(r, "cannot determine the host platform");
+		status = r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
+		goto out;
+	}
+	for (i = 0; i < o.ntags; i++) {
+		r = platform_set_tag_spec(host, o.tags[i]);
+		if (r == -EINVAL)
+			ctl_usage_error("resolve",
+				"invalid --tag '%s': KEY=VALUE[:exact|cap|majmin] without "
+				"+ - space / < > : \" ' \\ | ? *", o.tags[i]);
+		if (r < 0) {
+			ctl_warne(r, "cannot add tag '%s'", o.tags[i]);
+			goto out;
+		}
+	}
+
+	r = artifacts_load(o.file, &a, &msg);
+	if (r < 0) {
+		ctl_warnx("%s", msg ? msg : strerror(-r));
+		status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
+		goto out;
+	}
+	r = artifacts_select(a, o.name, host, &e, &msg);
+	if (r < 0) {
+		ctl_warnx("%s", msg ? msg : strerror(-r));
+		if (r == -ENOENT || r == -ENXIO)
+			status = EXIT_NOMATCH;
+		else if (r == -EINVAL)
+			status = EXIT_MALFORMED;
+		goto out;
+	}
+	if (o.json) {
+		r = artifact_entry_json(e, &out, NULL);
+		if (r < 0) {
+			ctl_warne(r, "cannot render artifact '%s' as JSON", o.name);
+			status = r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
+			goto out;
+		}
+		printf("%s\n", out);
+	} else {
+		printf("%s\n", artifact_entry_hash(e));
+	}
+	status = fflush(stdout) == 0 ? EXIT_OK : EXIT_FAIL;
+out:
+	free(out);
+	free(msg);
+	free(o.tags);
+	artifacts_free(a);
+	platform_free(host);
+	return status;
 }

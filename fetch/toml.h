@@ -47,6 +47,7 @@ struct toml_datetime {
 	uint32_t nanosecond;		/* fraction, truncated to nanoseconds */
 	int offset_minutes;		/* east of UTC; 0 for "Z" */
 	bool offset_z;			/* offset was written as Z rather than +00:00 */
+	int frac_digits;		/* fraction digits written, 0-9 (more are truncated) */
 };
 
 struct toml_value;
@@ -153,7 +154,8 @@ struct toml_value *toml_new_bool(bool b);
 /*
  * toml_set - store v under key in table t, replacing (and freeing) any
  * earlier value; t takes ownership of v.  Returns 0, -EINVAL when t is not a
- * table, or -ENOMEM (v is then freed).
+ * table, or -ENOMEM; on failure v is freed.  A NULL v (a constructor that
+ * ran out of memory) gives -ENOMEM, so constructors may be passed directly.
  */
 int toml_set(struct toml_value *t, const char *key, struct toml_value *v);
 
@@ -162,7 +164,8 @@ int toml_remove(struct toml_value *t, const char *key);
 
 /*
  * toml_append - append v to array a, which takes ownership.  Returns 0,
- * -EINVAL when a is not an array, or -ENOMEM (v is then freed).
+ * -EINVAL when a is not an array, or -ENOMEM; on failure v is freed.  A NULL
+ * v gives -ENOMEM, as for toml_set().
  */
 int toml_append(struct toml_value *a, struct toml_value *v);
 
@@ -180,7 +183,8 @@ int toml_remove_at(struct toml_value *a, size_t i);
  * Julia's escapes; keys bare when they match [A-Za-z0-9_-]+, quoted otherwise.
  * @ret: receives a malloc'ed NUL-terminated text the caller frees; @len its
  * length in bytes (may be NULL).
- * Returns 0, -EINVAL when root is not a table, or -ENOMEM.
+ * Returns 0, -EINVAL when root is not a table or a string or key in it is
+ * not valid UTF-8 (Julia refuses those too), or -ENOMEM.
  */
 int toml_print(const struct toml_value *root, char **ret, size_t *len);
 

@@ -16,9 +16,39 @@ struct installer {
 	char *triplet;
 };
 
-static void log_fetch(void *arg, const char *msg)
+static char *one_line(const char *msg);
+
+static void log_fetch(void *arg, enum fetch_log_level level, const char *msg)
 {
-	fs_log(FS_LOG_WARNING, "%s", msg);
+	char *line = one_line(msg);
+
+	fs_log(level == FETCH_LOG_WARNING ? FS_LOG_WARNING : FS_LOG_INFO, "%s", line ? line : msg);
+	free(line);
+}
+
+/*
+ * one_line - the pipeline's message spans lines (Julia's layout, one source
+ * per line); a log entry is one line, so join them with single spaces.
+ */
+static char *one_line(const char *msg)
+{
+	char *out = malloc(strlen(msg) + 1), *o = out;
+	bool space = false;
+
+	if (!out)
+		return NULL;
+	for (; *msg; msg++) {
+		if (*msg == '\n' || *msg == ' ' || *msg == '\t') {
+			space = o != out;
+			continue;
+		}
+		if (space)
+			*o++ = ' ';
+		space = false;
+		*o++ = *msg;
+	}
+	*o = '\0';
+	return out;
 }
 
 static int install(void *ctx, const char *hash, char **errmsg)
@@ -58,7 +88,7 @@ static int install(void *ctx, const char *hash, char **errmsg)
 	fs_log(FS_LOG_INFO, "installing '%s' (%s)", req.name, hash);
 	r = fetch_install(f, &req, NULL);
 	if (r < 0)
-		*errmsg = strdup(fetch_errmsg(f));
+		*errmsg = one_line(fetch_errmsg(f));
 	else
 		fs_log(FS_LOG_INFO, "installed '%s' (%s)", req.name, hash);
 out:

@@ -221,7 +221,8 @@ static void reload(struct fs *fs)
 	char *msg = NULL;
 	int r;
 
-	r = fs_names_build(fs->cfg, fs->host, false, &n, &msg);
+	/* Strict, as at start: a malformed edit keeps the names being served. */
+	r = fs_names_build(fs->cfg, fs->host, true, &n, &msg);
 	if (r < 0) {
 		fs_log(FS_LOG_ERR, "reload failed, keeping the old names: %s",
 		       msg ? msg : strerror(-r));

@@ -29,30 +29,31 @@ at_exit() {
 }
 
 # ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
+# (Helpers use _t_* variables: a plain "name" would clobber the caller's.)
 ok() {
-	name=$1
+	_t_name=$1
 	shift
 	test_count=$((test_count + 1))
-	if out=$("$@" 2>&1); then
-		echo "ok $test_count - $name"
+	if _t_out=$("$@" 2>&1); then
+		echo "ok $test_count - $_t_name"
 	else
-		echo "not ok $test_count - $name"
+		echo "not ok $test_count - $_t_name"
 		test_failed=$((test_failed + 1))
-		printf '%s\n' "$out" | sed 's/^/#   /'
+		printf '%s\n' "$_t_out" | sed 's/^/#   /'
 	fi
 }
 
 # fails NAME COMMAND...: like ok, but COMMAND must fail.
 fails() {
-	name=$1
+	_t_name=$1
 	shift
 	test_count=$((test_count + 1))
-	if out=$("$@" 2>&1); then
-		echo "not ok $test_count - $name (succeeded, expected failure)"
+	if _t_out=$("$@" 2>&1); then
+		echo "not ok $test_count - $_t_name (succeeded, expected failure)"
 		test_failed=$((test_failed + 1))
-		printf '%s\n' "$out" | sed 's/^/#   /'
+		printf '%s\n' "$_t_out" | sed 's/^/#   /'
 	else
-		echo "ok $test_count - $name"
+		echo "ok $test_count - $_t_name"
 	fi
 }
 

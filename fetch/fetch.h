@@ -1,1 +1,360 @@
-/* placeholder */
+/*
+ * fetch.h - the install pipeline: download, verify, unpack, install
+ *
+ * What Julia's Pkg.Artifacts.ensure_artifact_installed() does
+ * (spec/julia-artifacts.md §3), in one streaming pass:
+ *
+ *   source (http, https, file, or an fd)
+ *     -> SHA-256 of every byte                   (the tarball sha256)
+ *     -> libarchive decompression, by magic      (gzip, bzip2, xz, zstd, none)
+ *     -> tar headers read with Tar.jl's rules    (spec §2.4; -EPERM on a bad entry)
+ *     -> files written under the store's tmp/<hash>.<id>/ with openat(2),
+ *        each file's git blob id computed as it is written
+ *     -> tree_builder (store/hash.h)             (the git-tree-sha1, Pkg rules)
+ *   then sha256 == expected (when known) and tree hash == git-tree-sha1, and
+ *   store_install_commit() renames the tree into artifacts/<hash>.
+ * The tarball is never stored and no file is read back to be hashed.
+ *
+ * Sources are tried in Julia's order (spec §3.2): the Pkg server's
+ * <server>/artifact/<hash> first when one is configured (no sha256 is known
+ * for it), then each download entry in file order.  Every URL gets up to
+ * fetch_options.attempts attempts with a doubling delay, except after an
+ * answer that cannot change: an HTTP 4xx other than 408, 425 and 429 (so
+ * never after 404 or 410), a missing file://, a TLS verification failure, a
+ * digest mismatch, an unsafe or malformed archive.  The first source that
+ * verifies wins; when all fail, the message lists every URL and its cause.
+ *
+ * Errors are -errno.  One errno per failure class, so callers can tell them
+ * apart without parsing messages:
+ *
+ *   -ENOENT          HTTP 404 or 410; a file:// path or fd source that does not exist
+ *   -EACCES          HTTP 401, 403, 407
+ *   -EREMOTEIO       any other HTTP status >= 400 ("HTTP 500 Internal Server Error")
+ *   -EHOSTUNREACH    the host or proxy name did not resolve
+ *   -ECONNREFUSED    the connection could not be made
+ *   -ETIMEDOUT       connect timeout, low-speed abort or overall deadline
+ *   -EPIPE           the body ended before its announced length (truncated)
+ *   -ECONNRESET      the connection broke while sending or receiving
+ *   -EKEYREJECTED    TLS: peer certificate or CA file problem, handshake failure
+ *   -ELOOP           too many redirects
+ *   -EPROTONOSUPPORT a scheme other than http, https, file (also on redirect)
+ *   -EINVAL          a malformed URL, hash or argument
+ *   -EBADMSG         digest mismatch: sha256 or git-tree-sha1
+ *   -EPERM           an unsafe archive entry (Tar.jl's reject list)
+ *   -EILSEQ          a malformed archive: not a tar, bad compression, truncated
+ *                    tar, checksum or header field error
+ *   -ENOTSUP         a compression format other than gzip, bzip2, xz, zstd
+ *   -E2BIG           an archive beyond the built-in limits (extension header over
+ *                    1 MiB, more than 16 Mi entries)
+ *   -ENOSPC, -EDQUOT, -EROFS, -EIO, -ENOMEM, ...  local failures, as the
+ *                    system call or the store reported them
+ *   -ETIME           store_lock_hash() timed out waiting for another installer
+ *                    (its -ETIMEDOUT, renamed so it is not taken for a network
+ *                    timeout)
+ *   -ENOMEDIUM       the entry has no source at all (no download section, no
+ *                    Pkg server)
+ *
+ * Messages: every failing call records one message, lowercase without a
+ * final full stop (STYLE.md), except the two digest mismatch messages, which
+ * keep Julia's wording ("Hash Mismatch!", "Tree Hash Mismatch!") so users can
+ * search for them.  The first error recorded wins.
+ *
+ * Thread safety: fetch_global_init() once, before any thread uses this
+ * module.  After that, distinct handles may be used concurrently; a handle
+ * (struct fetch, struct fetch_stream) belongs to one thread at a time.
+ * Installs of different hashes run in parallel; installs of one hash are
+ * serialised across threads and processes by store_lock_hash().
+ *
+ * Crash points for tests: with ARTIFACTFS_CRASH_AT=mid-download the process
+ * raises SIGKILL after the first bytes of a download arrived; with
+ * ARTIFACTFS_CRASH_AT=mid-unpack, after the first regular file was written.
+ */
+#ifndef ARTIFACTFS_FETCH_H
+#define ARTIFACTFS_FETCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/hash.h"
+
+struct store;
+
+/*
+ * fetch_global_init - initialise libcurl for the whole process.  Call it once
+ * from the main thread before starting threads that fetch; later calls do
+ * nothing.  Returns 0 or -ENOMEM.
+ */
+int fetch_global_init(void);
+
+/*
+ * fetch_global_cleanup - release what fetch_global_init() set up; call it once
+ * when no fetch is running any more (optional at exit).
+ */
+void fetch_global_cleanup(void);
+
+/* --- options ------------------------------------------------------------------ */
+
+enum fetch_flags {
+	/*
+	 * Install despite a git-tree-sha1 mismatch, as Julia does with
+	 * JULIA_PKG_IGNORE_HASHES=true; the log callback gets the mismatch
+	 * message.  A sha256 mismatch still fails (Julia does the same).
+	 */
+	FETCH_IGNORE_HASHES = 1 << 0,
+	/* Do not send the Pkg-server headers (spec §6), even to the server. */
+	FETCH_NO_PKG_HEADERS = 1 << 1,
+};
+
+/*
+ * Progress of one download: bytes received so far from url and the total
+ * when known (Content-Length or file size), else 0.  Called from the thread
+ * that runs the install, at most about every 100 ms, and once more when the
+ * stream reaches its end.  url is borrowed for the call.
+ */
+typedef void (*fetch_progress_fn)(void *arg, const char *url, uint64_t now, uint64_t total);
+
+/* How much a log message matters. */
+enum fetch_log_level {
+	FETCH_LOG_WARNING = 0, /* a tree hash mismatch installed anyway (FETCH_IGNORE_HASHES) */
+	FETCH_LOG_INFO = 1,    /* a failed attempt that will be retried */
+};
+
+/*
+ * A message meant for the operator that is not an error.  msg is borrowed
+ * for the call; it may hold newlines.  Called from the installing thread.
+ */
+typedef void (*fetch_log_fn)(void *arg, enum fetch_log_level level, const char *msg);
+
+/*
+ * Knobs of the pipeline.  Set them up with fetch_options_init() and change
+ * what you need; the strings are borrowed and must outlive every handle made
+ * with the options.
+ */
+struct fetch_options {
+	const char *ca_file;	 /* CA bundle (PEM) for https; NULL: system default */
+	long connect_timeout;	 /* seconds for the connection; default 30 */
+	long low_speed_limit;	 /* bytes/s under which a transfer is too slow; default 1 */
+	long low_speed_time;	 /* ... for this many seconds; default 20; 0: never abort */
+	long timeout;		 /* overall deadline of one attempt, seconds; 0 (default): none */
+	unsigned attempts;	 /* attempts per URL, >= 1; default 3 */
+	unsigned retry_delay_ms; /* delay before the 2nd attempt, doubled each time; default 1000 */
+	double lock_timeout; /* seconds to wait for another installer of the hash; default 3600 */
+	/*
+	 * Pkg server, e.g. "https://pkg.julialang.org", tried first as
+	 * <server>/artifact/<hash>; NULL or "": none (the default).  A value
+	 * without a scheme gets "https://"; trailing slashes are dropped
+	 * (Julia's pkg_server()).  URLs under it get the Pkg-server headers.
+	 */
+	const char *pkg_server;
+	const char *host_triplet;   /* Julia-System header value; NULL: not sent */
+	const char *julia_version;  /* Julia-Version header value; NULL: not sent */
+	unsigned flags;		    /* enum fetch_flags */
+	fetch_progress_fn progress; /* may be NULL */
+	void *progress_arg;
+	fetch_log_fn log; /* may be NULL */
+	void *log_arg;
+};
+
+/* fetch_options_init - fill o with the defaults above. */
+void fetch_options_init(struct fetch_options *o);
+
+/*
+ * fetch_pkg_server_url - Julia's pkg_server() normalisation of a server
+ * setting: NULL or "" -> *ret = NULL (no server); no "scheme://" -> prefix
+ * "https://"; trailing '/' removed.  *ret is malloc'ed (caller frees).
+ * Returns 0 or -ENOMEM.
+ */
+int fetch_pkg_server_url(const char *setting, char **ret);
+
+/* --- installing ---------------------------------------------------------------- */
+
+/* One download entry of an Artifacts.toml. */
+struct fetch_source {
+	const char *url;
+	const char *sha256; /* 64 hex digits (either case), or NULL: not checked */
+};
+
+/* What to install: one artifact entry, already selected for the platform. */
+struct fetch_request {
+	const char *name;		    /* artifact name, for messages */
+	const char *toml_path;		    /* the Artifacts.toml, for messages; may be NULL */
+	const char *hash;		    /* git-tree-sha1, 40 hex digits (either case) */
+	const struct fetch_source *sources; /* download entries in file order */
+	size_t nsources;
+};
+
+struct fetch;
+
+/*
+ * fetch_new - a handle that installs into store s with options o (copied;
+ * the strings it points to are borrowed).  s must outlive the handle.
+ * *ret receives the handle, freed with fetch_free(); untouched on failure.
+ * Errors: -ENOMEM.
+ */
+int fetch_new(struct store *s, const struct fetch_options *o, struct fetch **ret);
+
+/* fetch_free - free the handle; NULL is a no-op. */
+void fetch_free(struct fetch *f);
+
+/*
+ * fetch_errmsg - the first error message recorded since the last
+ * fetch_clear_error() (each fetch_install() call starts by clearing it), or
+ * "" (borrowed; valid until the next call on f).  After a failed install it
+ * reads like Julia's:
+ *
+ *   unable to automatically download/install artifact 'NAME' from sources listed in 'TOML'
+ *   Sources attempted:
+ *   - https://example.org/a.tar.gz
+ *       Error: HTTP 404 Not Found
+ *   - https://mirror.example.org/a.tar.gz
+ *       Error: Hash Mismatch!
+ *         Expected sha256:   ...
+ *         Calculated sha256: ...
+ */
+const char *fetch_errmsg(const struct fetch *f);
+void fetch_clear_error(struct fetch *f);
+
+/*
+ * fetch_install - make sure req->hash is installed in the store and give its
+ * path.  Already installed: returns at once.  Otherwise takes the hash's
+ * install lock (waiting up to lock_timeout for another thread or process
+ * installing it), looks again, and if it is still absent tries the sources
+ * as described at the top of this file.  Nothing is installed unless a
+ * source verified (or FETCH_IGNORE_HASHES accepted a tree hash mismatch);
+ * temporary trees of failed attempts are removed.
+ * @ret_path: when not NULL, receives "<store>/artifacts/<hash>", malloc'ed
+ *   (caller frees); untouched on failure.
+ * When a download entry has a sha256 and its bytes turn out not to be a
+ * tarball (-EILSEQ, -ENOTSUP), the rest of the stream is read so the
+ * failure can be reported as Julia would, as a sha256 mismatch (-EBADMSG),
+ * when it is one.
+ * Returns 0, or the error of the last source tried (see the errno table)
+ * with fetch_errmsg() describing every source; -ETIME when the lock wait
+ * timed out; -ENOMEDIUM when there is no source; -EINVAL for a malformed
+ * hash or sha256.  A local failure (-ENOSPC, -EROFS, -EIO, -ENOMEM ...)
+ * stops at once without trying further sources.
+ */
+int fetch_install(struct fetch *f, const struct fetch_request *req, char **ret_path);
+
+/* --- the building blocks: streams, unpacking, hashing ------------------------------ */
+
+/*
+ * A pull source of tarball bytes: a URL or an open file descriptor.  Every
+ * byte handed out by fetch_stream_read() is also fed to a SHA-256.
+ */
+struct fetch_stream;
+
+/*
+ * fetch_stream_open_url - start downloading url (http, https or file) with
+ * options o (borrowed; must outlive the stream).  For http(s) nothing is
+ * transferred until the first read; a file:// URL is opened at once.
+ * Returns 0 with *ret set, -EINVAL (malformed URL), -EPROTONOSUPPORT (other
+ * scheme), -ENOENT/-EACCES/-EISDIR (file://), -ENOMEM; a message through
+ * *errmsg (malloc'ed; caller frees; NULL on success) when errmsg is not NULL.
+ */
+int fetch_stream_open_url(
+	const char *url, const struct fetch_options *o, struct fetch_stream **ret, char **errmsg);
+
+/*
+ * fetch_stream_open_fd - read the bytes of fd, from its current offset to
+ * its end.  fd is borrowed, not closed.  name is used in messages (copied;
+ * may be NULL).  o may be NULL (no progress reports).  Returns 0 or -ENOMEM.
+ */
+int fetch_stream_open_fd(
+	int fd, const char *name, const struct fetch_options *o, struct fetch_stream **ret);
+
+/* fetch_stream_free - abort the transfer if it is running and free s; NULL is a no-op. */
+void fetch_stream_free(struct fetch_stream *s);
+
+/*
+ * fetch_stream_read - the next bytes of the stream.  Blocks until some are
+ * available (curl_multi is driven from inside this call; timeouts and the
+ * low-speed abort apply while it waits).  On success *buf and *len describe
+ * them; they stay valid until the next call on s.  *len == 0 means the end
+ * of the stream, reached without error (for HTTP: the whole body, status
+ * below 400).  Returns 0 or -errno from the table above; after an error
+ * every later call returns the same error.
+ */
+int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len);
+
+/*
+ * fetch_stream_sha256 - the SHA-256 of the bytes read so far, into out
+ * (32 bytes).  Meant for after the end of the stream.  Returns 0 or -EIO.
+ */
+int fetch_stream_sha256(struct fetch_stream *s, uint8_t out[HASH_SHA256_LEN]);
+
+/* fetch_stream_bytes - bytes handed out so far. */
+uint64_t fetch_stream_bytes(const struct fetch_stream *s);
+
+/* fetch_stream_error - the error every read now returns (see above), or 0. */
+int fetch_stream_error(const struct fetch_stream *s);
+
+/*
+ * fetch_stream_retryable - after a failed read: whether another attempt
+ * could succeed (network errors, timeouts, HTTP 5xx ...), false for
+ * definite answers (HTTP 404/410, 401/403, missing file, bad scheme, TLS
+ * verification failure) and for local errors.
+ */
+bool fetch_stream_retryable(const struct fetch_stream *s);
+
+/*
+ * fetch_stream_errmsg - the first error message of s, or "" (borrowed;
+ * valid while s lives).  HTTP errors read "HTTP 404 Not Found"; transport
+ * errors give libcurl's detailed text, e.g. "Operation too slow. Less than
+ * 1 bytes/sec transferred the last 20 seconds".
+ */
+const char *fetch_stream_errmsg(const struct fetch_stream *s);
+
+/*
+ * What unpacking learnt.  The tree ids are raw 20-byte SHA-1s:
+ *   tree            Pkg's rule (hash.h flags 0): what Julia verifies
+ *   tree_legacy     Pkg's on-disk rule for non-ASCII symlink targets
+ *                   (TREE_LEGACY_SYMLINKS); equal to tree for most trees
+ *   tree_keep_empty empty directories kept (TREE_KEEP_EMPTY), for diagnosis
+ *   tree_tarjl      Tar.tree_hash() defaults (TREE_TARJL), for diagnosis
+ */
+struct fetch_digests {
+	uint8_t sha256[HASH_SHA256_LEN]; /* of the whole (compressed) stream */
+	uint8_t tree[HASH_SHA1_LEN];
+	uint8_t tree_legacy[HASH_SHA1_LEN];
+	uint8_t tree_keep_empty[HASH_SHA1_LEN];
+	uint8_t tree_tarjl[HASH_SHA1_LEN];
+	uint64_t tarball_bytes;	 /* bytes of the stream */
+	uint64_t bytes;		 /* sum of regular file sizes (hardlink copies included) */
+	uint64_t files;		 /* regular files + symlinks (hardlink copies included) */
+	const char *compression; /* "gzip", "bzip2", "xz", "zstd" or "none" (static) */
+};
+
+/*
+ * fetch_unpack - read the tarball from in to its end, check every entry with
+ * Tar.jl's rules, and compute the digests into *ret.
+ * @dirfd: an empty directory to extract into (borrowed, not closed); files are
+ *   created only under it, by openat(2) relative to it, never following a
+ *   symlink.  -1: extract nothing, only check and hash (the code path is the
+ *   same).
+ * Extraction follows Tar.jl: a later entry replaces an earlier one at the
+ * same path (removed, then created; a directory entry over a directory keeps
+ * it), files get 0755 when the header mode has 0100 set else 0644 (setuid,
+ * setgid, sticky and the other bits dropped), directories 0755, symlink
+ * targets are written verbatim, hardlinks become copies of their target.
+ * Stream bytes after the end of the tar data (zero block) are read and
+ * hashed but otherwise ignored.  On failure the directory may hold a partial
+ * tree: the caller removes it (store_install_abort()).
+ * Returns 0, -EPERM (unsafe entry), -EILSEQ (malformed archive), -ENOTSUP
+ * (unsupported compression), the stream's error, or a local -errno; a
+ * message through *errmsg (malloc'ed; caller frees; NULL on success) when
+ * errmsg is not NULL.  *ret is filled only on success.
+ */
+int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, char **errmsg);
+
+/*
+ * fetch_hash_tarball - the digests of a tarball without extracting it:
+ * fetch_unpack() with dirfd -1 on the file.  Reads from fd when fd >= 0
+ * (path then only names it in messages and may be NULL), else opens path.
+ * Used by "artifactctl hash TARBALL".  Errors as fetch_unpack(), plus the
+ * errors of open(2) on path.
+ */
+int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg);
+
+#endif

@@ -1,0 +1,203 @@
+# tests/server/server.sh - the loopback test server (httpd.py) and the helpers
+# of the fetch tests (t04xx).  Source it after tests/lib.sh:
+#
+#   start_test_server ROOT      start httpd.py on ROOT in the background, wait
+#                               (at most 10 s) for its port file, export
+#                               SERVER_URL and SERVER_PID; the server is
+#                               stopped at exit (at_exit)
+#   stop_test_server            stop it (SIGTERM, then SIGKILL after 5 s);
+#                               fails unless it exited 0 on SIGTERM.  Call it
+#                               in the main shell (not in $(...) or ok), e.g.
+#                               stop_test_server; is "server stopped" $? 0
+#   server_stat METHOD PATH     print how many METHOD requests PATH received
+#   server_total METHOD         print the number of METHOD requests in all
+#   server_reset                zero the counters
+#   server_get PATH FILE        GET PATH into FILE (counted like any GET)
+#
+#   need_fetch                  skip_all unless python3 and a working
+#                               "artifactctl fetch" are there
+#   have_cmd CMD                true when "artifactctl CMD --help" works
+#   fetch_has OPTION            true when "artifactctl fetch --help" names OPTION
+#   fetch_run TAG ARG...        artifactctl fetch ARG... bounded by FETCH_TIMEOUT
+#                               (120 s); stdout/stderr in $TEST_TMP/TAG.out,
+#                               .err; the exit status in $rc
+#   json_get FILE KEY...        a value of a JSON file (dict: its sorted keys,
+#                               list: its items, one per line)
+#   tree_equal SRC DST          DST is SRC installed: same files byte for byte,
+#                               same exec bits, same symlink targets, same
+#                               directories (empty ones too), files read-only
+#   dir_empty DIR               DIR is absent or empty
+#   bail_out MSG                TAP "Bail out!" and exit
+#
+# One server per test script.  Needs PYTHON3 (default python3) and
+# TEST_SERVER (default $TESTS_SRCDIR/server/httpd.py).
+
+: "${PYTHON3:=python3}"
+: "${TEST_SERVER:=$TESTS_SRCDIR/server/httpd.py}"
+# The loopback server is reached directly, never through a proxy, and no
+# Pkg server is tried before the URLs of the Artifacts.toml.
+no_proxy=127.0.0.1,localhost${no_proxy:+,$no_proxy}
+NO_PROXY=$no_proxy
+export no_proxy NO_PROXY
+unset JULIA_PKG_SERVER ARTIFACTFS_CRASH_AT
+SERVER_PID=
+SERVER_URL=
+SERVER_DIR=
+
+start_test_server() {
+	SERVER_DIR=$TEST_TMP/server
+	mkdir -p "$SERVER_DIR" || return 1
+	rm -f "$SERVER_DIR/port"
+	"$PYTHON3" "$TEST_SERVER" --root "$1" --port-file "$SERVER_DIR/port" \
+		--log "$SERVER_DIR/requests.log" --parent-pid $$ \
+		</dev/null >>"$SERVER_DIR/stdout" 2>>"$SERVER_DIR/stderr" &
+	SERVER_PID=$!
+	at_exit stop_test_server
+	_srv_i=0
+	while [ ! -s "$SERVER_DIR/port" ]; do
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "# test server exited before listening:" >&2
+			sed 's/^/#   /' "$SERVER_DIR/stderr" >&2
+			SERVER_PID=
+			return 1
+		fi
+		_srv_i=$((_srv_i + 1))
+		if [ "$_srv_i" -gt 200 ]; then
+			echo "# test server not listening after 10 s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	SERVER_PORT=$(cat "$SERVER_DIR/port")
+	SERVER_URL=http://127.0.0.1:$SERVER_PORT
+	export SERVER_URL SERVER_PORT SERVER_PID
+}
+
+stop_test_server() {
+	[ -n "$SERVER_PID" ] || return 0
+	_srv_pid=$SERVER_PID
+	SERVER_PID=
+	kill -TERM "$_srv_pid" 2>/dev/null
+	# A watchdog turns a server that ignores SIGTERM into a SIGKILL after 5 s;
+	# its output goes nowhere so it never holds the test's stdout open.
+	(sleep 5; kill -KILL "$_srv_pid") >/dev/null 2>&1 &
+	_srv_dog=$!
+	wait "$_srv_pid" 2>/dev/null
+	_srv_rc=$?
+	kill "$_srv_dog" 2>/dev/null
+	# 0: it stopped on SIGTERM as asked; anything else is worth a look.
+	if [ "$_srv_rc" -ne 0 ]; then
+		echo "test server exited with status $_srv_rc" >&2
+		sed 's/^/  /' "$SERVER_DIR/stderr" >&2
+		return 1
+	fi
+}
+
+# _server_http GET|POST PATH [OUTFILE]: curl when there is one (fast), else
+# python's urllib.  Prints the body, or writes it to OUTFILE.
+if command -v curl >/dev/null 2>&1; then
+	_server_http() {
+		if [ "$1" = POST ]; then
+			curl -sf --noproxy '*' -m 30 -X POST -d '' "$SERVER_URL$2"
+		else
+			curl -sf --noproxy '*' -m 30 -o "${3:-/dev/stdout}" "$SERVER_URL$2"
+		fi
+	}
+else
+	_server_http() {
+		"$PYTHON3" -c '
+import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], data=b"" if sys.argv[2] == "POST" else None,
+                             method=sys.argv[2])
+body = urllib.request.urlopen(req, timeout=30).read()
+if len(sys.argv) > 3:
+    open(sys.argv[3], "wb").write(body)
+else:
+    sys.stdout.buffer.write(body)
+' "$SERVER_URL$2" "$1" ${3:+"$3"}
+	}
+fi
+
+server_stat() { _server_http GET "/_stats?m=$1&p=$2"; }
+server_total() { _server_http GET "/_stats?m=$1"; }
+server_reset() { _server_http POST /_reset >/dev/null; }
+server_get() { _server_http GET "$1" "$2"; }
+
+# --- helpers of the fetch tests -------------------------------------------------
+
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+need_fetch() {
+	need_prog "$PYTHON3"
+	[ -n "${ARTIFACTCTL:-}" ] && [ -x "$ARTIFACTCTL" ] ||
+		skip_all "ARTIFACTCTL not set (run through make check)"
+	"$ARTIFACTCTL" fetch --help >"$TEST_TMP/fetch-help" 2>&1 ||
+		skip_all "'artifactctl fetch' is not implemented yet"
+}
+
+have_cmd() {
+	"$ARTIFACTCTL" "$1" --help >/dev/null 2>&1
+}
+
+fetch_has() {
+	grep -q -e "$1" "$TEST_TMP/fetch-help"
+}
+
+fetch_run() {
+	_fr_tag=$1
+	shift
+	timeout -k 5 "${FETCH_TIMEOUT:-120}" "$ARTIFACTCTL" fetch "$@" \
+		>"$TEST_TMP/$_fr_tag.out" 2>"$TEST_TMP/$_fr_tag.err" </dev/null
+	rc=$?
+}
+
+json_get() {
+	"$PYTHON3" -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]:
+    v = v[int(k)] if isinstance(v, list) else v[k]
+if isinstance(v, dict):
+    print("\n".join(sorted(v)))
+elif isinstance(v, list):
+    print("\n".join(str(x) for x in v))
+else:
+    print(v)
+' "$@"
+}
+
+dir_empty() {
+	[ ! -e "$1" ] || [ -z "$(ls -A "$1")" ]
+}
+
+# _tree_list DIR: one line per entry: type, exec bit (files), target (links).
+_tree_list() {
+	(cd "$1" && find . -mindepth 1 \( -type l -printf 'l %p -> %l\n' \) -o \
+		\( -type d -printf 'd %p\n' \) -o \
+		\( -type f -perm -u+x -printf 'x %p\n' \) -o \
+		\( -type f ! -perm -u+x -printf 'f %p\n' \) -o -printf '? %p\n') | LC_ALL=C sort
+}
+
+tree_equal() {
+	[ -d "$2" ] || { echo "no directory '$2'"; return 1; }
+	_tree_list "$1" >"$TEST_TMP/tree-src.lst"
+	_tree_list "$2" >"$TEST_TMP/tree-dst.lst"
+	if ! diff -u "$TEST_TMP/tree-src.lst" "$TEST_TMP/tree-dst.lst"; then
+		echo "entries, types, exec bits or link targets differ"
+		return 1
+	fi
+	diff -r --no-dereference "$1" "$2" || return 1
+	# diff -r already compared the bytes; cmp each file once more by name.
+	(cd "$1" && find . -type f) | while IFS= read -r f; do
+		cmp "$1/$f" "$2/$f" || exit 1
+	done || return 1
+	_tw=$(find "$2" -type f -perm /222 | head -n 10)
+	if [ -n "$_tw" ]; then
+		echo "writable files in the installed tree (first 10):"
+		echo "$_tw"
+		return 1
+	fi
+}

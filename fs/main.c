@@ -432,6 +432,22 @@ static int setup_host(struct fs_config *cfg, struct platform **ret)
 	return 0;
 }
 
+/* -f or -d (which implies -f) among the arguments, as fuse_parse_cmdline sees them. */
+static bool foreground_requested(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0) {
+			i++;
+			continue;
+		}
+		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "-d") == 0)
+			return true;
+	}
+	return false;
+}
+
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
@@ -454,7 +470,7 @@ int main(int argc, char **argv)
 	struct maint m = { .inotify_fd = -1, .stop_fd = -1 };
 	struct fs fs;
 	struct sigaction sa;
-	char *msg = NULL, *source = NULL, fsname[PATH_MAX + 16];
+	char *msg = NULL, *source = NULL, *store_path_abs = NULL, fsname[PATH_MAX + 16];
 	bool mounted = false, maint_started = false;
 	size_t i;
 	int r, ret = 1;
@@ -473,6 +489,14 @@ int main(int argc, char **argv)
 			return 0;
 		}
 	}
+
+	/*
+	 * A daemon must not keep its caller's pipes open (a shell waiting for
+	 * the end of a pipeline would wait forever): in the background, close
+	 * every inherited descriptor but 0-2, which fuse_daemonize() redirects.
+	 */
+	if (!foreground_requested(argc, argv))
+		close_range(3, ~0U, 0);
 
 	source = take_source(&args);
 	if (fuse_opt_parse(&args, &ol, NULL, opt_proc) < 0)
@@ -496,14 +520,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "artifactfs: %s\n", msg ? msg : strerror(-r));
 		goto out;
 	}
+	/*
+	 * Check the store now, so that an unusable one stops the start with
+	 * exit status 1; but close it again.  The daemon forks in
+	 * fuse_daemonize(), and neither an LMDB environment (its lock is a
+	 * POSIX lock, lost in the child) nor threads survive a fork: the store
+	 * is opened for real, and every thread started, after it.
+	 */
 	r = store_open(fs_config_store(&cfg), STORE_CREATE, &fs.store, &msg);
 	if (r < 0) {
 		fprintf(stderr, "artifactfs: store '%s': %s\n", fs_config_store(&cfg),
 			msg ? msg : strerror(-r));
 		goto out;
 	}
-	for (i = 0; i < cfg.n_tomls; i++)
-		store_root_add(fs.store, cfg.tomls[i]);
+	/* fuse_daemonize() changes to "/": keep the store's absolute path. */
+	store_path_abs = strdup(store_dir(fs.store));
+	store_close(fs.store);
+	fs.store = NULL;
+	if (!store_path_abs)
+		goto out;
 
 	pthread_mutex_init(&fs.names_lock, NULL);
 	pthread_mutex_init(&fs.ino_lock, NULL);
@@ -517,14 +552,6 @@ int main(int argc, char **argv)
 	fs.root.nlookup = 2;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
 	raise_fd_limit();
-
-	r = fs_install_init(&fs, &inst);
-	if (r == 0)
-		r = fs_flights_new(cfg.jobs, cfg.retry_after, &inst, &fs.flights);
-	if (r < 0) {
-		fprintf(stderr, "artifactfs: cannot start install workers: %s\n", strerror(-r));
-		goto out;
-	}
 
 	/* Read-only, nosuid, nodev always; named after the source when mount(8) gave one. */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s", source ? source : "artifactfs");
@@ -554,6 +581,21 @@ int main(int argc, char **argv)
 	mounted = true;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out;
+
+	r = store_open(store_path_abs, STORE_CREATE, &fs.store, &msg);
+	if (r < 0) {
+		fs_log(FS_LOG_ERR, "store '%s': %s", store_path_abs, msg ? msg : strerror(-r));
+		goto out;
+	}
+	for (i = 0; i < cfg.n_tomls; i++)
+		store_root_add(fs.store, cfg.tomls[i]);
+	r = fs_install_init(&fs, &inst);
+	if (r == 0)
+		r = fs_flights_new(cfg.jobs, cfg.retry_after, &inst, &fs.flights);
+	if (r < 0) {
+		fs_log(FS_LOG_ERR, "cannot start install workers: %s", strerror(-r));
+		goto out;
+	}
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
 
@@ -630,6 +672,7 @@ out:
 	platform_free(fs.host);
 	free(msg);
 	free(source);
+	free(store_path_abs);
 	free(opts.mountpoint);
 	for (i = 0; i < ol.n; i++)
 		free(ol.kv[i]);

@@ -1,1 +1,218 @@
-/* placeholder: being written */
+/*
+ * internal.h - private declarations shared by the store/ implementation
+ * files (store.c, index.c, lock.c, install.c, reconcile.c) and by
+ * tests/unit/test-store.c.  Not a public header: fetch/, fs/ and tools/ use
+ * store/store.h only.
+ */
+#ifndef ARTIFACTFS_STORE_INTERNAL_H
+#define ARTIFACTFS_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "store/hash.h"
+#include "store/store.h"
+
+#define STORE_HASH_LEN HASH_SHA1_LEN	/* a git-tree-sha1 in bytes */
+#define STORE_POOL_MAX 16		/* reset read transactions kept for reuse */
+
+/* One pending access time (store_touch), kept until store_flush_access(). */
+struct access_slot {
+	uint8_t hash[STORE_HASH_LEN];
+	bool used;
+	int64_t when;		/* seconds since the epoch */
+};
+
+struct store {
+	char *dir;		/* realpath of the store root */
+	unsigned flags;		/* enum store_flags given to store_open */
+	uint64_t id;		/* unique per store_open: keys per-thread state */
+
+	int dirfd;		/* the root and its subdirectories, O_DIRECTORY */
+	int artifacts_fd;
+	int tmp_fd;		/* -1 when missing (STORE_RDONLY only) */
+	int quarantine_fd;	/* -1 when missing (STORE_RDONLY only) */
+	int locks_fd;		/* -1 when missing (STORE_RDONLY only) */
+	int store_lock_fd;	/* locks/store.lock, held shared; -1 if none */
+	mode_t artifacts_mode;	/* permission bits of artifacts/, given to new trees */
+
+	char crash_at[32];	/* ARTIFACTFS_CRASH_AT read at open, "" if unset */
+	bool no_fsync;		/* ARTIFACTFS_UNSAFE_NO_FSYNC: tests and benchmarks */
+
+	MDB_env *env;
+	MDB_dbi dbi_artifacts;	/* 20-byte hash -> row (layout in index.c) */
+	MDB_dbi dbi_roots;	/* absolute path -> int64 last seen */
+	MDB_dbi dbi_counters;	/* name -> uint64 */
+
+	/*
+	 * Held shared by every transaction, exclusive by a map resize; see
+	 * "Map growth" in index.c.
+	 */
+	pthread_rwlock_t maplock;
+
+	pthread_mutex_t pool_mu;	/* protects pool, npool */
+	MDB_txn *pool[STORE_POOL_MAX];	/* reset read transactions */
+	unsigned npool;
+
+	pthread_mutex_t access_mu;	/* protects access, access_cap, access_used */
+	struct access_slot *access;	/* open-addressing table, power of 2 */
+	size_t access_cap;
+	size_t access_used;
+};
+
+/* ---- store.c: messages, hashes, crash points --------------------------- */
+
+/*
+ * store_seterr - record a message for the calling thread unless one is
+ * already recorded (first error wins); returns err (a negative errno) so that
+ * callers can write "return store_seterr(s, -EIO, ...)".
+ */
+int store_seterr(const struct store *s, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* store_hash_parse - 40 lowercase hex digits and a NUL into 20 bytes; -EINVAL. */
+int store_hash_parse(const char *hex, uint8_t out[STORE_HASH_LEN]);
+
+/* store_hash_valid - true when hex is 40 lowercase hex digits and a NUL. */
+bool store_hash_valid(const char *hex);
+
+/* store_now - the current time in seconds since the epoch. */
+int64_t store_now(void);
+
+/* ---- store.c: syscall fault table (SQLite os_unix.c aSyscall[] style) ---- */
+
+/*
+ * Every system call of store/ that changes the store goes through one of
+ * these wrappers.  They behave as the system call (-1 and errno on failure)
+ * unless a test armed a fault for it with store_fault_set().
+ */
+int store_sys_mkdirat(int dirfd, const char *path, mode_t mode);
+int store_sys_openat(int dirfd, const char *path, int flags, mode_t mode);
+int store_sys_renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+	unsigned flags);
+int store_sys_unlinkat(int dirfd, const char *path, int flags);
+int store_sys_fchmod(int fd, mode_t mode);
+int store_sys_fchmodat(int dirfd, const char *path, mode_t mode, int flags);
+int store_sys_fsync(int fd);
+int store_sys_syncfs(int fd);
+
+/*
+ * store_fault_set - make the nth call (1 = the next one) of the wrapper of
+ * syscall (its name without "store_sys_": "mkdirat", "openat", "renameat",
+ * "unlinkat", "fchmod", "fchmodat", "fsync", "syncfs") fail with errno err.
+ * The fault fires once; nth = 0 disarms it.  Counting starts at this call and
+ * covers every thread of the process.  Returns 0, or -EINVAL for an unknown
+ * name or a negative nth.  For tests only.
+ */
+int store_fault_set(const char *syscall, int nth, int err);
+
+/* store_fault_clear - disarm every fault. */
+void store_fault_clear(void);
+
+/* ---- index.c: the LMDB environment -------------------------------------- */
+
+/*
+ * store_idx_open - open (creating with STORE_CREATE) the environment in
+ * index/ and its named databases; fresh says that data.mdb did not exist.
+ * On failure msg (size bytes) says why.  store_idx_close() undoes it.
+ */
+int store_idx_open(struct store *s, bool fresh, char *msg, size_t size);
+void store_idx_close(struct store *s);
+
+/* store_mdb_errno - an LMDB return code (or a positive errno) as -errno. */
+int store_mdb_errno(int rc);
+
+/*
+ * store_idx_read_begin/store_idx_read_end - a read transaction, taken from
+ * the pool of reset transactions when possible.  In between, the thread
+ * holds maplock shared.  Returns 0 or -errno.
+ */
+int store_idx_read_begin(struct store *s, MDB_txn **ret);
+void store_idx_read_end(struct store *s, MDB_txn *txn);
+
+/*
+ * store_idx_write - run fn in a write transaction and commit it.  fn
+ * returns 0 to commit, or an LMDB code or a positive errno to abort; after
+ * MDB_MAP_FULL the map grows and fn runs again in a new transaction, so fn
+ * must be idempotent.  Returns 0 or -errno; -EROFS on a read-only store.
+ */
+typedef int (*store_idx_write_fn)(struct store *s, MDB_txn *txn, void *arg);
+int store_idx_write(struct store *s, store_idx_write_fn fn, void *arg);
+
+/*
+ * store_idx_get - decode the row of hash inside txn into *info; info->source
+ * is borrowed from the map, valid until the transaction ends.  Returns 0,
+ * MDB_NOTFOUND, MDB_CORRUPTED or another LMDB code.
+ */
+int store_idx_get(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN],
+	struct store_info *info);
+
+/*
+ * store_idx_put - write the row of hash inside txn and move the "artifacts"
+ * and "bytes" counters from the row it replaces to this one.  LMDB code.
+ */
+int store_idx_put(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN],
+	const struct store_info *info);
+
+/* store_idx_del - delete the row of hash (counters too); MDB_NOTFOUND when absent. */
+int store_idx_del(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN]);
+
+/* store_idx_counter_add - add delta to the counter name inside txn (floor 0). */
+int store_idx_counter_add(struct store *s, MDB_txn *txn, const char *name, int64_t delta);
+
+/*
+ * store_idx_set - store_idx_put() in a transaction of its own, adding
+ * installs to the "installs" counter.  Returns 0 or -errno.
+ */
+int store_idx_set(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+	const struct store_info *info, int64_t installs);
+
+/* ---- lock.c ------------------------------------------------------------- */
+
+/*
+ * store_lock_store_open - take locks/store.lock shared, waiting while a gc
+ * holds it exclusive (see lock.c).  Returns 0 or -errno, with msg set.
+ */
+int store_lock_store_open(struct store *s, char *msg, size_t size);
+void store_lock_store_close(struct store *s);
+
+/* ---- install.c: trees on disk ------------------------------------------- */
+
+/*
+ * store_rmtree - remove dirfd/name and everything below it without ever
+ * following a symlink; directories are made writable first.  Uses two
+ * descriptors whatever the depth.  Returns 0, -ENOENT when it does not
+ * exist, -ESTALE when the tree was moved during the removal, or -errno.
+ */
+int store_rmtree(int dirfd, const char *name);
+
+/*
+ * store_tree_stats - *bytes = sum of the regular file sizes and *files =
+ * count of regular files and symlinks under the directory dirfd/name,
+ * symlinks not followed.  Returns 0 or -errno.
+ */
+int store_tree_stats(int dirfd, const char *name, uint64_t *bytes, uint64_t *files);
+
+/* ---- reconcile.c ---------------------------------------------------------- */
+
+/*
+ * store_quarantine_tree - move artifacts/<hash> to quarantine/<hash>.<time>
+ * and mark its row STORE_QUARANTINED (a row is made from the tree when it
+ * had none).  Returns 0, -ENOENT when the tree is absent, -EROFS, -errno.
+ */
+int store_quarantine_tree(struct store *s, const char *hash);
+
+/*
+ * store_adopt_tree - hash artifacts/<hash>, a tree without a row: index it
+ * (source and sha256 may be NULL) and return 0, or quarantine it and return
+ * -EBADMSG.  -ENOENT when there is no such directory.  The caller holds the
+ * hash lock.
+ */
+int store_adopt_tree(struct store *s, const char *hash, const char *source, const char *sha256);
+
+#endif

@@ -11,6 +11,8 @@
  *   <store>/locks/<hash>.lock   per-hash lock files (single flight)
  *   <store>/locks/store.lock    held shared by every opener, exclusively by gc
  *
+ * Lock files are never removed (removing one races with its waiters).
+ *
  * The directory tree is the truth and LMDB is the index: rename(2) of a
  * finished tree into artifacts/ is the commit point, the index row follows.
  * store_open() reconciles the two, so a crash at any point loses nothing that
@@ -48,14 +50,25 @@ enum store_flags {
 
 /*
  * store_open - open (and with STORE_CREATE create) the store at dir.
+ * STORE_CREATE makes dir itself (not its parents) and the layout; the root
+ * is resolved with realpath() once.  Takes locks/store.lock shared until
+ * store_close(), waiting while a gc holds it exclusive.
  * Unless STORE_RDONLY or STORE_NO_RECONCILE is given, reconciles the store
- * (see store_reconcile()).  @ret receives a handle owned by the caller,
- * released with store_close(); untouched on failure.
+ * (see store_reconcile()) and fails when that fails.  @ret receives a handle
+ * owned by the caller, released with store_close(); untouched on failure.
+ * Test knobs, read here once from the environment: ARTIFACTFS_CRASH_AT (see
+ * store_crash_point()), ARTIFACTFS_TEST_MAPSIZE (initial LMDB map size in
+ * bytes; the map grows on demand) and ARTIFACTFS_UNSAFE_NO_FSYNC (non-empty
+ * and not "0": no syncfs/fsync at install commit, no LMDB sync at commit).
  * Errors: -ENOENT (no store and no STORE_CREATE), -ENOTDIR, -EACCES, -EROFS,
- * -ENOSPC, -EIO (LMDB failure), -ENOMEM.  A message naming the path and the
+ * -ENOSPC, -EIO (LMDB failure, or an index written by a newer version),
+ * -ENOMEM, -EINVAL (STORE_CREATE with STORE_RDONLY), and those of
+ * store_reconcile().  A message naming the path and the
  * cause is available through *errmsg when errmsg is not NULL (malloc'ed,
  * caller frees; NULL on success).
  * Thread safety: call once per process per store; the handle is thread-safe.
+ * A child made by fork() must not use its parent's handle; it may open the
+ * store itself.
  */
 int store_open(const char *dir, unsigned flags, struct store **ret, char **errmsg);
 
@@ -93,7 +106,8 @@ struct store_info {
 	uint64_t bytes;			/* sum of regular file sizes */
 	uint64_t files;			/* regular files + symlinks */
 	int64_t installed;		/* when it was installed */
-	int64_t last_access;		/* last store_touch() that was flushed */
+	int64_t last_access;		/* last store_touch() that was flushed;
+					   the install time until then */
 	int64_t orphaned;		/* first seen unrooted by gc, 0 = rooted */
 	char tarball_sha256[STORE_SHA256_HEX + 1];	/* "" when unknown */
 	char *source;			/* URL it came from, malloc'ed; may be NULL */
@@ -104,9 +118,13 @@ void store_info_release(struct store_info *info);
 
 /*
  * store_lookup - copy the index row of hash (40 lowercase hex) into *ret.
- * Never blocks and never touches the network or the trees.
+ * Never blocks and never touches the network or the trees (it waits only
+ * while a resize of the index map is pending: for the transactions already
+ * running, then an munmap and an mmap).
+ * A row may be STORE_QUARANTINED: check info.state.
  * Returns 0, -ENOENT when there is no row, -EINVAL for a malformed hash,
- * -EIO.  On success the caller releases *ret with store_info_release().
+ * -EIO, -ENOMEM.  On success the caller releases *ret with
+ * store_info_release().  Thread-safe.
  */
 int store_lookup(struct store *s, const char *hash, struct store_info *ret);
 
@@ -120,7 +138,12 @@ int store_path(const struct store *s, const char *hash, char *buf, size_t size);
  * store_touch - note that hash was used now.  Costs no I/O: times are kept in
  * memory and written in one transaction by store_flush_access(), which the
  * caller runs periodically (the daemon: every few seconds) and store_close()
- * runs at the end.  Thread-safe.
+ * runs at the end.  Thread-safe.  A malformed hash, and any hash on a
+ * STORE_RDONLY store, is ignored; a flush only updates existing rows.  At
+ * most 65536 distinct hashes wait for a flush; beyond that, new ones are
+ * dropped until the next flush.
+ * store_flush_access returns 0 or -errno (-ENOSPC, -EIO); on failure the
+ * times are kept for the next flush.  Thread-safe.
  */
 void store_touch(struct store *s, const char *hash);
 int store_flush_access(struct store *s);
@@ -129,12 +152,20 @@ int store_flush_access(struct store *s);
  * store_foreach - call fn for every index row, in hash order, inside one read
  * transaction.  info is borrowed for the duration of the call (info->source
  * must not be freed).  A non-zero return from fn stops the walk and is
- * returned.  Returns 0 or -EIO otherwise.
+ * returned.  Returns 0 or -EIO otherwise.  fn may call other store
+ * functions, but a write that needs the index map to grow then fails with
+ * -ENOSPC (the map cannot be resized under a running transaction), and fn
+ * must not wait for another thread that uses the store (a pending resize
+ * waits for this walk, and that thread for the resize).  Long work is
+ * better done after the walk, on a list of hashes.
  */
 int store_foreach(struct store *s,
 		  int (*fn)(const char *hash, const struct store_info *info, void *arg), void *arg);
 
-/* Store-wide counters kept in the index. */
+/*
+ * Store-wide counters kept in the index, updated in the transaction that
+ * changes the rows.  store_stats returns 0 or -errno (-EIO).
+ */
 struct store_stats {
 	uint64_t artifacts;		/* rows in STORE_INSTALLED */
 	uint64_t bytes;			/* their bytes */
@@ -143,7 +174,11 @@ struct store_stats {
 };
 int store_stats(struct store *s, struct store_stats *ret);
 
-/* store_count_failure - add one to the failures counter. */
+/*
+ * store_count_failure - add one to the failures counter (the install
+ * pipeline calls it; a failed store_install_commit() does not count itself).
+ * Returns 0 or -errno (-EROFS, -ENOSPC, -EIO).
+ */
 int store_count_failure(struct store *s);
 
 /* --- single flight ----------------------------------------------------------- */
@@ -156,7 +191,14 @@ struct store_lock;
  * threads and processes; a lock whose holder died is free again at once
  * (OFD lock).  The usual pattern: lock, store_lookup() again (someone else
  * may have installed it meanwhile), install if still absent, unlock.
- * Returns 0 with *ret set, -ETIMEDOUT, -EINVAL, or -errno from open/fcntl.
+ * The wait polls with a backoff from 1 ms to 50 ms, so a release is noticed
+ * at most 50 ms late; waiters are not served in order.  A thread that
+ * already holds the lock of hash and asks again waits like anyone else,
+ * until its timeout.  *ret is owned by the caller until store_unlock(); a
+ * child made by fork() shares the lock until it exits or execs.
+ * Returns 0 with *ret set, -ETIMEDOUT (no message recorded), -EINVAL
+ * (malformed hash, negative or NaN timeout), or -errno from open/fcntl
+ * (-ENOENT when a STORE_RDONLY store has no locks/).  Thread-safe.
  */
 int store_lock_hash(struct store *s, const char *hash, double timeout, struct store_lock **ret);
 
@@ -168,18 +210,24 @@ void store_unlock(struct store_lock *l);
 struct store_install;
 
 /*
- * store_install_begin - create a fresh empty directory tmp/<hash>.<id> for
- * the tree of hash.  The caller should hold the hash lock.  @ret receives the
- * install handle; finish it with exactly one of store_install_commit() or
- * store_install_abort().
- * Errors: -EINVAL, -ENOSPC, -EACCES, -ENOMEM.
+ * store_install_begin - create a fresh empty directory tmp/<hash>.<id> (mode
+ * 0700) for the tree of hash.  The caller should hold the hash lock; the
+ * handle also holds a flock on the directory, so store_reconcile() never
+ * removes a live install's tree either way.  @ret receives the install
+ * handle; finish it with exactly one of store_install_commit() or
+ * store_install_abort().  The handle belongs to one thread at a time.
+ * Errors: -EINVAL, -ENOSPC, -EACCES, -ENOMEM, -EROFS (STORE_RDONLY), or
+ * -errno of mkdirat/openat.
  */
 int store_install_begin(struct store *s, const char *hash, struct store_install **ret);
 
-/* store_install_dirfd - an O_DIRECTORY fd of the temporary tree (borrowed). */
+/*
+ * store_install_dirfd - an O_DIRECTORY fd of the temporary tree (borrowed:
+ * valid until commit or abort; do not close it).
+ */
 int store_install_dirfd(const struct store_install *in);
 
-/* store_install_path - the temporary tree's path (borrowed). */
+/* store_install_path - the temporary tree's path (borrowed, same lifetime). */
 const char *store_install_path(const struct store_install *in);
 
 /* What the installer learnt while unpacking, recorded in the index row. */
@@ -192,16 +240,26 @@ struct store_install_meta {
 
 /*
  * store_install_commit - make the tree read-only (write bits cleared on
- * regular files; directories stay writable, as Pkg leaves them), fsync it,
- * rename(2) it to artifacts/<hash>, then write the index row.  When
+ * regular files; directories stay writable, as Pkg leaves them; setuid,
+ * setgid and sticky bits cleared everywhere; symlinks never followed; the
+ * root gets the mode of artifacts/, spec §3.3), make it durable (syncfs),
+ * rename(2) it to artifacts/<hash>, fsync artifacts/, then write the index
+ * row (installed = last_access = now) and count the install.  When
  * artifacts/<hash> already exists someone else won: the temporary tree is
- * removed and 0 returned.  The handle is freed in every case.
+ * removed and 0 returned; if the winner left no row (it died after its
+ * rename), its tree is verified and indexed, or quarantined and ours takes
+ * its place.  The handle is freed in every case.  meta may be NULL.
  * The caller has already verified the tree hash.
- * Errors: -ENOSPC, -EIO, -EROFS; on error nothing is left in artifacts/.
+ * Errors: -ENOSPC, -EIO, -EROFS, -EINVAL (tarball_sha256 not 64 hex digits),
+ * or -errno of the failing call; on error nothing is left in artifacts/ or
+ * tmp/ (unless even moving the tree back out failed; reconcile indexes it).
  */
 int store_install_commit(struct store_install *in, const struct store_install_meta *meta);
 
-/* store_install_abort - remove the temporary tree and free the handle.  NULL is a no-op. */
+/*
+ * store_install_abort - remove the temporary tree (never following a
+ * symlink) and free the handle.  NULL is a no-op.
+ */
 void store_install_abort(struct store_install *in);
 
 /* --- maintenance ------------------------------------------------------------- */
@@ -220,14 +278,23 @@ struct store_reconcile_report {
  * tree is missing, hash every tree that has no row and index it or move it
  * to quarantine/ when its tree hash differs from its name.  With
  * STORE_VERIFY_ALL in flags, also re-hash indexed trees.  Safe to run while
- * other processes use the store.  @report may be NULL.
+ * other processes use the store: a tree without a row whose hash lock is
+ * held is left to its installer.  Only tmp/ entries named <hash>.<id> and
+ * artifacts/ directories named by 40 lowercase hex digits are considered;
+ * anything else (Overrides.toml, Julia's temporary directories) is left
+ * alone.  Quarantined rows stay in the index, as a record.  @report may be
+ * NULL.  Goes on after an error and returns the first (-EROFS on a
+ * STORE_RDONLY store, -EIO, -ENOSPC, -errno of reading a tree), or 0.
  */
 int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_report *report);
 
 /*
  * store_verify - re-hash artifacts/<hash> (Pkg rules) and compare.  Returns
- * 0 when it matches, -EBADMSG (the tree is moved to quarantine/ and its row
- * marked STORE_QUARANTINED when quarantine is true), -ENOENT, -EIO.
+ * 0 when it matches, -EBADMSG (the tree is moved to quarantine/<hash>.<time>
+ * and its row marked STORE_QUARANTINED, or made so, when quarantine is
+ * true), -ENOENT (no such directory; a symlink does not count), -EINVAL,
+ * -EROFS (quarantine on a STORE_RDONLY store), -EIO or the -errno of
+ * reading the tree.  Uses tree_hash_dirat(), with its worker threads.
  */
 int store_verify(struct store *s, const char *hash, bool quarantine);
 
@@ -237,11 +304,28 @@ int store_verify(struct store *s, const char *hash, bool quarantine);
  * store_root_add - register path (made absolute) as a gc root, stamped now;
  * registering again refreshes the time.  store_root_remove drops it
  * (-ENOENT when absent).  store_root_foreach walks them in path order;
- * arguments borrowed for the call; a non-zero return stops the walk.
+ * arguments borrowed for the call; a non-zero return stops the walk and is
+ * returned.  A path is made absolute with realpath() when it exists, else
+ * joined to the current directory with "." and ".." resolved lexically.
+ * Errors: -EINVAL (empty path), -ENAMETOOLONG (over 511 bytes, LMDB's key
+ * limit), -EROFS, -ENOSPC, -EIO.
  */
 int store_root_add(struct store *s, const char *path);
 int store_root_remove(struct store *s, const char *path);
 int store_root_foreach(struct store *s,
 		       int (*fn)(const char *path, int64_t last_seen, void *arg), void *arg);
+
+/* --- tests ------------------------------------------------------------------- */
+
+/*
+ * store_crash_point - a crash point for the crash tests: when the
+ * environment variable ARTIFACTFS_CRASH_AT held the string point when s was
+ * opened, the process dies here with raise(SIGKILL), as a power cut would
+ * stop it.  Otherwise, and when s is NULL, nothing happens (one strcmp at
+ * most).  store/ uses the points "install-begin", "before-rename",
+ * "after-rename" (renamed, no row yet) and "reconcile"; other layers add
+ * their own (fetch/: "mid-download", "mid-unpack").  Thread-safe.
+ */
+void store_crash_point(const struct store *s, const char *point);
 
 #endif

@@ -1,6 +1,163 @@
-/* placeholder: being written */
+/*
+ * cmd_ls.c - artifactctl ls: list the installed artifacts of a store
+ *
+ *   artifactctl ls [--store DIR] [--json]
+ *
+ * Opens the store read-only (no reconcile, no lock files written) and walks
+ * its index: one line per installed artifact with its size, file count,
+ * last access and source, or a JSON array with --json.
+ */
 #include "tools/artifactctl.h"
+#include "tools/store_opt.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: %s ls [--store DIR] [--json]\n\n"
+		   "List the installed artifacts: hash, size, files, last access, source.\n\n"
+		   "  --store DIR  the store (default: $ARTIFACTFS_STORE, else %s)\n"
+		   "  --json       print a JSON array of objects\n",
+		progname, CTL_STORE_DEFAULT);
+}
+
+/* utc - a time as "2026-11-21T14:55:00Z" in buf (21 bytes), "-" for 0. */
+static const char *utc(int64_t t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return "-";
+	return buf;
+}
+
+/* human - bytes with a binary unit: "512 B", "1.5 KiB", "23.0 MiB". */
+static const char *human(uint64_t bytes, char buf[32])
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(buf, 32, "%" PRIu64 " B", bytes);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, 32, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+/* json_str - s as a JSON string, or null. */
+static void json_str(const char *s)
+{
+	const unsigned char *p;
+
+	if (!s) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('"');
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+struct ls {
+	bool json;
+	unsigned n;
+};
+
+static int print_row(const char *hash, const struct store_info *info, void *arg)
+{
+	struct ls *ls = arg;
+	char t1[32], t2[32], sz[32];
+
+	if (info->state != STORE_INSTALLED)
+		return 0;
+	if (!ls->json) {
+		printf("%s  %10s  %7" PRIu64 "  %-20s  %s\n", hash, human(info->bytes, sz),
+			info->files, utc(info->last_access, t1), info->source ? info->source : "-");
+		ls->n++;
+		return 0;
+	}
+	printf("%s  {\"hash\": \"%s\", \"bytes\": %" PRIu64 ", \"files\": %" PRIu64
+	       ", \"installed\": ",
+		ls->n ? ",\n" : "", hash, info->bytes, info->files);
+	json_str(info->installed > 0 ? utc(info->installed, t1) : NULL);
+	fputs(", \"last_access\": ", stdout);
+	json_str(info->last_access > 0 ? utc(info->last_access, t2) : NULL);
+	fputs(", \"source\": ", stdout);
+	json_str(info->source);
+	fputs(", \"tarball_sha256\": ", stdout);
+	json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL);
+	putchar('}');
+	ls->n++;
+	return 0;
+}
+
 int cmd_ls(int argc, char **argv)
 {
-	ctl_errx(EXIT_FAIL, "'ls' is not implemented yet");
+	static const struct option opts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ls ls = { false, 0 };
+	const char *dir = NULL;
+	struct store *s;
+	int c, r;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			dir = optarg;
+			break;
+		case 'j':
+			ls.json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case ':':
+			ctl_usage_error("ls", "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			ctl_usage_error("ls", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		ctl_usage_error("ls", "unexpected argument '%s'", argv[optind]);
+
+	s = ctl_store_open(dir, STORE_RDONLY, NULL);
+	if (ls.json)
+		fputs("[\n", stdout);
+	else
+		printf("%-40s  %10s  %7s  %-20s  %s\n", "HASH", "SIZE", "FILES", "LAST ACCESS",
+			"SOURCE");
+	r = store_foreach(s, print_row, &ls);
+	if (ls.json)
+		fputs(ls.n ? "\n]\n" : "]\n", stdout);
+	if (r < 0)
+		ctl_warnx("cannot list '%s': %s", store_dir(s), *store_errmsg(s) ?
+			store_errmsg(s) : strerror(-r));
+	store_close(s);
+	if (fflush(stdout) != 0)
+		ctl_erre(EXIT_FAIL, -errno, "cannot write the listing");
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -26,19 +26,30 @@ enum fs_kind {
 /*
  * One inode.  FS_NAME and FS_HASH are keyed by their name; FS_TREE by the
  * (st_dev, st_ino) of the store file it stands for, so hard links and
- * repeated lookups share one inode.  nlookup and the table are guarded by
- * fs->ino_lock; fd is set once (FS_TREE at creation, FS_HASH on first use
- * after install) and then never changes until the inode is freed.
+ * repeated lookups share one inode.
+ *
+ * Descriptors: only an artifact's FS_HASH inode holds one, an O_PATH
+ * descriptor of <store>/artifacts/<hash>, opened on first use after the
+ * install and kept until the inode goes.  A tree inode is reached through
+ * it by its path below the artifact's root (key), so an artifact of 100,000
+ * files costs one descriptor, not 100,000 (libfuse's passthrough_ll keeps
+ * one per inode and runs into RLIMIT_NOFILE).  A tree inode holds a
+ * reference (children) on its FS_HASH inode, which therefore outlives it.
+ *
+ * nlookup, children, the table and fd are guarded by fs->ino_lock; fd is
+ * set once and then never changes until the inode is freed.
  */
 struct fs_inode {
 	struct fs_inode *next;		/* hash chain */
 	enum fs_kind kind;
-	uint64_t nlookup;
-	int fd;				/* O_PATH descriptor, or -1 */
+	uint64_t nlookup;		/* the kernel's lookup count */
+	uint64_t children;		/* FS_HASH: tree inodes that reach through it */
+	int fd;				/* FS_HASH: O_PATH descriptor, or -1 */
 	dev_t src_dev;
 	ino_t src_ino;
+	struct fs_inode *root;		/* FS_TREE: the artifact's FS_HASH inode */
 	char hash[41];			/* the artifact (FS_HASH, FS_TREE) */
-	char *key;			/* name (FS_NAME) or hash (FS_HASH); NULL for FS_TREE */
+	char *key;			/* name (FS_NAME), hash (FS_HASH), or path below the root (FS_TREE) */
 };
 
 struct fs_pin;
@@ -73,6 +84,14 @@ struct fs_names *fs_daemon_names(struct fs *fs);
  * release); an artifact with open files is never evicted.
  */
 void fs_daemon_pin(struct fs *fs, const char *hash, int delta);
+
+/*
+ * fs_daemon_inval_name - make the kernel forget what it cached of name at
+ * the root: its dentry and, when the name's inode is known, its symlink
+ * target (page cache).  Called by the reload for every changed name, from
+ * outside any FUSE request.
+ */
+void fs_daemon_inval_name(struct fs *fs, const char *name);
 
 /* fs_daemon_pinned - the number of open files of hash. */
 unsigned fs_daemon_pinned(struct fs *fs, const char *hash);

@@ -204,14 +204,12 @@ static void invalidate_changes(struct fs *fs, struct fs_names *old, struct fs_na
 		a = fs_names_at(old, i);
 		b = fs_names_find(new, a->name);
 		if (!b || strcmp(a->hash, b->hash) != 0)
-			fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, a->name,
-							 strlen(a->name));
+			fs_daemon_inval_name(fs, a->name);
 	}
 	for (i = 0; i < fs_names_count(new); i++) {
 		b = fs_names_at(new, i);
 		if (!fs_names_find(old, b->name))
-			fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, b->name,
-							 strlen(b->name));
+			fs_daemon_inval_name(fs, b->name);
 	}
 }
 
@@ -553,9 +551,13 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &fs.started);
 	raise_fd_limit();
 
-	/* Read-only, nosuid, nodev always; named after the source when mount(8) gave one. */
+	/*
+	 * Read-only, nosuid, nodev always; the kernel checks permissions
+	 * (default_permissions), as a mount shared by many users needs; named
+	 * after the source when mount(8) gave one.
+	 */
 	snprintf(fsname, sizeof(fsname), "-ofsname=%s", source ? source : "artifactfs");
-	if (fuse_opt_add_arg(&args, "-oro,nosuid,nodev,subtype=artifactfs") < 0 ||
+	if (fuse_opt_add_arg(&args, "-oro,nosuid,nodev,default_permissions,subtype=artifactfs") < 0 ||
 	    fuse_opt_add_arg(&args, fsname) < 0)
 		goto out;
 	if (!opts.foreground)

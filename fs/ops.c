@@ -33,6 +33,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Hash trees never change: the kernel may cache them for a day. */
@@ -73,13 +75,14 @@ static bool inode_matches(const struct fs_inode *in, enum fs_kind kind, const ch
 }
 
 /*
- * inode_get - find or create the inode of (kind, key) or (dev, ino) and
- * count one lookup.  For FS_TREE, fd is the O_PATH descriptor of the file,
- * which the inode adopts when it is new and which is closed otherwise.
- * Returns the inode or NULL (ENOMEM; fd closed).
+ * inode_get - find or create the inode of (kind, key) or, for FS_TREE, of
+ * the store file (dev, ino), and count one lookup.  A new FS_TREE inode
+ * records key (its path below the artifact's root) and takes a reference
+ * on root, the artifact's FS_HASH inode, whose directory descriptor it is
+ * reached through.  Returns the inode or NULL (ENOMEM).
  */
 static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *key, dev_t dev,
-				  ino_t ino, const char *hash, int fd)
+				  ino_t ino, const char *hash, struct fs_inode *root)
 {
 	struct fs_inode *in;
 	size_t slot, klen = key ? strlen(key) : 0;
@@ -92,20 +95,16 @@ static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *
 	if (in) {
 		in->nlookup++;
 		pthread_mutex_unlock(&fs->ino_lock);
-		if (fd >= 0)
-			close(fd);
 		return in;
 	}
 	in = calloc(1, sizeof(*in) + (key ? klen + 1 : 0));
 	if (!in) {
 		pthread_mutex_unlock(&fs->ino_lock);
-		if (fd >= 0)
-			close(fd);
 		return NULL;
 	}
 	in->kind = kind;
 	in->nlookup = 1;
-	in->fd = fd;
+	in->fd = -1;
 	in->src_dev = dev;
 	in->src_ino = ino;
 	if (hash)
@@ -113,6 +112,10 @@ static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *
 	if (key) {
 		in->key = (char *)(in + 1);
 		memcpy(in->key, key, klen + 1);
+	}
+	if (root) {
+		in->root = root;
+		root->children++;
 	}
 	in->next = fs->ino_table[slot];
 	fs->ino_table[slot] = in;
@@ -132,10 +135,31 @@ static fuse_ino_t ino_of(const struct fs *fs, const struct fs_inode *in)
 	return in == &fs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)in;
 }
 
-static void inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n)
+/* Unlink in from the table and free it; called with fs->ino_lock held. */
+static void inode_free_locked(struct fs *fs, struct fs_inode *in)
 {
 	struct fs_inode **pp;
 	size_t slot;
+
+	slot = inode_slot(fs, in->kind, in->key, in->src_dev, in->src_ino);
+	for (pp = &fs->ino_table[slot]; *pp; pp = &(*pp)->next)
+		if (*pp == in) {
+			*pp = in->next;
+			break;
+		}
+	if (in->fd >= 0)
+		close(in->fd);
+	free(in);
+}
+
+/*
+ * inode_unref - forget n lookups.  An inode goes when the kernel has
+ * forgotten it and, for an artifact's FS_HASH inode, when no tree inode
+ * still needs its directory descriptor.
+ */
+static void inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n)
+{
+	struct fs_inode *root;
 
 	if (in == &fs->root)
 		return;
@@ -146,20 +170,15 @@ static void inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n)
 		n = in->nlookup;
 	}
 	in->nlookup -= n;
-	if (in->nlookup > 0) {
+	if (in->nlookup > 0 || in->children > 0) {
 		pthread_mutex_unlock(&fs->ino_lock);
 		return;
 	}
-	slot = inode_slot(fs, in->kind, in->key, in->src_dev, in->src_ino);
-	for (pp = &fs->ino_table[slot]; *pp; pp = &(*pp)->next)
-		if (*pp == in) {
-			*pp = in->next;
-			break;
-		}
+	root = in->root;
+	inode_free_locked(fs, in);
+	if (root && --root->children == 0 && root->nlookup == 0)
+		inode_free_locked(fs, root);
 	pthread_mutex_unlock(&fs->ino_lock);
-	if (in->fd >= 0)
-		close(in->fd);
-	free(in);
 }
 
 /*
@@ -194,6 +213,41 @@ static int hash_dir_fd(struct fs *fs, struct fs_inode *in)
 	return fd;
 }
 
+/*
+ * node_at - where a tree or artifact inode lives in the store: a directory
+ * descriptor (the artifact's root) and a path below it ("." for the root).
+ * Every component of the path was found by a lookup in a directory the
+ * kernel resolved, and trees never change, so the path holds no symlink
+ * but, perhaps, its last component; opens still refuse symlinks on the way
+ * (open_beneath()).
+ */
+static int node_at(struct fs *fs, struct fs_inode *in, const char **path)
+{
+	if (in->kind == FS_TREE) {
+		*path = in->key;
+		return hash_dir_fd(fs, in->root);
+	}
+	*path = ".";
+	return hash_dir_fd(fs, in);
+}
+
+/*
+ * open_beneath - open path below dirfd with openat2(2), never leaving dirfd
+ * and never following a symlink on the way: a second guard beside the
+ * unpacker's checks, so that even a tampered store cannot make the daemon
+ * serve a file outside the artifact.
+ */
+static int open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
 /* --- attributes ---------------------------------------------------------------- */
 
 /*
@@ -221,6 +275,7 @@ static bool artifact_installed(struct fs *fs, const char *hash)
 
 static int do_getattr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
 {
+	const char *path;
 	int fd;
 
 	memset(st, 0, sizeof(*st));
@@ -264,7 +319,10 @@ static int do_getattr(struct fs *fs, struct fs_inode *in, struct stat *st, doubl
 		*timeout = 1.0;
 		return 0;
 	case FS_TREE:
-		if (fstatat(in->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		fd = node_at(fs, in, &path);
+		if (fd < 0)
+			return fd;
+		if (fstatat(fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 		sanitize_stat(st, ino_of(fs, in));
 		*timeout = TREE_TIMEOUT;
@@ -313,14 +371,14 @@ static int do_lookup_root(struct fs *fs, const char *name, struct fuse_entry_par
 	names = fs_daemon_names(fs);
 	n = fs_names_find(names, name);
 	if (n) {
-		in = inode_get(fs, FS_NAME, name, 0, 0, n->hash, -1);
+		in = inode_get(fs, FS_NAME, name, 0, 0, n->hash, NULL);
 	} else if (fs_is_hash(name)) {
 		if (artifact_installed(fs, name))
 			known = true;
 		else if (!fs->cfg->offline && fs_names_find_hash(names, name))
 			known = true;
 		if (known)
-			in = inode_get(fs, FS_HASH, name, 0, 0, name, -1);
+			in = inode_get(fs, FS_HASH, name, 0, 0, name, NULL);
 	}
 	fs_names_unref(names);
 	if (!in) {
@@ -338,27 +396,37 @@ static int do_lookup_root(struct fs *fs, const char *name, struct fuse_entry_par
 	return 0;
 }
 
-static int do_lookup_tree(struct fs *fs, struct fs_inode *parent, int parent_fd, const char *name,
+static int do_lookup_tree(struct fs *fs, struct fs_inode *parent, const char *name,
 			  struct fuse_entry_param *e)
 {
-	struct fs_inode *in;
+	struct fs_inode *in, *root = parent->kind == FS_TREE ? parent->root : parent;
 	struct stat st;
+	const char *dir;
+	char *path;
 	int fd;
 
 	memset(e, 0, sizeof(*e));
-	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
+	fd = node_at(fs, parent, &dir);
+	if (fd < 0)
+		return fd;
+	if (parent->kind == FS_TREE) {
+		if (asprintf(&path, "%s/%s", dir, name) < 0)
+			return -ENOMEM;
+	} else {
+		path = strdup(name);
+		if (!path)
+			return -ENOMEM;
+	}
+	if (fstatat(fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT) {
 			/* Trees never change: a negative entry holds as long as a positive one. */
 			e->entry_timeout = TREE_TIMEOUT;
 		}
+		free(path);
 		return -errno;
 	}
-	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		close(fd);
-		return -errno;
-	}
-	in = inode_get(fs, FS_TREE, NULL, st.st_dev, st.st_ino, parent->hash, fd);
+	in = inode_get(fs, FS_TREE, path, st.st_dev, st.st_ino, parent->hash, root);
+	free(path);
 	if (!in)
 		return -ENOMEM;
 	sanitize_stat(&st, ino_of(fs, in));
@@ -410,7 +478,7 @@ static int do_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const cha
 		     struct fuse_entry_param *e, bool may_park)
 {
 	struct fs_inode *p = inode_of(fs, parent);
-	int fd, r;
+	int r;
 
 	switch (p->kind) {
 	case FS_ROOT:
@@ -422,13 +490,10 @@ static int do_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const cha
 			r = park(fs, req, PARK_LOOKUP, parent, name, NULL, p->hash);
 			return r < 0 ? r : 1;
 		}
-		fd = hash_dir_fd(fs, p);
-		if (fd < 0)
-			return fd;
 		store_touch(fs->store, p->hash);
-		return do_lookup_tree(fs, p, fd, name, e);
+		return do_lookup_tree(fs, p, name, e);
 	case FS_TREE:
-		return do_lookup_tree(fs, p, p->fd, name, e);
+		return do_lookup_tree(fs, p, name, e);
 	case FS_NAME:
 		return -ENOTDIR;
 	}
@@ -456,6 +521,28 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_lookup(req, r, &e);
 }
 
+void fs_daemon_inval_name(struct fs *fs, const char *name)
+{
+	struct fs_inode *in;
+	fuse_ino_t ino = 0;
+	size_t slot;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	slot = inode_slot(fs, FS_NAME, name, 0, 0);
+	for (in = fs->ino_table[slot]; in; in = in->next)
+		if (inode_matches(in, FS_NAME, name, 0, 0))
+			ino = ino_of(fs, in);
+	pthread_mutex_unlock(&fs->ino_lock);
+	/*
+	 * Outside the lock: the kernel may call back into the filesystem.  If
+	 * the inode was forgotten meanwhile the kernel no longer knows the
+	 * number and ignores the call.
+	 */
+	fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, name, strlen(name));
+	if (ino)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+}
+
 static void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct fs *fs = fs_of(req);
@@ -481,7 +568,9 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	const struct fs_name *n;
 	struct fs_names *names;
 	char buf[PATH_MAX + 1];
+	const char *path;
 	ssize_t len;
+	int fd;
 
 	if (in->kind == FS_NAME) {
 		names = fs_daemon_names(fs);
@@ -499,7 +588,12 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	len = readlinkat(in->fd, "", buf, sizeof(buf) - 1);
+	fd = node_at(fs, in, &path);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	len = readlinkat(fd, path, buf, sizeof(buf) - 1);
 	if (len < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -578,6 +672,7 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 	struct fs_inode *in = inode_of(fs, ino);
 	struct dir_handle *d;
 	struct fs_names *names;
+	const char *path;
 	size_t i;
 	int fd = -1, r;
 
@@ -605,15 +700,14 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 		if (r < 0)
 			goto fail;
 	} else {
-		if (in->kind == FS_HASH) {
-			r = hash_dir_fd(fs, in);
-			if (r < 0)
-				goto fail;
+		if (in->kind == FS_HASH)
 			store_touch(fs->store, in->hash);
-		}
-		fd = openat(in->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = node_at(fs, in, &path);
+		if (r < 0)
+			goto fail;
+		fd = open_beneath(r, path, O_RDONLY | O_DIRECTORY);
 		if (fd < 0) {
-			r = -errno;
+			r = fd;
 			goto fail;
 		}
 		d->dp = fdopendir(fd);
@@ -798,7 +892,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct fs_inode *in = inode_of(fs, ino);
-	char proc[64];
+	const char *path;
 	int fd;
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT))) {
@@ -809,15 +903,11 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	/*
-	 * Reopen the O_PATH descriptor for reading through its /proc magic link,
-	 * as passthrough_ll does (so no O_NOFOLLOW: the link is the way in).
-	 * The kernel only opens regular files here; it resolves symlinks itself.
-	 */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", in->fd);
-	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	fd = node_at(fs, in, &path);
+	if (fd >= 0)
+		fd = open_beneath(fd, path, O_RDONLY);
 	if (fd < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, -fd);
 		return;
 	}
 	fs_daemon_pin(fs, in->hash, 1);
@@ -1024,6 +1114,20 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_READDIRPLUS;
 	/* Writeback caching makes no sense on a read-only filesystem. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/*
+	 * ls -l asks every file for its POSIX ACLs; with this capability the
+	 * kernel asks once per inode and caches the answer (there are none),
+	 * instead of a round trip per call.  It needs default_permissions,
+	 * which main.c always sets.
+	 */
+	if (conn->capable & FUSE_CAP_POSIX_ACL)
+		conn->want |= FUSE_CAP_POSIX_ACL;
+	/*
+	 * Symlink targets in the page cache: a tree's never change, and a
+	 * name's is invalidated when a reload changes it (fs_daemon_inval_name).
+	 */
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

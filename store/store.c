@@ -441,7 +441,8 @@ int store_open(const char *dir, unsigned flags, struct store **ret, char **errms
 	if (!(flags & (STORE_RDONLY | STORE_NO_RECONCILE))) {
 		r = store_reconcile(s, flags, NULL);
 		if (r < 0) {
-			snprintf(msg, sizeof(msg), "cannot reconcile store '%s': %s", s->dir,
+			/* bounded fields: the message fits msg whatever the lengths */
+			snprintf(msg, sizeof(msg), "cannot reconcile store '%.480s': %.480s", s->dir,
 				*store_errmsg(s) ? store_errmsg(s) : strerror(-r));
 			goto out;
 		}

@@ -53,6 +53,7 @@
  *                    timeout)
  *   -ENOMEDIUM       the entry has no source at all (no download section, no
  *                    Pkg server)
+ *   -EFBIG           the unpacked artifact exceeds fetch_options.max_bytes
  *
  * Messages: every failing call records one message, lowercase without a
  * final full stop (STYLE.md), except the two digest mismatch messages, which
@@ -140,6 +141,7 @@ struct fetch_options {
 	unsigned attempts;	 /* attempts per URL, >= 1; default 3 */
 	unsigned retry_delay_ms; /* delay before the 2nd attempt, doubled each time; default 1000 */
 	double lock_timeout; /* seconds to wait for another installer of the hash; default 3600 */
+	uint64_t max_bytes;	/* ceiling of an artifact's unpacked size (a quota); 0 (default): none */
 	/*
 	 * Pkg server, e.g. "https://pkg.julialang.org", tried first as
 	 * <server>/artifact/<hash>; NULL or "": none (the default).  A value
@@ -347,6 +349,15 @@ struct fetch_digests {
  * errmsg is not NULL.  *ret is filled only on success.
  */
 int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, char **errmsg);
+
+/*
+ * fetch_unpack_max - fetch_unpack() that stops with -EFBIG ("unpacked size
+ * exceeds the limit of N bytes") before writing a file that would take the
+ * sum of regular file sizes past max_bytes (0: no limit).  The daemon's
+ * quota uses it to refuse an artifact larger than the whole cache.
+ */
+int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
+	struct fetch_digests *ret, char **errmsg);
 
 /*
  * fetch_hash_tarball - the digests of a tarball without extracting it:

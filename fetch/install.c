@@ -127,7 +127,7 @@ static void lower(char *s)
 static bool local_error(int r)
 {
 	return r == -ENOSPC || r == -EDQUOT || r == -EROFS || r == -ENOMEM || r == -EMFILE ||
-	       r == -ENFILE || r == -EIO;
+	       r == -ENFILE || r == -EIO || r == -EFBIG;
 }
 
 static void sleep_ms(unsigned ms)
@@ -247,7 +247,7 @@ static int attempt_once(
 		a->local = r == -ENOMEM;
 		goto out;
 	}
-	r = fetch_unpack(s, store_install_dirfd(in), &d, &msg);
+	r = fetch_unpack_max(s, store_install_dirfd(in), f->o.max_bytes, &d, &msg);
 	if (r < 0) {
 		bool from_stream = *fetch_stream_errmsg(s) != '\0';
 

@@ -38,6 +38,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -202,6 +203,7 @@ struct hdr {
 
 struct unpack {
 	struct fetch_stream *in;
+	uint64_t max_bytes;	/* ceiling of the unpacked size; 0 = none */
 	struct archive *a;
 	int stream_err;
 	unsigned char magic[8];
@@ -325,7 +327,7 @@ static la_ssize_t arch_read(struct archive *a, void *arg, const void **buf)
 		archive_set_error(a, -r, "%s", fetch_stream_errmsg(u->in));
 		return -1;
 	}
-	if (u->magic_len < sizeof(u->magic)) {
+	if (u->magic_len < sizeof(u->magic) && n > 0) {	/* at the end *buf may be NULL */
 		k = sizeof(u->magic) - u->magic_len;
 		if (k > n)
 			k = n;
@@ -1343,6 +1345,13 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 		if (r < 0)
 			return disk_err(u, r, "create", p);
 	}
+	/* The quota's ceiling, checked before a byte of the file is written. */
+	if (u->max_bytes && (h->size > u->max_bytes || u->bytes > u->max_bytes - h->size)) {
+		if (fd >= 0)
+			close(fd);
+		return fail(u, -EFBIG, "unpacked size exceeds the limit of %" PRIu64 " bytes",
+			u->max_bytes);
+	}
 	r = hash_git_blob_start(u->blob, h->size);
 	while (r == 0 && left > 0) {
 		r = in_span(u, left, &d, &n);
@@ -1652,6 +1661,12 @@ static int finish(struct unpack *u, struct fetch_digests *ret)
 
 int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, char **errmsg)
 {
+	return fetch_unpack_max(in, dirfd, 0, ret, errmsg);
+}
+
+int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
+	struct fetch_digests *ret, char **errmsg)
+{
 	struct unpack u;
 	struct hdr h = {0};
 	const char *crash = getenv("ARTIFACTFS_CRASH_AT");
@@ -1662,6 +1677,7 @@ int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, 
 		*errmsg = NULL;
 	memset(&u, 0, sizeof(u));
 	u.in = in;
+	u.max_bytes = max_bytes;
 	u.dirfd = dirfd;
 	u.cache_fd = -1;
 	u.crash_mid_unpack = crash && strcmp(crash, "mid-unpack") == 0;

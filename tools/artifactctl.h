@@ -16,6 +16,7 @@ enum {
 	EXIT_FAIL = 1,		/* an operation failed (I/O, network, verification) */
 	EXIT_MALFORMED = 2,	/* an input file is malformed (TOML, Artifacts.toml) */
 	EXIT_NOMATCH = 3,	/* no entry matches the platform */
+	EXIT_EXISTS = 4,	/* bind: the name or platform entry exists (no --force) */
 	EXIT_USAGE = 64,	/* bad command line (sysexits.h EX_USAGE) */
 };
 
@@ -29,6 +30,10 @@ int cmd_resolve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
+int cmd_unbind(int argc, char **argv);
+int cmd_add_mirror(int argc, char **argv);
 
 /*
  * Messages on stderr, "artifactctl: <text>", lowercase and without a final

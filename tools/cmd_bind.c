@@ -1,0 +1,349 @@
+/*
+ * cmd_bind.c - artifactctl bind, unbind and add-mirror: Pkg's
+ * bind_artifact!/unbind_artifact! on an Artifacts.toml (fetch/bind.h)
+ */
+#include "tools/artifactctl.h"
+
+#include "fetch/bind.h"
+#include "fetch/platform.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void usage_bind(FILE *f)
+{
+	fprintf(f,
+		"usage: %s bind [--url URL --sha256 HEX [--size N]]... [--platform TRIPLET]\n"
+		"                [--lazy] [--force] FILE NAME HASH\n"
+		"\n"
+		"Bind artifact NAME to the git-tree-sha1 HASH in the Artifacts.toml FILE, as\n"
+		"Julia's bind_artifact! does.  FILE is created when missing and rewritten\n"
+		"atomically in Julia's TOML.print(sorted=true) layout; other entries keep\n"
+		"their bytes.  Concurrent binds to one FILE are serialised by a lock on\n"
+		"'.FILE.lock' beside it.\n"
+		"\n"
+		"Options:\n"
+		"  -u, --url URL          add a download source; the --sha256 and --size\n"
+		"                         after it belong to it (repeat for mirrors)\n"
+		"      --sha256 HEX       sha256 of the tarball at the last URL (required)\n"
+		"      --size N           size in bytes of that tarball (written when > 0)\n"
+		"  -p, --platform TRIPLET bind for this platform only ([[NAME]] array form,\n"
+		"                         with arch, os and every tag of TRIPLET); replaces\n"
+		"                         an entry with an equal platform only with --force\n"
+		"  -l, --lazy             write lazy = true\n"
+		"  -f, --force            replace an existing NAME or platform entry\n"
+		"  -h, --help             show this help\n"
+		"\n"
+		"Exit status: 0 ok, 1 I/O failure, 2 FILE or TRIPLET is malformed, 4 NAME\n"
+		"or the platform entry exists (no --force), 64 usage.\n",
+		progname);
+}
+
+static void usage_unbind(FILE *f)
+{
+	fprintf(f,
+		"usage: %s unbind [--platform TRIPLET] FILE NAME\n"
+		"\n"
+		"Remove artifact NAME from the Artifacts.toml FILE, or with --platform only\n"
+		"its entries whose platform equals TRIPLET (NAME goes when none remain),\n"
+		"as Julia's unbind_artifact! does.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --platform TRIPLET  remove only the entries for this platform\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Exit status: 0 ok, 1 I/O failure (FILE missing), 2 FILE or TRIPLET is\n"
+		"malformed, 3 no such NAME or no entry for TRIPLET, 64 usage.\n",
+		progname);
+}
+
+static void usage_add_mirror(FILE *f)
+{
+	fprintf(f,
+		"usage: %s add-mirror [--platform TRIPLET] [--sha256 HEX] FILE NAME URL\n"
+		"\n"
+		"Append URL as one more download source of artifact NAME in the\n"
+		"Artifacts.toml FILE.  A mirror serves the same bytes, so its sha256 (and\n"
+		"size) are copied from the entry's existing downloads.  A URL already\n"
+		"listed is not added again.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --platform TRIPLET  the entries for this platform (needed when NAME\n"
+		"                          has more than one entry)\n"
+		"      --sha256 HEX        the tarball's sha256: checked against the\n"
+		"                          existing downloads, required when there are none\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Exit status: 0 ok, 1 I/O failure (FILE missing), 2 FILE or TRIPLET is\n"
+		"malformed or HEX differs from the existing sha256, 3 no such NAME or no\n"
+		"entry for TRIPLET, 64 usage.\n",
+		progname);
+}
+
+/*
+ * Exit status for a negative errno from fetch/bind.h.  -ENOENT means an
+ * unknown name (3) only for unbind and add-mirror; for bind it can only be
+ * a missing directory (1).
+ */
+static int exit_status(int r, bool lookup)
+{
+	if (r == -ENOENT && !lookup)
+		return EXIT_FAIL;
+	switch (r) {
+	case -EINVAL:
+	case -E2BIG:
+	case -EBADMSG:
+		return EXIT_MALFORMED;
+	case -ENOENT:
+		return EXIT_NOMATCH;
+	case -EEXIST:
+		return EXIT_EXISTS;
+	case -ENOTUNIQ:
+	case -ENODATA:
+		return EXIT_USAGE;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+static int report(int r, const char *msg, bool lookup)
+{
+	ctl_warnx("%s", msg ? msg : strerror(-r));
+	return exit_status(r, lookup);
+}
+
+static bool is_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
+			return false;
+	return true;
+}
+
+/* Parse TRIPLET, or exit: 2 for a malformed one, as 'resolve' does. */
+static struct platform *parse_platform(const char *triplet)
+{
+	struct platform *p = NULL;
+	int r;
+
+	if (!triplet)
+		return NULL;
+	r = platform_parse(triplet, &p);
+	if (r == -EINVAL)
+		ctl_errx(EXIT_MALFORMED, "cannot parse platform triplet '%s'", triplet);
+	if (r < 0)
+		ctl_erre(EXIT_FAIL, r, "cannot parse platform triplet '%s'", triplet);
+	return p;
+}
+
+/* A missing FILE is an I/O failure (1) for unbind and add-mirror, not 3. */
+static void need_file(const char *file)
+{
+	if (access(file, F_OK) < 0)
+		ctl_erre(EXIT_FAIL, -errno, "cannot open '%s'", file);
+}
+
+enum { OPT_SHA256 = 256, OPT_SIZE };
+
+/*
+ * The --url groups of bind.  File scope, so the usage errors that exit
+ * from inside the option loop leave it reachable rather than leaked.
+ */
+static struct bind_download *dl;
+
+int cmd_bind(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"sha256", required_argument, NULL, OPT_SHA256},
+		{"size", required_argument, NULL, OPT_SIZE},
+		{"platform", required_argument, NULL, 'p'},
+		{"lazy", no_argument, NULL, 'l'},
+		{"force", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *triplet = NULL;
+	struct platform *p = NULL;
+	size_t ndl = 0, i;
+	unsigned flags = 0;
+	char *msg = NULL, *end;
+	int c, r, status;
+
+	dl = calloc((size_t)argc, sizeof(*dl));
+	if (!dl)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "bind");
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hu:p:lf", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_bind(stdout);
+			exit(EXIT_OK);
+		case 'u':
+			if (!*optarg)
+				ctl_usage_error("bind", "empty --url");
+			dl[ndl++].url = optarg;
+			break;
+		case OPT_SHA256:
+			if (!ndl || dl[ndl - 1].sha256)
+				ctl_usage_error("bind", "--sha256 must follow its --url, once");
+			if (!is_hex(optarg, 64))
+				ctl_usage_error("bind", "invalid --sha256 '%s': need 64 hex digits",
+					optarg);
+			dl[ndl - 1].sha256 = optarg;
+			break;
+		case OPT_SIZE:
+			if (!ndl || dl[ndl - 1].size)
+				ctl_usage_error("bind", "--size must follow its --url, once");
+			errno = 0;
+			dl[ndl - 1].size = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' ||
+				dl[ndl - 1].size > INT64_MAX)
+				ctl_usage_error("bind", "invalid --size '%s'", optarg);
+			break;
+		case 'p':
+			triplet = optarg;
+			break;
+		case 'l':
+			flags |= BIND_LAZY;
+			break;
+		case 'f':
+			flags |= BIND_FORCE;
+			break;
+		case ':':
+			ctl_usage_error("bind", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			ctl_usage_error("bind", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 3)
+		ctl_usage_error("bind", "expected FILE, NAME and HASH");
+	if (!*argv[optind + 1])
+		ctl_usage_error("bind", "empty NAME");
+	if (!is_hex(argv[optind + 2], 40))
+		ctl_usage_error("bind", "invalid HASH '%s': need 40 hex digits", argv[optind + 2]);
+	for (i = 0; i < ndl; i++)
+		if (!dl[i].sha256)
+			ctl_usage_error("bind", "--url '%s' has no --sha256", dl[i].url);
+	p = parse_platform(triplet);
+
+	r = bind_artifact(
+		argv[optind], argv[optind + 1], argv[optind + 2], p, dl, ndl, flags, &msg);
+	status = r < 0 ? report(r, msg, false) : EXIT_OK;
+	free(msg);
+	free(dl);
+	dl = NULL;
+	platform_free(p);
+	return status;
+}
+
+int cmd_unbind(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"platform", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *triplet = NULL;
+	struct platform *p;
+	char *msg = NULL;
+	int c, r, status;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hp:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_unbind(stdout);
+			exit(EXIT_OK);
+		case 'p':
+			triplet = optarg;
+			break;
+		case ':':
+			ctl_usage_error("unbind", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			ctl_usage_error("unbind", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 2)
+		ctl_usage_error("unbind", "expected FILE and NAME");
+	if (!*argv[optind + 1])
+		ctl_usage_error("unbind", "empty NAME");
+	need_file(argv[optind]);
+	p = parse_platform(triplet);
+
+	r = bind_unbind(argv[optind], argv[optind + 1], p, &msg);
+	status = r < 0 ? report(r, msg, true) : EXIT_OK;
+	free(msg);
+	platform_free(p);
+	return status;
+}
+
+int cmd_add_mirror(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"platform", required_argument, NULL, 'p'},
+		{"sha256", required_argument, NULL, OPT_SHA256},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *triplet = NULL, *sha = NULL;
+	struct platform *p;
+	char *msg = NULL;
+	int c, r, status;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hp:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage_add_mirror(stdout);
+			exit(EXIT_OK);
+		case 'p':
+			triplet = optarg;
+			break;
+		case OPT_SHA256:
+			if (!is_hex(optarg, 64))
+				ctl_usage_error("add-mirror",
+					"invalid --sha256 '%s': need 64 hex "
+					"digits",
+					optarg);
+			sha = optarg;
+			break;
+		case ':':
+			ctl_usage_error(
+				"add-mirror", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			ctl_usage_error("add-mirror", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 3)
+		ctl_usage_error("add-mirror", "expected FILE, NAME and URL");
+	if (!*argv[optind + 1] || !*argv[optind + 2])
+		ctl_usage_error("add-mirror", "empty NAME or URL");
+	need_file(argv[optind]);
+	p = parse_platform(triplet);
+
+	r = bind_add_mirror(argv[optind], argv[optind + 1], argv[optind + 2], sha, p, &msg);
+	if (r == -ENOTUNIQ || r == -ENODATA) {
+		ctl_warnx("%s", msg ? msg : strerror(-r));
+		free(msg);
+		platform_free(p);
+		ctl_usage_error(
+			"add-mirror", "%s", r == -ENOTUNIQ ? "give --platform" : "give --sha256");
+	}
+	status = r < 0 ? report(r, msg, true) : EXIT_OK;
+	free(msg);
+	platform_free(p);
+	return status;
+}

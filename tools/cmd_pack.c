@@ -1,0 +1,236 @@
+/*
+ * cmd_pack.c - artifactctl pack: write a directory as a deterministic
+ * tarball in Tar.jl's canonical form (tools/pack.h)
+ */
+#include "tools/artifactctl.h"
+#include "tools/pack.h"
+
+#include "store/hash.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROGRESS_MIN_TOTAL (64u << 20)	/* trees smaller than this show no progress */
+#define PROGRESS_INTERVAL_NS 100000000L /* redraw at most 10 times a second */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: %s pack [-o OUT] [--level N] [--json] DIR\n"
+		"\n"
+		"Write DIR as a tarball exactly as Julia's Tar.create writes it (sorted\n"
+		"entries, zero owners and times, canonical modes, no end blocks), so the\n"
+		"same tree gives the same bytes on every machine, and print\n"
+		"    <git-tree-sha1> <sha256> <size> <OUT>\n"
+		"where git-tree-sha1 is what Julia's Pkg verifies after unpacking (equal to\n"
+		"'%s hash DIR'), and sha256 and size are those of OUT, ready for\n"
+		"'%s bind'.  .git entries are packed but, as in Pkg, not hashed.\n"
+		"Only files, directories and symlinks can be packed.\n"
+		"\n"
+		"Options:\n"
+		"  -o, --output OUT  the tarball (default: DIR's name + .tar.gz); the name\n"
+		"                    picks the compression: .tar.gz or .tgz gzip, .tar.zst\n"
+		"                    zstd, .tar.xz xz, .tar none\n"
+		"  -l, --level N     compression level (gzip 1-9, default 6; zstd 1-22,\n"
+		"                    default 3; xz 0-9, default 6)\n"
+		"  -j, --json        print one JSON object instead\n"
+		"  -h, --help        show this help\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure (unreadable or unsupported file, I/O), 64 usage.\n",
+		progname, progname, progname);
+}
+
+struct progress {
+	struct timespec last;
+	bool shown;
+};
+
+static long elapsed_ns(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
+}
+
+static void human(uint64_t n, char *buf, size_t len)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
+}
+
+/* bytes done / total on one terminal line of stderr, redrawn in place. */
+static void show_progress(uint64_t done, uint64_t total, void *arg)
+{
+	struct progress *p = arg;
+	char d[32], t[32];
+	struct timespec now;
+
+	if (total < PROGRESS_MIN_TOTAL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (done < total && p->shown && elapsed_ns(&p->last, &now) < PROGRESS_INTERVAL_NS)
+		return;
+	p->last = now;
+	p->shown = true;
+	human(done, d, sizeof(d));
+	human(total, t, sizeof(t));
+	fprintf(stderr, "\r\033[K%s: packing %s / %s (%d%%)", progname, d, t,
+		total ? (int)(done * 100 / total) : 100);
+	fflush(stderr);
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+/* The default output name: the last component of DIR + ".tar.gz". */
+static char *default_output(const char *dir)
+{
+	char *copy, *real = NULL, *base, *out = NULL;
+
+	copy = strdup(dir);
+	if (!copy)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "pack");
+	base = basename(copy);
+	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 || strcmp(base, "/") == 0) {
+		real = realpath(dir, NULL);
+		if (!real)
+			ctl_erre(EXIT_FAIL, -errno, "cannot access '%s'", dir);
+		base = basename(real);
+		if (strcmp(base, "/") == 0) {
+			free(real);
+			free(copy);
+			ctl_usage_error("pack", "cannot name a tarball after '/': give -o OUT");
+		}
+	}
+	if (asprintf(&out, "%s.tar.gz", base) < 0)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "pack");
+	free(real);
+	free(copy);
+	return out;
+}
+
+int cmd_pack(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"level", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct pack_opts po = {.compress = PACK_COMPRESS_AUTO, .level = -1};
+	char tree[2 * HASH_SHA1_LEN + 1], tarjl[2 * HASH_SHA1_LEN + 1];
+	char sha[2 * HASH_SHA256_LEN + 1];
+	struct progress prog = {0};
+	struct pack_result res;
+	char *out = NULL, *msg = NULL, *end;
+	const char *dir, *outarg = NULL;
+	bool json = false;
+	long level;
+	int c, r;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":ho:l:j", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'o':
+			if (!*optarg)
+				ctl_usage_error("pack", "empty output name");
+			outarg = optarg;
+			break;
+		case 'l':
+			errno = 0;
+			level = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || level < 0 || level > 22)
+				ctl_usage_error("pack", "invalid --level '%s'", optarg);
+			po.level = (int)level;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case ':':
+			ctl_usage_error("pack", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			ctl_usage_error("pack", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind != 1)
+		ctl_usage_error("pack", argc == optind ? "missing DIR" : "too many arguments");
+	dir = argv[optind];
+	/* The default name ends in .tar.gz; check the level before allocating. */
+	po.compress = pack_compress_from_name(outarg ? outarg : ".tar.gz");
+	if (po.level >= 0 && ((po.compress == PACK_COMPRESS_GZIP && po.level < 1) ||
+				     (po.compress == PACK_COMPRESS_ZSTD && po.level < 1) ||
+				     (po.compress != PACK_COMPRESS_ZSTD && po.level > 9)))
+		ctl_usage_error("pack", "invalid --level %d for %s", po.level,
+			pack_compress_name(po.compress));
+	out = outarg ? strdup(outarg) : default_output(dir);
+	if (!out)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "pack");
+	if (isatty(STDERR_FILENO)) {
+		po.progress = show_progress;
+		po.progress_arg = &prog;
+	}
+
+	r = pack_create(dir, out, &po, &res, &msg);
+	if (prog.shown)
+		fprintf(stderr, "\r\033[K");
+	if (r < 0) {
+		ctl_warnx("%s", msg ? msg : strerror(-r));
+		free(msg);
+		free(out);
+		return r == -EINVAL ? EXIT_USAGE : EXIT_FAIL; /* output inside DIR */
+	}
+	if (res.dotgit)
+		ctl_warnx("'%s' holds %llu '.git' entr%s: packed, but left out of the "
+			  "git-tree-sha1 as Julia's Pkg does",
+			dir, (unsigned long long)res.dotgit, res.dotgit == 1 ? "y" : "ies");
+	hash_to_hex(res.tree, HASH_SHA1_LEN, tree);
+	hash_to_hex(res.tree_tarjl, HASH_SHA1_LEN, tarjl);
+	hash_to_hex(res.sha256, HASH_SHA256_LEN, sha);
+	if (json) {
+		printf("{\"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu, \"path\": ",
+			tree, sha, (unsigned long long)res.size);
+		json_string(out);
+		printf(", \"compression\": \"%s\", \"tar_bytes\": %llu, \"files\": %llu, "
+		       "\"bytes\": %llu, \"dirs\": %llu, \"tarjl-tree-sha1\": \"%s\"}\n",
+			pack_compress_name(res.compress), (unsigned long long)res.tar_bytes,
+			(unsigned long long)res.files, (unsigned long long)res.bytes,
+			(unsigned long long)res.dirs, tarjl);
+	} else {
+		printf("%s %s %llu %s\n", tree, sha, (unsigned long long)res.size, out);
+	}
+	free(out);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		ctl_erre(EXIT_FAIL, -errno, "cannot write to standard output");
+	return EXIT_OK;
+}

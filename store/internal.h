@@ -1,6 +1,6 @@
 /*
  * internal.h - private declarations shared by the store/ implementation
- * files (store.c, index.c, lock.c, install.c, reconcile.c) and by
+ * files (store.c, index.c, lock.c, install.c, reconcile.c, gc.c) and by
  * tests/unit/test-store.c.  Not a public header: fetch/, fs/ and tools/ use
  * store/store.h only.
  */
@@ -173,6 +173,25 @@ int store_idx_set(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	const struct store_info *info, int64_t installs);
 
 /* ---- lock.c ------------------------------------------------------------- */
+
+/*
+ * The byte ranges of locks/<hash>.lock (store.h "use pins"): byte 0 is the
+ * install lock (store_lock_hash), byte 1 the use lock (store_pin, taken
+ * exclusive by store_remove).
+ */
+#define STORE_LOCK_INSTALL_BYTE 0
+#define STORE_LOCK_USE_BYTE 1
+
+/*
+ * store_ofd_lock - fcntl(fd, cmd, ...) (F_OFD_SETLK, F_OFD_SETLKW or
+ * F_OFD_GETLK) with an OFD lock of type (F_RDLCK, F_WRLCK, F_UNLCK) on len
+ * bytes from start (len 0: to the end of the file).  Returns what fcntl
+ * returns, errno set.
+ */
+int store_ofd_lock(int fd, short type, int cmd, off_t start, off_t len);
+
+/* store_lock_fd - the descriptor of a held hash lock (borrowed, as long as l). */
+int store_lock_fd(const struct store_lock *l);
 
 /*
  * store_lock_store_open - take locks/store.lock shared, waiting while a gc

@@ -2,9 +2,13 @@
  * lock.c - single flight: per-hash install locks and the store-wide lock
  *
  * Both are open file description (OFD) locks, fcntl(F_OFD_SETLK), on files
- * in <store>/locks/.  Unlike POSIX record locks they belong to the open file
- * description, not to the process, so two threads of one process that each
- * open the file exclude each other, and closing some other descriptor of
+ * in <store>/locks/.  A hash lock file carries two byte-range locks: byte 0
+ * is the install lock taken here, byte 1 the use lock of gc.c (store.h "use
+ * pins"), so that pins and installs never exclude each other.
+ *
+ * Unlike POSIX record locks, OFD locks belong to the open file description,
+ * not to the process, so two threads of one process that each open the
+ * file exclude each other, and closing some other descriptor of
  * the file does not drop them.  Like all fcntl locks they vanish when the
  * last descriptor of the description is closed, which the kernel does when
  * the holder dies: a crashed installer never wedges a hash.  A descriptor
@@ -38,17 +42,22 @@ struct store_lock {
 	int fd;
 };
 
-static int ofd_lock(int fd, short type, int cmd)
+int store_ofd_lock(int fd, short type, int cmd, off_t start, off_t len)
 {
 	struct flock fl = {
 		.l_type = type,
 		.l_whence = SEEK_SET,
-		.l_start = 0,
-		.l_len = 0,	/* the whole file */
+		.l_start = start,
+		.l_len = len,	/* 0: to the end of the file, however long */
 		.l_pid = 0,	/* required by OFD locks */
 	};
 
 	return fcntl(fd, cmd, &fl);
+}
+
+int store_lock_fd(const struct store_lock *l)
+{
+	return l->fd;
 }
 
 static int64_t mono_ns(void)
@@ -91,7 +100,7 @@ int store_lock_hash(struct store *s, const char *hash, double timeout, struct st
 			strerror(-r));
 	}
 	for (;;) {
-		if (ofd_lock(fd, F_WRLCK, F_OFD_SETLK) == 0)
+		if (store_ofd_lock(fd, F_WRLCK, F_OFD_SETLK, STORE_LOCK_INSTALL_BYTE, 1) == 0)
 			break;
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR) {
 			r = -errno;
@@ -128,16 +137,19 @@ void store_unlock(struct store_lock *l)
 {
 	if (!l)
 		return;
-	close(l->fd);	/* drops the OFD lock: this was its only descriptor */
+	/* drops the OFD locks (byte 0, and byte 1 if store_remove took it) */
+	close(l->fd);
 	free(l);
 }
 
 /*
  * locks/store.lock is held shared (F_RDLCK) by every store_open() until
- * store_close(), so that a garbage collector can exclude all users of the
- * store by taking it exclusive (F_WRLCK, F_OFD_SETLK): it then knows that
+ * store_close(), so that a maintenance that must exclude all users of the
+ * store can take it exclusive (F_WRLCK, F_OFD_SETLK): it then knows that
  * no daemon serves from the store and no install or reconcile is running.
- * store_open() waits while such an exclusive holder runs.  A STORE_RDONLY
+ * store_open() waits while such an exclusive holder runs.  gc does not take
+ * it (daemons hold it for as long as they run): it works beside them with
+ * locks/gc.lock and the per-hash locks (gc.c).  A STORE_RDONLY
  * opener writes nothing: it locks the file through a read-only descriptor
  * (F_RDLCK needs no more), and goes without the lock when the file does not
  * exist yet; it changes nothing, and a tree removed under it only makes a
@@ -162,7 +174,7 @@ int store_lock_store_open(struct store *s, char *msg, size_t size)
 		snprintf(msg, size, "cannot open '%s/locks/store.lock': %s", s->dir, strerror(-r));
 		return r;
 	}
-	while (ofd_lock(fd, F_RDLCK, F_OFD_SETLKW) < 0) {
+	while (store_ofd_lock(fd, F_RDLCK, F_OFD_SETLKW, 0, 0) < 0) {
 		if (errno == EINTR)
 			continue;
 		r = -errno;

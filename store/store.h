@@ -9,7 +9,9 @@
  *   <store>/quarantine/<hash>.<time>/  trees whose tree hash was found wrong
  *   <store>/index/              LMDB environment (data.mdb, lock.mdb)
  *   <store>/locks/<hash>.lock   per-hash lock files (single flight)
- *   <store>/locks/store.lock    held shared by every opener, exclusively by gc
+ *   <store>/locks/store.lock    held shared by every opener (exclusively only
+ *                               by a maintenance that must stop all users)
+ *   <store>/locks/gc.lock       held by the one running gc (store_gc_lock)
  *
  * Lock files are never removed (removing one races with its waiters).
  *
@@ -323,9 +325,125 @@ int store_root_foreach(struct store *s,
  * opened, the process dies here with raise(SIGKILL), as a power cut would
  * stop it.  Otherwise, and when s is NULL, nothing happens (one strcmp at
  * most).  store/ uses the points "install-begin", "before-rename",
- * "after-rename" (renamed, no row yet) and "reconcile"; other layers add
- * their own (fetch/: "mid-download", "mid-unpack").  Thread-safe.
+ * "after-rename" (renamed, no row yet), "reconcile" and "gc-after-rename"
+ * (a removal renamed its tree into tmp/, its row not dropped yet); other
+ * layers add their own (fetch/: "mid-download", "mid-unpack").  Thread-safe.
  */
 void store_crash_point(const struct store *s, const char *point);
+
+/* --- use pins, removal, gc (spec §5; CernVM-FS-style quota) ------------------ */
+
+/*
+ * Each locks/<hash>.lock carries two OFD byte-range locks: byte 0 is the
+ * install lock (store_lock_hash), byte 1 the use lock.  Whoever serves files
+ * of an artifact (the daemon, while it has any open) holds the use lock
+ * shared; removal takes it exclusive without waiting, so an artifact in use
+ * by any process on the host is never removed, and a process that dies
+ * drops its pins with it.
+ */
+struct store_pin;
+
+/*
+ * store_pin - hold the use lock of hash shared until store_unpin().  Does
+ * not wait: a removal holds the exclusive side only for the instant of its
+ * rename.  Returns 0, -EBUSY (being removed right now; retry), -EINVAL,
+ * -errno from open/fcntl.  Thread-safe; each pin is its own descriptor.
+ * A pin does not look at the index: a removal may have completed just
+ * before it, so a caller that needs the tree looks the hash up (or opens
+ * its directory) after pinning.  A STORE_RDONLY store pins through a
+ * read-only descriptor when the lock file exists.  store_unpin(NULL) is a
+ * no-op.
+ */
+int store_pin(struct store *s, const char *hash, struct store_pin **ret);
+void store_unpin(struct store_pin *p);
+
+/*
+ * store_remove - remove an installed artifact: take its install lock and its
+ * use lock exclusively without waiting, rename artifacts/<hash> into tmp/
+ * (the commit point: from then on it is gone, and a crash leaves only a tmp/
+ * leftover that reconcile removes), drop its row, release the locks, then
+ * delete the tree.  @freed (may be NULL) receives the bytes of its regular
+ * files (the row's size).
+ * Returns 0, -EBUSY (installing or in use: pinned by some process), -ENOENT
+ * (not installed; a row whose tree is missing is dropped), -EINVAL, -EROFS
+ * (STORE_RDONLY), -EIO, or the -errno of the rename (-ENOSPC, -EIO ...;
+ * the artifact is then intact) or of the index write (the tree is put
+ * back).  The crash point "gc-after-rename" fires after the rename.
+ */
+int store_remove(struct store *s, const char *hash, uint64_t *freed);
+
+/*
+ * store_remove_many - store_remove() for n hashes: each one is locked and
+ * renamed as store_remove() does, but the rows of up to 64 removals are
+ * dropped in one index transaction (a gc of thousands of artifacts then
+ * costs tens of commits, not thousands), and their trees are deleted by up
+ * to 8 threads at once.  results[i] (may be NULL)
+ * receives store_remove()'s return value for hashes[i], freed[i] (may be
+ * NULL) its bytes (0 unless removed).  Returns the number removed, or
+ * -EINVAL (s or hashes NULL) or -EROFS before anything is tried.
+ */
+int store_remove_many(struct store *s, const char *const *hashes, size_t n, int *results,
+		      uint64_t *freed);
+
+/*
+ * store_set_orphaned - record in the row of hash the time it was first found
+ * unrooted (gc's mark phase, spec §5 step 4), or clear it with when == 0.
+ * An existing non-zero time is kept (first seen wins).  Returns 0, -ENOENT,
+ * -EINVAL (malformed hash, negative when), -EROFS, -ENOSPC, -EIO.
+ */
+int store_set_orphaned(struct store *s, const char *hash, int64_t when);
+
+/*
+ * store_set_orphaned_many - store_set_orphaned() for n hashes, in one
+ * index transaction per 8192 of them; hashes without a row are skipped.
+ * Returns the number of rows changed, or -errno as store_set_orphaned()
+ * (-EINVAL when any hash is malformed; the rows of earlier transactions
+ * stay changed).
+ */
+int store_set_orphaned_many(struct store *s, const char *const *hashes, size_t n,
+			    int64_t when);
+
+/*
+ * store_gc_lock - become the one gc of this store: an exclusive OFD lock on
+ * locks/gc.lock, taken without waiting.  Returns 0, or -EBUSY when another
+ * gc (any process, or another handle of this one) runs, -EROFS on a
+ * STORE_RDONLY store, -errno of open/fcntl; release with store_gc_unlock()
+ * (NULL is a no-op).  It excludes other gcs only: daemons, installs and
+ * evictions go on beside a gc, coordinated by the per-hash locks.
+ */
+struct store_gc_lock;
+int store_gc_lock(struct store *s, struct store_gc_lock **ret);
+void store_gc_unlock(struct store_gc_lock *l);
+
+/*
+ * store_evict_lru - quota: remove least-recently-used installed artifacts
+ * (by last_access, oldest first; flushed access times only) until the
+ * installed bytes are at most target bytes.  Artifacts in use or installing
+ * (-EBUSY from store_remove) are skipped; skip(hash, arg), when not NULL, may
+ * veto others (the daemon's own open files).  @freed/@removed (may be NULL)
+ * receive what went.  Returns 0 when the target was reached, -ENOSPC when
+ * everything left is pinned, or another -errno (-EROFS on a STORE_RDONLY
+ * store; the first removal error when the target was not reached).
+ * Flushes this process's pending access times first (store_flush_access),
+ * then reads every row and sorts them: one scan per call.  skip() is called
+ * with no store lock held.
+ */
+int store_evict_lru(struct store *s, uint64_t target,
+		    bool (*skip)(const char *hash, void *arg), void *arg,
+		    uint64_t *freed, unsigned *removed);
+
+/*
+ * store_tmp_sweep - remove tmp/ and quarantine/ entries that no live
+ * installer owns (tmp/) or that are older than min_age seconds
+ * (quarantine/).  @freed may be NULL.  Returns the number removed or -errno.
+ * Only the names the store makes are considered: tmp/<hash>.<id> (owned
+ * while its hash lock or its flock is held: installs, and removals still
+ * deleting their tree) and quarantine/<hash>.<time>[.<n>], aged by the
+ * <time> in the name.  Quarantined rows stay in the index, as a record.
+ * On a STORE_RDONLY store nothing is removed and nothing written: the
+ * return value and @freed say what would go (a dry run).  Goes on after an
+ * error and returns the first; -EINVAL for a negative min_age.
+ */
+int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed);
 
 #endif

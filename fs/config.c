@@ -25,6 +25,7 @@ void fs_config_init(struct fs_config *c)
 	c->timeout = 0;
 	c->retry_after = 10;
 	c->name_timeout = 1;
+	c->quota_low = 75;
 }
 
 static void free_list(char **v, size_t n)
@@ -106,6 +107,34 @@ int fs_parse_duration(const char *s, double *ret)
 	return 0;
 }
 
+int fs_parse_size(const char *s, uint64_t *ret)
+{
+	static const char units[] = "KMGTPE";
+	const char *u;
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (*end && (u = strchr(units, *end & ~0x20)) && *end != '\0') {
+		v *= pow(1024, (double)(u - units + 1));
+		end++;
+		if (*end == 'i')
+			end++;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (v >= 18446744073709551615.0)
+		return -ERANGE;
+	*ret = (uint64_t)v;
+	return 0;
+}
+
 static int set_string(char **dst, const char *value, const char **errmsg)
 {
 	char *p;
@@ -183,6 +212,22 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value, const
 		return set_duration(&c->retry_after, value, errmsg);
 	if (strcmp(key, "name_timeout") == 0)
 		return set_duration(&c->name_timeout, value, errmsg);
+	if (strcmp(key, "quota") == 0) {
+		if (fs_parse_size(value, &c->quota) < 0) {
+			*errmsg = "needs a size such as 500M, 20G or 1T";
+			return -EINVAL;
+		}
+		return 1;
+	}
+	if (strcmp(key, "quota_low") == 0) {
+		n = value ? strtoul(value, &end, 10) : 0;
+		if (!value || (*end && strcmp(end, "%") != 0) || n < 1 || n > 99) {
+			*errmsg = "needs a percentage from 1 to 99";
+			return -EINVAL;
+		}
+		c->quota_low = (unsigned)n;
+		return 1;
+	}
 	if (strcmp(key, "offline") == 0 && !value) {
 		c->offline = true;
 		return 1;

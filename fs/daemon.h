@@ -72,6 +72,10 @@ struct fs {
 
 	pthread_mutex_t pin_lock;
 	struct fs_pin *pins;		/* open files per artifact */
+	int *graveyard;			/* superseded artifact descriptors (under ino_lock) */
+	size_t n_graveyard;
+
+	pthread_mutex_t quota_lock;	/* one eviction at a time */
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -92,6 +96,26 @@ void fs_daemon_pin(struct fs *fs, const char *hash, int delta);
  * outside any FUSE request.
  */
 void fs_daemon_inval_name(struct fs *fs, const char *name);
+
+/*
+ * fs_daemon_forget_removed - after artifacts were removed from the store
+ * (quota eviction, gc), make the kernel forget what it cached of them, so
+ * that the next access installs them again.
+ */
+void fs_daemon_forget_removed(struct fs *fs);
+
+/*
+ * fs_daemon_bury_fd - keep fd open until the daemon exits: it was replaced
+ * while other threads may still be using it.  Called with fs->ino_lock held.
+ */
+void fs_daemon_bury_fd(struct fs *fs, int fd);
+
+/*
+ * fs_daemon_enforce_quota - when the store holds more than the quota, evict
+ * least-recently-used artifacts without open files down to quota_low
+ * percent of it, then forget them in the kernel.  Serialised.
+ */
+void fs_daemon_enforce_quota(struct fs *fs);
 
 /* fs_daemon_pinned - the number of open files of hash. */
 unsigned fs_daemon_pinned(struct fs *fs, const char *hash);

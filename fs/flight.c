@@ -30,6 +30,7 @@ struct flight {
 	bool queued;		/* waiting for a worker */
 	bool running;		/* a worker is installing it */
 	double failed_at;	/* monotonic seconds of the last failure, 0 = none */
+	int err;		/* what the waiters of the failure got */
 	struct waiter *waiters;
 };
 
@@ -121,12 +122,13 @@ static void *worker(void *arg)
 		fl->running = false;
 		if (r < 0) {
 			fl->failed_at = now_mono();
+			fl->err = r == -EFBIG ? -EFBIG : -EIO;
 		} else {
 			unlink_flight(f, fl);
 			free(fl);
 		}
 		pthread_mutex_unlock(&f->lock);
-		call_waiters(w, r < 0 ? -EIO : 0);
+		call_waiters(w, r < 0 ? (r == -EFBIG ? -EFBIG : -EIO) : 0);
 		pthread_mutex_lock(&f->lock);
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -223,7 +225,7 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *ar
 	fl = find(f, hash);
 	if (fl && !fl->running && !fl->queued && fl->failed_at > 0) {
 		if (now_mono() - fl->failed_at < f->retry_after) {
-			r = -EIO;
+			r = fl->err;
 			goto out;
 		}
 		fl->failed_at = 0;	/* the window is over: try again */

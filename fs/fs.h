@@ -37,6 +37,8 @@ struct fs_config {
 	bool offline;			/* offline: serve only what is installed */
 	bool ignore_hashes;		/* ignore_hashes: install despite a tree hash mismatch */
 	char *ca_file;			/* ca_file=FILE */
+	uint64_t quota;			/* quota=SIZE in bytes; 0 = none */
+	unsigned quota_low;		/* quota_low=PERCENT: evict down to this share (default 75) */
 };
 
 /*
@@ -160,8 +162,11 @@ void fs_flights_free(struct fs_flights *f);
  * called once when it is (err 0) or when the install failed (err -EIO).
  * Every waiter of one hash shares one install (single flight); done() runs
  * on a worker thread and must not block for long.
- * Returns 0 when the waiter was queued (done will be called), or -EIO
- * without queueing when hash failed within retry_after seconds, or -ENOMEM.
+ * done() gets -EFBIG when the artifact is larger than the quota, -EIO for
+ * every other failure.
+ * Returns 0 when the waiter was queued (done will be called), or the
+ * failure's error (-EIO, -EFBIG) without queueing when hash failed within
+ * retry_after seconds, or -ENOMEM.
  */
 int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *arg, int err),
 		   void *arg);
@@ -177,5 +182,11 @@ bool fs_is_hash(const char *s);
 
 /* fs_parse_duration - "30", "1.5", "500ms", "2m", "1h" -> seconds; -EINVAL. */
 int fs_parse_duration(const char *s, double *ret);
+
+/*
+ * fs_parse_size - "1048576", "512K", "100M", "1.5G", "2T" (powers of 1024,
+ * an optional trailing "B" or "iB") -> bytes; -EINVAL, -ERANGE.
+ */
+int fs_parse_size(const char *s, uint64_t *ret);
 
 #endif

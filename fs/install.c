@@ -5,8 +5,10 @@
 #include "fs/daemon.h"
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
+#include "store/store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,11 +93,49 @@ static int install(void *ctx, const char *hash, char **errmsg)
 		*errmsg = one_line(fetch_errmsg(f));
 	else
 		fs_log(FS_LOG_INFO, "installed '%s' (%s)", req.name, hash);
+	if (r == -EFBIG)
+		fs_log(FS_LOG_ERR, "'%s' (%s) is larger than the whole quota of %" PRIu64
+		       " bytes: refused", req.name, hash, fs->cfg->quota);
 out:
 	fetch_free(f);
 	free(src);
 	fs_names_unref(names);	/* n and its strings were borrowed until here */
+	if (r == 0)
+		fs_daemon_enforce_quota(fs);
 	return r;
+}
+
+static bool has_open_files(const char *hash, void *arg)
+{
+	return fs_daemon_pinned(arg, hash) > 0;
+}
+
+void fs_daemon_enforce_quota(struct fs *fs)
+{
+	const struct fs_config *c = fs->cfg;
+	struct store_stats st;
+	uint64_t target, freed = 0;
+	unsigned removed = 0;
+	int r;
+
+	if (!c->quota)
+		return;
+	pthread_mutex_lock(&fs->quota_lock);
+	if (store_stats(fs->store, &st) < 0 || st.bytes <= c->quota)
+		goto out;
+	/* Least recently used first: write out the batched access times. */
+	store_flush_access(fs->store);
+	target = c->quota / 100 * c->quota_low;
+	r = store_evict_lru(fs->store, target, has_open_files, fs, &freed, &removed);
+	fs_log(FS_LOG_NOTICE, "quota: %" PRIu64 " bytes installed, quota %" PRIu64
+	       "; evicted %u artifacts, %" PRIu64 " bytes", st.bytes, c->quota, removed, freed);
+	if (r == -ENOSPC)
+		fs_log(FS_LOG_WARNING, "quota: still above %u%% of the quota: the rest is in use",
+		       c->quota_low);
+	if (removed)
+		fs_daemon_forget_removed(fs);
+out:
+	pthread_mutex_unlock(&fs->quota_lock);
 }
 
 int fs_install_init(struct fs *fs, struct fs_installer *ret)
@@ -116,6 +156,8 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 	in.opts.pkg_server = c->pkg_server;
 	if (c->ignore_hashes)
 		in.opts.flags |= FETCH_IGNORE_HASHES;
+	/* An artifact larger than the whole quota could never stay: refuse it. */
+	in.opts.max_bytes = c->quota;
 	in.opts.log = log_fetch;
 	if (platform_triplet(fs->host, &in.triplet) == 0)
 		in.opts.host_triplet = in.triplet;

@@ -54,6 +54,9 @@ static const char usage_text[] =
 	"    retry_after=SECS       answer EIO at once for SECS after a failure (default 10)\n"
 	"    name_timeout=SECS      how long the kernel caches names (default 1)\n"
 	"    ca_file=FILE           CA certificates for https\n"
+	"    quota=SIZE             keep the store under SIZE (e.g. 20G): evict least\n"
+	"                           recently used artifacts; refuse bigger ones (EFBIG)\n"
+	"    quota_low=PERCENT      evict down to this share of the quota (default 75)\n"
 	"    offline                serve only what is installed\n"
 	"    ignore_hashes          install despite a tree hash mismatch (loud)\n"
 	"\n"
@@ -341,11 +344,13 @@ struct fs_pin {
 	struct fs_pin *next;
 	char hash[41];
 	unsigned count;
+	struct store_pin *pin;	/* the store's use lock, so no process removes it */
 };
 
 void fs_daemon_pin(struct fs *fs, const char *hash, int delta)
 {
 	struct fs_pin **pp, *p;
+	int r;
 
 	pthread_mutex_lock(&fs->pin_lock);
 	for (pp = &fs->pins; (p = *pp); pp = &p->next)
@@ -355,6 +360,13 @@ void fs_daemon_pin(struct fs *fs, const char *hash, int delta)
 		p = calloc(1, sizeof(*p));
 		if (p) {
 			memcpy(p->hash, hash, 41);
+			/*
+			 * -EBUSY means a removal holds the lock for the instant of
+			 * its rename; the file just opened stays readable anyway.
+			 */
+			r = store_pin(fs->store, hash, &p->pin);
+			if (r < 0)
+				fs_log(FS_LOG_DEBUG, "cannot pin %s: %s", hash, strerror(-r));
 			p->next = fs->pins;
 			fs->pins = p;
 		}
@@ -365,10 +377,21 @@ void fs_daemon_pin(struct fs *fs, const char *hash, int delta)
 			for (pp = &fs->pins; *pp != p; pp = &(*pp)->next)
 				;
 			*pp = p->next;
+			store_unpin(p->pin);
 			free(p);
 		}
 	}
 	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+void fs_daemon_bury_fd(struct fs *fs, int fd)
+{
+	int *g = realloc(fs->graveyard, (fs->n_graveyard + 1) * sizeof(*g));
+
+	if (!g)
+		return;	/* leak the descriptor rather than close it under a user */
+	fs->graveyard = g;
+	g[fs->n_graveyard++] = fd;
 }
 
 unsigned fs_daemon_pinned(struct fs *fs, const char *hash)
@@ -541,6 +564,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.names_lock, NULL);
 	pthread_mutex_init(&fs.ino_lock, NULL);
 	pthread_mutex_init(&fs.pin_lock, NULL);
+	pthread_mutex_init(&fs.quota_lock, NULL);
 	fs.ino_buckets = 1 << 16;
 	fs.ino_table = calloc(fs.ino_buckets, sizeof(*fs.ino_table));
 	if (!fs.ino_table)
@@ -600,6 +624,7 @@ int main(int argc, char **argv)
 	}
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
+	fs_daemon_enforce_quota(&fs);
 
 	m.fs = &fs;
 	m.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -666,8 +691,12 @@ out:
 		struct fs_pin *p = fs.pins;
 
 		fs.pins = p->next;
+		store_unpin(p->pin);
 		free(p);
 	}
+	for (i = 0; i < fs.n_graveyard; i++)
+		close(fs.graveyard[i]);
+	free(fs.graveyard);
 	store_close(fs.store);
 	if (fs.names)
 		fs_names_unref(fs.names);

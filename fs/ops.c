@@ -25,6 +25,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -183,19 +184,23 @@ static void inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n)
 
 /*
  * hash_dir_fd - the O_PATH descriptor of an installed artifact's tree, opened
- * on first use and kept by its FS_HASH inode.  Returns -ENOENT while the
- * artifact is not installed.
+ * on first use and kept by its FS_HASH inode.  When the tree was removed
+ * since (gc, quota eviction: the directory's link count is 0) it is opened
+ * again, for the artifact may have been installed anew; the old descriptor
+ * goes to the graveyard, never closed while another thread may still use
+ * it.  Returns -ENOENT while the artifact is not installed.
  */
 static int hash_dir_fd(struct fs *fs, struct fs_inode *in)
 {
 	char path[4096];
-	int fd, r;
+	struct stat st;
+	int fd, old, r;
 
 	pthread_mutex_lock(&fs->ino_lock);
-	fd = in->fd;
+	old = in->fd;
 	pthread_mutex_unlock(&fs->ino_lock);
-	if (fd >= 0)
-		return fd;
+	if (old >= 0 && fstat(old, &st) == 0 && st.st_nlink > 0)
+		return old;
 	r = store_path(fs->store, in->hash, path, sizeof(path));
 	if (r < 0)
 		return r;
@@ -203,7 +208,9 @@ static int hash_dir_fd(struct fs *fs, struct fs_inode *in)
 	if (fd < 0)
 		return -errno;
 	pthread_mutex_lock(&fs->ino_lock);
-	if (in->fd < 0) {
+	if (in->fd == old) {
+		if (old >= 0)
+			fs_daemon_bury_fd(fs, old);
 		in->fd = fd;
 	} else {
 		close(fd);
@@ -239,12 +246,27 @@ static int node_at(struct fs *fs, struct fs_inode *in, const char **path)
  */
 static int open_beneath(int dirfd, const char *path, int flags)
 {
+	static atomic_bool no_openat2;
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	long fd;
 
+	if (!atomic_load(&no_openat2)) {
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		if (errno != ENOSYS && errno != EPERM)
+			return -errno;
+		/*
+		 * No openat2 (Linux < 5.6, valgrind, a seccomp filter): the path's
+		 * components were each looked up as directories of an immutable
+		 * tree, so plain openat with O_NOFOLLOW for the last one is safe.
+		 */
+		atomic_store(&no_openat2, true);
+	}
+	fd = openat(dirfd, path, flags | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : (int)fd;
 }
 
@@ -350,7 +372,7 @@ static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /*
  * A parked request: what to run again once the artifact is installed.
  */
-enum parked_op { PARK_LOOKUP, PARK_OPENDIR };
+enum parked_op { PARK_LOOKUP, PARK_OPENDIR, PARK_OPEN };
 
 struct parked {
 	struct fs *fs;
@@ -438,6 +460,8 @@ static int do_lookup_tree(struct fs *fs, struct fs_inode *parent, const char *na
 }
 
 static void park_done(void *arg, int err);
+static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   bool may_park);
 
 /*
  * park - queue req until in's artifact is installed.  Returns 0 when parked
@@ -493,6 +517,13 @@ static int do_lookup(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const cha
 		store_touch(fs->store, p->hash);
 		return do_lookup_tree(fs, p, name, e);
 	case FS_TREE:
+		/* The artifact went (gc, quota) under cached inodes: install it again. */
+		if (!artifact_installed(fs, p->hash)) {
+			if (!may_park)
+				return -EIO;
+			r = park(fs, req, PARK_LOOKUP, parent, name, NULL, p->hash);
+			return r < 0 ? r : 1;
+		}
 		return do_lookup_tree(fs, p, name, e);
 	case FS_NAME:
 		return -ENOTDIR;
@@ -519,6 +550,47 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	r = do_lookup(fs_of(req), req, parent, name, &e, true);
 	if (r != 1)
 		reply_lookup(req, r, &e);
+}
+
+void fs_daemon_forget_removed(struct fs *fs)
+{
+	struct gone {
+		fuse_ino_t ino;
+		char hash[41];
+	} *gone = NULL, *ng;
+	struct fs_inode *in;
+	size_t i, n = 0, cap = 0;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	for (i = 0; i < fs->ino_buckets; i++)
+		for (in = fs->ino_table[i]; in; in = in->next) {
+			if (in->kind != FS_HASH || in->fd < 0)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				ng = realloc(gone, cap * sizeof(*gone));
+				if (!ng)
+					break;
+				gone = ng;
+			}
+			gone[n].ino = ino_of(fs, in);
+			memcpy(gone[n].hash, in->hash, 41);
+			n++;
+		}
+	pthread_mutex_unlock(&fs->ino_lock);
+	/*
+	 * Outside the lock (the kernel may call back): for every artifact that
+	 * is no longer installed, drop the dentry of /<hash> (and with it the
+	 * cached subtree) and the cached attributes, so that the next access
+	 * looks it up again and installs it.
+	 */
+	for (i = 0; i < n; i++) {
+		if (artifact_installed(fs, gone[i].hash))
+			continue;
+		fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, gone[i].hash, 40);
+		fuse_lowlevel_notify_inval_inode(fs->se, gone[i].ino, 0, 0);
+	}
+	free(gone);
 }
 
 void fs_daemon_inval_name(struct fs *fs, const char *name)
@@ -678,7 +750,7 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 
 	if (in->kind == FS_NAME)
 		return -ENOTDIR;
-	if (in->kind == FS_HASH && !artifact_installed(fs, in->hash)) {
+	if ((in->kind == FS_HASH || in->kind == FS_TREE) && !artifact_installed(fs, in->hash)) {
 		if (!may_park)
 			return -EIO;
 		r = park(fs, req, PARK_OPENDIR, ino, NULL, fi, in->hash);
@@ -726,6 +798,16 @@ fail:
 	return r;
 }
 
+/*
+ * ENOSYS from open or opendir tells the kernel that the filesystem needs no
+ * open at all (zero-message open): it would then read without a handle.
+ * A failure of ours that happens to be ENOSYS is an I/O error.
+ */
+static int open_errno(int r)
+{
+	return r == -ENOSYS ? EIO : -r;
+}
+
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int r = do_opendir(fs_of(req), req, ino, fi, true);
@@ -733,7 +815,7 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	if (r == 0)
 		fuse_reply_open(req, fi);
 	else if (r < 0)
-		fuse_reply_err(req, -r);
+		fuse_reply_err(req, open_errno(r));
 }
 
 static void park_done(void *arg, int err)
@@ -743,7 +825,13 @@ static void park_done(void *arg, int err)
 	int r;
 
 	if (err < 0) {
-		fuse_reply_err(p->req, EIO);
+		fuse_reply_err(p->req, -err);	/* EIO, or EFBIG over the quota */
+	} else if (p->op == PARK_OPEN) {
+		r = do_open(p->fs, p->req, p->parent, &p->fi, false);
+		if (r == 0)
+			fuse_reply_open(p->req, &p->fi);
+		else
+			fuse_reply_err(p->req, open_errno(r));
 	} else if (p->op == PARK_LOOKUP) {
 		memset(&e, 0, sizeof(e));
 		r = do_lookup(p->fs, p->req, p->parent, p->name, &e, false);
@@ -753,7 +841,7 @@ static void park_done(void *arg, int err)
 		if (r == 0)
 			fuse_reply_open(p->req, &p->fi);
 		else
-			fuse_reply_err(p->req, -r);
+			fuse_reply_err(p->req, open_errno(r));
 	}
 	free(p);
 }
@@ -781,6 +869,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	off_t next;
 	int r = 0;
 
+	if (!d) {	/* no handle: cannot happen unless an opendir was skipped */
+		fuse_reply_err(req, EIO);
+		return;
+	}
 	buf = calloc(1, size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -888,33 +980,45 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 /* --- files --------------------------------------------------------------------- */
 
-static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		   bool may_park)
 {
-	struct fs *fs = fs_of(req);
 	struct fs_inode *in = inode_of(fs, ino);
 	const char *path;
-	int fd;
+	int fd, r;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT))) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
-	if (in->kind != FS_TREE) {
-		fuse_reply_err(req, EISDIR);
-		return;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT)))
+		return -EROFS;
+	if (in->kind != FS_TREE)
+		return -EISDIR;
+	if (!artifact_installed(fs, in->hash)) {
+		/* gone since the lookup (gc, quota): install it again */
+		if (!may_park)
+			return -EIO;
+		r = park(fs, req, PARK_OPEN, ino, NULL, fi, in->hash);
+		return r < 0 ? r : 1;
 	}
 	fd = node_at(fs, in, &path);
 	if (fd >= 0)
 		fd = open_beneath(fd, path, O_RDONLY);
-	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
-	}
+	if (fd < 0)
+		return fd;
 	fs_daemon_pin(fs, in->hash, 1);
 	fi->fh = (uint64_t)fd;
 	fi->keep_cache = 1;	/* the bytes of a hash tree never change */
 	fi->noflush = 1;
-	fuse_reply_open(req, fi);
+	store_touch(fs->store, in->hash);
+	return 0;
+}
+
+static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int r = do_open(fs_of(req), req, ino, fi, true);
+
+	if (r == 0)
+		fuse_reply_open(req, fi);
+	else if (r < 0)
+		fuse_reply_err(req, open_errno(r));
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -408,6 +408,17 @@ mkfifo "$T/slow-depot/logs/artifact_usage.toml"
 # the first gc holds the gc lock while it waits to read its usage log
 "$ARTIFACTCTL" gc --store "$S" --depot "$T/slow-depot" >"$T/two-a.out" 2>"$T/two-a.err" &
 gc_pid=$!
+# start the second only once the first holds the lock (/proc/locks names it
+# by device:inode), or the second may take it first and refuse the first
+i=0
+while [ "$i" -lt 200 ]; do
+	if [ -e "$S/locks/gc.lock" ] &&
+		grep -q ":$(stat -c %i "$S/locks/gc.lock") " /proc/locks; then
+		break
+	fi
+	sleep 0.05
+	i=$((i + 1))
+done
 i=0
 refused=no
 while [ "$i" -lt 100 ]; do

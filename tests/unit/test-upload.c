@@ -1,0 +1,289 @@
+/*
+ * test-upload.c - the parts of tools/upload.h and tools/sidecar.h that need
+ * no server: sidecar JSON, key naming and encoding, destinations and S3
+ * settings, credentials files, the file:// backend.  The network backends
+ * are tested against real servers by t0630 (S3) and t0640 (WebDAV).
+ */
+#include "tests/tap.h"
+#include "tools/sidecar.h"
+#include "tools/upload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TREE "0123456789abcdef0123456789abcdef01234567"
+#define SHA "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static void test_sidecar(void)
+{
+	struct sidecar s = {.size = 123}, r;
+	char *json = NULL, *msg = NULL;
+	size_t len;
+
+	s.name = (char *)"Zlib \"quoted\"\n";
+	s.platform = (char *)"x86_64-linux-gnu";
+	memcpy(s.tree, TREE, sizeof(s.tree));
+	memcpy(s.sha256, SHA, sizeof(s.sha256));
+	s.created = (char *)"2024-05-01T12:00:00Z";
+	is_int(sidecar_format(&s, &json, &len), 0, "format a sidecar");
+	ok(json && strstr(json, "\"name\": \"Zlib \\\"quoted\\\"\\n\""), "name escaped: %s", json);
+	ok(json && strstr(json, "\"tool\": null"), "absent tool is null");
+	is_int(sidecar_parse(json, len, &r, NULL), 0, "parse what was formatted");
+	is_str(r.name, s.name, "round trip: name");
+	is_str(r.platform, "x86_64-linux-gnu", "round trip: platform");
+	is_str(r.tree, TREE, "round trip: git-tree-sha1");
+	is_str(r.sha256, SHA, "round trip: sha256");
+	is_int(r.size, 123, "round trip: size");
+	is_str(r.created, "2024-05-01T12:00:00Z", "round trip: created");
+	sidecar_release(&r);
+	free(json);
+
+	s.platform = NULL;
+	memcpy(s.tree, "xyz", 4);
+	is_int(sidecar_format(&s, &json, &len), -EINVAL, "a bad tree hash is refused");
+
+#define PARSES(text, want, what)                                                                   \
+	do {                                                                                       \
+		const char *t_ = (text);                                                           \
+		int r_ = sidecar_parse(t_, strlen(t_), &r, &msg);                                  \
+		is_int(r_, want, what);                                                            \
+		if (r_ == 0)                                                                       \
+			sidecar_release(&r);                                                       \
+		free(msg);                                                                         \
+		msg = NULL;                                                                        \
+	} while (0)
+	PARSES("{\"name\": \"A\", \"platform\": null, \"git-tree-sha1\": \"" TREE
+	       "\", \"sha256\": \"" SHA "\", \"size\": 0, \"extra\": [1, {\"x\": [true, false]}]}",
+		0, "unknown keys of any type are skipped");
+	PARSES("{\"name\": \"\\u00e9\\ud83d\\ude00\", \"git-tree-sha1\": \"" TREE
+	       "\", \"sha256\": \"" SHA "\", \"size\": 1}",
+		0, "\\u escapes and surrogate pairs");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"size\": 1}", -EBADMSG,
+		"missing sha256");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": -1}",
+		-EBADMSG, "negative size");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1.5}",
+		-EBADMSG, "fractional size");
+	PARSES("{\"name\": 1, \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1}",
+		-EBADMSG, "a name that is not a string");
+	PARSES("{\"name\": \"A\\u0000B\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1}",
+		-EBADMSG, "NUL in a string");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1} x",
+		-EBADMSG, "text after the object");
+	PARSES("[1]", -EBADMSG, "not an object");
+	PARSES("{\"name\": \"\\ud800\"}", -EBADMSG, "lone surrogate");
+	PARSES("{\"a\": "
+	       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+		-E2BIG, "nesting is bounded");
+	PARSES("{\"name\": \"A", -EBADMSG, "truncated");
+
+	ok(sidecar_is_key("a/Zlib.any.x.tar.gz.json"), "a .tar.gz.json is a sidecar");
+	ok(sidecar_is_key("Zlib.tar.zst.json"), "a .tar.zst.json is a sidecar");
+	ok(!sidecar_is_key("index.json"), "index.json is not a sidecar");
+	ok(!sidecar_is_key(".tar.gz.json"), "nothing before the suffix");
+}
+
+static void test_urls(void)
+{
+	struct upload *u = NULL;
+	char *url = NULL, *msg = NULL;
+	struct upload_options o;
+
+	upload_options_init(&o);
+	o.endpoint = "http://127.0.0.1:9/";
+	o.region = "auto";
+	o.credentials = "/nonexistent/credentials";
+	is_int(upload_new("s3://bkt/a/b/", &o, &u, &msg), -ENOENT,
+		"an explicit credentials file must exist");
+	ok(msg && strstr(msg, "/nonexistent/credentials"), "... named: %s", msg ? msg : "");
+	free(msg);
+	o.credentials = NULL;
+	unsetenv("AWS_ACCESS_KEY_ID");
+	setenv("HOME", "/nonexistent", 1);
+	is_int(upload_new("s3://bkt/a/b/", &o, &u, &msg), 0, "s3 destination");
+	ok(u && !upload_signed(u), "no credentials: unsigned");
+	is_int(upload_url(u, "x+y z/Zlib.any.tar.gz", &url), 0, "upload_url");
+	is_str(url, "http://127.0.0.1:9/bkt/a/b/x%2By%20z/Zlib.any.tar.gz",
+		"path-style, prefix, key encoded for SigV4");
+	free(url);
+	url = NULL;
+	is_int(upload_url(u, "a/../b", &url), -EINVAL, "'..' refused");
+	is_int(upload_url(u, "/a", &url), -EINVAL, "leading '/' refused");
+	is_int(upload_url(u, "a//b", &url), -EINVAL, "empty component refused");
+	is_int(upload_url(u, "a\nb", &url), -EINVAL, "control byte refused");
+	upload_free(u);
+	u = NULL;
+
+	o.endpoint = NULL;
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ENDPOINT_URL_S3");
+	is_int(upload_new("s3://bkt", &o, &u, &msg), -EINVAL, "no endpoint for region auto");
+	free(msg);
+	o.region = "eu-west-1";
+	is_int(upload_new("s3://bkt", &o, &u, NULL), 0, "a region gives the AWS endpoint");
+	is_int(upload_url(u, "k", &url), 0, "... url");
+	is_str(url, "https://s3.eu-west-1.amazonaws.com/bkt/k", "... path-style on AWS");
+	free(url);
+	url = NULL;
+	upload_free(u);
+	u = NULL;
+	o.region = "bad:region";
+	is_int(upload_new("s3://bkt", &o, &u, NULL), -EINVAL, "a region with ':' is refused");
+	o.region = NULL;
+	o.endpoint = "http://e";
+	is_int(upload_new("s3:///x", &o, &u, NULL), -EINVAL, "an empty bucket is refused");
+	is_int(upload_new("s3://b/x/../y", &o, &u, NULL), -EINVAL, "a prefix with '..' is refused");
+	o.part_size = 1 << 20;
+	is_int(upload_new("s3://b", &o, &u, NULL), -EINVAL, "a part size under 5 MiB is refused");
+	o.part_size = 0;
+	is_int(upload_new("ftp://h/x", NULL, &u, NULL), -EPROTONOSUPPORT, "ftp:// refused");
+
+	is_int(upload_new("https://us%40r:p%3Ass@h:8443/dav/", NULL, &u, NULL), 0,
+		"http destination with user:password");
+	is_int(upload_url(u, "o", &url), 0, "... url");
+	is_str(url, "https://h:8443/dav/o", "... without the credentials");
+	free(url);
+	url = NULL;
+	upload_free(u);
+	u = NULL;
+	is_int(upload_new("https://h/dav?x=1", NULL, &u, NULL), -EINVAL, "a query in DEST");
+	is_int(upload_new("https://h/dav", NULL, &u, NULL), 0, "http destination");
+	is_int(upload_url(u, "o.json", &url), 0, "... url");
+	is_str(url, "https://h/dav/o.json", "... DEST/KEY");
+	free(url);
+	url = NULL;
+	upload_free(u);
+	u = NULL;
+	is_int(upload_new("file:///tmp/a%20b/", NULL, &u, NULL), 0, "file:// destination");
+	is_int(upload_url(u, "k", &url), 0, "... url");
+	is_str(url, "file:///tmp/a%20b/k", "... decoded, then encoded again");
+	free(url);
+	url = NULL;
+	upload_free(u);
+	is_int(upload_join_url(
+		       "https://cdn.example.org/a//", "N.x86_64-linux-gnu-cuda+12.0.tar.gz", &url),
+		0, "upload_join_url");
+	is_str(url, "https://cdn.example.org/a/N.x86_64-linux-gnu-cuda%2B12.0.tar.gz",
+		"... slashes trimmed, key encoded");
+	free(url);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd >= 0) {
+		if (write(fd, text, strlen(text)) < 0)
+			diag("write failed");
+		fchmod(fd, mode);
+		close(fd);
+	}
+}
+
+static void test_credentials(const char *dir)
+{
+	struct upload_options o;
+	struct upload *u = NULL;
+	char path[4096], *msg = NULL;
+
+	upload_options_init(&o);
+	o.endpoint = "http://127.0.0.1:9";
+	snprintf(path, sizeof(path), "%s/credentials", dir);
+	write_file(path,
+		"# comment\n[default]\naws_access_key_id = AK\naws_secret_access_key = SK\n"
+		"[profile ci]\n aws_access_key_id=AK2\naws_secret_access_key =SK2\n"
+		"[half]\naws_access_key_id = X\n",
+		0644);
+	o.credentials = path;
+	is_int(upload_new("s3://b", &o, &u, &msg), -EPERM, "mode 0644 is refused");
+	ok(msg && strstr(msg, "group or others"), "... with the reason: %s", msg ? msg : "");
+	free(msg);
+	chmod(path, 0640);
+	is_int(upload_new("s3://b", &o, &u, NULL), -EPERM, "mode 0640 is refused");
+	chmod(path, 0600);
+	is_int(upload_new("s3://b", &o, &u, NULL), 0, "mode 0600 is read");
+	ok(u && upload_signed(u), "... [default] gives credentials");
+	upload_free(u);
+	u = NULL;
+	o.profile = "ci";
+	is_int(upload_new("s3://b", &o, &u, NULL), 0, "[profile ci]");
+	ok(u && upload_signed(u), "... gives credentials");
+	upload_free(u);
+	u = NULL;
+	o.profile = "half";
+	is_int(upload_new("s3://b", &o, &u, NULL), -EBADMSG, "half a key pair is refused");
+	o.profile = "nope";
+	is_int(upload_new("s3://b", &o, &u, NULL), -EBADMSG, "a missing profile is refused");
+}
+
+static bool saw_key;
+
+static int on_object(void *arg, const char *key, uint64_t size)
+{
+	if (strcmp(key, "sub/k.tar.gz") == 0 && size == 5)
+		saw_key = true;
+	return strstr(key, ".upload-") ? -EEXIST : 0;
+}
+
+static void test_file(const char *dir)
+{
+	struct upload_stat st;
+	struct upload *u = NULL;
+	char dest[4096], *got = NULL;
+	size_t len;
+	int fd;
+
+	snprintf(dest, sizeof(dest), "%s/pub", dir);
+	is_int(upload_new(dest, NULL, &u, NULL), 0, "a plain directory");
+	is_int(upload_head(u, "sub/k.tar.gz", &st), 0, "head of a missing object");
+	ok(!st.exists && !st.has_sidecar, "... does not exist");
+	fd = open(dest, O_RDONLY);
+	ok(fd < 0, "nothing created before the first put");
+	if (fd >= 0)
+		close(fd);
+	is_int(upload_put_buf(u, "sub/k.tar.gz", "hello", 5, NULL), 0, "put creates directories");
+	is_int(upload_put_buf(u, "sub/k.tar.gz.json",
+		       "{\"name\": \"k\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+		       "\", \"size\": 5}",
+		       strlen("{\"name\": \"k\", \"git-tree-sha1\": \"" TREE
+			      "\", \"sha256\": \"" SHA "\", \"size\": 5}"),
+		       NULL),
+		0, "put a sidecar");
+	is_int(upload_head(u, "sub/k.tar.gz", &st), 0, "head");
+	ok(st.exists && st.size == 5 && st.has_sidecar, "... exists with its sidecar");
+	is_str(st.sha256, SHA, "... sidecar sha256");
+	is_int(upload_get(u, "sub/k.tar.gz", 4, &got, &len), -E2BIG, "get beyond max");
+	is_int(upload_get(u, "sub/k.tar.gz", 5, &got, &len), 0, "get");
+	is_str(got, "hello", "... content");
+	free(got);
+	is_int(upload_get(u, "nope", 5, &got, &len), -ENOENT, "get of a missing object");
+	is_int(upload_list(u, "", on_object, NULL), 0, "list");
+	ok(saw_key, "... finds the object");
+	upload_free(u);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/test-upload.XXXXXX";
+	char cmd[128];
+
+	if (!mkdtemp(dir))
+		return 1;
+	test_sidecar();
+	test_urls();
+	test_credentials(dir);
+	test_file(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		diag("cannot remove %s", dir);
+	return tap_done();
+}

@@ -1,0 +1,83 @@
+/*
+ * sidecar.h - the JSON file published beside each tarball, and the small
+ * JSON reader and writer the publishing commands share
+ *
+ * "artifactctl publish" uploads OBJECT and then OBJECT.json, one JSON object:
+ *
+ *   {"name": "Zlib", "platform": "x86_64-linux-gnu", "git-tree-sha1": "...",
+ *    "sha256": "...", "size": 123456, "created": "2024-05-01T12:00:00Z",
+ *    "tool": "artifactctl (artifactfs) 0.1.0"}
+ *
+ * "platform" is the triplet, or null for a platform-independent artifact.
+ * "artifactctl index" reads them back; a reader ignores keys it does not
+ * know, so later versions may add some.
+ */
+#ifndef ARTIFACTCTL_SIDECAR_H
+#define ARTIFACTCTL_SIDECAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buf;
+
+/* Largest sidecar read back (a real one is about 300 bytes). */
+#define SIDECAR_MAX (64 * 1024)
+
+struct sidecar {
+	char *name;	     /* malloc'ed */
+	char *platform;	     /* malloc'ed triplet, or NULL: platform independent */
+	char tree[40 + 1];   /* git-tree-sha1, lowercase hex */
+	char sha256[64 + 1]; /* of the tarball, lowercase hex */
+	uint64_t size;	     /* tarball bytes */
+	char *created;	     /* UTC, ISO 8601 "YYYY-MM-DDTHH:MM:SSZ"; NULL when absent */
+	char *tool;	     /* "artifactctl (artifactfs) VERSION"; NULL when absent */
+};
+
+/* sidecar_release - free the strings of s and zero it; NULL is a no-op. */
+void sidecar_release(struct sidecar *s);
+
+/*
+ * sidecar_format - s as the JSON text above (keys in that order, one line,
+ * ending in a newline).  NULL created/tool are written as null.
+ * @ret: malloc'ed text (caller frees), @len its length; untouched on failure.
+ * Returns 0, -EINVAL (a name, hash or sha256 that is not valid), -ENOMEM.
+ */
+int sidecar_format(const struct sidecar *s, char **ret, size_t *len);
+
+/*
+ * sidecar_parse - read the len bytes at json as a sidecar into *ret
+ * (released with sidecar_release(); untouched on failure).  Hex digits are
+ * lowercased.
+ * Returns 0, -EBADMSG (not JSON, not an object, or a required key missing
+ * or of the wrong type: name and platform strings (platform may be null),
+ * git-tree-sha1 40 hex, sha256 64 hex, size an integer >= 0), -E2BIG
+ * (longer than SIDECAR_MAX or nested deeper than 32), -ENOMEM; *errmsg,
+ * when errmsg is not NULL, gets a malloc'ed reason on -EBADMSG (caller
+ * frees; NULL otherwise).
+ */
+int sidecar_parse(const char *json, size_t len, struct sidecar *ret, char **errmsg);
+
+/*
+ * sidecar_is_key - whether key names a sidecar: it ends in ".json" and what
+ * comes before ends in ".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2" or
+ * ".tar.zst".  An index.json beside the tarballs is thus never taken for
+ * one.
+ */
+bool sidecar_is_key(const char *key);
+
+/*
+ * sidecar_now - the current time as "YYYY-MM-DDTHH:MM:SSZ" into out (21
+ * bytes).  $SOURCE_DATE_EPOCH, when set to a number, is used instead of the
+ * clock (reproducible builds).
+ */
+void sidecar_now(char out[21]);
+
+/*
+ * json_add_str - append s to b as a JSON string (quotes, escapes of " \ and
+ * control bytes; other bytes as they are), or null when s is NULL.
+ * Returns 0 or the error of buf_add().
+ */
+int json_add_str(struct buf *b, const char *s);
+
+#endif

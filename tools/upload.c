@@ -1,0 +1,813 @@
+/*
+ * upload.c - the upload layer: destinations, keys, libcurl requests with
+ * retries, and the dispatch to the backends: upload_s3.c (S3),
+ * upload_http.c (http(s) PUT, WebDAV), upload_file.c (file://)
+ */
+#include "tools/upload_int.h"
+
+#include "tools/sidecar.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void upload_options_init(struct upload_options *o)
+{
+	memset(o, 0, sizeof(*o));
+}
+
+int up_fail(struct upload *u, int err, const char *fmt, ...)
+{
+	va_list ap;
+	char *m = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	free(u->errmsg);
+	u->errmsg = m;
+	return err;
+}
+
+static void clear_error(struct upload *u)
+{
+	free(u->errmsg);
+	u->errmsg = NULL;
+}
+
+const char *upload_errmsg(const struct upload *u)
+{
+	return u->errmsg ? u->errmsg : "";
+}
+
+enum upload_kind upload_kind(const struct upload *u)
+{
+	return u->kind;
+}
+
+bool upload_signed(const struct upload *u)
+{
+	return u->kind != UPLOAD_S3 || u->key_id;
+}
+
+void up_sleep_ms(unsigned ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- keys ------------------------------------------------------------------ */
+
+bool up_key_valid(const char *key)
+{
+	const char *p = key, *c;
+
+	if (!*key || *key == '/')
+		return false;
+	for (; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	for (p = key;; p = c + 1) {
+		size_t n;
+
+		c = strchr(p, '/');
+		n = c ? (size_t)(c - p) : strlen(p);
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!c)
+			return true;
+	}
+}
+
+int up_escape(struct buf *b, const char *key, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int r = 0;
+
+	for (; r == 0 && *key; key++) {
+		unsigned char c = (unsigned char)*key;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+			c == '-' || c == '.' || c == '_' || c == '~' || (c == '/' && keep_slash)) {
+			r = buf_addc(b, (char)c);
+		} else {
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+
+			r = buf_add(b, e, 3);
+		}
+	}
+	return r;
+}
+
+int upload_url(const struct upload *u, const char *key, char **ret)
+{
+	struct buf b;
+	char *s;
+	int r;
+
+	if (!up_key_valid(key))
+		return -EINVAL;
+	buf_init(&b, 1 << 20);
+	switch (u->kind) {
+	case UPLOAD_S3:
+		if ((r = buf_adds(&b, u->base)) == 0 && (r = up_escape(&b, u->prefix, true)) == 0)
+			r = up_escape(&b, key, true);
+		break;
+	case UPLOAD_HTTP:
+		if ((r = buf_adds(&b, u->base)) == 0)
+			r = up_escape(&b, key, true);
+		break;
+	default:
+		if ((r = buf_adds(&b, "file://")) == 0 && (r = up_escape(&b, u->base, true)) == 0 &&
+			(r = buf_addc(&b, '/')) == 0)
+			r = up_escape(&b, key, true);
+		break;
+	}
+	if (r == 0) {
+		s = buf_detach(&b, NULL);
+		if (!s)
+			r = -ENOMEM;
+		else
+			*ret = s;
+	}
+	buf_release(&b);
+	return r;
+}
+
+int upload_join_url(const char *base, const char *key, char **ret)
+{
+	size_t n = strlen(base);
+	struct buf b;
+	char *s;
+	int r;
+
+	if (!up_key_valid(key))
+		return -EINVAL;
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	buf_init(&b, 1 << 20);
+	if ((r = buf_add(&b, base, n)) == 0 && (r = buf_addc(&b, '/')) == 0)
+		r = up_escape(&b, key, true);
+	if (r == 0) {
+		s = buf_detach(&b, NULL);
+		if (!s)
+			r = -ENOMEM;
+		else
+			*ret = s;
+	}
+	buf_release(&b);
+	return r;
+}
+
+/* ---- libcurl requests ---------------------------------------------------------- */
+
+int up_status_errno(long status)
+{
+	if (status == 404 || status == 410)
+		return -ENOENT;
+	if (status == 401 || status == 403 || status == 407)
+		return -EACCES;
+	return -EREMOTEIO;
+}
+
+static int curl_errno(CURLcode c)
+{
+	switch (c) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EPROTONOSUPPORT;
+	case CURLE_URL_MALFORMAT:
+		return -EINVAL;
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_PARTIAL_FILE:
+		return -EPIPE;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+		return -ECONNRESET;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+		return -EKEYREJECTED;
+	case CURLE_TOO_MANY_REDIRECTS:
+		return -ELOOP;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
+	case CURLE_READ_ERROR:
+		return -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+bool up_retryable(int err, long status)
+{
+	if (status >= 400)
+		return status == 408 || status == 425 || status == 429 || status >= 500;
+	return err == -ECONNREFUSED || err == -ECONNRESET || err == -ETIMEDOUT || err == -EPIPE;
+}
+
+static size_t on_read(char *dst, size_t size, size_t nitems, void *arg)
+{
+	struct up_body *b = arg;
+	size_t want = size * nitems;
+	ssize_t n;
+
+	if (b->pos >= b->len)
+		return 0;
+	if (want > b->len - b->pos)
+		want = (size_t)(b->len - b->pos);
+	if (b->fd < 0) {
+		memcpy(dst, b->mem + b->pos, want);
+		n = (ssize_t)want;
+	} else {
+		do
+			n = pread(b->fd, dst, want, (off_t)(b->off + b->pos));
+		while (n < 0 && errno == EINTR);
+		if (n <= 0) {
+			b->err = n < 0 ? -errno : -EIO; /* the file shrank */
+			return CURL_READFUNC_ABORT;
+		}
+	}
+	b->pos += (uint64_t)n;
+	return (size_t)n;
+}
+
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct up_body *b = arg;
+
+	if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > b->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	b->pos = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct up_req *r = arg;
+	size_t n = size * nmemb;
+
+	if (r->resp && buf_add(r->resp, p, n) < 0)
+		return 0; /* over the ceiling: CURLE_WRITE_ERROR */
+	return n;
+}
+
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == '\r' || (*e)[-1] == '\n' || (*e)[-1] == ' '))
+		(*e)--;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct up_req *r = arg;
+	size_t n = size * nmemb;
+	const char *s, *e = p + n;
+
+	if (n > 5 && memcmp(p, "HTTP/", 5) == 0) {
+		/* a new status line (after 100 Continue too): "HTTP/1.1 404 Not Found" */
+		r->reason[0] = '\0';
+		r->etag[0] = '\0';
+		s = memchr(p, ' ', n);
+		if (s && (s = memchr(s + 1, ' ', (size_t)(e - s - 1)))) {
+			s++;
+			trim(&s, &e);
+			snprintf(r->reason, sizeof(r->reason), "%.*s", (int)(e - s), s);
+		}
+	} else if (n > 5 && strncasecmp(p, "etag:", 5) == 0) {
+		s = p + 5;
+		trim(&s, &e);
+		snprintf(r->etag, sizeof(r->etag), "%.*s", (int)(e - s), s);
+	}
+	return n;
+}
+
+static int on_progress(
+	void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct up_req *r = arg;
+	uint64_t t;
+
+	if (!r->progress)
+		return 0;
+	t = mono_ms();
+	if (t - r->last_ms < 100)
+		return 0;
+	r->last_ms = t;
+	if (!r->progress(r->progress_arg, r->progress_base + (uint64_t)ulnow, r->progress_total)) {
+		r->cancelled = true;
+		return 1;
+	}
+	return 0;
+}
+
+static int set_headers(struct upload *u, struct up_req *r, struct curl_slist **list)
+{
+	char h[160];
+	struct curl_slist *l = NULL, *n;
+
+	/* S3: curl 7.88 signs the x-amz-* headers given here and takes the payload hash from
+	 * x-amz-content-sha256; without the header it would sign the hash of an empty body */
+	if (u->kind == UPLOAD_S3) {
+		snprintf(h, sizeof(h), "x-amz-content-sha256: %s",
+			r->payload_sha256 ? r->payload_sha256 : EMPTY_SHA256);
+		if (!(n = curl_slist_append(l, h)))
+			goto nomem;
+		l = n;
+		if (u->token && u->key_id) {
+			char *t;
+
+			if (asprintf(&t, "x-amz-security-token: %s", u->token) < 0)
+				goto nomem;
+			n = curl_slist_append(l, t);
+			free(t);
+			if (!n)
+				goto nomem;
+			l = n;
+		}
+	}
+	if (r->content_type) {
+		snprintf(h, sizeof(h), "Content-Type: %s", r->content_type);
+		if (!(n = curl_slist_append(l, h)))
+			goto nomem;
+		l = n;
+	}
+	*list = l;
+	return 0;
+nomem:
+	curl_slist_free_all(l);
+	return -ENOMEM;
+}
+
+/* One attempt.  Returns 0 (any status: see r->status), or -errno of the transfer. */
+static int perform(struct upload *u, struct up_req *r, char *errbuf)
+{
+	struct curl_slist *headers = NULL;
+	CURL *c = u->curl;
+	CURLcode cc;
+	curl_off_t len = -1;
+	int err;
+
+	r->status = 0;
+	r->reason[0] = r->etag[0] = '\0';
+	r->length = -1;
+	r->cancelled = false;
+	r->last_ms = 0;
+	errbuf[0] = '\0';
+	if (r->resp)
+		buf_reset(r->resp);
+	if (r->body) {
+		r->body->pos = 0;
+		r->body->err = 0;
+	}
+	if ((err = set_headers(u, r, &headers)) < 0)
+		return err;
+
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, r->url);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "artifactctl/" ARTIFACTFS_VERSION);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, u->connect_timeout);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, u->low_speed_time);
+	if (u->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, u->ca_file);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	if (u->kind == UPLOAD_HTTP && u->userpwd) {
+		curl_easy_setopt(c, CURLOPT_USERPWD, u->userpwd);
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	} else if (u->kind == UPLOAD_HTTP) {
+		curl_easy_setopt(c, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	}
+	if (u->kind == UPLOAD_S3 && u->key_id) {
+		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, u->sigv4);
+		curl_easy_setopt(c, CURLOPT_USERNAME, u->key_id);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, u->secret);
+	}
+	if (strcmp(r->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(r->method, "PUT") == 0) {
+		static const struct up_body none = {.fd = -1, .mem = ""};
+		struct up_body *b = r->body ? r->body : (struct up_body *)&none;
+
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, b);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, b);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)b->len);
+	} else if (strcmp(r->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body->mem : "");
+		curl_easy_setopt(
+			c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body->len : 0));
+	} else if (strcmp(r->method, "GET") != 0) {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+	} else if (r->range) {
+		curl_easy_setopt(c, CURLOPT_RANGE, r->range);
+	}
+
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &len) == CURLE_OK && len >= 0)
+		r->length = (int64_t)len;
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	if (cc == CURLE_OK)
+		return 0;
+	if (r->cancelled)
+		return -ECANCELED;
+	if (r->body && r->body->err)
+		return r->body->err;
+	if (cc == CURLE_WRITE_ERROR && r->resp)
+		return -E2BIG;
+	if (!errbuf[0])
+		snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(cc));
+	return curl_errno(cc);
+}
+
+/* The reason phrase of status, for answers without one (HTTP/2). */
+static const char *status_text(long status)
+{
+	static const struct {
+		long status;
+		const char *text;
+	} texts[] = {
+		{400, "Bad Request"},
+		{401, "Unauthorized"},
+		{403, "Forbidden"},
+		{404, "Not Found"},
+		{405, "Method Not Allowed"},
+		{408, "Request Timeout"},
+		{409, "Conflict"},
+		{411, "Length Required"},
+		{413, "Payload Too Large"},
+		{429, "Too Many Requests"},
+		{500, "Internal Server Error"},
+		{501, "Not Implemented"},
+		{502, "Bad Gateway"},
+		{503, "Service Unavailable"},
+		{504, "Gateway Timeout"},
+		{507, "Insufficient Storage"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		if (texts[i].status == status)
+			return texts[i].text;
+	return "";
+}
+
+/* The text of <tag>...</tag> in [p, e), not decoded, into out. */
+static bool xml_text(const char *p, const char *e, const char *tag, char *out, size_t size)
+{
+	char open[64], close[64];
+	const char *s, *t;
+	size_t n;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	s = memmem(p, (size_t)(e - p), open, strlen(open));
+	if (!s)
+		return false;
+	s += strlen(open);
+	t = memmem(s, (size_t)(e - s), close, strlen(close));
+	if (!t)
+		return false;
+	n = (size_t)(t - s);
+	snprintf(out, size, "%.*s", (int)(n < size ? n : size - 1), s);
+	return true;
+}
+
+/* "HTTP 403 Forbidden (AccessDenied: Access Denied)" */
+static void describe_status(const struct up_req *r, char *out, size_t size)
+{
+	char code[128] = "", msg[256] = "";
+	const char *reason = r->reason[0] ? r->reason : status_text(r->status);
+	int n;
+
+	n = snprintf(out, size, "HTTP %ld%s%s", r->status, *reason ? " " : "", reason);
+	if (n < 0 || (size_t)n >= size || !r->resp || !r->resp->ptr)
+		return;
+	if (xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
+		xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Message", msg, sizeof(msg));
+		snprintf(out + n, size - (size_t)n, " (%s%s%s)", code, *msg ? ": " : "", msg);
+	}
+}
+
+int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status)
+{
+	char errbuf[CURL_ERROR_SIZE], cause[512];
+	unsigned attempt, delay = u->retry_delay_ms;
+	struct buf errbody;
+	bool own = false;
+	int err;
+
+	/* keep S3 error bodies even when the caller does not want the answer */
+	if (!r->resp) {
+		buf_init(&errbody, 64 * 1024);
+		r->resp = &errbody;
+		own = true;
+	}
+	for (attempt = 1;; attempt++) {
+		err = perform(u, r, errbuf);
+		if (err == 0 && r->status >= 200 && r->status < 300)
+			break;
+		if (err == 0 && r->status == quiet_status) {
+			err = up_status_errno(r->status);
+			goto out;
+		}
+		if (attempt >= u->attempts || !up_retryable(err, err ? 0 : r->status))
+			break;
+		up_sleep_ms(delay);
+		delay = delay > 60000 ? 120000 : delay * 2;
+	}
+	if (err == 0 && (r->status < 200 || r->status >= 300)) {
+		describe_status(r, cause, sizeof(cause));
+		err = r->status >= 400 ? up_status_errno(r->status) : -EREMOTEIO;
+	} else if (err == -ECANCELED) {
+		snprintf(cause, sizeof(cause), "interrupted");
+	} else if (err < 0 && r->body && err == r->body->err) {
+		snprintf(cause, sizeof(cause), "cannot read the data: %s", strerror(-err));
+	} else if (err < 0) {
+		snprintf(cause, sizeof(cause), "%s", errbuf);
+	}
+	if (err < 0 && attempt > 1)
+		up_fail(u, err, "cannot %s '%s': %s (%u attempts)", verb,
+			r->name ? r->name : r->url, cause, attempt);
+	else if (err < 0)
+		up_fail(u, err, "cannot %s '%s': %s", verb, r->name ? r->name : r->url, cause);
+	else if (r->progress)
+		r->progress(r->progress_arg, r->progress_base + (r->body ? r->body->len : 0),
+			r->progress_total);
+out:
+	if (own) {
+		buf_release(&errbody);
+		r->resp = NULL;
+	}
+	return err;
+}
+
+/* ---- the interface ------------------------------------------------------------------ */
+
+int upload_new(const char *dest, const struct upload_options *o, struct upload **ret, char **errmsg)
+{
+	struct upload_options def;
+	struct upload *u;
+	const char *colon;
+	int err;
+
+	if (errmsg)
+		*errmsg = NULL;
+	if (!o) {
+		upload_options_init(&def);
+		o = &def;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->attempts = o->attempts ? o->attempts : 3;
+	u->retry_delay_ms = o->retry_delay_ms ? o->retry_delay_ms : 1000;
+	u->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 30;
+	u->low_speed_time = o->low_speed_time > 0 ? o->low_speed_time : 60;
+	u->part_size = o->part_size ? o->part_size : UPLOAD_PART_SIZE_DEFAULT;
+	if (u->part_size < UPLOAD_PART_SIZE_MIN || u->part_size > UPLOAD_PART_SIZE_MAX) {
+		err = up_fail(u, -EINVAL, "invalid part size %llu: 5 MiB to 5 GiB",
+			(unsigned long long)u->part_size);
+		goto fail;
+	}
+	if (o->ca_file && !(u->ca_file = strdup(o->ca_file))) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	colon = strstr(dest, "://");
+	if (strncmp(dest, "s3://", 5) == 0) {
+		u->kind = UPLOAD_S3;
+		err = s3_init(u, dest, o);
+	} else if (strncmp(dest, "http://", 7) == 0 || strncmp(dest, "https://", 8) == 0) {
+		u->kind = UPLOAD_HTTP;
+		err = http_init(u, dest);
+	} else if (!colon || strncmp(dest, "file://", 7) == 0) {
+		u->kind = UPLOAD_FILE;
+		err = file_init(u, dest);
+	} else {
+		err = up_fail(u, -EPROTONOSUPPORT,
+			"cannot publish to '%s': use s3://, http://, https:// or file://", dest);
+	}
+	if (err < 0)
+		goto fail;
+	if (u->kind != UPLOAD_FILE && !(u->curl = curl_easy_init())) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*ret = u;
+	return 0;
+fail:
+	if (errmsg && u->errmsg) {
+		*errmsg = u->errmsg;
+		u->errmsg = NULL;
+	}
+	upload_free(u);
+	return err;
+}
+
+void upload_free(struct upload *u)
+{
+	if (!u)
+		return;
+	if (u->curl)
+		curl_easy_cleanup(u->curl);
+	s3_release(u);
+	if (u->userpwd)
+		explicit_bzero(u->userpwd, strlen(u->userpwd));
+	free(u->userpwd);
+	free(u->base);
+	free(u->ca_file);
+	free(u->errmsg);
+	free(u);
+}
+
+static int get_into(struct upload *u, const char *key, const char *url, size_t max, struct buf *out)
+{
+	switch (u->kind) {
+	case UPLOAD_S3:
+		return s3_get(u, url, max, out);
+	case UPLOAD_HTTP:
+		return http_get(u, url, max, out);
+	default:
+		return file_get(u, key, max, out);
+	}
+}
+
+int upload_get(struct upload *u, const char *key, size_t max, char **ret, size_t *len)
+{
+	char *url = NULL, *s;
+	struct buf b;
+	int err;
+
+	clear_error(u);
+	if ((err = upload_url(u, key, &url)) < 0)
+		return up_fail(u, err, "invalid object name '%s'", key);
+	buf_init(&b, max);
+	err = get_into(u, key, url, max, &b);
+	if (err == 0) {
+		s = buf_detach(&b, len);
+		if (!s)
+			err = -ENOMEM;
+		else
+			*ret = s;
+	}
+	buf_release(&b);
+	free(url);
+	return err;
+}
+
+int upload_head(struct upload *u, const char *key, struct upload_stat *ret)
+{
+	struct upload_stat st = {0};
+	struct sidecar sc;
+	char *url = NULL, *sidekey = NULL, *json = NULL;
+	size_t len;
+	int err;
+
+	clear_error(u);
+	if ((err = upload_url(u, key, &url)) < 0)
+		return up_fail(u, err, "invalid object name '%s'", key);
+	switch (u->kind) {
+	case UPLOAD_S3:
+		err = s3_head(u, key, url, &st.exists, &st.size);
+		break;
+	case UPLOAD_HTTP:
+		err = http_head(u, url, &st.exists, &st.size);
+		break;
+	default:
+		err = file_head(u, key, &st.exists, &st.size);
+		break;
+	}
+	if (err < 0 || !st.exists)
+		goto out;
+	if (asprintf(&sidekey, "%s.json", key) < 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = upload_get(u, sidekey, SIDECAR_MAX, &json, &len);
+	if (err == -ENOENT || err == -E2BIG) {
+		clear_error(u);
+		err = 0;
+	} else if (err == 0 && sidecar_parse(json, len, &sc, NULL) == 0) {
+		st.has_sidecar = true;
+		memcpy(st.sha256, sc.sha256, sizeof(st.sha256));
+		sidecar_release(&sc);
+	}
+out:
+	if (err == 0)
+		*ret = st;
+	free(json);
+	free(sidekey);
+	free(url);
+	return err;
+}
+
+int upload_put_fd(struct upload *u, const char *key, int fd, uint64_t size, const char *type,
+	upload_progress_fn progress, void *arg)
+{
+	struct up_body b = {.fd = fd, .len = size};
+	char *url = NULL;
+	int err;
+
+	clear_error(u);
+	if ((err = upload_url(u, key, &url)) < 0)
+		return up_fail(u, err, "invalid object name '%s'", key);
+	if (!type)
+		type = "application/octet-stream";
+	switch (u->kind) {
+	case UPLOAD_S3:
+		err = s3_put(u, url, &b, type, progress, arg);
+		break;
+	case UPLOAD_HTTP:
+		err = http_put(u, url, &b, type, progress, arg);
+		break;
+	default:
+		err = file_put(u, key, &b, progress, arg);
+		break;
+	}
+	free(url);
+	return err;
+}
+
+int upload_put_buf(struct upload *u, const char *key, const void *p, size_t len, const char *type)
+{
+	struct up_body b = {.fd = -1, .mem = p, .len = len};
+	char *url = NULL;
+	int err;
+
+	clear_error(u);
+	if ((err = upload_url(u, key, &url)) < 0)
+		return up_fail(u, err, "invalid object name '%s'", key);
+	if (!type)
+		type = "application/octet-stream";
+	switch (u->kind) {
+	case UPLOAD_S3:
+		err = s3_put(u, url, &b, type, NULL, NULL);
+		break;
+	case UPLOAD_HTTP:
+		err = http_put(u, url, &b, type, NULL, NULL);
+		break;
+	default:
+		err = file_put(u, key, &b, NULL, NULL);
+		break;
+	}
+	free(url);
+	return err;
+}
+
+int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)
+{
+	clear_error(u);
+	switch (u->kind) {
+	case UPLOAD_S3:
+		return s3_list(u, prefix, fn, arg);
+	case UPLOAD_HTTP:
+		return up_fail(u, -EOPNOTSUPP,
+			"cannot list '%s': listing needs s3:// or a directory", u->base);
+	default:
+		return file_list(u, prefix, fn, arg);
+	}
+}

@@ -1,0 +1,122 @@
+/*
+ * upload_int.h - what upload.c (common code, libcurl requests) and the
+ * backends upload_s3.c, upload_http.c and upload_file.c share; not a
+ * public header
+ */
+#ifndef ARTIFACTCTL_UPLOAD_INT_H
+#define ARTIFACTCTL_UPLOAD_INT_H
+
+#include "tools/upload.h"
+
+#include <curl/curl.h>
+#include <stdarg.h>
+
+#include "store/util/buf.h"
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define RESPONSE_MAX (16u << 20) /* ceiling of a response body kept in memory */
+
+struct upload {
+	enum upload_kind kind;
+	char *base; /* http: DEST ending in '/'; s3: ENDPOINT/BUCKET/; file: the directory */
+	/* s3 */
+	char *bucket, *prefix; /* prefix: "" or ending in '/' */
+	char *sigv4;	       /* "aws:amz:REGION:s3" */
+	char *key_id, *secret, *token;
+	/* http: "user:password" from DEST's userinfo, kept out of every URL */
+	char *userpwd;
+	/* settings */
+	uint64_t part_size;
+	unsigned attempts, retry_delay_ms;
+	char *ca_file;
+	long connect_timeout, low_speed_time;
+	CURL *curl;
+	char *errmsg;
+};
+
+/* The body of a request: len bytes of fd from off, or of mem. */
+struct up_body {
+	int fd; /* -1: mem */
+	const char *mem;
+	uint64_t off, len;
+	uint64_t pos; /* bytes handed to libcurl */
+	int err;      /* -errno of a failed pread */
+};
+
+struct up_req {
+	const char *method; /* GET HEAD PUT POST DELETE MKCOL */
+	const char *url;
+	const char *name;	    /* the object URL for messages; NULL: url */
+	struct up_body *body;	    /* NULL: no body (POST sends an empty one) */
+	const char *content_type;   /* NULL: none */
+	const char *payload_sha256; /* s3: the x-amz-content-sha256 value */
+	struct buf *resp;	    /* the answer's body (NULL: discarded) */
+	const char *range;	    /* GET: CURLOPT_RANGE, e.g. "0-0"; NULL: all */
+	upload_progress_fn progress;
+	void *progress_arg;
+	uint64_t progress_base, progress_total;
+	/* results */
+	long status;
+	char reason[64]; /* reason phrase of the status line */
+	char etag[128];
+	int64_t length; /* Content-Length of the answer, -1 when unknown */
+	/* internal */
+	uint64_t last_ms;
+	bool cancelled;
+};
+
+/*
+ * up_request - perform r with the retries of upload.h.  Success is a 2xx
+ * answer.  On failure returns -errno and records "cannot VERB 'URL': CAUSE"
+ * (the cause names the HTTP status and, for S3, the error code and message
+ * of the XML body) unless quiet_status is the status received (then only
+ * the errno is returned, e.g. a 404 on HEAD).
+ */
+int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status);
+
+/* up_fail - record a message (printf-style) on u and return err. */
+int up_fail(struct upload *u, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* up_key_valid - key follows the rules of upload_url(). */
+bool up_key_valid(const char *key);
+
+/* up_escape - append key to b percent-encoded (upload_url()); errors of buf_add(). */
+int up_escape(struct buf *b, const char *key, bool keep_slash);
+
+/*
+ * up_retryable - whether a failure may be transient: a transport error
+ * (err) of the retried classes, or an HTTP status (408, 425, 429, 5xx).
+ */
+bool up_retryable(int err, long status);
+
+/* up_status_errno - the errno class of an HTTP status >= 400 (fetch.h). */
+int up_status_errno(long status);
+
+/* up_sleep_ms - sleep for ms milliseconds. */
+void up_sleep_ms(unsigned ms);
+
+/* http(s) (upload_http.c) */
+int http_init(struct upload *u, const char *dest);
+int http_head(struct upload *u, const char *url, bool *exists, uint64_t *size);
+int http_get(struct upload *u, const char *url, size_t max, struct buf *out);
+int http_put(struct upload *u, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg);
+
+/* s3 (upload_s3.c) */
+int s3_init(struct upload *u, const char *dest, const struct upload_options *o);
+int s3_head(struct upload *u, const char *key, const char *url, bool *exists, uint64_t *size);
+int s3_get(struct upload *u, const char *url, size_t max, struct buf *out);
+int s3_put(struct upload *u, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg);
+int s3_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg);
+void s3_release(struct upload *u);
+
+/* file:// (upload_file.c) */
+int file_init(struct upload *u, const char *dest);
+int file_head(struct upload *u, const char *key, bool *exists, uint64_t *size);
+int file_get(struct upload *u, const char *key, size_t max, struct buf *out);
+int file_put(struct upload *u, const char *key, struct up_body *b, upload_progress_fn progress,
+	void *arg);
+int file_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg);
+
+#endif

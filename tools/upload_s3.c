@@ -1,0 +1,791 @@
+/*
+ * upload_s3.c - the S3 backend of the upload layer: settings and
+ * credentials, single and multipart PUT, HEAD/GET, ListObjectsV2
+ *
+ * Signing is libcurl's (CURLOPT_AWS_SIGV4).  libcurl 7.87 and 7.88 put the
+ * path and the query into the canonical request as they are in the URL,
+ * and take the payload hash from our x-amz-content-sha256 header, so the
+ * URLs built here are already canonical: keys percent-encoded per SigV4
+ * (upload.c up_escape), query parameters sorted by name, every one with
+ * '=', values encoded.  Later libcurl versions canonicalise themselves and
+ * leave such URLs unchanged.
+ *
+ * Test knob: ARTIFACTCTL_S3_MAX_KEYS=N asks ListObjectsV2 for pages of N
+ * keys, so that the tests go through continuation tokens with few objects.
+ */
+#include "tools/upload_int.h"
+
+#include "store/hash.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CREDENTIALS_MAX (1u << 20)
+
+/* ---- settings and credentials ---------------------------------------------------- */
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static char *strip(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = strdup(v);
+	return *dst ? 0 : -ENOMEM;
+}
+
+/* The [profile] section of the INI text: aws_access_key_id and friends. */
+static int parse_credentials(
+	struct upload *u, char *text, const char *path, const char *profile, bool *found)
+{
+	char *line, *save = NULL, *eq, *k, *v;
+	bool in = false;
+	int err = 0;
+
+	*found = false;
+	for (line = strtok_r(text, "\n", &save); line && err == 0;
+		line = strtok_r(NULL, "\n", &save)) {
+		line = strip(line);
+		if (!*line || *line == '#' || *line == ';')
+			continue;
+		if (*line == '[') {
+			char *end = strchr(line, ']'), *name;
+
+			if (!end)
+				continue;
+			*end = '\0';
+			name = strip(line + 1);
+			if (strncmp(name, "profile ", 8) == 0)
+				name = strip(name + 8);
+			in = strcmp(name, profile) == 0;
+			*found |= in;
+			continue;
+		}
+		if (!in || !(eq = strchr(line, '=')))
+			continue;
+		*eq = '\0';
+		k = strip(line);
+		v = strip(eq + 1);
+		if (strcmp(k, "aws_access_key_id") == 0)
+			err = set_str(&u->key_id, v);
+		else if (strcmp(k, "aws_secret_access_key") == 0)
+			err = set_str(&u->secret, v);
+		else if (strcmp(k, "aws_session_token") == 0)
+			err = set_str(&u->token, v);
+	}
+	if (err == 0 && *found && (!u->key_id || !u->secret || !*u->key_id || !*u->secret))
+		err = up_fail(u, -EBADMSG,
+			"credentials file '%s': profile '%s' needs aws_access_key_id and "
+			"aws_secret_access_key",
+			path, profile);
+	return err;
+}
+
+/*
+ * Read the credentials file.  explicit: the file or the profile was asked
+ * for, so a missing file or profile is an error rather than "no credentials".
+ */
+static int read_credentials(struct upload *u, const char *path, const char *profile, bool explicit)
+{
+	struct stat st;
+	char *text = NULL;
+	ssize_t n;
+	size_t len = 0;
+	bool found;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		err = -errno;
+		if (err == -ENOENT && !explicit)
+			return 0;
+		return up_fail(
+			u, err, "cannot open the credentials file '%s': %s", path, strerror(-err));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = up_fail(u, -EINVAL, "credentials file '%s' is not a regular file", path);
+		goto out;
+	}
+	/* like ssh with a private key: a secret others can read is refused */
+	if (st.st_mode & 077) {
+		err = up_fail(u, -EPERM,
+			"credentials file '%s' is accessible by group or others (mode %04o); "
+			"run chmod 600 '%s'",
+			path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size >= CREDENTIALS_MAX) {
+		err = up_fail(u, -E2BIG, "credentials file '%s' is too large", path);
+		goto out;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size &&
+		(n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = up_fail(u, -errno, "cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	text[len] = '\0';
+	err = parse_credentials(u, text, path, profile, &found);
+	if (err == 0 && !found && explicit)
+		err = up_fail(
+			u, -EBADMSG, "no profile '%s' in the credentials file '%s'", profile, path);
+out:
+	if (text) {
+		explicit_bzero(text, len);
+		free(text);
+	}
+	close(fd);
+	return err;
+}
+
+static int credentials(struct upload *u, const struct upload_options *o)
+{
+	const char *profile = o->profile ? o->profile : env("AWS_PROFILE");
+	const char *file = o->credentials ? o->credentials : env("AWS_SHARED_CREDENTIALS_FILE");
+	bool explicit = o->credentials || o->profile;
+	char *path = NULL;
+	int err;
+
+	if (!explicit && env("AWS_ACCESS_KEY_ID") && env("AWS_SECRET_ACCESS_KEY")) {
+		if ((err = set_str(&u->key_id, env("AWS_ACCESS_KEY_ID"))) < 0 ||
+			(err = set_str(&u->secret, env("AWS_SECRET_ACCESS_KEY"))) < 0)
+			return err;
+		return env("AWS_SESSION_TOKEN") ? set_str(&u->token, env("AWS_SESSION_TOKEN")) : 0;
+	}
+	if (!file) {
+		const char *home = env("HOME");
+		struct passwd *pw;
+
+		if (!home && (pw = getpwuid(getuid())))
+			home = pw->pw_dir;
+		if (!home)
+			return 0;
+		if (asprintf(&path, "%s/.aws/credentials", home) < 0)
+			return -ENOMEM;
+		file = path;
+	}
+	err = read_credentials(u, file, profile ? profile : "default", explicit);
+	free(path);
+	if (err == 0 && (!u->key_id || !u->secret)) {
+		free(u->key_id);
+		free(u->secret);
+		free(u->token);
+		u->key_id = u->secret = u->token = NULL;
+	}
+	return err;
+}
+
+static bool region_valid(const char *r)
+{
+	if (!*r)
+		return false;
+	for (; *r; r++)
+		if (!((*r >= 'a' && *r <= 'z') || (*r >= 'A' && *r <= 'Z') ||
+			    (*r >= '0' && *r <= '9') || *r == '-' || *r == '_'))
+			return false;
+	return true;
+}
+
+int s3_init(struct upload *u, const char *dest, const struct upload_options *o)
+{
+	const char *region = o->region, *endpoint = o->endpoint, *slash, *b = dest + 5;
+	char *ep = NULL, *p, *q;
+	struct buf base;
+	size_t n;
+	int err;
+
+	if (!region)
+		region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+	if (!region)
+		region = "auto";
+	if (!region_valid(region))
+		return up_fail(u, -EINVAL, "invalid region '%s'", region);
+	if (!endpoint)
+		endpoint = env("AWS_ENDPOINT_URL_S3") ? env("AWS_ENDPOINT_URL_S3")
+						      : env("AWS_ENDPOINT_URL");
+	if (!endpoint && strcmp(region, "auto") == 0)
+		return up_fail(u, -EINVAL,
+			"no S3 endpoint for '%s': give --endpoint URL or set AWS_ENDPOINT_URL "
+			"(or a region for AWS)",
+			dest);
+	if (endpoint) {
+		if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)
+			return up_fail(u, -EINVAL,
+				"invalid S3 endpoint '%s': http(s)://HOST expected", endpoint);
+		ep = strdup(endpoint);
+	} else if (asprintf(&ep, "https://s3.%s.amazonaws.com", region) < 0) {
+		ep = NULL;
+	}
+	if (!ep)
+		return -ENOMEM;
+	for (n = strlen(ep); n > 0 && ep[n - 1] == '/'; n--)
+		ep[n - 1] = '\0';
+
+	/* s3://BUCKET[/PREFIX] */
+	slash = strchr(b, '/');
+	n = slash ? (size_t)(slash - b) : strlen(b);
+	u->bucket = strndup(b, n);
+	p = strdup(slash ? slash + 1 : "");
+	if (!u->bucket || !p) {
+		free(p);
+		free(ep);
+		return -ENOMEM;
+	}
+	for (q = u->bucket; *q; q++)
+		if ((unsigned char)*q <= ' ' || *q == 0x7f || *q == '?' || *q == '#')
+			break;
+	if (!*u->bucket || *q) {
+		free(p);
+		free(ep);
+		return up_fail(
+			u, -EINVAL, "invalid bucket in '%s': s3://BUCKET[/PREFIX] expected", dest);
+	}
+	while ((n = strlen(p)) > 0 && p[n - 1] == '/')
+		p[n - 1] = '\0';
+	if (*p && asprintf(&u->prefix, "%s/", p) < 0)
+		u->prefix = NULL;
+	else if (!*p)
+		u->prefix = strdup("");
+	free(p);
+	if (!u->prefix) {
+		free(ep);
+		return -ENOMEM;
+	}
+	if (*u->prefix) {
+		/* the prefix follows the key rules: no empty, "." or ".." component */
+		n = strlen(u->prefix);
+		u->prefix[n - 1] = '\0';
+		err = up_key_valid(u->prefix) ? 0 : -EINVAL;
+		u->prefix[n - 1] = '/';
+		if (err < 0) {
+			free(ep);
+			return up_fail(u, -EINVAL, "invalid prefix in '%s'", dest);
+		}
+	}
+
+	buf_init(&base, 1 << 16);
+	if ((err = buf_adds(&base, ep)) == 0 && (err = buf_addc(&base, '/')) == 0 &&
+		(err = up_escape(&base, u->bucket, false)) == 0 &&
+		(err = buf_addc(&base, '/')) == 0)
+		u->base = buf_detach(&base, NULL);
+	buf_release(&base);
+	free(ep);
+	if (err < 0 || !u->base)
+		return -ENOMEM;
+	if (asprintf(&u->sigv4, "aws:amz:%s:s3", region) < 0) {
+		u->sigv4 = NULL;
+		return -ENOMEM;
+	}
+	return credentials(u, o);
+}
+
+void s3_release(struct upload *u)
+{
+	free(u->bucket);
+	free(u->prefix);
+	free(u->sigv4);
+	if (u->secret)
+		explicit_bzero(u->secret, strlen(u->secret));
+	free(u->key_id);
+	free(u->secret);
+	free(u->token);
+}
+
+static int need_credentials(struct upload *u, const char *url)
+{
+	if (u->key_id)
+		return 0;
+	return up_fail(u, -EACCES,
+		"cannot upload '%s': no S3 credentials (set AWS_ACCESS_KEY_ID and "
+		"AWS_SECRET_ACCESS_KEY, or use ~/.aws/credentials, --credentials FILE, --profile)",
+		url);
+}
+
+static bool signing_supported(struct upload *u)
+{
+	const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+	/* 7.87.0: the payload hash is taken from x-amz-content-sha256 */
+	return v && v->version_num >= 0x075700;
+}
+
+/* ---- XML ------------------------------------------------------------------------ */
+
+/* The decoded text of the first <tag>...</tag> in [*p, e); *p moves past it. */
+static int xml_take(const char **p, const char *e, const char *tag, char **ret)
+{
+	char open[64], close[64];
+	const char *s, *t;
+	struct buf b;
+	int err = 0;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	s = memmem(*p, (size_t)(e - *p), open, strlen(open));
+	if (!s)
+		return -ENOENT;
+	s += strlen(open);
+	t = memmem(s, (size_t)(e - s), close, strlen(close));
+	if (!t)
+		return -EBADMSG;
+	*p = t + strlen(close);
+	buf_init(&b, RESPONSE_MAX);
+	while (err == 0 && s < t) {
+		const char *semi;
+		unsigned long cp;
+		char *end;
+
+		if (*s != '&') {
+			err = buf_addc(&b, *s++);
+			continue;
+		}
+		semi = memchr(s, ';', (size_t)(t - s));
+		if (!semi || semi - s > 10) {
+			err = -EBADMSG;
+			break;
+		}
+		if (strncmp(s, "&amp;", 5) == 0)
+			err = buf_addc(&b, '&');
+		else if (strncmp(s, "&lt;", 4) == 0)
+			err = buf_addc(&b, '<');
+		else if (strncmp(s, "&gt;", 4) == 0)
+			err = buf_addc(&b, '>');
+		else if (strncmp(s, "&quot;", 6) == 0)
+			err = buf_addc(&b, '"');
+		else if (strncmp(s, "&apos;", 6) == 0)
+			err = buf_addc(&b, '\'');
+		else if (s[1] == '#') {
+			cp = s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
+			if (end != semi || cp == 0 || cp > 0x10ffff)
+				err = -EBADMSG;
+			else if (cp < 0x80)
+				err = buf_addc(&b, (char)cp);
+			else if (cp < 0x800)
+				err = buf_addf(&b, "%c%c", (char)(0xc0 | (cp >> 6)),
+					(char)(0x80 | (cp & 0x3f)));
+			else if (cp < 0x10000)
+				err = buf_addf(&b, "%c%c%c", (char)(0xe0 | (cp >> 12)),
+					(char)(0x80 | ((cp >> 6) & 0x3f)),
+					(char)(0x80 | (cp & 0x3f)));
+			else
+				err = buf_addf(&b, "%c%c%c%c", (char)(0xf0 | (cp >> 18)),
+					(char)(0x80 | ((cp >> 12) & 0x3f)),
+					(char)(0x80 | ((cp >> 6) & 0x3f)),
+					(char)(0x80 | (cp & 0x3f)));
+		} else {
+			err = -EBADMSG;
+		}
+		s = semi + 1;
+	}
+	if (err == 0) {
+		*ret = buf_detach(&b, NULL);
+		if (!*ret)
+			err = -ENOMEM;
+	}
+	buf_release(&b);
+	return err;
+}
+
+static int xml_escape(struct buf *b, const char *s)
+{
+	int err = 0;
+
+	for (; err == 0 && *s; s++) {
+		switch (*s) {
+		case '&':
+			err = buf_adds(b, "&amp;");
+			break;
+		case '<':
+			err = buf_adds(b, "&lt;");
+			break;
+		case '>':
+			err = buf_adds(b, "&gt;");
+			break;
+		case '"':
+			err = buf_adds(b, "&quot;");
+			break;
+		default:
+			err = buf_addc(b, *s);
+			break;
+		}
+	}
+	return err;
+}
+
+/* ---- requests ------------------------------------------------------------------------ */
+
+int s3_head(struct upload *u, const char *key, const char *url, bool *exists, uint64_t *size)
+{
+	struct up_req r = {.method = "HEAD", .url = url};
+	int err;
+
+	if (u->key_id && !signing_supported(u))
+		return up_fail(u, -ENOTSUP, "S3 signing needs libcurl 7.87.0 or later");
+	err = up_request(u, &r, "look up", 404);
+	*exists = err == 0;
+	*size = err == 0 && r.length >= 0 ? (uint64_t)r.length : 0;
+	if (err < 0 && r.status >= 400 && r.status != 404 && r.status != 410) {
+		/* an answer to HEAD has no body: ask again with GET of one byte
+		 * for S3's error code and message (SignatureDoesNotMatch ...) */
+		struct up_req g = {.method = "GET", .url = url, .range = "0-0"};
+		unsigned attempts = u->attempts;
+
+		u->attempts = 1;
+		if (up_request(u, &g, "look up", 0) == 0)
+			up_fail(u, err, "cannot look up '%s': HTTP %ld to HEAD, but GET works", url,
+				r.status);
+		u->attempts = attempts;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+int s3_get(struct upload *u, const char *url, size_t max, struct buf *out)
+{
+	struct up_req r = {.method = "GET", .url = url, .resp = out};
+	int err;
+
+	if (u->key_id && !signing_supported(u))
+		return up_fail(u, -ENOTSUP, "S3 signing needs libcurl 7.87.0 or later");
+	err = up_request(u, &r, "read", 404);
+	if (err == -E2BIG)
+		up_fail(u, err, "cannot read '%s': larger than %zu bytes", url, max);
+	return err;
+}
+
+static int payload_hash(const struct up_body *b, char hex[65])
+{
+	uint8_t d[HASH_SHA256_LEN];
+	int err;
+
+	if (b->fd >= 0) {
+		snprintf(hex, 65, "UNSIGNED-PAYLOAD");
+		return 0;
+	}
+	if ((err = hash_buffer(HASH_SHA256, b->mem, (size_t)b->len, d)) < 0)
+		return err;
+	hash_to_hex(d, sizeof(d), hex);
+	return 0;
+}
+
+/* url + query + id percent-encoded (id may be NULL) */
+static int query_url(char **ret, const char *url, const char *query, const char *id)
+{
+	struct buf b;
+	int err;
+
+	buf_init(&b, 1 << 20);
+	if ((err = buf_adds(&b, url)) == 0 && (err = buf_adds(&b, query)) == 0 && id)
+		err = up_escape(&b, id, false);
+	if (err == 0 && !(*ret = buf_detach(&b, NULL)))
+		err = -ENOMEM;
+	buf_release(&b);
+	return err;
+}
+
+static void abort_upload(struct upload *u, const char *url, const char *id)
+{
+	struct up_req r = {.method = "DELETE", .name = url};
+	char *q = NULL, *msg = u->errmsg;
+	unsigned attempts = u->attempts;
+
+	/* best effort, once; the message of the failure that led here is kept */
+	u->errmsg = NULL;
+	u->attempts = 1;
+	if (query_url(&q, url, "?uploadId=", id) == 0) {
+		r.url = q;
+		up_request(u, &r, "abort the multipart upload of", 0);
+	}
+	u->attempts = attempts;
+	free(u->errmsg);
+	u->errmsg = msg;
+	free(q);
+}
+
+static int multipart(struct upload *u, const char *url, struct up_body *whole, const char *type,
+	upload_progress_fn progress, void *arg)
+{
+	uint64_t part = u->part_size, nparts, i;
+	struct up_req r = {0};
+	struct up_body pb, xb;
+	struct buf resp, xml;
+	char *q = NULL, *id = NULL, hex[65];
+	const char *p;
+	int err;
+
+	nparts = (whole->len + part - 1) / part;
+	if (nparts > UPLOAD_MAX_PARTS) {
+		part = (whole->len + UPLOAD_MAX_PARTS - 1) / UPLOAD_MAX_PARTS;
+		part = (part + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
+		nparts = (whole->len + part - 1) / part;
+	}
+	buf_init(&resp, RESPONSE_MAX);
+	buf_init(&xml, RESPONSE_MAX);
+
+	/* CreateMultipartUpload: POST KEY?uploads= */
+	if ((err = query_url(&q, url, "?uploads=", NULL)) < 0)
+		goto out;
+	r.method = "POST";
+	r.url = q;
+	r.name = url;
+	r.content_type = type;
+	r.payload_sha256 = EMPTY_SHA256;
+	r.resp = &resp;
+	if ((err = up_request(u, &r, "start the multipart upload of", 0)) < 0)
+		goto out;
+	p = resp.ptr ? resp.ptr : "";
+	if (xml_take(&p, p + resp.len, "UploadId", &id) < 0 || !*id) {
+		err = up_fail(u, -EBADMSG, "cannot upload '%s': no UploadId in the answer", url);
+		goto out;
+	}
+	free(q);
+	q = NULL;
+
+	/* UploadPart: PUT KEY?partNumber=N&uploadId=ID, each with its retries */
+	err = buf_adds(&xml,
+		"<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (i = 0; err == 0 && i < nparts; i++) {
+		char verb[64], fmt[64];
+
+		pb = *whole;
+		pb.off = whole->off + i * part;
+		pb.len = whole->len - i * part < part ? whole->len - i * part : part;
+		snprintf(fmt, sizeof(fmt), "?partNumber=%llu&uploadId=", (unsigned long long)i + 1);
+		if ((err = query_url(&q, url, fmt, id)) < 0)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.method = "PUT";
+		r.url = q;
+		r.name = url;
+		r.body = &pb;
+		r.payload_sha256 = "UNSIGNED-PAYLOAD";
+		r.progress = progress;
+		r.progress_arg = arg;
+		r.progress_base = i * part;
+		r.progress_total = whole->len;
+		snprintf(verb, sizeof(verb), "upload part %llu of %llu of",
+			(unsigned long long)i + 1, (unsigned long long)nparts);
+		err = up_request(u, &r, verb, 0);
+		free(q);
+		q = NULL;
+		if (err < 0)
+			break;
+		if (!r.etag[0]) {
+			err = up_fail(
+				u, -EBADMSG, "cannot %s '%s': no ETag in the answer", verb, url);
+			break;
+		}
+		if ((err = buf_addf(&xml, "<Part><PartNumber>%llu</PartNumber><ETag>",
+			     (unsigned long long)i + 1)) == 0 &&
+			(err = xml_escape(&xml, r.etag)) == 0)
+			err = buf_adds(&xml, "</ETag></Part>");
+	}
+	if (err == 0)
+		err = buf_adds(&xml, "</CompleteMultipartUpload>");
+	if (err < 0)
+		goto abort;
+
+	/* CompleteMultipartUpload: POST KEY?uploadId=ID with the list of parts */
+	xb = (struct up_body){.fd = -1, .mem = xml.ptr, .len = xml.len};
+	if ((err = payload_hash(&xb, hex)) < 0 || (err = query_url(&q, url, "?uploadId=", id)) < 0)
+		goto abort;
+	memset(&r, 0, sizeof(r));
+	r.method = "POST";
+	r.url = q;
+	r.name = url;
+	r.body = &xb;
+	r.content_type = "application/xml";
+	r.payload_sha256 = hex;
+	r.resp = &resp;
+	if ((err = up_request(u, &r, "complete the multipart upload of", 0)) < 0)
+		goto abort;
+	/* S3 may answer 200 and still fail, with an <Error> body */
+	p = resp.ptr ? resp.ptr : "";
+	if (memmem(p, resp.len, "<Error>", 7)) {
+		char *code = NULL, *msg = NULL;
+		const char *p2 = p;
+
+		xml_take(&p, p + resp.len, "Code", &code);
+		xml_take(&p2, p2 + resp.len, "Message", &msg);
+		err = up_fail(u, -EREMOTEIO, "cannot complete the multipart upload of '%s': %s: %s",
+			url, code ? code : "error", msg ? msg : "");
+		free(code);
+		free(msg);
+		goto abort;
+	}
+	if (!memmem(p, resp.len, "CompleteMultipartUploadResult", 29)) {
+		err = up_fail(u, -EBADMSG,
+			"cannot complete the multipart upload of '%s': "
+			"unexpected answer",
+			url);
+		goto abort;
+	}
+	goto out;
+abort:
+	abort_upload(u, url, id);
+out:
+	free(q);
+	free(id);
+	buf_release(&resp);
+	buf_release(&xml);
+	return err;
+}
+
+int s3_put(struct upload *u, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg)
+{
+	struct up_req r = {.method = "PUT",
+		.url = url,
+		.body = b,
+		.content_type = type,
+		.progress = progress,
+		.progress_arg = arg,
+		.progress_total = b->len};
+	char hex[65];
+	int err;
+
+	if ((err = need_credentials(u, url)) < 0)
+		return err;
+	if (!signing_supported(u))
+		return up_fail(u, -ENOTSUP,
+			"cannot upload '%s': S3 signing needs libcurl 7.87.0 "
+			"or later",
+			url);
+	if (b->len > u->part_size)
+		return multipart(u, url, b, type, progress, arg);
+	if ((err = payload_hash(b, hex)) < 0)
+		return err;
+	r.payload_sha256 = hex;
+	return up_request(u, &r, "upload", 0);
+}
+
+/* ---- ListObjectsV2 ------------------------------------------------------------------------ */
+
+int s3_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)
+{
+	struct buf url, resp;
+	struct up_req r = {0};
+	char *full = NULL, *token = NULL, *bucket_url = NULL, *key, *size, *end;
+	const char *p, *e, *c;
+	size_t plen = strlen(u->prefix), pages = 0;
+	unsigned max_keys = 0;
+	int err;
+
+	if (u->key_id && !signing_supported(u))
+		return up_fail(u, -ENOTSUP, "S3 signing needs libcurl 7.87.0 or later");
+	/* a test knob: small pages exercise the continuation tokens */
+	if (env("ARTIFACTCTL_S3_MAX_KEYS"))
+		max_keys = (unsigned)strtoul(env("ARTIFACTCTL_S3_MAX_KEYS"), &end, 10);
+	if (asprintf(&full, "%s%s", u->prefix, prefix) < 0)
+		return -ENOMEM;
+	bucket_url = strndup(u->base, strlen(u->base) - 1);
+	if (!bucket_url) {
+		free(full);
+		return -ENOMEM;
+	}
+	buf_init(&url, 1 << 20);
+	buf_init(&resp, RESPONSE_MAX);
+	do {
+		/* parameters sorted by name, each with '=' (canonical for SigV4) */
+		buf_reset(&url);
+		if ((err = buf_adds(&url, bucket_url)) < 0 || (err = buf_addc(&url, '?')) < 0)
+			break;
+		if (token && ((err = buf_adds(&url, "continuation-token=")) < 0 ||
+				     (err = up_escape(&url, token, false)) < 0 ||
+				     (err = buf_addc(&url, '&')) < 0))
+			break;
+		if ((err = buf_adds(&url, "list-type=2")) < 0 ||
+			(max_keys && (err = buf_addf(&url, "&max-keys=%u", max_keys)) < 0) ||
+			(err = buf_adds(&url, "&prefix=")) < 0 ||
+			(err = up_escape(&url, full, false)) < 0)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.method = "GET";
+		r.url = url.ptr;
+		r.resp = &resp;
+		if ((err = up_request(u, &r, "list", 0)) < 0)
+			break;
+		p = resp.ptr ? resp.ptr : "";
+		e = p + resp.len;
+		if (!memmem(p, resp.len, "<ListBucketResult", 17)) {
+			err = up_fail(u, -EBADMSG, "cannot list '%s': not a ListObjectsV2 answer",
+				url.ptr);
+			break;
+		}
+		c = p;
+		while (err == 0 && (c = memmem(c, (size_t)(e - c), "<Contents>", 10))) {
+			const char *ce = memmem(c, (size_t)(e - c), "</Contents>", 11), *k = c;
+
+			if (!ce) {
+				err = -EBADMSG;
+				break;
+			}
+			key = size = NULL;
+			if (xml_take(&k, ce, "Key", &key) < 0) {
+				err = -EBADMSG;
+			} else {
+				const char *s = c;
+				unsigned long long n = 0;
+
+				if (xml_take(&s, ce, "Size", &size) == 0)
+					n = strtoull(size, &end, 10);
+				if (strncmp(key, u->prefix, plen) == 0 && key[plen])
+					err = fn(arg, key + plen, n);
+			}
+			free(key);
+			free(size);
+			c = ce + 11;
+		}
+		if (err == -EBADMSG)
+			up_fail(u, err, "cannot list '%s': malformed answer", url.ptr);
+		if (err < 0)
+			break;
+		free(token);
+		token = NULL;
+		c = p;
+		if (memmem(p, resp.len, "<IsTruncated>true</IsTruncated>", 31) &&
+			(xml_take(&c, e, "NextContinuationToken", &token) < 0 || !*token)) {
+			err = up_fail(u, -EBADMSG,
+				"cannot list '%s': truncated answer without a "
+				"continuation token",
+				url.ptr);
+			break;
+		}
+	} while (token && ++pages < 1000000);
+	free(token);
+	free(full);
+	free(bucket_url);
+	buf_release(&url);
+	buf_release(&resp);
+	return err;
+}

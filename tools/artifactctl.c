@@ -23,6 +23,8 @@ static const struct command {
 	{ "bind", cmd_bind, "add or replace an artifact entry in an Artifacts.toml" },
 	{ "unbind", cmd_unbind, "remove an artifact or one platform entry from an Artifacts.toml" },
 	{ "add-mirror", cmd_add_mirror, "add a download URL to an artifact entry" },
+	{ "publish", cmd_publish, "pack, upload and bind artifacts (s3://, http(s) PUT, file://)" },
+	{ "index", cmd_index, "write one index.json of the tarballs published under a prefix" },
 	{ "gc", cmd_gc, "remove the artifacts no gc root refers to any more" },
 	{ "root", cmd_root, "add, remove or list the gc roots (Artifacts.toml files)" },
 };

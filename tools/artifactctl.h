@@ -34,6 +34,8 @@ int cmd_pack(int argc, char **argv);
 int cmd_bind(int argc, char **argv);
 int cmd_unbind(int argc, char **argv);
 int cmd_add_mirror(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_index(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_root(int argc, char **argv);
 

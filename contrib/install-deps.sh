@@ -16,4 +16,11 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	libarchive-dev libarchive-tools \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
-	zlib1g-dev nginx-light
+	zlib1g-dev nginx curl nodejs
+
+# npm installs the S3 test server (s3rver, tests/s3).  Debian packages it
+# apart from nodejs; the NodeSource nodejs package carries its own npm and
+# conflicts with Debian's, so ask for it only when it is missing.
+if ! command -v npm >/dev/null 2>&1; then
+	$SUDO apt-get install -y -q --no-install-recommends npm
+fi

@@ -148,7 +148,7 @@ stream_fail(struct fetch_stream *s, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *http_reason(long code)
+const char *fetch_http_reason(long code)
 {
 	static const struct {
 		long code;
@@ -199,29 +199,38 @@ static const char *http_reason(long code)
  * Julia's users agree a missing file stays missing), nor 401/403/407 (S3
  * answers 403 for a missing key) nor the other 4xx.
  */
+int fetch_http_errno(long code, bool *retryable)
+{
+	if (retryable)
+		*retryable = code == 408 || code == 425 || code == 429 || code >= 500;
+	if (code == 404 || code == 410)
+		return -ENOENT;
+	if (code == 401 || code == 403 || code == 407)
+		return -EACCES;
+	return -EREMOTEIO;
+}
+
 static void stream_fail_http(struct fetch_stream *s, long code)
 {
-	const char *reason = http_reason(code);
-	int err;
+	const char *reason = fetch_http_reason(code);
+	int err = fetch_http_errno(code, &s->retryable);
 
-	if (code == 404 || code == 410)
-		err = -ENOENT;
-	else if (code == 401 || code == 403 || code == 407)
-		err = -EACCES;
-	else
-		err = -EREMOTEIO;
-	s->retryable = code == 408 || code == 425 || code == 429 || code >= 500;
 	if (reason)
 		stream_fail(s, err, "HTTP %ld %s", code, reason);
 	else
 		stream_fail(s, err, "HTTP %ld", code);
 }
 
-/* One errno per CURLcode class (fetch.h), and whether to try again. */
-static int curl_errno(CURLcode c, bool *retryable)
+int fetch_curl_errno(int code, bool *retryable)
 {
+	bool again;
+
+	if (!retryable)
+		retryable = &again;
 	*retryable = true;
-	switch (c) {
+	switch ((CURLcode)code) {
+	case CURLE_OK:
+		return 0;
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return -EHOSTUNREACH;
@@ -261,6 +270,9 @@ static int curl_errno(CURLcode c, bool *retryable)
 	case CURLE_OUT_OF_MEMORY:
 		*retryable = false;
 		return -ENOMEM;
+	case CURLE_ABORTED_BY_CALLBACK:
+		*retryable = false;
+		return -ECANCELED;
 	case CURLE_REMOTE_FILE_NOT_FOUND:
 	case CURLE_FILE_COULDNT_READ_FILE:
 		*retryable = false;
@@ -762,7 +774,7 @@ static void curl_finished(struct fetch_stream *s)
 		stream_fail_http(s, code);
 		return;
 	}
-	err = curl_errno(s->result, &s->retryable);
+	err = fetch_curl_errno(s->result, &s->retryable);
 	stream_fail(s, err, "%s", s->curl_err[0] ? s->curl_err : curl_easy_strerror(s->result));
 }
 

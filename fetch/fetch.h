@@ -169,6 +169,33 @@ void fetch_options_init(struct fetch_options *o);
  */
 int fetch_pkg_server_url(const char *setting, char **ret);
 
+/*
+ * fetch_curl_errno - the errno class (above) of a libcurl result code
+ * (a CURLcode, passed as int so that callers need not include curl.h):
+ * 0 for CURLE_OK, -EHOSTUNREACH, -ECONNREFUSED, -ETIMEDOUT, -EPIPE,
+ * -ECONNRESET, -EKEYREJECTED, -ELOOP, -EPROTONOSUPPORT, -EINVAL, -ENOMEM,
+ * -ENOENT, -EACCES, -ECANCELED (a callback stopped the transfer), else
+ * -EIO.  *retryable (may be NULL) tells whether another attempt can
+ * change the outcome: transport failures yes; certificate, URL, protocol,
+ * memory and cancellation no.  Pure function; thread-safe.
+ */
+int fetch_curl_errno(int code, bool *retryable);
+
+/*
+ * fetch_http_errno - the errno class of an HTTP status >= 400: -ENOENT
+ * (404, 410), -EACCES (401, 403, 407), else -EREMOTEIO.  *retryable (may be
+ * NULL) is true for 408, 425, 429 and 5xx, the statuses a later attempt can
+ * change.  Pure function; thread-safe.
+ */
+int fetch_http_errno(long status, bool *retryable);
+
+/*
+ * fetch_http_reason - the RFC 9110 reason phrase of an HTTP status (for
+ * answers that carry none, as over HTTP/2), or NULL when it is not one we
+ * know.  Returns a static string; thread-safe.
+ */
+const char *fetch_http_reason(long status);
+
 /* --- installing ---------------------------------------------------------------- */
 
 /* One download entry of an Artifacts.toml. */

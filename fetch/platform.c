@@ -894,20 +894,11 @@ static int triplet_buf(const struct platform *p, struct buf *b)
 int platform_triplet(const struct platform *p, char **ret)
 {
 	struct buf b;
-	char *s;
 	int r;
 
 	buf_init(&b, TRIPLET_MAX);
 	r = triplet_buf(p, &b);
-	if (r == 0) {
-		s = buf_detach(&b, NULL);
-		if (!s)
-			r = -ENOMEM;
-		else
-			*ret = s;
-	}
-	buf_release(&b);
-	return r;
+	return buf_finish(&b, r, ret);
 }
 
 /* ---- triplet parsing ------------------------------------------------------- */

@@ -5,6 +5,7 @@
  */
 #include "tools/upload_int.h"
 
+#include "fetch/fetch.h"
 #include "tools/sidecar.h"
 
 #include <errno.h>
@@ -116,7 +117,6 @@ int up_escape(struct buf *b, const char *key, bool keep_slash)
 int upload_url(const struct upload *u, const char *key, char **ret)
 {
 	struct buf b;
-	char *s;
 	int r;
 
 	if (!up_key_valid(key))
@@ -137,22 +137,13 @@ int upload_url(const struct upload *u, const char *key, char **ret)
 			r = up_escape(&b, key, true);
 		break;
 	}
-	if (r == 0) {
-		s = buf_detach(&b, NULL);
-		if (!s)
-			r = -ENOMEM;
-		else
-			*ret = s;
-	}
-	buf_release(&b);
-	return r;
+	return buf_finish(&b, r, ret);
 }
 
 int upload_join_url(const char *base, const char *key, char **ret)
 {
 	size_t n = strlen(base);
 	struct buf b;
-	char *s;
 	int r;
 
 	if (!up_key_valid(key))
@@ -162,73 +153,45 @@ int upload_join_url(const char *base, const char *key, char **ret)
 	buf_init(&b, 1 << 20);
 	if ((r = buf_add(&b, base, n)) == 0 && (r = buf_addc(&b, '/')) == 0)
 		r = up_escape(&b, key, true);
-	if (r == 0) {
-		s = buf_detach(&b, NULL);
-		if (!s)
-			r = -ENOMEM;
-		else
-			*ret = s;
+	return buf_finish(&b, r, ret);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+void up_percent_decode(const char *s, size_t n, char *out)
+{
+	const char *e = s + n;
+
+	while (s < e) {
+		if (*s == '%' && e - s > 2 && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
+			*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+			s += 3;
+		} else {
+			*out++ = *s++;
+		}
 	}
-	buf_release(&b);
-	return r;
+	*out = '\0';
 }
 
 /* ---- libcurl requests ---------------------------------------------------------- */
 
-int up_status_errno(long status)
-{
-	if (status == 404 || status == 410)
-		return -ENOENT;
-	if (status == 401 || status == 403 || status == 407)
-		return -EACCES;
-	return -EREMOTEIO;
-}
-
-static int curl_errno(CURLcode c)
-{
-	switch (c) {
-	case CURLE_OK:
-		return 0;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return -EPROTONOSUPPORT;
-	case CURLE_URL_MALFORMAT:
-		return -EINVAL;
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return -EHOSTUNREACH;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_PARTIAL_FILE:
-		return -EPIPE;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-		return -ECONNRESET;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_CACERT_BADFILE:
-		return -EKEYREJECTED;
-	case CURLE_TOO_MANY_REDIRECTS:
-		return -ELOOP;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_ABORTED_BY_CALLBACK:
-		return -ECANCELED;
-	case CURLE_READ_ERROR:
-		return -EIO;
-	default:
-		return -EIO;
-	}
-}
-
 bool up_retryable(int err, long status)
 {
-	if (status >= 400)
-		return status == 408 || status == 425 || status == 429 || status >= 500;
+	bool again;
+
+	if (status >= 400) {
+		fetch_http_errno(status, &again);
+		return again;
+	}
 	return err == -ECONNREFUSED || err == -ECONNRESET || err == -ETIMEDOUT || err == -EPIPE;
 }
 
@@ -460,39 +423,7 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 		return -E2BIG;
 	if (!errbuf[0])
 		snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(cc));
-	return curl_errno(cc);
-}
-
-/* The reason phrase of status, for answers without one (HTTP/2). */
-static const char *status_text(long status)
-{
-	static const struct {
-		long status;
-		const char *text;
-	} texts[] = {
-		{400, "Bad Request"},
-		{401, "Unauthorized"},
-		{403, "Forbidden"},
-		{404, "Not Found"},
-		{405, "Method Not Allowed"},
-		{408, "Request Timeout"},
-		{409, "Conflict"},
-		{411, "Length Required"},
-		{413, "Payload Too Large"},
-		{429, "Too Many Requests"},
-		{500, "Internal Server Error"},
-		{501, "Not Implemented"},
-		{502, "Bad Gateway"},
-		{503, "Service Unavailable"},
-		{504, "Gateway Timeout"},
-		{507, "Insufficient Storage"},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		if (texts[i].status == status)
-			return texts[i].text;
-	return "";
+	return fetch_curl_errno(cc, NULL);
 }
 
 /* The text of <tag>...</tag> in [p, e), not decoded, into out. */
@@ -520,9 +451,11 @@ static bool xml_text(const char *p, const char *e, const char *tag, char *out, s
 static void describe_status(const struct up_req *r, char *out, size_t size)
 {
 	char code[128] = "", msg[256] = "";
-	const char *reason = r->reason[0] ? r->reason : status_text(r->status);
+	const char *reason = r->reason[0] ? r->reason : fetch_http_reason(r->status);
 	int n;
 
+	if (!reason)
+		reason = "";
 	n = snprintf(out, size, "HTTP %ld%s%s", r->status, *reason ? " " : "", reason);
 	if (n < 0 || (size_t)n >= size || !r->resp || !r->resp->ptr)
 		return;
@@ -551,7 +484,7 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 		if (err == 0 && r->status >= 200 && r->status < 300)
 			break;
 		if (err == 0 && r->status == quiet_status) {
-			err = up_status_errno(r->status);
+			err = fetch_http_errno(r->status, NULL);
 			goto out;
 		}
 		if (attempt >= u->attempts || !up_retryable(err, err ? 0 : r->status))
@@ -561,7 +494,7 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 	}
 	if (err == 0 && (r->status < 200 || r->status >= 300)) {
 		describe_status(r, cause, sizeof(cause));
-		err = r->status >= 400 ? up_status_errno(r->status) : -EREMOTEIO;
+		err = r->status >= 400 ? fetch_http_errno(r->status, NULL) : -EREMOTEIO;
 	} else if (err == -ECANCELED) {
 		snprintf(cause, sizeof(cause), "interrupted");
 	} else if (err < 0 && r->body && err == r->body->err) {
@@ -745,10 +678,10 @@ out:
 	return err;
 }
 
-int upload_put_fd(struct upload *u, const char *key, int fd, uint64_t size, const char *type,
+/* Put one body at key with the backend of u. */
+static int put_body(struct upload *u, const char *key, struct up_body *b, const char *type,
 	upload_progress_fn progress, void *arg)
 {
-	struct up_body b = {.fd = fd, .len = size};
 	char *url = NULL;
 	int err;
 
@@ -759,43 +692,32 @@ int upload_put_fd(struct upload *u, const char *key, int fd, uint64_t size, cons
 		type = "application/octet-stream";
 	switch (u->kind) {
 	case UPLOAD_S3:
-		err = s3_put(u, url, &b, type, progress, arg);
+		err = s3_put(u, url, b, type, progress, arg);
 		break;
 	case UPLOAD_HTTP:
-		err = http_put(u, url, &b, type, progress, arg);
+		err = http_put(u, url, b, type, progress, arg);
 		break;
 	default:
-		err = file_put(u, key, &b, progress, arg);
+		err = file_put(u, key, b, progress, arg);
 		break;
 	}
 	free(url);
 	return err;
 }
 
+int upload_put_fd(struct upload *u, const char *key, int fd, uint64_t size, const char *type,
+	upload_progress_fn progress, void *arg)
+{
+	struct up_body b = {.fd = fd, .len = size};
+
+	return put_body(u, key, &b, type, progress, arg);
+}
+
 int upload_put_buf(struct upload *u, const char *key, const void *p, size_t len, const char *type)
 {
 	struct up_body b = {.fd = -1, .mem = p, .len = len};
-	char *url = NULL;
-	int err;
 
-	clear_error(u);
-	if ((err = upload_url(u, key, &url)) < 0)
-		return up_fail(u, err, "invalid object name '%s'", key);
-	if (!type)
-		type = "application/octet-stream";
-	switch (u->kind) {
-	case UPLOAD_S3:
-		err = s3_put(u, url, &b, type, NULL, NULL);
-		break;
-	case UPLOAD_HTTP:
-		err = http_put(u, url, &b, type, NULL, NULL);
-		break;
-	default:
-		err = file_put(u, key, &b, NULL, NULL);
-		break;
-	}
-	free(url);
-	return err;
+	return put_body(u, key, &b, type, NULL, NULL);
 }
 
 int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)

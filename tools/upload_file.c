@@ -17,21 +17,10 @@
 #define COPY_CHUNK (8u << 20)
 #define MAX_DEPTH 64
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int file_init(struct upload *u, const char *dest)
 {
 	const char *p = dest;
-	char *path, *q, cwd[4096];
+	char *path, cwd[4096];
 	size_t n;
 
 	if (strncmp(p, "file://", 7) == 0) {
@@ -54,18 +43,9 @@ int file_init(struct upload *u, const char *dest)
 		return -ENOMEM;
 	}
 	/* percent-decoding of a file:// URL */
-	if (p != dest) {
-		for (q = path, p = path; *p; q++) {
-			if (*p == '%' && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-				*q = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-				p += 3;
-			} else {
-				*q = *p++;
-			}
-		}
-		*q = '\0';
-	}
-	if (strlen(path) != strcspn(path, "?#") && p != dest) {
+	if (p != dest)
+		up_percent_decode(path, strlen(path), path);
+	if (p != dest && strlen(path) != strcspn(path, "?#")) {
 		free(path);
 		return up_fail(u, -EINVAL, "invalid file URL '%s'", dest);
 	}

@@ -9,17 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * DEST without its userinfo, ending in '/'.  "user:password@" goes to
  * u->userpwd (percent-decoded), sent with CURLOPT_USERPWD, so that no URL
@@ -28,9 +17,8 @@ static int hexval(char c)
  */
 int http_init(struct upload *u, const char *dest)
 {
-	const char *host = strstr(dest, "://") + 3, *end, *at, *p;
+	const char *host = strstr(dest, "://") + 3, *end, *at;
 	size_t n;
-	char *q;
 
 	end = host + strcspn(host, "/?#");
 	if (dest[strcspn(dest, "?#")])
@@ -41,15 +29,7 @@ int http_init(struct upload *u, const char *dest)
 		u->userpwd = malloc((size_t)(at - host) + 1);
 		if (!u->userpwd)
 			return -ENOMEM;
-		for (p = host, q = u->userpwd; p < at; q++) {
-			if (*p == '%' && at - p > 2 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
-				*q = (char)(hexval(p[1]) * 16 + hexval(p[2]));
-				p += 3;
-			} else {
-				*q = *p++;
-			}
-		}
-		*q = '\0';
+		up_percent_decode(host, (size_t)(at - host), u->userpwd);
 	}
 	n = strlen(dest);
 	if (asprintf(&u->base, "%.*s%s%s", (int)(host - dest), dest, at ? at + 1 : host,

@@ -89,8 +89,13 @@ int up_escape(struct buf *b, const char *key, bool keep_slash);
  */
 bool up_retryable(int err, long status);
 
-/* up_status_errno - the errno class of an HTTP status >= 400 (fetch.h). */
-int up_status_errno(long status);
+/*
+ * up_percent_decode - decode the %XX escapes (RFC 3986) of the n bytes at s
+ * into out, which has room for n + 1 bytes and may be s itself; other bytes,
+ * and a '%' not followed by two hex digits, are copied.  out is
+ * NUL-terminated.
+ */
+void up_percent_decode(const char *s, size_t n, char *out);
 
 /* up_sleep_ms - sleep for ms milliseconds. */
 void up_sleep_ms(unsigned ms);

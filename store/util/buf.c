@@ -115,3 +115,18 @@ char *buf_detach(struct buf *b, size_t *len)
 	buf_init(b, b->max);
 	return p;
 }
+
+int buf_finish(struct buf *b, int err, char **ret)
+{
+	char *s;
+
+	if (err == 0) {
+		s = buf_detach(b, NULL);
+		if (!s)
+			err = -ENOMEM;
+		else
+			*ret = s;
+	}
+	buf_release(b);
+	return err;
+}

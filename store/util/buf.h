@@ -60,4 +60,13 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(
  */
 char *buf_detach(struct buf *b, size_t *len);
 
+/*
+ * buf_finish - end the building of a string: when err is 0, detach the
+ * contents into *ret (malloc'ed, the caller frees); in every case release
+ * the buffer.  Returns err, or -ENOMEM when the detach fails; *ret is set
+ * only on success.  For the "build, then hand over or clean up" tail:
+ *     return buf_finish(&b, r, ret);
+ */
+int buf_finish(struct buf *b, int err, char **ret);
+
 #endif

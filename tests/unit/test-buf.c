@@ -44,6 +44,18 @@ int main(void)
 	buf_release(&b);
 	ok(b.ptr == NULL && b.max == 1 << 20, "release frees and keeps the ceiling");
 
+	buf_init(&b, 64);
+	s = NULL;
+	is_int(buf_adds(&b, "done"), 0, "add before finish");
+	is_int(buf_finish(&b, 0, &s), 0, "finish without an error");
+	is_str(s, "done", "finish hands over the contents");
+	ok(b.ptr == NULL && b.len == 0, "finish leaves the buffer empty");
+	free(s);
+	s = NULL;
+	is_int(buf_adds(&b, "lost"), 0, "add before a failed finish");
+	is_int(buf_finish(&b, -E2BIG, &s), -E2BIG, "finish passes an error through");
+	ok(s == NULL && b.ptr == NULL, "and frees the contents without handing them over");
+
 	buf_init(&b, (size_t)-1);
 	is_int(buf_add(&b, "x", (size_t)-1), -E2BIG, "a length that would overflow is refused");
 	buf_release(&b);

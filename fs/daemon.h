@@ -45,8 +45,6 @@ struct fs_inode {
 	uint64_t nlookup;		/* the kernel's lookup count */
 	uint64_t children;		/* FS_HASH: tree inodes that reach through it */
 	int fd;				/* FS_HASH: O_PATH descriptor, or -1 */
-	dev_t src_dev;
-	ino_t src_ino;
 	struct fs_inode *root;		/* FS_TREE: the artifact's FS_HASH inode */
 	char hash[41];			/* the artifact (FS_HASH, FS_TREE) */
 	char *key;			/* name (FS_NAME), hash (FS_HASH), or path below the root (FS_TREE) */

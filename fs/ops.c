@@ -48,50 +48,57 @@ static struct fs *fs_of(fuse_req_t req)
 
 /* --- inode table ------------------------------------------------------------ */
 
-static size_t inode_slot(const struct fs *fs, enum fs_kind kind, const char *key, dev_t dev,
-			 ino_t ino)
+/*
+ * The identity of an inode: FS_NAME and FS_HASH by their key; FS_TREE by
+ * its artifact and its path below the artifact's root.  Never by the store
+ * file's (st_dev, st_ino): gc and quota eviction delete trees while the
+ * kernel still holds their inodes, and the numbers the filesystem gives
+ * again to new files would then resolve to stale inodes of another path
+ * (a directory answered with the inode of a regular file).  An artifact's
+ * content is fixed by its hash, so (hash, path) names the same bytes in
+ * every installation of it.
+ */
+static size_t inode_slot(const struct fs *fs, enum fs_kind kind, const char *key, const char *hash)
 {
 	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
 	const unsigned char *p;
 
 	if (kind == FS_TREE) {
-		h ^= (uint64_t)dev * 0x9e3779b97f4a7c15ULL;
-		h ^= (uint64_t)ino * 0xc2b2ae3d27d4eb4fULL;
-	} else {
-		for (p = (const unsigned char *)key; *p; p++)
+		for (p = (const unsigned char *)hash; *p; p++)
 			h = (h ^ *p) * 1099511628211ULL;
-		h ^= (uint64_t)kind;
+		h = (h ^ '/') * 1099511628211ULL;
 	}
+	for (p = (const unsigned char *)key; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	h ^= (uint64_t)kind;
 	return (size_t)(h % fs->ino_buckets);
 }
 
-static bool inode_matches(const struct fs_inode *in, enum fs_kind kind, const char *key, dev_t dev,
-			  ino_t ino)
+static bool inode_matches(const struct fs_inode *in, enum fs_kind kind, const char *key,
+			  const char *hash)
 {
-	if (in->kind != kind)
+	if (in->kind != kind || strcmp(in->key, key) != 0)
 		return false;
-	if (kind == FS_TREE)
-		return in->src_dev == dev && in->src_ino == ino;
-	return strcmp(in->key, key) == 0;
+	return kind != FS_TREE || strcmp(in->hash, hash) == 0;
 }
 
 /*
  * inode_get - find or create the inode of (kind, key) or, for FS_TREE, of
- * the store file (dev, ino), and count one lookup.  A new FS_TREE inode
+ * (hash, key), and count one lookup.  A new FS_TREE inode
  * records key (its path below the artifact's root) and takes a reference
  * on root, the artifact's FS_HASH inode, whose directory descriptor it is
  * reached through.  Returns the inode or NULL (ENOMEM).
  */
-static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *key, dev_t dev,
-				  ino_t ino, const char *hash, struct fs_inode *root)
+static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *key,
+				  const char *hash, struct fs_inode *root)
 {
 	struct fs_inode *in;
 	size_t slot, klen = key ? strlen(key) : 0;
 
 	pthread_mutex_lock(&fs->ino_lock);
-	slot = inode_slot(fs, kind, key, dev, ino);
+	slot = inode_slot(fs, kind, key, hash);
 	for (in = fs->ino_table[slot]; in; in = in->next)
-		if (inode_matches(in, kind, key, dev, ino))
+		if (inode_matches(in, kind, key, hash))
 			break;
 	if (in) {
 		in->nlookup++;
@@ -106,8 +113,6 @@ static struct fs_inode *inode_get(struct fs *fs, enum fs_kind kind, const char *
 	in->kind = kind;
 	in->nlookup = 1;
 	in->fd = -1;
-	in->src_dev = dev;
-	in->src_ino = ino;
 	if (hash)
 		memcpy(in->hash, hash, 40);
 	if (key) {
@@ -142,7 +147,7 @@ static void inode_free_locked(struct fs *fs, struct fs_inode *in)
 	struct fs_inode **pp;
 	size_t slot;
 
-	slot = inode_slot(fs, in->kind, in->key, in->src_dev, in->src_ino);
+	slot = inode_slot(fs, in->kind, in->key, in->hash);
 	for (pp = &fs->ino_table[slot]; *pp; pp = &(*pp)->next)
 		if (*pp == in) {
 			*pp = in->next;
@@ -393,14 +398,14 @@ static int do_lookup_root(struct fs *fs, const char *name, struct fuse_entry_par
 	names = fs_daemon_names(fs);
 	n = fs_names_find(names, name);
 	if (n) {
-		in = inode_get(fs, FS_NAME, name, 0, 0, n->hash, NULL);
+		in = inode_get(fs, FS_NAME, name, n->hash, NULL);
 	} else if (fs_is_hash(name)) {
 		if (artifact_installed(fs, name))
 			known = true;
 		else if (!fs->cfg->offline && fs_names_find_hash(names, name))
 			known = true;
 		if (known)
-			in = inode_get(fs, FS_HASH, name, 0, 0, name, NULL);
+			in = inode_get(fs, FS_HASH, name, name, NULL);
 	}
 	fs_names_unref(names);
 	if (!in) {
@@ -447,7 +452,7 @@ static int do_lookup_tree(struct fs *fs, struct fs_inode *parent, const char *na
 		free(path);
 		return -errno;
 	}
-	in = inode_get(fs, FS_TREE, path, st.st_dev, st.st_ino, parent->hash, root);
+	in = inode_get(fs, FS_TREE, path, parent->hash, root);
 	free(path);
 	if (!in)
 		return -ENOMEM;
@@ -600,9 +605,9 @@ void fs_daemon_inval_name(struct fs *fs, const char *name)
 	size_t slot;
 
 	pthread_mutex_lock(&fs->ino_lock);
-	slot = inode_slot(fs, FS_NAME, name, 0, 0);
+	slot = inode_slot(fs, FS_NAME, name, NULL);
 	for (in = fs->ino_table[slot]; in; in = in->next)
-		if (inode_matches(in, FS_NAME, name, 0, 0))
+		if (inode_matches(in, FS_NAME, name, NULL))
 			ino = ino_of(fs, in);
 	pthread_mutex_unlock(&fs->ino_lock);
 	/*

@@ -29,7 +29,6 @@
 
 #include "store/internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -664,79 +663,6 @@ out:
 
 /* ---- tmp/ and quarantine/ ------------------------------------------------------ */
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static void names_free(struct names *ns)
-{
-	while (ns->n)
-		free(ns->v[--ns->n]);
-	free(ns->v);
-	ns->v = NULL;
-	ns->cap = 0;
-}
-
-/* list_names - the names of dirfd that keep() accepts, read in one go. */
-static int list_names(int dirfd, bool (*keep)(const char *name), struct names *ns)
-{
-	struct dirent *de;
-	char **v;
-	int fd, r = 0;
-	DIR *d;
-
-	/* a description of our own: a dup() would share the file offset */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
-		if (!keep(de->d_name))
-			continue;
-		if (ns->n == ns->cap) {
-			v = realloc(ns->v, (ns->cap ? 2 * ns->cap : 64) * sizeof(*v));
-			if (!v) {
-				r = -ENOMEM;
-				break;
-			}
-			ns->v = v;
-			ns->cap = ns->cap ? 2 * ns->cap : 64;
-		}
-		ns->v[ns->n] = strdup(de->d_name);
-		if (!ns->v[ns->n]) {
-			r = -ENOMEM;
-			break;
-		}
-		ns->n++;
-	}
-	closedir(d);
-	return r;
-}
-
-/* "<40 hex>.<anything>": what store_install_begin() and removals create */
-static bool is_tmp_name(const char *name)
-{
-	char hex[STORE_HASH_HEX + 1];
-
-	if (strlen(name) < STORE_HASH_HEX + 2 || name[STORE_HASH_HEX] != '.')
-		return false;
-	memcpy(hex, name, STORE_HASH_HEX);
-	hex[STORE_HASH_HEX] = '\0';
-	return store_hash_valid(hex);
-}
-
 /* quarantine_time - the time of "<40 hex>.<time>[.<n>]", or -1. */
 static int64_t quarantine_time(const char *name)
 {
@@ -744,7 +670,7 @@ static int64_t quarantine_time(const char *name)
 	int64_t t = 0;
 	int digits = 0;
 
-	if (!is_tmp_name(name))
+	if (!store_is_tmp_name(name))
 		return -1;
 	for (; *p >= '0' && *p <= '9' && digits < 18; p++, digits++)
 		t = t * 10 + (*p - '0');
@@ -858,7 +784,7 @@ static int sweep_one(struct store *s, int dirfd, const char *dirname, const char
 
 int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 {
-	struct names ns = { 0 };
+	struct store_names ns = { 0 };
 	struct store_lock *lock;
 	uint64_t bytes, total = 0;
 	int64_t now = store_now(), t;
@@ -869,7 +795,7 @@ int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 	if (!s || min_age < 0)
 		return -EINVAL;
 	if (s->tmp_fd >= 0) {
-		r = list_names(s->tmp_fd, is_tmp_name, &ns);
+		r = store_list_names(s->tmp_fd, store_is_tmp_name, &ns);
 		if (r < 0 && !first)
 			first = store_seterr(s, r, "cannot read '%s/tmp': %s", s->dir,
 				strerror(-r));
@@ -887,10 +813,10 @@ int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 				first = r;
 			}
 		}
-		names_free(&ns);
+		store_names_free(&ns);
 	}
 	if (s->quarantine_fd >= 0) {
-		r = list_names(s->quarantine_fd, is_quarantine_name, &ns);
+		r = store_list_names(s->quarantine_fd, is_quarantine_name, &ns);
 		if (r < 0 && !first)
 			first = store_seterr(s, r, "cannot read '%s/quarantine': %s", s->dir,
 				strerror(-r));
@@ -906,7 +832,7 @@ int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 				first = r;
 			}
 		}
-		names_free(&ns);
+		store_names_free(&ns);
 	}
 	if (freed)
 		*freed = total;

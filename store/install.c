@@ -41,6 +41,83 @@ struct store_install {
 
 /* ---- walking a tree ---------------------------------------------------------- */
 
+DIR *store_opendirat(int dirfd)
+{
+	DIR *d;
+	int fd, e;
+
+	/* a description of our own: a dup() would share the file offset */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+void store_names_free(struct store_names *ns)
+{
+	while (ns->n)
+		free(ns->v[--ns->n]);
+	free(ns->v);
+	ns->v = NULL;
+	ns->cap = 0;
+}
+
+int store_list_names(int dirfd, bool (*keep)(const char *name), struct store_names *ns)
+{
+	struct dirent *de;
+	char **v;
+	int r = 0;
+	DIR *d;
+
+	d = store_opendirat(dirfd);
+	if (!d)
+		return -errno;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			r = -errno;
+			break;
+		}
+		if (!keep(de->d_name))
+			continue;
+		if (ns->n == ns->cap) {
+			v = realloc(ns->v, (ns->cap ? 2 * ns->cap : 64) * sizeof(*v));
+			if (!v) {
+				r = -ENOMEM;
+				break;
+			}
+			ns->v = v;
+			ns->cap = ns->cap ? 2 * ns->cap : 64;
+		}
+		ns->v[ns->n] = strdup(de->d_name);
+		if (!ns->v[ns->n]) {
+			r = -ENOMEM;
+			break;
+		}
+		ns->n++;
+	}
+	closedir(d);
+	return r;
+}
+
+bool store_is_tmp_name(const char *name)
+{
+	char hex[STORE_HASH_HEX + 1];
+
+	if (strlen(name) < STORE_HASH_HEX + 2 || name[STORE_HASH_HEX] != '.')
+		return false;
+	memcpy(hex, name, STORE_HASH_HEX);
+	hex[STORE_HASH_HEX] = '\0';
+	return store_hash_valid(hex);
+}
+
 /*
  * A depth-first walk with one descriptor per level, like tree_hash_dir(),
  * and bounded by the same TREE_MAX_DEPTH.  leaf() sees every non-directory
@@ -57,21 +134,14 @@ static int walk_dir(struct walk *w, int fd, unsigned depth)
 {
 	struct dirent *de;
 	struct stat st;
-	int dfd, cfd, r = 0;
+	int cfd, r = 0;
 	DIR *d;
 
 	if (depth > TREE_MAX_DEPTH)
 		return -ENAMETOOLONG;
-	/* a description of our own: a dup() would share the file offset */
-	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	d = store_opendirat(fd);
+	if (!d)
 		return -errno;
-	d = fdopendir(dfd);
-	if (!d) {
-		r = -errno;
-		close(dfd);
-		return r;
-	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);

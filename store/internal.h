@@ -7,6 +7,7 @@
 #ifndef ARTIFACTFS_STORE_INTERNAL_H
 #define ARTIFACTFS_STORE_INTERNAL_H
 
+#include <dirent.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -216,6 +217,36 @@ int store_rmtree(int dirfd, const char *name);
  * symlinks not followed.  Returns 0 or -errno.
  */
 int store_tree_stats(int dirfd, const char *name, uint64_t *bytes, uint64_t *files);
+
+/*
+ * store_opendirat - a directory stream over the directory dirfd, through a
+ * description of its own (dirfd's file offset is not moved; the stream's
+ * closedir() leaves dirfd open).  Returns NULL with errno set on failure.
+ */
+DIR *store_opendirat(int dirfd);
+
+/* A list of directory entry names, malloc'ed; zero-initialise before use. */
+struct store_names {
+	char **v;
+	size_t n, cap;
+};
+
+/* store_names_free - free the names and empty the list (it stays usable). */
+void store_names_free(struct store_names *ns);
+
+/*
+ * store_list_names - append to ns the names of the directory dirfd for
+ * which keep() is true, read in one go through a description of their own
+ * (dirfd's file offset is not moved).  Returns 0, -ENOMEM or -errno; on
+ * error ns holds what was read so far (free it).
+ */
+int store_list_names(int dirfd, bool (*keep)(const char *name), struct store_names *ns);
+
+/*
+ * store_is_tmp_name - whether name is "<40 hex>.<anything>", the form of
+ * what store_install_begin() and removals create in tmp/.
+ */
+bool store_is_tmp_name(const char *name);
 
 /* ---- reconcile.c ---------------------------------------------------------- */
 

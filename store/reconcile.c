@@ -15,7 +15,6 @@
 
 #include "store/internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -160,84 +159,6 @@ int store_verify(struct store *s, const char *hash, bool quarantine)
 
 /* ---- reconcile ------------------------------------------------------------------ */
 
-struct names {
-	char **v;
-	size_t n, cap;
-};
-
-static void names_free(struct names *ns)
-{
-	while (ns->n)
-		free(ns->v[--ns->n]);
-	free(ns->v);
-	ns->v = NULL;
-	ns->cap = 0;
-}
-
-static int names_add(struct names *ns, const char *name)
-{
-	char **v;
-
-	if (ns->n == ns->cap) {
-		v = realloc(ns->v, (ns->cap ? 2 * ns->cap : 64) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		ns->v = v;
-		ns->cap = ns->cap ? 2 * ns->cap : 64;
-	}
-	ns->v[ns->n] = strdup(name);
-	if (!ns->v[ns->n])
-		return -ENOMEM;
-	ns->n++;
-	return 0;
-}
-
-/* list_dir - the names in dirfd, for which keep() is true, read in one go. */
-static int list_dir(int dirfd, bool (*keep)(const char *name), struct names *ns)
-{
-	struct dirent *de;
-	int fd, r = 0;
-	DIR *d;
-
-	/* a description of our own: a dup() would share the file offset */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
-		if (keep(de->d_name)) {
-			r = names_add(ns, de->d_name);
-			if (r < 0)
-				break;
-		}
-	}
-	closedir(d);
-	return r;
-}
-
-/* "<40 hex>.<anything>": what store_install_begin() creates */
-static bool is_tmp_name(const char *name)
-{
-	char hex[STORE_HASH_HEX + 1];
-
-	if (strlen(name) < STORE_HASH_HEX + 2 || name[STORE_HASH_HEX] != '.')
-		return false;
-	memcpy(hex, name, STORE_HASH_HEX);
-	hex[STORE_HASH_HEX] = '\0';
-	return store_hash_valid(hex);
-}
-
 /*
  * A tmp/ entry is removed only when its hash lock and its own flock can both
  * be taken: the installer is gone (store_install_begin() explains the
@@ -381,7 +302,7 @@ static bool is_hash_name(const char *name)
 }
 
 /* unindexed - drop from ns the trees whose row says STORE_INSTALLED. */
-static int unindexed(struct store *s, struct names *ns)
+static int unindexed(struct store *s, struct store_names *ns)
 {
 	uint8_t h[STORE_HASH_LEN];
 	struct store_info info;
@@ -453,7 +374,7 @@ int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_repo
 	struct store_reconcile_report rep = { 0 };
 	struct hashes missing = { 0 }, present = { 0 };
 	char hex[STORE_HASH_HEX + 1];
-	struct names ns = { 0 };
+	struct store_names ns = { 0 };
 	struct drop d = { &missing, 0 };
 	int r, first = 0;
 	bool had_msg;
@@ -463,13 +384,13 @@ int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_repo
 		return store_seterr(s, -EROFS, "store '%s' is open read-only", s->dir);
 
 	/* 1. leftovers of dead installs */
-	r = list_dir(s->tmp_fd, is_tmp_name, &ns);
+	r = store_list_names(s->tmp_fd, store_is_tmp_name, &ns);
 	keep_first(&first, r);
 	for (i = 0; i < ns.n; i++) {
 		r = reap_tmp(s, ns.v[i], &rep.tmp_removed);
 		keep_first(&first, r);
 	}
-	names_free(&ns);
+	store_names_free(&ns);
 	store_crash_point(s, "reconcile");
 
 	/* 2. rows whose tree is gone */
@@ -483,13 +404,13 @@ int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_repo
 	}
 
 	/* 3. trees without a row */
-	r = list_dir(s->artifacts_fd, is_hash_name, &ns);
+	r = store_list_names(s->artifacts_fd, is_hash_name, &ns);
 	if (r == 0)
 		r = unindexed(s, &ns);
 	keep_first(&first, r);
 	for (i = 0; r == 0 && i < ns.n; i++)
 		keep_first(&first, adopt(s, ns.v[i], &rep));
-	names_free(&ns);
+	store_names_free(&ns);
 
 	/* 4. STORE_VERIFY_ALL: every indexed tree again */
 	for (i = 0; i < present.n; i++) {

@@ -8,6 +8,7 @@
 #define ARTIFACTCTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdnoreturn.h>
 
 /* Exit statuses, documented in doc/artifactctl.1 (EXIT STATUS). */
@@ -63,5 +64,18 @@ noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
  * stdout and exit 0 for it.
  */
 bool ctl_is_help(const char *arg);
+
+/*
+ * ctl_json_str - print s to stdout as a JSON string (RFC 8259 escapes, as
+ * json_add_str() in tools/sidecar.h), or null when s is NULL.  Exits with
+ * EXIT_FAIL when out of memory.
+ */
+void ctl_json_str(const char *s);
+
+/*
+ * ctl_utc - the time t (seconds since the epoch) as "2026-11-21T14:55:00Z"
+ * in buf, or "-" for t <= 0.  Returns buf or the literal.
+ */
+const char *ctl_utc(int64_t t, char buf[32]);
 
 #endif

@@ -888,24 +888,6 @@ static void remove_candidates(struct gc *g, struct sweep *sw)
 	sw->waiting += sw->ncand - i;	/* held back by --max-freed */
 }
 
-/* ---- report -------------------------------------------------------------------- */
-
-static void json_str(const char *s)
-{
-	const unsigned char *p;
-
-	putchar('"');
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 static void json_strv(const char *key, const struct strv *sv)
 {
 	size_t i;
@@ -913,7 +895,7 @@ static void json_strv(const char *key, const struct strv *sv)
 	printf(",\n  \"%s\": [", key);
 	for (i = 0; i < sv->n; i++) {
 		fputs(i ? ", " : "", stdout);
-		json_str(sv->v[i]);
+		ctl_json_str(sv->v[i]);
 	}
 	putchar(']');
 }

@@ -26,17 +26,6 @@ static void usage(FILE *f)
 		progname, CTL_STORE_DEFAULT);
 }
 
-/* utc - a time as "2026-11-21T14:55:00Z" in buf (21 bytes), "-" for 0. */
-static const char *utc(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return "-";
-	return buf;
-}
-
 /* human - bytes with a binary unit: "512 B", "1.5 KiB", "23.0 MiB". */
 static const char *human(uint64_t bytes, char buf[32])
 {
@@ -56,27 +45,6 @@ static const char *human(uint64_t bytes, char buf[32])
 	return buf;
 }
 
-/* json_str - s as a JSON string, or null. */
-static void json_str(const char *s)
-{
-	const unsigned char *p;
-
-	if (!s) {
-		fputs("null", stdout);
-		return;
-	}
-	putchar('"');
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 struct ls {
 	bool json;
 	unsigned n;
@@ -91,20 +59,20 @@ static int print_row(const char *hash, const struct store_info *info, void *arg)
 		return 0;
 	if (!ls->json) {
 		printf("%s  %10s  %7" PRIu64 "  %-20s  %s\n", hash, human(info->bytes, sz),
-			info->files, utc(info->last_access, t1), info->source ? info->source : "-");
+			info->files, ctl_utc(info->last_access, t1), info->source ? info->source : "-");
 		ls->n++;
 		return 0;
 	}
 	printf("%s  {\"hash\": \"%s\", \"bytes\": %" PRIu64 ", \"files\": %" PRIu64
 	       ", \"installed\": ",
 		ls->n ? ",\n" : "", hash, info->bytes, info->files);
-	json_str(info->installed > 0 ? utc(info->installed, t1) : NULL);
+	ctl_json_str(info->installed > 0 ? ctl_utc(info->installed, t1) : NULL);
 	fputs(", \"last_access\": ", stdout);
-	json_str(info->last_access > 0 ? utc(info->last_access, t2) : NULL);
+	ctl_json_str(info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL);
 	fputs(", \"source\": ", stdout);
-	json_str(info->source);
+	ctl_json_str(info->source);
 	fputs(", \"tarball_sha256\": ", stdout);
-	json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL);
+	ctl_json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL);
 	putchar('}');
 	ls->n++;
 	return 0;

@@ -92,22 +92,6 @@ static void show_progress(uint64_t done, uint64_t total, void *arg)
 	fflush(stderr);
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 /* The default output name: the last component of DIR + ".tar.gz". */
 static char *default_output(const char *dir)
 {
@@ -220,7 +204,7 @@ int cmd_pack(int argc, char **argv)
 	if (json) {
 		printf("{\"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu, \"path\": ",
 			tree, sha, (unsigned long long)res.size);
-		json_string(out);
+		ctl_json_str(out);
 		printf(", \"compression\": \"%s\", \"tar_bytes\": %llu, \"files\": %llu, "
 		       "\"bytes\": %llu, \"dirs\": %llu, \"tarjl-tree-sha1\": \"%s\"}\n",
 			pack_compress_name(res.compress), (unsigned long long)res.tar_bytes,

@@ -43,33 +43,6 @@ static void usage(FILE *f)
 		progname, progname, progname, CTL_STORE_DEFAULT);
 }
 
-/* utc - a time as "2026-11-21T14:55:00Z" in buf, "-" for 0. */
-static const char *utc(int64_t t, char buf[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		return "-";
-	return buf;
-}
-
-static void json_str(const char *s)
-{
-	const unsigned char *p;
-
-	putchar('"');
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 struct ls {
 	bool json;
 	unsigned n;
@@ -83,13 +56,13 @@ static int print_root(const char *path, int64_t last_seen, void *arg)
 	char t[32];
 
 	if (!ls->json) {
-		printf("%-20s  %-7s  %s\n", utc(last_seen, t), there ? "yes" : "MISSING", path);
+		printf("%-20s  %-7s  %s\n", ctl_utc(last_seen, t), there ? "yes" : "MISSING", path);
 	} else {
 		printf("%s  {\"path\": ", ls->n ? ",\n" : "");
-		json_str(path);
+		ctl_json_str(path);
 		printf(", \"last_seen\": ");
 		if (last_seen > 0)
-			json_str(utc(last_seen, t));
+			ctl_json_str(ctl_utc(last_seen, t));
 		else
 			fputs("null", stdout);
 		printf(", \"exists\": %s}", there ? "true" : "false");

@@ -3,10 +3,15 @@
  */
 #include "tools/artifactctl.h"
 
+#include "store/util/buf.h"
+#include "tools/sidecar.h"
+
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void vmsg(int err, const char *fmt, va_list ap)
 {
@@ -70,4 +75,25 @@ void ctl_usage_error(const char *cmd, const char *fmt, ...)
 bool ctl_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+void ctl_json_str(const char *s)
+{
+	struct buf b;
+
+	buf_init(&b, (size_t)-1);
+	if (json_add_str(&b, s) < 0)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
+	fputs(b.ptr, stdout);
+	buf_release(&b);
+}
+
+const char *ctl_utc(int64_t t, char buf[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return "-";
+	return buf;
 }

@@ -4,9 +4,9 @@
  *
  *   artifactctl verify [--store DIR] [HASH...]
  *
- * Every installed artifact when no HASH is given.  Prints "<hash> ok" or
- * "<hash> MISMATCH" per artifact; exits 1 when any mismatched or could not
- * be checked.  The store is opened without reconcile; when it cannot be
+ * Every installed artifact when no HASH is given.  Prints "<hash> ok",
+ * "<hash> MISMATCH", or "<hash> MISSING" (indexed, but its tree is gone)
+ * per artifact; exits 1 when any mismatched or could not be checked.  The store is opened without reconcile; when it cannot be
  * opened for writing (a user without write access, a read-only mount),
  * it is opened read-only and mismatches are reported but not quarantined.
  */
@@ -22,7 +22,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s verify [--store DIR] [HASH...]\n\n"
 		   "Re-hash installed artifacts (all without HASH) with Pkg's rules; print\n"
-		   "'<hash> ok' or '<hash> MISMATCH'; move mismatches to quarantine/.\n"
+		   "'<hash> ok', '<hash> MISMATCH' (moved to quarantine/) or '<hash> MISSING'\n"
+		   "(indexed, but its tree is gone).\n"
 		   "Exits 1 when any artifact mismatched or could not be checked.\n\n"
 		   "  --store DIR  the store (default: $ARTIFACTFS_STORE, else %s)\n",
 		progname, CTL_STORE_DEFAULT);
@@ -138,6 +139,14 @@ int cmd_verify(int argc, char **argv)
 			fflush(stdout);
 			ctl_warnx("%s%s", store_errmsg(s),
 				read_only ? "" : "; moved to quarantine");
+		} else if (r == -ENOENT && optind == argc) {
+			/* a row without its tree: a removal killed between the two */
+			printf("%s MISSING\n", todo.v[i]);
+			fflush(stdout);
+			ctl_warnx("%s is indexed as installed but its tree is gone from '%s/artifacts'; "
+				  "the next store open that reconciles (artifactctl fetch, gc, the "
+				  "daemon) drops the row",
+				todo.v[i], store_dir(s));
 		} else if (r == -ENOENT) {
 			fflush(stdout);
 			ctl_warnx("%s is not installed in '%s'", todo.v[i], store_dir(s));

@@ -133,6 +133,13 @@ if [ "$have_verify" = yes ]; then
 	is "verify exits 1 on a changed file" "$?" 1
 	ok "verify says '<hash> MISMATCH'" grep -qx "$h_zlib MISMATCH" "$T/verify-bad.out"
 	ok "verify moved the tree out of artifacts/" test ! -e "$S/artifacts/$h_zlib"
+	# a row whose tree is gone (a removal killed between the two)
+	S=$T/store-docs-gz
+	chmod -R u+w "$S/artifacts/$h_docs" && rm -rf "$S/artifacts/$h_docs"
+	timeout 120 "$ARTIFACTCTL" verify --store "$S" >"$T/verify-gone.out" 2>"$T/verify-gone.err"
+	is "verify exits 1 on an indexed tree that is gone" "$?" 1
+	ok "verify says '<hash> MISSING'" grep -qx "$h_docs MISSING" "$T/verify-gone.out"
+	ok "... and explains it" grep -q "indexed as installed but its tree is gone" "$T/verify-gone.err"
 else
 	skip "verify fails on a changed file" "artifactctl verify not implemented yet"
 fi

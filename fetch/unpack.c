@@ -11,8 +11,8 @@
  * through the locale's charset (a daemon in the C locale can lose non-ASCII
  * names, and symlink targets must hash byte for byte).  So libarchive runs
  * with the gzip, bzip2, xz and zstd filters (found by magic bytes, never by
- * URL) and the "raw" format, and the tar stream it produces is read here
- * block by block with Tar.jl's header rules: read_standard_header,
+ * URL) and the "raw" format, and the tar stream it produces is read by
+ * fetch/tar.c block by block with Tar.jl's header rules: read_standard_header,
  * read_header (PAX x/g: size, path, linkpath; GNU L/K), check_header and the
  * symlink-prefix and hardlink checks of read_tarball.  Not
  * archive_read_support_filter_all(): it also registers filters that run
@@ -32,7 +32,7 @@
  */
 #include "config.h"
 
-#include "fetch/fetch.h"
+#include "fetch/unpack_int.h"
 
 #include <archive.h>
 #include <dirent.h>
@@ -51,48 +51,7 @@
 #include "store/hash.h"
 #include "store/util/buf.h"
 
-#define EXT_MAX (1u << 20)	   /* largest PAX or GNU long-name payload accepted */
-#define TAB_MAX_ENTRIES (1u << 24) /* distinct paths in one tarball */
-#define TAB_MAX_BYTES (1ull << 30) /* bytes of those paths */
-#define COPY_BUF (128u << 10)
-#define ERRMSG_MAX 4096
-
-/* Entry types as Tar.jl names them; T_NONE marks an intermediate directory. */
-enum etype { T_NONE = 0, T_FILE, T_HARDLINK, T_SYMLINK, T_DIR, T_OTHER };
-
-/* A byte string that may hold NULs (PAX values may). */
-struct bstr {
-	char *p; /* NUL-terminated, may be NULL when len is 0 */
-	size_t len;
-};
-
 /* --- the path table --------------------------------------------------------------- */
-
-/*
- * Every path seen, with two views of it:
- *  - tarjl: the type Tar.jl's read_tarball() records in its `paths` dict:
- *    set only by entries, never cleared when an ancestor is replaced (so a
- *    stale symlink still blocks paths through it, as in Tar.jl);
- *  - cur/seq: the current tree, exactly.  seq is when the path was last
- *    (re)created; a path is live when its parent is live and its seq is
- *    newer than its parent's, so replacing a directory kills its whole
- *    subtree without visiting it.
- */
-struct rec {
-	char *path;
-	size_t len;
-	uint64_t hash;
-	uint64_t seq;
-	uint64_t size;	     /* regular file size */
-	unsigned char cur;   /* enum etype of the live node (T_NONE: implicit dir) */
-	unsigned char tarjl; /* enum etype Tar.jl recorded, T_NONE when none */
-};
-
-struct ptab {
-	struct rec *v;
-	size_t cap, n;
-	uint64_t bytes;
-};
 
 static uint64_t fnv1a(const char *p, size_t len)
 {
@@ -192,62 +151,14 @@ static void ptab_release(struct ptab *t)
 
 /* --- state ---------------------------------------------------------------------------- */
 
-/* One tar header after the extension headers were applied (Tar.jl's Header). */
-struct hdr {
-	struct bstr path;
-	struct bstr link;
-	char type; /* the typeflag byte */
-	unsigned mode;
-	uint64_t size;
-};
-
-struct unpack {
-	struct fetch_stream *in;
-	uint64_t max_bytes;	/* ceiling of the unpacked size; 0 = none */
-	struct archive *a;
-	int stream_err;
-	unsigned char magic[8];
-	size_t magic_len;
-
-	/* the decompressed tar stream */
-	const unsigned char *blk;
-	size_t blk_len;
-	bool data_eof;
-	uint64_t offset; /* tar bytes consumed, for messages */
-
-	int dirfd; /* -1: hash only */
-	struct tree_builder *tb;
-	struct hash_ctx *blob;
-	struct ptab tab;
-	uint64_t seq;
-	bool any_symlink;
-
-	/* the directory of the last entry, kept open: tarballs are grouped by directory */
-	char *cache_path;
-	size_t cache_len;
-	int cache_fd;
-
-	/* PAX 'g' values, applied to every later entry */
-	struct bstr g_path, g_link, g_size;
-	bool g_has_path, g_has_link, g_has_size;
-
-	unsigned char raw[512];
-	unsigned char *copybuf;
-	uint64_t bytes, files;
-	bool crash_mid_unpack, wrote_file;
-
-	int err;
-	struct buf msg;
-};
-
-static void bstr_free(struct bstr *s)
+void unpack_bstr_free(struct bstr *s)
 {
 	free(s->p);
 	s->p = NULL;
 	s->len = 0;
 }
 
-static int bstr_set(struct bstr *s, const void *p, size_t len)
+int unpack_bstr_set(struct bstr *s, const void *p, size_t len)
 {
 	char *n = malloc(len + 1);
 
@@ -262,8 +173,7 @@ static int bstr_set(struct bstr *s, const void *p, size_t len)
 	return 0;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-fail(struct unpack *u, int err, const char *fmt, ...)
+int unpack_fail(struct unpack *u, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -278,7 +188,7 @@ fail(struct unpack *u, int err, const char *fmt, ...)
 }
 
 /* A path for messages: printable ASCII as is, other bytes as \xNN, at most ~200 bytes. */
-static const char *show(const struct bstr *s, char *out, size_t size)
+const char *unpack_show(const struct bstr *s, char *out, size_t size)
 {
 	size_t i, o = 0;
 
@@ -294,647 +204,6 @@ static const char *show(const struct bstr *s, char *out, size_t size)
 		o += (size_t)snprintf(out + o, size - o, "...");
 	out[o] = '\0';
 	return out;
-}
-
-/* --- libarchive: decompression only ----------------------------------------------------- */
-
-static pthread_once_t filters_once = PTHREAD_ONCE_INIT;
-static bool have_gzip, have_bzip2, have_xz, have_zstd;
-
-/* ARCHIVE_OK means built in; ARCHIVE_WARN means "will run an external program". */
-static void probe_filters(void)
-{
-	struct archive *a = archive_read_new();
-
-	if (!a)
-		return;
-	have_gzip = archive_read_support_filter_gzip(a) == ARCHIVE_OK;
-	have_bzip2 = archive_read_support_filter_bzip2(a) == ARCHIVE_OK;
-	have_xz = archive_read_support_filter_xz(a) == ARCHIVE_OK;
-	have_zstd = archive_read_support_filter_zstd(a) == ARCHIVE_OK;
-	archive_read_free(a);
-}
-
-static la_ssize_t arch_read(struct archive *a, void *arg, const void **buf)
-{
-	struct unpack *u = arg;
-	size_t n = 0, k;
-	int r;
-
-	r = fetch_stream_read(u->in, buf, &n);
-	if (r < 0) {
-		u->stream_err = r;
-		archive_set_error(a, -r, "%s", fetch_stream_errmsg(u->in));
-		return -1;
-	}
-	if (u->magic_len < sizeof(u->magic) && n > 0) {	/* at the end *buf may be NULL */
-		k = sizeof(u->magic) - u->magic_len;
-		if (k > n)
-			k = n;
-		memcpy(u->magic + u->magic_len, *buf, k);
-		u->magic_len += k;
-	}
-	return (la_ssize_t)n;
-}
-
-static int arch_fail(struct unpack *u)
-{
-	const char *s;
-
-	if (u->stream_err)
-		return fail(u, u->stream_err, "%s", fetch_stream_errmsg(u->in));
-	if (archive_errno(u->a) == ENOMEM)
-		return fail(u, -ENOMEM, "out of memory in libarchive");
-	s = archive_error_string(u->a);
-	return fail(u, -EILSEQ, "malformed tarball: %s", s ? s : "decompression failed");
-}
-
-/* Names a compression we recognise but do not decompress, from its magic bytes. */
-static const char *unsupported_compression(const struct unpack *u)
-{
-	static const struct {
-		const char *name;
-		size_t len;
-		const char *magic;
-	} m[] = {
-		{"gzip", 2, "\x1f\x8b"},
-		{"bzip2", 3, "BZh"},
-		{"xz", 6, "\xfd\x37\x7a\x58\x5a\x00"},
-		{"zstd", 4, "\x28\xb5\x2f\xfd"},
-		{"lz4", 4, "\x04\x22\x4d\x18"},
-		{"lzip", 4, "LZIP"},
-		{"compress (.Z)", 2, "\x1f\x9d"},
-		{"lzop", 4, "\x89LZO"},
-		{"lrzip", 4, "LRZI"},
-		{"7-zip", 6, "7z\xbc\xaf\x27\x1c"},
-		{"zip", 4, "PK\x03\x04"},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		if (u->magic_len >= m[i].len && memcmp(u->magic, m[i].magic, m[i].len) == 0)
-			return m[i].name;
-	return NULL;
-}
-
-/* Make sure some decompressed bytes are at hand, unless the stream ended. */
-static int in_more(struct unpack *u)
-{
-	const void *b;
-	size_t n;
-	la_int64_t off;
-	int r;
-
-	while (u->blk_len == 0 && !u->data_eof) {
-		r = archive_read_data_block(u->a, &b, &n, &off);
-		if (r == ARCHIVE_EOF) {
-			u->data_eof = true;
-			break;
-		}
-		if (r < ARCHIVE_WARN)
-			return arch_fail(u);
-		u->blk = b;
-		u->blk_len = n;
-	}
-	return 0;
-}
-
-/* Copy up to n bytes into dst; *got < n only at the end of the stream. */
-static int in_read(struct unpack *u, void *dst, size_t n, size_t *got)
-{
-	unsigned char *d = dst;
-	size_t k;
-	int r;
-
-	*got = 0;
-	while (*got < n) {
-		r = in_more(u);
-		if (r < 0)
-			return r;
-		if (u->blk_len == 0)
-			break;
-		k = n - *got < u->blk_len ? n - *got : u->blk_len;
-		memcpy(d + *got, u->blk, k);
-		u->blk += k;
-		u->blk_len -= k;
-		*got += k;
-		u->offset += k;
-	}
-	return 0;
-}
-
-static int premature_end(struct unpack *u)
-{
-	return fail(u, -EILSEQ,
-		"malformed tarball: premature end of tar data at byte %llu "
-		"(truncated download or archive)",
-		(unsigned long long)u->offset);
-}
-
-/* Point *p at up to max bytes of the stream, without copying (file data). */
-static int in_span(struct unpack *u, uint64_t max, const void **p, size_t *n)
-{
-	int r = in_more(u);
-
-	if (r < 0)
-		return r;
-	if (u->blk_len == 0)
-		return premature_end(u);
-	*p = u->blk;
-	*n = max < u->blk_len ? (size_t)max : u->blk_len;
-	u->blk += *n;
-	u->blk_len -= *n;
-	u->offset += *n;
-	return 0;
-}
-
-static int in_skip(struct unpack *u, uint64_t n)
-{
-	const void *p;
-	size_t k = 0;
-	int r;
-
-	while (n > 0) {
-		r = in_span(u, n, &p, &k);
-		if (r < 0)
-			return r;
-		n -= k;
-	}
-	return 0;
-}
-
-static uint64_t pad512(uint64_t size)
-{
-	return (512 - (size & 511)) & 511;
-}
-
-/* --- tar headers, as Tar.jl reads them (src/header.jl, src/extract.jl) ----------------- */
-
-static int header_error(struct unpack *u, const char *what)
-{
-	const char *c = unsupported_compression(u);
-
-	if (u->offset == 512 && c)
-		return fail(u, -ENOTSUP,
-			"unsupported compression: %s (gzip, bzip2, xz, zstd "
-			"or none are accepted)",
-			c);
-	if (u->offset == 512)
-		return fail(u, -EILSEQ, "this does not appear to be a tarball: %s", what);
-	return fail(u, -EILSEQ, "malformed tarball: %s in the header at byte %llu", what,
-		(unsigned long long)(u->offset - 512));
-}
-
-/* read_header_int: leading spaces, octal digits, ended by NUL or space. */
-static int octal_field(struct unpack *u, size_t off, size_t len, const char *name, uint64_t *ret)
-{
-	char what[64];
-	uint64_t n = 0;
-	bool before = true;
-	size_t i;
-
-	for (i = off; i < off + len; i++) {
-		unsigned char c = u->raw[i];
-
-		if (before && c == ' ')
-			continue;
-		if (c == 0 || c == ' ')
-			break;
-		if (c < '0' || c > '7' || (n >> 60) != 0) {
-			snprintf(what, sizeof(what), "malformed %s field", name);
-			return header_error(u, what);
-		}
-		n = (n << 3) | (uint64_t)(c - '0');
-		before = false;
-	}
-	if (before) {
-		snprintf(what, sizeof(what), "malformed %s field", name);
-		return header_error(u, what);
-	}
-	*ret = n;
-	return 0;
-}
-
-static void str_field(const struct unpack *u, size_t off, size_t len, const char **p, size_t *n)
-{
-	const unsigned char *z = memchr(u->raw + off, 0, len);
-
-	*p = (const char *)u->raw + off;
-	*n = z ? (size_t)(z - (u->raw + off)) : len;
-}
-
-/*
- * read_standard_header: one 512-byte block.  *end is set at the end of the
- * archive: a zero block, or the end of the stream on a block boundary.
- */
-static int read_std(struct unpack *u, struct hdr *h, bool *end)
-{
-	const char *name, *prefix, *link;
-	size_t got, nlen, plen, llen, i;
-	uint64_t chk, sum = 0, mode, size = 0;
-	bool zero = true, space = false;
-	int r;
-
-	*end = false;
-	r = in_read(u, u->raw, 512, &got);
-	if (r < 0)
-		return r;
-	if (got == 0) {
-		*end = true;
-		return 0;
-	}
-	if (got < 512 && u->offset == got) {
-		const char *c = unsupported_compression(u);
-
-		if (c)
-			return fail(u, -ENOTSUP, "unsupported compression: %s", c);
-		return fail(u, -EILSEQ, "this does not appear to be a tarball: %zu bytes", got);
-	}
-	if (got < 512)
-		return premature_end(u);
-	for (i = 0; i < 512 && zero; i++)
-		zero = u->raw[i] == 0;
-	if (zero) {
-		*end = true;
-		return 0;
-	}
-	/* version: ^0* *$ up to a NUL */
-	for (i = 263; i < 265 && u->raw[i]; i++) {
-		if (u->raw[i] == ' ')
-			space = true;
-		else if (u->raw[i] != '0' || space)
-			return header_error(u, "invalid version field");
-	}
-	r = octal_field(u, 148, 8, "checksum", &chk);
-	if (r < 0)
-		return r;
-	for (i = 0; i < 512; i++)
-		sum += (i >= 148 && i < 156) ? ' ' : u->raw[i];
-	if (chk != sum)
-		return header_error(u, "incorrect header checksum");
-	if (u->raw[124] & 0x80) {
-		if (u->raw[124] != 0x80)
-			return header_error(u, "binary size value too large");
-		for (i = 125; i < 136; i++) {
-			if (size >> 55)
-				return header_error(u, "binary size value too large");
-			size = (size << 8) | u->raw[i];
-		}
-	} else {
-		r = octal_field(u, 124, 12, "size", &size);
-		if (r < 0)
-			return r;
-	}
-	if (size > INT64_MAX)
-		return header_error(u, "size value too large");
-	r = octal_field(u, 100, 8, "mode", &mode);
-	if (r < 0)
-		return r;
-	if (mode > 0xffff)
-		return header_error(u, "mode value too large");
-	if (u->raw[156] & 0x80)
-		return header_error(u, "invalid type flag");
-	str_field(u, 0, 100, &name, &nlen);
-	str_field(u, 157, 100, &link, &llen);
-	str_field(u, 345, 155, &prefix, &plen);
-	h->type = (char)u->raw[156];
-	h->mode = (unsigned)mode;
-	h->size = size;
-	bstr_free(&h->path);
-	bstr_free(&h->link);
-	if (plen) {
-		char tmp[256 + 2];
-
-		memcpy(tmp, prefix, plen);
-		tmp[plen] = '/';
-		memcpy(tmp + plen + 1, name, nlen);
-		r = bstr_set(&h->path, tmp, plen + 1 + nlen);
-	} else {
-		r = bstr_set(&h->path, name, nlen);
-	}
-	if (r == 0)
-		r = bstr_set(&h->link, link, llen);
-	return r < 0 ? fail(u, r, "out of memory") : 0;
-}
-
-/* Tar.jl's tryparse(UInt64, s) for the decimal values tar writers produce. */
-static bool parse_u64(const struct bstr *v, uint64_t *ret)
-{
-	size_t i = 0, end = v->len;
-	uint64_t n = 0;
-
-	while (i < end && (v->p[i] == ' ' || v->p[i] == '\t' || v->p[i] == '\n'))
-		i++;
-	while (end > i && (v->p[end - 1] == ' ' || v->p[end - 1] == '\t' || v->p[end - 1] == '\n'))
-		end--;
-	if (i < end && v->p[i] == '+')
-		i++;
-	if (i == end)
-		return false;
-	for (; i < end; i++) {
-		if (v->p[i] < '0' || v->p[i] > '9' || n > (UINT64_MAX - 9) / 10)
-			return false;
-		n = n * 10 + (uint64_t)(v->p[i] - '0');
-	}
-	*ret = n;
-	return true;
-}
-
-/* The payload of an extension header (size bytes plus padding) into a fresh buffer. */
-static int read_ext_data(struct unpack *u, uint64_t size, unsigned char **ret)
-{
-	unsigned char *d;
-	size_t got;
-	int r;
-
-	if (size > EXT_MAX)
-		return fail(u, -E2BIG,
-			"malformed tarball: extension header of %llu bytes "
-			"(at most %u accepted)",
-			(unsigned long long)size, EXT_MAX);
-	d = malloc(size + 1);
-	if (!d)
-		return fail(u, -ENOMEM, "out of memory");
-	r = in_read(u, d, (size_t)size, &got);
-	if (r == 0 && got < size)
-		r = premature_end(u);
-	if (r == 0)
-		r = in_skip(u, pad512(size));
-	if (r < 0) {
-		free(d);
-		return r;
-	}
-	d[size] = 0;
-	*ret = d;
-	return 0;
-}
-
-struct meta {
-	struct bstr path, link, size;
-	bool has_path, has_link, has_size;
-};
-
-static int meta_set(struct unpack *u, struct meta *m, bool global, const char *key, size_t klen,
-	const char *val, size_t vlen)
-{
-	struct bstr *dst = NULL, *gdst = NULL;
-	bool *has = NULL, *ghas = NULL;
-	int r;
-
-	if (klen == 4 && memcmp(key, "size", 4) == 0) {
-		dst = &m->size, has = &m->has_size, gdst = &u->g_size, ghas = &u->g_has_size;
-	} else if (klen == 4 && memcmp(key, "path", 4) == 0) {
-		dst = &m->path, has = &m->has_path, gdst = &u->g_path, ghas = &u->g_has_path;
-	} else if (klen == 8 && memcmp(key, "linkpath", 8) == 0) {
-		dst = &m->link, has = &m->has_link, gdst = &u->g_link, ghas = &u->g_has_link;
-	} else {
-		return 0; /* every other key is ignored, as Tar.jl does */
-	}
-	r = bstr_set(dst, val, vlen);
-	*has = true;
-	if (r == 0 && global) {
-		r = bstr_set(gdst, val, vlen);
-		*ghas = true;
-	}
-	return r < 0 ? fail(u, r, "out of memory") : 0;
-}
-
-/* read_extended_metadata: records "<len> <key>=<value>\n". */
-static int parse_pax(
-	struct unpack *u, struct meta *m, bool global, const unsigned char *d, size_t size)
-{
-	size_t i = 0, j, k, l, len;
-	int r;
-
-	while (i < size) {
-		len = 0;
-		for (j = i; j < size && d[j] != ' '; j++) {
-			if (d[j] < '0' || d[j] > '9' || len > (SIZE_MAX - 9) / 10)
-				goto malformed;
-			len = len * 10 + (size_t)(d[j] - '0');
-		}
-		if (j == i || j >= size || len > size - i || len < 2)
-			goto malformed;
-		l = i + len - 1; /* the newline */
-		for (k = j + 1; k < l && d[k] != '='; k++)
-			;
-		if (!(j < k && k < l) || d[l] != '\n')
-			goto malformed;
-		r = meta_set(u, m, global, (const char *)d + j + 1, k - j - 1,
-			(const char *)d + k + 1, l - k - 1);
-		if (r < 0)
-			return r;
-		i = l + 1;
-	}
-	return 0;
-malformed:
-	return fail(u, -EILSEQ, "malformed tarball: malformed extended header metadata");
-}
-
-/*
- * read_header: a standard header after any number of extension headers.
- * *end is set at the end of the archive.
- */
-static int read_hdr(struct unpack *u, struct hdr *h, bool *end)
-{
-	struct meta m = {0};
-	unsigned char *d = NULL;
-	bool first = true;
-	uint64_t size;
-	int r = 0;
-
-	if (u->g_has_path)
-		r = r ?: meta_set(u, &m, false, "path", 4, u->g_path.p, u->g_path.len);
-	if (u->g_has_link)
-		r = r ?: meta_set(u, &m, false, "linkpath", 8, u->g_link.p, u->g_link.len);
-	if (u->g_has_size)
-		r = r ?: meta_set(u, &m, false, "size", 4, u->g_size.p, u->g_size.len);
-	for (; r == 0; first = false) {
-		r = read_std(u, h, end);
-		if (r < 0)
-			break;
-		if (*end) {
-			if (!first)
-				r = premature_end(u);
-			break;
-		}
-		if (h->type == 'x' || h->type == 'g') {
-			r = read_ext_data(u, h->size, &d);
-			if (r == 0)
-				r = parse_pax(u, &m, h->type == 'g', d, (size_t)h->size);
-		} else if ((h->type == 'L' || h->type == 'K') && h->path.len == 13 &&
-			   memcmp(h->path.p, "././@LongLink", 13) == 0) {
-			r = read_ext_data(u, h->size, &d);
-			if (r == 0 && (h->size == 0 || d[h->size - 1] != 0))
-				r = fail(u, -EILSEQ,
-					"malformed tarball: malformed GNU long header "
-					"(trailing NUL expected)");
-			if (r == 0)
-				r = meta_set(u, &m, false, h->type == 'L' ? "path" : "linkpath",
-					h->type == 'L' ? 4 : 8, (const char *)d,
-					(size_t)h->size - 1);
-		} else {
-			break;
-		}
-		free(d);
-		d = NULL;
-	}
-	free(d);
-	if (r == 0 && !*end) {
-		if (m.has_size) {
-			if (!parse_u64(&m.size, &size) || size > INT64_MAX)
-				r = fail(u, -EILSEQ,
-					"malformed tarball: invalid extended header "
-					"size value");
-			else
-				h->size = size;
-		}
-		if (r == 0 && m.has_path) {
-			bstr_free(&h->path);
-			h->path = m.path;
-			m.path.p = NULL;
-		}
-		if (r == 0 && m.has_link) {
-			bstr_free(&h->link);
-			h->link = m.link;
-			m.link.p = NULL;
-		}
-	}
-	bstr_free(&m.path);
-	bstr_free(&m.link);
-	bstr_free(&m.size);
-	return r;
-}
-
-static enum etype etype_of(char t)
-{
-	switch (t) {
-	case '0':
-	case '\0':
-		return T_FILE;
-	case '1':
-		return T_HARDLINK;
-	case '2':
-		return T_SYMLINK;
-	case '5':
-		return T_DIR;
-	default:
-		return T_OTHER;
-	}
-}
-
-/* For messages: what a hardlink target is. */
-static const char *etype_name(enum etype t)
-{
-	switch (t) {
-	case T_FILE:
-		return "a file";
-	case T_HARDLINK:
-		return "a hardlink";
-	case T_SYMLINK:
-		return "a symlink";
-	default:
-		return "a directory"; /* T_DIR, or T_NONE: a directory made for a path */
-	}
-}
-
-/* (^|/)\.\.(/|$) */
-static bool has_dotdot(const struct bstr *s)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < s->len; i++)
-		if (s->p[i] == '.' && s->p[i + 1] == '.' && (i == 0 || s->p[i - 1] == '/') &&
-			(i + 2 == s->len || s->p[i + 2] == '/'))
-			return true;
-	return false;
-}
-
-/*
- * check_header: the first violated rule, or NULL.  Runs on the header as
- * read (path not normalised), as Tar.jl's does.  One deliberate difference:
- * Tar.jl normalises a hardlink's target before this check, which makes its
- * "absolute link path" rule unreachable; the spec (§2.4) lists it, so an
- * absolute hardlink target is rejected here.
- */
-static const char *check_header(const struct hdr *h, char *tmp, size_t size)
-{
-	enum etype t = etype_of(h->type);
-	const struct bstr *p = &h->path;
-
-	if (p->len == 0)
-		return "path is empty";
-	if (memchr(p->p, 0, p->len))
-		return "path contains NUL bytes";
-	if (h->link.len && memchr(h->link.p, 0, h->link.len))
-		return "link contains NUL bytes";
-	if (p->p[0] == '/')
-		return "path is absolute";
-	if (has_dotdot(p))
-		return "path contains '..' component";
-	if (t == T_OTHER) {
-		switch (h->type) {
-		case '3':
-			return "unsupported entry type (character device)";
-		case '4':
-			return "unsupported entry type (block device)";
-		case '6':
-			return "unsupported entry type (fifo)";
-		default:
-			if (h->type > 0x20 && h->type < 0x7f)
-				snprintf(tmp, size, "unsupported entry type '%c'", h->type);
-			else
-				snprintf(tmp, size, "unsupported entry type 0x%02x",
-					(unsigned char)h->type);
-			return tmp;
-		}
-	}
-	if (t != T_HARDLINK && t != T_SYMLINK && h->link.len)
-		return "non-link with link path";
-	if ((t == T_HARDLINK || t == T_SYMLINK) && h->link.len == 0)
-		return t == T_SYMLINK ? "symlink with empty link path"
-				      : "hardlink with empty link path";
-	if ((t == T_HARDLINK || t == T_SYMLINK) && h->size != 0)
-		return t == T_SYMLINK ? "symlink with non-zero size"
-				      : "hardlink with non-zero size";
-	if (t == T_HARDLINK && h->link.p[0] == '/')
-		return "hardlink with absolute link path";
-	if (t == T_HARDLINK && has_dotdot(&h->link))
-		return "hardlink contains '..' component";
-	if (t == T_DIR && h->size != 0)
-		return "directory with non-zero size";
-	if (t != T_DIR && p->p[p->len - 1] == '/')
-		return "non-directory path ending with '/'";
-	if (t != T_DIR &&
-		((p->len == 1 && p->p[0] == '.') ||
-			(p->len >= 2 && p->p[p->len - 2] == '/' && p->p[p->len - 1] == '.')))
-		return "non-directory path ending with '.' component";
-	return NULL;
-}
-
-/* Drop "" and "." components: "./a//b/" -> "a/b". */
-static int normalize(const struct bstr *in, struct bstr *out)
-{
-	char *o = malloc(in->len + 1);
-	size_t i = 0, n = 0, s;
-
-	if (!o)
-		return -ENOMEM;
-	while (i < in->len) {
-		for (s = i; i < in->len && in->p[i] != '/'; i++)
-			;
-		if (i > s && !(i - s == 1 && in->p[s] == '.')) {
-			if (n)
-				o[n++] = '/';
-			memcpy(o + n, in->p + s, i - s);
-			n += i - s;
-		}
-		i++;
-	}
-	o[n] = '\0';
-	out->p = o;
-	out->len = n;
-	return 0;
 }
 
 /* --- the tree on disk ----------------------------------------------------------------- */
@@ -1306,19 +575,19 @@ static int tree_err(struct unpack *u, int r, const struct bstr *path)
 	char s[256];
 
 	if (r == -ENOMEM)
-		return fail(u, r, "out of memory");
+		return unpack_fail(u, r, "out of memory");
 	if (r == -ENAMETOOLONG)
-		return fail(
-			u, -EPERM, "tarball entry '%s': path too deep", show(path, s, sizeof(s)));
-	return fail(u, r == -EINVAL ? -EPERM : r, "tarball entry '%s': %s",
-		show(path, s, sizeof(s)), strerror(-r));
+		return unpack_fail(
+			u, -EPERM, "tarball entry '%s': path too deep", unpack_show(path, s, sizeof(s)));
+	return unpack_fail(u, r == -EINVAL ? -EPERM : r, "tarball entry '%s': %s",
+		unpack_show(path, s, sizeof(s)), strerror(-r));
 }
 
 static int disk_err(struct unpack *u, int r, const char *what, const struct bstr *path)
 {
 	char s[256];
 
-	return fail(u, r, "cannot %s '%s': %s", what, show(path, s, sizeof(s)), strerror(-r));
+	return unpack_fail(u, r, "cannot %s '%s': %s", what, unpack_show(path, s, sizeof(s)), strerror(-r));
 }
 
 /* A regular file: data written to disk (unless hashing only) and into the blob hash. */
@@ -1349,12 +618,12 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 	if (u->max_bytes && (h->size > u->max_bytes || u->bytes > u->max_bytes - h->size)) {
 		if (fd >= 0)
 			close(fd);
-		return fail(u, -EFBIG, "unpacked size exceeds the limit of %" PRIu64 " bytes",
+		return unpack_fail(u, -EFBIG, "unpacked size exceeds the limit of %" PRIu64 " bytes",
 			u->max_bytes);
 	}
 	r = hash_git_blob_start(u->blob, h->size);
 	while (r == 0 && left > 0) {
-		r = in_span(u, left, &d, &n);
+		r = tar_in_span(u, left, &d, &n);
 		if (r < 0)
 			break;
 		left -= n;
@@ -1372,7 +641,7 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 	if (fd >= 0 && close(fd) < 0 && r == 0)
 		r = disk_err(u, -errno, "write", p);
 	if (r == 0)
-		r = in_skip(u, pad512(h->size));
+		r = tar_in_skip(u, tar_pad512(h->size));
 	if (r == 0)
 		r = hash_ctx_final(u->blob, oid);
 	if (r == 0) {
@@ -1381,7 +650,7 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 			return tree_err(u, r, p);
 	}
 	if (r < 0)
-		return u->err ? u->err : fail(u, r, "hashing failed");
+		return u->err ? u->err : unpack_fail(u, r, "hashing failed");
 	u->bytes += h->size;
 	u->files++;
 	if (fd >= 0 && !u->wrote_file) {
@@ -1487,10 +756,10 @@ static int check_prefixes(struct unpack *u, const struct hdr *h, const struct bs
 		if (r && r->tarjl == T_SYMLINK) {
 			struct bstr pre = {p->p, i};
 
-			return fail(u, -EPERM,
+			return unpack_fail(u, -EPERM,
 				"unsafe tarball entry '%s': path through the "
 				"symlink '%s' (refusing to extract, possible attack)",
-				show(&h->path, s1, sizeof(s1)), show(&pre, s2, sizeof(s2)));
+				unpack_show(&h->path, s1, sizeof(s1)), unpack_show(&pre, s2, sizeof(s2)));
 		}
 	}
 	return 0;
@@ -1499,7 +768,7 @@ static int check_prefixes(struct unpack *u, const struct hdr *h, const struct bs
 /* read_tarball's per-entry work: normalise, check, record, then extract and hash. */
 static int do_entry(struct unpack *u, struct hdr *h)
 {
-	enum etype t = etype_of(h->type);
+	enum etype t = tar_etype_of(h->type);
 	struct bstr p = {0}, target = {0};
 	struct rec *leaf, *trec;
 	const char *why;
@@ -1508,14 +777,14 @@ static int do_entry(struct unpack *u, struct hdr *h)
 	uint64_t tsize = 0;
 	int e = 0;
 
-	why = check_header(h, s2, sizeof(s2));
+	why = tar_check_header(h, s2, sizeof(s2));
 	if (why) {
-		e = fail(u, -EPERM, "unsafe tarball entry '%s': %s", show(&h->path, s1, sizeof(s1)),
+		e = unpack_fail(u, -EPERM, "unsafe tarball entry '%s': %s", unpack_show(&h->path, s1, sizeof(s1)),
 			why);
 		goto out;
 	}
-	if (normalize(&h->path, &p) < 0 || (t == T_HARDLINK && normalize(&h->link, &target) < 0)) {
-		e = fail(u, -ENOMEM, "out of memory");
+	if (tar_normalize(&h->path, &p) < 0 || (t == T_HARDLINK && tar_normalize(&h->link, &target) < 0)) {
+		e = unpack_fail(u, -ENOMEM, "out of memory");
 		goto out;
 	}
 	e = check_prefixes(u, h, &p);
@@ -1524,19 +793,19 @@ static int do_entry(struct unpack *u, struct hdr *h)
 	if (t == T_HARDLINK) {
 		trec = model_lookup(u, &target);
 		if (!trec || trec->cur != T_FILE) {
-			e = fail(u, -EPERM,
+			e = unpack_fail(u, -EPERM,
 				"unsafe tarball entry '%s': hardlink to %s '%s' (only "
 				"an earlier regular file may be linked)",
-				show(&h->path, s1, sizeof(s1)),
-				!trec ? "a non-existent target" : etype_name(trec->cur),
-				show(&h->link, s2, sizeof(s2)));
+				unpack_show(&h->path, s1, sizeof(s1)),
+				!trec ? "a non-existent target" : tar_etype_name(trec->cur),
+				unpack_show(&h->link, s2, sizeof(s2)));
 			goto out;
 		}
 		tsize = trec->size;
 	}
 	e = model_walk(u, &p, &leaf, &live);
 	if (e < 0) {
-		e = fail(
+		e = unpack_fail(
 			u, e, "%s", e == -E2BIG ? "tarball has too many entries" : "out of memory");
 		goto out;
 	}
@@ -1559,80 +828,12 @@ static int do_entry(struct unpack *u, struct hdr *h)
 	if (t == T_SYMLINK)
 		u->any_symlink = true;
 out:
-	bstr_free(&p);
-	bstr_free(&target);
+	unpack_bstr_free(&p);
+	unpack_bstr_free(&target);
 	return e;
 }
 
 /* --- the whole stream ----------------------------------------------------------------- */
-
-static const char *filter_name(int code)
-{
-	switch (code) {
-	case ARCHIVE_FILTER_GZIP:
-		return "gzip";
-	case ARCHIVE_FILTER_BZIP2:
-		return "bzip2";
-	case ARCHIVE_FILTER_XZ:
-		return "xz";
-	case ARCHIVE_FILTER_ZSTD:
-		return "zstd";
-	default:
-		return "none";
-	}
-}
-
-static int open_archive(struct unpack *u)
-{
-	struct archive_entry *ae;
-	int r;
-
-	pthread_once(&filters_once, probe_filters);
-	u->a = archive_read_new();
-	if (!u->a)
-		return fail(u, -ENOMEM, "out of memory");
-	if (have_gzip)
-		archive_read_support_filter_gzip(u->a);
-	if (have_bzip2)
-		archive_read_support_filter_bzip2(u->a);
-	if (have_xz)
-		archive_read_support_filter_xz(u->a);
-	if (have_zstd)
-		archive_read_support_filter_zstd(u->a);
-	archive_read_support_format_raw(u->a);
-	r = archive_read_open(u->a, u, NULL, arch_read, NULL);
-	if (r == ARCHIVE_OK)
-		r = archive_read_next_header(u->a, &ae);
-	if (r == ARCHIVE_EOF || (r != ARCHIVE_OK && u->magic_len == 0 && !u->stream_err)) {
-		u->data_eof = true; /* an empty stream: an empty tarball, as Tar.jl reads it */
-		return 0;
-	}
-	if (r < ARCHIVE_WARN)
-		return arch_fail(u);
-	return 0;
-}
-
-/* After the end of the tar data: read (and hash) the rest of the stream. */
-static int drain(struct unpack *u)
-{
-	const void *b;
-	size_t n;
-	int r;
-
-	u->blk_len = 0;
-	while (!u->data_eof) {
-		r = in_more(u);
-		if (r < 0)
-			return r;
-		u->blk_len = 0;
-	}
-	do {
-		r = fetch_stream_read(u->in, &b, &n);
-		if (r < 0)
-			return fail(u, r, "%s", fetch_stream_errmsg(u->in));
-	} while (n > 0);
-	return 0;
-}
 
 static int finish(struct unpack *u, struct fetch_digests *ret)
 {
@@ -1650,11 +851,11 @@ static int finish(struct unpack *u, struct fetch_digests *ret)
 	if (r == 0)
 		r = tree_builder_final(u->tb, TREE_TARJL, d.tree_tarjl);
 	if (r < 0)
-		return fail(u, r, "cannot compute the tree hash: %s", strerror(-r));
+		return unpack_fail(u, r, "cannot compute the tree hash: %s", strerror(-r));
 	d.tarball_bytes = fetch_stream_bytes(u->in);
 	d.bytes = u->bytes;
 	d.files = u->files;
-	d.compression = filter_name(archive_filter_code(u->a, 0));
+	d.compression = tar_filter_name(archive_filter_code(u->a, 0));
 	*ret = d;
 	return 0;
 }
@@ -1686,28 +887,28 @@ int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
 	if (r == 0)
 		r = hash_ctx_new(HASH_SHA1, &u.blob);
 	if (r < 0) {
-		fail(&u, r, "cannot set up hashing: %s", strerror(-r));
+		unpack_fail(&u, r, "cannot set up hashing: %s", strerror(-r));
 		goto out;
 	}
-	r = open_archive(&u);
+	r = tar_open_archive(&u);
 	while (r == 0) {
-		r = read_hdr(&u, &h, &end);
+		r = tar_read_hdr(&u, &h, &end);
 		if (r < 0 || end)
 			break;
 		r = do_entry(&u, &h);
 	}
 	if (r == 0)
-		r = drain(&u);
+		r = tar_drain(&u);
 	if (r == 0)
 		r = finish(&u, ret);
 out:
 	if (r < 0 && errmsg)
 		*errmsg = buf_detach(&u.msg, NULL);
-	bstr_free(&h.path);
-	bstr_free(&h.link);
-	bstr_free(&u.g_path);
-	bstr_free(&u.g_link);
-	bstr_free(&u.g_size);
+	unpack_bstr_free(&h.path);
+	unpack_bstr_free(&h.link);
+	unpack_bstr_free(&u.g_path);
+	unpack_bstr_free(&u.g_link);
+	unpack_bstr_free(&u.g_size);
 	cache_drop(&u);
 	ptab_release(&u.tab);
 	tree_builder_free(u.tb);

@@ -10,6 +10,7 @@
 
 #include "fetch/platform.h"
 #include "fetch/toml.h"
+#include "store/hash.h"
 #include "store/util/buf.h"
 
 #include <errno.h>
@@ -130,26 +131,6 @@ static void entry_free(struct artifact_entry *e)
 	free(e);
 }
 
-/* Copy n hex digits of s, lowercased, to out; false unless exactly n hex digits. */
-static bool hex_lower(const char *s, size_t len, size_t n, char *out)
-{
-	size_t i;
-
-	if (len != n)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-		out[i] = c;
-	}
-	out[n] = '\0';
-	return true;
-}
-
 /*
  * The checks Julia and Pkg make on a selected entry: git-tree-sha1
  * (artifact_meta; SHA1(hex2bytes)), lazy (used as a Bool), the download
@@ -175,7 +156,7 @@ static int entry_check(const struct artifacts *a, struct artifact_entry *e, size
 			toml_type_name(toml_type(v)));
 		goto bad;
 	}
-	if (!hex_lower(s, len, 40, e->hash)) {
+	if (!hash_hex_lower(s, len, 40, e->hash)) {
 		snprintf(what, sizeof(what),
 			"has an invalid git-tree-sha1 '%.100s': 40 hexadecimal digits expected", s);
 		goto bad;
@@ -224,7 +205,7 @@ static int entry_check(const struct artifacts *a, struct artifact_entry *e, size
 			goto bad;
 		}
 		s = toml_string(h, &len);
-		if (!hex_lower(s, len, 64, e->sha[i])) {
+		if (!hash_hex_lower(s, len, 64, e->sha[i])) {
 			snprintf(what, sizeof(what), "download %zu has an invalid sha256 '%.100s': "
 						     "64 hexadecimal digits expected", i + 1, s);
 			goto bad;

@@ -8,6 +8,7 @@
 #include "fetch/bind.h"
 #include "fetch/platform.h"
 #include "fetch/toml.h"
+#include "store/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,24 +68,10 @@ static const char *triplet_of(const struct platform *p, char *buf, size_t len)
 
 /* ---- validation ----------------------------------------------------------- */
 
-/* Copy exactly n hex digits of s, lowercased, into out (n + 1 bytes). */
+/* Copy exactly n hex digits of s (may be NULL), lowercased, into out (n + 1 bytes). */
 static bool hex_lower(const char *s, size_t n, char *out)
 {
-	size_t i;
-
-	if (!s || strlen(s) != n)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-		out[i] = c;
-	}
-	out[n] = '\0';
-	return true;
+	return s && hash_hex_lower(s, strlen(s), n, out);
 }
 
 static int check_request(const struct bind_request *req, char **errmsg)

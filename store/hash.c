@@ -181,6 +181,25 @@ static int hexval(char c)
 	return -1;
 }
 
+bool hash_hex_lower(const char *s, size_t len, size_t n, char *out)
+{
+	size_t i;
+
+	if (len != n)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c >= 'A' && c <= 'F')
+			c = (char)(c - 'A' + 'a');
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return false;
+		out[i] = c;
+	}
+	out[n] = '\0';
+	return true;
+}
+
 int hash_from_hex(const char *hex, size_t hexlen, uint8_t *out, size_t len)
 {
 	size_t i;

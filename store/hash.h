@@ -105,6 +105,15 @@ void hash_to_hex(const uint8_t *digest, size_t len, char *hex);
  */
 int hash_from_hex(const char *hex, size_t hexlen, uint8_t *out, size_t len);
 
+/*
+ * hash_hex_lower - copy the len bytes at s to out lowercased, with a NUL
+ * (out holds n + 1 bytes), when they are exactly n hex digits (either
+ * case).  Returns true, or false (out then undefined) for another length
+ * or a non-hex byte.  For hashes read from files and command lines, which
+ * Julia accepts in either case and we store lowercase.
+ */
+bool hash_hex_lower(const char *s, size_t len, size_t n, char *out);
+
 /* ---- git-tree-sha1 ------------------------------------------------------- */
 
 /*

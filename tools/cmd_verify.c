@@ -13,6 +13,8 @@
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
 
+#include "store/hash.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -58,21 +60,7 @@ static int collect(const char *hash, const struct store_info *info, void *arg)
 /* hash_arg - a command-line hash, lowercased; false when it is not 40 hex digits. */
 static bool hash_arg(const char *arg, char out[STORE_HASH_HEX + 1])
 {
-	size_t i;
-
-	if (strlen(arg) != STORE_HASH_HEX)
-		return false;
-	for (i = 0; i < STORE_HASH_HEX; i++) {
-		char c = arg[i];
-
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return false;
-		out[i] = c;
-	}
-	out[STORE_HASH_HEX] = '\0';
-	return true;
+	return hash_hex_lower(arg, strlen(arg), STORE_HASH_HEX, out);
 }
 
 int cmd_verify(int argc, char **argv)

@@ -9,6 +9,7 @@
  */
 #include "tools/sidecar.h"
 
+#include "store/hash.h"
 #include "store/util/buf.h"
 
 #include <errno.h>
@@ -355,20 +356,8 @@ static int value(struct rd *r, struct buf *out, enum jtype *type)
 
 static int take_hex(const struct buf *v, enum jtype t, size_t n, char *dst)
 {
-	size_t i;
-
-	if (t != J_STRING || v->len != n)
+	if (t != J_STRING || !hash_hex_lower(v->ptr, v->len, n, dst))
 		return -EBADMSG;
-	for (i = 0; i < n; i++) {
-		char c = v->ptr[i];
-
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return -EBADMSG;
-		dst[i] = c;
-	}
-	dst[n] = '\0';
 	return 0;
 }
 

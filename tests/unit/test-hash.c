@@ -165,6 +165,20 @@ static void test_hex(void)
 	}
 	is_int(hash_from_hex("abc", 3, d, 1), -EINVAL, "reject an odd number of digits");
 	is_int(hash_from_hex(EMPTY_TREE, 40, d, 32), -EINVAL, "reject 40 digits for 32 bytes");
+
+	{
+		char low[41];
+
+		ok(hash_hex_lower(up, 40, 40, low), "hex_lower takes 40 uppercase digits");
+		is_str(low, EMPTY_TREE, "... and lowercases them");
+		ok(hash_hex_lower(EMPTY_TREE, 40, 40, low) && strcmp(low, EMPTY_TREE) == 0,
+			"hex_lower keeps lowercase digits");
+		ok(!hash_hex_lower(EMPTY_TREE, 39, 40, low), "hex_lower: 39 digits for 40 refused");
+		ok(!hash_hex_lower("4b825dc642cb6eb9a060e54bf8d69288fbee490g", 40, 40, low),
+			"hex_lower: a non-hex digit refused");
+		ok(!hash_hex_lower("4b825dc642cb6eb9a060e54bf8d69288fbee49\0" "0", 40, 40, low),
+			"hex_lower: an embedded NUL refused");
+	}
 }
 
 /* ---- tree vectors ------------------------------------------------------------- */

@@ -24,9 +24,11 @@ enum fs_kind {
 };
 
 /*
- * One inode.  FS_NAME and FS_HASH are keyed by their name; FS_TREE by the
- * (st_dev, st_ino) of the store file it stands for, so hard links and
- * repeated lookups share one inode.
+ * One inode.  FS_NAME and FS_HASH are keyed by their name; FS_TREE by its
+ * artifact's hash and its path below the artifact's root, never by the
+ * store file's (st_dev, st_ino), which the filesystem gives to new files
+ * once gc has removed a tree the kernel still caches (fs/ops.c,
+ * inode_slot()).  Repeated lookups share one inode.
  *
  * Descriptors: only an artifact's FS_HASH inode holds one, an O_PATH
  * descriptor of <store>/artifacts/<hash>, opened on first use after the
@@ -36,8 +38,9 @@ enum fs_kind {
  * one per inode and runs into RLIMIT_NOFILE).  A tree inode holds a
  * reference (children) on its FS_HASH inode, which therefore outlives it.
  *
- * nlookup, children, the table and fd are guarded by fs->ino_lock; fd is
- * set once and then never changes until the inode is freed.
+ * nlookup, children, the table and fd are guarded by fs->ino_lock.  fd is
+ * replaced when the tree was removed and installed again (hash_dir_fd());
+ * the old descriptor is buried, never closed while a thread may use it.
  */
 struct fs_inode {
 	struct fs_inode *next;		/* hash chain */

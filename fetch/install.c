@@ -103,19 +103,6 @@ flog(struct fetch *f, enum fetch_log_level level, const char *fmt, ...)
 	buf_release(&b);
 }
 
-static bool is_hex(const char *s, size_t len)
-{
-	size_t i;
-
-	if (!s || strlen(s) != len)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-			    (s[i] >= 'A' && s[i] <= 'F')))
-			return false;
-	return true;
-}
-
 static void lower(char *s)
 {
 	for (; *s; s++)
@@ -317,7 +304,7 @@ static int try_source(
 	unsigned n, delay = f->o.retry_delay_ms;
 	int r;
 
-	if (sha256 && !is_hex(sha256, STORE_SHA256_HEX)) {
+	if (sha256 && !hash_hex_valid(sha256, STORE_SHA256_HEX)) {
 		why(a, "invalid sha256 '%s' (64 hex digits expected)", sha256);
 		return -EINVAL;
 	}
@@ -395,7 +382,7 @@ int fetch_install(struct fetch *f, const struct fetch_request *req, char **ret_p
 	fetch_clear_error(f);
 	buf_init(&list, MSG_MAX);
 	buf_init(&a.why, MSG_MAX);
-	if (!is_hex(req->hash, STORE_HASH_HEX)) {
+	if (!hash_hex_valid(req->hash, STORE_HASH_HEX)) {
 		r = ffail(f, -EINVAL, "invalid git-tree-sha1 '%s' for artifact '%s'",
 			req->hash ? req->hash : "", name);
 		goto out;

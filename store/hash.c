@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 
@@ -188,15 +189,23 @@ bool hash_hex_lower(const char *s, size_t len, size_t n, char *out)
 	if (len != n)
 		return false;
 	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c >= 'A' && c <= 'F')
-			c = (char)(c - 'A' + 'a');
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+		if (hexval(s[i]) < 0)
 			return false;
-		out[i] = c;
+		out[i] = s[i] >= 'A' && s[i] <= 'F' ? (char)(s[i] - 'A' + 'a') : s[i];
 	}
 	out[n] = '\0';
+	return true;
+}
+
+bool hash_hex_valid(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!s || strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (hexval(s[i]) < 0)
+			return false;
 	return true;
 }
 

@@ -114,6 +114,12 @@ int hash_from_hex(const char *hex, size_t hexlen, uint8_t *out, size_t len);
  */
 bool hash_hex_lower(const char *s, size_t len, size_t n, char *out);
 
+/*
+ * hash_hex_valid - whether the NUL-terminated s (may be NULL: false) is
+ * exactly n hex digits, either case.  Pure; thread-safe.
+ */
+bool hash_hex_valid(const char *s, size_t n);
+
 /* ---- git-tree-sha1 ------------------------------------------------------- */
 
 /*

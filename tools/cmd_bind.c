@@ -6,6 +6,7 @@
 
 #include "fetch/bind.h"
 #include "fetch/platform.h"
+#include "store/hash.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -117,18 +118,6 @@ static int report(int r, const char *msg, bool lookup)
 	return exit_status(r, lookup);
 }
 
-static bool is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	if (strlen(s) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!strchr("0123456789abcdefABCDEF", s[i]) || !s[i])
-			return false;
-	return true;
-}
-
 /* Parse TRIPLET, or exit: 2 for a malformed one, as 'resolve' does. */
 static struct platform *parse_platform(const char *triplet)
 {
@@ -197,7 +186,7 @@ int cmd_bind(int argc, char **argv)
 		case OPT_SHA256:
 			if (!ndl || dl[ndl - 1].sha256)
 				ctl_usage_error("bind", "--sha256 must follow its --url, once");
-			if (!is_hex(optarg, 64))
+			if (!hash_hex_valid(optarg, 64))
 				ctl_usage_error("bind", "invalid --sha256 '%s': need 64 hex digits",
 					optarg);
 			dl[ndl - 1].sha256 = optarg;
@@ -230,7 +219,7 @@ int cmd_bind(int argc, char **argv)
 		ctl_usage_error("bind", "expected FILE, NAME and HASH");
 	if (!*argv[optind + 1])
 		ctl_usage_error("bind", "empty NAME");
-	if (!is_hex(argv[optind + 2], 40))
+	if (!hash_hex_valid(argv[optind + 2], 40))
 		ctl_usage_error("bind", "invalid HASH '%s': need 40 hex digits", argv[optind + 2]);
 	for (i = 0; i < ndl; i++)
 		if (!dl[i].sha256)
@@ -313,7 +302,7 @@ int cmd_add_mirror(int argc, char **argv)
 			triplet = optarg;
 			break;
 		case OPT_SHA256:
-			if (!is_hex(optarg, 64))
+			if (!hash_hex_valid(optarg, 64))
 				ctl_usage_error("add-mirror",
 					"invalid --sha256 '%s': need 64 hex "
 					"digits",

@@ -53,25 +53,13 @@ int json_add_str(struct buf *b, const char *s)
 	return r ? r : buf_addc(b, '"');
 }
 
-static bool is_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	if (strlen(s) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!strchr("0123456789abcdefABCDEF", s[i]))
-			return false;
-	return true;
-}
-
 int sidecar_format(const struct sidecar *s, char **ret, size_t *len)
 {
 	struct buf b;
 	char *out;
 	int r;
 
-	if (!s->name || !*s->name || !is_hex(s->tree, 40) || !is_hex(s->sha256, 64))
+	if (!s->name || !*s->name || !hash_hex_valid(s->tree, 40) || !hash_hex_valid(s->sha256, 64))
 		return -EINVAL;
 	buf_init(&b, SIDECAR_MAX);
 	if ((r = buf_adds(&b, "{\"name\": ")) < 0 || (r = json_add_str(&b, s->name)) < 0 ||

@@ -178,6 +178,12 @@ static void test_hex(void)
 			"hex_lower: a non-hex digit refused");
 		ok(!hash_hex_lower("4b825dc642cb6eb9a060e54bf8d69288fbee49\0" "0", 40, 40, low),
 			"hex_lower: an embedded NUL refused");
+		ok(hash_hex_valid(up, 40) && hash_hex_valid(EMPTY_TREE, 40),
+			"hex_valid takes 40 digits of either case");
+		ok(!hash_hex_valid(EMPTY_TREE, 64), "hex_valid: 40 digits for 64 refused");
+		ok(!hash_hex_valid("4b825dc642cb6eb9a060e54bf8d69288fbee490g", 40),
+			"hex_valid: a non-hex digit refused");
+		ok(!hash_hex_valid(NULL, 40), "hex_valid: NULL refused");
 	}
 }
 

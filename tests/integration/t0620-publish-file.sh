@@ -9,6 +9,7 @@
 # source.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
+. "$TESTS_SRCDIR/publish.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
 need_fetch
@@ -16,33 +17,13 @@ have_cmd publish || skip_all "'artifactctl publish' is not built"
 have_cmd index || skip_all "'artifactctl index' is not built"
 PY=${PYTHON3:-python3}
 
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only docs --compressions gz \
-	>/dev/null || skip_all "cannot build test artifacts from this machine's files"
-tree_of() { json_get "$art/manifest.json" artifacts "$1" git-tree-sha1; }
-multi=$TEST_TMP/multi
-mkdir -p "$multi"
-cp -a "$art/src/zlib" "$multi/x86_64-linux-gnu"
-cp -a "$art/src/tools" "$multi/aarch64-linux-gnu"
-cp -a "$art/src/docs" "$multi/aarch64-apple-darwin"
+publish_trees gz
 
 pubdir=$TEST_TMP/pub
 toml=$TEST_TMP/Artifacts.toml
 store=$TEST_TMP/store
 umask 022
 
-pub() {
-	_tag=$1
-	shift
-	timeout -k 5 120 "$ARTIFACTCTL" publish "$@" >"$TEST_TMP/$_tag.out" 2>"$TEST_TMP/$_tag.err" </dev/null
-	rc=$?
-	tag=$_tag
-}
-# succeeds NAME: the last pub exited 0 (else its messages are shown)
-succeeds() {
-	is "$1" "$rc" 0
-	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$TEST_TMP/$tag.err"
-}
 objects() { ls "$1" | grep -v '\.json$'; }
 
 # --- a multi-platform tree to file:// -------------------------------------------------

@@ -7,44 +7,20 @@
 # source.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
+. "$TESTS_SRCDIR/publish.sh"
 . "$TESTS_SRCDIR/nginx/nginx.sh"
 
 need_fetch
 have_cmd publish || skip_all "'artifactctl publish' is not built"
 need_nginx
-PY=${PYTHON3:-python3}
 
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only docs --compressions gz,xz \
-	>/dev/null || skip_all "cannot build test artifacts from this machine's files"
-tree_of() { json_get "$art/manifest.json" artifacts "$1" git-tree-sha1; }
-
-# one directory per platform, each a real tree
-multi=$TEST_TMP/multi
-mkdir -p "$multi"
-cp -a "$art/src/zlib" "$multi/x86_64-linux-gnu"
-cp -a "$art/src/tools" "$multi/aarch64-linux-gnu"
-cp -a "$art/src/docs" "$multi/aarch64-apple-darwin"
+publish_trees gz,xz
 
 www=$TEST_TMP/www
 mkdir -p "$www/dav" "$www/davmk" "$www/ro"
 start_nginx "$www" || bail_out "cannot start nginx"
 DAV=$NGINX_URL/dav/artifacts
 toml=$TEST_TMP/Artifacts.toml
-
-# pub TAG ARG...: artifactctl publish ARG...; output in $TEST_TMP/TAG.out/.err, status in $rc
-pub() {
-	_tag=$1
-	shift
-	timeout -k 5 120 "$ARTIFACTCTL" publish "$@" >"$TEST_TMP/$_tag.out" 2>"$TEST_TMP/$_tag.err" </dev/null
-	rc=$?
-	tag=$_tag
-}
-# succeeds NAME: the last pub exited 0 (else its messages are shown)
-succeeds() {
-	is "$1" "$rc" 0
-	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$TEST_TMP/$tag.err"
-}
 
 # --- a multi-platform tree ---------------------------------------------------------
 nginx_mark

@@ -143,6 +143,12 @@ struct fetch_options {
 	double lock_timeout; /* seconds to wait for another installer of the hash; default 3600 */
 	uint64_t max_bytes;	/* ceiling of an artifact's unpacked size (a quota); 0 (default): none */
 	/*
+	 * Ceiling of the bytes an install may write, every entry type counted,
+	 * whatever max_bytes says (a decompression-bomb guard); 0: the built-in
+	 * default.
+	 */
+	uint64_t max_unpacked;
+	/*
 	 * Pkg server, e.g. "https://pkg.julialang.org", tried first as
 	 * <server>/artifact/<hash>; NULL or "": none (the default).  A value
 	 * without a scheme gets "https://"; trailing slashes are dropped
@@ -202,6 +208,11 @@ const char *fetch_http_reason(long status);
 struct fetch_source {
 	const char *url;
 	const char *sha256; /* 64 hex digits (either case), or NULL: not checked */
+	/*
+	 * Bytes of the tarball, from the download entry's "size" key (Pkg >= 1.13);
+	 * 0: unknown.  When known it is a hard cap on the bytes received from url.
+	 */
+	uint64_t size;
 };
 
 /* What to install: one artifact entry, already selected for the platform. */

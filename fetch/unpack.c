@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "store/hash.h"
+#include "store/store.h"
 #include "store/util/buf.h"
 
 /* --- the path table --------------------------------------------------------------- */
@@ -216,108 +217,6 @@ static void cache_drop(struct unpack *u)
 	free(u->cache_path);
 	u->cache_path = NULL;
 	u->cache_len = 0;
-}
-
-/*
- * Remove the directory name under parent and everything in it, never
- * following a symlink.  Iterative, holding one directory fd at a time, so
- * a hostile tarball's 4000-level tree cannot exhaust file descriptors.
- */
-static int remove_tree(int parent, const char *name)
-{
-	struct buf stack; /* names from parent down to cur, NUL-separated */
-	int cur = -1, up, r = 0;
-	DIR *d = NULL;
-	struct dirent *e;
-	bool descended;
-
-	buf_init(&stack, 1u << 24);
-	r = buf_add(&stack, name, strlen(name) + 1);
-	if (r < 0)
-		goto out;
-	cur = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cur < 0) {
-		r = -errno;
-		goto out;
-	}
-	for (;;) {
-		int dfd = dup(cur);
-
-		if (dfd < 0 || !(d = fdopendir(dfd))) {
-			r = -errno;
-			if (dfd >= 0)
-				close(dfd);
-			goto out;
-		}
-		descended = false;
-		while ((e = readdir(d))) {
-			struct stat st;
-			int sub;
-
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			if (fstatat(cur, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				r = -errno;
-				goto out;
-			}
-			if (!S_ISDIR(st.st_mode)) {
-				if (unlinkat(cur, e->d_name, 0) < 0) {
-					r = -errno;
-					goto out;
-				}
-				continue;
-			}
-			sub = openat(
-				cur, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				r = -errno;
-				goto out;
-			}
-			r = buf_add(&stack, e->d_name, strlen(e->d_name) + 1);
-			if (r < 0) {
-				close(sub);
-				goto out;
-			}
-			close(cur);
-			cur = sub;
-			descended = true;
-			break;
-		}
-		closedir(d);
-		d = NULL;
-		if (descended)
-			continue;
-		/* cur is empty: remove it from its parent and go up */
-		stack.len--; /* the NUL of the last name */
-		while (stack.len > 0 && stack.ptr[stack.len - 1] != '\0')
-			stack.len--;
-		if (stack.len == 0) {
-			close(cur);
-			cur = -1;
-			if (unlinkat(parent, name, AT_REMOVEDIR) < 0)
-				r = -errno;
-			goto out;
-		}
-		up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (up < 0) {
-			r = -errno;
-			goto out;
-		}
-		close(cur);
-		cur = up;
-		if (unlinkat(cur, stack.ptr + stack.len, AT_REMOVEDIR) < 0) {
-			r = -errno;
-			goto out;
-		}
-		stack.ptr[stack.len] = '\0';
-	}
-out:
-	if (d)
-		closedir(d);
-	if (cur >= 0)
-		close(cur);
-	buf_release(&stack);
-	return r;
 }
 
 /* Open (creating or replacing a non-directory) the directory name under parent. */
@@ -529,7 +428,7 @@ static int clear_leaf(struct unpack *u, int pfd, const char *name, enum etype t,
 		 */
 		if (u->cache_fd != pfd)
 			cache_drop(u);
-		r = remove_tree(pfd, name);
+		r = store_rmtree(pfd, name);
 		return r;
 	}
 	return unlinkat(pfd, name, 0) < 0 ? -errno : 0;

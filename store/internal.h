@@ -203,13 +203,7 @@ void store_lock_store_close(struct store *s);
 
 /* ---- install.c: trees on disk ------------------------------------------- */
 
-/*
- * store_rmtree - remove dirfd/name and everything below it without ever
- * following a symlink; directories are made writable first.  Uses two
- * descriptors whatever the depth.  Returns 0, -ENOENT when it does not
- * exist, -ESTALE when the tree was moved during the removal, or -errno.
- */
-int store_rmtree(int dirfd, const char *name);
+/* store_rmtree() is public: store.h. */
 
 /*
  * store_tree_stats - *bytes = sum of the regular file sizes and *files =

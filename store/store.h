@@ -446,4 +446,24 @@ int store_evict_lru(struct store *s, uint64_t target,
  */
 int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed);
 
+/* ---- a tree on disk (libc only; no struct store needed) -------------------- */
+
+/*
+ * store_rmtree - remove dirfd/name (dirfd may be AT_FDCWD) and everything
+ * below it, never following a symlink: a symlink or other non-directory at
+ * name is unlinked itself, a symlink inside is removed, not its target.
+ * Directories are made writable (u+rwx) first, so read-only trees (installed
+ * artifacts) go too.  Iterative, with two descriptors whatever the depth, so
+ * a hostile tarball nested deeper than RLIMIT_NOFILE is removed as well.
+ * Climbing back, each ".." is checked against the device and inode seen on
+ * the way down: a directory renamed away during the removal ends it with
+ * -ESTALE instead of deleting outside the tree.
+ * Returns 0, -ENOENT when name does not exist, -ESTALE as above, or -errno
+ * of the failing call (what was removed before stays removed).  Goes
+ * through the store's syscall table (store_sys_*), so tests can inject
+ * failures.  Thread-safe for distinct trees; two removals of one tree race
+ * as rm -r does.
+ */
+int store_rmtree(int dirfd, const char *name);
+
 #endif

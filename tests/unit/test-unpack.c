@@ -15,6 +15,7 @@
 
 #include "fetch/fetch.h"
 #include "store/hash.h"
+#include "store/internal.h"
 #include "tests/tap.h"
 
 #include <archive.h>
@@ -741,6 +742,21 @@ static void test_duplicates(void)
 	expect_ok("replaced parent recreated", &t, NULL, &r);
 	ok(content_is(&r, "z/new", "new") && mode_of(&r, "z/old") == (mode_t)-1,
 		"old contents gone, new contents there");
+	run_free(&r);
+	bytes_free(&t);
+
+	/*
+	 * A replaced directory goes through the store's store_rmtree() (".."
+	 * checked on the way up): a fault armed in the store's syscall table
+	 * reaches the removal and fails the unpack.
+	 */
+	raw_file(&t, "y/old", "old");
+	raw_file(&t, "y", "file");
+	raw_end(&t);
+	store_fault_set("unlinkat", 1, EIO);
+	run(&r, &t, true);
+	store_fault_clear();
+	is_int(r.rc, -EIO, "a replaced directory is removed by store_rmtree()");
 	run_free(&r);
 	bytes_free(&t);
 }

@@ -13,11 +13,10 @@
  * and goes once it has been orphaned for the grace period, oldest orphan
  * first; then tmp/ leftovers and quarantined trees past the grace go.
  *
- * Depots.  A manifest's package is found where Pkg's find_installed looks:
- * <depot>/packages/<name>/<slug> with Base.version_slug(uuid, tree hash)
- * computed exactly (5 characters, then the 4 of old Pkg versions; every
- * --depot given is searched, as Pkg searches DEPOT_PATH), and a developed
- * package at its path, relative to its manifest.  The keep set is a
+ * Depots.  fetch/depot.h walks a depot's usage logs and manifests to the
+ * Artifacts.toml files they use; a manifest's package is found where Pkg's
+ * find_installed looks (Base.version_slug computed exactly), every --depot
+ * given being searched, as Pkg searches DEPOT_PATH.  The keep set is a
  * superset of Pkg.gc's, never a subset: Pkg also ignores an Artifacts.toml
  * named in artifact_usage.toml when the package holding it is about to be
  * collected, and skips developed packages; gc here keeps both.  The logs
@@ -39,6 +38,7 @@
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
 
+#include "fetch/depot.h"
 #include "fetch/toml.h"
 #include "store/hash.h"
 #include "store/store.h"
@@ -357,27 +357,6 @@ static void note_malformed(struct gc *g, const char *what, const char *file, con
 	free(line);
 }
 
-/*
- * artifacts_file_in - the file Pkg reads in dir (artifact_names, spec
- * §1.1): JuliaArtifacts.toml when it exists, else Artifacts.toml; NULL
- * when neither does.  malloc'ed.
- */
-static char *artifacts_file_in(const char *dir)
-{
-	static const char *const names[] = { "JuliaArtifacts.toml", "Artifacts.toml" };
-	char *path;
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
-			ctl_erre(EXIT_FAIL, -ENOMEM, "gc");
-		if (exists(path))
-			return path;
-		free(path);
-	}
-	return NULL;
-}
-
 /* keep_entry - keep the git-tree-sha1 of one entry table; false when it has none. */
 static bool keep_entry(struct gc *g, const struct toml_value *t)
 {
@@ -411,8 +390,10 @@ static void mark_file(struct gc *g, const char *path)
 	int r;
 
 	if (is_dir(path)) {
-		file = artifacts_file_in(path);
-		if (!file) {
+		r = depot_artifacts_file(path, &file);
+		if (r == -ENOMEM)
+			ctl_erre(EXIT_FAIL, r, "gc");
+		if (r < 0) {
 			note_malformed(g, "gc root", path,
 				"no Artifacts.toml or JuliaArtifacts.toml in it");
 			return;
@@ -515,225 +496,57 @@ static int mark_roots(struct gc *g, int64_t since)
 	return 0;
 }
 
-/* ---- Julia depots ----------------------------------------------------------------- */
+/* ---- Julia depots (fetch/depot.h) ------------------------------------------------- */
 
-/*
- * read_usage - the keys of a usage log (spec §5): an array of tables per
- * absolute path, [["/path/Artifacts.toml"]] time = ...  A log that does not
- * exist is no error (a depot that never logged); a malformed one is
- * reported and skipped, as Pkg does.
- */
-static void read_usage(struct gc *g, const char *log, struct strv *keys)
+static int depot_use(const char *path, void *arg)
 {
-	struct toml_value *root = NULL;
-	const char *k;
-	char *msg = NULL;
-	size_t i;
-	int r;
+	struct gc *g = arg;
 
-	r = toml_parse_file(log, &root, &msg);
-	if (r == -ENOENT) {
-		if (g->o->verbose)
-			fprintf(stderr, "%s: no usage log '%s'\n", progname, log);
-	} else if (r < 0) {
-		note_malformed(g, "usage log", log, msg ? msg : strerror(-r));
-	} else {
-		for (i = 0; (k = toml_key_at(root, i, NULL)); i++)
-			strv_add(keys, k);
-	}
-	free(msg);
-	toml_free(root);
+	strv_add(&g->files, path);
+	return 0;
 }
 
-/* crc32c - CRC-32C (Castagnoli), chained as Julia's _crc32c(data, crc). */
-static uint32_t crc32c(uint32_t crc, const uint8_t *p, size_t n)
+static void depot_no_log(const char *log, void *arg)
 {
-	int k;
+	struct gc *g = arg;
 
-	crc = ~crc;
-	while (n--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = crc & 1 ? (crc >> 1) ^ 0x82f63b78u : crc >> 1;
-	}
-	return ~crc;
+	if (g->o->verbose)
+		fprintf(stderr, "%s: no usage log '%s'\n", progname, log);
 }
 
-/*
- * version_slug - Base.version_slug(uuid, sha1, p) of base/loading.jl: the
- * CRC-32C of the UUID as Julia's UInt128 lies in memory (little-endian on
- * every host Julia runs on: the text's bytes reversed), continued over the
- * 20 tree-hash bytes, then p base-62 digits, least significant first, from
- * "A-Za-z0-9".  Pkg installs a package at <depot>/packages/<name>/<slug>.
- */
-static void version_slug(const uint8_t uuid[16], const uint8_t sha1[HASH_SHA1_LEN], int p,
-	char *out)
+static void depot_malformed(const char *what, const char *path, const char *why, void *arg)
 {
-	static const char chars[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	uint8_t le[16];
-	uint32_t crc;
-	int i;
-
-	for (i = 0; i < 16; i++)
-		le[i] = uuid[15 - i];
-	crc = crc32c(crc32c(0, le, sizeof(le)), sha1, HASH_SHA1_LEN);
-	for (i = 0; i < p; i++) {
-		out[i] = chars[crc % 62];
-		crc /= 62;
-	}
-	out[p] = '\0';
+	note_malformed(arg, what, path, why);
 }
 
-/* parse_uuid - "8-4-4-4-12" hex digits into 16 bytes in text order. */
-static bool parse_uuid(const char *s, uint8_t out[16])
+static void depot_gone(const char *log, const char *path, void *arg)
 {
-	char hex[33];
-	size_t i, n = 0;
+	struct gc *g = arg;
+	const char *slash = strrchr(log, '/');
 
-	if (!s || strlen(s) != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else {
-			hex[n++] = s[i];
-		}
-	}
-	hex[n] = '\0';
-	return hash_from_hex(hex, 32, out, 16) == 0;
-}
-
-/* add_package - the JuliaArtifacts.toml or Artifacts.toml of a package dir, if any. */
-static void add_package(struct gc *g, const char *dir)
-{
-	char *path = artifacts_file_in(dir);
-
-	if (path)
-		strv_add(&g->files, path);
-	free(path);
-}
-
-/*
- * find_installed - Pkg's Operations.find_installed(name, uuid, tree_hash):
- * the first of <depot>/packages/<name>/<slug> that exists, 5-character
- * slug first, then the 4-character one of old Pkg versions, every depot
- * given for each.
- */
-static void find_installed(struct gc *g, const char *name, const uint8_t uuid[16],
-	const uint8_t sha1[HASH_SHA1_LEN])
-{
-	char slug[8], *dir;
-	size_t d;
-	int p;
-
-	if (strchr(name, '/') || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
-		return;
-	for (p = 5; p >= 4; p--) {
-		version_slug(uuid, sha1, p, slug);
-		for (d = 0; d < g->o->depots.n; d++) {
-			if (asprintf(&dir, "%s/packages/%s/%s", g->o->depots.v[d], name, slug) < 0)
-				ctl_erre(EXIT_FAIL, -ENOMEM, "gc");
-			if (is_dir(dir)) {
-				add_package(g, dir);
-				free(dir);
-				return;
-			}
-			free(dir);
-		}
-	}
-}
-
-/*
- * mark_manifest - the packages of a Manifest.toml, format 2.0 ([[deps.X]])
- * or 1.0 ([[X]]): a registered or repo package by its uuid and
- * git-tree-sha1 (find_installed), a developed one by its path (relative to
- * the manifest).  Stdlibs (no tree hash, no path) have no package dir here.
- */
-static void mark_manifest(struct gc *g, const char *manifest)
-{
-	struct toml_value *root = NULL, *deps, *arr, *t;
-	const char *name, *path, *uuid, *tree, *slash;
-	uint8_t u[16], h[HASH_SHA1_LEN];
-	char *msg = NULL, *dir;
-	size_t i, j;
-	int r;
-
-	r = toml_parse_file(manifest, &root, &msg);
-	if (r < 0) {
-		note_malformed(g, "manifest", manifest, msg ? msg : strerror(-r));
-		free(msg);
-		return;
-	}
-	deps = toml_get(root, "manifest_format") ? toml_get(root, "deps") : root;
-	for (i = 0; deps && (name = toml_key_at(deps, i, NULL)); i++) {
-		arr = toml_value_at(deps, i);
-		if (toml_type(arr) != TOML_ARRAY)
-			continue;
-		for (j = 0; (t = toml_at(arr, j)); j++) {
-			path = toml_string(toml_get(t, "path"), NULL);
-			uuid = toml_string(toml_get(t, "uuid"), NULL);
-			tree = toml_string(toml_get(t, "git-tree-sha1"), NULL);
-			if (path && *path) {
-				slash = strrchr(manifest, '/');
-				if (path[0] == '/')
-					r = asprintf(&dir, "%s", path);
-				else
-					r = asprintf(&dir, "%.*s/%s",
-						slash ? (int)(slash - manifest) : 1,
-						slash ? manifest : ".", path);
-				if (r < 0)
-					ctl_erre(EXIT_FAIL, -ENOMEM, "gc");
-				add_package(g, dir);
-				free(dir);
-			} else if (parse_uuid(uuid, u) && tree &&
-				   strlen(tree) == 2 * HASH_SHA1_LEN &&
-				   hash_from_hex(tree, strlen(tree), h, sizeof(h)) == 0) {
-				find_installed(g, name, u, h);
-			}
-		}
-	}
-	toml_free(root);
+	g->log_missing++;
+	if (g->o->verbose)
+		fprintf(stderr, "%s: '%s' (%s) no longer exists\n", progname, path,
+			slash ? slash + 1 : log);
 }
 
 /* mark_depot - the files a depot's usage logs lead to (spec §5 step 2). */
 static void mark_depot(struct gc *g, const char *depot)
 {
-	struct strv keys = { 0 };
-	char *log;
-	size_t i;
+	const struct depot_walker w = {
+		.depots = (const char *const *)g->o->depots.v,
+		.ndepots = g->o->depots.n,
+		.use = depot_use,
+		.no_log = depot_no_log,
+		.malformed = depot_malformed,
+		.gone = depot_gone,
+		.arg = g,
+	};
+	int r;
 
-	if (asprintf(&log, "%s/logs/artifact_usage.toml", depot) < 0)
-		ctl_erre(EXIT_FAIL, -ENOMEM, "gc");
-	read_usage(g, log, &keys);
-	free(log);
-	for (i = 0; i < keys.n; i++) {
-		if (exists(keys.v[i])) {
-			strv_add(&g->files, keys.v[i]);
-		} else {
-			g->log_missing++;
-			if (g->o->verbose)
-				fprintf(stderr, "%s: '%s' (artifact_usage.toml) no longer exists\n",
-					progname, keys.v[i]);
-		}
-	}
-	strv_free(&keys);
-	if (asprintf(&log, "%s/logs/manifest_usage.toml", depot) < 0)
-		ctl_erre(EXIT_FAIL, -ENOMEM, "gc");
-	read_usage(g, log, &keys);
-	free(log);
-	for (i = 0; i < keys.n; i++) {
-		if (exists(keys.v[i])) {
-			mark_manifest(g, keys.v[i]);
-		} else {
-			g->log_missing++;
-			if (g->o->verbose)
-				fprintf(stderr, "%s: '%s' (manifest_usage.toml) no longer exists\n",
-					progname, keys.v[i]);
-		}
-	}
-	strv_free(&keys);
+	r = depot_walk(&w, depot);
+	if (r < 0)
+		ctl_erre(EXIT_FAIL, r, "gc");
 }
 
 /* ---- sweep ---------------------------------------------------------------------- */

@@ -6,21 +6,23 @@
  * TOML_MAX_DEPTH, which also bounds the depth of the tree it builds, so a
  * hostile document can neither overflow the stack nor make toml_free()
  * recurse deeply.  Line and column of an error are computed from the error
- * position only when an error occurs.  The tree itself (nodes, lookups,
- * editing) is in toml_tree.c, the writer in toml_write.c.
+ * position only when an error occurs.  This file reads the structure
+ * (documents, [headers], keys, arrays, inline tables); the scalar values
+ * (strings, numbers, date-times) are read by toml_scalar.c through the
+ * parser state of toml_int.h.  The tree itself (nodes, lookups, editing) is
+ * in toml_tree.c, the writer in toml_write.c.
  */
 #include "fetch/toml.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "fetch/toml_int.h"
 #include "fetch/toml_tree.h"
 #include "store/util/buf.h"
 
@@ -37,18 +39,7 @@ struct keypath {
 	size_t n, cap;
 };
 
-struct parser {
-	const char *start, *p, *end;
-	struct toml_error *err;
-	bool failed;
-	struct toml_value *root;
-	struct toml_value *cur; /* table receiving key/value pairs */
-	unsigned cur_depth;	/* its depth below the root */
-	struct buf sb;		/* scratch for string contents */
-};
-
-static int __attribute__((format(printf, 4, 5)))
-fail(struct parser *ps, const char *at, int rc, const char *fmt, ...)
+int toml_fail(struct parser *ps, const char *at, int rc, const char *fmt, ...)
 {
 	const char *q, *line_start;
 	unsigned line = 1;
@@ -76,13 +67,13 @@ fail(struct parser *ps, const char *at, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static int fail_nomem(struct parser *ps)
+int toml_fail_nomem(struct parser *ps)
 {
-	return fail(ps, ps->p, -ENOMEM, "out of memory");
+	return toml_fail(ps, ps->p, -ENOMEM, "out of memory");
 }
 
-/* describe_char - a printable description of the byte at p for messages. */
-static const char *describe_char(const struct parser *ps, const char *p, char *out, size_t n)
+/* toml_describe_char - a printable description of the byte at p for messages. */
+const char *toml_describe_char(const struct parser *ps, const char *p, char *out, size_t n)
 {
 	unsigned char c;
 
@@ -131,53 +122,14 @@ static const char *keypath_str(const struct keypath *kp, size_t n, char *out, si
 
 /* --- lexical helpers -------------------------------------------------------- */
 
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_hex(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 static bool is_bare(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
 	       c == '_';
 }
 
-static int hex_val(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return c - 'A' + 10;
-}
-
-static void skip_ws(struct parser *ps)
-{
-	while (ps->p < ps->end && is_ws(*ps->p))
-		ps->p++;
-}
-
-/* peek_is - whether the input at p starts with the n bytes s. */
-static bool peek_is(const struct parser *ps, const char *p, const char *s, size_t n)
-{
-	return (size_t)(ps->end - p) >= n && memcmp(p, s, n) == 0;
-}
-
-/*
- * utf8_seq - length of the valid UTF-8 sequence at s (1-4), or 0 when it is
- * malformed, overlong, a surrogate, beyond U+10FFFF or truncated.
- */
-static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
+/* toml_utf8_seq - see toml_int.h. */
+size_t toml_utf8_seq(const unsigned char *s, const unsigned char *end)
 {
 	size_t n = (size_t)(end - s), need, i;
 	unsigned char lo = 0x80, hi = 0xbf;
@@ -212,10 +164,10 @@ static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
 }
 
 /*
- * newline_len - 1 for LF, 2 for CRLF, 0 for anything else; a CR not followed
+ * toml_newline_len - 1 for LF, 2 for CRLF, 0 for anything else; a CR not followed
  * by LF is reported as an error through *rc.
  */
-static size_t newline_len(struct parser *ps, const char *p, int *rc)
+size_t toml_newline_len(struct parser *ps, const char *p, int *rc)
 {
 	*rc = 0;
 	if (p >= ps->end)
@@ -225,7 +177,7 @@ static size_t newline_len(struct parser *ps, const char *p, int *rc)
 	if (*p == '\r') {
 		if (p + 1 < ps->end && p[1] == '\n')
 			return 2;
-		*rc = fail(ps, p, -EINVAL, "carriage return not followed by newline");
+		*rc = toml_fail(ps, p, -EINVAL, "carriage return not followed by newline");
 	}
 	return 0;
 }
@@ -242,14 +194,14 @@ static int parse_comment(struct parser *ps)
 			break;
 		if ((c < 0x20 && c != '\t') || c == 0x7f) {
 			ps->p = p;
-			return fail(ps, p, -EINVAL, "control character 0x%02x in comment", c);
+			return toml_fail(ps, p, -EINVAL, "control character 0x%02x in comment", c);
 		}
 		if (c >= 0x80) {
 			size_t n =
-				utf8_seq((const unsigned char *)p, (const unsigned char *)ps->end);
+				toml_utf8_seq((const unsigned char *)p, (const unsigned char *)ps->end);
 
 			if (!n)
-				return fail(ps, p, -EINVAL, "invalid UTF-8 in comment");
+				return toml_fail(ps, p, -EINVAL, "invalid UTF-8 in comment");
 			p += n;
 		} else {
 			p++;
@@ -275,7 +227,7 @@ static int skip_ws_nl(struct parser *ps)
 				return r;
 			continue;
 		}
-		n = newline_len(ps, ps->p, &r);
+		n = toml_newline_len(ps, ps->p, &r);
 		if (r < 0)
 			return r;
 		if (!n)
@@ -299,215 +251,14 @@ static int expect_eol(struct parser *ps)
 	}
 	if (ps->p >= ps->end)
 		return 0;
-	n = newline_len(ps, ps->p, &r);
+	n = toml_newline_len(ps, ps->p, &r);
 	if (r < 0)
 		return r;
 	if (!n)
-		return fail(ps, ps->p, -EINVAL, "expected newline, found %s",
-			describe_char(ps, ps->p, d, sizeof(d)));
+		return toml_fail(ps, ps->p, -EINVAL, "expected newline, found %s",
+			toml_describe_char(ps, ps->p, d, sizeof(d)));
 	ps->p += n;
 	return 0;
-}
-
-/* --- strings ---------------------------------------------------------------- */
-
-static int sb_add(struct parser *ps, const char *p, size_t n)
-{
-	int r = buf_add(&ps->sb, p, n);
-
-	if (r == -E2BIG)
-		return fail(ps, ps->p, -E2BIG, "string too long");
-	if (r < 0)
-		return fail_nomem(ps);
-	return 0;
-}
-
-static int sb_add_utf8(struct parser *ps, uint32_t cp)
-{
-	char b[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return sb_add(ps, b, n);
-}
-
-/* parse_escape - an escape sequence at ps->p (just after the backslash). */
-static int parse_escape(struct parser *ps, bool multiline)
-{
-	const char *at = ps->p - 1;
-	uint32_t cp = 0;
-	size_t n, i;
-	char d[16];
-	int r;
-
-	if (ps->p >= ps->end)
-		return fail(ps, at, -EINVAL, "unterminated string");
-	switch (*ps->p) {
-	case 'b':
-		ps->p++;
-		return sb_add(ps, "\b", 1);
-	case 't':
-		ps->p++;
-		return sb_add(ps, "\t", 1);
-	case 'n':
-		ps->p++;
-		return sb_add(ps, "\n", 1);
-	case 'f':
-		ps->p++;
-		return sb_add(ps, "\f", 1);
-	case 'r':
-		ps->p++;
-		return sb_add(ps, "\r", 1);
-	case '"':
-		ps->p++;
-		return sb_add(ps, "\"", 1);
-	case '\\':
-		ps->p++;
-		return sb_add(ps, "\\", 1);
-	case 'u':
-	case 'U':
-		n = *ps->p == 'u' ? 4 : 8;
-		ps->p++;
-		for (i = 0; i < n; i++) {
-			if (ps->p >= ps->end || !is_hex(*ps->p))
-				return fail(ps, at, -EINVAL, "\\%c escape needs %zu hex digits",
-					n == 4 ? 'u' : 'U', n);
-			cp = cp << 4 | (uint32_t)hex_val(*ps->p++);
-		}
-		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return fail(ps, at, -EINVAL, "escape is not a unicode scalar value");
-		return sb_add_utf8(ps, cp);
-	default:
-		break;
-	}
-	if (multiline) {
-		/* line-ending backslash: whitespace, a newline, then trim */
-		const char *p = ps->p;
-
-		while (p < ps->end && is_ws(*p))
-			p++;
-		n = newline_len(ps, p, &r);
-		if (r < 0)
-			return r;
-		if (n) {
-			ps->p = p;
-			for (;;) {
-				skip_ws(ps);
-				n = newline_len(ps, ps->p, &r);
-				if (r < 0)
-					return r;
-				if (!n)
-					return 0;
-				ps->p += n;
-			}
-		}
-	}
-	return fail(ps, at, -EINVAL, "invalid escape sequence '\\' followed by %s",
-		describe_char(ps, ps->p, d, sizeof(d)));
-}
-
-/*
- * parse_string - a string of any of the four kinds at ps->p; its contents
- * go to ps->sb.  Keys (key = true) may not be multi-line.
- */
-static int parse_string(struct parser *ps, bool key)
-{
-	const char *at = ps->p;
-	char q = *ps->p;
-	bool basic = q == '"';
-	bool ml = peek_is(ps, ps->p, basic ? "\"\"\"" : "'''", 3);
-	size_t n;
-	int r;
-
-	buf_reset(&ps->sb);
-	if (ml && key)
-		return fail(ps, at, -EINVAL, "multi-line string cannot be a key");
-	if (ml) {
-		ps->p += 3;
-		n = newline_len(ps, ps->p, &r);
-		if (r < 0)
-			return r;
-		ps->p += n;
-	} else {
-		ps->p++;
-	}
-	for (;;) {
-		unsigned char c;
-
-		if (ps->p >= ps->end)
-			return fail(ps, at, -EINVAL, "unterminated string");
-		c = (unsigned char)*ps->p;
-		if (c == (unsigned char)q) {
-			if (!ml) {
-				ps->p++;
-				return 0;
-			}
-			for (n = 0; ps->p + n < ps->end && ps->p[n] == q && n < 6; n++)
-				;
-			if (n >= 6)
-				return fail(ps, ps->p, -EINVAL,
-					"too many quotes at the end of a multi-line string");
-			if (n >= 3) {
-				r = sb_add(ps, ps->p, n - 3);
-				ps->p += n;
-				return r;
-			}
-			r = sb_add(ps, ps->p, n);
-			if (r < 0)
-				return r;
-			ps->p += n;
-			continue;
-		}
-		if (c == '\\' && basic) {
-			ps->p++;
-			r = parse_escape(ps, ml);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (c == '\n' || c == '\r') {
-			if (!ml)
-				return fail(ps, ps->p, -EINVAL, "newline in single-line string");
-			n = newline_len(ps, ps->p, &r);
-			if (r < 0)
-				return r;
-			r = sb_add(ps, "\n", 1);
-			if (r < 0)
-				return r;
-			ps->p += n;
-			continue;
-		}
-		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return fail(ps, ps->p, -EINVAL, "control character 0x%02x in string", c);
-		n = 1;
-		if (c >= 0x80) {
-			n = utf8_seq((const unsigned char *)ps->p, (const unsigned char *)ps->end);
-			if (!n)
-				return fail(ps, ps->p, -EINVAL, "invalid UTF-8 in string");
-		}
-		r = sb_add(ps, ps->p, n);
-		if (r < 0)
-			return r;
-		ps->p += n;
-	}
 }
 
 /* --- keys ------------------------------------------------------------------- */
@@ -520,7 +271,7 @@ static int parse_simple_key(struct parser *ps, struct keypart *kp)
 
 	kp->at = at;
 	if (at < ps->end && (*at == '"' || *at == '\'')) {
-		r = parse_string(ps, true);
+		r = toml_scalar_string(ps, true);
 		if (r < 0)
 			return r;
 		kp->s = toml_memdup0(ps->sb.ptr ? ps->sb.ptr : "", ps->sb.len);
@@ -529,13 +280,13 @@ static int parse_simple_key(struct parser *ps, struct keypart *kp)
 		while (ps->p < ps->end && is_bare(*ps->p))
 			ps->p++;
 		if (ps->p == at)
-			return fail(ps, at, -EINVAL, "expected a key, found %s",
-				describe_char(ps, at, d, sizeof(d)));
+			return toml_fail(ps, at, -EINVAL, "expected a key, found %s",
+				toml_describe_char(ps, at, d, sizeof(d)));
 		kp->len = (size_t)(ps->p - at);
 		kp->s = toml_memdup0(at, kp->len);
 	}
 	if (!kp->s)
-		return fail_nomem(ps);
+		return toml_fail_nomem(ps);
 	return 0;
 }
 
@@ -550,11 +301,11 @@ static int parse_key(struct parser *ps, struct keypath *kp)
 			struct keypart *p;
 
 			if (kp->n >= TOML_MAX_DEPTH)
-				return fail(ps, ps->p, -E2BIG, "key nested deeper than %d levels",
+				return toml_fail(ps, ps->p, -E2BIG, "key nested deeper than %d levels",
 					TOML_MAX_DEPTH);
 			p = realloc(kp->part, cap * sizeof(*p));
 			if (!p)
-				return fail_nomem(ps);
+				return toml_fail_nomem(ps);
 			kp->part = p;
 			kp->cap = cap;
 		}
@@ -570,331 +321,13 @@ static int parse_key(struct parser *ps, struct keypath *kp)
 	}
 }
 
-/* --- scalars ---------------------------------------------------------------- */
+/* --- values ----------------------------------------------------------------- */
 
 static bool is_value_end(const struct parser *ps, const char *p)
 {
 	return p >= ps->end || is_ws(*p) || *p == '\n' || *p == '\r' || *p == '#' || *p == ',' ||
 	       *p == ']' || *p == '}';
 }
-
-static bool is_base_digit(char c, int base)
-{
-	if (base == 16)
-		return is_hex(c);
-	return c >= '0' && c < '0' + base;
-}
-
-/*
- * scan_digits - digits of the base with single underscores between them,
- * starting at *pp (which must hold a digit); appends the digits to ps->sb.
- */
-static int scan_digits(struct parser *ps, const char **pp, int base)
-{
-	const char *p = *pp;
-	int r;
-
-	if (!is_base_digit(*p, base))
-		return fail(ps, p, -EINVAL, "invalid number");
-	for (;;) {
-		r = sb_add(ps, p, 1);
-		if (r < 0)
-			return r;
-		p++;
-		if (p >= ps->end)
-			break;
-		if (*p == '_') {
-			p++;
-			if (p >= ps->end || !is_base_digit(*p, base))
-				return fail(ps, p, -EINVAL, "underscore must be between digits");
-			continue;
-		}
-		if (!is_base_digit(*p, base))
-			break;
-	}
-	*pp = p;
-	return 0;
-}
-
-static int parse_prefixed_int(struct parser *ps, struct toml_value **ret)
-{
-	const char *at = ps->p, *p = ps->p + 2;
-	int base = at[1] == 'x' ? 16 : at[1] == 'o' ? 8 : 2;
-	unsigned shift = base == 16 ? 4 : base == 8 ? 3 : 1;
-	uint64_t acc = 0;
-	size_t i;
-	int r;
-
-	buf_reset(&ps->sb);
-	if (p >= ps->end)
-		return fail(ps, p, -EINVAL, "invalid number");
-	r = scan_digits(ps, &p, base);
-	if (r < 0)
-		return r;
-	for (i = 0; i < ps->sb.len; i++) {
-		if (acc > (UINT64_MAX >> shift))
-			return fail(ps, at, -EINVAL, "integer out of range");
-		acc = acc << shift | (uint64_t)hex_val(ps->sb.ptr[i]);
-	}
-	if (acc > (uint64_t)INT64_MAX)
-		return fail(ps, at, -EINVAL, "integer out of range");
-	*ret = toml_value_new(TOML_INTEGER);
-	if (!*ret)
-		return fail_nomem(ps);
-	(*ret)->u.i = (int64_t)acc;
-	ps->p = p;
-	return 0;
-}
-
-/*
- * parse_float_text - the float whose cleaned text (sign, digits, '.', 'e')
- * is in ps->sb.  strtod() follows LC_NUMERIC; should the locale's decimal
- * point not be '.', the text is retried with the locale's.
- */
-static int parse_float_text(struct parser *ps, const char *at, struct toml_value **ret)
-{
-	struct buf *b = &ps->sb;
-	char *dot, *end;
-	double f;
-
-	errno = 0;
-	f = strtod(b->ptr, &end);
-	dot = memchr(b->ptr, '.', b->len);
-	if (end != b->ptr + b->len && dot) {
-		const char *dp = localeconv()->decimal_point;
-		size_t off = (size_t)(dot - b->ptr);
-		struct buf tmp;
-
-		buf_init(&tmp, b->max);
-		if (buf_add(&tmp, b->ptr, off) < 0 || buf_adds(&tmp, dp) < 0 ||
-			buf_add(&tmp, dot + 1, b->len - off - 1) < 0) {
-			buf_release(&tmp);
-			return fail_nomem(ps);
-		}
-		errno = 0;
-		f = strtod(tmp.ptr, &end);
-		end = end == tmp.ptr + tmp.len ? b->ptr + b->len : b->ptr;
-		buf_release(&tmp);
-	}
-	if (end != b->ptr + b->len)
-		return fail(ps, at, -EINVAL, "invalid float");
-	if (errno == ERANGE && fabs(f) > 1.0)
-		return fail(ps, at, -EINVAL, "float out of range");
-	*ret = toml_value_new(TOML_FLOAT);
-	if (!*ret)
-		return fail_nomem(ps);
-	(*ret)->u.f = f;
-	return 0;
-}
-
-static int parse_number(struct parser *ps, struct toml_value **ret)
-{
-	const char *at = ps->p, *p = ps->p;
-	bool neg = false, is_float = false;
-	uint64_t acc = 0;
-	size_t i;
-	int r;
-
-	buf_reset(&ps->sb);
-	if (*p == '+' || *p == '-') {
-		neg = *p == '-';
-		r = sb_add(ps, p, 1);
-		if (r < 0)
-			return r;
-		p++;
-	}
-	if (peek_is(ps, p, "inf", 3) || peek_is(ps, p, "nan", 3)) {
-		bool inf = *p == 'i';
-
-		*ret = toml_value_new(TOML_FLOAT);
-		if (!*ret)
-			return fail_nomem(ps);
-		(*ret)->u.f = inf ? (neg ? -INFINITY : INFINITY) : (neg ? -NAN : NAN);
-		ps->p = p + 3;
-		return 0;
-	}
-	if (p == at && *p == '0' && p + 1 < ps->end && (p[1] == 'x' || p[1] == 'o' || p[1] == 'b'))
-		return parse_prefixed_int(ps, ret);
-	if (p >= ps->end || !is_digit(*p))
-		return fail(ps, at, -EINVAL, "invalid number");
-	if (*p == '0' && p + 1 < ps->end && (is_digit(p[1]) || p[1] == '_'))
-		return fail(ps, at, -EINVAL, "leading zeros are not allowed");
-	r = scan_digits(ps, &p, 10);
-	if (r < 0)
-		return r;
-	if (p < ps->end && *p == '.') {
-		r = sb_add(ps, p, 1);
-		if (r < 0)
-			return r;
-		p++;
-		if (p >= ps->end || !is_digit(*p))
-			return fail(ps, p, -EINVAL, "expected digits after the decimal point");
-		r = scan_digits(ps, &p, 10);
-		if (r < 0)
-			return r;
-		is_float = true;
-	}
-	if (p < ps->end && (*p == 'e' || *p == 'E')) {
-		r = sb_add(ps, p, 1);
-		if (r < 0)
-			return r;
-		p++;
-		if (p < ps->end && (*p == '+' || *p == '-')) {
-			r = sb_add(ps, p, 1);
-			if (r < 0)
-				return r;
-			p++;
-		}
-		if (p >= ps->end || !is_digit(*p))
-			return fail(ps, p, -EINVAL, "expected digits in the exponent");
-		r = scan_digits(ps, &p, 10);
-		if (r < 0)
-			return r;
-		is_float = true;
-	}
-	ps->p = p;
-	if (is_float)
-		return parse_float_text(ps, at, ret);
-	for (i = neg || *at == '+' ? 1 : 0; i < ps->sb.len; i++) {
-		unsigned d = (unsigned)(ps->sb.ptr[i] - '0');
-
-		if (acc > (UINT64_MAX - d) / 10)
-			return fail(ps, at, -EINVAL, "integer out of range");
-		acc = acc * 10 + d;
-	}
-	if (acc > (uint64_t)INT64_MAX + (neg ? 1 : 0))
-		return fail(ps, at, -EINVAL, "integer out of range");
-	*ret = toml_value_new(TOML_INTEGER);
-	if (!*ret)
-		return fail_nomem(ps);
-	if (!neg)
-		(*ret)->u.i = (int64_t)acc;
-	else if (acc == (uint64_t)INT64_MAX + 1)
-		(*ret)->u.i = INT64_MIN;
-	else
-		(*ret)->u.i = -(int64_t)acc;
-	return 0;
-}
-
-/* read_2digits - two decimal digits at p, or -1. */
-static int read_2digits(const struct parser *ps, const char *p)
-{
-	if (ps->end - p < 2 || !is_digit(p[0]) || !is_digit(p[1]))
-		return -1;
-	return (p[0] - '0') * 10 + (p[1] - '0');
-}
-
-static int days_in_month(int year, int month)
-{
-	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-	return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* parse_time - HH:MM:SS[.fraction] at ps->p into dt. */
-static int parse_time(struct parser *ps, struct toml_datetime *dt)
-{
-	const char *at = ps->p, *p = ps->p;
-	int n;
-
-	dt->hour = read_2digits(ps, p);
-	if (dt->hour < 0 || p + 2 >= ps->end || p[2] != ':')
-		return fail(ps, at, -EINVAL, "invalid time");
-	dt->minute = read_2digits(ps, p + 3);
-	if (dt->minute < 0 || p + 5 >= ps->end || p[5] != ':')
-		return fail(ps, at, -EINVAL, "invalid time (seconds are required)");
-	dt->second = read_2digits(ps, p + 6);
-	if (dt->second < 0)
-		return fail(ps, at, -EINVAL, "invalid time (seconds are required)");
-	if (dt->hour > 23 || dt->minute > 59 || dt->second > 60)
-		return fail(ps, at, -EINVAL, "time out of range");
-	p += 8;
-	if (p < ps->end && *p == '.') {
-		p++;
-		if (p >= ps->end || !is_digit(*p))
-			return fail(ps, p, -EINVAL, "expected digits after the decimal point");
-		for (n = 0; p < ps->end && is_digit(*p); n++, p++) {
-			if (n < 9) {
-				dt->nanosecond = dt->nanosecond * 10 + (uint32_t)(*p - '0');
-				dt->frac_digits++;
-			}
-		}
-		for (n = dt->frac_digits; n < 9; n++)
-			dt->nanosecond *= 10;
-	}
-	ps->p = p;
-	return 0;
-}
-
-static int parse_datetime(struct parser *ps, struct toml_value **ret)
-{
-	const char *at = ps->p, *p = ps->p;
-	struct toml_datetime dt;
-	enum toml_type type;
-	int r, y1, y2;
-
-	memset(&dt, 0, sizeof(dt));
-	if (read_2digits(ps, p) >= 0 && p + 2 < ps->end && p[2] == ':') {
-		r = parse_time(ps, &dt);
-		if (r < 0)
-			return r;
-		type = TOML_TIME_LOCAL;
-		goto done;
-	}
-	if (ps->end - p < 10)
-		return fail(ps, at, -EINVAL, "invalid date");
-	y1 = read_2digits(ps, p);
-	y2 = read_2digits(ps, p + 2);
-	dt.month = read_2digits(ps, p + 5);
-	dt.day = read_2digits(ps, p + 8);
-	if (y1 < 0 || y2 < 0 || p[4] != '-' || dt.month < 0 || p[7] != '-' || dt.day < 0)
-		return fail(ps, at, -EINVAL, "invalid date");
-	dt.year = y1 * 100 + y2;
-	if (dt.month < 1 || dt.month > 12 || dt.day < 1 ||
-		dt.day > days_in_month(dt.year, dt.month))
-		return fail(ps, at, -EINVAL, "date out of range");
-	p += 10;
-	ps->p = p;
-	type = TOML_DATE_LOCAL;
-	if (p < ps->end &&
-		(*p == 'T' || *p == 't' || (*p == ' ' && p + 1 < ps->end && is_digit(p[1])))) {
-		ps->p = p + 1;
-		r = parse_time(ps, &dt);
-		if (r < 0)
-			return r;
-		p = ps->p;
-		type = TOML_DATETIME_LOCAL;
-		if (p < ps->end && (*p == 'Z' || *p == 'z')) {
-			dt.offset_z = true;
-			type = TOML_DATETIME;
-			p++;
-		} else if (p < ps->end && (*p == '+' || *p == '-')) {
-			int oh, om;
-
-			if (ps->end - p < 6)
-				return fail(ps, p, -EINVAL, "invalid time offset");
-			oh = read_2digits(ps, p + 1);
-			om = read_2digits(ps, p + 4);
-			if (oh < 0 || p[3] != ':' || om < 0)
-				return fail(ps, p, -EINVAL, "invalid time offset");
-			if (oh > 23 || om > 59)
-				return fail(ps, p, -EINVAL, "time offset out of range");
-			dt.offset_minutes = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-			type = TOML_DATETIME;
-			p += 6;
-		}
-		ps->p = p;
-	}
-done:
-	*ret = toml_value_new(type);
-	if (!*ret)
-		return fail_nomem(ps);
-	(*ret)->u.dt = dt;
-	return 0;
-}
-
-/* --- values ----------------------------------------------------------------- */
 
 static int parse_value(struct parser *ps, unsigned depth, struct toml_value **ret);
 static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth);
@@ -907,17 +340,17 @@ static int parse_array(struct parser *ps, unsigned depth, struct toml_value **re
 	int r;
 
 	if (depth > TOML_MAX_DEPTH)
-		return fail(ps, at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
+		return toml_fail(ps, at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
 	a = toml_value_new(TOML_ARRAY);
 	if (!a)
-		return fail_nomem(ps);
+		return toml_fail_nomem(ps);
 	ps->p++;
 	for (;;) {
 		r = skip_ws_nl(ps);
 		if (r < 0)
 			goto out;
 		if (ps->p >= ps->end) {
-			r = fail(ps, at, -EINVAL, "unterminated array");
+			r = toml_fail(ps, at, -EINVAL, "unterminated array");
 			goto out;
 		}
 		if (*ps->p == ']')
@@ -927,7 +360,7 @@ static int parse_array(struct parser *ps, unsigned depth, struct toml_value **re
 			goto out;
 		if (toml_array_add(a, v) < 0) {
 			toml_free(v);
-			r = fail_nomem(ps);
+			r = toml_fail_nomem(ps);
 			goto out;
 		}
 		r = skip_ws_nl(ps);
@@ -940,10 +373,10 @@ static int parse_array(struct parser *ps, unsigned depth, struct toml_value **re
 		if (ps->p < ps->end && *ps->p == ']')
 			break;
 		if (ps->p >= ps->end)
-			r = fail(ps, at, -EINVAL, "unterminated array");
+			r = toml_fail(ps, at, -EINVAL, "unterminated array");
 		else
-			r = fail(ps, ps->p, -EINVAL, "expected ',' or ']' in array, found %s",
-				describe_char(ps, ps->p, d, sizeof(d)));
+			r = toml_fail(ps, ps->p, -EINVAL, "expected ',' or ']' in array, found %s",
+				toml_describe_char(ps, ps->p, d, sizeof(d)));
 		goto out;
 	}
 	ps->p++;
@@ -962,17 +395,17 @@ static int parse_inline_table(struct parser *ps, unsigned depth, struct toml_val
 	int r = 0;
 
 	if (depth > TOML_MAX_DEPTH)
-		return fail(ps, at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
+		return toml_fail(ps, at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
 	t = toml_value_new(TOML_TABLE);
 	if (!t)
-		return fail_nomem(ps);
+		return toml_fail_nomem(ps);
 	ps->p++;
 	skip_ws(ps);
 	if (ps->p < ps->end && *ps->p == '}')
 		goto done;
 	for (;;) {
 		if (ps->p >= ps->end) {
-			r = fail(ps, at, -EINVAL, "unterminated inline table");
+			r = toml_fail(ps, at, -EINVAL, "unterminated inline table");
 			goto out;
 		}
 		r = parse_keyval(ps, t, depth);
@@ -983,7 +416,7 @@ static int parse_inline_table(struct parser *ps, unsigned depth, struct toml_val
 			ps->p++;
 			skip_ws(ps);
 			if (ps->p < ps->end && *ps->p == '}') {
-				r = fail(ps, ps->p, -EINVAL, "trailing comma in inline table");
+				r = toml_fail(ps, ps->p, -EINVAL, "trailing comma in inline table");
 				goto out;
 			}
 			continue;
@@ -991,11 +424,11 @@ static int parse_inline_table(struct parser *ps, unsigned depth, struct toml_val
 		if (ps->p < ps->end && *ps->p == '}')
 			break;
 		if (ps->p >= ps->end)
-			r = fail(ps, at, -EINVAL, "unterminated inline table");
+			r = toml_fail(ps, at, -EINVAL, "unterminated inline table");
 		else
-			r = fail(ps, ps->p, -EINVAL,
+			r = toml_fail(ps, ps->p, -EINVAL,
 				"expected ',' or '}' in inline table, found %s",
-				describe_char(ps, ps->p, d, sizeof(d)));
+				toml_describe_char(ps, ps->p, d, sizeof(d)));
 		goto out;
 	}
 done:
@@ -1017,21 +450,21 @@ static int parse_value(struct parser *ps, unsigned depth, struct toml_value **re
 	int r;
 
 	if (p >= ps->end)
-		return fail(ps, p, -EINVAL, "expected a value, found end of input");
+		return toml_fail(ps, p, -EINVAL, "expected a value, found end of input");
 	switch (*p) {
 	case '"':
 	case '\'':
-		r = parse_string(ps, false);
+		r = toml_scalar_string(ps, false);
 		if (r < 0)
 			return r;
 		v = toml_value_new(TOML_STRING);
 		if (!v)
-			return fail_nomem(ps);
+			return toml_fail_nomem(ps);
 		v->u.str.len = ps->sb.len;
 		v->u.str.ptr = toml_memdup0(ps->sb.ptr ? ps->sb.ptr : "", ps->sb.len);
 		if (!v->u.str.ptr) {
 			free(v);
-			return fail_nomem(ps);
+			return toml_fail_nomem(ps);
 		}
 		break;
 	case '[':
@@ -1043,30 +476,30 @@ static int parse_value(struct parser *ps, unsigned depth, struct toml_value **re
 		if (peek_is(ps, p, "true", 4) || peek_is(ps, p, "false", 5)) {
 			v = toml_value_new(TOML_BOOL);
 			if (!v)
-				return fail_nomem(ps);
+				return toml_fail_nomem(ps);
 			v->u.b = *p == 't';
 			ps->p += v->u.b ? 4 : 5;
 			break;
 		}
-		return fail(ps, p, -EINVAL, "invalid value");
+		return toml_fail(ps, p, -EINVAL, "invalid value");
 	default:
 		if (is_digit(*p) && ((ps->end - p >= 5 && is_digit(p[1]) && is_digit(p[2]) &&
 					     is_digit(p[3]) && p[4] == '-') ||
 					    (ps->end - p >= 3 && is_digit(p[1]) && p[2] == ':')))
-			r = parse_datetime(ps, &v);
+			r = toml_scalar_datetime(ps, &v);
 		else if (is_digit(*p) || *p == '+' || *p == '-' || *p == 'i' || *p == 'n')
-			r = parse_number(ps, &v);
+			r = toml_scalar_number(ps, &v);
 		else
-			return fail(ps, p, -EINVAL, "expected a value, found %s",
-				describe_char(ps, p, d, sizeof(d)));
+			return toml_fail(ps, p, -EINVAL, "expected a value, found %s",
+				toml_describe_char(ps, p, d, sizeof(d)));
 		if (r < 0)
 			return r;
 		break;
 	}
 	if (!is_value_end(ps, ps->p)) {
 		toml_free(v);
-		return fail(ps, ps->p, -EINVAL, "unexpected %s after value",
-			describe_char(ps, ps->p, d, sizeof(d)));
+		return toml_fail(ps, ps->p, -EINVAL, "unexpected %s after value",
+			toml_describe_char(ps, ps->p, d, sizeof(d)));
 	}
 	*ret = v;
 	return 0;
@@ -1091,8 +524,8 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 	if (r < 0)
 		goto out;
 	if (ps->p >= ps->end || *ps->p != '=') {
-		r = fail(ps, ps->p, -EINVAL, "expected '=' after key, found %s",
-			describe_char(ps, ps->p, d, sizeof(d)));
+		r = toml_fail(ps, ps->p, -EINVAL, "expected '=' after key, found %s",
+			toml_describe_char(ps, ps->p, d, sizeof(d)));
 		goto out;
 	}
 	ps->p++;
@@ -1102,7 +535,7 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 
 		depth++;
 		if (depth > TOML_MAX_DEPTH) {
-			r = fail(ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
+			r = toml_fail(ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
 			goto out;
 		}
 		v = toml_table_lookup(t, k->s, k->len);
@@ -1113,13 +546,13 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 			if (!key || !v || toml_table_add(t, key, k->len, v) < 0) {
 				free(key);
 				free(v);
-				r = fail_nomem(ps);
+				r = toml_fail_nomem(ps);
 				goto out;
 			}
 			v->flags = TOML_F_DOTTED;
 		} else if (v->type != TOML_TABLE || !(v->flags & TOML_F_DOTTED) ||
 			   (v->flags & TOML_F_INLINE)) {
-			r = fail(ps, k->at, -EINVAL, "cannot add keys to '%s' with a dotted key",
+			r = toml_fail(ps, k->at, -EINVAL, "cannot add keys to '%s' with a dotted key",
 				keypath_str(&kp, i + 1, ks, sizeof(ks)));
 			goto out;
 		}
@@ -1127,7 +560,7 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 	}
 	last = &kp.part[kp.n - 1];
 	if (toml_table_lookup(t, last->s, last->len)) {
-		r = fail(ps, last->at, -EINVAL, "duplicate key '%s'",
+		r = toml_fail(ps, last->at, -EINVAL, "duplicate key '%s'",
 			keypath_str(&kp, kp.n, ks, sizeof(ks)));
 		goto out;
 	}
@@ -1136,7 +569,7 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 		goto out;
 	if (toml_table_add(t, last->s, last->len, val) < 0) {
 		toml_free(val);
-		r = fail_nomem(ps);
+		r = toml_fail_nomem(ps);
 		goto out;
 	}
 	last->s = NULL; /* owned by the table now */
@@ -1163,8 +596,8 @@ static int parse_header(struct parser *ps)
 	if (r < 0)
 		goto out;
 	if (!peek_is(ps, ps->p, "]]", aot ? 2 : 1)) {
-		r = fail(ps, ps->p, -EINVAL, "expected '%s' after table name, found %s",
-			aot ? "]]" : "]", describe_char(ps, ps->p, d, sizeof(d)));
+		r = toml_fail(ps, ps->p, -EINVAL, "expected '%s' after table name, found %s",
+			aot ? "]]" : "]", toml_describe_char(ps, ps->p, d, sizeof(d)));
 		goto out;
 	}
 	ps->p += aot ? 2 : 1;
@@ -1179,7 +612,7 @@ static int parse_header(struct parser *ps)
 			if (!key || !v || toml_table_add(t, key, k->len, v) < 0) {
 				free(key);
 				free(v);
-				r = fail_nomem(ps);
+				r = toml_fail_nomem(ps);
 				goto out;
 			}
 			v->flags = TOML_F_IMPLICIT;
@@ -1189,13 +622,13 @@ static int parse_header(struct parser *ps)
 			v = v->u.arr.item[v->u.arr.len - 1];
 			depth++;
 		} else {
-			r = fail(ps, k->at, -EINVAL, "'%s' is not a table that can be extended",
+			r = toml_fail(ps, k->at, -EINVAL, "'%s' is not a table that can be extended",
 				keypath_str(&kp, i + 1, ks, sizeof(ks)));
 			goto out;
 		}
 		depth++;
 		if (depth + (aot ? 2 : 1) > TOML_MAX_DEPTH) {
-			r = fail(ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
+			r = toml_fail(ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
 			goto out;
 		}
 		t = v;
@@ -1208,20 +641,20 @@ static int parse_header(struct parser *ps)
 			v = toml_value_new(TOML_ARRAY);
 			if (!v || toml_table_add(t, last->s, last->len, v) < 0) {
 				free(v);
-				r = fail_nomem(ps);
+				r = toml_fail_nomem(ps);
 				goto out;
 			}
 			last->s = NULL;
 			v->flags = TOML_F_AOT;
 		} else if (v->type != TOML_ARRAY || !(v->flags & TOML_F_AOT)) {
-			r = fail(ps, last->at, -EINVAL, "'%s' is already defined as %s", ks,
+			r = toml_fail(ps, last->at, -EINVAL, "'%s' is already defined as %s", ks,
 				v->type == TOML_TABLE ? "a table" : "a value");
 			goto out;
 		}
 		nt = toml_value_new(TOML_TABLE);
 		if (!nt || toml_array_add(v, nt) < 0) {
 			free(nt);
-			r = fail_nomem(ps);
+			r = toml_fail_nomem(ps);
 			goto out;
 		}
 		nt->flags = TOML_F_HEADER;
@@ -1231,14 +664,14 @@ static int parse_header(struct parser *ps)
 			nt = toml_value_new(TOML_TABLE);
 			if (!nt || toml_table_add(t, last->s, last->len, nt) < 0) {
 				free(nt);
-				r = fail_nomem(ps);
+				r = toml_fail_nomem(ps);
 				goto out;
 			}
 			last->s = NULL;
 		} else if (v->type == TOML_TABLE && v->flags == TOML_F_IMPLICIT) {
 			nt = v;
 		} else {
-			r = fail(ps, last->at, -EINVAL, "%s '%s' is already defined",
+			r = toml_fail(ps, last->at, -EINVAL, "%s '%s' is already defined",
 				v->type == TOML_TABLE ? "table" : "key", ks);
 			goto out;
 		}
@@ -1263,7 +696,7 @@ static int parse_document(struct parser *ps)
 		skip_ws(ps);
 		if (ps->p >= ps->end)
 			break;
-		n = newline_len(ps, ps->p, &r);
+		n = toml_newline_len(ps, ps->p, &r);
 		if (r < 0)
 			return r;
 		if (n) {
@@ -1307,7 +740,7 @@ int toml_parse(const char *data, size_t len, struct toml_value **ret, struct tom
 	buf_init(&ps.sb, TOML_MAX_INPUT);
 	ps.root = toml_value_new(TOML_TABLE);
 	if (!ps.root) {
-		r = fail_nomem(&ps);
+		r = toml_fail_nomem(&ps);
 		goto out;
 	}
 	ps.root->flags = TOML_F_HEADER;

@@ -20,6 +20,12 @@
  *
  * Thread safety: a loaded struct artifacts is never modified; any number of
  * threads may select from it at once.  Nothing here keeps global state.
+ *
+ * This is the entry point of the model half of fetch/ (fetch.h): with
+ * toml.h, platform.h, bind.h and depot.h it reads and writes what a Julia
+ * user has without network or archives; nothing in the model includes curl
+ * or libarchive (tests/check-includes.sh enforces it).  What it selects is
+ * handed to the pipeline (fetch.h) as a list of sources.
  */
 #ifndef ARTIFACTFS_ARTIFACTS_H
 #define ARTIFACTFS_ARTIFACTS_H

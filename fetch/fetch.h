@@ -1,6 +1,21 @@
 /*
  * fetch.h - the install pipeline: download, verify, unpack, install
  *
+ * fetch/ has two halves (DESIGN.md, "Folders").  The model reads and writes
+ * the files a Julia user has and needs neither network nor archives: the
+ * TOML 1.0 reader and writer (toml.h; toml.c, toml_scalar.c, toml_tree.c,
+ * toml_write.c), the Artifacts.toml model and selection (artifacts.h),
+ * platforms, triplets and versions (platform.h; platform.c, triplet.c,
+ * version.c, platform_host.c), bind (bind.h) and Julia depots (depot.h).
+ * The pipeline, declared here, turns a selected entry into an installed
+ * tree: the HTTP transport (download.c), streaming verify + decompress +
+ * tar rules (unpack.c, tar.c) and the install with single flight
+ * (install.c).  The model includes neither curl nor libarchive, nor this
+ * header or the pipeline's private ones: the pipeline may use the model,
+ * never the reverse.  tests/check-includes.sh lists the model's files and
+ * fails when one of them breaks the rule, so the model can be used (and
+ * tested, fuzzed) without network or archive libraries.
+ *
  * What Julia's Pkg.Artifacts.ensure_artifact_installed() does
  * (spec/julia-artifacts.md §3), in one streaming pass:
  *

@@ -12,6 +12,32 @@ mkdir -p "$TEST_TMP/tree/store"
 echo '#include <fuse_lowlevel.h>' > "$TEST_TMP/tree/store/bad.c"
 fails "include checker catches FUSE in store/" sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/tree"
 
+# The fetch/ model half includes neither curl nor libarchive: a copy of
+# fetch/ passes as it is, fails once a model file includes curl or
+# libarchive, and the pipeline half may include both.
+mkdir -p "$TEST_TMP/model"
+cp -R "$top/fetch" "$TEST_TMP/model/fetch"
+ok "a copy of fetch/ passes" sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
+echo '#include <curl/curl.h>' >> "$TEST_TMP/model/fetch/download.c"
+echo '#include <archive.h>' >> "$TEST_TMP/model/fetch/download.c"
+ok "the pipeline half may include curl and libarchive" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
+for f in toml.c artifacts.c platform.c depot.h; do
+	cp "$top/fetch/$f" "$TEST_TMP/model/fetch/$f.orig"
+	echo '#include <curl/curl.h>' >> "$TEST_TMP/model/fetch/$f"
+	fails "include checker catches curl in fetch/$f" \
+		sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
+	cp "$TEST_TMP/model/fetch/$f.orig" "$TEST_TMP/model/fetch/$f"
+done
+cp "$top/fetch/bind.c" "$TEST_TMP/model/fetch/bind.c.orig"
+echo '#include <archive_entry.h>' >> "$TEST_TMP/model/fetch/bind.c"
+fails "include checker catches libarchive in fetch/bind.c" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
+cp "$TEST_TMP/model/fetch/bind.c.orig" "$TEST_TMP/model/fetch/bind.c"
+echo '#include "fetch/fetch.h"' >> "$TEST_TMP/model/fetch/depot.c"
+fails "include checker catches the pipeline's header in fetch/depot.c" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
+
 no_machine_paths() {
 	# Paths such as /work/<project> or /home/<user> would tie the tree to one machine.
 	! grep -rnE '/(work|home)/[a-z]' "$top/store" "$top/fetch" "$top/tools" \

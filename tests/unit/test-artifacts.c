@@ -386,6 +386,40 @@ static void test_host_tags(void)
 	artifacts_free(a);
 }
 
+/*
+ * The fixtures' names the table sels[] does not cover on H1, with what
+ * Julia selects there.  Each is the git-tree-sha1 of a platform-independent
+ * table (§1.2: the host does not matter), read from the fixture.
+ */
+static const struct {
+	const char *file, *name, *want;
+} sweep_only[] = {
+	{ "Pkg.jl-tests/test-packages_ArtifactInstallation_Artifacts.toml", "socrates",
+	  "43563e7631a7eafae1f9f8d9d332e3de44ad7239" },
+	{ "Pkg.jl-tests/test-packages_ArtifactInstallation_Artifacts.toml",
+	  "collapse_the_symlink", "69a468bd51751f4ed7eda31c240e775df06d6ee6" },
+	{ "Pkg.jl-tests/test-packages_ArtifactTOMLSearch_Artifacts.toml", "arty",
+	  "43563e7631a7eafae1f9f8d9d332e3de44ad7239" },
+};
+
+/*
+ * sweep_want - the expected answer on H1 (no llvm_version) for a name of a
+ * fixture: from sels[] or sweep_only[]; a name with neither fails.
+ */
+static const char *sweep_want(const char *file, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++)
+		if (strcmp(sels[i].file, file) == 0 && strcmp(sels[i].name, name) == 0 &&
+		    strcmp(sels[i].host, H1) == 0 && (sels[i].llvm & NOL))
+			return sels[i].want;
+	for (i = 0; i < sizeof(sweep_only) / sizeof(sweep_only[0]); i++)
+		if (strcmp(sweep_only[i].file, file) == 0 && strcmp(sweep_only[i].name, name) == 0)
+			return sweep_only[i].want;
+	return "(no expected answer in the test)";
+}
+
 static void test_fixtures_load(void)
 {
 	static const char *const dirs[] = { "", "Pkg.jl-tests/" };
@@ -438,8 +472,8 @@ static void test_fixtures_load(void)
 					diag("%s", res);
 				}
 				if (!expect_bad)
-					ok(strlen(res) == 40 || strcmp(res, NOMATCH) == 0,
-						"%s: %s resolves (%s)", file, name, res);
+					is_str(res, sweep_want(file, name),
+						"%s: %s resolves on " H1, file, name);
 			}
 			r = artifacts_check(a, &msg);
 			if (bad_file)

@@ -197,8 +197,8 @@ static int parse_comment(struct parser *ps)
 			return toml_fail(ps, p, -EINVAL, "control character 0x%02x in comment", c);
 		}
 		if (c >= 0x80) {
-			size_t n =
-				toml_utf8_seq((const unsigned char *)p, (const unsigned char *)ps->end);
+			size_t n = toml_utf8_seq(
+				(const unsigned char *)p, (const unsigned char *)ps->end);
 
 			if (!n)
 				return toml_fail(ps, p, -EINVAL, "invalid UTF-8 in comment");
@@ -301,8 +301,8 @@ static int parse_key(struct parser *ps, struct keypath *kp)
 			struct keypart *p;
 
 			if (kp->n >= TOML_MAX_DEPTH)
-				return toml_fail(ps, ps->p, -E2BIG, "key nested deeper than %d levels",
-					TOML_MAX_DEPTH);
+				return toml_fail(ps, ps->p, -E2BIG,
+					"key nested deeper than %d levels", TOML_MAX_DEPTH);
 			p = realloc(kp->part, cap * sizeof(*p));
 			if (!p)
 				return toml_fail_nomem(ps);
@@ -535,7 +535,8 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 
 		depth++;
 		if (depth > TOML_MAX_DEPTH) {
-			r = toml_fail(ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
+			r = toml_fail(
+				ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
 			goto out;
 		}
 		v = toml_table_lookup(t, k->s, k->len);
@@ -552,7 +553,8 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 			v->flags = TOML_F_DOTTED;
 		} else if (v->type != TOML_TABLE || !(v->flags & TOML_F_DOTTED) ||
 			   (v->flags & TOML_F_INLINE)) {
-			r = toml_fail(ps, k->at, -EINVAL, "cannot add keys to '%s' with a dotted key",
+			r = toml_fail(ps, k->at, -EINVAL,
+				"cannot add keys to '%s' with a dotted key",
 				keypath_str(&kp, i + 1, ks, sizeof(ks)));
 			goto out;
 		}
@@ -622,13 +624,15 @@ static int parse_header(struct parser *ps)
 			v = v->u.arr.item[v->u.arr.len - 1];
 			depth++;
 		} else {
-			r = toml_fail(ps, k->at, -EINVAL, "'%s' is not a table that can be extended",
+			r = toml_fail(ps, k->at, -EINVAL,
+				"'%s' is not a table that can be extended",
 				keypath_str(&kp, i + 1, ks, sizeof(ks)));
 			goto out;
 		}
 		depth++;
 		if (depth + (aot ? 2 : 1) > TOML_MAX_DEPTH) {
-			r = toml_fail(ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
+			r = toml_fail(
+				ps, k->at, -E2BIG, "nested deeper than %d levels", TOML_MAX_DEPTH);
 			goto out;
 		}
 		t = v;

@@ -98,8 +98,8 @@ static int parse_escape(struct parser *ps, bool multiline)
 		ps->p++;
 		for (i = 0; i < n; i++) {
 			if (ps->p >= ps->end || !is_hex(*ps->p))
-				return toml_fail(ps, at, -EINVAL, "\\%c escape needs %zu hex digits",
-					n == 4 ? 'u' : 'U', n);
+				return toml_fail(ps, at, -EINVAL,
+					"\\%c escape needs %zu hex digits", n == 4 ? 'u' : 'U', n);
 			cp = cp << 4 | (uint32_t)hex_val(*ps->p++);
 		}
 		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
@@ -195,7 +195,8 @@ int toml_scalar_string(struct parser *ps, bool key)
 		}
 		if (c == '\n' || c == '\r') {
 			if (!ml)
-				return toml_fail(ps, ps->p, -EINVAL, "newline in single-line string");
+				return toml_fail(
+					ps, ps->p, -EINVAL, "newline in single-line string");
 			n = toml_newline_len(ps, ps->p, &r);
 			if (r < 0)
 				return r;
@@ -206,10 +207,12 @@ int toml_scalar_string(struct parser *ps, bool key)
 			continue;
 		}
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
-			return toml_fail(ps, ps->p, -EINVAL, "control character 0x%02x in string", c);
+			return toml_fail(
+				ps, ps->p, -EINVAL, "control character 0x%02x in string", c);
 		n = 1;
 		if (c >= 0x80) {
-			n = toml_utf8_seq((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+			n = toml_utf8_seq(
+				(const unsigned char *)ps->p, (const unsigned char *)ps->end);
 			if (!n)
 				return toml_fail(ps, ps->p, -EINVAL, "invalid UTF-8 in string");
 		}
@@ -250,7 +253,8 @@ static int scan_digits(struct parser *ps, const char **pp, int base)
 		if (*p == '_') {
 			p++;
 			if (p >= ps->end || !is_base_digit(*p, base))
-				return toml_fail(ps, p, -EINVAL, "underscore must be between digits");
+				return toml_fail(
+					ps, p, -EINVAL, "underscore must be between digits");
 			continue;
 		}
 		if (!is_base_digit(*p, base))

@@ -500,17 +500,50 @@ static int setup_host(const struct fetch_opts *o, struct platform **host)
 	return EXIT_OK;
 }
 
-/* The jobs for the selected entries, one per distinct hash; job_of[i] for sel[i]. */
-static int make_jobs(struct pool *p, const struct artifact_entry **sel, size_t nsel, size_t *job_of)
+/* Append the mirrors of e that job j does not have yet (each URL once). */
+static void add_sources(struct job *j, const struct artifact_entry *e)
 {
-	size_t i, k, n;
+	const struct artifact_download *d;
+	size_t i, k, n = artifact_entry_downloads(e, &d);
+
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < j->nsrc; k++)
+			if (strcmp(j->src[k].url, d[i].url) == 0)
+				break;
+		if (k < j->nsrc)
+			continue;
+		j->src[j->nsrc].url = d[i].url;
+		j->src[j->nsrc].sha256 = d[i].sha256;
+		j->src[j->nsrc].size = d[i].size;
+		j->nsrc++;
+	}
+}
+
+/*
+ * The jobs for the selected entries, one per distinct hash; job_of[i] for
+ * sel[i].  A job tries the mirrors of its first selected entry, then those
+ * of every other name of the file bound to the same hash on this platform,
+ * in file order, each URL once (the daemon's order, artifactfs(8)).
+ */
+static int make_jobs(struct pool *p, const struct artifacts *a, const struct platform *host,
+	const struct artifact_entry **sel, size_t nsel, size_t *job_of)
+{
+	const struct artifact_entry **other;
+	const struct artifact_download *d;
+	size_t i, k, n, nother = 0, max;
+	struct job *j;
 
 	p->jobs = calloc(nsel ? nsel : 1, sizeof(*p->jobs));
-	if (!p->jobs)
+	other = calloc(artifacts_count(a) + 1, sizeof(*other));
+	if (!p->jobs || !other) {
+		free(other);
 		return -ENOMEM;
+	}
+	/* every name's entry for this platform: they may lend their mirrors */
+	for (i = 0; i < artifacts_count(a); i++)
+		if (artifacts_select(a, artifacts_name_at(a, i), host, &other[nother], NULL) == 0)
+			nother++;
 	for (i = 0; i < nsel; i++) {
-		const struct artifact_download *d;
-
 		for (k = 0; k < p->njobs; k++)
 			if (strcmp(artifact_entry_hash(p->jobs[k].e),
 				    artifact_entry_hash(sel[i])) == 0)
@@ -518,17 +551,25 @@ static int make_jobs(struct pool *p, const struct artifact_entry **sel, size_t n
 		job_of[i] = k;
 		if (k < p->njobs)
 			continue;
-		p->jobs[k].e = sel[i];
-		n = artifact_entry_downloads(sel[i], &d);
-		p->jobs[k].src = calloc(n ? n : 1, sizeof(*p->jobs[k].src));
-		if (!p->jobs[k].src)
+		j = &p->jobs[k];
+		j->e = sel[i];
+		max = artifact_entry_downloads(sel[i], &d);
+		for (n = 0; n < nother; n++)
+			if (strcmp(artifact_entry_hash(other[n]), artifact_entry_hash(sel[i])) == 0)
+				max += artifact_entry_downloads(other[n], &d);
+		j->src = calloc(max ? max : 1, sizeof(*j->src));
+		if (!j->src) {
+			free(other);
 			return -ENOMEM;
-		for (p->jobs[k].nsrc = 0; p->jobs[k].nsrc < n; p->jobs[k].nsrc++) {
-			p->jobs[k].src[p->jobs[k].nsrc].url = d[p->jobs[k].nsrc].url;
-			p->jobs[k].src[p->jobs[k].nsrc].sha256 = d[p->jobs[k].nsrc].sha256;
 		}
+		add_sources(j, sel[i]);
+		for (n = 0; n < nother; n++)
+			if (other[n] != sel[i] &&
+			    strcmp(artifact_entry_hash(other[n]), artifact_entry_hash(sel[i])) == 0)
+				add_sources(j, other[n]);
 		p->njobs++;
 	}
+	free(other);
 	return 0;
 }
 
@@ -614,7 +655,7 @@ int cmd_fetch(int argc, char **argv)
 	p.s = s;
 	p.toml = artifacts_path(a);
 	job_of = calloc(nsel ? nsel : 1, sizeof(*job_of));
-	if (!job_of || make_jobs(&p, sel, nsel, job_of) < 0)
+	if (!job_of || make_jobs(&p, a, host, sel, nsel, job_of) < 0)
 		goto nomem;
 
 	disp.tty = isatty(STDERR_FILENO);

@@ -1147,10 +1147,11 @@ static const char *const xattr_names[] = {
 static int xattr_value(struct fs *fs, struct fs_inode *in, const char *name, char *buf,
 		       size_t size)
 {
+	struct fs_install_req *ir = NULL;
 	struct store_info info;
-	const struct fs_name *n;
 	struct fs_names *names;
 	const char *state;
+	char via[256];
 	int r, len = -ENODATA;
 
 	if (in->kind != FS_HASH)
@@ -1173,11 +1174,14 @@ static int xattr_value(struct fs *fs, struct fs_inode *in, const char *name, cha
 		if (r == 0 && info.source) {
 			len = snprintf(buf, size, "%s", info.source);
 		} else {
+			/* The first download entry an install would try now. */
+			via_get(fs, in->hash, via);
 			names = fs_daemon_names(fs);
-			n = fs_names_find_hash(names, in->hash);
-			if (n && n->n_sources)
-				len = snprintf(buf, size, "%s", n->sources[0].url);
+			if (fs_names_request(names, in->hash, via[0] ? via : NULL, &ir) == 0 &&
+			    ir->n_sources)
+				len = snprintf(buf, size, "%s", ir->sources[0].url);
 			fs_names_unref(names);
+			fs_install_req_free(ir);
 		}
 	} else if (strcmp(name, "user.artifactfs.size") == 0) {
 		if (r == 0)

@@ -277,6 +277,10 @@ int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install
 		f->flights = fl;
 		pthread_cond_signal(&f->work);
 	}
+	if (fl->queued && !fl->req) {	/* started without one: not begun yet */
+		fl->req = req;
+		req = NULL;
+	}
 	w->next = fl->waiters;
 	fl->waiters = w;
 	w = NULL;

@@ -331,6 +331,7 @@ int fs_names_request(const struct fs_names *n, const char *hash, const char *via
 	}
 	nb = bindings_of(n, hash, b);
 	if (nb == 0) {
+		free(b);
 		*ret = r;
 		return 0;
 	}

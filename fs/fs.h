@@ -228,7 +228,8 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *ar
  * fs_flight_wait_req - fs_flight_wait() with what the install needs: req
  * (may be NULL), which the call always takes over.  The request of the
  * waiter that starts a flight (or starts it again after the retry_after
- * window) is the one install() gets; the others' are freed.
+ * window, or joins a flight that has none and has not begun) is the one
+ * install() gets; the others' are freed.  Thread-safe.
  */
 int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install_req *req,
 		       void (*done)(void *arg, int err), void *arg);

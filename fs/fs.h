@@ -150,7 +150,7 @@ const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *h
  * name table itself.  Everything is owned by the request.
  */
 struct fs_install_req {
-	char *name;			/* the name accessed; NULL: no name is bound to the hash */
+	char *name;			/* the name accessed; NULL: no name bound to it */
 	char *toml;			/* the Artifacts.toml of that name; NULL with name */
 	struct fs_source *sources;	/* the union, in the order of fs_names_request() */
 	size_t n_sources;

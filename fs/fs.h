@@ -141,7 +141,11 @@ void fs_names_unref(struct fs_names *n);
 /* fs_names_find - the entry of name, or NULL.  Borrowed while n is referenced. */
 const struct fs_name *fs_names_find(const struct fs_names *n, const char *name);
 
-/* fs_names_find_hash - the first listed entry whose hash is hash, or NULL. */
+/*
+ * fs_names_find_hash - an entry whose hash is hash, or NULL: a listed one
+ * when there is one, else an unlisted binding (a name an earlier file
+ * defines otherwise).  Borrowed while n is referenced.
+ */
 const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *hash);
 
 /*

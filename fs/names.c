@@ -102,6 +102,9 @@ const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *h
 	for (i = 0; n && i < n->n; i++)
 		if (strcmp(n->v[i].hash, hash) == 0)
 			return &n->v[i];
+	for (i = 0; n && i < n->nx; i++)
+		if (strcmp(n->x[i].hash, hash) == 0)
+			return &n->x[i];
 	return NULL;
 }
 

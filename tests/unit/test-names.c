@@ -133,6 +133,9 @@ static void test_build_and_request(void)
 	   "names that cannot be file names are left out");
 	ok(!fs_names_find(n, ht), "a name that is a hash is left out");
 	is_str(fs_names_find(n, "Aaa_mirror")->hash, hz, "the first file's definition wins");
+	ok(fs_names_find_hash(n, hx) != NULL, "the hash of a shadowed binding is known");
+	ok(fs_names_find_hash(n, "ffffffffffffffffffffffffffffffffffffffff") == NULL,
+	   "an unbound hash is not");
 
 	/* Reached through Zzz: its own mirrors first, then the others', each once. */
 	is_int(fs_names_request(n, hz, "Zzz", &r), 0, "a request through Zzz");

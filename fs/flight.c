@@ -216,19 +216,24 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *ar
 	return fs_flight_wait_req(f, hash, NULL, done, arg);
 }
 
-void fs_install_req_free(struct fs_install_req *r)
+void fs_sources_free(struct fs_source *v, size_t n)
 {
 	size_t i;
 
+	for (i = 0; i < n; i++) {
+		free(v[i].url);
+		free(v[i].sha256);
+	}
+	free(v);
+}
+
+void fs_install_req_free(struct fs_install_req *r)
+{
 	if (!r)
 		return;
 	free(r->name);
 	free(r->toml);
-	for (i = 0; i < r->n_sources; i++) {
-		free(r->sources[i].url);
-		free(r->sources[i].sha256);
-	}
-	free(r->sources);
+	fs_sources_free(r->sources, r->n_sources);
 	free(r);
 }
 

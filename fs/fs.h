@@ -178,6 +178,9 @@ int fs_names_request(const struct fs_names *n, const char *hash, const char *via
 /* fs_install_req_free - free r and what it owns; NULL is a no-op. */
 void fs_install_req_free(struct fs_install_req *r);
 
+/* fs_sources_free - free the n sources of v, their strings, and v (NULL: no-op). */
+void fs_sources_free(struct fs_source *v, size_t n);
+
 /* fs_names_count / fs_names_at - the names in sorted order. */
 size_t fs_names_count(const struct fs_names *n);
 const struct fs_name *fs_names_at(const struct fs_names *n, size_t i);

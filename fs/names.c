@@ -32,15 +32,9 @@ struct fs_names {
 
 static void name_release(struct fs_name *e)
 {
-	size_t i;
-
 	free(e->name);
 	free(e->toml);
-	for (i = 0; i < e->n_sources; i++) {
-		free(e->sources[i].url);
-		free(e->sources[i].sha256);
-	}
-	free(e->sources);
+	fs_sources_free(e->sources, e->n_sources);
 }
 
 const char *fs_name_refusal(const char *name, size_t len)

@@ -112,6 +112,16 @@ ok "artifactctl fetch of the name with the dead mirror" \
 	"$ARTIFACTCTL" fetch --store "$TEST_TMP/store2" --pkg-server "" "$A" Aaa_mirror
 ok "artifactctl fetch of the whole file" \
 	"$ARTIFACTCTL" fetch --store "$TEST_TMP/store3" --pkg-server "" "$A" Aaa_mirror Zzz tools
+# ... and across files: --sources-from lends another file's mirrors.
+D=$TEST_TMP/d/Artifacts.toml
+mkdir -p "${D%/*}"
+entry onlydead "$zlib" "file://$TEST_TMP/missing/zlib.tar.gz" "$(sha "$art/zlib.tar.gz")" >"$D"
+fails "a file whose only mirror is dead fails alone" \
+	"$ARTIFACTCTL" fetch --store "$TEST_TMP/store4" --pkg-server "" "$D" onlydead
+ok "... and succeeds with --sources-from a file that has a good one" \
+	"$ARTIFACTCTL" fetch --store "$TEST_TMP/store4" --pkg-server "" --sources-from "$A" "$D" onlydead
+ok "... into the store" \
+	test -d "$TEST_TMP/store4/artifacts/$zlib"
 
 # --- bug 6: a tree removed by hand ---------------------------------------------------------
 ok "tools is installed" diff -r "$art/src/tools" "$mnt/tools/"

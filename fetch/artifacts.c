@@ -39,6 +39,7 @@ struct artifact_entry {
 
 struct artifact_name {
 	char *name;
+	size_t len;			/* the key's bytes: name is cut at a NUL */
 	bool array;			/* form B: array of tables */
 	char *err;			/* reported whenever the name is used */
 	struct artifact_entry **entries;
@@ -441,6 +442,7 @@ int artifacts_load(const char *path, struct artifacts **ret, char **errmsg)
 		struct artifact_name *nm = &a->names[a->n];
 
 		nm->name = strndup(k, klen);
+		nm->len = klen;
 		if (!nm->name) {
 			r = -ENOMEM;
 			goto out;
@@ -472,6 +474,11 @@ size_t artifacts_count(const struct artifacts *a)
 const char *artifacts_name_at(const struct artifacts *a, size_t i)
 {
 	return i < a->n ? a->names[i].name : NULL;
+}
+
+size_t artifacts_name_len_at(const struct artifacts *a, size_t i)
+{
+	return i < a->n ? a->names[i].len : 0;
 }
 
 static const struct artifact_name *find_name(const struct artifacts *a, const char *name)

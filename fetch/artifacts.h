@@ -82,6 +82,14 @@ size_t artifacts_count(const struct artifacts *a);
 const char *artifacts_name_at(const struct artifacts *a, size_t i);
 
 /*
+ * artifacts_name_len_at - the length in bytes of the i-th key as the file
+ * wrote it (0 when i is out of range).  TOML keys may hold a NUL ("\u0000"),
+ * at which artifacts_name_at() cuts the name: a length greater than
+ * strlen(artifacts_name_at(a, i)) tells such a key.
+ */
+size_t artifacts_name_len_at(const struct artifacts *a, size_t i);
+
+/*
  * artifacts_select - artifact_meta(name, toml; platform=host) (§1.2, §1.7):
  * the single table of a platform-independent name, or the entry of an
  * array that platform_select() picks for host (match with the entry first

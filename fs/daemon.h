@@ -55,6 +55,17 @@ struct fs_inode {
 
 struct fs_pin;
 
+/*
+ * The name through which a hash was last reached (a lookup of /<name>), so
+ * that its install tries that name's sources first and logs that name.
+ * A small table indexed by the hash; a slot is overwritten by a later name.
+ */
+#define FS_VIA_SLOTS 64
+struct fs_via {
+	char hash[41];
+	char name[256];
+};
+
 struct fs {
 	struct fs_config *cfg;
 	struct store *store;
@@ -66,7 +77,8 @@ struct fs {
 	pthread_mutex_t names_lock;	/* guards the names pointer only */
 	struct fs_names *names;
 
-	pthread_mutex_t ino_lock;
+	pthread_mutex_t ino_lock;	/* also guards via */
+	struct fs_via via[FS_VIA_SLOTS];
 	struct fs_inode **ino_table;
 	size_t ino_buckets;
 	struct fs_inode root;
@@ -123,15 +135,8 @@ unsigned fs_daemon_pinned(struct fs *fs, const char *hash);
 
 /*
  * fs_install_init - the installer the flights use: the fetch pipeline with
- * the daemon's settings, sources from the current names (and the Pkg
- * server).  Returns 0 or -ENOMEM.
- */
-int fs_install_init(struct fs *fs, struct fs_installer *ret);
-
-/*
- * fs_install_init - the installer the flights use: the fetch pipeline with
- * the daemon's settings, sources from the current names (and the Pkg
- * server).  Returns 0 or -ENOMEM.
+ * the daemon's settings; the sources come with each flight's request
+ * (fs_names_request()), after the Pkg server.  Returns 0 or -ENOMEM.
  */
 int fs_install_init(struct fs *fs, struct fs_installer *ret);
 

@@ -31,6 +31,7 @@ struct flight {
 	bool running;		/* a worker is installing it */
 	double failed_at;	/* monotonic seconds of the last failure, 0 = none */
 	int err;		/* what the waiters of the failure got */
+	struct fs_install_req *req;	/* what the next install needs (owned) */
 	struct waiter *waiters;
 };
 
@@ -89,6 +90,7 @@ static void *worker(void *arg)
 {
 	struct fs_flights *f = arg;
 	struct flight *fl;
+	struct fs_install_req *req;
 	struct waiter *w;
 	char hash[41], *msg;
 	int r;
@@ -107,14 +109,17 @@ static void *worker(void *arg)
 		fl->queued = false;
 		fl->running = true;
 		memcpy(hash, fl->hash, sizeof(hash));
+		req = fl->req;
+		fl->req = NULL;
 		pthread_mutex_unlock(&f->lock);
 
 		msg = NULL;
-		r = f->inst.install(f->inst.ctx, hash, &msg);
+		r = f->inst.install(f->inst.ctx, hash, req, &msg);
 		if (r < 0)
 			fs_log(FS_LOG_ERR, "cannot install artifact %s: %s", hash,
 			       msg ? msg : strerror(-r));
 		free(msg);
+		fs_install_req_free(req);
 
 		pthread_mutex_lock(&f->lock);
 		w = fl->waiters;
@@ -196,6 +201,7 @@ void fs_flights_free(struct fs_flights *f)
 	for (fl = f->flights; fl; fl = next) {
 		next = fl->next;
 		call_waiters(fl->waiters, -EINTR);
+		fs_install_req_free(fl->req);
 		free(fl);
 	}
 	pthread_cond_destroy(&f->work);
@@ -206,6 +212,33 @@ void fs_flights_free(struct fs_flights *f)
 
 int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *arg, int err),
 		   void *arg)
+{
+	return fs_flight_wait_req(f, hash, NULL, done, arg);
+}
+
+void fs_sources_free(struct fs_source *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(v[i].url);
+		free(v[i].sha256);
+	}
+	free(v);
+}
+
+void fs_install_req_free(struct fs_install_req *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->toml);
+	fs_sources_free(r->sources, r->n_sources);
+	free(r);
+}
+
+int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install_req *req,
+		       void (*done)(void *arg, int err), void *arg)
 {
 	struct flight *fl;
 	struct waiter *w;
@@ -230,6 +263,9 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *ar
 		}
 		fl->failed_at = 0;	/* the window is over: try again */
 		fl->queued = true;
+		fs_install_req_free(fl->req);	/* with what the names say now */
+		fl->req = req;
+		req = NULL;
 		pthread_cond_signal(&f->work);
 	}
 	if (!fl) {
@@ -240,15 +276,22 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *ar
 		}
 		memcpy(fl->hash, hash, 40);
 		fl->queued = true;
+		fl->req = req;
+		req = NULL;
 		fl->next = f->flights;
 		f->flights = fl;
 		pthread_cond_signal(&f->work);
+	}
+	if (fl->queued && !fl->req) {	/* started without one: not begun yet */
+		fl->req = req;
+		req = NULL;
 	}
 	w->next = fl->waiters;
 	fl->waiters = w;
 	w = NULL;
 out:
 	pthread_mutex_unlock(&f->lock);
+	fs_install_req_free(req);
 	free(w);
 	return r;
 }

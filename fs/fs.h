@@ -87,10 +87,14 @@ void fs_log(enum fs_log_level level, const char *fmt, ...) __attribute__((format
 /* One download source of an artifact. */
 struct fs_source {
 	char *url;
-	char *sha256;			/* NULL for the Pkg server */
+	char *sha256;			/* 64 hex digits */
+	uint64_t size;			/* the entry's "size" in bytes; 0 = not given */
 };
 
-/* What a name resolves to on this host. */
+/*
+ * What a name resolves to on this host: one binding of a name to a hash,
+ * made by one Artifacts.toml.
+ */
 struct fs_name {
 	char *name;
 	char hash[41];
@@ -98,18 +102,34 @@ struct fs_name {
 	bool lazy;
 	struct fs_source *sources;	/* download entries, file order */
 	size_t n_sources;
+	size_t order;			/* configuration order: files, then names in a file */
 };
 
 /*
  * An immutable snapshot of the names of all configured Artifacts.toml files,
  * with the host platform already selected.  Shared by reference count; a
  * reload builds a new one and swaps it in, so lookups never wait for a reload.
+ *
+ * Besides the names it lists, a snapshot keeps the bindings that are not
+ * listed because an earlier file defines the same name: their sources
+ * still serve their hash (fs_names_request()).
  */
 struct fs_names;
 
 /*
+ * fs_name_refusal - why name (len bytes; may hold NUL) cannot be a name of
+ * the mount, or NULL when it can.  Refused: what cannot be a file name
+ * (empty, ".", "..", a '/' or NUL byte, more than 255 bytes) and what could
+ * be taken for a hash entry (40 hex digits, either case), so that a name
+ * never shadows an artifact's <hash> entry.  Returns a static string.
+ */
+const char *fs_name_refusal(const char *name, size_t len);
+
+/*
  * fs_names_build - load every file of cfg->tomls in order, select each name
  * for host, first definition wins (later conflicting definitions are logged).
+ * A name fs_name_refusal() refuses is logged with its file and left out; the
+ * other names of the file are served.
  * strict: a malformed file is an error (-EINVAL, *errmsg names the file and
  * cause; malloc'ed); otherwise it is logged and skipped (reload keeps going).
  */
@@ -121,8 +141,45 @@ void fs_names_unref(struct fs_names *n);
 /* fs_names_find - the entry of name, or NULL.  Borrowed while n is referenced. */
 const struct fs_name *fs_names_find(const struct fs_names *n, const char *name);
 
-/* fs_names_find_hash - the first entry whose hash is hash, or NULL. */
+/*
+ * fs_names_find_hash - an entry whose hash is hash, or NULL: a listed one
+ * when there is one, else an unlisted binding (a name an earlier file
+ * defines otherwise).  Borrowed while n is referenced.
+ */
 const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *hash);
+
+/*
+ * What one install needs, built from the names when the flight starts
+ * (lookup -> flight -> install -> store): the install never reads the
+ * name table itself.  Everything is owned by the request.
+ */
+struct fs_install_req {
+	char *name;			/* the name accessed; NULL: no name bound to it */
+	char *toml;			/* the Artifacts.toml of that name; NULL with name */
+	struct fs_source *sources;	/* the union, in the order of fs_names_request() */
+	size_t n_sources;
+};
+
+/*
+ * fs_names_request - the install request of hash: the sources of every
+ * binding of every configured file to hash, listed or not; first those of
+ * the binding of via (the name through which the hash was reached; may be
+ * NULL or a name bound elsewhere, then the first binding in configuration
+ * order is taken), then those of the other bindings in configuration order
+ * (files in toml= order, names in file order), each URL once.  With no
+ * binding, name and toml are NULL and there are no sources.  The Pkg
+ * server, when configured, is tried before all of them by the fetch
+ * pipeline.  *ret is freed with fs_install_req_free().
+ * Returns 0 or -ENOMEM (*ret untouched).  n may be NULL.
+ */
+int fs_names_request(const struct fs_names *n, const char *hash, const char *via,
+		     struct fs_install_req **ret);
+
+/* fs_install_req_free - free r and what it owns; NULL is a no-op. */
+void fs_install_req_free(struct fs_install_req *r);
+
+/* fs_sources_free - free the n sources of v, their strings, and v (NULL: no-op). */
+void fs_sources_free(struct fs_source *v, size_t n);
 
 /* fs_names_count / fs_names_at - the names in sorted order. */
 size_t fs_names_count(const struct fs_names *n);
@@ -133,10 +190,13 @@ const struct fs_name *fs_names_at(const struct fs_names *n, size_t i);
 /*
  * How one hash gets installed: the fetch pipeline in the daemon, a stub in
  * the unit tests.  install() runs on a worker thread, may take minutes, and
- * returns 0 or -errno with *errmsg (malloc'ed) saying why.
+ * returns 0 or -errno with *errmsg (malloc'ed) saying why.  req is the
+ * request the flight was started with (borrowed for the call; may be NULL
+ * when the waiter gave none).
  */
 struct fs_installer {
-	int (*install)(void *ctx, const char *hash, char **errmsg);
+	int (*install)(void *ctx, const char *hash, const struct fs_install_req *req,
+		       char **errmsg);
 	void *ctx;
 };
 
@@ -170,6 +230,16 @@ void fs_flights_free(struct fs_flights *f);
  */
 int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *arg, int err),
 		   void *arg);
+
+/*
+ * fs_flight_wait_req - fs_flight_wait() with what the install needs: req
+ * (may be NULL), which the call always takes over.  The request of the
+ * waiter that starts a flight (or starts it again after the retry_after
+ * window, or joins a flight that has none and has not begun) is the one
+ * install() gets; the others' are freed.  Thread-safe.
+ */
+int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install_req *req,
+		       void (*done)(void *arg, int err), void *arg);
 
 /* fs_flight_state - "pending" while an install of hash runs, "failed" in the
  * retry_after window after a failure, NULL otherwise (static strings). */

@@ -1,6 +1,6 @@
 /*
  * install.c - the installer of the daemon's flights: the fetch pipeline,
- * with sources from the current name table and the daemon's settings
+ * with the sources the flight request carries and the daemon's settings
  */
 #include "fs/daemon.h"
 #include "fetch/fetch.h"
@@ -8,6 +8,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,41 +54,61 @@ static char *one_line(const char *msg)
 	return out;
 }
 
-static int install(void *ctx, const char *hash, char **errmsg)
+/*
+ * install - the flight's install of hash, from what the flight request
+ * carries (ir: the accessed name, its file, the union of the sources of
+ * every name bound to the hash; fs_names_request()).  The name table is
+ * never read here: the data flows lookup -> flight -> install -> store.
+ */
+static int install(void *ctx, const char *hash, const struct fs_install_req *ir, char **errmsg)
 {
 	struct installer *in = ctx;
 	struct fs *fs = in->fs;
 	struct fetch_source *src = NULL;
 	struct fetch_request req;
-	const struct fs_name *n;
-	struct fs_names *names;
 	struct fetch *f = NULL;
 	size_t i;
 	int r;
 
-	names = fs_daemon_names(fs);
-	n = fs_names_find_hash(names, hash);
 	memset(&req, 0, sizeof(req));
 	req.hash = hash;
-	req.name = n ? n->name : hash;
-	req.toml_path = n ? n->toml : NULL;
-	if (n && n->n_sources) {
-		src = calloc(n->n_sources, sizeof(*src));
+	req.name = ir && ir->name ? ir->name : hash;
+	req.toml_path = ir && ir->toml ? ir->toml : NULL;
+	if (!ir || !ir->name) {
+		/*
+		 * Reached by its hash (a cached entry, or installed before) after
+		 * a reload removed every name bound to it: say so, rather than
+		 * "no download section in '(unknown file)'".
+		 */
+		if (!in->opts.pkg_server || !*in->opts.pkg_server) {
+			if (asprintf(errmsg, "no configured Artifacts.toml names it any more "
+				     "(a reload removed its names) and no pkg_server is set") < 0)
+				*errmsg = NULL;
+			r = -ENOMEDIUM;
+			goto out;
+		}
+		req.toml_path = "(no configured Artifacts.toml names it any more)";
+	}
+	if (ir && ir->n_sources) {
+		src = calloc(ir->n_sources, sizeof(*src));
 		if (!src) {
 			r = -ENOMEM;
 			goto out;
 		}
-		for (i = 0; i < n->n_sources; i++) {
-			src[i].url = n->sources[i].url;
-			src[i].sha256 = n->sources[i].sha256;
+		for (i = 0; i < ir->n_sources; i++) {
+			src[i].url = ir->sources[i].url;
+			src[i].sha256 = ir->sources[i].sha256;
+			src[i].size = ir->sources[i].size;
 		}
 		req.sources = src;
-		req.nsources = n->n_sources;
+		req.nsources = ir->n_sources;
 	}
 	r = fetch_new(fs->store, &in->opts, &f);
 	if (r < 0)
 		goto out;
-	fs_log(FS_LOG_INFO, "installing '%s' (%s)", req.name, hash);
+	fs_log(FS_LOG_INFO, "installing '%s' (%s) from %zu sources%s", req.name, hash,
+	       req.nsources, in->opts.pkg_server && *in->opts.pkg_server ?
+	       " after the Pkg server" : "");
 	r = fetch_install(f, &req, NULL);
 	if (r < 0)
 		*errmsg = one_line(fetch_errmsg(f));
@@ -99,7 +120,6 @@ static int install(void *ctx, const char *hash, char **errmsg)
 out:
 	fetch_free(f);
 	free(src);
-	fs_names_unref(names);	/* n and its strings were borrowed until here */
 	if (r == 0)
 		fs_daemon_enforce_quota(fs);
 	return r;

@@ -241,6 +241,18 @@ static void reload(struct fs *fs)
 
 static int sighup_fd = -1;
 
+/* A reload waits for RELOAD_SETTLE_MS without events, at most RELOAD_MAX_MS. */
+#define RELOAD_SETTLE_MS 200
+#define RELOAD_MAX_MS 1000
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void on_sighup(int sig)
 {
 	uint64_t one = 1;
@@ -285,8 +297,10 @@ static void *maint_thread(void *arg)
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	const struct inotify_event *ev;
 	struct pollfd pfd[3];
-	int *wds, timeout;
-	bool pending = false;
+	int *wds, timeout, ready;
+	bool pending = false, event;
+	uint64_t first = 0;
+	int64_t left;
 	char dir[PATH_MAX], *slash;
 	uint64_t v;
 	ssize_t len;
@@ -308,31 +322,46 @@ static void *maint_thread(void *arg)
 	for (i = 0; i < 3; i++)
 		pfd[i].events = POLLIN;
 	for (;;) {
-		/* Flush access times every 5 s; settle file changes for 200 ms. */
-		timeout = pending ? 200 : 5000;
-		if (poll(pfd, 3, timeout) < 0 && errno != EINTR)
+		/*
+		 * Flush access times every 5 s.  Events are merged until
+		 * RELOAD_SETTLE_MS pass without one, but a reload waits at most
+		 * RELOAD_MAX_MS after the first: a steady stream of events (a
+		 * tool rewriting the file in a loop) must not postpone it forever.
+		 */
+		timeout = 5000;
+		if (pending) {
+			left = (int64_t)(first + RELOAD_MAX_MS) - (int64_t)mono_ms();
+			timeout = left < RELOAD_SETTLE_MS ? (int)(left > 0 ? left : 0) :
+				  RELOAD_SETTLE_MS;
+		}
+		ready = poll(pfd, 3, timeout);
+		if (ready < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents)
 			break;
-		if (pfd[1].revents & POLLIN) {
+		event = false;
+		if (ready > 0 && (pfd[1].revents & POLLIN)) {
 			if (read(sighup_fd, &v, sizeof(v)) > 0)
 				fs_log(FS_LOG_NOTICE, "SIGHUP: reloading");
-			pending = true;
-			continue;
+			event = true;
 		}
-		if (pfd[2].revents & POLLIN) {
+		if (ready > 0 && (pfd[2].revents & POLLIN)) {
 			len = read(m->inotify_fd, buf, sizeof(buf));
 			for (ev = (const void *)buf; wds && len > 0 && (const char *)ev < buf + len;
 			     ev = (const void *)((const char *)ev + sizeof(*ev) + ev->len))
 				if (event_matters(fs, ev, wds))
-					pending = true;
-			continue;
+					event = true;
 		}
-		if (pending) {
+		if (event && !pending) {
+			pending = true;
+			first = mono_ms();
+		}
+		if (pending && (ready == 0 || mono_ms() >= first + RELOAD_MAX_MS)) {
 			pending = false;
 			reload(fs);
 		}
-		store_flush_access(fs->store);
+		if (ready == 0)
+			store_flush_access(fs->store);
 	}
 	free(wds);
 	return NULL;

@@ -290,14 +290,69 @@ static void sanitize_stat(struct stat *st, fuse_ino_t ino)
 	st->st_ino = ino;
 }
 
+/*
+ * artifact_installed - whether hash is installed: its index row says so and
+ * its tree is in the store.  The first access that finds the tree removed
+ * by hand (rm -rf STORE/artifacts/HASH) logs it and drops the row under the
+ * install lock (store_drop_missing()), so that the caller parks the request
+ * and the flight installs the artifact again.
+ */
 static bool artifact_installed(struct fs *fs, const char *hash)
 {
 	struct store_info info;
+	char path[4096];
+	struct stat st;
+	int r;
 
 	if (store_lookup(fs->store, hash, &info) < 0)
 		return false;
 	store_info_release(&info);
-	return info.state == STORE_INSTALLED;
+	if (info.state != STORE_INSTALLED)
+		return false;
+	if (store_path(fs->store, hash, path, sizeof(path)) < 0 || lstat(path, &st) == 0 ||
+	    errno != ENOENT)
+		return true;
+	r = store_drop_missing(fs->store, hash);
+	if (r > 0)
+		fs_log(FS_LOG_WARNING, "artifact %s is in the index but '%s' is missing: "
+		       "row dropped, it will be installed again", hash, path);
+	else if (r < 0 && r != -EBUSY)
+		fs_log(FS_LOG_ERR, "artifact %s: '%s' is missing and its row cannot be "
+		       "dropped: %s", hash, path, strerror(-r));
+	return false;
+}
+
+/*
+ * Entries named .git are left out of every artifact directory: the tree hash
+ * skips them (Julia's rule), so nothing vouches for what they hold.
+ */
+static bool hidden_name(const char *name)
+{
+	return strcmp(name, ".git") == 0;
+}
+
+/* Remember that hash was reached through name (struct fs_via). */
+static void via_note(struct fs *fs, const char *hash, const char *name)
+{
+	struct fs_via *v = &fs->via[inode_slot(fs, FS_HASH, hash, NULL) % FS_VIA_SLOTS];
+
+	pthread_mutex_lock(&fs->ino_lock);
+	memcpy(v->hash, hash, 41);
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	pthread_mutex_unlock(&fs->ino_lock);
+}
+
+/* The name hash was last reached through, into name (256 bytes), or "". */
+static void via_get(struct fs *fs, const char *hash, char *name)
+{
+	struct fs_via *v = &fs->via[inode_slot(fs, FS_HASH, hash, NULL) % FS_VIA_SLOTS];
+
+	pthread_mutex_lock(&fs->ino_lock);
+	if (strcmp(v->hash, hash) == 0)
+		memcpy(name, v->name, sizeof(v->name));
+	else
+		name[0] = '\0';
+	pthread_mutex_unlock(&fs->ino_lock);
 }
 
 static int do_getattr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
@@ -396,9 +451,11 @@ static int do_lookup_root(struct fs *fs, const char *name, struct fuse_entry_par
 	bool known = false;
 
 	names = fs_daemon_names(fs);
-	n = fs_names_find(names, name);
+	/* A hash is always the artifact itself: no name shadows it (names.c). */
+	n = fs_is_hash(name) ? NULL : fs_names_find(names, name);
 	if (n) {
 		in = inode_get(fs, FS_NAME, name, n->hash, NULL);
+		via_note(fs, n->hash, name);
 	} else if (fs_is_hash(name)) {
 		if (artifact_installed(fs, name))
 			known = true;
@@ -433,6 +490,10 @@ static int do_lookup_tree(struct fs *fs, struct fs_inode *parent, const char *na
 	int fd;
 
 	memset(e, 0, sizeof(*e));
+	if (hidden_name(name)) {
+		e->entry_timeout = TREE_TIMEOUT;
+		return -ENOENT;
+	}
 	fd = node_at(fs, parent, &dir);
 	if (fd < 0)
 		return fd;
@@ -475,15 +536,27 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 static int park(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t parent,
 		const char *name, const struct fuse_file_info *fi, const char *hash)
 {
+	struct fs_install_req *ir = NULL;
+	struct fs_names *names;
 	struct parked *p;
+	char via[256];
 	size_t len = name ? strlen(name) : 0;
 	int r;
 
 	if (fs->cfg->offline)
 		return -EIO;
+	/* What the install needs travels with the flight (fs_names_request()). */
+	via_get(fs, hash, via);
+	names = fs_daemon_names(fs);
+	r = fs_names_request(names, hash, via[0] ? via : NULL, &ir);
+	fs_names_unref(names);
+	if (r < 0)
+		return r;
 	p = calloc(1, sizeof(*p) + len + 1);
-	if (!p)
+	if (!p) {
+		fs_install_req_free(ir);
 		return -ENOMEM;
+	}
 	p->fs = fs;
 	p->req = req;
 	p->op = op;
@@ -492,7 +565,7 @@ static int park(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t par
 		p->fi = *fi;
 	if (name)
 		memcpy(p->name, name, len + 1);
-	r = fs_flight_wait(fs->flights, hash, park_done, p);
+	r = fs_flight_wait_req(fs->flights, hash, ir, park_done, p);
 	if (r < 0)
 		free(p);
 	return r;
@@ -933,6 +1006,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 		}
 		next = d->entry->d_off;
 		name = d->entry->d_name;
+		if (hidden_name(name)) {
+			d->entry = NULL;
+			d->offset = next;
+			continue;
+		}
 		memset(&e, 0, sizeof(e));
 		e.attr.st_ino = d->entry->d_ino;
 		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
@@ -1069,14 +1147,17 @@ static const char *const xattr_names[] = {
 static int xattr_value(struct fs *fs, struct fs_inode *in, const char *name, char *buf,
 		       size_t size)
 {
+	struct fs_install_req *ir = NULL;
 	struct store_info info;
-	const struct fs_name *n;
 	struct fs_names *names;
 	const char *state;
+	char via[256];
 	int r, len = -ENODATA;
 
 	if (in->kind != FS_HASH)
 		return -ENODATA;
+	/* First: a tree removed by hand drops its row, so it is not "installed". */
+	artifact_installed(fs, in->hash);
 	r = store_lookup(fs->store, in->hash, &info);
 	if (strcmp(name, "user.artifactfs.hash") == 0) {
 		len = snprintf(buf, size, "%s", in->hash);
@@ -1093,11 +1174,14 @@ static int xattr_value(struct fs *fs, struct fs_inode *in, const char *name, cha
 		if (r == 0 && info.source) {
 			len = snprintf(buf, size, "%s", info.source);
 		} else {
+			/* The first download entry an install would try now. */
+			via_get(fs, in->hash, via);
 			names = fs_daemon_names(fs);
-			n = fs_names_find_hash(names, in->hash);
-			if (n && n->n_sources)
-				len = snprintf(buf, size, "%s", n->sources[0].url);
+			if (fs_names_request(names, in->hash, via[0] ? via : NULL, &ir) == 0 &&
+			    ir->n_sources)
+				len = snprintf(buf, size, "%s", ir->sources[0].url);
 			fs_names_unref(names);
+			fs_install_req_free(ir);
 		}
 	} else if (strcmp(name, "user.artifactfs.size") == 0) {
 		if (r == 0)
@@ -1127,17 +1211,27 @@ static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		fuse_reply_buf(req, buf, (size_t)len);
 }
 
+/*
+ * listxattr lists exactly the names getxattr answers now: each is asked for
+ * its value, so that, e.g., user.artifactfs.size of an artifact that is not
+ * installed is not listed.
+ */
 static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct fs *fs = fs_of(req);
-	char buf[256];
-	size_t i, len = 0;
+	struct fs_inode *in = inode_of(fs, ino);
+	char buf[256], value[4096];
+	size_t i, len = 0, nlen;
+	int vlen;
 
-	if (inode_of(fs, ino)->kind == FS_HASH)
-		for (i = 0; i < sizeof(xattr_names) / sizeof(xattr_names[0]); i++) {
-			memcpy(buf + len, xattr_names[i], strlen(xattr_names[i]) + 1);
-			len += strlen(xattr_names[i]) + 1;
-		}
+	for (i = 0; i < sizeof(xattr_names) / sizeof(xattr_names[0]); i++) {
+		vlen = xattr_value(fs, in, xattr_names[i], value, sizeof(value));
+		if (vlen < 0 || (size_t)vlen >= sizeof(value))
+			continue;	/* getxattr answers ENODATA or E2BIG */
+		nlen = strlen(xattr_names[i]) + 1;
+		memcpy(buf + len, xattr_names[i], nlen);
+		len += nlen;
+	}
 	if (size == 0)
 		fuse_reply_xattr(req, len);
 	else if (len > size)

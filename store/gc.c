@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -551,6 +552,52 @@ int store_remove(struct store *s, const char *hash, uint64_t *freed)
 	if (res == 0 && freed)
 		*freed = f;
 	return res;
+}
+
+/*
+ * A tree removed by hand (rm -rf artifacts/<hash>) leaves an installed row
+ * behind.  Its row goes under the install lock, so that an install of the
+ * hash that runs meanwhile (and puts the tree back) keeps its row.
+ */
+int store_drop_missing(struct store *s, const char *hash)
+{
+	struct removal rm;
+	struct drop_op op = { &rm, 1 };
+	struct store_info info;
+	struct stat st;
+	int r;
+
+	if (!s || !store_hash_valid(hash))
+		return -EINVAL;
+	if ((s->flags & STORE_RDONLY) || s->tmp_fd < 0)
+		return store_seterr(s, -EROFS, "store '%s' is open read-only", s->dir);
+	memset(&rm, 0, sizeof(rm));
+	rm.dfd = -1;
+	r = store_hash_parse(hash, rm.h);
+	if (r < 0)
+		return r;
+	r = store_lock_hash(s, hash, 0, &rm.lock);
+	if (r == -ETIMEDOUT)
+		return -EBUSY;
+	if (r < 0)
+		return r;
+	r = store_lookup(s, hash, &info);
+	if (r < 0) {
+		r = r == -ENOENT ? 0 : r;
+		goto out;
+	}
+	store_info_release(&info);
+	r = 0;
+	if (info.state != STORE_INSTALLED)
+		goto out;
+	if (fstatat(s->artifacts_fd, hash, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		goto out;
+	r = store_idx_write(s, drop_rows, &op);
+	if (r == 0)
+		r = 1;
+out:
+	removal_release(&rm);
+	return r;
 }
 
 /* ---- LRU eviction ------------------------------------------------------------- */

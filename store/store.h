@@ -373,6 +373,18 @@ void store_unpin(struct store_pin *p);
 int store_remove(struct store *s, const char *hash, uint64_t *freed);
 
 /*
+ * store_drop_missing - drop the installed row of hash when its tree is
+ * missing from artifacts/ (removed by hand), so that the next install puts
+ * it back.  Takes the install lock of hash without waiting; a tree that is
+ * there, or comes back, is never touched.
+ * Returns 1 when the row was dropped, 0 when there was nothing to drop (the
+ * tree is there, or no installed row), -EBUSY (an install or removal of
+ * hash holds the lock), -EINVAL (malformed hash), -EROFS (STORE_RDONLY),
+ * -EIO.  Thread-safe.
+ */
+int store_drop_missing(struct store *s, const char *hash);
+
+/*
  * store_remove_many - store_remove() for n hashes: each one is locked and
  * renamed as store_remove() does, but the rows of up to 64 removals are
  * dropped in one index transaction (a gc of thousands of artifacts then

@@ -33,7 +33,8 @@ static void usage(FILE *f)
 		"usage: %s fetch [--store DIR] [--platform TRIPLET] [--tag KEY=VALUE[:MODE]]...\n"
 		"                [--include-lazy] [--jobs N] [--pkg-server URL] [--ignore-hashes]\n"
 		"                [--ca-file FILE] [--connect-timeout SEC] [--low-speed-time SEC]\n"
-		"                [--timeout SEC] [--verbose] FILE [NAME...]\n"
+		"                [--timeout SEC] [--sources-from FILE2]... [--verbose]\n"
+		"                FILE [NAME...]\n"
 		"\n"
 		"Download, verify and install into the store the artifacts FILE selects for\n"
 		"the platform, as Julia's Pkg does: every non-lazy entry, or with NAMEs just\n"
@@ -58,6 +59,8 @@ static void usage(FILE *f)
 		"                           seconds (default 20; 0 never)\n"
 		"      --timeout SEC        overall deadline of one download attempt\n"
 		"                           (default none)\n"
+		"      --sources-from FILE2 also try the download entries FILE2 gives for\n"
+		"                           the same git-tree-sha1 (repeatable)\n"
 		"  -v, --verbose            also report failed attempts that are retried\n"
 		"  -h, --help               show this help\n"
 		"\n"
@@ -80,6 +83,8 @@ struct fetch_opts {
 	const char *file;
 	char **names;
 	size_t nnames;
+	char **more; /* --sources-from */
+	size_t nmore;
 };
 
 static long seconds_arg(const char *opt, const char *v)
@@ -96,7 +101,7 @@ static long seconds_arg(const char *opt, const char *v)
 
 static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
-	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT };
+	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"store", required_argument, NULL, 's'},
@@ -110,6 +115,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"connect-timeout", required_argument, NULL, OPT_CONNECT},
 		{"low-speed-time", required_argument, NULL, OPT_LOWSPEED},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"sources-from", required_argument, NULL, OPT_SOURCES},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -123,7 +129,8 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 	o->connect_timeout = 30;
 	o->low_speed_time = 20;
 	o->tags = calloc((size_t)argc, sizeof(*o->tags));
-	if (!o->tags)
+	o->more = calloc((size_t)argc, sizeof(*o->more));
+	if (!o->tags || !o->more)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "fetch");
 	while ((c = getopt_long(argc, argv, ":hs:p:t:lj:P:v", longopts, NULL)) != -1) {
 		switch (c) {
@@ -170,6 +177,9 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 			break;
 		case OPT_TIMEOUT:
 			o->timeout = seconds_arg("--timeout", optarg);
+			break;
+		case OPT_SOURCES:
+			o->more[o->nmore++] = optarg;
 			break;
 		case ':':
 			ctl_usage_error("fetch", "option '%s' needs a value", argv[optind - 1]);
@@ -500,17 +510,56 @@ static int setup_host(const struct fetch_opts *o, struct platform **host)
 	return EXIT_OK;
 }
 
-/* The jobs for the selected entries, one per distinct hash; job_of[i] for sel[i]. */
-static int make_jobs(struct pool *p, const struct artifact_entry **sel, size_t nsel, size_t *job_of)
+/* Append the mirrors of e that job j does not have yet (each URL once). */
+static void add_sources(struct job *j, const struct artifact_entry *e)
 {
-	size_t i, k, n;
+	const struct artifact_download *d;
+	size_t i, k, n = artifact_entry_downloads(e, &d);
 
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < j->nsrc; k++)
+			if (strcmp(j->src[k].url, d[i].url) == 0)
+				break;
+		if (k < j->nsrc)
+			continue;
+		j->src[j->nsrc].url = d[i].url;
+		j->src[j->nsrc].sha256 = d[i].sha256;
+		j->src[j->nsrc].size = d[i].size;
+		j->nsrc++;
+	}
+}
+
+/*
+ * The jobs for the selected entries, one per distinct hash; job_of[i] for
+ * sel[i].  A job tries the mirrors of its first selected entry, then those
+ * of every other name bound to the same hash on this platform in files[]
+ * (FILE, then the --sources-from files), in file order, each URL once (the
+ * daemon's order, artifactfs(8)).
+ */
+static int make_jobs(struct pool *p, struct artifacts *const *files, size_t nfiles,
+	const struct platform *host, const struct artifact_entry **sel, size_t nsel,
+	size_t *job_of)
+{
+	const struct artifact_entry **other;
+	const struct artifact_download *d;
+	size_t i, f, k, n, nother = 0, max = 1;
+	struct job *j;
+
+	for (f = 0; f < nfiles; f++)
+		max += artifacts_count(files[f]);
 	p->jobs = calloc(nsel ? nsel : 1, sizeof(*p->jobs));
-	if (!p->jobs)
+	other = calloc(max, sizeof(*other));
+	if (!p->jobs || !other) {
+		free(other);
 		return -ENOMEM;
+	}
+	/* every name's entry for this platform: they may lend their mirrors */
+	for (f = 0; f < nfiles; f++)
+		for (i = 0; i < artifacts_count(files[f]); i++)
+			if (artifacts_select(files[f], artifacts_name_at(files[f], i), host,
+				    &other[nother], NULL) == 0)
+				nother++;
 	for (i = 0; i < nsel; i++) {
-		const struct artifact_download *d;
-
 		for (k = 0; k < p->njobs; k++)
 			if (strcmp(artifact_entry_hash(p->jobs[k].e),
 				    artifact_entry_hash(sel[i])) == 0)
@@ -518,17 +567,25 @@ static int make_jobs(struct pool *p, const struct artifact_entry **sel, size_t n
 		job_of[i] = k;
 		if (k < p->njobs)
 			continue;
-		p->jobs[k].e = sel[i];
-		n = artifact_entry_downloads(sel[i], &d);
-		p->jobs[k].src = calloc(n ? n : 1, sizeof(*p->jobs[k].src));
-		if (!p->jobs[k].src)
+		j = &p->jobs[k];
+		j->e = sel[i];
+		max = artifact_entry_downloads(sel[i], &d);
+		for (n = 0; n < nother; n++)
+			if (strcmp(artifact_entry_hash(other[n]), artifact_entry_hash(sel[i])) == 0)
+				max += artifact_entry_downloads(other[n], &d);
+		j->src = calloc(max ? max : 1, sizeof(*j->src));
+		if (!j->src) {
+			free(other);
 			return -ENOMEM;
-		for (p->jobs[k].nsrc = 0; p->jobs[k].nsrc < n; p->jobs[k].nsrc++) {
-			p->jobs[k].src[p->jobs[k].nsrc].url = d[p->jobs[k].nsrc].url;
-			p->jobs[k].src[p->jobs[k].nsrc].sha256 = d[p->jobs[k].nsrc].sha256;
 		}
+		add_sources(j, sel[i]);
+		for (n = 0; n < nother; n++)
+			if (other[n] != sel[i] &&
+			    strcmp(artifact_entry_hash(other[n]), artifact_entry_hash(sel[i])) == 0)
+				add_sources(j, other[n]);
 		p->njobs++;
 	}
+	free(other);
 	return 0;
 }
 
@@ -536,13 +593,13 @@ int cmd_fetch(int argc, char **argv)
 {
 	struct fetch_opts o = {0};
 	struct platform *host = NULL;
-	struct artifacts *a = NULL;
+	struct artifacts *a = NULL, **files = NULL;
 	struct store *s = NULL;
 	struct pool p = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	const struct artifact_entry **sel = NULL;
 	const char *store_dir, *env;
 	char *msg = NULL, *triplet = NULL;
-	size_t nsel = 0, i, *job_of = NULL;
+	size_t nsel = 0, i, nfiles = 0, *job_of = NULL;
 	int r, status = EXIT_FAIL;
 	bool root_failed;
 
@@ -557,6 +614,20 @@ int cmd_fetch(int argc, char **argv)
 		ctl_warnx("%s", msg ? msg : strerror(-r));
 		status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
 		goto out;
+	}
+	/* FILE, then the files that lend their mirrors */
+	files = calloc(o.nmore + 1, sizeof(*files));
+	if (!files)
+		goto nomem;
+	files[nfiles++] = a;
+	for (i = 0; i < o.nmore; i++) {
+		r = artifacts_load(o.more[i], &files[nfiles], &msg);
+		if (r < 0) {
+			ctl_warnx("%s", msg ? msg : strerror(-r));
+			status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
+			goto out;
+		}
+		nfiles++;
 	}
 	if (o.nnames) {
 		sel = calloc(o.nnames, sizeof(*sel));
@@ -614,7 +685,7 @@ int cmd_fetch(int argc, char **argv)
 	p.s = s;
 	p.toml = artifacts_path(a);
 	job_of = calloc(nsel ? nsel : 1, sizeof(*job_of));
-	if (!job_of || make_jobs(&p, sel, nsel, job_of) < 0)
+	if (!job_of || make_jobs(&p, files, nfiles, host, sel, nsel, job_of) < 0)
 		goto nomem;
 
 	disp.tty = isatty(STDERR_FILENO);
@@ -651,7 +722,11 @@ out:
 	free(sel);
 	free(msg);
 	free(o.tags);
+	free(o.more);
 	store_close(s);
+	for (i = 1; i < nfiles; i++)
+		artifacts_free(files[i]);
+	free(files);
 	artifacts_free(a);
 	platform_free(host);
 	return status;

@@ -19,7 +19,8 @@ struct stub {
 	useconds_t delay;	/* per install */
 };
 
-static int stub_install(void *ctx, const char *hash, char **errmsg)
+static int stub_install(void *ctx, const char *hash, const struct fs_install_req *req,
+			char **errmsg)
 {
 	struct stub *s = ctx;
 	int now = atomic_fetch_add(&s->running, 1) + 1;

@@ -584,6 +584,36 @@ static void test_row_without_tree(void)
 	free(dir);
 }
 
+/* A tree removed by hand: only its row goes, and only while it is missing. */
+static void test_drop_missing(void)
+{
+	char *dir = store_dir_new("dropmissing"), path[PATH_MAX];
+	struct store *s = open_store(dir, STORE_CREATE);
+	char a[STORE_HASH_HEX + 1];
+	struct store_lock *l;
+
+	if (!s || install_art(s, 1, a) < 0) {
+		ok(0, "dropmissing: setup");
+		store_close(s);
+		free(dir);
+		return;
+	}
+	is_int(store_drop_missing(s, a), 0, "a tree that is there: nothing dropped");
+	ok(tree_exists(dir, a) && has_row(s, a), "tree and row intact");
+	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, a);
+	store_rmtree(AT_FDCWD, path);
+	is_int(store_lock_hash(s, a, 0, &l), 0, "an installer holds the lock");
+	is_int(store_drop_missing(s, a), -EBUSY, "while it installs: -EBUSY");
+	ok(has_row(s, a), "and the row stays");
+	store_unlock(l);
+	is_int(store_drop_missing(s, a), 1, "a missing tree: its row is dropped");
+	ok(!has_row(s, a), "the row is gone");
+	is_int(store_drop_missing(s, a), 0, "no row: nothing to drop");
+	is_int(store_drop_missing(s, "xyz"), -EINVAL, "a malformed hash: -EINVAL");
+	store_close(s);
+	free(dir);
+}
+
 /* ---- orphan marks -------------------------------------------------------------------- */
 
 static void test_orphaned(void)
@@ -1051,6 +1081,7 @@ int main(int argc, char **argv)
 	test_remove_installing();
 	test_remove_many();
 	test_row_without_tree();
+	test_drop_missing();
 	test_orphaned();
 	test_gc_lock();
 	test_evict();

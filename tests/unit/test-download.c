@@ -691,8 +691,8 @@ static void test_install(void)
 		abort();
 	close(fd);
 	snprintf(fileurl, sizeof(fileurl), "file://%s/good.tar.gz", tmpdir);
-	src[0] = (struct fetch_source){url("/404/good.tar.gz"), sha};
-	src[1] = (struct fetch_source){fileurl, sha};
+	src[0] = (struct fetch_source){url("/404/good.tar.gz"), sha, 0};
+	src[1] = (struct fetch_source){fileurl, sha, 0};
 	req.hash = tree;
 	req.sources = src;
 	req.nsources = 2;
@@ -711,9 +711,9 @@ static void test_install(void)
 
 	/* every source fails: nothing installed, every cause listed */
 	req.hash = tree2;
-	src[0] = (struct fetch_source){url("/404/other.tar.gz"), sha2};
-	src[1] = (struct fetch_source){url("/ok/other.tar.gz"), sha}; /* wrong sha256 */
-	src[2] = (struct fetch_source){url("/500/other.tar.gz"), sha2};
+	src[0] = (struct fetch_source){url("/404/other.tar.gz"), sha2, 0};
+	src[1] = (struct fetch_source){url("/ok/other.tar.gz"), sha, 0}; /* wrong sha256 */
+	src[2] = (struct fetch_source){url("/500/other.tar.gz"), sha2, 0};
 	req.nsources = 3;
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EREMOTEIO, "all sources fail: the last source's error");
@@ -736,7 +736,7 @@ static void test_install(void)
 	o.pkg_server = url("");
 	fetch_free(f);
 	fetch_new(s, &o, &f);
-	src[0] = (struct fetch_source){url("/ok/other.tar.gz"), sha2};
+	src[0] = (struct fetch_source){url("/ok/other.tar.gz"), sha2, 0};
 	req.nsources = 1;
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, 0, "Pkg server first");
@@ -754,7 +754,7 @@ static void test_install(void)
 
 	/* tree hash mismatch, then the same with ignore-hashes */
 	req.hash = "0123456789abcdef0123456789abcdef01234567";
-	src[0] = (struct fetch_source){url("/ok/good.tar.gz"), sha};
+	src[0] = (struct fetch_source){url("/ok/good.tar.gz"), sha, 0};
 	o.pkg_server = NULL;
 	fetch_free(f);
 	fetch_new(s, &o, &f);
@@ -782,7 +782,7 @@ static void test_install(void)
 
 	/* an unsafe tarball is refused at once */
 	req.hash = etree;
-	src[0] = (struct fetch_source){url("/ok/evil.tar.gz"), esha};
+	src[0] = (struct fetch_source){url("/ok/evil.tar.gz"), esha, 0};
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EPERM, "unsafe tarball: -EPERM");
 	is_int(requests("/ok/evil.tar.gz"), 1, "unsafe tarball not retried");
@@ -790,14 +790,14 @@ static void test_install(void)
 
 	/* an error page served with 200: a sha256 mismatch, as Julia reports it */
 	blob_add("page.tar.gz", "<html>maintenance</html>\n", 25);
-	src[0] = (struct fetch_source){url("/ok/page.tar.gz"), sha};
+	src[0] = (struct fetch_source){url("/ok/page.tar.gz"), sha, 0};
 	req.hash = "2222222222222222222222222222222222222222";
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EBADMSG, "an HTML page: -EBADMSG");
 	ok(strstr(fetch_errmsg(f), "Error: Hash Mismatch!") &&
 			strstr(fetch_errmsg(f), "does not appear to be a tarball"),
 		"an HTML page: Hash Mismatch, and why it is not a tarball");
-	req.sources = &(struct fetch_source){url("/ok/page.tar.gz"), NULL};
+	req.sources = &(struct fetch_source){url("/ok/page.tar.gz"), NULL, 0};
 	rc = fetch_install(f, &req, &path);
 	ok(rc == -EILSEQ && strstr(fetch_errmsg(f), "does not appear to be a tarball"),
 		"an HTML page without a sha256: not a tarball");
@@ -818,7 +818,7 @@ static void test_install(void)
 
 		hexes(&third, t3, s3);
 		blob_add("third.tar.gz", third.p, third.len);
-		one = (struct fetch_source){url("/ok/third.tar.gz"), s3};
+		one = (struct fetch_source){url("/ok/third.tar.gz"), s3, 0};
 		req.hash = t3;
 		req.sources = &one;
 		req.nsources = 1;

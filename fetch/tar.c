@@ -99,6 +99,24 @@ static const char *unsupported_compression(const struct unpack *u)
 	return NULL;
 }
 
+/*
+ * The ratio guard (fetch.h): the decompressed bytes against the compressed
+ * ones, the larger of those received and the source's announced size.
+ */
+static int ratio_check(struct unpack *u)
+{
+	uint64_t in = fetch_stream_bytes(u->in), size = fetch_stream_limit(u->in);
+
+	if (size > in)
+		in = size;
+	if (u->produced / FETCH_UNPACK_RATIO <= in)
+		return 0;
+	return unpack_fail(u, -E2BIG,
+		"decompressed data exceeds %d times the %" PRIu64 " compressed bytes "
+		"(a decompression bomb?  set max_unpacked to accept it)",
+		FETCH_UNPACK_RATIO, in);
+}
+
 /* Make sure some decompressed bytes are at hand, unless the stream ended. */
 static int in_more(struct unpack *u)
 {
@@ -117,6 +135,11 @@ static int in_more(struct unpack *u)
 			return arch_fail(u);
 		u->blk = b;
 		u->blk_len = n;
+		u->produced += n;
+		if (u->ratio_guard && u->produced > FETCH_UNPACK_RATIO_FLOOR)
+			r = ratio_check(u);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -695,6 +718,8 @@ int tar_open_archive(struct unpack *u)
 	if (have_zstd)
 		archive_read_support_filter_zstd(u->a);
 	archive_read_support_format_raw(u->a);
+	/* a compressed empty stream (gzip of nothing) is an empty tarball too */
+	archive_read_support_format_empty(u->a);
 	r = archive_read_open(u->a, u, NULL, arch_read, NULL);
 	if (r == ARCHIVE_OK)
 		r = archive_read_next_header(u->a, &ae);

@@ -100,19 +100,24 @@ static const char *unsupported_compression(const struct unpack *u)
 }
 
 /*
- * The ratio guard (fetch.h): the decompressed bytes against the compressed
- * ones, the larger of those received and the source's announced size.
+ * The ratio guard (fetch.h): the larger of the decompressed bytes and the
+ * bytes written (hardlink copies make more of the second than of the first)
+ * against the compressed ones, the larger of those received and the
+ * source's announced size.
  */
-static int ratio_check(struct unpack *u)
+int tar_ratio_check(struct unpack *u)
 {
 	uint64_t in = fetch_stream_bytes(u->in), size = fetch_stream_limit(u->in);
+	uint64_t out = u->produced > u->written ? u->produced : u->written;
 
+	if (!u->ratio_guard || out <= FETCH_UNPACK_RATIO_FLOOR)
+		return 0;
 	if (size > in)
 		in = size;
-	if (u->produced / FETCH_UNPACK_RATIO <= in)
+	if (out / FETCH_UNPACK_RATIO <= in)
 		return 0;
 	return unpack_fail(u, -E2BIG,
-		"decompressed data exceeds %d times the %" PRIu64 " compressed bytes "
+		"unpacked data exceeds %d times the %" PRIu64 " compressed bytes "
 		"(a decompression bomb?  set max_unpacked to accept it)",
 		FETCH_UNPACK_RATIO, in);
 }
@@ -136,8 +141,7 @@ static int in_more(struct unpack *u)
 		u->blk = b;
 		u->blk_len = n;
 		u->produced += n;
-		if (u->ratio_guard && u->produced > FETCH_UNPACK_RATIO_FLOOR)
-			r = ratio_check(u);
+		r = tar_ratio_check(u);
 		if (r < 0)
 			return r;
 	}

@@ -642,7 +642,7 @@ static int charge(struct unpack *u, uint64_t n)
 			"unpacked size exceeds the ceiling of %" PRIu64 " bytes (max_unpacked%s)",
 			u->max_unpacked, u->ratio_guard ? ", built-in default" : "");
 	u->written += n;
-	return 0;
+	return tar_ratio_check(u);
 }
 
 /* A regular file: data written to disk (unless hashing only) and into the blob hash. */

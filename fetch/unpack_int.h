@@ -191,6 +191,13 @@ uint64_t tar_pad512(uint64_t size);
  */
 int tar_drain(struct unpack *u);
 
+/*
+ * tar_ratio_check - the ratio guard of fetch.h, when u->ratio_guard is set,
+ * on the larger of u->produced and u->written.  Returns 0 or the -E2BIG
+ * recorded with unpack_fail().
+ */
+int tar_ratio_check(struct unpack *u);
+
 /* tar_filter_name - "gzip", "bzip2", "xz", "zstd" or "none" for a libarchive filter code. */
 const char *tar_filter_name(int code);
 

@@ -1041,7 +1041,7 @@ static int run_lim(const struct bytes *b, const struct fetch_unpack_limits *lim,
 static void test_hardlink_bomb(void)
 {
 	struct fetch_unpack_limits lim = {.max_bytes = 10u << 20};
-	struct bytes t = {0};
+	struct bytes t = {0}, gz;
 	char name[32];
 	uint64_t du;
 	char *msg = NULL;
@@ -1074,6 +1074,17 @@ static void test_hardlink_bomb(void)
 	rc = run_lim(&t, &lim, false, &du, &msg);
 	is_int(rc, 0, "hardlink bomb under max_unpacked: unpacks");
 	free(msg);
+	msg = NULL;
+
+	/* no limit configured: the ratio guard counts the copies too */
+	gzip_of(&t, &gz);
+	lim = (struct fetch_unpack_limits){0};
+	rc = run_lim(&gz, &lim, false, &du, &msg);
+	is_int(rc, -E2BIG, "gzip'd hardlink bomb, default limits: -E2BIG");
+	ok(du <= FETCH_UNPACK_RATIO_FLOOR + (2u << 20),
+		"gzip'd hardlink bomb: stopped near the floor (%llu)", (unsigned long long)du);
+	free(msg);
+	bytes_free(&gz);
 	bytes_free(&t);
 }
 

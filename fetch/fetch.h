@@ -487,7 +487,8 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
 
 /*
  * fetch_hash_tarball - the digests of a tarball without extracting it:
- * fetch_unpack() with dirfd -1 on the file.  Reads from fd when fd >= 0
+ * fetch_unpack() with dirfd -1 on the file, without the size limits
+ * (max_unpacked UINT64_MAX: nothing is written).  Reads from fd when fd >= 0
  * (path then only names it in messages and may be NULL), else opens path.
  * Used by "artifactctl hash TARBALL".  Errors as fetch_unpack(), plus the
  * errors of open(2) on path.

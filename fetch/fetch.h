@@ -183,9 +183,9 @@ struct fetch_options {
 
 /*
  * The ratio guard, on by default (fetch_options.max_unpacked 0): once the
- * decompressed tar stream or the bytes written (hardlink copies included)
- * are past FETCH_UNPACK_RATIO_FLOOR, neither may exceed FETCH_UNPACK_RATIO
- * times the compressed bytes, counted as the
+ * decompressed tar stream, the bytes written (hardlink copies included) or
+ * the memory of the table of paths seen is past FETCH_UNPACK_RATIO_FLOOR,
+ * none may exceed FETCH_UNPACK_RATIO times the compressed bytes, counted as the
  * larger of the bytes received so far and the source's size when it is
  * known.  Real artifacts compress 3 to 50 times (tar headers of many small
  * files up to ~100); a gzip bomb reaches ~1000 times, bzip2, xz and zstd

@@ -100,15 +100,21 @@ static const char *unsupported_compression(const struct unpack *u)
 }
 
 /*
- * The ratio guard (fetch.h): the larger of the decompressed bytes and the
- * bytes written (hardlink copies make more of the second than of the first)
- * against the compressed ones, the larger of those received and the
- * source's announced size.
+ * The ratio guard (fetch.h): the largest of the decompressed bytes, the
+ * bytes written (hardlink copies make more of these than of the first) and
+ * the memory of the path table (deep paths, each under a new top
+ * directory, make more of it than of either) against the compressed bytes,
+ * the larger of those received and the source's announced size.
  */
 int tar_ratio_check(struct unpack *u)
 {
 	uint64_t in = fetch_stream_bytes(u->in), size = fetch_stream_limit(u->in);
 	uint64_t out = u->produced > u->written ? u->produced : u->written;
+	uint64_t tab = (uint64_t)u->tab.n * (sizeof(struct rec) + 2 * sizeof(uint32_t)) +
+		       u->tab.bytes;
+
+	if (tab > out)
+		out = tab;
 
 	if (!u->ratio_guard || out <= FETCH_UNPACK_RATIO_FLOOR)
 		return 0;
@@ -117,7 +123,7 @@ int tar_ratio_check(struct unpack *u)
 	if (out / FETCH_UNPACK_RATIO <= in)
 		return 0;
 	return unpack_fail(u, -E2BIG,
-		"unpacked data exceeds %d times the %" PRIu64 " compressed bytes "
+		"unpacked data or its paths exceed %d times the %" PRIu64 " compressed bytes "
 		"(a decompression bomb?  set max_unpacked to accept it)",
 		FETCH_UNPACK_RATIO, in);
 }

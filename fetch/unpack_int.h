@@ -193,7 +193,7 @@ int tar_drain(struct unpack *u);
 
 /*
  * tar_ratio_check - the ratio guard of fetch.h, when u->ratio_guard is set,
- * on the larger of u->produced and u->written.  Returns 0 or the -E2BIG
+ * on the largest of u->produced, u->written and the path table's memory.  Returns 0 or the -E2BIG
  * recorded with unpack_fail().
  */
 int tar_ratio_check(struct unpack *u);

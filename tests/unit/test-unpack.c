@@ -1189,6 +1189,36 @@ static void test_deep_paths(void)
 	bytes_free(&t);
 	bytes_free(&gz);
 
+	/*
+	 * 16,000 entries of 1000 components each under its own top directory:
+	 * 16 million path table records from a small .tar.gz; the ratio guard
+	 * counts the table's memory.
+	 */
+	for (i = 0; i < 16000; i++) {
+		char top[16];
+
+		snprintf(top, sizeof(top), "t%05zu", i);
+		memcpy(path, top, 6);
+		path[6] = '/';
+		for (n = 7; n < 7 + 2 * 999; n += 2)
+			memcpy(path + n, "a/", 2);
+		path[n] = 'f';
+		raw_pax(&t, "path", path, n + 1);
+		raw_hdr(&t, "placeholder", '0', 0, NULL);
+	}
+	raw_end(&t);
+	gzip_of(&t, &gz);
+	diag("16,000 deep paths: %zu bytes of tar, %zu of .tar.gz", t.len, gz.len);
+	bytes_free(&t);
+	kib = peak_kib(&gz, &rc, msg, sizeof(msg));
+	is_int(rc, -E2BIG, "16,000 deep paths: refused with -E2BIG");
+	diag("message: %s; peak RSS growth %ld KiB", msg, kib);
+	ok(kib >= 0 && kib < 400 * 1024, "16,000 deep paths: peak memory growth %ld KiB < 400 MiB",
+		kib);
+	bytes_free(&gz);
+	for (i = 0; i < 200000; i++)
+		memcpy(path + 2 * i, "a/", 2);
+
 	/* 2000 components in 4001 bytes: short enough, too deep */
 	path[4000] = '\0';
 	path[3999] = 'f';

@@ -186,25 +186,26 @@ bomb_toml gz2 gzip-bomb-as-2mb --size
 bomb gz-as-2mb gzip-bomb-as-2mb 'decompression bomb'
 
 # Through a mount with a quota (under the ratio guard's 64 MiB floor, so the
-# quota is what refuses it): the hardlink copies count against it.
+# quota is what refuses it; over the 16 MiB file, so only the copies can
+# exceed it): the hardlink copies count against it.
 if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && [ -x "${ARTIFACTFS:-}" ]; then
 	. "$TESTS_SRCDIR/fuse.sh"
 	bomb_toml mnt hardlink-bomb
 	MS=$T/store-mnt
-	if mount_artifactfs "$T/mnt" -o "store=$MS,toml=$TOML,quota=10M"; then
-		ok "mount, quota=10M: the hardlink bomb cannot be read" \
+	if mount_artifactfs "$T/mnt" -o "store=$MS,toml=$TOML,quota=40M"; then
+		ok "mount, quota=40M: the hardlink bomb cannot be read" \
 			sh -c '! ls "$1/hardlink-bomb/" >/dev/null 2>&1' sh "$T/mnt"
-		ok "mount, quota=10M: nothing installed" dir_empty "$MS/artifacts"
-		ok "mount, quota=10M: the store holds under 1 MiB" \
+		ok "mount, quota=40M: nothing installed" dir_empty "$MS/artifacts"
+		ok "mount, quota=40M: the store holds under 1 MiB" \
 			test "$(store_bytes "$MS")" -lt 1048576
-		ok "mount, quota=10M: the log says the quota refused it" \
-			grep -q 'unpacked size exceeds the limit of 10485760 bytes' "$TEST_TMP/fs.log"
+		ok "mount, quota=40M: the log says the quota refused it" \
+			grep -q 'unpacked size exceeds the limit of 41943040 bytes' "$TEST_TMP/fs.log"
 		unmount_artifactfs
 	else
-		skip "mount, quota=10M" "mount failed"
+		skip "mount, quota=40M" "mount failed"
 	fi
 else
-	skip "mount, quota=10M" "no FUSE here"
+	skip "mount, quota=40M" "no FUSE here"
 fi
 
 stop_test_server

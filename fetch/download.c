@@ -41,6 +41,8 @@ struct fetch_stream {
 	struct hash_ctx *sha;
 	uint64_t bytes; /* handed out so far */
 	uint64_t total; /* announced length, 0 when unknown */
+	uint64_t limit; /* fetch_stream_set_limit(), 0: none */
+	uint64_t announced; /* a Content-Length over limit, seen by write_cb */
 	uint64_t last_report_ms;
 	int err; /* sticky error, 0 while healthy */
 	bool retryable;
@@ -461,6 +463,15 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 			s->http_status = code;
 			return 0; /* CURLE_WRITE_ERROR; reported as the HTTP status */
 		}
+		if (s->limit) {
+			curl_off_t cl = -1;
+
+			curl_easy_getinfo(s->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+			if (cl > 0 && (uint64_t)cl > s->limit) {
+				s->announced = (uint64_t)cl;
+				return 0; /* CURLE_WRITE_ERROR; reported as the size */
+			}
+		}
 		s->started = true;
 	}
 	if (n > s->cap - s->len) {
@@ -756,6 +767,19 @@ out:
 	return r;
 }
 
+/*
+ * The source is bigger than the download entry's size: not the file it
+ * describes, whatever else it holds, so no point reading (or retrying) it.
+ */
+static void over_limit(struct fetch_stream *s, uint64_t bytes, const char *verb)
+{
+	s->retryable = false;
+	stream_fail(s, -EBADMSG,
+		"the source %s %llu bytes, more than the expected size of %llu bytes "
+		"(the download entry's size)",
+		verb, (unsigned long long)bytes, (unsigned long long)s->limit);
+}
+
 /* The transfer ended: turn curl's verdict into the stream's state. */
 static void curl_finished(struct fetch_stream *s)
 {
@@ -764,6 +788,10 @@ static void curl_finished(struct fetch_stream *s)
 
 	if (s->result == CURLE_OK) {
 		s->eof = true;
+		return;
+	}
+	if (s->announced) {
+		over_limit(s, s->announced, "announces");
 		return;
 	}
 	if (s->http_status)
@@ -836,12 +864,20 @@ int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len)
 		return s->err;
 	if (s->eof)
 		return 0;
+	if (s->limit && !s->easy && s->total > s->limit) {
+		over_limit(s, s->total, "has");
+		return s->err;
+	}
 	r = s->easy ? curl_fill(s) : fd_fill(s);
 	if (r < 0)
 		return r;
 	if (s->len == 0) {
 		report_progress(s, true);
 		return 0;
+	}
+	if (s->limit && s->len > s->limit - s->bytes) {
+		over_limit(s, s->bytes + s->len, "sent at least");
+		return s->err;
 	}
 	if (hash_ctx_update(s->sha, s->data, s->len) < 0) {
 		stream_fail(s, -EIO, "SHA-256 failed");
@@ -859,6 +895,16 @@ int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len)
 int fetch_stream_sha256(struct fetch_stream *s, uint8_t out[HASH_SHA256_LEN])
 {
 	return hash_ctx_final(s->sha, out) < 0 ? -EIO : 0;
+}
+
+void fetch_stream_set_limit(struct fetch_stream *s, uint64_t max)
+{
+	s->limit = max;
+}
+
+uint64_t fetch_stream_limit(const struct fetch_stream *s)
+{
+	return s->limit;
 }
 
 uint64_t fetch_stream_bytes(const struct fetch_stream *s)

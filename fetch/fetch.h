@@ -54,13 +54,18 @@
  *   -ELOOP           too many redirects
  *   -EPROTONOSUPPORT a scheme other than http, https, file (also on redirect)
  *   -EINVAL          a malformed URL, hash or argument
- *   -EBADMSG         digest mismatch: sha256 or git-tree-sha1
- *   -EPERM           an unsafe archive entry (Tar.jl's reject list)
+ *   -EBADMSG         digest mismatch: sha256 or git-tree-sha1; or the source sent
+ *                    (or announced) more bytes than its size (fetch_source.size)
+ *   -EPERM           an unsafe archive entry (Tar.jl's reject list), or a path
+ *                    over 4095 bytes ("path too long") or 1024 components ("path
+ *                    too deep"), which Julia could not create either
  *   -EILSEQ          a malformed archive: not a tar, bad compression, truncated
  *                    tar, checksum or header field error
  *   -ENOTSUP         a compression format other than gzip, bzip2, xz, zstd
- *   -E2BIG           an archive beyond the built-in limits (extension header over
- *                    1 MiB, more than 16 Mi entries)
+ *   -E2BIG           an archive beyond the built-in or configured limits (extension
+ *                    header over 1 MiB, more than 16 Mi path components, unpacked
+ *                    bytes over fetch_options.max_unpacked or the ratio guard, a
+ *                    trailer after the tar data over FETCH_TRAILER_MAX)
  *   -ENOSPC, -EDQUOT, -EROFS, -EIO, -ENOMEM, ...  local failures, as the
  *                    system call or the store reported them
  *   -ETIME           store_lock_hash() timed out waiting for another installer
@@ -158,9 +163,14 @@ struct fetch_options {
 	double lock_timeout; /* seconds to wait for another installer of the hash; default 3600 */
 	uint64_t max_bytes;	/* ceiling of an artifact's unpacked size (a quota); 0 (default): none */
 	/*
-	 * Ceiling of the bytes an install may write, every entry type counted,
-	 * whatever max_bytes says (a decompression-bomb guard); 0: the built-in
-	 * default.
+	 * Ceiling of the bytes an install may write, every entry type counted
+	 * (regular files, hardlink copies, symlink targets), whatever max_bytes
+	 * says: a decompression-bomb guard.  0: the built-in default, which is
+	 * FETCH_MAX_UNPACKED_DEFAULT plus the ratio guard (FETCH_UNPACK_RATIO);
+	 * any other value is the ceiling and turns the ratio guard off, so an
+	 * artifact that compresses better than the ratio can still be
+	 * installed by setting it.  Exceeding either: -E2BIG, and the next
+	 * source is tried (a bomb from one mirror says nothing of the others).
 	 */
 	uint64_t max_unpacked;
 	/*
@@ -178,6 +188,38 @@ struct fetch_options {
 	fetch_log_fn log; /* may be NULL */
 	void *log_arg;
 };
+
+/*
+ * The built-in ceiling of the bytes written by one install when
+ * fetch_options.max_unpacked is 0: 64 GiB, above the largest artifacts
+ * published (CUDA toolkits and data sets of a few GiB).
+ */
+#define FETCH_MAX_UNPACKED_DEFAULT (64ull << 30)
+
+/*
+ * The ratio guard, on by default (fetch_options.max_unpacked 0): once the
+ * decompressed tar stream, the bytes written (hardlink copies included) or
+ * the memory of the table of paths seen is past FETCH_UNPACK_RATIO_FLOOR,
+ * none may exceed FETCH_UNPACK_RATIO times the compressed bytes, counted as the
+ * larger of the bytes received so far and the source's size when it is
+ * known.  Real artifacts compress 3 to 50 times (tar headers of many small
+ * files up to ~100); a gzip bomb reaches ~1000 times, bzip2, xz and zstd
+ * bombs far more.  So a bomb served in place of a 2 MB artifact stops
+ * after at most max(64 MiB, 200 x 2 MB) of output, and one without a known
+ * size after about 64 MiB.
+ */
+#define FETCH_UNPACK_RATIO 200
+#define FETCH_UNPACK_RATIO_FLOOR (64ull << 20)
+
+/*
+ * After the end of the tar data, Tar.jl ignores the rest of the stream
+ * (spec §2.4), so only a sha256 check needs it.  fetch_install() reads it
+ * then, up to the source's size when known, else up to
+ * max(FETCH_TRAILER_MAX, the bytes before it): a real tarball ends with at
+ * most a record of zero padding (10 KiB for GNU tar), so more than that
+ * can only be a mismatch.  Beyond it the attempt fails with -E2BIG.
+ */
+#define FETCH_TRAILER_MAX (16ull << 20)
 
 /* fetch_options_init - fill o with the defaults above. */
 void fetch_options_init(struct fetch_options *o);
@@ -281,9 +323,14 @@ void fetch_clear_error(struct fetch *f);
  * @ret_path: when not NULL, receives "<store>/artifacts/<hash>", malloc'ed
  *   (caller frees); untouched on failure.
  * When a download entry has a sha256 and its bytes turn out not to be a
- * tarball (-EILSEQ, -ENOTSUP), the rest of the stream is read so the
- * failure can be reported as Julia would, as a sha256 mismatch (-EBADMSG),
- * when it is one.
+ * tarball (-EILSEQ, -ENOTSUP), up to FETCH_TRAILER_MAX more of the stream
+ * is read so the failure can be reported as Julia would, as a sha256
+ * mismatch (-EBADMSG), when it is one.  After the end of the tar data the
+ * stream is read on only while the result can still change: not at all
+ * without a sha256 (Tar.jl ignores what follows, the tree hash decides),
+ * at most FETCH_TRAILER_MAX when the tree hash already failed (enough for
+ * Julia's sha256 message on a real tarball), else to its end within the
+ * limits of FETCH_TRAILER_MAX and the source's size.
  * Returns 0, or the error of the last source tried (see the errno table)
  * with fetch_errmsg() describing every source; -ETIME when the lock wait
  * timed out; -ENOMEDIUM when there is no source; -EINVAL for a malformed
@@ -339,6 +386,17 @@ int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len);
  */
 int fetch_stream_sha256(struct fetch_stream *s, uint8_t out[HASH_SHA256_LEN]);
 
+/*
+ * fetch_stream_set_limit - make max (bytes, 0: none) a hard cap on the bytes
+ * s hands out: an announced length (Content-Length, file size) over it fails
+ * before the body is read, and the read that would go past it fails; both
+ * with -EBADMSG, not retryable.  Call it before the first read.
+ */
+void fetch_stream_set_limit(struct fetch_stream *s, uint64_t max);
+
+/* fetch_stream_limit - the cap set by fetch_stream_set_limit(), 0: none. */
+uint64_t fetch_stream_limit(const struct fetch_stream *s);
+
 /* fetch_stream_bytes - bytes handed out so far. */
 uint64_t fetch_stream_bytes(const struct fetch_stream *s);
 
@@ -375,10 +433,17 @@ struct fetch_digests {
 	uint8_t tree_legacy[HASH_SHA1_LEN];
 	uint8_t tree_keep_empty[HASH_SHA1_LEN];
 	uint8_t tree_tarjl[HASH_SHA1_LEN];
-	uint64_t tarball_bytes;	 /* bytes of the stream */
+	uint64_t tarball_bytes;	 /* bytes of the stream (read so far, see complete) */
 	uint64_t bytes;		 /* sum of regular file sizes (hardlink copies included) */
 	uint64_t files;		 /* regular files + symlinks (hardlink copies included) */
 	const char *compression; /* "gzip", "bzip2", "xz", "zstd" or "none" (static) */
+	/*
+	 * True: the stream was read to its end and sha256 and tarball_bytes are
+	 * of all of it.  False after fetch_unpack_ex() with stop_at_end: sha256
+	 * is zero and the stream's SHA-256 not finished (read on, then call
+	 * fetch_stream_sha256()).
+	 */
+	bool complete;
 };
 
 /*
@@ -394,7 +459,8 @@ struct fetch_digests {
  * setgid, sticky and the other bits dropped), directories 0755, symlink
  * targets are written verbatim, hardlinks become copies of their target.
  * Stream bytes after the end of the tar data (zero block) are read and
- * hashed but otherwise ignored.  On failure the directory may hold a partial
+ * hashed but otherwise ignored.  The default limits of fetch_unpack_ex()
+ * apply (max_unpacked 0).  On failure the directory may hold a partial
  * tree: the caller removes it (store_install_abort()).
  * Returns 0, -EPERM (unsafe entry), -EILSEQ (malformed archive), -ENOTSUP
  * (unsupported compression), the stream's error, or a local -errno; a
@@ -405,16 +471,39 @@ int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, 
 
 /*
  * fetch_unpack_max - fetch_unpack() that stops with -EFBIG ("unpacked size
- * exceeds the limit of N bytes") before writing a file that would take the
- * sum of regular file sizes past max_bytes (0: no limit).  The daemon's
- * quota uses it to refuse an artifact larger than the whole cache.
+ * exceeds the limit of N bytes") before writing an entry that would take
+ * the bytes written (regular files and hardlink copies) past max_bytes (0:
+ * no limit).  The daemon's quota uses it to refuse an artifact larger than
+ * the whole cache.
  */
 int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
 	struct fetch_digests *ret, char **errmsg);
 
+/* The bounds of fetch_unpack_ex(). */
+struct fetch_unpack_limits {
+	uint64_t max_bytes;    /* as fetch_unpack_max(): -EFBIG; 0: none */
+	uint64_t max_unpacked; /* as fetch_options.max_unpacked (0: default); UINT64_MAX: none */
+	bool stop_at_end;      /* leave the stream after the end of the tar data unread */
+};
+
+/*
+ * fetch_unpack_ex - fetch_unpack() within lim (NULL: the defaults, all
+ * zero).  Every byte an entry writes counts against max_bytes and
+ * max_unpacked, checked before it is written: a regular file's size, a
+ * hardlink copy's size, a symlink target's length.  With max_unpacked 0 the
+ * decompressed stream is also held to FETCH_UNPACK_RATIO times the
+ * compressed bytes (fetch_stream_limit() of in counts as compressed bytes
+ * when it is set).  Over max_bytes: -EFBIG; over max_unpacked or the ratio:
+ * -E2BIG.  With stop_at_end, ret->complete is false (see struct
+ * fetch_digests).  Other errors as fetch_unpack().
+ */
+int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpack_limits *lim,
+	struct fetch_digests *ret, char **errmsg);
+
 /*
  * fetch_hash_tarball - the digests of a tarball without extracting it:
- * fetch_unpack() with dirfd -1 on the file.  Reads from fd when fd >= 0
+ * fetch_unpack() with dirfd -1 on the file, without the size limits
+ * (max_unpacked UINT64_MAX: nothing is written).  Reads from fd when fd >= 0
  * (path then only names it in messages and may be NULL), else opens path.
  * Used by "artifactctl hash TARBALL".  Errors as fetch_unpack(), plus the
  * errors of open(2) on path.

@@ -188,35 +188,116 @@ static int check_tree(
 }
 
 /*
- * After a malformed archive: read the rest of the stream and tell whether
- * its sha256 (into got) differs from the expected one.  False when the
- * stream fails meanwhile: then the archive error stands.
+ * Read on to the end of the stream, at most budget more bytes (UINT64_MAX:
+ * no budget; the stream's own size cap still applies).  Returns 0 at the
+ * end, 1 when the budget ran out first, or the stream's -errno.
+ */
+static int drain(struct fetch_stream *s, uint64_t budget)
+{
+	uint64_t start = fetch_stream_bytes(s);
+	const void *b;
+	size_t n;
+	int r;
+
+	do {
+		if (fetch_stream_bytes(s) - start > budget)
+			return 1;
+		r = fetch_stream_read(s, &b, &n);
+		if (r < 0)
+			return r;
+	} while (n > 0);
+	return 0;
+}
+
+/* The sha256 of the whole stream, after drain() returned 0, as hex into got. */
+static int stream_sha256_hex(struct fetch_stream *s, char got[HASH_HEX_MAX])
+{
+	uint8_t d[HASH_SHA256_LEN];
+	int r = fetch_stream_sha256(s, d);
+
+	if (r == 0)
+		hash_to_hex(d, sizeof(d), got);
+	return r;
+}
+
+/*
+ * After a malformed archive: read a little more of the stream (a tarball's
+ * verdict cannot change any more, only the message) and tell whether its
+ * sha256 (into got) differs from the expected one.  False when the stream
+ * fails or goes on past FETCH_TRAILER_MAX: then the archive error stands.
  */
 static bool sha256_differs(struct fetch_stream *s, const char *sha256, char got[HASH_HEX_MAX])
 {
-	uint8_t d[HASH_SHA256_LEN];
-	const void *b;
-	size_t n;
-
-	do {
-		if (fetch_stream_read(s, &b, &n) < 0)
-			return false;
-	} while (n > 0);
-	if (fetch_stream_sha256(s, d) < 0)
+	if (drain(s, FETCH_TRAILER_MAX) != 0 || stream_sha256_hex(s, got) < 0)
 		return false;
-	hash_to_hex(d, sizeof(d), got);
 	return strcasecmp(sha256, got) != 0;
 }
 
-/* One download of url into a fresh temporary tree; committed when it verifies. */
-static int attempt_once(
-	struct fetch *f, struct attempt *a, const char *hash, const char *url, const char *sha256)
+/* Whether the tree of d is hash, by Pkg's rule or its legacy one (check_tree). */
+static bool tree_matches(const char *hash, const struct fetch_digests *d)
 {
+	uint8_t want[HASH_SHA1_LEN];
+
+	hash_from_hex(hash, STORE_HASH_HEX, want, sizeof(want));
+	return memcmp(d->tree, want, sizeof(want)) == 0 ||
+	       memcmp(d->tree_legacy, want, sizeof(want)) == 0;
+}
+
+/*
+ * The rest of the stream after the end of the tar data, when a sha256 is
+ * expected (fetch.h, fetch_install()): read to its end while a match is
+ * possible, within the size cap or FETCH_TRAILER_MAX; only that much when
+ * the tree hash failed already, just to report a sha256 mismatch first as
+ * Julia does.  Returns 0 with got set (the stream's sha256), 1 when the
+ * tree hash decides (got unset), or -errno with the cause in a.
+ */
+static int read_trailer(struct fetch *f, struct attempt *a, const char *hash,
+	struct fetch_stream *s, const struct fetch_digests *d, char got[HASH_HEX_MAX])
+{
+	bool tree_ok = tree_matches(hash, d) || (f->o.flags & FETCH_IGNORE_HASHES);
+	uint64_t budget = FETCH_TRAILER_MAX;
+	int r;
+
+	if (tree_ok && fetch_stream_limit(s))
+		budget = UINT64_MAX; /* the size cap bounds it, and is the publisher's word */
+	else if (tree_ok && fetch_stream_bytes(s) > budget)
+		budget = fetch_stream_bytes(s);
+	r = drain(s, budget);
+	if (r == 0)
+		r = stream_sha256_hex(s, got);
+	if (!tree_ok)
+		return r == 0 ? 0 : 1; /* without the sha256, the tree mismatch is the verdict */
+	if (r == 1) {
+		a->retryable = false;
+		why(a, "more than %llu bytes follow the end of the tar data (Tar.jl ignores "
+		       "them; a real tarball has at most a record of padding there): not the "
+		       "tarball the sha256 describes",
+			(unsigned long long)budget);
+		return -E2BIG;
+	}
+	if (r < 0) {
+		a->retryable = fetch_stream_retryable(s);
+		why(a, "%s", *fetch_stream_errmsg(s) ? fetch_stream_errmsg(s) : strerror(-r));
+	}
+	return r;
+}
+
+/* One download of src into a fresh temporary tree; committed when it verifies. */
+static int attempt_once(
+	struct fetch *f, struct attempt *a, const char *hash, const struct fetch_source *src)
+{
+	const struct fetch_unpack_limits lim = {
+		.max_bytes = f->o.max_bytes,
+		.max_unpacked = f->o.max_unpacked,
+		.stop_at_end = true,
+	};
+	const char *url = src->url, *sha256 = src->sha256;
 	struct store_install *in = NULL;
 	struct fetch_stream *s = NULL;
 	struct fetch_digests d;
 	struct store_install_meta meta;
 	char *msg = NULL, got[HASH_HEX_MAX];
+	bool have_sha = false;
 	int r;
 
 	a->retryable = false;
@@ -234,7 +315,8 @@ static int attempt_once(
 		a->local = r == -ENOMEM;
 		goto out;
 	}
-	r = fetch_unpack_max(s, store_install_dirfd(in), f->o.max_bytes, &d, &msg);
+	fetch_stream_set_limit(s, src->size);
+	r = fetch_unpack_ex(s, store_install_dirfd(in), &lim, &d, &msg);
 	if (r < 0) {
 		bool from_stream = *fetch_stream_errmsg(s) != '\0';
 
@@ -266,8 +348,13 @@ static int attempt_once(
 		a->local = !from_stream && local_error(r);
 		goto out;
 	}
-	hash_to_hex(d.sha256, HASH_SHA256_LEN, got);
-	if (sha256 && strcasecmp(sha256, got) != 0) {
+	if (sha256) {
+		r = read_trailer(f, a, hash, s, &d, got);
+		if (r < 0)
+			goto out;
+		have_sha = r == 0;
+	}
+	if (have_sha && strcasecmp(sha256, got) != 0) {
 		r = -EBADMSG;
 		why(a,
 			"Hash Mismatch!\n"
@@ -282,7 +369,7 @@ static int attempt_once(
 	meta.bytes = d.bytes;
 	meta.files = d.files;
 	meta.source = url;
-	meta.tarball_sha256 = got;
+	meta.tarball_sha256 = have_sha ? got : NULL; /* unknown when not read to the end */
 	r = store_install_commit(in, &meta);
 	in = NULL; /* freed by commit in every case */
 	if (r < 0) {
@@ -299,8 +386,9 @@ out:
 
 /* Up to o.attempts attempts of one URL, with a doubling delay between them. */
 static int try_source(
-	struct fetch *f, struct attempt *a, const char *hash, const char *url, const char *sha256)
+	struct fetch *f, struct attempt *a, const char *hash, const struct fetch_source *src)
 {
+	const char *url = src->url, *sha256 = src->sha256;
 	unsigned n, delay = f->o.retry_delay_ms;
 	int r;
 
@@ -310,7 +398,7 @@ static int try_source(
 	}
 	for (n = 1;; n++) {
 		buf_reset(&a->why);
-		r = attempt_once(f, a, hash, url, sha256);
+		r = attempt_once(f, a, hash, src);
 		if (r == 0 || !a->retryable || n >= f->o.attempts)
 			return r;
 		flog(f, FETCH_LOG_INFO,
@@ -418,7 +506,8 @@ int fetch_install(struct fetch *f, const struct fetch_request *req, char **ret_p
 		goto nomem;
 	r = -ENOMEDIUM;
 	for (i = 0; i <= req->nsources; i++) {
-		const char *u, *sha;
+		struct fetch_source one = {0};
+		const char *u;
 
 		if (i == 0) {
 			/* Julia's order: the Pkg server first, without a sha256 (spec §3.2) */
@@ -429,16 +518,15 @@ int fetch_install(struct fetch *f, const struct fetch_request *req, char **ret_p
 				url = NULL;
 				goto nomem;
 			}
-			u = url;
-			sha = NULL;
+			u = one.url = url;
 		} else {
-			u = req->sources[i - 1].url;
-			sha = req->sources[i - 1].sha256;
+			one = req->sources[i - 1];
+			u = one.url;
 			if (!u)
 				continue;
 		}
 		any = true;
-		r = try_source(f, &a, hash, u, sha);
+		r = try_source(f, &a, hash, &one);
 		if (r == 0)
 			break;
 		list_source(&list, u, &a, r);

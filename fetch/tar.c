@@ -99,6 +99,35 @@ static const char *unsupported_compression(const struct unpack *u)
 	return NULL;
 }
 
+/*
+ * The ratio guard (fetch.h): the largest of the decompressed bytes, the
+ * bytes written (hardlink copies make more of these than of the first) and
+ * the memory of the path table (deep paths, each under a new top
+ * directory, make more of it than of either) against the compressed bytes,
+ * the larger of those received and the source's announced size.
+ */
+int tar_ratio_check(struct unpack *u)
+{
+	uint64_t in = fetch_stream_bytes(u->in), size = fetch_stream_limit(u->in);
+	uint64_t out = u->produced > u->written ? u->produced : u->written;
+	uint64_t tab = (uint64_t)u->tab.n * (sizeof(struct rec) + 2 * sizeof(uint32_t)) +
+		       u->tab.bytes;
+
+	if (tab > out)
+		out = tab;
+
+	if (!u->ratio_guard || out <= FETCH_UNPACK_RATIO_FLOOR)
+		return 0;
+	if (size > in)
+		in = size;
+	if (out / FETCH_UNPACK_RATIO <= in)
+		return 0;
+	return unpack_fail(u, -E2BIG,
+		"unpacked data or its paths exceed %d times the %" PRIu64 " compressed bytes "
+		"(a decompression bomb?  set max_unpacked to accept it)",
+		FETCH_UNPACK_RATIO, in);
+}
+
 /* Make sure some decompressed bytes are at hand, unless the stream ended. */
 static int in_more(struct unpack *u)
 {
@@ -117,6 +146,10 @@ static int in_more(struct unpack *u)
 			return arch_fail(u);
 		u->blk = b;
 		u->blk_len = n;
+		u->produced += n;
+		r = tar_ratio_check(u);
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -695,6 +728,8 @@ int tar_open_archive(struct unpack *u)
 	if (have_zstd)
 		archive_read_support_filter_zstd(u->a);
 	archive_read_support_format_raw(u->a);
+	/* a compressed empty stream (gzip of nothing) is an empty tarball too */
+	archive_read_support_format_empty(u->a);
 	r = archive_read_open(u->a, u, NULL, arch_read, NULL);
 	if (r == ARCHIVE_OK)
 		r = archive_read_next_header(u->a, &ae);

@@ -54,11 +54,16 @@
 
 /* --- the path table --------------------------------------------------------------- */
 
-static uint64_t fnv1a(const char *p, size_t len)
+/* The hash of the component name under the record parent. */
+static uint64_t key_hash(uint32_t parent, const char *p, size_t len)
 {
 	uint64_t h = 14695981039346656037ull;
 	size_t i;
 
+	for (i = 0; i < sizeof(parent); i++) {
+		h ^= (parent >> (8 * i)) & 0xff;
+		h *= 1099511628211ull;
+	}
 	for (i = 0; i < len; i++) {
 		h ^= (unsigned char)p[i];
 		h *= 1099511628211ull;
@@ -66,54 +71,65 @@ static uint64_t fnv1a(const char *p, size_t len)
 	return h;
 }
 
-static struct rec *ptab_get(struct ptab *t, const char *p, size_t len)
+static struct rec *ptab_rec(struct ptab *t, uint32_t id)
+{
+	return &t->v[id - 1];
+}
+
+/* The id of the component name (len bytes) under parent, 0 when there is none. */
+static uint32_t ptab_find(struct ptab *t, uint32_t parent, const char *name, size_t len)
 {
 	uint64_t h;
 	size_t i;
 
 	if (!t->cap)
-		return NULL;
-	h = fnv1a(p, len);
+		return 0;
+	h = key_hash(parent, name, len);
 	for (i = h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
-		struct rec *r = &t->v[i];
+		uint32_t id = t->slot[i];
+		struct rec *r;
 
-		if (!r->path)
-			return NULL;
-		if (r->hash == h && r->len == len && memcmp(r->path, p, len) == 0)
-			return r;
+		if (!id)
+			return 0;
+		r = ptab_rec(t, id);
+		if (r->hash == h && r->parent == parent && r->len == len &&
+			memcmp(r->name, name, len) == 0)
+			return id;
 	}
 }
 
 static int ptab_grow(struct ptab *t)
 {
 	size_t ncap = t->cap ? t->cap * 2 : 1024, i, j;
-	struct rec *nv = calloc(ncap, sizeof(*nv));
+	uint32_t *ns = calloc(ncap, sizeof(*ns));
 
-	if (!nv)
+	if (!ns)
 		return -ENOMEM;
-	for (i = 0; i < t->cap; i++) {
-		if (!t->v[i].path)
-			continue;
-		for (j = t->v[i].hash & (ncap - 1); nv[j].path; j = (j + 1) & (ncap - 1))
+	for (i = 0; i < t->n; i++) {
+		for (j = t->v[i].hash & (ncap - 1); ns[j]; j = (j + 1) & (ncap - 1))
 			;
-		nv[j] = t->v[i];
+		ns[j] = (uint32_t)(i + 1);
 	}
-	free(t->v);
-	t->v = nv;
+	free(t->slot);
+	t->slot = ns;
 	t->cap = ncap;
 	return 0;
 }
 
-/* Find or add p; a new record is zeroed (not live, no Tar.jl type). */
-static int ptab_put(struct ptab *t, const char *p, size_t len, struct rec **ret)
+/*
+ * Find or add the component name under parent, its id into *ret; a new
+ * record is zeroed (not live, no Tar.jl type).  Pointers to records are
+ * valid until the next call.
+ */
+static int ptab_put(struct ptab *t, uint32_t parent, const char *name, size_t len, uint32_t *ret)
 {
-	struct rec *r = ptab_get(t, p, len);
-	uint64_t h;
+	uint32_t id = ptab_find(t, parent, name, len);
+	struct rec *r, *nv;
 	size_t i;
 	int e;
 
-	if (r) {
-		*ret = r;
+	if (id) {
+		*ret = id;
 		return 0;
 	}
 	if (t->n >= TAB_MAX_ENTRIES || t->bytes + len > TAB_MAX_BYTES)
@@ -123,20 +139,30 @@ static int ptab_put(struct ptab *t, const char *p, size_t len, struct rec **ret)
 		if (e < 0)
 			return e;
 	}
-	h = fnv1a(p, len);
-	for (i = h & (t->cap - 1); t->v[i].path; i = (i + 1) & (t->cap - 1))
-		;
-	r = &t->v[i];
-	r->path = malloc(len + 1);
-	if (!r->path)
+	if (t->n == t->vcap) {
+		size_t ncap = t->vcap ? t->vcap * 2 : 512;
+
+		nv = realloc(t->v, ncap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		t->v = nv;
+		t->vcap = ncap;
+	}
+	r = &t->v[t->n];
+	memset(r, 0, sizeof(*r));
+	r->name = malloc(len ? len : 1);
+	if (!r->name)
 		return -ENOMEM;
-	memcpy(r->path, p, len);
-	r->path[len] = '\0';
-	r->len = len;
-	r->hash = h;
-	t->n++;
+	memcpy(r->name, name, len);
+	r->len = (uint32_t)len;
+	r->parent = parent;
+	r->hash = key_hash(parent, name, len);
+	id = (uint32_t)++t->n;
+	for (i = r->hash & (t->cap - 1); t->slot[i]; i = (i + 1) & (t->cap - 1))
+		;
+	t->slot[i] = id;
 	t->bytes += len;
-	*ret = r;
+	*ret = id;
 	return 0;
 }
 
@@ -144,10 +170,19 @@ static void ptab_release(struct ptab *t)
 {
 	size_t i;
 
-	for (i = 0; i < t->cap; i++)
-		free(t->v[i].path);
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].name);
 	free(t->v);
+	free(t->slot);
 	memset(t, 0, sizeof(*t));
+}
+
+/* The end of the component of p that starts at i. */
+static size_t comp_end(const struct bstr *p, size_t i)
+{
+	const char *slash = memchr(p->p + i, '/', p->len - i);
+
+	return slash ? (size_t)(slash - p->p) : p->len;
 }
 
 /* --- state ---------------------------------------------------------------------------- */
@@ -444,17 +479,18 @@ static int clear_leaf(struct unpack *u, int pfd, const char *name, enum etype t,
 static int model_walk(struct unpack *u, const struct bstr *p, struct rec **leaf, bool *live)
 {
 	uint64_t parent_seq = 0;
+	uint32_t id = 0;
 	struct rec *r;
-	size_t i = 0;
-	int e;
+	size_t i = 0, e;
+	int rc;
 
 	for (;;) {
-		for (; i < p->len && p->p[i] != '/'; i++)
-			;
-		e = ptab_put(&u->tab, p->p, i, &r);
-		if (e < 0)
-			return e;
-		if (i == p->len) {
+		e = comp_end(p, i);
+		rc = ptab_put(&u->tab, id, p->p + i, e - i, &id);
+		if (rc < 0)
+			return rc;
+		r = ptab_rec(&u->tab, id);
+		if (e == p->len) {
 			*leaf = r;
 			*live = r->seq > parent_seq;
 			return 0;
@@ -465,7 +501,7 @@ static int model_walk(struct unpack *u, const struct bstr *p, struct rec **leaf,
 			r->seq = ++u->seq;
 		}
 		parent_seq = r->seq;
-		i++;
+		i = e + 1;
 	}
 }
 
@@ -487,6 +523,25 @@ static int disk_err(struct unpack *u, int r, const char *what, const struct bstr
 	char s[256];
 
 	return unpack_fail(u, r, "cannot %s '%s': %s", what, unpack_show(path, s, sizeof(s)), strerror(-r));
+}
+
+/*
+ * Count n bytes an entry is about to write against the quota and the
+ * unpacked ceiling, whatever the entry type: a hardlink copy writes as much
+ * as the file it copies.  Hash-only runs count the same way.
+ */
+static int charge(struct unpack *u, uint64_t n)
+{
+	if (u->max_bytes && (n > u->max_bytes || u->written > u->max_bytes - n))
+		return unpack_fail(u, -EFBIG, "unpacked size exceeds the limit of %" PRIu64 " bytes",
+			u->max_bytes);
+	if (u->max_unpacked != UINT64_MAX &&
+		(n > u->max_unpacked || u->written > u->max_unpacked - n))
+		return unpack_fail(u, -E2BIG,
+			"unpacked size exceeds the ceiling of %" PRIu64 " bytes (max_unpacked%s)",
+			u->max_unpacked, u->ratio_guard ? ", built-in default" : "");
+	u->written += n;
+	return tar_ratio_check(u);
 }
 
 /* A regular file: data written to disk (unless hashing only) and into the blob hash. */
@@ -513,12 +568,12 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 		if (r < 0)
 			return disk_err(u, r, "create", p);
 	}
-	/* The quota's ceiling, checked before a byte of the file is written. */
-	if (u->max_bytes && (h->size > u->max_bytes || u->bytes > u->max_bytes - h->size)) {
+	/* The ceilings, checked before a byte of the file is written. */
+	r = charge(u, h->size);
+	if (r < 0) {
 		if (fd >= 0)
 			close(fd);
-		return unpack_fail(u, -EFBIG, "unpacked size exceeds the limit of %" PRIu64 " bytes",
-			u->max_bytes);
+		return r;
 	}
 	r = hash_git_blob_start(u->blob, h->size);
 	while (r == 0 && left > 0) {
@@ -574,6 +629,13 @@ static int do_other(struct unpack *u, const struct hdr *h, enum etype t, const s
 	bool keep = false;
 	int pfd, fd, r = 0;
 
+	/* The ceilings, before anything is written: a copy costs its target's size. */
+	if (t == T_SYMLINK)
+		r = charge(u, h->link.len);
+	else if (t == T_HARDLINK && !self)
+		r = charge(u, tsize);
+	if (r < 0)
+		return r;
 	if (u->dirfd >= 0) {
 		r = parent_fd(u, p, &pfd);
 		if (r == 0 && !self)
@@ -622,21 +684,24 @@ static int do_other(struct unpack *u, const struct hdr *h, enum etype t, const s
 static struct rec *model_lookup(struct unpack *u, const struct bstr *p)
 {
 	uint64_t parent_seq = 0;
+	uint32_t id = 0;
 	struct rec *r;
-	size_t i = 0;
+	size_t i = 0, e;
 
 	for (;;) {
-		for (; i < p->len && p->p[i] != '/'; i++)
-			;
-		r = ptab_get(&u->tab, p->p, i);
-		if (!r || r->seq <= parent_seq)
+		e = comp_end(p, i);
+		id = ptab_find(&u->tab, id, p->p + i, e - i);
+		if (!id)
 			return NULL;
-		if (i == p->len)
+		r = ptab_rec(&u->tab, id);
+		if (r->seq <= parent_seq)
+			return NULL;
+		if (e == p->len)
 			return r;
 		if (r->cur != T_DIR && r->cur != T_NONE)
 			return NULL;
 		parent_seq = r->seq;
-		i++;
+		i = e + 1;
 	}
 }
 
@@ -644,16 +709,18 @@ static struct rec *model_lookup(struct unpack *u, const struct bstr *p)
 static int check_prefixes(struct unpack *u, const struct hdr *h, const struct bstr *p)
 {
 	char s1[256], s2[256];
-	struct rec *r;
-	size_t i;
+	uint32_t id = 0;
+	size_t i = 0, e;
 
-	for (i = 0; u->any_symlink && i < p->len; i++) {
-		if (p->p[i] != '/')
-			continue;
+	if (!u->any_symlink)
+		return 0;
+	for (e = comp_end(p, i); e < p->len; i = e + 1, e = comp_end(p, i)) {
 		/* Tar.jl's view: a symlink entry still counts after its parent was replaced */
-		r = ptab_get(&u->tab, p->p, i);
-		if (r && r->tarjl == T_SYMLINK) {
-			struct bstr pre = {p->p, i};
+		id = ptab_find(&u->tab, id, p->p + i, e - i);
+		if (!id)
+			return 0; /* nothing below an unseen path was seen either */
+		if (ptab_rec(&u->tab, id)->tarjl == T_SYMLINK) {
+			struct bstr pre = {p->p, e};
 
 			return unpack_fail(u, -EPERM,
 				"unsafe tarball entry '%s': path through the "
@@ -661,6 +728,30 @@ static int check_prefixes(struct unpack *u, const struct hdr *h, const struct bs
 				unpack_show(&h->path, s1, sizeof(s1)), unpack_show(&pre, s2, sizeof(s2)));
 		}
 	}
+	return 0;
+}
+
+/*
+ * Julia joins every entry path to the install directory and makes it with
+ * one system call, so a path beyond PATH_MAX cannot be installed by Julia;
+ * refusing long and deep paths here, before the path table sees them,
+ * also bounds the work per entry.
+ */
+static int check_path_size(struct unpack *u, const struct hdr *h, const struct bstr *p)
+{
+	size_t depth = 1, i;
+	char s[256];
+
+	if (p->len > PATH_LEN_MAX)
+		return unpack_fail(u, -EPERM,
+			"unsafe tarball entry '%s': path too long (%zu bytes, at most %u)",
+			unpack_show(&h->path, s, sizeof(s)), p->len, PATH_LEN_MAX);
+	for (i = 0; i < p->len; i++)
+		depth += p->p[i] == '/';
+	if (depth > PATH_DEPTH_MAX)
+		return unpack_fail(u, -EPERM,
+			"unsafe tarball entry '%s': path too deep (%zu components, at most %u)",
+			unpack_show(&h->path, s, sizeof(s)), depth, PATH_DEPTH_MAX);
 	return 0;
 }
 
@@ -686,7 +777,9 @@ static int do_entry(struct unpack *u, struct hdr *h)
 		e = unpack_fail(u, -ENOMEM, "out of memory");
 		goto out;
 	}
-	e = check_prefixes(u, h, &p);
+	e = check_path_size(u, h, &p);
+	if (e == 0)
+		e = check_prefixes(u, h, &p);
 	if (e < 0 || p.len == 0)
 		goto out; /* p.len == 0: the root ("./"), necessarily a directory */
 	if (t == T_HARDLINK) {
@@ -704,8 +797,8 @@ static int do_entry(struct unpack *u, struct hdr *h)
 	}
 	e = model_walk(u, &p, &leaf, &live);
 	if (e < 0) {
-		e = unpack_fail(
-			u, e, "%s", e == -E2BIG ? "tarball has too many entries" : "out of memory");
+		e = unpack_fail(u, e, "%s",
+			e == -E2BIG ? "tarball has too many distinct paths" : "out of memory");
 		goto out;
 	}
 	if (t == T_DIR && live && (leaf->cur == T_DIR || leaf->cur == T_NONE)) {
@@ -740,7 +833,8 @@ static int finish(struct unpack *u, struct fetch_digests *ret)
 	int r;
 
 	memset(&d, 0, sizeof(d));
-	r = fetch_stream_sha256(u->in, d.sha256);
+	/* stop_at_end: the caller may read on, and finishes the sha256 itself */
+	r = u->stop_at_end ? 0 : fetch_stream_sha256(u->in, d.sha256);
 	if (r == 0)
 		r = tree_builder_final(u->tb, 0, d.tree);
 	if (r == 0)
@@ -755,18 +849,28 @@ static int finish(struct unpack *u, struct fetch_digests *ret)
 	d.bytes = u->bytes;
 	d.files = u->files;
 	d.compression = tar_filter_name(archive_filter_code(u->a, 0));
+	d.complete = !u->stop_at_end;
 	*ret = d;
 	return 0;
 }
 
 int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, char **errmsg)
 {
-	return fetch_unpack_max(in, dirfd, 0, ret, errmsg);
+	return fetch_unpack_ex(in, dirfd, NULL, ret, errmsg);
 }
 
 int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
 	struct fetch_digests *ret, char **errmsg)
 {
+	struct fetch_unpack_limits lim = {.max_bytes = max_bytes};
+
+	return fetch_unpack_ex(in, dirfd, &lim, ret, errmsg);
+}
+
+int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpack_limits *lim,
+	struct fetch_digests *ret, char **errmsg)
+{
+	static const struct fetch_unpack_limits deflt;
 	struct unpack u;
 	struct hdr h = {0};
 	const char *crash = getenv("ARTIFACTFS_CRASH_AT");
@@ -776,8 +880,13 @@ int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
 	if (errmsg)
 		*errmsg = NULL;
 	memset(&u, 0, sizeof(u));
+	if (!lim)
+		lim = &deflt;
 	u.in = in;
-	u.max_bytes = max_bytes;
+	u.max_bytes = lim->max_bytes;
+	u.max_unpacked = lim->max_unpacked ? lim->max_unpacked : FETCH_MAX_UNPACKED_DEFAULT;
+	u.ratio_guard = lim->max_unpacked == 0;
+	u.stop_at_end = lim->stop_at_end;
 	u.dirfd = dirfd;
 	u.cache_fd = -1;
 	u.crash_mid_unpack = crash && strcmp(crash, "mid-unpack") == 0;
@@ -796,7 +905,7 @@ int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
 			break;
 		r = do_entry(&u, &h);
 	}
-	if (r == 0)
+	if (r == 0 && !u.stop_at_end)
 		r = tar_drain(&u);
 	if (r == 0)
 		r = finish(&u, ret);
@@ -821,6 +930,8 @@ out:
 
 int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg)
 {
+	/* nothing is written: no ceiling on the bytes, a bomb only costs time */
+	static const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX};
 	struct fetch_stream *s = NULL;
 	int own = -1, r;
 
@@ -838,7 +949,7 @@ int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char
 	}
 	r = fetch_stream_open_fd(fd, path, NULL, &s);
 	if (r == 0)
-		r = fetch_unpack(s, -1, ret, errmsg);
+		r = fetch_unpack_ex(s, -1, &nolimit, ret, errmsg);
 	else if (errmsg)
 		*errmsg = strdup(strerror(-r));
 	fetch_stream_free(s);

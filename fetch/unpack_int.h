@@ -16,8 +16,10 @@
 #include "store/util/buf.h"
 
 #define EXT_MAX (1u << 20)	   /* largest PAX or GNU long-name payload accepted */
-#define TAB_MAX_ENTRIES (1u << 24) /* distinct paths in one tarball */
-#define TAB_MAX_BYTES (1ull << 30) /* bytes of those paths */
+#define TAB_MAX_ENTRIES (1u << 24) /* distinct path components (table records) in one tarball */
+#define TAB_MAX_BYTES (1ull << 30) /* bytes of those components */
+#define PATH_LEN_MAX 4095	   /* bytes of a normalised entry path (PATH_MAX - 1) */
+#define PATH_DEPTH_MAX 1024	   /* components of a normalised entry path */
 #define COPY_BUF (128u << 10)
 #define ERRMSG_MAX 4096
 
@@ -31,7 +33,10 @@ struct bstr {
 };
 
 /*
- * Every path seen, with two views of it:
+ * Every path seen, as a trie: a record is one component under its parent
+ * record (parent 0: the root), so the table grows with the bytes of the
+ * distinct components, never with the square of a path's length.  Two
+ * views of each path:
  *  - tarjl: the type Tar.jl's read_tarball() records in its `paths` dict:
  *    set only by entries, never cleared when an ancestor is replaced (so a
  *    stale symlink still blocks paths through it, as in Tar.jl);
@@ -41,8 +46,9 @@ struct bstr {
  *    subtree without visiting it.
  */
 struct rec {
-	char *path;
-	size_t len;
+	char *name; /* the last component, not NUL-terminated */
+	uint32_t len;
+	uint32_t parent; /* id of the parent record (index + 1), 0: the root */
 	uint64_t hash;
 	uint64_t seq;
 	uint64_t size;	     /* regular file size */
@@ -51,8 +57,9 @@ struct rec {
 };
 
 struct ptab {
-	struct rec *v;
-	size_t cap, n;
+	struct rec *v;	   /* records by id - 1, in creation order */
+	uint32_t *slot;	   /* open addressing over v: id, 0 for a free slot */
+	size_t cap, n, vcap; /* slots, records, room in v */
 	uint64_t bytes;
 };
 
@@ -67,7 +74,10 @@ struct hdr {
 
 struct unpack {
 	struct fetch_stream *in;
-	uint64_t max_bytes;	/* ceiling of the unpacked size; 0 = none */
+	uint64_t max_bytes;    /* ceiling of the unpacked size (quota); 0 = none */
+	uint64_t max_unpacked; /* ceiling of every byte written; UINT64_MAX = none */
+	bool ratio_guard;      /* enforce FETCH_UNPACK_RATIO on the decompressed bytes */
+	bool stop_at_end;      /* leave the stream after the tar data unread */
 	struct archive *a;
 	int stream_err;
 	unsigned char magic[8];
@@ -77,7 +87,8 @@ struct unpack {
 	const unsigned char *blk;
 	size_t blk_len;
 	bool data_eof;
-	uint64_t offset; /* tar bytes consumed, for messages */
+	uint64_t offset;   /* tar bytes consumed, for messages */
+	uint64_t produced; /* decompressed bytes libarchive handed out (the ratio guard) */
 
 	int dirfd; /* -1: hash only */
 	struct tree_builder *tb;
@@ -98,6 +109,7 @@ struct unpack {
 	unsigned char raw[512];
 	unsigned char *copybuf;
 	uint64_t bytes, files;
+	uint64_t written; /* every byte an entry wrote or would write: files, copies, link targets */
 	bool crash_mid_unpack, wrote_file;
 
 	int err;
@@ -178,6 +190,13 @@ uint64_t tar_pad512(uint64_t size);
  * the downloaded stream.  Returns 0 or a recorded -errno.
  */
 int tar_drain(struct unpack *u);
+
+/*
+ * tar_ratio_check - the ratio guard of fetch.h, when u->ratio_guard is set,
+ * on the largest of u->produced, u->written and the path table's memory.  Returns 0 or the -E2BIG
+ * recorded with unpack_fail().
+ */
+int tar_ratio_check(struct unpack *u);
 
 /* tar_filter_name - "gzip", "bzip2", "xz", "zstd" or "none" for a libarchive filter code. */
 const char *tar_filter_name(int code);

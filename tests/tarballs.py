@@ -5,6 +5,7 @@
     tarballs.py hostile OUTDIR
     tarballs.py toml OUTDIR BASEURL [options]      (see `tarballs.py toml -h`)
     tarballs.py check OUTDIR                       (after hostile)
+    tarballs.py bombs OUTDIR [--link-mib N] [--gzip-mib N]
 
 realfiles: artifacts made of real files of this machine (see ARTIFACTS):
     OUTDIR/src/<name>/           the source tree
@@ -32,6 +33,12 @@ equivalent tree under OUTDIR/src/<case>/ and its git-tree-sha1.
 check: read every hostile and benign tarball of OUTDIR with a reference
 reader that applies Tar.jl's rules, and check that each hostile one is
 rejected by its own rule and each benign one accepted with its tree hash.
+
+bombs: hardlink-bomb.tar.gz (a file of 16 MiB of zeros and 100 hardlinks to
+it, ~17 KB) and gzip-bomb.tar.gz (1 GiB of zeros, ~1 MB), with their real
+git-tree-sha1 in OUTDIR/manifest.json (the realfiles format), and the entry
+gzip-bomb-as-2mb: the gzip bomb described as a 2 MB artifact (size 2000000,
+another sha256), as a hostile mirror would serve it.
 
 toml: write an Artifacts.toml (Julia's TOML.print layout) for the artifacts of
 OUTDIR/manifest.json with download URLs under BASEURL.
@@ -668,6 +675,66 @@ def cmd_hostile(args):
     return 0
 
 
+# --- bombs: small tarballs that unpack to a lot (issue 10, bugs 9 and 11) ---------------
+
+def git_blob_zeros(size):
+    h = hashlib.sha1(b"blob %d\0" % size)
+    chunk = bytes(1 << 20)
+    left = size
+    while left:
+        n = min(left, len(chunk))
+        h.update(chunk[:n])
+        left -= n
+    return h.digest()
+
+
+def git_flat_tree(entries):
+    """The git tree id of one directory of (name, blob id) regular files, mode 644."""
+    body = b"".join(b"100644 " + n + b"\0" + oid for n, oid in sorted(entries))
+    return hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
+
+
+def cmd_bombs(args):
+    """hardlink-bomb.tar.gz: one file of --link-mib MiB of zeros and 100 hardlinks
+    to it; gzip-bomb.tar.gz: one file of --gzip-mib MiB of zeros, gzip -9."""
+    out = os.path.abspath(args.outdir)
+    os.makedirs(out, exist_ok=True)
+    manifest = {"artifacts": {}, "compressions": ["gz"]}
+
+    def emit(name, fname, tree_hash, data_sha=None, size=None):
+        path = os.path.join(out, fname)
+        with open(path, "rb") as f:
+            data = f.read()
+        manifest["artifacts"][name] = {"git-tree-sha1": tree_hash, "tarballs": {"gz": {
+            "file": fname, "sha256": data_sha or sha256(data), "size": size or len(data)}}}
+
+    big = args.link_mib << 20
+    names = [b"link%03d" % i for i in range(100)]
+    tar = entry(b"big", b"0", bytes(big))
+    tar += b"".join(header(n, b"1", linkname=b"big") for n in names) + END
+    with open(os.path.join(out, "hardlink-bomb.tar.gz"), "wb") as f:
+        f.write(gzip.compress(tar, 9, mtime=0))
+    oid = git_blob_zeros(big)
+    emit("hardlink-bomb", "hardlink-bomb.tar.gz",
+         git_flat_tree([(n, oid) for n in [b"big"] + names]))
+
+    size = args.gzip_mib << 20
+    z = __import__("zlib").compressobj(9, 8, 31)  # 31: a gzip wrapper
+    chunk = bytes(1 << 20)
+    with open(os.path.join(out, "gzip-bomb.tar.gz"), "wb") as f:
+        f.write(z.compress(header(b"zeros", b"0", size=size)))
+        for _ in range(args.gzip_mib):
+            f.write(z.compress(chunk))
+        f.write(z.compress(END))
+        f.write(z.flush())
+    tree = git_flat_tree([(b"zeros", git_blob_zeros(size))])
+    emit("gzip-bomb", "gzip-bomb.tar.gz", tree)
+    # The same bytes served in place of a 2 MB artifact: another sha256, size 2 MB.
+    emit("gzip-bomb-as-2mb", "gzip-bomb.tar.gz", tree, "ab" * 32, 2000000)
+    write_json(os.path.join(out, "manifest.json"), manifest)
+    return 0
+
+
 # --- check: a reference reader with Tar.jl's rules ----------------------------------
 
 class Reject(Exception):
@@ -1030,13 +1097,17 @@ def main():
     t.add_argument("--wrong-tree", action="append", default=[], metavar="NAME",
                    help="write a wrong git-tree-sha1 for NAME (last hex digit changed)")
     t.add_argument("--size", action="store_true", help="add size = <bytes> (Pkg >= 1.13)")
+    b = sub.add_parser("bombs", help="a hardlink bomb and a gzip bomb, and their manifest")
+    b.add_argument("outdir")
+    b.add_argument("--link-mib", type=int, default=16, help="size of the linked file (16)")
+    b.add_argument("--gzip-mib", type=int, default=1024, help="unpacked size of the gzip bomb")
     c = sub.add_parser("check", help="check OUTDIR/hostile.json against a reference reader "
                        "with Tar.jl's rules")
     c.add_argument("outdir")
     args = ap.parse_args()
     try:
         return {"realfiles": cmd_realfiles, "hostile": cmd_hostile, "toml": cmd_toml,
-                "check": cmd_check}[args.cmd](args)
+                "check": cmd_check, "bombs": cmd_bombs}[args.cmd](args)
     except (OSError, RuntimeError, subprocess.CalledProcessError) as e:
         die(str(e))
 

@@ -60,6 +60,20 @@ noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * ctl_parse_number - decimal digits, then one of the NULL-terminated units[]
+ * ("" for none), multiplied by mult[] of that unit, into *ret.  Returns 0,
+ * -EINVAL (not that form) or -ERANGE (over 64 bits).  Pure function.
+ */
+int ctl_parse_number(const char *v, const char *const *units, const uint64_t *mult,
+	uint64_t *ret);
+
+/*
+ * ctl_parse_bytes - a byte count: "1000", "1000B", "512K", "10MiB", "2G",
+ * "1T" (powers of 1024), into *ret.  Returns 0, -EINVAL or -ERANGE.
+ */
+int ctl_parse_bytes(const char *v, uint64_t *ret);
+
+/*
  * ctl_is_help - true when arg is -h or --help.  Commands print their usage on
  * stdout and exit 0 for it.
  */

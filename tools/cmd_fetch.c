@@ -33,8 +33,8 @@ static void usage(FILE *f)
 		"usage: %s fetch [--store DIR] [--platform TRIPLET] [--tag KEY=VALUE[:MODE]]...\n"
 		"                [--include-lazy] [--jobs N] [--pkg-server URL] [--ignore-hashes]\n"
 		"                [--ca-file FILE] [--connect-timeout SEC] [--low-speed-time SEC]\n"
-		"                [--timeout SEC] [--sources-from FILE2]... [--verbose]\n"
-		"                FILE [NAME...]\n"
+		"                [--timeout SEC] [--max-unpacked SIZE] [--sources-from FILE2]...\n"
+		"                [--verbose] FILE [NAME...]\n"
 		"\n"
 		"Download, verify and install into the store the artifacts FILE selects for\n"
 		"the platform, as Julia's Pkg does: every non-lazy entry, or with NAMEs just\n"
@@ -59,6 +59,9 @@ static void usage(FILE *f)
 		"                           seconds (default 20; 0 never)\n"
 		"      --timeout SEC        overall deadline of one download attempt\n"
 		"                           (default none)\n"
+		"      --max-unpacked SIZE  refuse an artifact that unpacks to more than SIZE\n"
+		"                           bytes (K, M, G, T suffixes); default 64G and at\n"
+		"                           most %d times the compressed size\n"
 		"      --sources-from FILE2 also try the download entries FILE2 gives for\n"
 		"                           the same git-tree-sha1 (repeatable)\n"
 		"  -v, --verbose            also report failed attempts that are retried\n"
@@ -66,7 +69,7 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 all installed, 1 an install failed, 2 FILE or an entry is\n"
 		"malformed, 3 a NAME has no entry for the platform, 64 usage.\n",
-		progname, DEFAULT_JOBS);
+		progname, DEFAULT_JOBS, FETCH_UNPACK_RATIO);
 }
 
 struct fetch_opts {
@@ -80,6 +83,7 @@ struct fetch_opts {
 	bool ignore_hashes;
 	const char *ca_file;
 	long connect_timeout, low_speed_time, timeout;
+	uint64_t max_unpacked; /* 0: the built-in default */
 	const char *file;
 	char **names;
 	size_t nnames;
@@ -101,7 +105,8 @@ static long seconds_arg(const char *opt, const char *v)
 
 static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
-	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES };
+	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES,
+	       OPT_UNPACKED };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"store", required_argument, NULL, 's'},
@@ -116,6 +121,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"low-speed-time", required_argument, NULL, OPT_LOWSPEED},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"sources-from", required_argument, NULL, OPT_SOURCES},
+		{"max-unpacked", required_argument, NULL, OPT_UNPACKED},
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
@@ -180,6 +186,13 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 			break;
 		case OPT_SOURCES:
 			o->more[o->nmore++] = optarg;
+			break;
+		case OPT_UNPACKED:
+			if (ctl_parse_bytes(optarg, &o->max_unpacked) < 0 || o->max_unpacked == 0)
+				ctl_usage_error("fetch",
+					"invalid --max-unpacked '%s': bytes expected (K, M, G, T "
+					"suffixes)",
+					optarg);
 			break;
 		case ':':
 			ctl_usage_error("fetch", "option '%s' needs a value", argv[optind - 1]);
@@ -674,6 +687,7 @@ int cmd_fetch(int argc, char **argv)
 	p.fo.connect_timeout = o.connect_timeout;
 	p.fo.low_speed_time = o.low_speed_time;
 	p.fo.timeout = o.timeout;
+	p.fo.max_unpacked = o.max_unpacked;
 	p.fo.log = on_log;
 	if (o.ignore_hashes)
 		p.fo.flags |= FETCH_IGNORE_HASHES;

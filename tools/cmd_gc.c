@@ -140,32 +140,6 @@ static void strv_uniq(struct strv *sv)
 	sv->n = k;
 }
 
-/* parse_number - decimal digits, then a unit from units[] (multipliers in mult[]). */
-static int parse_number(const char *v, const char *const *units, const uint64_t *mult,
-	uint64_t *ret)
-{
-	uint64_t n = 0;
-	const char *p = v;
-	size_t i;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		n = n * 10 + (uint64_t)(*p - '0');
-	}
-	for (i = 0; units[i]; i++) {
-		if (strcmp(p, units[i]) == 0) {
-			if (mult[i] && n > UINT64_MAX / mult[i])
-				return -ERANGE;
-			*ret = n * mult[i];
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
 /* parse_duration - "0", "30", "30s", "15m", "12h", "7d", "2w" in seconds. */
 static int parse_duration(const char *v, int64_t *ret)
 {
@@ -174,23 +148,12 @@ static int parse_duration(const char *v, int64_t *ret)
 	uint64_t n;
 	int r;
 
-	r = parse_number(v, units, mult, &n);
+	r = ctl_parse_number(v, units, mult, &n);
 	if (r == 0 && n > (uint64_t)100 * 366 * 86400)
 		r = -ERANGE;	/* over a century: surely a mistake */
 	if (r == 0)
 		*ret = (int64_t)n;
 	return r;
-}
-
-/* parse_bytes - "1000", "512K", "10MiB", "2G" ... (powers of 1024). */
-static int parse_bytes(const char *v, uint64_t *ret)
-{
-	static const char *const units[] = { "", "B", "K", "KiB", "k", "M", "MiB", "G", "GiB",
-		"T", "TiB", NULL };
-	static const uint64_t mult[] = { 1, 1, 1ULL << 10, 1ULL << 10, 1ULL << 10, 1ULL << 20,
-		1ULL << 20, 1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40 };
-
-	return parse_number(v, units, mult, ret);
 }
 
 static void parse_args(int argc, char **argv, struct gc_opts *o)
@@ -226,7 +189,7 @@ static void parse_args(int argc, char **argv, struct gc_opts *o)
 						      "s, m, h, d or w", optarg);
 			break;
 		case OPT_MAX:
-			if (parse_bytes(optarg, &o->max_freed) < 0)
+			if (ctl_parse_bytes(optarg, &o->max_freed) < 0)
 				ctl_usage_error("gc", "invalid --max-freed '%s': bytes, with K, M, "
 						      "G or T", optarg);
 			o->has_max = true;

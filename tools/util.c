@@ -97,3 +97,38 @@ const char *ctl_utc(int64_t t, char buf[32])
 		return "-";
 	return buf;
 }
+
+int ctl_parse_number(const char *v, const char *const *units, const uint64_t *mult,
+	uint64_t *ret)
+{
+	uint64_t n = 0;
+	const char *p = v;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	for (i = 0; units[i]; i++) {
+		if (strcmp(p, units[i]) == 0) {
+			if (mult[i] && n > UINT64_MAX / mult[i])
+				return -ERANGE;
+			*ret = n * mult[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int ctl_parse_bytes(const char *v, uint64_t *ret)
+{
+	static const char *const units[] = { "", "B", "K", "KiB", "k", "M", "MiB", "G", "GiB",
+		"T", "TiB", NULL };
+	static const uint64_t mult[] = { 1, 1, 1ULL << 10, 1ULL << 10, 1ULL << 10, 1ULL << 20,
+		1ULL << 20, 1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40 };
+
+	return ctl_parse_number(v, units, mult, ret);
+}

@@ -180,6 +180,38 @@ else
 	skip "stall: low-speed abort" "no low-speed option in 'artifactctl fetch --help'"
 fi
 
+# Issue 10, bug 11: bytes after the end of the tar data.  /zeros/ sends the
+# tarball and then zeros until the client goes away: a reader that reads to
+# the end never ends (it would be killed by fetch_run's timeout).
+FT=${FETCH_TIMEOUT:-120}
+FETCH_TIMEOUT=60
+# With a sha256: read on to check it, but no further than a real tarball's
+# padding can go (FETCH_TRAILER_MAX): then it is a mismatch.
+failing zeros 'follow the end of the tar data' "$SERVER_URL/zeros"
+ok "zeros: not killed by the timeout" test "$rc" -ne 124
+# The same, 100 GiB announced: with the entry's size the announced length
+# alone refuses it, before the body is read.
+toml zeroscl "$SERVER_URL/zeros-cl" --size
+fetch_run zeroscl --store "$T/store-zeroscl" "$TOML"
+is "zeros-cl + size: exits 1" "$rc" 1
+ok "zeros-cl + size: the size refuses it" err_has zeroscl 'more than the expected size'
+ok "zeros-cl + size: no artifact, tmp/ empty" store_clean "$T/store-zeroscl"
+# With the entry's size and no length: stopped past the size.
+toml zerossize "$SERVER_URL/zeros" --size
+fetch_run zerossize --store "$T/store-zerossize" "$TOML"
+is "zeros + size: exits 1" "$rc" 1
+ok "zeros + size: stopped at the size" err_has zerossize 'more than the expected size'
+# From a Pkg server (no sha256): Tar.jl ignores what follows the tar data,
+# the tree hash decides, nothing more is read.
+mkdir -p "$ART/artifact" && cp "$ART/$F" "$ART/artifact/$H"
+S=$T/store-pkgzeros
+toml pkgzeros "$SERVER_URL/404"
+fetch_run pkgzeros --store "$S" --pkg-server "$SERVER_URL/zeros" "$TOML"
+is "Pkg server + zeros, no sha256: installed" "$rc" 0
+[ "$rc" -eq 0 ] || sed 's/^/# /' "$T/pkgzeros.err"
+ok "Pkg server + zeros: the tree is complete" tree_equal "$ART/src/small" "$S/artifacts/$H"
+FETCH_TIMEOUT=$FT
+
 stop_test_server
 is "the test server stopped cleanly" "$?" 0
 done_testing

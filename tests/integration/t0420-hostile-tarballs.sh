@@ -9,6 +9,9 @@
 # may appear anywhere.  The benign tarballs (absolute and ../.. symlink
 # targets, duplicate entries, hardlinks, long names, "./" prefixes) must be
 # installed with the tree git computes for the equivalent directory.
+# At the end, a hardlink bomb and a gzip bomb (issue 10) are refused by the
+# size limits, with and without --max-unpacked, and through a mount with a
+# quota.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
@@ -127,6 +130,83 @@ for c in $(json_get "$J" benign); do
 	ok "$c: tmp/ is empty" dir_empty "$S/tmp"
 done
 ok "no escape-* file after the benign ones either" no_escape
+
+# --- Bombs (issue 10, bugs 9 and 11): small tarballs that unpack to a lot -------------
+# hardlink-bomb.tar.gz: 17 KB, a 16 MiB file and 100 hardlinks (1.6 GiB);
+# gzip-bomb.tar.gz: 0.5 MB, 512 MiB of zeros.  Both have their real tree
+# hash and sha256, so only a size limit can refuse them.  Each must fail
+# with exit 1 and the limit in the message, and leave the store clean.
+BD=$T/bombs
+"$PYTHON3" "$TARBALLS" bombs "$BD" --gzip-mib 512 >"$T/bombs.log" 2>&1 ||
+	bail_out "tarballs.py bombs failed: $(cat "$T/bombs.log")"
+stop_test_server
+start_test_server "$BD" || bail_out "the test server did not start"
+bomb_toml() {	# bomb_toml TAG NAME [tarballs.py toml option...]
+	_t=$1 _n=$2
+	shift 2
+	"$PYTHON3" "$TARBALLS" toml "$BD" "$SERVER_URL" --only "$_n" "$@" -o "$T/toml/$_t.toml" ||
+		bail_out "tarballs.py toml $_n"
+	TOML=$T/toml/$_t.toml
+}
+# store_bytes STORE: bytes under STORE (apparent sizes).
+store_bytes() {
+	du -sb --apparent-size "$1" | cut -f1
+}
+# bomb TAG NAME CAUSE-ERE [FETCH-OPTION...] (after --): refused, cause named, store clean.
+bomb() {
+	_tag=$1 _name=$2 _cause=$3
+	shift 3
+	fetch_run "$_tag" --store "$T/store-$_tag" "$@" "$TOML"
+	is "$_tag: refused with exit 1" "$rc" 1
+	ok "$_tag: the message names the limit (/$_cause/)" grep -Eqi -e "$_cause" "$T/$_tag.err"
+	[ "$rc" -eq 1 ] || sed 's/^/# /' "$T/$_tag.err"
+	ok "$_tag: no artifact" dir_empty "$T/store-$_tag/artifacts"
+	ok "$_tag: tmp/ is empty" dir_empty "$T/store-$_tag/tmp"
+	ok "$_tag: the store holds under 1 MiB" test "$(store_bytes "$T/store-$_tag")" -lt 1048576
+}
+bomb_toml hl hardlink-bomb
+bomb hl-default hardlink-bomb 'decompression bomb'
+if fetch_has --max-unpacked; then
+	bomb hl-max hardlink-bomb 'max_unpacked' --max-unpacked 100M
+else
+	skip "hardlink bomb: --max-unpacked" "no --max-unpacked in 'artifactctl fetch --help'"
+fi
+bomb_toml gz gzip-bomb
+bomb gz-default gzip-bomb 'decompression bomb'
+if fetch_has --max-unpacked; then
+	bomb gz-max gzip-bomb 'max_unpacked' --max-unpacked 100M
+	fetch_run gz-big --store "$T/store-gz-big" --max-unpacked 1G "$TOML"
+	is "gzip bomb under an explicit --max-unpacked 1G: installed (the ratio guard is off)" "$rc" 0
+	rm -rf "$T/store-gz-big"
+else
+	skip "gzip bomb: --max-unpacked" "no --max-unpacked in 'artifactctl fetch --help'"
+fi
+# In place of a 2 MB artifact (size = 2000000 in the entry): at most 200 x 2 MB.
+bomb_toml gz2 gzip-bomb-as-2mb --size
+bomb gz-as-2mb gzip-bomb-as-2mb 'decompression bomb'
+
+# Through a mount with a quota (under the ratio guard's 64 MiB floor, so the
+# quota is what refuses it; over the 16 MiB file, so only the copies can
+# exceed it): the hardlink copies count against it.
+if [ -c /dev/fuse ] && command -v fusermount3 >/dev/null 2>&1 && [ -x "${ARTIFACTFS:-}" ]; then
+	. "$TESTS_SRCDIR/fuse.sh"
+	bomb_toml mnt hardlink-bomb
+	MS=$T/store-mnt
+	if mount_artifactfs "$T/mnt" -o "store=$MS,toml=$TOML,quota=40M"; then
+		ok "mount, quota=40M: the hardlink bomb cannot be read" \
+			sh -c '! ls "$1/hardlink-bomb/" >/dev/null 2>&1' sh "$T/mnt"
+		ok "mount, quota=40M: nothing installed" dir_empty "$MS/artifacts"
+		ok "mount, quota=40M: the store holds under 1 MiB" \
+			test "$(store_bytes "$MS")" -lt 1048576
+		ok "mount, quota=40M: the log says the quota refused it" \
+			grep -q 'unpacked size exceeds the limit of 41943040 bytes' "$TEST_TMP/fs.log"
+		unmount_artifactfs
+	else
+		skip "mount, quota=40M" "mount failed"
+	fi
+else
+	skip "mount, quota=40M" "no FUSE here"
+fi
 
 stop_test_server
 is "the test server stopped cleanly" "$?" 0

@@ -21,6 +21,9 @@ rest of the path (a /delay/<ms>/ prefix may precede any of the others):
     /redirect/<f>   302 to /<f>
     /reset/<f>      part of the body, then a TCP RST (SO_LINGER {1, 0})
     /delay/<ms>/<f> wait ms (at most 60 s) before answering
+    /zeros/<f>      the file, then zeros without end: no Content-Length, the
+                    body ends when the client goes away (or --stall-seconds)
+    /zeros-cl/<f>   the same with a Content-Length of the file plus 100 GiB
 
 Requests are counted per method and path: GET /_stats returns them as JSON,
 {"GET": {"/x": 1}, "HEAD": {}, "total": {"GET": 1, "HEAD": 0}};
@@ -50,6 +53,8 @@ CHUNK = 1024
 SLOW_INTERVAL = 0.2
 MAX_DELAY_MS = 60000
 CORRUPT_LEN = 16
+ZEROS_CHUNK = 1 << 20
+ZEROS_CL_EXTRA = 100 << 30
 
 STOP = threading.Event()
 
@@ -100,7 +105,7 @@ def parse_modes(path):
             parts = parts[2:]
             continue
         if mode is None and head in ("404", "500", "truncate", "corrupt", "stall",
-                                     "slow", "redirect", "reset"):
+                                     "slow", "redirect", "reset", "zeros", "zeros-cl"):
             mode = head
             parts = parts[1:]
             continue
@@ -288,6 +293,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.flush()
                 if off + CHUNK < len(data):
                     self.sleep(SLOW_INTERVAL)
+            return
+        if mode in ("zeros", "zeros-cl"):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            if mode == "zeros-cl":
+                self.send_header("Content-Length", str(len(data) + ZEROS_CL_EXTRA))
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            self.end_headers()
+            self.wfile.write(data)
+            zeros = bytes(ZEROS_CHUNK)
+            deadline = time.monotonic() + self.server.stall_seconds
+            while not STOP.is_set() and time.monotonic() < deadline:
+                self.wfile.write(zeros)  # BrokenPipe/reset when the client leaves
             return
         self.send_plain(500, "unknown mode")
 

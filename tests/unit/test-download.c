@@ -199,6 +199,12 @@ static void serve(int fd)
 		respond(fd, 302, "Found", "Location: /loop\r\n", NULL, 0, 0);
 	} else if (strcmp(path, "/tofile") == 0) {
 		respond(fd, 302, "Found", "Location: file:///etc/hostname\r\n", NULL, 0, 0);
+	} else if (strncmp(path, "/nolen/", 7) == 0 && (b = blob_get(path + 7))) {
+		/* no Content-Length: the body ends when the connection closes */
+		static const char h[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n";
+
+		send_all(fd, h, sizeof(h) - 1);
+		send_all(fd, b->p, b->len);
 	} else if (strncmp(path, "/stall/", 7) == 0 && (b = blob_get(path + 7))) {
 		respond(fd, 200, "OK", NULL, b->p, b->len > 1024 ? 1024 : b->len, b->len);
 		wait_close(fd);
@@ -580,6 +586,73 @@ static void test_http(void)
 	unsetenv("CI");
 }
 
+/* Read u with its size capped at limit: rc, bytes handed out, message. */
+static int get_capped(const char *u, uint64_t limit, uint64_t *bytes, char *msg, size_t msgsize)
+{
+	struct fetch_options o;
+	struct fetch_stream *s = NULL;
+	const void *b;
+	size_t n;
+	int rc;
+
+	opts(&o);
+	rc = fetch_stream_open_url(u, &o, &s, NULL);
+	if (rc < 0)
+		return rc;
+	fetch_stream_set_limit(s, limit);
+	do
+		rc = fetch_stream_read(s, &b, &n);
+	while (rc == 0 && n > 0);
+	*bytes = fetch_stream_bytes(s);
+	snprintf(msg, msgsize, "%s", fetch_stream_errmsg(s));
+	if (rc < 0 && fetch_stream_retryable(s))
+		rc = -EAGAIN; /* a size mismatch must not be retried */
+	fetch_stream_free(s);
+	return rc;
+}
+
+/* Issue 10, bug 11: a download entry's size is a hard cap on the bytes received. */
+static void test_size_cap(void)
+{
+	static char big[300000];
+	char msg[1024], fileurl[700];
+	uint64_t bytes;
+	size_t i;
+	int fd, rc;
+
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 1000);
+	blob_add("big.bin", big, sizeof(big));
+
+	rc = get_capped(url("/ok/big.bin"), sizeof(big), &bytes, msg, sizeof(msg));
+	ok(rc == 0 && bytes == sizeof(big), "size cap equal to the size: read whole");
+	rc = get_capped(url("/ok/big.bin"), sizeof(big) - 1, &bytes, msg, sizeof(msg));
+	is_int(rc, -EBADMSG, "Content-Length over the size: -EBADMSG, not retryable");
+	ok(bytes == 0, "Content-Length over the size: fails before the body (%llu bytes)",
+		(unsigned long long)bytes);
+	ok(strstr(msg, "announces 300000 bytes, more than the expected size of 299999") != NULL,
+		"Content-Length over the size: the message says so");
+	diag("%s", msg);
+	rc = get_capped(url("/nolen/big.bin"), 100000, &bytes, msg, sizeof(msg));
+	is_int(rc, -EBADMSG, "no Content-Length, body over the size: -EBADMSG, not retryable");
+	ok(bytes <= 100000, "no Content-Length: nothing handed out past the size (%llu bytes)",
+		(unsigned long long)bytes);
+	ok(strstr(msg, "more than the expected size of 100000") != NULL,
+		"no Content-Length: the message says so");
+	diag("%s", msg);
+	rc = get_capped(url("/nolen/big.bin"), sizeof(big), &bytes, msg, sizeof(msg));
+	ok(rc == 0 && bytes == sizeof(big), "no Content-Length, body of the size: read whole");
+
+	snprintf(fileurl, sizeof(fileurl), "%s/big.bin", tmpdir);
+	fd = open(fileurl, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, big, sizeof(big)) != (ssize_t)sizeof(big))
+		abort();
+	close(fd);
+	snprintf(fileurl, sizeof(fileurl), "file://%s/big.bin", tmpdir);
+	rc = get_capped(fileurl, 1000, &bytes, msg, sizeof(msg));
+	ok(rc == -EBADMSG && bytes == 0, "file:// over the size: refused before reading");
+}
+
 static void test_pkg_server_url(void)
 {
 	char *s = NULL;
@@ -691,8 +764,8 @@ static void test_install(void)
 		abort();
 	close(fd);
 	snprintf(fileurl, sizeof(fileurl), "file://%s/good.tar.gz", tmpdir);
-	src[0] = (struct fetch_source){url("/404/good.tar.gz"), sha};
-	src[1] = (struct fetch_source){fileurl, sha};
+	src[0] = (struct fetch_source){url("/404/good.tar.gz"), sha, 0};
+	src[1] = (struct fetch_source){fileurl, sha, 0};
 	req.hash = tree;
 	req.sources = src;
 	req.nsources = 2;
@@ -711,9 +784,9 @@ static void test_install(void)
 
 	/* every source fails: nothing installed, every cause listed */
 	req.hash = tree2;
-	src[0] = (struct fetch_source){url("/404/other.tar.gz"), sha2};
-	src[1] = (struct fetch_source){url("/ok/other.tar.gz"), sha}; /* wrong sha256 */
-	src[2] = (struct fetch_source){url("/500/other.tar.gz"), sha2};
+	src[0] = (struct fetch_source){url("/404/other.tar.gz"), sha2, 0};
+	src[1] = (struct fetch_source){url("/ok/other.tar.gz"), sha, 0}; /* wrong sha256 */
+	src[2] = (struct fetch_source){url("/500/other.tar.gz"), sha2, 0};
 	req.nsources = 3;
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EREMOTEIO, "all sources fail: the last source's error");
@@ -736,7 +809,7 @@ static void test_install(void)
 	o.pkg_server = url("");
 	fetch_free(f);
 	fetch_new(s, &o, &f);
-	src[0] = (struct fetch_source){url("/ok/other.tar.gz"), sha2};
+	src[0] = (struct fetch_source){url("/ok/other.tar.gz"), sha2, 0};
 	req.nsources = 1;
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, 0, "Pkg server first");
@@ -754,7 +827,7 @@ static void test_install(void)
 
 	/* tree hash mismatch, then the same with ignore-hashes */
 	req.hash = "0123456789abcdef0123456789abcdef01234567";
-	src[0] = (struct fetch_source){url("/ok/good.tar.gz"), sha};
+	src[0] = (struct fetch_source){url("/ok/good.tar.gz"), sha, 0};
 	o.pkg_server = NULL;
 	fetch_free(f);
 	fetch_new(s, &o, &f);
@@ -782,7 +855,7 @@ static void test_install(void)
 
 	/* an unsafe tarball is refused at once */
 	req.hash = etree;
-	src[0] = (struct fetch_source){url("/ok/evil.tar.gz"), esha};
+	src[0] = (struct fetch_source){url("/ok/evil.tar.gz"), esha, 0};
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EPERM, "unsafe tarball: -EPERM");
 	is_int(requests("/ok/evil.tar.gz"), 1, "unsafe tarball not retried");
@@ -790,14 +863,14 @@ static void test_install(void)
 
 	/* an error page served with 200: a sha256 mismatch, as Julia reports it */
 	blob_add("page.tar.gz", "<html>maintenance</html>\n", 25);
-	src[0] = (struct fetch_source){url("/ok/page.tar.gz"), sha};
+	src[0] = (struct fetch_source){url("/ok/page.tar.gz"), sha, 0};
 	req.hash = "2222222222222222222222222222222222222222";
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EBADMSG, "an HTML page: -EBADMSG");
 	ok(strstr(fetch_errmsg(f), "Error: Hash Mismatch!") &&
 			strstr(fetch_errmsg(f), "does not appear to be a tarball"),
 		"an HTML page: Hash Mismatch, and why it is not a tarball");
-	req.sources = &(struct fetch_source){url("/ok/page.tar.gz"), NULL};
+	req.sources = &(struct fetch_source){url("/ok/page.tar.gz"), NULL, 0};
 	rc = fetch_install(f, &req, &path);
 	ok(rc == -EILSEQ && strstr(fetch_errmsg(f), "does not appear to be a tarball"),
 		"an HTML page without a sha256: not a tarball");
@@ -818,7 +891,7 @@ static void test_install(void)
 
 		hexes(&third, t3, s3);
 		blob_add("third.tar.gz", third.p, third.len);
-		one = (struct fetch_source){url("/ok/third.tar.gz"), s3};
+		one = (struct fetch_source){url("/ok/third.tar.gz"), s3, 0};
 		req.hash = t3;
 		req.sources = &one;
 		req.nsources = 1;
@@ -869,6 +942,7 @@ int main(void)
 	test_file_urls();
 	test_http();
 	test_pkg_server_url();
+	test_size_cap();
 	test_install();
 
 	server_stop();

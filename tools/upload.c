@@ -520,11 +520,28 @@ out:
 
 /* ---- the interface ------------------------------------------------------------------ */
 
+/*
+ * Whether dest begins with what reads as a URL scheme and its colon
+ * (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":").  Such a
+ * destination is taken for a URL, never for a relative path: "s3:/b" (one
+ * slash) must not publish into ./s3:/b.
+ */
+static bool scheme_like(const char *dest)
+{
+	const char *p = dest;
+
+	if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+		return false;
+	while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		*p == '+' || *p == '-' || *p == '.')
+		p++;
+	return *p == ':';
+}
+
 int upload_new(const char *dest, const struct upload_options *o, struct upload **ret, char **errmsg)
 {
 	struct upload_options def;
 	struct upload *u;
-	const char *colon;
 	int err;
 
 	if (errmsg)
@@ -550,19 +567,23 @@ int upload_new(const char *dest, const struct upload_options *o, struct upload *
 		err = -ENOMEM;
 		goto fail;
 	}
-	colon = strstr(dest, "://");
 	if (strncmp(dest, "s3://", 5) == 0) {
 		u->kind = UPLOAD_S3;
 		err = s3_init(u, dest, o);
 	} else if (strncmp(dest, "http://", 7) == 0 || strncmp(dest, "https://", 8) == 0) {
 		u->kind = UPLOAD_HTTP;
 		err = http_init(u, dest);
-	} else if (!colon || strncmp(dest, "file://", 7) == 0) {
+	} else if (strncmp(dest, "file://", 7) == 0 || !scheme_like(dest)) {
 		u->kind = UPLOAD_FILE;
 		err = file_init(u, dest);
-	} else {
+	} else if (strstr(dest, "://") == dest + strcspn(dest, ":")) {
 		err = up_fail(u, -EPROTONOSUPPORT,
-			"cannot publish to '%s': use s3://, http://, https:// or file://", dest);
+			"cannot publish to '%s': an unknown scheme; use " UP_DEST_FORMS, dest);
+	} else {
+		err = up_fail(u, -EINVAL,
+			"cannot publish to '%s': not a well-formed URL; use " UP_DEST_FORMS
+			" (./%s for a directory whose name has a colon)",
+			dest, dest);
 	}
 	if (err < 0)
 		goto fail;

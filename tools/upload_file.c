@@ -29,7 +29,7 @@ int file_init(struct upload *u, const char *dest)
 			p += 9;
 		if (*p != '/')
 			return up_fail(
-				u, -EINVAL, "invalid file URL '%s': file:///PATH expected", dest);
+				u, -EINVAL, "invalid file URL '%s': use " UP_DEST_FORMS, dest);
 	}
 	if (!*p)
 		return up_fail(u, -EINVAL, "empty destination");

@@ -25,6 +25,9 @@ int http_init(struct upload *u, const char *dest)
 		return up_fail(
 			u, -EINVAL, "invalid destination '%s': no query or fragment allowed", dest);
 	at = memrchr(host, '@', (size_t)(end - host));
+	if ((at ? at + 1 : host) == end)
+		return up_fail(u, -EINVAL, "invalid destination '%s': no host; use " UP_DEST_FORMS,
+			dest);
 	if (at) {
 		u->userpwd = malloc((size_t)(at - host) + 1);
 		if (!u->userpwd)

@@ -15,6 +15,7 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define RESPONSE_MAX (16u << 20) /* ceiling of a response body kept in memory */
+#define UP_DEST_FORMS "s3://BUCKET[/PREFIX], http(s)://HOST/PATH, file:///DIR or a plain path"
 
 struct upload {
 	enum upload_kind kind;

@@ -79,6 +79,22 @@ pub badplat "$art/src/zlib" --to "$pubdir" --platform not-a-triplet
 is "an invalid --platform: usage error" "$rc" 64
 pub badscheme "$art/src/zlib" --to "ftp://example.org/x"
 is "an unsupported scheme: usage error" "$rc" 64
+# a malformed URL is not a relative directory (issue 10, bug 2)
+for bad in s3:/artifacts/bad s3:artifacts http:/example.org/x http:///x file:relative dir:name; do
+	rm -rf "$TEST_TMP/bad" && mkdir -p "$TEST_TMP/bad"
+	(cd "$TEST_TMP/bad" && timeout 60 "$ARTIFACTCTL" publish "$art/src/zlib" --name Bad \
+		--to "$bad" --toml "$TEST_TMP/bad.toml" >"$TEST_TMP/bad.out" 2>"$TEST_TMP/bad.err")
+	is "--to $bad: usage error" "$?" 64
+	ok "... the message names it and the accepted forms" grep -q \
+		"'$bad'.*s3://BUCKET\[/PREFIX\], http(s)://HOST/PATH, file:///DIR or a plain path" \
+		"$TEST_TMP/bad.err"
+	ok "... nothing written" dir_empty "$TEST_TMP/bad"
+	ok "... nothing bound" test ! -e "$TEST_TMP/bad.toml"
+done
+(cd "$TEST_TMP" && mkdir -p bad && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --name Colon \
+	--to ./bad/dir:name >"$TEST_TMP/colon.out" 2>&1)
+is "--to ./dir:name: a directory whose name has a colon" "$?" 0
+is "... the object is there" "$(ls "$TEST_TMP/bad/dir:name" | grep -c '^Colon\.any\..*\.tar\.gz$')" 1
 (cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --to rel/dir >"$TEST_TMP/rel.out" 2>&1)
 is "default name and a relative DEST" "$(cut -d' ' -f1-3 "$TEST_TMP/rel.out")" "zlib any uploaded"
 ok "... bound URL is absolute" grep -q " file://$TEST_TMP/rel/dir/zlib\.any\." "$TEST_TMP/rel.out"

@@ -80,7 +80,7 @@ static void usage(FILE *f)
 		"                           look like triplets\n"
 		"  -N, --dry-run            say what would happen; upload and write nothing\n"
 		"  -f, --force              upload even what is already there\n"
-		"      --json               print one JSON object per artifact\n"
+		"      --json               print a JSON array of one object per artifact\n"
 		"      --endpoint URL       S3 endpoint (default $AWS_ENDPOINT_URL)\n"
 		"      --region REGION      S3 region (default $AWS_REGION, else auto)\n"
 		"      --profile NAME       profile of the credentials file\n"
@@ -930,7 +930,13 @@ out:
 /* ---- output -------------------------------------------------------------------------------------
  */
 
-static void report(const struct pub_opts *o, const char *name, const struct item *it)
+/*
+ * One artifact's line, or with --json its object in the one JSON array of
+ * the run: "[\n  {...},\n  {...}\n]\n" as "artifactctl ls --json" prints.
+ * i counts from 0 among n.
+ */
+static void report(const struct pub_opts *o, const char *name, const struct item *it, size_t i,
+	size_t n)
 {
 	const char *act = it->action == ACT_SKIP ? (o->dry_run ? "would-skip" : "skipped")
 						 : (o->dry_run ? "would-upload" : "uploaded");
@@ -949,7 +955,7 @@ static void report(const struct pub_opts *o, const char *name, const struct item
 		buf_adds(&b, ", \"url\": ") == 0 && json_add_str(&b, it->bind_url) == 0 &&
 		buf_addf(&b, ", \"action\": \"%s\", \"toml\": ", act) == 0 &&
 		json_add_str(&b, o->dry_run ? NULL : o->toml) == 0 && buf_adds(&b, "}") == 0)
-		printf("%s\n", b.ptr);
+		printf("%s  %s%s", i == 0 ? "[\n" : "", b.ptr, i + 1 < n ? ",\n" : "\n]\n");
 	else
 		ctl_erre(EXIT_FAIL, -ENOMEM, "publish");
 	buf_release(&b);
@@ -1025,7 +1031,7 @@ int cmd_publish(int argc, char **argv)
 			goto out;
 	}
 	for (i = 0; i < n; i++)
-		report(&o, name, &items[i]);
+		report(&o, name, &items[i], i, n);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warne(-errno, "cannot write to standard output");
 		goto out;

@@ -57,8 +57,15 @@ ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
 pub force "$multi" --to "file://$pubdir" --name Multi --toml "$toml" --force --json
 succeeds "--force succeeds"
 ok "--force: the object is written again (a new inode)" test "$(stat -c '%i %Y' "$obj")" != "$before"
-is "--force: JSON action" \
-	"$(head -n 1 "$TEST_TMP/force.out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["action"])')" uploaded
+is "--force: JSON action" "$(json_get "$TEST_TMP/force.out" 0 action)" uploaded
+# issue 10, bug 7: one JSON document for the run, not one object per line
+ok "--json: the output is one JSON document, an array of 3 objects" "$PY" -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert isinstance(v, list) and len(v) == 3, v
+assert [e["platform"] for e in v] == ["aarch64-apple-darwin", "aarch64-linux-gnu", "x86_64-linux-gnu"], v
+assert all(e["name"] == "Multi" and e["toml"] == sys.argv[2] for e in v), v
+' "$TEST_TMP/force.out" "$toml"
 pub dry "$multi" --to "file://$TEST_TMP/new/dir" --name Multi --toml "$TEST_TMP/new.toml" --dry-run
 succeeds "--dry-run succeeds"
 ok "--dry-run: the destination is not created" test ! -e "$TEST_TMP/new"

@@ -67,7 +67,7 @@ bool ctl_is_help(const char *arg);
 
 /*
  * ctl_json_str - print s to stdout as a JSON string (RFC 8259 escapes, as
- * json_add_str() in tools/sidecar.h), or null when s is NULL.  Exits with
+ * json_add_str() in tools/publish/sidecar.h), or null when s is NULL.  Exits with
  * EXIT_FAIL when out of memory.
  */
 void ctl_json_str(const char *s);

@@ -1,9 +1,9 @@
 /*
  * cmd_pack.c - artifactctl pack: write a directory as a deterministic
- * tarball in Tar.jl's canonical form (tools/pack.h)
+ * tarball in Tar.jl's canonical form (tools/publish/pack.h)
  */
 #include "tools/artifactctl.h"
-#include "tools/pack.h"
+#include "tools/publish/pack.h"
 
 #include "store/hash.h"
 

@@ -13,7 +13,7 @@
  * "any" for a platform-independent artifact, TREE16 and SHA16 the first 16
  * hex digits of the git-tree-sha1 and of the tarball's sha256; a tarball
  * SOURCE keeps its compression's suffix (.tar, .tar.gz, .tar.xz, .tar.bz2,
- * .tar.zst).  The sidecar NAME....tar.gz.json beside it (tools/sidecar.h)
+ * .tar.zst).  The sidecar NAME....tar.gz.json beside it (tools/publish/sidecar.h)
  * records the full hashes.
  *
  * A run: every artifact is prepared (packed to an unlinked temporary file,
@@ -31,9 +31,9 @@
 #include "fetch/platform.h"
 #include "store/hash.h"
 #include "store/util/buf.h"
-#include "tools/pack.h"
-#include "tools/sidecar.h"
-#include "tools/upload.h"
+#include "tools/publish/pack.h"
+#include "tools/publish/sidecar.h"
+#include "tools/publish/upload.h"
 
 #include <dirent.h>
 #include <errno.h>

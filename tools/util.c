@@ -4,7 +4,7 @@
 #include "tools/artifactctl.h"
 
 #include "store/util/buf.h"
-#include "tools/sidecar.h"
+#include "tools/publish/sidecar.h"
 
 #include <errno.h>
 #include <stdarg.h>

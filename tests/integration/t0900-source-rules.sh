@@ -11,6 +11,10 @@ ok "include layering (store <- fetch <- fs, tools)" sh "$TESTS_SRCDIR/check-incl
 mkdir -p "$TEST_TMP/tree/store"
 echo '#include <fuse_lowlevel.h>' > "$TEST_TMP/tree/store/bad.c"
 fails "include checker catches FUSE in store/" sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/tree"
+rm -rf "$TEST_TMP/tree" && mkdir -p "$TEST_TMP/tree/tools/publish"
+echo '#include "tools/artifactctl.h"' > "$TEST_TMP/tree/tools/publish/bad.c"
+fails "include checker catches a command header in tools/publish/" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/tree"
 
 no_machine_paths() {
 	# Paths such as /work/<project> or /home/<user> would tie the tree to one machine.

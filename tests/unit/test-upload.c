@@ -1,12 +1,12 @@
 /*
- * test-upload.c - the parts of tools/upload.h and tools/sidecar.h that need
+ * test-upload.c - the parts of tools/publish/upload.h and tools/publish/sidecar.h that need
  * no server: sidecar JSON, key naming and encoding, destinations and S3
  * settings, credentials files, the file:// backend.  The network backends
  * are tested against real servers by t0630 (S3) and t0640 (WebDAV).
  */
 #include "tests/tap.h"
-#include "tools/sidecar.h"
-#include "tools/upload.h"
+#include "tools/publish/sidecar.h"
+#include "tools/publish/upload.h"
 
 #include <errno.h>
 #include <fcntl.h>

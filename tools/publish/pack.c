@@ -6,9 +6,9 @@
  * write_extended_header, write_standard_header); libarchive only compresses
  * it, through its raw format.  One pass: each file is read once, its bytes
  * go to the git blob hash and to the tar stream, and the compressed bytes go
- * to the sha256 and to the output.  See tools/pack.h.
+ * to the sha256 and to the output.  See tools/publish/pack.h.
  */
-#include "tools/pack.h"
+#include "tools/publish/pack.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -6,7 +6,7 @@
 #ifndef ARTIFACTCTL_UPLOAD_INT_H
 #define ARTIFACTCTL_UPLOAD_INT_H
 
-#include "tools/upload.h"
+#include "tools/publish/upload.h"
 
 #include <curl/curl.h>
 #include <stdarg.h>

@@ -3,10 +3,10 @@
  * retries, and the dispatch to the backends: upload_s3.c (S3),
  * upload_http.c (http(s) PUT, WebDAV), upload_file.c (file://)
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include "fetch/fetch.h"
-#include "tools/sidecar.h"
+#include "tools/publish/sidecar.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,7 +7,7 @@
  * are checked and skipped (up to 32 levels), so a later version may add
  * keys of any type.
  */
-#include "tools/sidecar.h"
+#include "tools/publish/sidecar.h"
 
 #include "store/hash.h"
 #include "store/util/buf.h"

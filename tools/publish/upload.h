@@ -168,7 +168,7 @@ int upload_join_url(const char *base, const char *key, char **ret);
 struct upload_stat {
 	bool exists;	     /* the object exists */
 	uint64_t size;	     /* its size in bytes, when it exists */
-	bool has_sidecar;    /* KEY.json exists and is a sidecar (tools/sidecar.h) */
+	bool has_sidecar;    /* KEY.json exists and is a sidecar (tools/publish/sidecar.h) */
 	char sha256[64 + 1]; /* the sidecar's sha256, lowercase; "" without one */
 };
 

@@ -3,7 +3,7 @@
  * directory, written the way git writes objects (a temporary file in the
  * target directory, fsync, rename, fsync of the directory)
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * PUT that creates missing parent collections with MKCOL (WebDAV,
  * RFC 4918)
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  * Test knob: ARTIFACTCTL_S3_MAX_KEYS=N asks ListObjectsV2 for pages of N
  * keys, so that the tests go through continuation tokens with few objects.
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include "store/hash.h"
 

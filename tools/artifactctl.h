@@ -7,7 +7,9 @@
 #ifndef ARTIFACTCTL_H
 #define ARTIFACTCTL_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
 
@@ -66,11 +68,21 @@ noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
 bool ctl_is_help(const char *arg);
 
 /*
- * ctl_json_str - print s to stdout as a JSON string (RFC 8259 escapes, as
- * json_add_str() in tools/publish/sidecar.h), or null when s is NULL.  Exits with
- * EXIT_FAIL when out of memory.
+ * ctl_json_print - print before, v as JSON (Jansson's json_dumps() with
+ * flags: 0 for one line as {"a": 1, "b": [2, 3]}, JSON_INDENT(2) for one
+ * member a line), then after, on stdout.  Takes v's reference (v may be
+ * NULL, for a json_pack() that failed).  Exits with EXIT_FAIL when out of
+ * memory.
  */
-void ctl_json_str(const char *s);
+void ctl_json_print(json_t *v, size_t flags, const char *before, const char *after);
+
+/*
+ * ctl_json_row - print v (reference taken) as row i of a JSON array laid out
+ * one object a line, "[\n  {...},\n  {...}\n]\n"; ctl_json_rows_end(n)
+ * closes an array of n rows (n == 0: "[\n]\n").  Exits as ctl_json_print().
+ */
+void ctl_json_row(json_t *v, size_t i);
+void ctl_json_rows_end(size_t n);
 
 /*
  * ctl_utc - the time t (seconds since the epoch) as "2026-11-21T14:55:00Z"

@@ -38,6 +38,7 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
+#include "tools/publish/sidecar.h"
 
 #include "fetch/toml.h"
 #include "store/hash.h"
@@ -888,43 +889,52 @@ static void remove_candidates(struct gc *g, struct sweep *sw)
 	sw->waiting += sw->ncand - i;	/* held back by --max-freed */
 }
 
-static void json_strv(const char *key, const struct strv *sv)
+static json_t *json_strv(const struct strv *sv)
 {
+	json_t *a = json_array();
 	size_t i;
 
-	printf(",\n  \"%s\": [", key);
-	for (i = 0; i < sv->n; i++) {
-		fputs(i ? ", " : "", stdout);
-		ctl_json_str(sv->v[i]);
-	}
-	putchar(']');
+	for (i = 0; a && i < sv->n; i++)
+		if (json_array_append_new(a, sidecar_json_str(sv->v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
 }
 
+/* The report as one JSON object, one member a line (JSON_INDENT(2)). */
 static void report_json(const struct gc *g, const struct sweep *sw)
 {
-	size_t i, n;
+	json_t *removed = json_array(), *in_use = json_array();
+	size_t i;
+	int r = removed && in_use ? 0 : -1;
 
-	printf("{\n  \"dry_run\": %s,\n  \"grace\": %" PRId64 ",\n  \"roots\": %u,\n"
-	       "  \"root_files\": %zu",
-		g->o->dry_run ? "true" : "false", g->o->grace, g->roots, g->files.n);
-	json_strv("missing_roots", &g->missing);
-	json_strv("malformed", &g->malformed);
-	printf(",\n  \"usage_log_missing\": %u,\n  \"removed\": [", g->log_missing);
-	for (i = 0, n = 0; i < sw->ncand; i++) {
-		if (sw->cand[i]->result != 0)
-			continue;
-		printf("%s\n    {\"hash\": \"%s\", \"bytes\": %" PRIu64 "}", n++ ? "," : "",
-			sw->cand[i]->hash, sw->cand[i]->bytes);
+	for (i = 0; r == 0 && i < sw->ncand; i++) {
+		if (sw->cand[i]->result == 0)
+			r = json_array_append_new(removed, json_pack("{s:s, s:I}", "hash",
+								 sw->cand[i]->hash, "bytes",
+								 (json_int_t)sw->cand[i]->bytes));
+		else if (sw->cand[i]->result == -EBUSY)
+			r = json_array_append_new(in_use, json_string(sw->cand[i]->hash));
 	}
-	printf("%s],\n  \"in_use\": [", n ? "\n  " : "");
-	for (i = 0, n = 0; i < sw->ncand; i++)
-		if (sw->cand[i]->result == -EBUSY)
-			printf("%s\"%s\"", n++ ? ", " : "", sw->cand[i]->hash);
-	printf("],\n  \"newly_orphaned\": %zu,\n  \"kept\": %zu,\n  \"waiting\": %zu,\n"
-	       "  \"freed_bytes\": %" PRIu64 ",\n  \"freed_artifacts\": %zu,\n"
-	       "  \"tmp_removed\": %d,\n  \"tmp_freed_bytes\": %" PRIu64 "\n}\n",
-		sw->nmark, sw->kept, sw->waiting, sw->freed, sw->removed,
-		sw->tmp_removed > 0 ? sw->tmp_removed : 0, sw->tmp_freed);
+	if (r < 0) {
+		json_decref(removed);
+		json_decref(in_use);
+		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
+	}
+	ctl_json_print(json_pack("{s:b, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:I, "
+				 "s:I, s:I, s:I, s:I}",
+			       "dry_run", g->o->dry_run, "grace", (json_int_t)g->o->grace, "roots",
+			       (json_int_t)g->roots, "root_files", (json_int_t)g->files.n,
+			       "missing_roots", json_strv(&g->missing), "malformed",
+			       json_strv(&g->malformed), "usage_log_missing",
+			       (json_int_t)g->log_missing, "removed", removed, "in_use", in_use,
+			       "newly_orphaned", (json_int_t)sw->nmark, "kept", (json_int_t)sw->kept,
+			       "waiting", (json_int_t)sw->waiting, "freed_bytes",
+			       (json_int_t)sw->freed, "freed_artifacts", (json_int_t)sw->removed,
+			       "tmp_removed", (json_int_t)(sw->tmp_removed > 0 ? sw->tmp_removed : 0),
+			       "tmp_freed_bytes", (json_int_t)sw->tmp_freed),
+		JSON_INDENT(2), "", "\n");
 }
 
 static void report_text(const struct gc *g, const struct sweep *sw)

@@ -9,6 +9,7 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
+#include "tools/publish/sidecar.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -63,17 +64,15 @@ static int print_row(const char *hash, const struct store_info *info, void *arg)
 		ls->n++;
 		return 0;
 	}
-	printf("%s  {\"hash\": \"%s\", \"bytes\": %" PRIu64 ", \"files\": %" PRIu64
-	       ", \"installed\": ",
-		ls->n ? ",\n" : "", hash, info->bytes, info->files);
-	ctl_json_str(info->installed > 0 ? ctl_utc(info->installed, t1) : NULL);
-	fputs(", \"last_access\": ", stdout);
-	ctl_json_str(info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL);
-	fputs(", \"source\": ", stdout);
-	ctl_json_str(info->source);
-	fputs(", \"tarball_sha256\": ", stdout);
-	ctl_json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL);
-	putchar('}');
+	ctl_json_row(json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "hash", hash, "bytes",
+			     (json_int_t)info->bytes, "files", (json_int_t)info->files, "installed",
+			     sidecar_json_str(info->installed > 0 ? ctl_utc(info->installed, t1) : NULL),
+			     "last_access",
+			     sidecar_json_str(
+				     info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL),
+			     "source", sidecar_json_str(info->source), "tarball_sha256",
+			     sidecar_json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL)),
+		ls->n);
 	ls->n++;
 	return 0;
 }
@@ -113,14 +112,12 @@ int cmd_ls(int argc, char **argv)
 		ctl_usage_error("ls", "unexpected argument '%s'", argv[optind]);
 
 	s = ctl_store_open(dir, STORE_RDONLY, NULL);
-	if (ls.json)
-		fputs("[\n", stdout);
-	else
+	if (!ls.json)
 		printf("%-40s  %10s  %7s  %-20s  %s\n", "HASH", "SIZE", "FILES", "LAST ACCESS",
 			"SOURCE");
 	r = store_foreach(s, print_row, &ls);
 	if (ls.json)
-		fputs(ls.n ? "\n]\n" : "]\n", stdout);
+		ctl_json_rows_end(ls.n);
 	if (r < 0)
 		ctl_warnx("cannot list '%s': %s", store_dir(s), *store_errmsg(s) ?
 			store_errmsg(s) : strerror(-r));

@@ -4,6 +4,7 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/publish/pack.h"
+#include "tools/publish/sidecar.h"
 
 #include "store/hash.h"
 
@@ -202,14 +203,14 @@ int cmd_pack(int argc, char **argv)
 	hash_to_hex(res.tree_tarjl, HASH_SHA1_LEN, tarjl);
 	hash_to_hex(res.sha256, HASH_SHA256_LEN, sha);
 	if (json) {
-		printf("{\"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu, \"path\": ",
-			tree, sha, (unsigned long long)res.size);
-		ctl_json_str(out);
-		printf(", \"compression\": \"%s\", \"tar_bytes\": %llu, \"files\": %llu, "
-		       "\"bytes\": %llu, \"dirs\": %llu, \"tarjl-tree-sha1\": \"%s\"}\n",
-			pack_compress_name(res.compress), (unsigned long long)res.tar_bytes,
-			(unsigned long long)res.files, (unsigned long long)res.bytes,
-			(unsigned long long)res.dirs, tarjl);
+		ctl_json_print(json_pack("{s:s, s:s, s:I, s:o, s:s, s:I, s:I, s:I, s:I, s:s}",
+				       "git-tree-sha1", tree, "sha256", sha, "size",
+				       (json_int_t)res.size, "path", sidecar_json_str(out),
+				       "compression", pack_compress_name(res.compress), "tar_bytes",
+				       (json_int_t)res.tar_bytes, "files", (json_int_t)res.files,
+				       "bytes", (json_int_t)res.bytes, "dirs", (json_int_t)res.dirs,
+				       "tarjl-tree-sha1", tarjl),
+			0, "", "\n");
 	} else {
 		printf("%s %s %llu %s\n", tree, sha, (unsigned long long)res.size, out);
 	}

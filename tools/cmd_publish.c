@@ -30,7 +30,6 @@
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/hash.h"
-#include "store/util/buf.h"
 #include "tools/publish/pack.h"
 #include "tools/publish/sidecar.h"
 #include "tools/publish/upload.h"
@@ -940,25 +939,20 @@ static void report(const struct pub_opts *o, const char *name, const struct item
 {
 	const char *act = it->action == ACT_SKIP ? (o->dry_run ? "would-skip" : "skipped")
 						 : (o->dry_run ? "would-upload" : "uploaded");
-	struct buf b;
 
 	if (!o->json) {
 		printf("%s %s %s %s\n", name, it->triplet ? it->triplet : "any", act, it->bind_url);
 		return;
 	}
-	buf_init(&b, 1 << 20);
-	if (buf_adds(&b, "{\"name\": ") == 0 && json_add_str(&b, name) == 0 &&
-		buf_adds(&b, ", \"platform\": ") == 0 && json_add_str(&b, it->triplet) == 0 &&
-		buf_addf(&b, ", \"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu",
-			it->tree, it->sha256, (unsigned long long)it->size) == 0 &&
-		buf_adds(&b, ", \"object\": ") == 0 && json_add_str(&b, it->url) == 0 &&
-		buf_adds(&b, ", \"url\": ") == 0 && json_add_str(&b, it->bind_url) == 0 &&
-		buf_addf(&b, ", \"action\": \"%s\", \"toml\": ", act) == 0 &&
-		json_add_str(&b, o->dry_run ? NULL : o->toml) == 0 && buf_adds(&b, "}") == 0)
-		printf("%s  %s%s", i == 0 ? "[\n" : "", b.ptr, i + 1 < n ? ",\n" : "\n]\n");
-	else
-		ctl_erre(EXIT_FAIL, -ENOMEM, "publish");
-	buf_release(&b);
+	ctl_json_row(json_pack("{s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:s, s:o}", "name",
+			     sidecar_json_str(name), "platform", sidecar_json_str(it->triplet),
+			     "git-tree-sha1", it->tree, "sha256", it->sha256, "size",
+			     (json_int_t)it->size, "object", sidecar_json_str(it->url), "url",
+			     sidecar_json_str(it->bind_url), "action", act, "toml",
+			     sidecar_json_str(o->dry_run ? NULL : o->toml)),
+		i);
+	if (i + 1 == n)
+		ctl_json_rows_end(n);
 }
 
 int cmd_publish(int argc, char **argv)

@@ -3,8 +3,6 @@
  */
 #include "tools/artifactctl.h"
 
-#include "store/util/buf.h"
-#include "tools/publish/sidecar.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -77,15 +75,27 @@ bool ctl_is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-void ctl_json_str(const char *s)
+void ctl_json_print(json_t *v, size_t flags, const char *before, const char *after)
 {
-	struct buf b;
+	char *text = v ? json_dumps(v, flags) : NULL;
 
-	buf_init(&b, (size_t)-1);
-	if (json_add_str(&b, s) < 0)
+	json_decref(v);
+	if (!text)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
-	fputs(b.ptr, stdout);
-	buf_release(&b);
+	fputs(before, stdout);
+	fputs(text, stdout);
+	fputs(after, stdout);
+	free(text);
+}
+
+void ctl_json_row(json_t *v, size_t i)
+{
+	ctl_json_print(v, 0, i ? ",\n  " : "[\n  ", "");
+}
+
+void ctl_json_rows_end(size_t n)
+{
+	fputs(n ? "\n]\n" : "[\n]\n", stdout);
 }
 
 const char *ctl_utc(int64_t t, char buf[32])

@@ -249,26 +249,30 @@ void index_release(struct index *ix)
 
 int index_format(const struct index *ix, char **ret, size_t *len)
 {
-	const struct index_entry *e = ix->v;
+	const struct index_entry *e;
 	struct buf b;
+	json_t *o;
 	size_t i;
-	char *s;
+	char *s = NULL, *t;
 	int r;
 
 	buf_init(&b, INDEX_MAX);
 	r = buf_adds(&b, "[\n");
 	for (i = 0; r == 0 && i < ix->n; i++) {
-		if ((r = buf_adds(&b, "{\"name\": ")) < 0 ||
-			(r = json_add_str(&b, e[i].sc.name)) < 0 ||
-			(r = buf_adds(&b, ", \"platform\": ")) < 0 ||
-			(r = json_add_str(&b, e[i].sc.platform)) < 0 ||
-			(r = buf_addf(&b,
-				 ", \"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu",
-				 e[i].sc.tree, e[i].sc.sha256, (unsigned long long)e[i].sc.size)) <
-				0 ||
-			(r = buf_adds(&b, ", \"url\": ")) < 0 || (r = json_add_str(&b, e[i].url)) < 0)
+		e = &ix->v[i];
+		o = json_pack("{s:o, s:o, s:s, s:s, s:I, s:o}", "name", sidecar_json_str(e->sc.name),
+			"platform", sidecar_json_str(e->sc.platform), "git-tree-sha1", e->sc.tree,
+			"sha256", e->sc.sha256, "size", (json_int_t)e->sc.size, "url",
+			sidecar_json_str(e->url));
+		t = o ? json_dumps(o, 0) : NULL;
+		json_decref(o);
+		if (!t) {
+			r = -ENOMEM;
 			break;
-		r = buf_adds(&b, i + 1 < ix->n ? "},\n" : "}\n");
+		}
+		if ((r = buf_adds(&b, t)) == 0)
+			r = buf_adds(&b, i + 1 < ix->n ? ",\n" : "\n");
+		free(t);
 	}
 	if (r == 0)
 		r = buf_adds(&b, "]\n");

@@ -25,16 +25,17 @@ int up_fail(struct upload *u, int err, const char *fmt, ...)
 	va_list ap;
 	char *m = NULL;
 
+	if (u->errmsg)
+		return err; /* the first message of a call names the cause; keep it */
 	va_start(ap, fmt);
 	if (vasprintf(&m, fmt, ap) < 0)
 		m = NULL;
 	va_end(ap);
-	free(u->errmsg);
 	u->errmsg = m;
 	return err;
 }
 
-static void clear_error(struct upload *u)
+void up_clear_error(struct upload *u)
 {
 	free(u->errmsg);
 	u->errmsg = NULL;
@@ -636,7 +637,7 @@ int upload_get(struct upload *u, const char *key, size_t max, char **ret, size_t
 	struct buf b;
 	int err;
 
-	clear_error(u);
+	up_clear_error(u);
 	if ((err = upload_url(u, key, &url)) < 0)
 		return up_fail(u, err, "invalid object name '%s'", key);
 	buf_init(&b, max);
@@ -661,7 +662,7 @@ int upload_head(struct upload *u, const char *key, struct upload_stat *ret)
 	size_t len;
 	int err;
 
-	clear_error(u);
+	up_clear_error(u);
 	if ((err = upload_url(u, key, &url)) < 0)
 		return up_fail(u, err, "invalid object name '%s'", key);
 	switch (u->kind) {
@@ -683,7 +684,7 @@ int upload_head(struct upload *u, const char *key, struct upload_stat *ret)
 	}
 	err = upload_get(u, sidekey, SIDECAR_MAX, &json, &len);
 	if (err == -ENOENT || err == -E2BIG) {
-		clear_error(u);
+		up_clear_error(u);
 		err = 0;
 	} else if (err == 0 && sidecar_parse(json, len, &sc, NULL) == 0) {
 		st.has_sidecar = true;
@@ -706,7 +707,7 @@ static int put_body(struct upload *u, const char *key, struct up_body *b, const 
 	char *url = NULL;
 	int err;
 
-	clear_error(u);
+	up_clear_error(u);
 	if ((err = upload_url(u, key, &url)) < 0)
 		return up_fail(u, err, "invalid object name '%s'", key);
 	if (!type)
@@ -743,7 +744,7 @@ int upload_put_buf(struct upload *u, const char *key, const void *p, size_t len,
 
 int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)
 {
-	clear_error(u);
+	up_clear_error(u);
 	switch (u->kind) {
 	case UPLOAD_S3:
 		return s3_list(u, prefix, fn, arg);

@@ -85,6 +85,19 @@ void ctl_json_row(json_t *v, size_t i);
 void ctl_json_rows_end(size_t n);
 
 /*
+ * ctl_host_platform - the platform a command selects for: the host's, or
+ * triplet (--platform) when not NULL, with the ntags KEY=VALUE[:MODE] specs
+ * of --tag set on it.  Prints the message of a failure; exits with
+ * EXIT_USAGE ("artifactctl CMD: invalid --tag ...") for a malformed tag.
+ * @ret: the platform, freed with platform_free(); untouched on failure.
+ * Returns EXIT_OK, or the exit status: EXIT_MALFORMED (a triplet that does
+ * not parse), EXIT_FAIL (no host platform, out of memory).
+ */
+struct platform;
+int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
+	struct platform **ret);
+
+/*
  * ctl_utc - the time t (seconds since the epoch) as "2026-11-21T14:55:00Z"
  * in buf, or "-" for t <= 0.  Returns buf or the literal.
  */

@@ -3,6 +3,7 @@
  * Artifacts.toml into the store (Pkg's download_artifacts for one file)
  */
 #include "tools/artifactctl.h"
+#include "tools/store_opt.h"
 
 #include "fetch/artifacts.h"
 #include "fetch/fetch.h"
@@ -21,7 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_STORE "/var/cache/artifactfs"
 #define DEFAULT_JOBS 4
 #define MAX_JOBS 64
 
@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -s, --store DIR          the store (default $ARTIFACTFS_STORE, else\n"
-		"                           " DEFAULT_STORE ")\n"
+		"                           " CTL_STORE_DEFAULT ")\n"
 		"  -p, --platform TRIPLET   select for TRIPLET instead of this machine\n"
 		"  -t, --tag KEY=VALUE[:MODE]\n"
 		"                           add or replace a host tag (see 'resolve')\n"
@@ -472,34 +472,6 @@ static size_t file_order(const struct artifacts *a, const struct artifact_entry 
 	return out;
 }
 
-static int setup_host(const struct fetch_opts *o, struct platform **host)
-{
-	size_t i;
-	int r;
-
-	r = platform_host(o->triplet, host);
-	if (r < 0) {
-		if (o->triplet && r == -EINVAL)
-			ctl_warnx("cannot parse platform triplet '%s'", o->triplet);
-		else
-			ctl_warne(r, "cannot determine the host platform");
-		return r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
-	}
-	for (i = 0; i < o->ntags; i++) {
-		r = platform_set_tag_spec(*host, o->tags[i]);
-		if (r == -EINVAL)
-			ctl_usage_error("fetch",
-				"invalid --tag '%s': KEY=VALUE[:exact|cap|majmin] without "
-				"+ - space / < > : \" ' \\ | ? *",
-				o->tags[i]);
-		if (r < 0) {
-			ctl_warne(r, "cannot add tag '%s'", o->tags[i]);
-			return EXIT_FAIL;
-		}
-	}
-	return EXIT_OK;
-}
-
 /* The jobs for the selected entries, one per distinct hash; job_of[i] for sel[i]. */
 static int make_jobs(struct pool *p, const struct artifact_entry **sel, size_t nsel, size_t *job_of)
 {
@@ -540,14 +512,14 @@ int cmd_fetch(int argc, char **argv)
 	struct store *s = NULL;
 	struct pool p = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	const struct artifact_entry **sel = NULL;
-	const char *store_dir, *env;
+	const char *store_dir;
 	char *msg = NULL, *triplet = NULL;
 	size_t nsel = 0, i, *job_of = NULL;
 	int r, status = EXIT_FAIL;
 	bool root_failed;
 
 	parse_args(argc, argv, &o);
-	status = setup_host(&o, &host);
+	status = ctl_host_platform("fetch", o.triplet, o.tags, o.ntags, &host);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
@@ -578,11 +550,7 @@ int cmd_fetch(int argc, char **argv)
 	}
 
 	/* the store: --store, then $ARTIFACTFS_STORE, then the default */
-	store_dir = o.store;
-	if (!store_dir) {
-		env = getenv("ARTIFACTFS_STORE");
-		store_dir = env && *env ? env : DEFAULT_STORE;
-	}
+	store_dir = ctl_store_dir(o.store);
 	r = store_open(store_dir, STORE_CREATE, &s, &msg);
 	if (r < 0) {
 		ctl_warnx("cannot open the store: %s", msg ? msg : strerror(-r));

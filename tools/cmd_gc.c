@@ -43,6 +43,7 @@
 #include "fetch/toml.h"
 #include "store/hash.h"
 #include "store/store.h"
+#include "store/util/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -141,59 +142,6 @@ static void strv_uniq(struct strv *sv)
 	sv->n = k;
 }
 
-/* parse_number - decimal digits, then a unit from units[] (multipliers in mult[]). */
-static int parse_number(const char *v, const char *const *units, const uint64_t *mult,
-	uint64_t *ret)
-{
-	uint64_t n = 0;
-	const char *p = v;
-	size_t i;
-
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		n = n * 10 + (uint64_t)(*p - '0');
-	}
-	for (i = 0; units[i]; i++) {
-		if (strcmp(p, units[i]) == 0) {
-			if (mult[i] && n > UINT64_MAX / mult[i])
-				return -ERANGE;
-			*ret = n * mult[i];
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* parse_duration - "0", "30", "30s", "15m", "12h", "7d", "2w" in seconds. */
-static int parse_duration(const char *v, int64_t *ret)
-{
-	static const char *const units[] = { "", "s", "m", "h", "d", "w", NULL };
-	static const uint64_t mult[] = { 1, 1, 60, 3600, 86400, 604800 };
-	uint64_t n;
-	int r;
-
-	r = parse_number(v, units, mult, &n);
-	if (r == 0 && n > (uint64_t)100 * 366 * 86400)
-		r = -ERANGE;	/* over a century: surely a mistake */
-	if (r == 0)
-		*ret = (int64_t)n;
-	return r;
-}
-
-/* parse_bytes - "1000", "512K", "10MiB", "2G" ... (powers of 1024). */
-static int parse_bytes(const char *v, uint64_t *ret)
-{
-	static const char *const units[] = { "", "B", "K", "KiB", "k", "M", "MiB", "G", "GiB",
-		"T", "TiB", NULL };
-	static const uint64_t mult[] = { 1, 1, 1ULL << 10, 1ULL << 10, 1ULL << 10, 1ULL << 20,
-		1ULL << 20, 1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40 };
-
-	return parse_number(v, units, mult, ret);
-}
-
 static void parse_args(int argc, char **argv, struct gc_opts *o)
 {
 	enum { OPT_DRY = 256, OPT_GRACE, OPT_MAX, OPT_DEPOT, OPT_JSON };
@@ -222,12 +170,12 @@ static void parse_args(int argc, char **argv, struct gc_opts *o)
 			o->dry_run = true;
 			break;
 		case OPT_GRACE:
-			if (parse_duration(optarg, &o->grace) < 0)
+			if (units_parse_duration(optarg, &o->grace) < 0)
 				ctl_usage_error("gc", "invalid --grace '%s': 0, or a number with "
 						      "s, m, h, d or w", optarg);
 			break;
 		case OPT_MAX:
-			if (parse_bytes(optarg, &o->max_freed) < 0)
+			if (units_parse_bytes(optarg, &o->max_freed) < 0)
 				ctl_usage_error("gc", "invalid --max-freed '%s': bytes, with K, M, "
 						      "G or T", optarg);
 			o->has_max = true;
@@ -922,17 +870,22 @@ static void report_json(const struct gc *g, const struct sweep *sw)
 		json_decref(in_use);
 		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
 	}
-	ctl_json_print(json_pack("{s:b, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, s:I, s:I, s:I, "
-				 "s:I, s:I, s:I, s:I}",
-			       "dry_run", g->o->dry_run, "grace", (json_int_t)g->o->grace, "roots",
-			       (json_int_t)g->roots, "root_files", (json_int_t)g->files.n,
-			       "missing_roots", json_strv(&g->missing), "malformed",
-			       json_strv(&g->malformed), "usage_log_missing",
-			       (json_int_t)g->log_missing, "removed", removed, "in_use", in_use,
-			       "newly_orphaned", (json_int_t)sw->nmark, "kept", (json_int_t)sw->kept,
-			       "waiting", (json_int_t)sw->waiting, "freed_bytes",
-			       (json_int_t)sw->freed, "freed_artifacts", (json_int_t)sw->removed,
-			       "tmp_removed", (json_int_t)(sw->tmp_removed > 0 ? sw->tmp_removed : 0),
+	ctl_json_print(json_pack("{s:b, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, "
+				 "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			       "dry_run", g->o->dry_run, "grace", (json_int_t)g->o->grace,
+			       "roots", (json_int_t)g->roots,
+			       "root_files", (json_int_t)g->files.n,
+			       "missing_roots", json_strv(&g->missing),
+			       "malformed", json_strv(&g->malformed),
+			       "usage_log_missing", (json_int_t)g->log_missing,
+			       "removed", removed, "in_use", in_use,
+			       "newly_orphaned", (json_int_t)sw->nmark,
+			       "kept", (json_int_t)sw->kept,
+			       "waiting", (json_int_t)sw->waiting,
+			       "freed_bytes", (json_int_t)sw->freed,
+			       "freed_artifacts", (json_int_t)sw->removed,
+			       "tmp_removed", (json_int_t)(sw->tmp_removed > 0 ? sw->tmp_removed
+										      : 0),
 			       "tmp_freed_bytes", (json_int_t)sw->tmp_freed),
 		JSON_INDENT(2), "", "\n");
 }

@@ -11,6 +11,8 @@
 #include "tools/store_opt.h"
 #include "tools/publish/sidecar.h"
 
+#include "store/util/units.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -27,25 +29,6 @@ static void usage(FILE *f)
 		progname, CTL_STORE_DEFAULT);
 }
 
-/* human - bytes with a binary unit: "512 B", "1.5 KiB", "23.0 MiB". */
-static const char *human(uint64_t bytes, char buf[32])
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		snprintf(buf, 32, "%" PRIu64 " B", bytes);
-		return buf;
-	}
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, 32, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 struct ls {
 	bool json;
 	unsigned n;
@@ -55,23 +38,26 @@ static int print_row(const char *hash, const struct store_info *info, void *arg)
 {
 	struct ls *ls = arg;
 	char t1[32], t2[32], sz[32];
+	const char *installed, *last_access, *sha256;
 
 	if (info->state != STORE_INSTALLED)
 		return 0;
 	if (!ls->json) {
-		printf("%s  %10s  %7" PRIu64 "  %-20s  %s\n", hash, human(info->bytes, sz),
-			info->files, ctl_utc(info->last_access, t1), info->source ? info->source : "-");
+		printf("%s  %10s  %7" PRIu64 "  %-20s  %s\n", hash,
+			units_human_bytes(info->bytes, sz, sizeof(sz)), info->files,
+			ctl_utc(info->last_access, t1), info->source ? info->source : "-");
 		ls->n++;
 		return 0;
 	}
+	installed = info->installed > 0 ? ctl_utc(info->installed, t1) : NULL;
+	last_access = info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL;
+	sha256 = info->tarball_sha256[0] ? info->tarball_sha256 : NULL;
 	ctl_json_row(json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "hash", hash, "bytes",
-			     (json_int_t)info->bytes, "files", (json_int_t)info->files, "installed",
-			     sidecar_json_str(info->installed > 0 ? ctl_utc(info->installed, t1) : NULL),
-			     "last_access",
-			     sidecar_json_str(
-				     info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL),
-			     "source", sidecar_json_str(info->source), "tarball_sha256",
-			     sidecar_json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL)),
+			     (json_int_t)info->bytes, "files", (json_int_t)info->files,
+			     "installed", sidecar_json_str(installed), "last_access",
+			     sidecar_json_str(last_access), "source",
+			     sidecar_json_str(info->source), "tarball_sha256",
+			     sidecar_json_str(sha256)),
 		ls->n);
 	ls->n++;
 	return 0;

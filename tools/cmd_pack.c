@@ -5,6 +5,7 @@
 #include "tools/artifactctl.h"
 #include "tools/publish/pack.h"
 #include "tools/publish/sidecar.h"
+#include "tools/progress.h"
 
 #include "store/hash.h"
 
@@ -19,8 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROGRESS_MIN_TOTAL (64u << 20)	/* trees smaller than this show no progress */
-#define PROGRESS_INTERVAL_NS 100000000L /* redraw at most 10 times a second */
+#define PROGRESS_MIN_TOTAL (64u << 20) /* trees smaller than this show no progress */
 
 static void usage(FILE *f)
 {
@@ -49,48 +49,9 @@ static void usage(FILE *f)
 		progname, progname, progname);
 }
 
-struct progress {
-	struct timespec last;
-	bool shown;
-};
-
-static long elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
-}
-
-static void human(uint64_t n, char *buf, size_t len)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
-}
-
-/* bytes done / total on one terminal line of stderr, redrawn in place. */
 static void show_progress(uint64_t done, uint64_t total, void *arg)
 {
-	struct progress *p = arg;
-	char d[32], t[32];
-	struct timespec now;
-
-	if (total < PROGRESS_MIN_TOTAL)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (done < total && p->shown && elapsed_ns(&p->last, &now) < PROGRESS_INTERVAL_NS)
-		return;
-	p->last = now;
-	p->shown = true;
-	human(done, d, sizeof(d));
-	human(total, t, sizeof(t));
-	fprintf(stderr, "\r\033[K%s: packing %s / %s (%d%%)", progname, d, t,
-		total ? (int)(done * 100 / total) : 100);
-	fflush(stderr);
+	ctl_bar_draw(arg, done, total, false);
 }
 
 /* The default output name: the last component of DIR + ".tar.gz". */
@@ -132,7 +93,7 @@ int cmd_pack(int argc, char **argv)
 	struct pack_opts po = {.compress = PACK_COMPRESS_AUTO, .level = -1};
 	char tree[2 * HASH_SHA1_LEN + 1], tarjl[2 * HASH_SHA1_LEN + 1];
 	char sha[2 * HASH_SHA256_LEN + 1];
-	struct progress prog = {0};
+	struct ctl_bar bar;
 	struct pack_result res;
 	char *out = NULL, *msg = NULL, *end;
 	const char *dir, *outarg = NULL;
@@ -181,14 +142,15 @@ int cmd_pack(int argc, char **argv)
 	out = outarg ? strdup(outarg) : default_output(dir);
 	if (!out)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "pack");
-	if (isatty(STDERR_FILENO)) {
+	ctl_bar_init(&bar, PROGRESS_MIN_TOTAL);
+	if (bar.tty) {
+		ctl_bar_start(&bar, "packing");
 		po.progress = show_progress;
-		po.progress_arg = &prog;
+		po.progress_arg = &bar;
 	}
 
 	r = pack_create(dir, out, &po, &res, &msg);
-	if (prog.shown)
-		fprintf(stderr, "\r\033[K");
+	ctl_bar_clear(&bar);
 	if (r < 0) {
 		ctl_warnx("%s", msg ? msg : strerror(-r));
 		free(msg);

@@ -3,6 +3,8 @@
  */
 #include "tools/artifactctl.h"
 
+#include "fetch/platform.h"
+
 
 #include <errno.h>
 #include <stdarg.h>
@@ -106,4 +108,36 @@ const char *ctl_utc(int64_t t, char buf[32])
 	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		return "-";
 	return buf;
+}
+
+int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
+	struct platform **ret)
+{
+	struct platform *host = NULL;
+	size_t i;
+	int r;
+
+	r = platform_host(triplet, &host);
+	if (r < 0) {
+		if (triplet && r == -EINVAL)
+			ctl_warnx("cannot parse platform triplet '%s'", triplet);
+		else
+			ctl_warne(r, "cannot determine the host platform");
+		return r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
+	}
+	for (i = 0; i < ntags; i++) {
+		r = platform_set_tag_spec(host, tags[i]);
+		if (r == -EINVAL)
+			ctl_usage_error(cmd,
+				"invalid --tag '%s': KEY=VALUE[:exact|cap|majmin] without "
+				"+ - space / < > : \" ' \\ | ? *",
+				tags[i]);
+		if (r < 0) {
+			ctl_warne(r, "cannot add tag '%s'", tags[i]);
+			platform_free(host);
+			return EXIT_FAIL;
+		}
+	}
+	*ret = host;
+	return EXIT_OK;
 }

@@ -6,6 +6,7 @@
 #include "tools/publish/upload_int.h"
 
 #include "fetch/fetch.h"
+#include "store/util/time.h"
 #include "tools/publish/sidecar.h"
 
 #include <errno.h>
@@ -62,14 +63,6 @@ void up_sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -282,7 +275,7 @@ static int on_progress(
 
 	if (!r->progress)
 		return 0;
-	t = mono_ms();
+	t = time_mono_ms();
 	if (t - r->last_ms < 100)
 		return 0;
 	r->last_ms = t;

@@ -6,6 +6,7 @@
 #include "tools/publish/upload_int.h"
 
 #include "fetch/fetch.h"
+#include "store/hash.h"
 #include "store/util/time.h"
 #include "tools/publish/sidecar.h"
 
@@ -150,24 +151,14 @@ int upload_join_url(const char *base, const char *key, char **ret)
 	return buf_finish(&b, r, ret);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void up_percent_decode(const char *s, size_t n, char *out)
 {
 	const char *e = s + n;
+	uint8_t v;
 
 	while (s < e) {
-		if (*s == '%' && e - s > 2 && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+		if (*s == '%' && e - s > 2 && hash_from_hex(s + 1, 2, &v, 1) == 0) {
+			*out++ = (char)v;
 			s += 3;
 		} else {
 			*out++ = *s++;

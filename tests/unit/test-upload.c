@@ -87,6 +87,27 @@ static void test_sidecar(void)
 		-E2BIG, "nesting is bounded");
 	PARSES("{\"name\": \"A", -EBADMSG, "truncated");
 
+	PARSES("{\"name\": \"A\xff\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1}",
+		-EBADMSG, "bytes that are not UTF-8");
+	PARSES("{\"name\": \"A\", \"name\": \"B\", \"git-tree-sha1\": \"" TREE
+	       "\", \"sha256\": \"" SHA "\", \"size\": 1}",
+		0, "a key given twice: the last counts");
+
+	/* strings for JSON output: NULL is null, bytes that are not UTF-8 become U+FFFD */
+	{
+		json_t *v = sidecar_json_str("a\xff" "b\xc3\xa9\xe2\x82");
+		char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+		is_str(text, "\"a\xef\xbf\xbd" "b\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\"",
+			"invalid UTF-8 becomes U+FFFD, valid sequences stay");
+		free(text);
+		json_decref(v);
+		v = sidecar_json_str(NULL);
+		ok(json_is_null(v), "NULL is null");
+		json_decref(v);
+	}
+
 	ok(sidecar_is_key("a/Zlib.any.x.tar.gz.json"), "a .tar.gz.json is a sidecar");
 	ok(sidecar_is_key("Zlib.tar.zst.json"), "a .tar.zst.json is a sidecar");
 	ok(!sidecar_is_key("index.json"), "index.json is not a sidecar");

@@ -13,7 +13,7 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils \
-	libarchive-dev libarchive-tools \
+	libarchive-dev libarchive-tools libjansson-dev \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
 	zlib1g-dev nginx curl nodejs

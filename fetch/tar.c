@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include "fetch/tar.h"
 #include "fetch/unpack_int.h"
 
 #include <archive.h>
@@ -762,4 +763,16 @@ int tar_drain(struct unpack *u)
 			return unpack_fail(u, r, "%s", fetch_stream_errmsg(u->in));
 	} while (n > 0);
 	return 0;
+}
+
+/* --- the header layout shared with writers (fetch/tar.h) ---------------------------------- */
+
+uint32_t tar_header_sum(const uint8_t *h)
+{
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < TAR_BLOCK; i++)
+		sum += (i >= TAR_CHKSUM && i < TAR_CHKSUM + TAR_CHKSUM_LEN) ? ' ' : h[i];
+	return sum;
 }

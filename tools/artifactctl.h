@@ -7,7 +7,9 @@
 #ifndef ARTIFACTCTL_H
 #define ARTIFACTCTL_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdnoreturn.h>
 
@@ -60,31 +62,40 @@ noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * ctl_parse_number - decimal digits, then one of the NULL-terminated units[]
- * ("" for none), multiplied by mult[] of that unit, into *ret.  Returns 0,
- * -EINVAL (not that form) or -ERANGE (over 64 bits).  Pure function.
- */
-int ctl_parse_number(const char *v, const char *const *units, const uint64_t *mult,
-	uint64_t *ret);
-
-/*
- * ctl_parse_bytes - a byte count: "1000", "1000B", "512K", "10MiB", "2G",
- * "1T" (powers of 1024), into *ret.  Returns 0, -EINVAL or -ERANGE.
- */
-int ctl_parse_bytes(const char *v, uint64_t *ret);
-
-/*
  * ctl_is_help - true when arg is -h or --help.  Commands print their usage on
  * stdout and exit 0 for it.
  */
 bool ctl_is_help(const char *arg);
 
 /*
- * ctl_json_str - print s to stdout as a JSON string (RFC 8259 escapes, as
- * json_add_str() in tools/sidecar.h), or null when s is NULL.  Exits with
- * EXIT_FAIL when out of memory.
+ * ctl_json_print - print before, v as JSON (Jansson's json_dumps() with
+ * flags: 0 for one line as {"a": 1, "b": [2, 3]}, JSON_INDENT(2) for one
+ * member a line), then after, on stdout.  Takes v's reference (v may be
+ * NULL, for a json_pack() that failed).  Exits with EXIT_FAIL when out of
+ * memory.
  */
-void ctl_json_str(const char *s);
+void ctl_json_print(json_t *v, size_t flags, const char *before, const char *after);
+
+/*
+ * ctl_json_row - print v (reference taken) as row i of a JSON array laid out
+ * one object a line, "[\n  {...},\n  {...}\n]\n"; ctl_json_rows_end(n)
+ * closes an array of n rows (n == 0: "[\n]\n").  Exits as ctl_json_print().
+ */
+void ctl_json_row(json_t *v, size_t i);
+void ctl_json_rows_end(size_t n);
+
+/*
+ * ctl_host_platform - the platform a command selects for: the host's, or
+ * triplet (--platform) when not NULL, with the ntags KEY=VALUE[:MODE] specs
+ * of --tag set on it.  Prints the message of a failure; exits with
+ * EXIT_USAGE ("artifactctl CMD: invalid --tag ...") for a malformed tag.
+ * @ret: the platform, freed with platform_free(); untouched on failure.
+ * Returns EXIT_OK, or the exit status: EXIT_MALFORMED (a triplet that does
+ * not parse), EXIT_FAIL (no host platform, out of memory).
+ */
+struct platform;
+int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
+	struct platform **ret);
 
 /*
  * ctl_utc - the time t (seconds since the epoch) as "2026-11-21T14:55:00Z"

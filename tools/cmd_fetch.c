@@ -3,11 +3,13 @@
  * Artifacts.toml into the store (Pkg's download_artifacts for one file)
  */
 #include "tools/artifactctl.h"
+#include "tools/store_opt.h"
 
 #include "fetch/artifacts.h"
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/store.h"
+#include "store/util/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -21,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_STORE "/var/cache/artifactfs"
 #define DEFAULT_JOBS 4
 #define MAX_JOBS 64
 
@@ -43,7 +44,7 @@ static void usage(FILE *f)
 		"\n"
 		"Options:\n"
 		"  -s, --store DIR          the store (default $ARTIFACTFS_STORE, else\n"
-		"                           " DEFAULT_STORE ")\n"
+		"                           " CTL_STORE_DEFAULT ")\n"
 		"  -p, --platform TRIPLET   select for TRIPLET instead of this machine\n"
 		"  -t, --tag KEY=VALUE[:MODE]\n"
 		"                           add or replace a host tag (see 'resolve')\n"
@@ -188,7 +189,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 			o->more[o->nmore++] = optarg;
 			break;
 		case OPT_UNPACKED:
-			if (ctl_parse_bytes(optarg, &o->max_unpacked) < 0 || o->max_unpacked == 0)
+			if (units_parse_bytes(optarg, &o->max_unpacked) < 0 || o->max_unpacked == 0)
 				ctl_usage_error("fetch",
 					"invalid --max-unpacked '%s': bytes expected (K, M, G, T "
 					"suffixes)",
@@ -495,34 +496,6 @@ static size_t file_order(const struct artifacts *a, const struct artifact_entry 
 	return out;
 }
 
-static int setup_host(const struct fetch_opts *o, struct platform **host)
-{
-	size_t i;
-	int r;
-
-	r = platform_host(o->triplet, host);
-	if (r < 0) {
-		if (o->triplet && r == -EINVAL)
-			ctl_warnx("cannot parse platform triplet '%s'", o->triplet);
-		else
-			ctl_warne(r, "cannot determine the host platform");
-		return r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
-	}
-	for (i = 0; i < o->ntags; i++) {
-		r = platform_set_tag_spec(*host, o->tags[i]);
-		if (r == -EINVAL)
-			ctl_usage_error("fetch",
-				"invalid --tag '%s': KEY=VALUE[:exact|cap|majmin] without "
-				"+ - space / < > : \" ' \\ | ? *",
-				o->tags[i]);
-		if (r < 0) {
-			ctl_warne(r, "cannot add tag '%s'", o->tags[i]);
-			return EXIT_FAIL;
-		}
-	}
-	return EXIT_OK;
-}
-
 /* Append the mirrors of e that job j does not have yet (each URL once). */
 static void add_sources(struct job *j, const struct artifact_entry *e)
 {
@@ -610,14 +583,14 @@ int cmd_fetch(int argc, char **argv)
 	struct store *s = NULL;
 	struct pool p = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	const struct artifact_entry **sel = NULL;
-	const char *store_dir, *env;
+	const char *store_dir;
 	char *msg = NULL, *triplet = NULL;
 	size_t nsel = 0, i, nfiles = 0, *job_of = NULL;
 	int r, status = EXIT_FAIL;
 	bool root_failed;
 
 	parse_args(argc, argv, &o);
-	status = setup_host(&o, &host);
+	status = ctl_host_platform("fetch", o.triplet, o.tags, o.ntags, &host);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
@@ -662,11 +635,7 @@ int cmd_fetch(int argc, char **argv)
 	}
 
 	/* the store: --store, then $ARTIFACTFS_STORE, then the default */
-	store_dir = o.store;
-	if (!store_dir) {
-		env = getenv("ARTIFACTFS_STORE");
-		store_dir = env && *env ? env : DEFAULT_STORE;
-	}
+	store_dir = ctl_store_dir(o.store);
 	r = store_open(store_dir, STORE_CREATE, &s, &msg);
 	if (r < 0) {
 		ctl_warnx("cannot open the store: %s", msg ? msg : strerror(-r));

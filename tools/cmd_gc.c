@@ -37,11 +37,13 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
+#include "tools/publish/sidecar.h"
 
 #include "fetch/depot.h"
 #include "fetch/toml.h"
 #include "store/hash.h"
 #include "store/store.h"
+#include "store/util/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -140,22 +142,6 @@ static void strv_uniq(struct strv *sv)
 	sv->n = k;
 }
 
-/* parse_duration - "0", "30", "30s", "15m", "12h", "7d", "2w" in seconds. */
-static int parse_duration(const char *v, int64_t *ret)
-{
-	static const char *const units[] = { "", "s", "m", "h", "d", "w", NULL };
-	static const uint64_t mult[] = { 1, 1, 60, 3600, 86400, 604800 };
-	uint64_t n;
-	int r;
-
-	r = ctl_parse_number(v, units, mult, &n);
-	if (r == 0 && n > (uint64_t)100 * 366 * 86400)
-		r = -ERANGE;	/* over a century: surely a mistake */
-	if (r == 0)
-		*ret = (int64_t)n;
-	return r;
-}
-
 static void parse_args(int argc, char **argv, struct gc_opts *o)
 {
 	enum { OPT_DRY = 256, OPT_GRACE, OPT_MAX, OPT_DEPOT, OPT_JSON };
@@ -184,12 +170,12 @@ static void parse_args(int argc, char **argv, struct gc_opts *o)
 			o->dry_run = true;
 			break;
 		case OPT_GRACE:
-			if (parse_duration(optarg, &o->grace) < 0)
+			if (units_parse_duration(optarg, &o->grace) < 0)
 				ctl_usage_error("gc", "invalid --grace '%s': 0, or a number with "
 						      "s, m, h, d or w", optarg);
 			break;
 		case OPT_MAX:
-			if (ctl_parse_bytes(optarg, &o->max_freed) < 0)
+			if (units_parse_bytes(optarg, &o->max_freed) < 0)
 				ctl_usage_error("gc", "invalid --max-freed '%s': bytes, with K, M, "
 						      "G or T", optarg);
 			o->has_max = true;
@@ -664,43 +650,57 @@ static void remove_candidates(struct gc *g, struct sweep *sw)
 	sw->waiting += sw->ncand - i;	/* held back by --max-freed */
 }
 
-static void json_strv(const char *key, const struct strv *sv)
+static json_t *json_strv(const struct strv *sv)
 {
+	json_t *a = json_array();
 	size_t i;
 
-	printf(",\n  \"%s\": [", key);
-	for (i = 0; i < sv->n; i++) {
-		fputs(i ? ", " : "", stdout);
-		ctl_json_str(sv->v[i]);
-	}
-	putchar(']');
+	for (i = 0; a && i < sv->n; i++)
+		if (json_array_append_new(a, sidecar_json_str(sv->v[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
 }
 
+/* The report as one JSON object, one member a line (JSON_INDENT(2)). */
 static void report_json(const struct gc *g, const struct sweep *sw)
 {
-	size_t i, n;
+	json_t *removed = json_array(), *in_use = json_array();
+	size_t i;
+	int r = removed && in_use ? 0 : -1;
 
-	printf("{\n  \"dry_run\": %s,\n  \"grace\": %" PRId64 ",\n  \"roots\": %u,\n"
-	       "  \"root_files\": %zu",
-		g->o->dry_run ? "true" : "false", g->o->grace, g->roots, g->files.n);
-	json_strv("missing_roots", &g->missing);
-	json_strv("malformed", &g->malformed);
-	printf(",\n  \"usage_log_missing\": %u,\n  \"removed\": [", g->log_missing);
-	for (i = 0, n = 0; i < sw->ncand; i++) {
-		if (sw->cand[i]->result != 0)
-			continue;
-		printf("%s\n    {\"hash\": \"%s\", \"bytes\": %" PRIu64 "}", n++ ? "," : "",
-			sw->cand[i]->hash, sw->cand[i]->bytes);
+	for (i = 0; r == 0 && i < sw->ncand; i++) {
+		if (sw->cand[i]->result == 0)
+			r = json_array_append_new(removed, json_pack("{s:s, s:I}", "hash",
+								 sw->cand[i]->hash, "bytes",
+								 (json_int_t)sw->cand[i]->bytes));
+		else if (sw->cand[i]->result == -EBUSY)
+			r = json_array_append_new(in_use, json_string(sw->cand[i]->hash));
 	}
-	printf("%s],\n  \"in_use\": [", n ? "\n  " : "");
-	for (i = 0, n = 0; i < sw->ncand; i++)
-		if (sw->cand[i]->result == -EBUSY)
-			printf("%s\"%s\"", n++ ? ", " : "", sw->cand[i]->hash);
-	printf("],\n  \"newly_orphaned\": %zu,\n  \"kept\": %zu,\n  \"waiting\": %zu,\n"
-	       "  \"freed_bytes\": %" PRIu64 ",\n  \"freed_artifacts\": %zu,\n"
-	       "  \"tmp_removed\": %d,\n  \"tmp_freed_bytes\": %" PRIu64 "\n}\n",
-		sw->nmark, sw->kept, sw->waiting, sw->freed, sw->removed,
-		sw->tmp_removed > 0 ? sw->tmp_removed : 0, sw->tmp_freed);
+	if (r < 0) {
+		json_decref(removed);
+		json_decref(in_use);
+		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
+	}
+	ctl_json_print(json_pack("{s:b, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, "
+				 "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			       "dry_run", g->o->dry_run, "grace", (json_int_t)g->o->grace,
+			       "roots", (json_int_t)g->roots,
+			       "root_files", (json_int_t)g->files.n,
+			       "missing_roots", json_strv(&g->missing),
+			       "malformed", json_strv(&g->malformed),
+			       "usage_log_missing", (json_int_t)g->log_missing,
+			       "removed", removed, "in_use", in_use,
+			       "newly_orphaned", (json_int_t)sw->nmark,
+			       "kept", (json_int_t)sw->kept,
+			       "waiting", (json_int_t)sw->waiting,
+			       "freed_bytes", (json_int_t)sw->freed,
+			       "freed_artifacts", (json_int_t)sw->removed,
+			       "tmp_removed", (json_int_t)(sw->tmp_removed > 0 ? sw->tmp_removed
+										      : 0),
+			       "tmp_freed_bytes", (json_int_t)sw->tmp_freed),
+		JSON_INDENT(2), "", "\n");
 }
 
 static void report_text(const struct gc *g, const struct sweep *sw)

@@ -1,26 +1,14 @@
 /*
  * cmd_index.c - artifactctl index: one index.json of every tarball
  * published under an s3:// prefix or a directory, from their sidecars
- *
- * Every key ending in ".tar[.gz|.xz|.bz2|.zst].json" (sidecar_is_key()) is
- * read as a sidecar; its tarball is the key without ".json".  The index is
- * a JSON array sorted by name, platform (null first), git-tree-sha1 and
- * url, one object per line:
- *
- *   [
- *   {"name": "Zlib", "platform": "x86_64-linux-gnu", "git-tree-sha1": "...",
- *    "sha256": "...", "size": 123, "url": "..."},
- *   ...
- *   ]
- *
- * written to a temporary file beside FILE and renamed over it.
+ * (tools/publish/index.h), written to a temporary file beside FILE and
+ * renamed over it
  */
 #include "tools/artifactctl.h"
 
 #include "fetch/fetch.h"
-#include "store/util/buf.h"
-#include "tools/sidecar.h"
-#include "tools/upload.h"
+#include "tools/publish/index.h"
+#include "tools/publish/upload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define INDEX_MAX (1u << 30)
 
 static void usage(FILE *f)
 {
@@ -60,223 +46,9 @@ static void usage(FILE *f)
 		progname);
 }
 
-struct object {
-	char *key;
-	uint64_t size;
-};
-
-struct entry {
-	struct sidecar sc;
-	char *url;
-};
-
-struct listing {
-	struct object *v;
-	size_t n, cap;
-};
-
-static int on_object(void *arg, const char *key, uint64_t size)
+static void on_left_out(void *arg, const char *msg)
 {
-	struct listing *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct object *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n].key = strdup(key)))
-		return -ENOMEM;
-	l->v[l->n++].size = size;
-	return 0;
-}
-
-static int cmp_object(const void *a, const void *b)
-{
-	return strcmp(((const struct object *)a)->key, ((const struct object *)b)->key);
-}
-
-/* NULL (platform independent) sorts first */
-static int cmp_nullable(const char *a, const char *b)
-{
-	if (a && b)
-		return strcmp(a, b);
-	return a ? 1 : b ? -1 : 0;
-}
-
-static int cmp_entry(const void *pa, const void *pb)
-{
-	const struct entry *a = pa, *b = pb;
-	int c;
-
-	if ((c = strcmp(a->sc.name, b->sc.name)) != 0 ||
-		(c = cmp_nullable(a->sc.platform, b->sc.platform)) != 0 ||
-		(c = strcmp(a->sc.tree, b->sc.tree)) != 0)
-		return c;
-	return strcmp(a->url, b->url);
-}
-
-static int format_index(const struct entry *e, size_t n, struct buf *b)
-{
-	size_t i;
-	int r = buf_adds(b, "[\n");
-
-	for (i = 0; r == 0 && i < n; i++) {
-		if ((r = buf_adds(b, "{\"name\": ")) < 0 ||
-			(r = json_add_str(b, e[i].sc.name)) < 0 ||
-			(r = buf_adds(b, ", \"platform\": ")) < 0 ||
-			(r = json_add_str(b, e[i].sc.platform)) < 0 ||
-			(r = buf_addf(b,
-				 ", \"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu",
-				 e[i].sc.tree, e[i].sc.sha256, (unsigned long long)e[i].sc.size)) <
-				0 ||
-			(r = buf_adds(b, ", \"url\": ")) < 0 || (r = json_add_str(b, e[i].url)) < 0)
-			break;
-		r = buf_adds(b, i + 1 < n ? "},\n" : "}\n");
-	}
-	return r < 0 ? r : buf_adds(b, "]\n");
-}
-
-/* Write text to path atomically (temporary file, fsync, rename), or to stdout for "-". */
-static int write_atomic(const char *path, const char *text, size_t len)
-{
-	char *tmp = NULL, *dir = NULL, *slash;
-	size_t done = 0;
-	ssize_t w;
-	int fd, dfd, r = 0;
-
-	if (strcmp(path, "-") == 0) {
-		if (fwrite(text, 1, len, stdout) != len || fflush(stdout) == EOF)
-			return -errno ? -errno : -EIO;
-		return 0;
-	}
-	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0)
-		return -ENOMEM;
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	while (done < len) {
-		w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
-	/* mkostemp makes 0600; an index is meant to be published: 0666 & ~umask */
-	if (r == 0) {
-		mode_t um = umask(0);
-
-		umask(um);
-		if (fchmod(fd, 0666 & ~um) < 0 || fsync(fd) < 0)
-			r = -errno;
-	}
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	if (!(dir = strdup(path))) {
-		r = -ENOMEM;
-		goto out;
-	}
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-out:
-	free(dir);
-	free(tmp);
-	return r;
-}
-
-/* Read the sidecars of the listing into *ret; prints messages. */
-static int read_sidecars(
-	struct upload *u, struct listing *l, const char *public_url, struct entry **ret, size_t *n)
-{
-	struct entry *v = calloc(l->n ? l->n : 1, sizeof(*v));
-	struct object want, *obj;
-	char *json = NULL, *msg = NULL, *key = NULL;
-	size_t i, len, cnt = 0;
-	int r = 0;
-
-	if (!v)
-		return -ENOMEM;
-	for (i = 0; i < l->n && r == 0; i++) {
-		if (!sidecar_is_key(l->v[i].key))
-			continue;
-		free(key);
-		key = strndup(l->v[i].key, strlen(l->v[i].key) - 5);
-		if (!key) {
-			r = -ENOMEM;
-			break;
-		}
-		want.key = key;
-		obj = bsearch(&want, l->v, l->n, sizeof(*l->v), cmp_object);
-		r = upload_get(u, l->v[i].key, SIDECAR_MAX, &json, &len);
-		if (r < 0) {
-			ctl_warnx("%s", upload_errmsg(u));
-			break;
-		}
-		r = sidecar_parse(json, len, &v[cnt].sc, &msg);
-		free(json);
-		json = NULL;
-		if (r < 0) {
-			char *url = NULL;
-
-			upload_url(u, l->v[i].key, &url);
-			ctl_warnx("'%s' is not a valid sidecar: %s", url ? url : l->v[i].key,
-				msg ? msg : strerror(-r));
-			free(url);
-			break;
-		}
-		if (!obj || obj->size != v[cnt].sc.size) {
-			char *url = NULL;
-
-			upload_url(u, key, &url);
-			ctl_warnx("left out '%s': %s", url ? url : key,
-				!obj ? "the tarball of its sidecar is missing"
-				     : "its size differs from its sidecar's");
-			free(url);
-			sidecar_release(&v[cnt].sc);
-			continue;
-		}
-		r = public_url ? upload_join_url(public_url, key, &v[cnt].url)
-			       : upload_url(u, key, &v[cnt].url);
-		if (r < 0) {
-			sidecar_release(&v[cnt].sc);
-			ctl_warne(r, "cannot make the URL of '%s'", key);
-			break;
-		}
-		cnt++;
-	}
-	free(key);
-	free(msg);
-	if (r < 0) {
-		for (i = 0; i < cnt; i++) {
-			sidecar_release(&v[i].sc);
-			free(v[i].url);
-		}
-		free(v);
-		return r;
-	}
-	*ret = v;
-	*n = cnt;
-	return 0;
+	ctl_warnx("%s", msg);
 }
 
 int cmd_index(int argc, char **argv)
@@ -294,12 +66,10 @@ int cmd_index(int argc, char **argv)
 	};
 	struct upload_options uo;
 	struct upload *u = NULL;
-	struct listing l = {0};
-	struct entry *e = NULL;
-	struct buf out;
+	struct index ix = {0};
 	const char *output = NULL, *public_url = NULL, *source;
-	char *msg = NULL;
-	size_t n = 0, i;
+	char *msg = NULL, *text = NULL;
+	size_t len;
 	int c, r, status = EXIT_FAIL;
 
 	upload_options_init(&uo);
@@ -343,7 +113,6 @@ int cmd_index(int argc, char **argv)
 	if (public_url && !*public_url)
 		ctl_usage_error("index", "empty --public-url");
 	source = argv[optind];
-	buf_init(&out, INDEX_MAX);
 
 	if ((r = fetch_global_init()) < 0) {
 		ctl_warne(r, "cannot initialise libcurl");
@@ -360,34 +129,22 @@ int cmd_index(int argc, char **argv)
 		status = EXIT_USAGE;
 		goto out;
 	}
-	r = upload_list(u, "", on_object, &l);
+	r = index_read(u, public_url, on_left_out, NULL, &ix, &msg);
 	if (r < 0) {
-		if (*upload_errmsg(u))
-			ctl_warnx("%s", upload_errmsg(u));
+		if (msg)
+			ctl_warnx("%s", msg);
 		else
 			ctl_warne(r, "cannot list '%s'", source);
 		goto out;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_object);
-	if (read_sidecars(u, &l, public_url, &e, &n) < 0)
-		goto out;
-	qsort(e, n, sizeof(*e), cmp_entry);
-	if ((r = format_index(e, n, &out)) < 0 ||
-		(r = write_atomic(output, out.ptr, out.len)) < 0) {
+	if ((r = index_format(&ix, &text, &len)) < 0 || (r = index_write(output, text, len)) < 0) {
 		ctl_warne(r, "cannot write '%s'", output);
 		goto out;
 	}
 	status = EXIT_OK;
 out:
-	for (i = 0; i < n; i++) {
-		sidecar_release(&e[i].sc);
-		free(e[i].url);
-	}
-	free(e);
-	for (i = 0; i < l.n; i++)
-		free(l.v[i].key);
-	free(l.v);
-	buf_release(&out);
+	index_release(&ix);
+	free(text);
 	free(msg);
 	upload_free(u);
 	return status;

@@ -9,6 +9,9 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
+#include "tools/publish/sidecar.h"
+
+#include "store/util/units.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,25 +29,6 @@ static void usage(FILE *f)
 		progname, CTL_STORE_DEFAULT);
 }
 
-/* human - bytes with a binary unit: "512 B", "1.5 KiB", "23.0 MiB". */
-static const char *human(uint64_t bytes, char buf[32])
-{
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	int u = -1;
-
-	if (bytes < 1024) {
-		snprintf(buf, 32, "%" PRIu64 " B", bytes);
-		return buf;
-	}
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, 32, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 struct ls {
 	bool json;
 	unsigned n;
@@ -54,26 +38,27 @@ static int print_row(const char *hash, const struct store_info *info, void *arg)
 {
 	struct ls *ls = arg;
 	char t1[32], t2[32], sz[32];
+	const char *installed, *last_access, *sha256;
 
 	if (info->state != STORE_INSTALLED)
 		return 0;
 	if (!ls->json) {
-		printf("%s  %10s  %7" PRIu64 "  %-20s  %s\n", hash, human(info->bytes, sz),
-			info->files, ctl_utc(info->last_access, t1), info->source ? info->source : "-");
+		printf("%s  %10s  %7" PRIu64 "  %-20s  %s\n", hash,
+			units_human_bytes(info->bytes, sz, sizeof(sz)), info->files,
+			ctl_utc(info->last_access, t1), info->source ? info->source : "-");
 		ls->n++;
 		return 0;
 	}
-	printf("%s  {\"hash\": \"%s\", \"bytes\": %" PRIu64 ", \"files\": %" PRIu64
-	       ", \"installed\": ",
-		ls->n ? ",\n" : "", hash, info->bytes, info->files);
-	ctl_json_str(info->installed > 0 ? ctl_utc(info->installed, t1) : NULL);
-	fputs(", \"last_access\": ", stdout);
-	ctl_json_str(info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL);
-	fputs(", \"source\": ", stdout);
-	ctl_json_str(info->source);
-	fputs(", \"tarball_sha256\": ", stdout);
-	ctl_json_str(info->tarball_sha256[0] ? info->tarball_sha256 : NULL);
-	putchar('}');
+	installed = info->installed > 0 ? ctl_utc(info->installed, t1) : NULL;
+	last_access = info->last_access > 0 ? ctl_utc(info->last_access, t2) : NULL;
+	sha256 = info->tarball_sha256[0] ? info->tarball_sha256 : NULL;
+	ctl_json_row(json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:o}", "hash", hash, "bytes",
+			     (json_int_t)info->bytes, "files", (json_int_t)info->files,
+			     "installed", sidecar_json_str(installed), "last_access",
+			     sidecar_json_str(last_access), "source",
+			     sidecar_json_str(info->source), "tarball_sha256",
+			     sidecar_json_str(sha256)),
+		ls->n);
 	ls->n++;
 	return 0;
 }
@@ -113,14 +98,12 @@ int cmd_ls(int argc, char **argv)
 		ctl_usage_error("ls", "unexpected argument '%s'", argv[optind]);
 
 	s = ctl_store_open(dir, STORE_RDONLY, NULL);
-	if (ls.json)
-		fputs("[\n", stdout);
-	else
+	if (!ls.json)
 		printf("%-40s  %10s  %7s  %-20s  %s\n", "HASH", "SIZE", "FILES", "LAST ACCESS",
 			"SOURCE");
 	r = store_foreach(s, print_row, &ls);
 	if (ls.json)
-		fputs(ls.n ? "\n]\n" : "]\n", stdout);
+		ctl_json_rows_end(ls.n);
 	if (r < 0)
 		ctl_warnx("cannot list '%s': %s", store_dir(s), *store_errmsg(s) ?
 			store_errmsg(s) : strerror(-r));

@@ -1,9 +1,11 @@
 /*
  * cmd_pack.c - artifactctl pack: write a directory as a deterministic
- * tarball in Tar.jl's canonical form (tools/pack.h)
+ * tarball in Tar.jl's canonical form (tools/publish/pack.h)
  */
 #include "tools/artifactctl.h"
-#include "tools/pack.h"
+#include "tools/publish/pack.h"
+#include "tools/publish/sidecar.h"
+#include "tools/progress.h"
 
 #include "store/hash.h"
 
@@ -18,8 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PROGRESS_MIN_TOTAL (64u << 20)	/* trees smaller than this show no progress */
-#define PROGRESS_INTERVAL_NS 100000000L /* redraw at most 10 times a second */
+#define PROGRESS_MIN_TOTAL (64u << 20) /* trees smaller than this show no progress */
 
 static void usage(FILE *f)
 {
@@ -48,48 +49,9 @@ static void usage(FILE *f)
 		progname, progname, progname);
 }
 
-struct progress {
-	struct timespec last;
-	bool shown;
-};
-
-static long elapsed_ns(const struct timespec *a, const struct timespec *b)
-{
-	return (b->tv_sec - a->tv_sec) * 1000000000L + (b->tv_nsec - a->tv_nsec);
-}
-
-static void human(uint64_t n, char *buf, size_t len)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
-}
-
-/* bytes done / total on one terminal line of stderr, redrawn in place. */
 static void show_progress(uint64_t done, uint64_t total, void *arg)
 {
-	struct progress *p = arg;
-	char d[32], t[32];
-	struct timespec now;
-
-	if (total < PROGRESS_MIN_TOTAL)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (done < total && p->shown && elapsed_ns(&p->last, &now) < PROGRESS_INTERVAL_NS)
-		return;
-	p->last = now;
-	p->shown = true;
-	human(done, d, sizeof(d));
-	human(total, t, sizeof(t));
-	fprintf(stderr, "\r\033[K%s: packing %s / %s (%d%%)", progname, d, t,
-		total ? (int)(done * 100 / total) : 100);
-	fflush(stderr);
+	ctl_bar_draw(arg, done, total, false);
 }
 
 /* The default output name: the last component of DIR + ".tar.gz". */
@@ -131,7 +93,7 @@ int cmd_pack(int argc, char **argv)
 	struct pack_opts po = {.compress = PACK_COMPRESS_AUTO, .level = -1};
 	char tree[2 * HASH_SHA1_LEN + 1], tarjl[2 * HASH_SHA1_LEN + 1];
 	char sha[2 * HASH_SHA256_LEN + 1];
-	struct progress prog = {0};
+	struct ctl_bar bar;
 	struct pack_result res;
 	char *out = NULL, *msg = NULL, *end;
 	const char *dir, *outarg = NULL;
@@ -180,14 +142,15 @@ int cmd_pack(int argc, char **argv)
 	out = outarg ? strdup(outarg) : default_output(dir);
 	if (!out)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "pack");
-	if (isatty(STDERR_FILENO)) {
+	ctl_bar_init(&bar, PROGRESS_MIN_TOTAL);
+	if (bar.tty) {
+		ctl_bar_start(&bar, "packing");
 		po.progress = show_progress;
-		po.progress_arg = &prog;
+		po.progress_arg = &bar;
 	}
 
 	r = pack_create(dir, out, &po, &res, &msg);
-	if (prog.shown)
-		fprintf(stderr, "\r\033[K");
+	ctl_bar_clear(&bar);
 	if (r < 0) {
 		ctl_warnx("%s", msg ? msg : strerror(-r));
 		free(msg);
@@ -202,14 +165,14 @@ int cmd_pack(int argc, char **argv)
 	hash_to_hex(res.tree_tarjl, HASH_SHA1_LEN, tarjl);
 	hash_to_hex(res.sha256, HASH_SHA256_LEN, sha);
 	if (json) {
-		printf("{\"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu, \"path\": ",
-			tree, sha, (unsigned long long)res.size);
-		ctl_json_str(out);
-		printf(", \"compression\": \"%s\", \"tar_bytes\": %llu, \"files\": %llu, "
-		       "\"bytes\": %llu, \"dirs\": %llu, \"tarjl-tree-sha1\": \"%s\"}\n",
-			pack_compress_name(res.compress), (unsigned long long)res.tar_bytes,
-			(unsigned long long)res.files, (unsigned long long)res.bytes,
-			(unsigned long long)res.dirs, tarjl);
+		ctl_json_print(json_pack("{s:s, s:s, s:I, s:o, s:s, s:I, s:I, s:I, s:I, s:s}",
+				       "git-tree-sha1", tree, "sha256", sha, "size",
+				       (json_int_t)res.size, "path", sidecar_json_str(out),
+				       "compression", pack_compress_name(res.compress), "tar_bytes",
+				       (json_int_t)res.tar_bytes, "files", (json_int_t)res.files,
+				       "bytes", (json_int_t)res.bytes, "dirs", (json_int_t)res.dirs,
+				       "tarjl-tree-sha1", tarjl),
+			0, "", "\n");
 	} else {
 		printf("%s %s %llu %s\n", tree, sha, (unsigned long long)res.size, out);
 	}

@@ -13,7 +13,7 @@
  * "any" for a platform-independent artifact, TREE16 and SHA16 the first 16
  * hex digits of the git-tree-sha1 and of the tarball's sha256; a tarball
  * SOURCE keeps its compression's suffix (.tar, .tar.gz, .tar.xz, .tar.bz2,
- * .tar.zst).  The sidecar NAME....tar.gz.json beside it (tools/sidecar.h)
+ * .tar.zst).  The sidecar NAME....tar.gz.json beside it (tools/publish/sidecar.h)
  * records the full hashes.
  *
  * A run: every artifact is prepared (packed to an unlinked temporary file,
@@ -30,10 +30,11 @@
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/hash.h"
-#include "store/util/buf.h"
-#include "tools/pack.h"
-#include "tools/sidecar.h"
-#include "tools/upload.h"
+#include "store/util/units.h"
+#include "tools/publish/pack.h"
+#include "tools/publish/sidecar.h"
+#include "tools/publish/upload.h"
+#include "tools/progress.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -43,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,7 +80,7 @@ static void usage(FILE *f)
 		"                           look like triplets\n"
 		"  -N, --dry-run            say what would happen; upload and write nothing\n"
 		"  -f, --force              upload even what is already there\n"
-		"      --json               print one JSON object per artifact\n"
+		"      --json               print a JSON array of one object per artifact\n"
 		"      --endpoint URL       S3 endpoint (default $AWS_ENDPOINT_URL)\n"
 		"      --region REGION      S3 region (default $AWS_REGION, else auto)\n"
 		"      --profile NAME       profile of the credentials file\n"
@@ -142,132 +142,22 @@ static void on_signal(int sig)
 
 /* ---- progress ------------------------------------------------------------------- */
 
-static struct {
-	bool tty;
-	const char *what; /* "packing NAME PLATFORM" or "uploading OBJECT" */
-	uint64_t start_ms, last_ms;
-	bool drawn;
-} bar;
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void human(uint64_t n, char *buf, size_t size)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%llu B", (unsigned long long)n);
-	else
-		snprintf(buf, size, "%.1f %s", v, unit[u]);
-}
-
-static void bar_start(const char *what)
-{
-	bar.what = what;
-	bar.start_ms = mono_ms();
-	bar.last_ms = 0;
-}
-
-static void bar_clear(void)
-{
-	if (bar.drawn) {
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-		bar.drawn = false;
-	}
-}
-
-/* "  uploading X: 12.0 MiB of 40.0 MiB (30%)  8.1 MiB/s  0:03 left" */
-static void bar_draw(uint64_t now, uint64_t total, bool rate)
-{
-	char line[512], a[32], b[32], r[32];
-	struct winsize ws;
-	unsigned width = 80;
-	uint64_t t = mono_ms(), el;
-	int n;
-
-	if (!bar.tty || (t - bar.last_ms < 100 && now < total))
-		return;
-	bar.last_ms = t;
-	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 10)
-		width = ws.ws_col < sizeof(line) ? ws.ws_col : sizeof(line) - 1;
-	human(now, a, sizeof(a));
-	human(total, b, sizeof(b));
-	n = snprintf(line, sizeof(line), "  %s: %s of %s (%u%%)", bar.what, a, b,
-		total ? (unsigned)(now * 100 / total) : 100);
-	el = t - bar.start_ms;
-	if (rate && el >= 500 && now > 0 && n > 0 && (size_t)n < sizeof(line)) {
-		double bps = (double)now * 1000.0 / (double)el;
-		unsigned long left = (unsigned long)((double)(total - now) / bps);
-
-		human((uint64_t)bps, r, sizeof(r));
-		snprintf(line + n, sizeof(line) - (size_t)n, "  %s/s  %lu:%02lu left", r, left / 60,
-			left % 60);
-	}
-	line[width - 1] = '\0'; /* one line, never wrapped */
-	fprintf(stderr, "\r\033[K%s", line);
-	fflush(stderr);
-	bar.drawn = true;
-}
+static struct ctl_bar bar;
 
 static void on_pack_progress(uint64_t done, uint64_t total, void *arg)
 {
-	bar_draw(done, total, false);
+	ctl_bar_draw(&bar, done, total, false);
 }
 
 static bool on_upload_progress(void *arg, uint64_t now, uint64_t total)
 {
 	if (interrupted)
 		return false;
-	bar_draw(now, total, true);
+	ctl_bar_draw(&bar, now, total, true);
 	return true;
 }
 
 /* ---- options ----------------------------------------------------------------------- */
-
-static uint64_t size_arg(const char *opt, const char *v)
-{
-	static const struct {
-		const char *s;
-		uint64_t m;
-	} suf[] = {
-		{"", 1},
-		{"K", 1ULL << 10},
-		{"KiB", 1ULL << 10},
-		{"M", 1ULL << 20},
-		{"MiB", 1ULL << 20},
-		{"G", 1ULL << 30},
-		{"GiB", 1ULL << 30},
-	};
-	unsigned long long n;
-	char *end;
-	size_t i;
-
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || end == v || *v == '-')
-		goto bad;
-	for (i = 0; i < sizeof(suf) / sizeof(suf[0]); i++)
-		if (strcmp(end, suf[i].s) == 0) {
-			if (n > UINT64_MAX / suf[i].m)
-				goto bad;
-			return n * suf[i].m;
-		}
-bad:
-	ctl_usage_error("publish", "invalid %s '%s': bytes expected (K, M, G suffixes)", opt, v);
-}
 
 static void parse_args(int argc, char **argv, struct pub_opts *o)
 {
@@ -362,7 +252,10 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 			o->uo.credentials = optarg;
 			break;
 		case OPT_PART_SIZE:
-			o->uo.part_size = size_arg("--part-size", optarg);
+			if (units_parse_bytes(optarg, &o->uo.part_size) < 0)
+				ctl_usage_error("publish", "invalid --part-size '%s': bytes "
+								   "expected (K, M, G suffixes)",
+					optarg);
 			if (o->uo.part_size < UPLOAD_PART_SIZE_MIN ||
 				o->uo.part_size > UPLOAD_PART_SIZE_MAX)
 				ctl_usage_error("publish", "invalid --part-size '%s': 5MiB to 5GiB",
@@ -714,13 +607,13 @@ static int prepare(const struct pub_opts *o, const char *name, struct item *it)
 	}
 	snprintf(what, sizeof(what), "packing %s%s%s", name, it->triplet ? " " : "",
 		it->triplet ? it->triplet : "");
-	bar_start(what);
+	ctl_bar_start(&bar, what);
 	if (bar.tty) {
 		po.progress = on_pack_progress;
 		po.progress_arg = it;
 	}
 	r = pack_write(AT_FDCWD, it->path, it->fd, &po, &pr, &msg);
-	bar_clear();
+	ctl_bar_clear(&bar);
 	if (r < 0) {
 		ctl_warnx("cannot pack '%s': %s", it->path, msg ? msg : strerror(-r));
 		free(msg);
@@ -815,12 +708,12 @@ static int publish_one(
 		return 0;
 
 	snprintf(what, sizeof(what), "uploading %s %s", name, plat);
-	bar_start(what);
+	ctl_bar_start(&bar, what);
 	uploading = 1;
 	r = upload_put_fd(
 		u, it->key, it->fd, it->size, content_type(it->suffix), on_upload_progress, it);
 	uploading = 0;
-	bar_clear();
+	ctl_bar_clear(&bar);
 	if (r < 0) {
 		ctl_warnx("%s", upload_errmsg(u));
 		return r;
@@ -930,29 +823,30 @@ out:
 /* ---- output -------------------------------------------------------------------------------------
  */
 
-static void report(const struct pub_opts *o, const char *name, const struct item *it)
+/*
+ * One artifact's line, or with --json its object in the one JSON array of
+ * the run: "[\n  {...},\n  {...}\n]\n" as "artifactctl ls --json" prints.
+ * i counts from 0 among n.
+ */
+static void report(const struct pub_opts *o, const char *name, const struct item *it, size_t i,
+	size_t n)
 {
 	const char *act = it->action == ACT_SKIP ? (o->dry_run ? "would-skip" : "skipped")
 						 : (o->dry_run ? "would-upload" : "uploaded");
-	struct buf b;
 
 	if (!o->json) {
 		printf("%s %s %s %s\n", name, it->triplet ? it->triplet : "any", act, it->bind_url);
 		return;
 	}
-	buf_init(&b, 1 << 20);
-	if (buf_adds(&b, "{\"name\": ") == 0 && json_add_str(&b, name) == 0 &&
-		buf_adds(&b, ", \"platform\": ") == 0 && json_add_str(&b, it->triplet) == 0 &&
-		buf_addf(&b, ", \"git-tree-sha1\": \"%s\", \"sha256\": \"%s\", \"size\": %llu",
-			it->tree, it->sha256, (unsigned long long)it->size) == 0 &&
-		buf_adds(&b, ", \"object\": ") == 0 && json_add_str(&b, it->url) == 0 &&
-		buf_adds(&b, ", \"url\": ") == 0 && json_add_str(&b, it->bind_url) == 0 &&
-		buf_addf(&b, ", \"action\": \"%s\", \"toml\": ", act) == 0 &&
-		json_add_str(&b, o->dry_run ? NULL : o->toml) == 0 && buf_adds(&b, "}") == 0)
-		printf("%s\n", b.ptr);
-	else
-		ctl_erre(EXIT_FAIL, -ENOMEM, "publish");
-	buf_release(&b);
+	ctl_json_row(json_pack("{s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:s, s:o}", "name",
+			     sidecar_json_str(name), "platform", sidecar_json_str(it->triplet),
+			     "git-tree-sha1", it->tree, "sha256", it->sha256, "size",
+			     (json_int_t)it->size, "object", sidecar_json_str(it->url), "url",
+			     sidecar_json_str(it->bind_url), "action", act, "toml",
+			     sidecar_json_str(o->dry_run ? NULL : o->toml)),
+		i);
+	if (i + 1 == n)
+		ctl_json_rows_end(n);
 }
 
 int cmd_publish(int argc, char **argv)
@@ -974,7 +868,7 @@ int cmd_publish(int argc, char **argv)
 			"invalid artifact name '%s'%s: no '/', no control characters, no leading "
 			"'.'",
 			name, o.name ? "" : " (from SOURCE; give --name)");
-	bar.tty = isatty(STDERR_FILENO);
+	ctl_bar_init(&bar, 0);
 
 	status = collect(&o, &items, &n);
 	if (status != EXIT_OK)
@@ -1025,7 +919,7 @@ int cmd_publish(int argc, char **argv)
 			goto out;
 	}
 	for (i = 0; i < n; i++)
-		report(&o, name, &items[i]);
+		report(&o, name, &items[i], i, n);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warne(-errno, "cannot write to standard output");
 		goto out;

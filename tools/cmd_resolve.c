@@ -101,29 +101,12 @@ int cmd_resolve(int argc, char **argv)
 	struct artifacts *a = NULL;
 	char *msg = NULL, *out = NULL;
 	int r, status = EXIT_FAIL;
-	size_t i;
 
 	parse_args(argc, argv, &o);
-	r = platform_host(o.triplet, &host);
-	if (r < 0) {
-		if (o.triplet && r == -EINVAL)
-			ctl_warnx("cannot parse platform triplet '%s'", o.triplet);
-		else
-			ctl_warne(r, "cannot determine the host platform");
-		status = r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
+	status = ctl_host_platform("resolve", o.triplet, o.tags, o.ntags, &host);
+	if (status != EXIT_OK)
 		goto out;
-	}
-	for (i = 0; i < o.ntags; i++) {
-		r = platform_set_tag_spec(host, o.tags[i]);
-		if (r == -EINVAL)
-			ctl_usage_error("resolve",
-				"invalid --tag '%s': KEY=VALUE[:exact|cap|majmin] without "
-				"+ - space / < > : \" ' \\ | ? *", o.tags[i]);
-		if (r < 0) {
-			ctl_warne(r, "cannot add tag '%s'", o.tags[i]);
-			goto out;
-		}
-	}
+	status = EXIT_FAIL;
 
 	r = artifacts_load(o.file, &a, &msg);
 	if (r < 0) {

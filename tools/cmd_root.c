@@ -15,6 +15,7 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
+#include "tools/publish/sidecar.h"
 
 #include "fetch/artifacts.h"
 #include "store/store.h"
@@ -58,14 +59,11 @@ static int print_root(const char *path, int64_t last_seen, void *arg)
 	if (!ls->json) {
 		printf("%-20s  %-7s  %s\n", ctl_utc(last_seen, t), there ? "yes" : "MISSING", path);
 	} else {
-		printf("%s  {\"path\": ", ls->n ? ",\n" : "");
-		ctl_json_str(path);
-		printf(", \"last_seen\": ");
-		if (last_seen > 0)
-			ctl_json_str(ctl_utc(last_seen, t));
-		else
-			fputs("null", stdout);
-		printf(", \"exists\": %s}", there ? "true" : "false");
+		ctl_json_row(json_pack("{s:o, s:o, s:b}", "path", sidecar_json_str(path),
+				     "last_seen",
+				     sidecar_json_str(last_seen > 0 ? ctl_utc(last_seen, t) : NULL),
+				     "exists", there),
+			ls->n);
 	}
 	ls->n++;
 	return 0;
@@ -78,13 +76,11 @@ static int root_ls(const char *dir, bool json)
 	int r;
 
 	s = ctl_store_open(dir, STORE_RDONLY, NULL);
-	if (json)
-		fputs("[\n", stdout);
-	else
+	if (!json)
 		printf("%-20s  %-7s  %s\n", "LAST SEEN", "EXISTS", "PATH");
 	r = store_root_foreach(s, print_root, &ls);
 	if (json)
-		fputs(ls.n ? "\n]\n" : "]\n", stdout);
+		ctl_json_rows_end(ls.n);
 	if (r < 0)
 		ctl_warnx("cannot list the gc roots of '%s': %s", store_dir(s),
 			*store_errmsg(s) ? store_errmsg(s) : strerror(-r));

@@ -3,8 +3,8 @@
  */
 #include "tools/artifactctl.h"
 
-#include "store/util/buf.h"
-#include "tools/sidecar.h"
+#include "fetch/platform.h"
+
 
 #include <errno.h>
 #include <stdarg.h>
@@ -77,15 +77,27 @@ bool ctl_is_help(const char *arg)
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
 }
 
-void ctl_json_str(const char *s)
+void ctl_json_print(json_t *v, size_t flags, const char *before, const char *after)
 {
-	struct buf b;
+	char *text = v ? json_dumps(v, flags) : NULL;
 
-	buf_init(&b, (size_t)-1);
-	if (json_add_str(&b, s) < 0)
+	json_decref(v);
+	if (!text)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
-	fputs(b.ptr, stdout);
-	buf_release(&b);
+	fputs(before, stdout);
+	fputs(text, stdout);
+	fputs(after, stdout);
+	free(text);
+}
+
+void ctl_json_row(json_t *v, size_t i)
+{
+	ctl_json_print(v, 0, i ? ",\n  " : "[\n  ", "");
+}
+
+void ctl_json_rows_end(size_t n)
+{
+	fputs(n ? "\n]\n" : "[\n]\n", stdout);
 }
 
 const char *ctl_utc(int64_t t, char buf[32])
@@ -98,37 +110,34 @@ const char *ctl_utc(int64_t t, char buf[32])
 	return buf;
 }
 
-int ctl_parse_number(const char *v, const char *const *units, const uint64_t *mult,
-	uint64_t *ret)
+int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
+	struct platform **ret)
 {
-	uint64_t n = 0;
-	const char *p = v;
+	struct platform *host = NULL;
 	size_t i;
+	int r;
 
-	if (*p < '0' || *p > '9')
-		return -EINVAL;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		n = n * 10 + (uint64_t)(*p - '0');
+	r = platform_host(triplet, &host);
+	if (r < 0) {
+		if (triplet && r == -EINVAL)
+			ctl_warnx("cannot parse platform triplet '%s'", triplet);
+		else
+			ctl_warne(r, "cannot determine the host platform");
+		return r == -EINVAL ? EXIT_MALFORMED : EXIT_FAIL;
 	}
-	for (i = 0; units[i]; i++) {
-		if (strcmp(p, units[i]) == 0) {
-			if (mult[i] && n > UINT64_MAX / mult[i])
-				return -ERANGE;
-			*ret = n * mult[i];
-			return 0;
+	for (i = 0; i < ntags; i++) {
+		r = platform_set_tag_spec(host, tags[i]);
+		if (r == -EINVAL)
+			ctl_usage_error(cmd,
+				"invalid --tag '%s': KEY=VALUE[:exact|cap|majmin] without "
+				"+ - space / < > : \" ' \\ | ? *",
+				tags[i]);
+		if (r < 0) {
+			ctl_warne(r, "cannot add tag '%s'", tags[i]);
+			platform_free(host);
+			return EXIT_FAIL;
 		}
 	}
-	return -EINVAL;
-}
-
-int ctl_parse_bytes(const char *v, uint64_t *ret)
-{
-	static const char *const units[] = { "", "B", "K", "KiB", "k", "M", "MiB", "G", "GiB",
-		"T", "TiB", NULL };
-	static const uint64_t mult[] = { 1, 1, 1ULL << 10, 1ULL << 10, 1ULL << 10, 1ULL << 20,
-		1ULL << 20, 1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40 };
-
-	return ctl_parse_number(v, units, mult, ret);
+	*ret = host;
+	return EXIT_OK;
 }

@@ -57,8 +57,15 @@ ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
 pub force "$multi" --to "file://$pubdir" --name Multi --toml "$toml" --force --json
 succeeds "--force succeeds"
 ok "--force: the object is written again (a new inode)" test "$(stat -c '%i %Y' "$obj")" != "$before"
-is "--force: JSON action" \
-	"$(head -n 1 "$TEST_TMP/force.out" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["action"])')" uploaded
+is "--force: JSON action" "$(json_get "$TEST_TMP/force.out" 0 action)" uploaded
+# issue 10, bug 7: one JSON document for the run, not one object per line
+ok "--json: the output is one JSON document, an array of 3 objects" "$PY" -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert isinstance(v, list) and len(v) == 3, v
+assert [e["platform"] for e in v] == ["aarch64-apple-darwin", "aarch64-linux-gnu", "x86_64-linux-gnu"], v
+assert all(e["name"] == "Multi" and e["toml"] == sys.argv[2] for e in v), v
+' "$TEST_TMP/force.out" "$toml"
 pub dry "$multi" --to "file://$TEST_TMP/new/dir" --name Multi --toml "$TEST_TMP/new.toml" --dry-run
 succeeds "--dry-run succeeds"
 ok "--dry-run: the destination is not created" test ! -e "$TEST_TMP/new"
@@ -79,6 +86,22 @@ pub badplat "$art/src/zlib" --to "$pubdir" --platform not-a-triplet
 is "an invalid --platform: usage error" "$rc" 64
 pub badscheme "$art/src/zlib" --to "ftp://example.org/x"
 is "an unsupported scheme: usage error" "$rc" 64
+# a malformed URL is not a relative directory (issue 10, bug 2)
+for bad in s3:/artifacts/bad s3:artifacts http:/example.org/x http:///x file:relative dir:name; do
+	rm -rf "$TEST_TMP/bad" && mkdir -p "$TEST_TMP/bad"
+	(cd "$TEST_TMP/bad" && timeout 60 "$ARTIFACTCTL" publish "$art/src/zlib" --name Bad \
+		--to "$bad" --toml "$TEST_TMP/bad.toml" >"$TEST_TMP/bad.out" 2>"$TEST_TMP/bad.err")
+	is "--to $bad: usage error" "$?" 64
+	ok "... the message names it and the accepted forms" grep -q \
+		"'$bad'.*s3://BUCKET\[/PREFIX\], http(s)://HOST/PATH, file:///DIR or a plain path" \
+		"$TEST_TMP/bad.err"
+	ok "... nothing written" dir_empty "$TEST_TMP/bad"
+	ok "... nothing bound" test ! -e "$TEST_TMP/bad.toml"
+done
+(cd "$TEST_TMP" && mkdir -p bad && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --name Colon \
+	--to ./bad/dir:name >"$TEST_TMP/colon.out" 2>&1)
+is "--to ./dir:name: a directory whose name has a colon" "$?" 0
+is "... the object is there" "$(ls "$TEST_TMP/bad/dir:name" | grep -c '^Colon\.any\..*\.tar\.gz$')" 1
 (cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --to rel/dir >"$TEST_TMP/rel.out" 2>&1)
 is "default name and a relative DEST" "$(cut -d' ' -f1-3 "$TEST_TMP/rel.out")" "zlib any uploaded"
 ok "... bound URL is absolute" grep -q " file://$TEST_TMP/rel/dir/zlib\.any\." "$TEST_TMP/rel.out"

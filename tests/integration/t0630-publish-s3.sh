@@ -85,7 +85,7 @@ succeeds "--dry-run succeeds"
 is "--dry-run: 0 PUT" "$(s3_count PUT)" 0
 is "--dry-run: 0 POST" "$(s3_count POST)" 0
 ok "--dry-run: Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
-is "--dry-run: JSON says would-upload" "$(json_get "$TEST_TMP/dry.out" action)" would-upload
+is "--dry-run: JSON says would-upload" "$(json_get "$TEST_TMP/dry.out" 0 action)" would-upload
 
 # --- multipart -----------------------------------------------------------------------------
 s3_mark

@@ -11,6 +11,10 @@ ok "include layering (store <- fetch <- fs, tools)" sh "$TESTS_SRCDIR/check-incl
 mkdir -p "$TEST_TMP/tree/store"
 echo '#include <fuse_lowlevel.h>' > "$TEST_TMP/tree/store/bad.c"
 fails "include checker catches FUSE in store/" sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/tree"
+rm -rf "$TEST_TMP/tree" && mkdir -p "$TEST_TMP/tree/tools/publish"
+echo '#include "tools/artifactctl.h"' > "$TEST_TMP/tree/tools/publish/bad.c"
+fails "include checker catches a command header in tools/publish/" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/tree"
 
 # The fetch/ model half includes neither curl nor libarchive: a copy of
 # fetch/ passes as it is, fails once a model file includes curl or

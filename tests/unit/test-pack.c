@@ -1,15 +1,15 @@
 /*
- * test-pack.c - Tar.jl-canonical tarballs (tools/pack.h)
+ * test-pack.c - Tar.jl-canonical tarballs (tools/publish/pack.h)
  *
  * Known answers are built here from the field rules of
  * spec/julia-artifacts.md §2.5 and JuliaIO/Tar.jl src/create.jl
  * (write_standard_header: mode "%06o \0", uid/gid "000000 \0", size 11
  * octal digits and a space, mtime "00000000000 ", magic "ustar\0", version
  * "00", devmajor/minor "000000 \0", checksum "%06o\0 " over the block with
- * the checksum field as spaces), independently of tools/pack.c.  The
+ * the checksum field as spaces), independently of tools/publish/pack.c.  The
  * integration test t0600-pack.sh covers the CLI, GNU tar and fetch.
  */
-#include "tools/pack.h"
+#include "tools/publish/pack.h"
 #include "fetch/fetch.h"
 #include "store/hash.h"
 #include "tests/tap.h"

@@ -1,12 +1,13 @@
 /*
- * test-upload.c - the parts of tools/upload.h and tools/sidecar.h that need
+ * test-upload.c - the parts of tools/publish/upload.h and tools/publish/sidecar.h that need
  * no server: sidecar JSON, key naming and encoding, destinations and S3
  * settings, credentials files, the file:// backend.  The network backends
  * are tested against real servers by t0630 (S3) and t0640 (WebDAV).
  */
 #include "tests/tap.h"
-#include "tools/sidecar.h"
-#include "tools/upload.h"
+#include "tools/publish/sidecar.h"
+#include "tools/publish/upload.h"
+#include "tools/publish/upload_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +86,27 @@ static void test_sidecar(void)
 	       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 		-E2BIG, "nesting is bounded");
 	PARSES("{\"name\": \"A", -EBADMSG, "truncated");
+
+	PARSES("{\"name\": \"A\xff\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1}",
+		-EBADMSG, "bytes that are not UTF-8");
+	PARSES("{\"name\": \"A\", \"name\": \"B\", \"git-tree-sha1\": \"" TREE
+	       "\", \"sha256\": \"" SHA "\", \"size\": 1}",
+		0, "a key given twice: the last counts");
+
+	/* strings for JSON output: NULL is null, bytes that are not UTF-8 become U+FFFD */
+	{
+		json_t *v = sidecar_json_str("a\xff" "b\xc3\xa9\xe2\x82");
+		char *text = v ? json_dumps(v, JSON_ENCODE_ANY) : NULL;
+
+		is_str(text, "\"a\xef\xbf\xbd" "b\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\"",
+			"invalid UTF-8 becomes U+FFFD, valid sequences stay");
+		free(text);
+		json_decref(v);
+		v = sidecar_json_str(NULL);
+		ok(json_is_null(v), "NULL is null");
+		json_decref(v);
+	}
 
 	ok(sidecar_is_key("a/Zlib.any.x.tar.gz.json"), "a .tar.gz.json is a sidecar");
 	ok(sidecar_is_key("Zlib.tar.zst.json"), "a .tar.zst.json is a sidecar");
@@ -271,6 +293,53 @@ static void test_file(const char *dir)
 	upload_free(u);
 }
 
+/* A call's first failure names the cause; a later one (an abort, a cleanup) does not hide it. */
+static void test_first_error(void)
+{
+	struct upload *u = NULL;
+
+	if (upload_new("file:///nonexistent-dir", NULL, &u, NULL) < 0) {
+		ok(0, "file destination");
+		return;
+	}
+	is_int(up_fail(u, -EACCES, "first '%s'", "a"), -EACCES, "up_fail returns its errno");
+	up_fail(u, -EIO, "second");
+	is_str(upload_errmsg(u), "first 'a'", "the first message wins");
+	up_clear_error(u);
+	is_str(upload_errmsg(u), "", "cleared");
+	up_fail(u, -EIO, "third");
+	is_str(upload_errmsg(u), "third", "after a clear, the next failure is recorded");
+	upload_free(u);
+}
+
+/* Well-formed URLs or plain paths only (issue 10, bug 2). */
+static void test_dest_forms(void)
+{
+	static const char *const bad[] = {
+		"s3:/artifacts/bad", "s3:bucket", "http:/h/x", "http:///x", "file:rel", "dir:x",
+	};
+	struct upload *u = NULL;
+	char *msg = NULL;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		is_int(upload_new(bad[i], NULL, &u, &msg), -EINVAL, "'%s' is refused", bad[i]);
+		ok(msg && strstr(msg, "s3://BUCKET[/PREFIX], http(s)://HOST/PATH, file:///DIR or "
+				      "a plain path"),
+			"... naming the accepted forms: %s", msg ? msg : "");
+		free(msg);
+		msg = NULL;
+	}
+	is_int(upload_new("ftp://h/x", NULL, &u, &msg), -EPROTONOSUPPORT, "an unknown scheme");
+	free(msg);
+	msg = NULL;
+	is_int(upload_new("./dir:x", NULL, &u, NULL), 0, "./dir:x is a path");
+	is_int(upload_kind(u), UPLOAD_FILE, "... a directory");
+	upload_free(u);
+	is_int(upload_new("sub/dir", NULL, &u, NULL), 0, "a relative path without a colon");
+	upload_free(u);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-upload.XXXXXX";
@@ -282,6 +351,8 @@ int main(void)
 	test_urls();
 	test_credentials(dir);
 	test_file(dir);
+	test_first_error();
+	test_dest_forms();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

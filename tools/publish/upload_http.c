@@ -3,7 +3,7 @@
  * PUT that creates missing parent collections with MKCOL (WebDAV,
  * RFC 4918)
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +25,9 @@ int http_init(struct upload *u, const char *dest)
 		return up_fail(
 			u, -EINVAL, "invalid destination '%s': no query or fragment allowed", dest);
 	at = memrchr(host, '@', (size_t)(end - host));
+	if ((at ? at + 1 : host) == end)
+		return up_fail(u, -EINVAL, "invalid destination '%s': no host; use " UP_DEST_FORMS,
+			dest);
 	if (at) {
 		u->userpwd = malloc((size_t)(at - host) + 1);
 		if (!u->userpwd)
@@ -57,8 +60,10 @@ int http_get(struct upload *u, const char *url, size_t max, struct buf *out)
 	int err;
 
 	err = up_request(u, &r, "read", 404);
-	if (err == -E2BIG)
+	if (err == -E2BIG) {
+		up_clear_error(u); /* refined */
 		up_fail(u, err, "cannot read '%s': larger than %zu bytes", url, max);
+	}
 	return err;
 }
 
@@ -70,8 +75,10 @@ static int http_mkcol(struct upload *u, const char *dir_url, unsigned depth)
 	int err;
 
 	err = up_request(u, &r, "create the collection", 409);
-	if (err == 0 || r.status == 405) /* 405: it exists already */
+	if (err == 0 || r.status == 405) { /* 405: it exists already */
+		up_clear_error(u);
 		return 0;
+	}
 	if (r.status != 409 || depth > 64)
 		return err == 0 ? -EREMOTEIO : err;
 	/* 409: its parent is missing too; create that, then try again */
@@ -93,7 +100,11 @@ static int http_mkcol(struct upload *u, const char *dir_url, unsigned depth)
 	r.method = "MKCOL";
 	r.url = dir_url;
 	err = up_request(u, &r, "create the collection", 0);
-	return err < 0 && r.status == 405 ? 0 : err;
+	if (err < 0 && r.status == 405) {
+		up_clear_error(u);
+		err = 0;
+	}
+	return err;
 }
 
 /* Whether the collection dir_url is missing: HEAD answers 404 or 410. */
@@ -151,6 +162,7 @@ int http_put(struct upload *u, const char *url, struct up_body *b, const char *t
 	if (!made)
 		up_sleep_ms(u->retry_delay_ms);
 	u->attempts = attempts - 1;
+	up_clear_error(u); /* what failed before is recovered from: the retry tells */
 	err = up_request(u, &r, "upload", 0);
 	u->attempts = attempts;
 	return err;

@@ -13,7 +13,7 @@
  * Test knob: ARTIFACTCTL_S3_MAX_KEYS=N asks ListObjectsV2 for pages of N
  * keys, so that the tests go through continuation tokens with few objects.
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include "store/hash.h"
 
@@ -462,6 +462,7 @@ int s3_head(struct upload *u, const char *key, const char *url, bool *exists, ui
 		unsigned attempts = u->attempts;
 
 		u->attempts = 1;
+		up_clear_error(u); /* the GET's message, or the one below, says more */
 		if (up_request(u, &g, "look up", 0) == 0)
 			up_fail(u, err, "cannot look up '%s': HTTP %ld to HEAD, but GET works", url,
 				r.status);
@@ -478,8 +479,10 @@ int s3_get(struct upload *u, const char *url, size_t max, struct buf *out)
 	if (u->key_id && !signing_supported(u))
 		return up_fail(u, -ENOTSUP, "S3 signing needs libcurl 7.87.0 or later");
 	err = up_request(u, &r, "read", 404);
-	if (err == -E2BIG)
+	if (err == -E2BIG) {
+		up_clear_error(u); /* refined */
 		up_fail(u, err, "cannot read '%s': larger than %zu bytes", url, max);
+	}
 	return err;
 }
 

@@ -1,6 +1,7 @@
 /*
- * sidecar.h - the JSON file published beside each tarball, and the small
- * JSON reader and writer the publishing commands share
+ * sidecar.h - the JSON file published beside each tarball (read and
+ * written with Jansson), and the JSON string the publishing code and the
+ * artifactctl commands share
  *
  * "artifactctl publish" uploads OBJECT and then OBJECT.json, one JSON object:
  *
@@ -15,11 +16,10 @@
 #ifndef ARTIFACTCTL_SIDECAR_H
 #define ARTIFACTCTL_SIDECAR_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-struct buf;
 
 /* Largest sidecar read back (a real one is about 300 bytes). */
 #define SIDECAR_MAX (64 * 1024)
@@ -39,17 +39,20 @@ void sidecar_release(struct sidecar *s);
 
 /*
  * sidecar_format - s as the JSON text above (keys in that order, one line,
- * ending in a newline).  NULL created/tool are written as null.
+ * ending in a newline).  NULL created/tool are written as null; strings go
+ * through sidecar_json_str().
  * @ret: malloc'ed text (caller frees), @len its length; untouched on failure.
- * Returns 0, -EINVAL (a name, hash or sha256 that is not valid), -ENOMEM.
+ * Returns 0, -EINVAL (a name, hash or sha256 that is not valid, a size over
+ * INT64_MAX), -ENOMEM.
  */
 int sidecar_format(const struct sidecar *s, char **ret, size_t *len);
 
 /*
  * sidecar_parse - read the len bytes at json as a sidecar into *ret
  * (released with sidecar_release(); untouched on failure).  Hex digits are
- * lowercased.
- * Returns 0, -EBADMSG (not JSON, not an object, or a required key missing
+ * lowercased.  Of a key given twice, the last value counts.
+ * Returns 0, -EBADMSG (not JSON (UTF-8, no NUL in a string, nothing after
+ * the object), not an object, or a required key missing
  * or of the wrong type: name and platform strings (platform may be null),
  * git-tree-sha1 40 hex, sha256 64 hex, size an integer >= 0), -E2BIG
  * (longer than SIDECAR_MAX or nested deeper than 32), -ENOMEM; *errmsg,
@@ -74,10 +77,11 @@ bool sidecar_is_key(const char *key);
 void sidecar_now(char out[21]);
 
 /*
- * json_add_str - append s to b as a JSON string (quotes, escapes of " \ and
- * control bytes; other bytes as they are), or null when s is NULL.
- * Returns 0 or the error of buf_add().
+ * sidecar_json_str - s as a new JSON string (Jansson, caller owns the
+ * reference), or JSON null when s is NULL.  Bytes that are not UTF-8 (a
+ * file name, say) each become U+FFFD, so the output stays valid JSON.
+ * Returns NULL only when memory runs out.
  */
-int json_add_str(struct buf *b, const char *s);
+json_t *sidecar_json_str(const char *s);
 
 #endif

@@ -6,9 +6,11 @@
  * write_extended_header, write_standard_header); libarchive only compresses
  * it, through its raw format.  One pass: each file is read once, its bytes
  * go to the git blob hash and to the tar stream, and the compressed bytes go
- * to the sha256 and to the output.  See tools/pack.h.
+ * to the sha256 and to the output.  See tools/publish/pack.h.
  */
-#include "tools/pack.h"
+#include "tools/publish/pack.h"
+
+#include "fetch/tar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -25,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOCK 512
+#define BLOCK TAR_BLOCK
 #define IO_SIZE (1u << 20)	 /* read buffer and output buffer */
 #define PROGRESS_STEP (1u << 20) /* report about every MiB of content */
 
@@ -157,46 +159,42 @@ static void put_field(uint8_t *h, size_t off, const char *s, size_t len)
 	memcpy(h + off, s, len);
 }
 
-/* Tar.jl write_standard_header(): one 512-byte ustar block at h. */
+/* Tar.jl write_standard_header(): one ustar block at h (layout: fetch/tar.h). */
 static void standard_header(uint8_t *h, const char *name, size_t namelen, const char *prefix,
 	size_t prefixlen, char type, unsigned mode, uint64_t size, const char *link, size_t linklen)
 {
 	char num[32];
-	unsigned sum = 0;
 	int n, i;
 
 	memset(h, 0, BLOCK);
-	put_field(h, 0, name, namelen);
+	put_field(h, TAR_NAME, name, namelen);
 	snprintf(num, sizeof(num), "%06o ", mode & 0777777);
-	memcpy(h + 100, num, 8);	 /* "%06o \0": the NUL from snprintf */
-	memcpy(h + 108, "000000 \0", 8); /* uid */
-	memcpy(h + 116, "000000 \0", 8); /* gid */
+	memcpy(h + TAR_MODE, num, 8);	     /* "%06o \0": the NUL from snprintf */
+	memcpy(h + TAR_UID, "000000 \0", 8); /* uid */
+	memcpy(h + TAR_GID, "000000 \0", 8); /* gid */
 	n = snprintf(num, sizeof(num), "%011" PRIo64, size);
-	if (n <= 12) {
-		memcpy(h + 124, num, (size_t)n);
-		if (n < 12)
-			h[124 + n] = ' ';
+	if (n <= TAR_SIZE_LEN) {
+		memcpy(h + TAR_SIZE, num, (size_t)n);
+		if (n < TAR_SIZE_LEN)
+			h[TAR_SIZE + n] = ' ';
 	} else {
 		/* GNU base-256 as Tar.jl emulates it: 0x80 then 11 big-endian bytes */
-		h[124] = 0x80;
+		h[TAR_SIZE] = 0x80;
 		for (i = 10; i >= 0; i--)
-			h[135 - i] = i >= 8 ? 0 : (uint8_t)(size >> (8 * i));
+			h[TAR_SIZE + TAR_SIZE_LEN - 1 - i] = i >= 8 ? 0 : (uint8_t)(size >> (8 * i));
 	}
-	memcpy(h + 136, "00000000000 ", 12); /* mtime */
-	memset(h + 148, ' ', 8);	     /* chksum, blank while summing */
-	h[156] = (uint8_t)type;
-	put_field(h, 157, link, linklen);
-	memcpy(h + 257, "ustar\0", 6);
-	memcpy(h + 263, "00", 2);
-	memcpy(h + 329, "000000 \0", 8); /* devmajor */
-	memcpy(h + 337, "000000 \0", 8); /* devminor */
-	put_field(h, 345, prefix, prefixlen);
-	for (i = 0; i < BLOCK; i++)
-		sum += h[i];
-	snprintf(num, sizeof(num), "%06o", sum);
-	memcpy(h + 148, num, 6);
-	h[154] = '\0';
-	h[155] = ' ';
+	memcpy(h + TAR_MTIME, "00000000000 ", 12);
+	h[TAR_TYPEFLAG] = (uint8_t)type;
+	put_field(h, TAR_LINKNAME, link, linklen);
+	memcpy(h + TAR_MAGIC, "ustar\0", 6);
+	memcpy(h + TAR_VERSION, "00", 2);
+	memcpy(h + TAR_DEVMAJOR, "000000 \0", 8);
+	memcpy(h + TAR_DEVMINOR, "000000 \0", 8);
+	put_field(h, TAR_PREFIX, prefix, prefixlen);
+	snprintf(num, sizeof(num), "%06o", tar_header_sum(h));
+	memcpy(h + TAR_CHKSUM, num, 6);
+	h[TAR_CHKSUM + 6] = '\0';
+	h[TAR_CHKSUM + 7] = ' ';
 }
 
 static size_t ndigits(size_t n)

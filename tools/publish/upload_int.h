@@ -6,7 +6,7 @@
 #ifndef ARTIFACTCTL_UPLOAD_INT_H
 #define ARTIFACTCTL_UPLOAD_INT_H
 
-#include "tools/upload.h"
+#include "tools/publish/upload.h"
 
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define RESPONSE_MAX (16u << 20) /* ceiling of a response body kept in memory */
+#define UP_DEST_FORMS "s3://BUCKET[/PREFIX], http(s)://HOST/PATH, file:///DIR or a plain path"
 
 struct upload {
 	enum upload_kind kind;
@@ -74,8 +75,18 @@ struct up_req {
  */
 int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status);
 
-/* up_fail - record a message (printf-style) on u and return err. */
+/*
+ * up_fail - record a message (printf-style) on u and return err.  The first
+ * message since the last up_clear_error() wins (curl's Curl_failf()): a
+ * later failure of the same call, such as the abort after a failed part,
+ * does not hide the cause.  Where a failure is recovered from (a retry
+ * after MKCOL, a 405 for a collection that exists) or its message refined,
+ * the caller clears it first.
+ */
 int up_fail(struct upload *u, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* up_clear_error - forget the message of u; every public call starts so. */
+void up_clear_error(struct upload *u);
 
 /* up_key_valid - key follows the rules of upload_url(). */
 bool up_key_valid(const char *key);

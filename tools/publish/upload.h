@@ -18,7 +18,11 @@
  *                          basic authentication and never into a URL that
  *                          upload_url() gives or a message prints
  *   file:///DIR, DIR       DIR/KEY, written to a temporary file in the same
- *                          directory, fsync'ed and renamed into place
+ *                          directory, fsync'ed and renamed into place.  A
+ *                          plain DIR must not begin with what reads as a URL
+ *                          scheme ("word:", RFC 3986): "s3:/b" or "dir:x" is
+ *                          refused (-EINVAL), never taken for ./s3:/b; write
+ *                          ./dir:x for such a directory
  *
  * Every put replaces the object atomically as seen by readers: S3 and nginx
  * show an object only once it is complete, and file:// renames.
@@ -112,8 +116,9 @@ void upload_options_init(struct upload_options *o);
  * @ret: receives the handle, freed with upload_free(); untouched on failure.
  * @errmsg: when not NULL, receives on failure a malloc'ed message (caller
  *   frees); NULL on success.
- * Returns 0, -EINVAL (malformed dest, endpoint or part size; no endpoint
- * known for s3://), -EPROTONOSUPPORT (another scheme), -EPERM (credentials
+ * Returns 0, -EINVAL (malformed dest, e.g. "s3:/b" or "http:///x", endpoint
+ * or part size; no endpoint known for s3://), -EPROTONOSUPPORT (another
+ * scheme, "ftp://..."), -EPERM (credentials
  * file readable by group or others), -ENOENT or another -errno (an explicit
  * credentials file cannot be read), -EBADMSG (a credentials file without
  * the profile or with half a key pair), -ENOMEM.
@@ -163,7 +168,7 @@ int upload_join_url(const char *base, const char *key, char **ret);
 struct upload_stat {
 	bool exists;	     /* the object exists */
 	uint64_t size;	     /* its size in bytes, when it exists */
-	bool has_sidecar;    /* KEY.json exists and is a sidecar (tools/sidecar.h) */
+	bool has_sidecar;    /* KEY.json exists and is a sidecar (tools/publish/sidecar.h) */
 	char sha256[64 + 1]; /* the sidecar's sha256, lowercase; "" without one */
 };
 

@@ -3,7 +3,7 @@
  * directory, written the way git writes objects (a temporary file in the
  * target directory, fsync, rename, fsync of the directory)
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,7 @@ int file_init(struct upload *u, const char *dest)
 			p += 9;
 		if (*p != '/')
 			return up_fail(
-				u, -EINVAL, "invalid file URL '%s': file:///PATH expected", dest);
+				u, -EINVAL, "invalid file URL '%s': use " UP_DEST_FORMS, dest);
 	}
 	if (!*p)
 		return up_fail(u, -EINVAL, "empty destination");

@@ -3,10 +3,12 @@
  * retries, and the dispatch to the backends: upload_s3.c (S3),
  * upload_http.c (http(s) PUT, WebDAV), upload_file.c (file://)
  */
-#include "tools/upload_int.h"
+#include "tools/publish/upload_int.h"
 
 #include "fetch/fetch.h"
-#include "tools/sidecar.h"
+#include "store/hash.h"
+#include "store/util/time.h"
+#include "tools/publish/sidecar.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -25,16 +27,17 @@ int up_fail(struct upload *u, int err, const char *fmt, ...)
 	va_list ap;
 	char *m = NULL;
 
+	if (u->errmsg)
+		return err; /* the first message of a call names the cause; keep it */
 	va_start(ap, fmt);
 	if (vasprintf(&m, fmt, ap) < 0)
 		m = NULL;
 	va_end(ap);
-	free(u->errmsg);
 	u->errmsg = m;
 	return err;
 }
 
-static void clear_error(struct upload *u)
+void up_clear_error(struct upload *u)
 {
 	free(u->errmsg);
 	u->errmsg = NULL;
@@ -61,14 +64,6 @@ void up_sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -156,24 +151,14 @@ int upload_join_url(const char *base, const char *key, char **ret)
 	return buf_finish(&b, r, ret);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 void up_percent_decode(const char *s, size_t n, char *out)
 {
 	const char *e = s + n;
+	uint8_t v;
 
 	while (s < e) {
-		if (*s == '%' && e - s > 2 && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-			*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+		if (*s == '%' && e - s > 2 && hash_from_hex(s + 1, 2, &v, 1) == 0) {
+			*out++ = (char)v;
 			s += 3;
 		} else {
 			*out++ = *s++;
@@ -281,7 +266,7 @@ static int on_progress(
 
 	if (!r->progress)
 		return 0;
-	t = mono_ms();
+	t = time_mono_ms();
 	if (t - r->last_ms < 100)
 		return 0;
 	r->last_ms = t;
@@ -520,11 +505,28 @@ out:
 
 /* ---- the interface ------------------------------------------------------------------ */
 
+/*
+ * Whether dest begins with what reads as a URL scheme and its colon
+ * (RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":").  Such a
+ * destination is taken for a URL, never for a relative path: "s3:/b" (one
+ * slash) must not publish into ./s3:/b.
+ */
+static bool scheme_like(const char *dest)
+{
+	const char *p = dest;
+
+	if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+		return false;
+	while ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		*p == '+' || *p == '-' || *p == '.')
+		p++;
+	return *p == ':';
+}
+
 int upload_new(const char *dest, const struct upload_options *o, struct upload **ret, char **errmsg)
 {
 	struct upload_options def;
 	struct upload *u;
-	const char *colon;
 	int err;
 
 	if (errmsg)
@@ -550,19 +552,23 @@ int upload_new(const char *dest, const struct upload_options *o, struct upload *
 		err = -ENOMEM;
 		goto fail;
 	}
-	colon = strstr(dest, "://");
 	if (strncmp(dest, "s3://", 5) == 0) {
 		u->kind = UPLOAD_S3;
 		err = s3_init(u, dest, o);
 	} else if (strncmp(dest, "http://", 7) == 0 || strncmp(dest, "https://", 8) == 0) {
 		u->kind = UPLOAD_HTTP;
 		err = http_init(u, dest);
-	} else if (!colon || strncmp(dest, "file://", 7) == 0) {
+	} else if (strncmp(dest, "file://", 7) == 0 || !scheme_like(dest)) {
 		u->kind = UPLOAD_FILE;
 		err = file_init(u, dest);
-	} else {
+	} else if (strstr(dest, "://") == dest + strcspn(dest, ":")) {
 		err = up_fail(u, -EPROTONOSUPPORT,
-			"cannot publish to '%s': use s3://, http://, https:// or file://", dest);
+			"cannot publish to '%s': an unknown scheme; use " UP_DEST_FORMS, dest);
+	} else {
+		err = up_fail(u, -EINVAL,
+			"cannot publish to '%s': not a well-formed URL; use " UP_DEST_FORMS
+			" (./%s for a directory whose name has a colon)",
+			dest, dest);
 	}
 	if (err < 0)
 		goto fail;
@@ -615,7 +621,7 @@ int upload_get(struct upload *u, const char *key, size_t max, char **ret, size_t
 	struct buf b;
 	int err;
 
-	clear_error(u);
+	up_clear_error(u);
 	if ((err = upload_url(u, key, &url)) < 0)
 		return up_fail(u, err, "invalid object name '%s'", key);
 	buf_init(&b, max);
@@ -640,7 +646,7 @@ int upload_head(struct upload *u, const char *key, struct upload_stat *ret)
 	size_t len;
 	int err;
 
-	clear_error(u);
+	up_clear_error(u);
 	if ((err = upload_url(u, key, &url)) < 0)
 		return up_fail(u, err, "invalid object name '%s'", key);
 	switch (u->kind) {
@@ -662,7 +668,7 @@ int upload_head(struct upload *u, const char *key, struct upload_stat *ret)
 	}
 	err = upload_get(u, sidekey, SIDECAR_MAX, &json, &len);
 	if (err == -ENOENT || err == -E2BIG) {
-		clear_error(u);
+		up_clear_error(u);
 		err = 0;
 	} else if (err == 0 && sidecar_parse(json, len, &sc, NULL) == 0) {
 		st.has_sidecar = true;
@@ -685,7 +691,7 @@ static int put_body(struct upload *u, const char *key, struct up_body *b, const 
 	char *url = NULL;
 	int err;
 
-	clear_error(u);
+	up_clear_error(u);
 	if ((err = upload_url(u, key, &url)) < 0)
 		return up_fail(u, err, "invalid object name '%s'", key);
 	if (!type)
@@ -722,7 +728,7 @@ int upload_put_buf(struct upload *u, const char *key, const void *p, size_t len,
 
 int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)
 {
-	clear_error(u);
+	up_clear_error(u);
 	switch (u->kind) {
 	case UPLOAD_S3:
 		return s3_list(u, prefix, fn, arg);

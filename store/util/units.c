@@ -1,0 +1,78 @@
+/*
+ * units.c - byte counts and durations as people write them
+ */
+#include "store/util/units.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *units_human_bytes(uint64_t n, char *buf, size_t size)
+{
+	static const char *const unit[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		snprintf(buf, size, "%" PRIu64 " B", n);
+		return buf;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, "%.1f %s", v, unit[u]);
+	return buf;
+}
+
+/* Decimal digits, then a unit from units[] (NULL-terminated; multipliers in mult[]). */
+static int parse_number(
+	const char *v, const char *const *units, const uint64_t *mult, uint64_t *ret)
+{
+	uint64_t n = 0;
+	const char *p = v;
+	size_t i;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	for (i = 0; units[i]; i++) {
+		if (strcmp(p, units[i]) == 0) {
+			if (mult[i] && n > UINT64_MAX / mult[i])
+				return -ERANGE;
+			*ret = n * mult[i];
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int units_parse_bytes(const char *s, uint64_t *ret)
+{
+	static const char *const units[] = {
+		"", "B", "K", "KiB", "k", "M", "MiB", "G", "GiB", "T", "TiB", NULL};
+	static const uint64_t mult[] = {1, 1, 1ULL << 10, 1ULL << 10, 1ULL << 10, 1ULL << 20,
+		1ULL << 20, 1ULL << 30, 1ULL << 30, 1ULL << 40, 1ULL << 40};
+
+	return parse_number(s, units, mult, ret);
+}
+
+int units_parse_duration(const char *s, int64_t *ret)
+{
+	static const char *const units[] = {"", "s", "m", "h", "d", "w", NULL};
+	static const uint64_t mult[] = {1, 1, 60, 3600, 86400, 604800};
+	uint64_t n;
+	int r;
+
+	r = parse_number(s, units, mult, &n);
+	if (r == 0 && n > (uint64_t)100 * 366 * 86400)
+		r = -ERANGE;
+	if (r == 0)
+		*ret = (int64_t)n;
+	return r;
+}

@@ -1,0 +1,37 @@
+/*
+ * units.h - byte counts and durations as people write them (libc only)
+ *
+ * One reading and one rendering for every command line and progress line:
+ * "512", "64MiB", "2G" bytes; "30s", "15m", "7d" durations; "23.0 MiB" on
+ * a terminal.  Stateless and thread safe.
+ */
+#ifndef ARTIFACTFS_UNITS_H
+#define ARTIFACTFS_UNITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * units_human_bytes - n bytes with a binary unit into buf (size bytes; 32
+ * is enough): "512 B" below 1 KiB, else one decimal, "1.5 KiB", "23.0 MiB",
+ * up to EiB.  Returns buf.
+ */
+const char *units_human_bytes(uint64_t n, char *buf, size_t size);
+
+/*
+ * units_parse_bytes - s as bytes: decimal digits, then nothing, "B", "K",
+ * "k", "KiB", "M", "MiB", "G", "GiB", "T" or "TiB" (powers of 1024).  No
+ * sign, no space.  *ret is untouched on failure.
+ * Returns 0, -EINVAL (not that form), -ERANGE (over UINT64_MAX bytes).
+ */
+int units_parse_bytes(const char *s, uint64_t *ret);
+
+/*
+ * units_parse_duration - s as seconds: decimal digits, then nothing or
+ * "s", "m", "h", "d", "w".  *ret is untouched on failure.
+ * Returns 0, -EINVAL (not that form), -ERANGE (over a century: surely a
+ * mistake).
+ */
+int units_parse_duration(const char *s, int64_t *ret);
+
+#endif

@@ -209,9 +209,10 @@ static bool sha256_differs(struct fetch_stream *s, const char *sha256, char got[
 }
 
 /* One download of url into a fresh temporary tree; committed when it verifies. */
-static int attempt_once(
-	struct fetch *f, struct attempt *a, const char *hash, const char *url, const char *sha256)
+static int attempt_once(struct fetch *f, struct attempt *a, const char *hash, const char *url,
+	const char *sha256, uint64_t size)
 {
+	struct fetch_options so = f->o; /* this attempt's deadline, from the size */
 	struct store_install *in = NULL;
 	struct fetch_stream *s = NULL;
 	struct fetch_digests d;
@@ -228,7 +229,8 @@ static int attempt_once(
 			*store_errmsg(f->s) ? store_errmsg(f->s) : strerror(-r));
 		goto out;
 	}
-	r = fetch_stream_open_url(url, &f->o, &s, &msg);
+	so.timeout = fetch_deadline(&f->o, size);
+	r = fetch_stream_open_url(url, &so, &s, &msg);
 	if (r < 0) {
 		why(a, "%s", msg ? msg : strerror(-r));
 		a->local = r == -ENOMEM;
@@ -298,8 +300,8 @@ out:
 }
 
 /* Up to o.attempts attempts of one URL, with a doubling delay between them. */
-static int try_source(
-	struct fetch *f, struct attempt *a, const char *hash, const char *url, const char *sha256)
+static int try_source(struct fetch *f, struct attempt *a, const char *hash, const char *url,
+	const char *sha256, uint64_t size)
 {
 	unsigned n, delay = f->o.retry_delay_ms;
 	int r;
@@ -310,7 +312,7 @@ static int try_source(
 	}
 	for (n = 1;; n++) {
 		buf_reset(&a->why);
-		r = attempt_once(f, a, hash, url, sha256);
+		r = attempt_once(f, a, hash, url, sha256, size);
 		if (r == 0 || !a->retryable || n >= f->o.attempts)
 			return r;
 		flog(f, FETCH_LOG_INFO,
@@ -419,6 +421,7 @@ int fetch_install(struct fetch *f, const struct fetch_request *req, char **ret_p
 	r = -ENOMEDIUM;
 	for (i = 0; i <= req->nsources; i++) {
 		const char *u, *sha;
+		uint64_t size = 0;
 
 		if (i == 0) {
 			/* Julia's order: the Pkg server first, without a sha256 (spec §3.2) */
@@ -434,11 +437,12 @@ int fetch_install(struct fetch *f, const struct fetch_request *req, char **ret_p
 		} else {
 			u = req->sources[i - 1].url;
 			sha = req->sources[i - 1].sha256;
+			size = req->sources[i - 1].size;
 			if (!u)
 				continue;
 		}
 		any = true;
-		r = try_source(f, &a, hash, u, sha);
+		r = try_source(f, &a, hash, u, sha, size);
 		if (r == 0)
 			break;
 		list_source(&list, u, &a, r);

@@ -43,26 +43,20 @@ alive() {
 	_s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
 	[ -n "$_s" ] && [ "$_s" != Z ]
 }
+gone() { ! alive "$1"; }
+got_get() { [ "$(server_stat GET "$1")" -ge 1 ]; }
 
-# wait_gone PID: true once PID has exited (at most WATCHDOG seconds).
-wait_gone() {
+# wait_for CMD ARG...: until CMD succeeds, at most WATCHDOG seconds.
+wait_for() {
 	_w=0
-	while alive "$1"; do
+	until "$@"; do
 		[ $_w -lt $((WATCHDOG * 10)) ] || return 1
 		sleep 0.1
 		_w=$((_w + 1))
 	done
 }
-
-# wait_get PATH: until the server has seen a GET of PATH (at most WATCHDOG seconds).
-wait_get() {
-	_w=0
-	while [ "$(server_stat GET "$1")" -lt 1 ]; do
-		[ $_w -lt $((WATCHDOG * 10)) ] || return 1
-		sleep 0.1
-		_w=$((_w + 1))
-	done
-}
+wait_gone() { wait_for gone "$1"; }
+wait_get() { wait_for got_get "$1"; }
 
 # wait_blocked PID: until PID sleeps in a FUSE request (its wchan), at most
 # 10 s; says so when the kernel does not tell.
@@ -101,7 +95,7 @@ EOF
 # --- (a) interrupts ---------------------------------------------------------------------
 zlib=$(meta zlib tree)
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-a,toml=$TEST_TMP/Artifacts.toml,low_speed_time=0,install_timeout=3600" ||
-	skip_all "mount failed"
+	bail_out "mount failed"
 ls "$mnt/zlib/" >/dev/null 2>&1 &
 killed=$!
 ok "the install from the trickling mirror started" wait_get /trickle/10/zlib.tar.gz
@@ -124,7 +118,7 @@ is "clean unmount" $? 0
 tools=$(meta tools tree)
 : >"$TEST_TMP/fs.log"
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-c,toml=$TEST_TMP/Artifacts.toml,low_speed_time=0,install_timeout=2" ||
-	skip_all "mount failed"
+	bail_out "mount failed"
 "$PY" "$TEST_TMP/reader.py" "$mnt/tools/" >"$TEST_TMP/c.out" 2>&1 &
 reader=$!
 ok "a reader of a trickling install gets an answer" wait_gone $reader
@@ -147,7 +141,7 @@ is "clean unmount" $? 0
 # mirror sending 10 bytes/s fails each attempt, so the reader gets EIO.
 : >"$TEST_TMP/fs.log"
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-b,toml=$TEST_TMP/Artifacts.toml,low_speed_time=2,install_timeout=3600" ||
-	skip_all "mount failed"
+	bail_out "mount failed"
 "$PY" "$TEST_TMP/reader.py" "$mnt/docs/" >"$TEST_TMP/b.out" 2>&1 &
 reader=$!
 ok "a reader of a 10 bytes/s mirror gets an answer" wait_gone $reader

@@ -99,12 +99,7 @@ ok "nothing was mounted by the failed starts" not_mounted "$mnt"
 
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-off,toml=$TEST_TMP/Artifacts.toml,offline=yes" || true
 ok "-o offline=yes is a boolean that mounts" is_mounted "$mnt"
-err=$("$PY" -c 'import os,sys,errno
-try:
-    os.listdir(sys.argv[1]); print("listed")
-except OSError as e:
-    print(errno.errorcode[e.errno])' "$mnt/zlib/")
-is "... offline: an artifact not installed is not served" "$err" ENOENT
+is "... offline: an artifact not installed is not served" "$(list_errno "$mnt/zlib/")" ENOENT
 unmount_artifactfs
 
 # --- bug 4: one type per setting, in the config file -------------------------------------------

@@ -278,7 +278,21 @@ static void test_config_types(void)
 {
 	struct fs_config c;
 	const char *why;
+	static const struct {
+		const char *what, *text, *want[4];
+	} bad[] = {
+		{ "offline = \"yes\"", "store = \"/x\"\n\noffline = \"yes\"\n",
+		  { ":3:", "'offline'", "boolean", "the string \"yes\"" } },
+		{ "jobs = \"8\" (a string)", "jobs = \"8\"\n",
+		  { ":1:", "'jobs'", "integer", "the string \"8\"" } },
+		{ "a value out of range, with a quoted key", "# settings\n  \"jobs\" = 0\n",
+		  { ":2:", "1 to 256", "the integer 0" } },
+		{ "connect_timeout = 0", "connect_timeout = 0\n", { ":1:", "greater than 0" } },
+		{ "toml = 5", "toml = 5\n", { "array of strings", "the integer 5" } },
+		{ "a table for quota", "[quota]\nx = 1\n", { ":1:", "a table" } },
+	};
 	char path[] = "/tmp/artifactfs-test-XXXXXX", *msg = NULL;
+	size_t i, j;
 	int fd, r;
 
 	fs_config_init(&c);
@@ -312,51 +326,19 @@ static void test_config_types(void)
 
 	fd = mkstemp(path);
 	close(fd);
-	config_file(path, "store = \"/x\"\n\noffline = \"yes\"\n");
-	r = fs_config_load_file(&c, path, &msg);
-	is_int(r, -EINVAL, "offline = \"yes\" in the file is refused");
-	ok(msg && strstr(msg, path) && strstr(msg, ":3:") && strstr(msg, "'offline'") &&
-	   strstr(msg, "boolean") && strstr(msg, "the string \"yes\"") &&
-	   !strstr(msg, "not a known setting"),
-	   "... naming file, line, key, type and value: %s", msg ? msg : "(null)");
-	free(msg);
-	msg = NULL;
-
-	config_file(path, "jobs = \"8\"\n");
-	r = fs_config_load_file(&c, path, &msg);
-	is_int(r, -EINVAL, "jobs = \"8\" (a string) is refused");
-	ok(msg && strstr(msg, ":1:") && strstr(msg, "integer") && strstr(msg, "the string \"8\""),
-	   "... as a string where an integer is needed: %s", msg ? msg : "(null)");
-	free(msg);
-	msg = NULL;
-
-	config_file(path, "# settings\n  \"jobs\" = 0\n");
-	r = fs_config_load_file(&c, path, &msg);
-	ok(r == -EINVAL && msg && strstr(msg, ":2:") && strstr(msg, "the integer 0"),
-	   "a value out of range names the line of a quoted key: %s", msg ? msg : "(null)");
-	free(msg);
-	msg = NULL;
-
-	config_file(path, "connect_timeout = 0\n");
-	r = fs_config_load_file(&c, path, &msg);
-	ok(r == -EINVAL && msg && strstr(msg, "greater than 0"),
-	   "connect_timeout = 0 is refused: %s", msg ? msg : "(null)");
-	free(msg);
-	msg = NULL;
-
-	config_file(path, "toml = 5\n");
-	r = fs_config_load_file(&c, path, &msg);
-	ok(r == -EINVAL && msg && strstr(msg, "array of strings") && strstr(msg, "the integer 5"),
-	   "toml = 5 is refused: %s", msg ? msg : "(null)");
-	free(msg);
-	msg = NULL;
-
-	config_file(path, "[quota]\nx = 1\n");
-	r = fs_config_load_file(&c, path, &msg);
-	ok(r == -EINVAL && msg && strstr(msg, ":1:") && strstr(msg, "a table"),
-	   "a table where a size is needed is refused: %s", msg ? msg : "(null)");
-	free(msg);
-	msg = NULL;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_file(path, bad[i].text);
+		fs_config_init(&c);
+		r = fs_config_load_file(&c, path, &msg);
+		ok(r == -EINVAL && msg && strstr(msg, path), "%s is refused", bad[i].what);
+		for (j = 0; j < 4 && bad[i].want[j]; j++)
+			ok(msg && strstr(msg, bad[i].want[j]), "... saying %s: %s", bad[i].want[j],
+			   msg ? msg : "(null)");
+		ok(msg && !strstr(msg, "not a known setting"), "... not as an unknown key");
+		free(msg);
+		msg = NULL;
+		fs_config_release(&c);
+	}
 
 	config_file(path, "offline = true\nignore_hashes = false\nlow_speed_time = \"2s\"\n"
 			  "timeout = 1.5\nquota = \"1G\"\nmax_unpacked = 1048576\n"

@@ -137,7 +137,7 @@ struct fetch_options {
 	long connect_timeout;	 /* seconds for the connection; default 30 */
 	long low_speed_limit;	 /* bytes/s under which a transfer is too slow; default 1024 */
 	long low_speed_time;	 /* ... for this many seconds; default 10; 0: never abort */
-	long timeout;		 /* deadline of one attempt, seconds; 0 (default): fetch_deadline() */
+	long timeout;		 /* deadline of one attempt, seconds; 0 (default): automatic */
 	unsigned attempts;	 /* attempts per URL, >= 1; default 3 */
 	unsigned retry_delay_ms; /* delay before the 2nd attempt, doubled each time; default 1000 */
 	double lock_timeout; /* seconds to wait for another installer of the hash; default 3600 */

@@ -300,7 +300,8 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value, const
 		n = strtoul(value, &end, 10);
 		if (s->type == S_PERCENT && strcmp(end, "%") == 0)
 			end++;
-		if (errno || *end || value[0] == '-' || value[0] == '+' || n < s->min || n > s->max) {
+		if (errno || *end || value[0] == '-' || value[0] == '+' || n < s->min ||
+		    n > s->max) {
 			*errmsg = needs(s);
 			return -EINVAL;
 		}

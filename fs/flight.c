@@ -213,9 +213,10 @@ static void *timer_thread(void *arg)
 			}
 			if (n) {
 				describe_progress(fl, now, progress, sizeof(progress));
-				fs_log(FS_LOG_ERR, "artifact %s: not installed within install_timeout "
-				       "(%g s): %u request%s answered EIO; the install goes on (%s)",
-				       fl->hash, f->install_timeout, n, n == 1 ? "" : "s", progress);
+				fs_log(FS_LOG_ERR, "artifact %s: not installed within "
+				       "install_timeout (%g s): %u request%s answered EIO; "
+				       "the install goes on (%s)", fl->hash, f->install_timeout,
+				       n, n == 1 ? "" : "s", progress);
 			}
 		}
 		if (expired) {

@@ -42,7 +42,7 @@ struct fs_config {
 	char *ca_file;			/* ca_file=FILE */
 	uint64_t quota;			/* quota=SIZE in bytes; 0 = none */
 	unsigned quota_low;		/* quota_low=PERCENT: evict down to this share (default 75) */
-	uint64_t max_unpacked;		/* max_unpacked=SIZE: bytes one install may write; 0 = built-in */
+	uint64_t max_unpacked;		/* max_unpacked=SIZE: bytes an install writes; 0: built-in */
 };
 
 /* Defaults of the settings whose value the daemon chooses. */

@@ -169,7 +169,8 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 	fetch_options_init(&in.opts);
 	in.opts.ca_file = c->ca_file;
 	in.opts.connect_timeout = (long)(c->connect_timeout + 0.999);
-	in.opts.low_speed_limit = c->low_speed_limit > LONG_MAX ? LONG_MAX : (long)c->low_speed_limit;
+	in.opts.low_speed_limit =
+		c->low_speed_limit > LONG_MAX ? LONG_MAX : (long)c->low_speed_limit;
 	in.opts.low_speed_time = (long)(c->low_speed_time + 0.999);
 	in.opts.timeout = (long)(c->timeout + 0.999);
 	in.opts.pkg_server = c->pkg_server;

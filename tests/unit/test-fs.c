@@ -109,7 +109,8 @@ static void test_flights(void)
 	ok(fs_flight_state(f, h2) == NULL, "after retry_after the failure is forgotten");
 	s.fail = 0;
 	memset(&r2, 0, sizeof(r2));
-	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), 0, "after retry_after a request is queued");
+	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), 0,
+	       "after retry_after a request is queued");
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.errors), 0, "and the retry succeeds");
 	is_int(atomic_load(&s.installs), 2, "with a second install");
@@ -312,7 +313,8 @@ static void test_config_types(void)
 	is_int(fs_config_set(&c, "install_timeout", "0", &why), -EINVAL, "install_timeout=0 too");
 	is_int(fs_config_set(&c, "install_timeout", "2s", &why), 1, "install_timeout=2s");
 	ok(c.install_timeout == 2, "... is 2 s");
-	is_int(fs_config_set(&c, "timeout", "1e300", &why), -EINVAL, "an absurd duration is refused");
+	is_int(fs_config_set(&c, "timeout", "1e300", &why), -EINVAL,
+	       "an absurd duration is refused");
 	is_int(fs_config_set(&c, "jobs", "-1", &why), -EINVAL, "jobs=-1 is refused");
 	is_int(fs_config_set(&c, "max_unpacked", "10G", &why), 1, "max_unpacked=10G");
 	ok(c.max_unpacked == 10ULL << 30, "... in bytes");

@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -96,12 +97,24 @@ void fetch_options_init(struct fetch_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->connect_timeout = 30;
-	o->low_speed_limit = 1;
-	o->low_speed_time = 20;
+	o->low_speed_limit = FETCH_LOW_SPEED_LIMIT;
+	o->low_speed_time = FETCH_LOW_SPEED_TIME;
 	o->timeout = 0;
 	o->attempts = 3;
 	o->retry_delay_ms = 1000;
 	o->lock_timeout = 3600;
+}
+
+long fetch_deadline(const struct fetch_options *o, uint64_t size)
+{
+	uint64_t secs;
+
+	if (o->timeout > 0)
+		return o->timeout;
+	if (!size)
+		return FETCH_DEADLINE_CEILING;
+	secs = FETCH_DEADLINE_FLOOR + size / FETCH_DEADLINE_RATE;
+	return secs > LONG_MAX ? LONG_MAX : (long)secs;
 }
 
 int fetch_pkg_server_url(const char *setting, char **ret)
@@ -693,8 +706,7 @@ static int setup_curl(
 		SET(CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
 		SET(CURLOPT_LOW_SPEED_TIME, o->low_speed_time);
 	}
-	if (o->timeout > 0)
-		SET(CURLOPT_TIMEOUT, o->timeout);
+	SET(CURLOPT_TIMEOUT, fetch_deadline(o, 0));
 	if (o->ca_file)
 		SET(CURLOPT_CAINFO, o->ca_file);
 	if (s->headers)

@@ -155,9 +155,9 @@ typedef void (*fetch_log_fn)(void *arg, enum fetch_log_level level, const char *
 struct fetch_options {
 	const char *ca_file;	 /* CA bundle (PEM) for https; NULL: system default */
 	long connect_timeout;	 /* seconds for the connection; default 30 */
-	long low_speed_limit;	 /* bytes/s under which a transfer is too slow; default 1 */
-	long low_speed_time;	 /* ... for this many seconds; default 20; 0: never abort */
-	long timeout;		 /* overall deadline of one attempt, seconds; 0 (default): none */
+	long low_speed_limit;	 /* bytes/s under which a transfer is too slow; default 1024 */
+	long low_speed_time;	 /* ... for this many seconds; default 10; 0: never abort */
+	long timeout;		 /* deadline of one attempt, seconds; 0 (default): automatic */
 	unsigned attempts;	 /* attempts per URL, >= 1; default 3 */
 	unsigned retry_delay_ms; /* delay before the 2nd attempt, doubled each time; default 1000 */
 	double lock_timeout; /* seconds to wait for another installer of the hash; default 3600 */
@@ -221,8 +221,34 @@ struct fetch_options {
  */
 #define FETCH_TRAILER_MAX (16ull << 20)
 
+/*
+ * The low-speed abort by default: a transfer slower than 1 KiB/s for 10 s
+ * has failed (CernVM-FS's rule), as a connection that trickles a few bytes a
+ * second would otherwise hold an install for hours.
+ */
+#define FETCH_LOW_SPEED_LIMIT 1024	/* bytes per second */
+#define FETCH_LOW_SPEED_TIME 10		/* seconds */
+
+/*
+ * The deadline of one attempt when fetch_options.timeout is 0: with the
+ * tarball's size known (fetch_source.size), FETCH_DEADLINE_FLOOR seconds
+ * plus the time the size takes at FETCH_DEADLINE_RATE bytes/s; unknown,
+ * FETCH_DEADLINE_CEILING seconds.
+ */
+#define FETCH_DEADLINE_FLOOR 120	  /* seconds: connection, TLS, redirects */
+#define FETCH_DEADLINE_RATE (64u << 10)	  /* bytes per second, on average */
+#define FETCH_DEADLINE_CEILING 3600	  /* seconds, when the size is unknown */
+
 /* fetch_options_init - fill o with the defaults above. */
 void fetch_options_init(struct fetch_options *o);
+
+/*
+ * fetch_deadline - the overall deadline in seconds of one attempt to
+ * download a tarball of size bytes (0: unknown) with options o:
+ * o->timeout when it is > 0, else the default described above (never 0).
+ * Pure function; thread-safe.
+ */
+long fetch_deadline(const struct fetch_options *o, uint64_t size);
 
 /*
  * fetch_pkg_server_url - Julia's pkg_server() normalisation of a server

@@ -292,6 +292,7 @@ static int attempt_once(
 		.stop_at_end = true,
 	};
 	const char *url = src->url, *sha256 = src->sha256;
+	struct fetch_options so = f->o; /* this attempt's deadline, from the size */
 	struct store_install *in = NULL;
 	struct fetch_stream *s = NULL;
 	struct fetch_digests d;
@@ -309,7 +310,8 @@ static int attempt_once(
 			*store_errmsg(f->s) ? store_errmsg(f->s) : strerror(-r));
 		goto out;
 	}
-	r = fetch_stream_open_url(url, &f->o, &s, &msg);
+	so.timeout = fetch_deadline(&f->o, src->size);
+	r = fetch_stream_open_url(url, &so, &s, &msg);
 	if (r < 0) {
 		why(a, "%s", msg ? msg : strerror(-r));
 		a->local = r == -ENOMEM;

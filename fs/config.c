@@ -6,13 +6,16 @@
  * that knows them.
  */
 #include "fs/fs.h"
+#include "fetch/fetch.h"
 #include "fetch/toml.h"
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define DEFAULT_STORE "/var/cache/artifactfs"
 
@@ -21,8 +24,10 @@ void fs_config_init(struct fs_config *c)
 	memset(c, 0, sizeof(*c));
 	c->jobs = 4;
 	c->connect_timeout = 30;
-	c->low_speed_time = 20;
+	c->low_speed_limit = FETCH_LOW_SPEED_LIMIT;
+	c->low_speed_time = FETCH_LOW_SPEED_TIME;
 	c->timeout = 0;
+	c->install_timeout = FS_INSTALL_TIMEOUT;
 	c->retry_after = 10;
 	c->name_timeout = 1;
 	c->quota_low = 75;
@@ -151,152 +156,350 @@ static int set_string(char **dst, const char *value, const char **errmsg)
 	return 1;
 }
 
-static int set_duration(double *dst, const char *value, const char **errmsg)
+/*
+ * The settings, each with one type (artifactfs.toml(5)).  The type decides
+ * what "-o KEY=TEXT" accepts and which TOML types the config file accepts:
+ *
+ *   S_STRING    text; a TOML string
+ *   S_LIST      text, repeatable; a TOML string or array of strings
+ *   S_INT       decimal integer in [min, max]; a TOML integer
+ *   S_PERCENT   S_INT that may end in "%"; a TOML integer
+ *   S_DURATION  fs_parse_duration() text in [min, max] seconds; a TOML
+ *               integer or float (seconds) or a string with that syntax
+ *   S_SIZE      fs_parse_size() text; a TOML integer (bytes) or a string
+ *   S_BOOL      bare, or true/false yes/no on/off 1/0; a TOML boolean only
+ */
+enum setting_type { S_STRING, S_LIST, S_INT, S_PERCENT, S_DURATION, S_SIZE, S_BOOL };
+
+struct setting {
+	const char *key;
+	enum setting_type type;
+	size_t off;		/* of the field in struct fs_config */
+	double min, max;	/* S_INT, S_PERCENT, S_DURATION */
+	const char *expect;	/* what a bad value is told it needs */
+};
+
+#define F(field) offsetof(struct fs_config, field)
+#define YEAR 31536000.0
+#define DURATION "a duration (seconds, or a string such as \"500ms\" or \"2m\")"
+#define POSITIVE_DURATION "a duration greater than 0 (seconds, or a string such as \"500ms\")"
+#define SIZE "a size (bytes, or a string such as \"500M\" or \"20G\")"
+#define BOOL "a boolean (true or false)"
+
+static const struct setting settings[] = {
+	{ "store", S_STRING, F(store_dir), 0, 0, "a directory" },
+	{ "toml", S_LIST, F(tomls), 0, 0, "a file name" },
+	{ "config", S_STRING, F(config_file), 0, 0, "a file name" },
+	{ "platform", S_STRING, F(platform), 0, 0, "a platform triplet" },
+	{ "tag", S_LIST, F(tags), 0, 0, "KEY=VALUE[:MODE]" },
+	{ "pkg_server", S_STRING, F(pkg_server), 0, 0, "a URL" },
+	{ "ca_file", S_STRING, F(ca_file), 0, 0, "a file name" },
+	{ "jobs", S_INT, F(jobs), 1, 256, "an integer from 1 to 256" },
+	{ "connect_timeout", S_DURATION, F(connect_timeout), 1e-3, YEAR, POSITIVE_DURATION },
+	{ "low_speed_limit", S_SIZE, F(low_speed_limit), 0, 0, SIZE },
+	{ "low_speed_time", S_DURATION, F(low_speed_time), 0, YEAR, DURATION },
+	{ "timeout", S_DURATION, F(timeout), 0, YEAR, DURATION },
+	{ "install_timeout", S_DURATION, F(install_timeout), 1e-3, YEAR, POSITIVE_DURATION },
+	{ "retry_after", S_DURATION, F(retry_after), 0, YEAR, DURATION },
+	{ "name_timeout", S_DURATION, F(name_timeout), 0, YEAR, DURATION },
+	{ "quota", S_SIZE, F(quota), 0, 0, SIZE },
+	{ "quota_low", S_PERCENT, F(quota_low), 1, 99, "a percentage from 1 to 99" },
+	{ "max_unpacked", S_SIZE, F(max_unpacked), 0, 0, SIZE },
+	{ "offline", S_BOOL, F(offline), 0, 0, BOOL },
+	{ "ignore_hashes", S_BOOL, F(ignore_hashes), 0, 0, BOOL },
+	{ "overmount", S_BOOL, F(overmount), 0, 0, BOOL },
+};
+
+static const struct setting *find_setting(const char *key)
 {
-	if (fs_parse_duration(value, dst) < 0) {
-		*errmsg = "needs a duration such as 30, 1.5, 500ms or 2m";
+	size_t i;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (strcmp(settings[i].key, key) == 0)
+			return &settings[i];
+	return NULL;
+}
+
+bool fs_config_known(const char *key)
+{
+	return find_setting(key) != NULL;
+}
+
+/* The words -o accepts for a boolean; the config file takes TOML's true and false. */
+static int parse_bool(const char *s, bool *ret)
+{
+	static const char *const yes[] = { "true", "yes", "on", "1" };
+	static const char *const no[] = { "false", "no", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*ret = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*ret = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int set_list(struct fs_config *c, const struct setting *s, const char *value,
+		    const char **errmsg)
+{
+	if (!value || !*value) {
+		*errmsg = "needs a value";
 		return -EINVAL;
 	}
-	return 1;
+	if (s->off == F(tags) && (!strchr(value, '=') || value[0] == '=')) {
+		*errmsg = "needs KEY=VALUE[:MODE]";
+		return -EINVAL;
+	}
+	return list_add(s->off == F(tags) ? &c->tags : &c->tomls,
+			s->off == F(tags) ? &c->n_tags : &c->n_tomls, value);
+}
+
+static const char *needs(const struct setting *s)
+{
+	static __thread char buf[160];
+
+	if (s->type == S_BOOL)
+		return "needs a boolean (true/false, yes/no, on/off or 1/0)";
+	snprintf(buf, sizeof(buf), "needs %s", s->expect);
+	return buf;
 }
 
 int fs_config_set(struct fs_config *c, const char *key, const char *value, const char **errmsg)
 {
-	char *end;
+	const struct setting *s = find_setting(key);
+	char *field, *end;
 	unsigned long n;
+	uint64_t z;
+	double d;
+	bool b;
 	int r;
 
 	*errmsg = NULL;
-	if (strcmp(key, "store") == 0)
-		return set_string(&c->store_dir, value, errmsg);
-	if (strcmp(key, "toml") == 0) {
-		if (!value || !*value) {
-			*errmsg = "needs a file name";
-			return -EINVAL;
-		}
-		r = fs_config_add_toml(c, value);
+	if (!s)
+		return 0;
+	field = (char *)c + s->off;
+	if (s->type != S_BOOL && (!value || !*value)) {
+		*errmsg = s->type == S_STRING || s->type == S_LIST ? "needs a value" : needs(s);
+		return -EINVAL;
+	}
+	switch (s->type) {
+	case S_STRING:
+		return set_string((char **)field, value, errmsg);
+	case S_LIST:
+		r = set_list(c, s, value, errmsg);
 		return r < 0 ? r : 1;
-	}
-	if (strcmp(key, "config") == 0)
-		return set_string(&c->config_file, value, errmsg);
-	if (strcmp(key, "platform") == 0)
-		return set_string(&c->platform, value, errmsg);
-	if (strcmp(key, "tag") == 0) {
-		if (!value || !strchr(value, '=') || value[0] == '=') {
-			*errmsg = "needs KEY=VALUE";
+	case S_INT:
+	case S_PERCENT:
+		errno = 0;
+		n = strtoul(value, &end, 10);
+		if (s->type == S_PERCENT && strcmp(end, "%") == 0)
+			end++;
+		if (errno || *end || value[0] == '-' || value[0] == '+' || n < s->min ||
+		    n > s->max) {
+			*errmsg = needs(s);
 			return -EINVAL;
 		}
-		r = fs_config_add_tag(c, value);
-		return r < 0 ? r : 1;
-	}
-	if (strcmp(key, "pkg_server") == 0)
-		return set_string(&c->pkg_server, value, errmsg);
-	if (strcmp(key, "ca_file") == 0)
-		return set_string(&c->ca_file, value, errmsg);
-	if (strcmp(key, "jobs") == 0) {
-		n = value ? strtoul(value, &end, 10) : 0;
-		if (!value || *end || n < 1 || n > 256) {
-			*errmsg = "needs a number from 1 to 256";
+		*(unsigned *)field = (unsigned)n;
+		return 1;
+	case S_DURATION:
+		if (fs_parse_duration(value, &d) < 0 || d < s->min || d > s->max) {
+			*errmsg = needs(s);
 			return -EINVAL;
 		}
-		c->jobs = (unsigned)n;
+		*(double *)field = d;
 		return 1;
-	}
-	if (strcmp(key, "connect_timeout") == 0)
-		return set_duration(&c->connect_timeout, value, errmsg);
-	if (strcmp(key, "low_speed_time") == 0)
-		return set_duration(&c->low_speed_time, value, errmsg);
-	if (strcmp(key, "timeout") == 0)
-		return set_duration(&c->timeout, value, errmsg);
-	if (strcmp(key, "retry_after") == 0)
-		return set_duration(&c->retry_after, value, errmsg);
-	if (strcmp(key, "name_timeout") == 0)
-		return set_duration(&c->name_timeout, value, errmsg);
-	if (strcmp(key, "quota") == 0) {
-		if (fs_parse_size(value, &c->quota) < 0) {
-			*errmsg = "needs a size such as 500M, 20G or 1T";
+	case S_SIZE:
+		if (fs_parse_size(value, &z) < 0) {
+			*errmsg = needs(s);
 			return -EINVAL;
 		}
+		*(uint64_t *)field = z;
 		return 1;
-	}
-	if (strcmp(key, "quota_low") == 0) {
-		n = value ? strtoul(value, &end, 10) : 0;
-		if (!value || (*end && strcmp(end, "%") != 0) || n < 1 || n > 99) {
-			*errmsg = "needs a percentage from 1 to 99";
+	case S_BOOL:
+		b = true;
+		if (value && parse_bool(value, &b) < 0) {
+			*errmsg = needs(s);
 			return -EINVAL;
 		}
-		c->quota_low = (unsigned)n;
-		return 1;
-	}
-	if (strcmp(key, "offline") == 0 && !value) {
-		c->offline = true;
-		return 1;
-	}
-	if (strcmp(key, "ignore_hashes") == 0 && !value) {
-		c->ignore_hashes = true;
+		*(bool *)field = b;
 		return 1;
 	}
 	return 0;
 }
 
+/* "the string \"8\"", "the integer 8", ...: what the config file said. */
+static void describe(const struct toml_value *v, char *buf, size_t size)
+{
+	switch (toml_type(v)) {
+	case TOML_STRING:
+		snprintf(buf, size, "the string \"%.60s\"", toml_string(v, NULL));
+		break;
+	case TOML_INTEGER:
+		snprintf(buf, size, "the integer %lld", (long long)toml_integer(v));
+		break;
+	case TOML_FLOAT:
+		snprintf(buf, size, "the float %g", toml_float(v));
+		break;
+	case TOML_BOOL:
+		snprintf(buf, size, "the boolean %s", toml_bool(v) ? "true" : "false");
+		break;
+	case TOML_ARRAY:
+		snprintf(buf, size, "an array");
+		break;
+	case TOML_TABLE:
+		snprintf(buf, size, "a table");
+		break;
+	default:
+		snprintf(buf, size, "a %s", toml_type_name(toml_type(v)));
+		break;
+	}
+}
+
+/* Does the config file's value v have the TOML type that setting s takes? */
+static bool toml_type_fits(const struct setting *s, const struct toml_value *v)
+{
+	size_t i;
+
+	switch (toml_type(v)) {
+	case TOML_STRING:
+		return s->type != S_BOOL && s->type != S_INT && s->type != S_PERCENT;
+	case TOML_INTEGER:
+		return s->type == S_INT || s->type == S_PERCENT || s->type == S_DURATION ||
+		       s->type == S_SIZE;
+	case TOML_FLOAT:
+		return s->type == S_DURATION;
+	case TOML_BOOL:
+		return s->type == S_BOOL;
+	case TOML_ARRAY:
+		if (s->type != S_LIST)
+			return false;
+		for (i = 0; i < toml_len(v); i++)
+			if (toml_type(toml_at(v, i)) != TOML_STRING)
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* What a setting of the config file needs, in TOML's words. */
+static const char *toml_expect(const struct setting *s)
+{
+	switch (s->type) {
+	case S_STRING:
+		return "a string";
+	case S_LIST:
+		return "a string or an array of strings";
+	case S_INT:
+	case S_PERCENT:
+		return s->expect;	/* "an integer from 1 to 256" */
+	case S_BOOL:
+		return BOOL;
+	default:
+		return s->expect;
+	}
+}
+
 /*
- * The config file holds the same keys as -o.  A boolean flag is written as
- * "offline = true"; repeatable keys (toml, tag) take an array of strings;
- * durations take a number of seconds or a string such as "500ms".
+ * apply_value - one key of the config file.  Its TOML type is checked
+ * against the setting's type first, so that a quoted "8" for jobs or a
+ * "yes" for offline is a type error, never taken for something else.
  */
-static int apply_value(struct fs_config *c, const char *key, const struct toml_value *v,
+static int apply_value(struct fs_config *c, const struct setting *s, const struct toml_value *v,
 		       const char **why)
 {
 	char num[64];
 	size_t i;
 	int r;
 
+	if (!toml_type_fits(s, v)) {
+		*why = toml_expect(s);
+		return -EDOM;
+	}
 	switch (toml_type(v)) {
 	case TOML_STRING:
-		return fs_config_set(c, key, toml_string(v, NULL), why);
+		return fs_config_set(c, s->key, toml_string(v, NULL), why);
 	case TOML_INTEGER:
+		if (toml_integer(v) < 0) {
+			*why = toml_expect(s);
+			return -EDOM;
+		}
 		snprintf(num, sizeof(num), "%lld", (long long)toml_integer(v));
-		return fs_config_set(c, key, num, why);
+		return fs_config_set(c, s->key, num, why);
 	case TOML_FLOAT:
 		snprintf(num, sizeof(num), "%.17g", toml_float(v));
-		return fs_config_set(c, key, num, why);
+		return fs_config_set(c, s->key, num, why);
 	case TOML_BOOL:
-		if (strcmp(key, "offline") != 0 && strcmp(key, "ignore_hashes") != 0) {
-			*why = "is not a flag";
-			return -EINVAL;
-		}
-		if (toml_bool(v))
-			return fs_config_set(c, key, NULL, why);
-		if (strcmp(key, "offline") == 0)
-			c->offline = false;
-		else
-			c->ignore_hashes = false;
-		return 1;
+		return fs_config_set(c, s->key, toml_bool(v) ? "true" : "false", why);
 	case TOML_ARRAY:
-		if (strcmp(key, "toml") != 0 && strcmp(key, "tag") != 0) {
-			*why = "takes one value, not an array";
-			return -EINVAL;
-		}
 		for (i = 0; i < toml_len(v); i++) {
-			if (toml_type(toml_at(v, i)) != TOML_STRING) {
-				*why = "needs an array of strings";
-				return -EINVAL;
-			}
-			r = fs_config_set(c, key, toml_string(toml_at(v, i), NULL), why);
+			r = fs_config_set(c, s->key, toml_string(toml_at(v, i), NULL), why);
 			if (r <= 0)
 				return r;
 		}
 		return 1;
 	default:
-		*why = "has a value of the wrong type";
-		return -EINVAL;
+		*why = toml_expect(s);
+		return -EDOM;
 	}
+}
+
+/*
+ * key_line - the line of path on which the top-level key is set, or 0.
+ * The TOML reader keeps no positions, and a config file is small: read it
+ * again, only to name the line in a message.  A line counts when it starts
+ * (after blanks) with the key, bare or quoted, followed by "=" or ".", or
+ * is the table header [key].
+ */
+static unsigned key_line(const char *path, const char *key)
+{
+	size_t klen = strlen(key), cap = 0;
+	unsigned line = 0, found = 0;
+	char *buf = NULL, *p;
+	FILE *fp;
+
+	fp = fopen(path, "re");
+	if (!fp)
+		return 0;
+	while (!found && getline(&buf, &cap, fp) >= 0) {
+		line++;
+		p = buf + strspn(buf, " \t");
+		if (*p == '[') {
+			p += 1 + strspn(p + 1, "[ \t");
+			if (strncmp(p, key, klen) == 0 && strchr("] \t.", p[klen]))
+				found = line;
+			continue;
+		}
+		if ((*p == '"' || *p == '\'') && strncmp(p + 1, key, klen) == 0 &&
+		    p[klen + 1] == *p)
+			p += klen + 2;
+		else if (strncmp(p, key, klen) == 0)
+			p += klen;
+		else
+			continue;
+		p += strspn(p, " \t");
+		if (*p == '=' || *p == '.')
+			found = line;
+	}
+	free(buf);
+	fclose(fp);
+	return found;
 }
 
 int fs_config_load_file(struct fs_config *c, const char *path, char **errmsg)
 {
+	const struct setting *s;
 	struct toml_value *doc = NULL;
+	const struct toml_value *v;
 	const char *key, *why = NULL;
+	char where[32] = "", seen[96];
+	unsigned line;
 	size_t i;
 	int r;
 
@@ -306,21 +509,34 @@ int fs_config_load_file(struct fs_config *c, const char *path, char **errmsg)
 		return r;
 	for (i = 0; i < toml_len(doc); i++) {
 		key = toml_key_at(doc, i, NULL);
-		if (strcmp(key, "config") == 0) {
+		v = toml_value_at(doc, i);
+		s = find_setting(key);
+		why = NULL;
+		if (!s) {
+			why = "is not a known setting";
+			r = -EINVAL;
+		} else if (strcmp(key, "config") == 0) {
 			why = "cannot include another config file";
 			r = -EINVAL;
 		} else {
-			r = apply_value(c, key, toml_value_at(doc, i), &why);
+			r = apply_value(c, s, v, &why);
 		}
-		if (r == 0) {
-			why = "is not a known setting";
-			r = -EINVAL;
-		}
-		if (r < 0) {
-			if (asprintf(errmsg, "%s: '%s' %s", path, key, why ? why : strerror(-r)) < 0)
-				*errmsg = NULL;
-			goto out;
-		}
+		if (r >= 0)
+			continue;
+		line = key_line(path, key);
+		if (line)
+			snprintf(where, sizeof(where), ":%u", line);
+		describe(v, seen, sizeof(seen));
+		if (r == -EDOM || (r == -EINVAL && s && why && strncmp(why, "needs", 5) == 0))
+			r = asprintf(errmsg, "%s%s: '%s' %s%s, not %s", path, where, key,
+				     r == -EDOM ? "needs " : "", why, seen);
+		else
+			r = asprintf(errmsg, "%s%s: '%s' %s", path, where, key,
+				     why ? why : strerror(-r));
+		if (r < 0)
+			*errmsg = NULL;
+		r = -EINVAL;
+		goto out;
 	}
 	r = 0;
 out:

@@ -8,12 +8,21 @@
  * thread returns at once; one of our own worker threads runs the install
  * and then calls every waiter's done(), which replies to the parked request.
  *
+ * A waiter leaves its flight in one of three ways, each exactly once: the
+ * install ends (done() with its result), the waiter is cancelled
+ * (fs_flight_cancel(), e.g. a FUSE interrupt: done() is not called), or it
+ * has waited install_timeout seconds (done() with -EIO, from the timer
+ * thread, with the install's progress in the log).  The install itself goes
+ * on for the other waiters and for the next request.
+ *
  * Lock order: f->lock is a leaf; it is never held while install() or done()
  * runs.  Cross-process single flight is the store's (store_lock_hash).
  */
 #include "fs/fs.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,6 +31,8 @@ struct waiter {
 	struct waiter *next;
 	void (*done)(void *arg, int err);
 	void *arg;
+	const void *key;	/* for fs_flight_cancel(); NULL: not cancellable */
+	double deadline;	/* monotonic seconds: answered -EIO after it */
 };
 
 struct flight {
@@ -33,17 +44,24 @@ struct flight {
 	int err;		/* what the waiters of the failure got */
 	struct fs_install_req *req;	/* what the next install needs (owned) */
 	struct waiter *waiters;
+	double started;		/* monotonic seconds the install began, 0 = queued */
+	uint64_t bytes, total;	/* progress of the running download */
+	char *url;		/* ... and its URL, or NULL */
 };
 
 struct fs_flights {
 	pthread_mutex_t lock;
 	pthread_cond_t work;
+	pthread_cond_t timer_cond;	/* a waiter was added, or stopping */
 	struct fs_installer inst;
 	double retry_after;
+	double install_timeout;
 	bool stopping;
 	struct flight *flights;	/* short list: flights in progress or recently failed */
 	pthread_t *threads;
 	unsigned n_threads;
+	pthread_t timer;
+	bool timer_started;
 };
 
 static double now_mono(void)
@@ -108,6 +126,8 @@ static void *worker(void *arg)
 		}
 		fl->queued = false;
 		fl->running = true;
+		fl->started = now_mono();
+		fl->bytes = fl->total = 0;
 		memcpy(hash, fl->hash, sizeof(hash));
 		req = fl->req;
 		fl->req = NULL;
@@ -125,6 +145,9 @@ static void *worker(void *arg)
 		w = fl->waiters;
 		fl->waiters = NULL;
 		fl->running = false;
+		fl->started = 0;
+		free(fl->url);
+		fl->url = NULL;
 		if (r < 0) {
 			fl->failed_at = now_mono();
 			fl->err = r == -EFBIG ? -EFBIG : -EIO;
@@ -140,9 +163,90 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-int fs_flights_new(unsigned jobs, double retry_after, const struct fs_installer *inst,
-		   struct fs_flights **ret)
+/* "queued", or "running for 12 s, 4096 of 65536 bytes from 'URL'", for the log. */
+static void describe_progress(const struct flight *fl, double now, char *buf, size_t size)
 {
+	char total[40] = "";
+
+	if (!fl->running) {
+		snprintf(buf, size, "queued: every install worker is busy");
+		return;
+	}
+	if (fl->total)
+		snprintf(total, sizeof(total), " of %" PRIu64, fl->total);
+	if (fl->url)
+		snprintf(buf, size, "running for %.1f s, %" PRIu64 "%s bytes received from '%s'",
+			 now - fl->started, fl->bytes, total, fl->url);
+	else
+		snprintf(buf, size, "running for %.1f s, no download started yet",
+			 now - fl->started);
+}
+
+/*
+ * The timer thread: answers -EIO to every waiter whose install_timeout has
+ * passed, one log line per flight.  It sleeps until the earliest deadline,
+ * woken early when a waiter is added (which may be due earlier) or at stop.
+ */
+static void *timer_thread(void *arg)
+{
+	struct fs_flights *f = arg;
+	struct waiter *w, **pp, *expired;
+	struct flight *fl;
+	struct timespec ts;
+	double now, next;
+	char progress[512];
+	unsigned n;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stopping) {
+		now = now_mono();
+		next = 0;
+		expired = NULL;
+		for (fl = f->flights; fl && !expired; fl = fl->next) {
+			n = 0;
+			for (pp = &fl->waiters; (w = *pp);) {
+				if (w->deadline <= now) {
+					*pp = w->next;
+					w->next = expired;
+					expired = w;
+					n++;
+					continue;
+				}
+				if (!next || w->deadline < next)
+					next = w->deadline;
+				pp = &w->next;
+			}
+			if (n) {
+				describe_progress(fl, now, progress, sizeof(progress));
+				fs_log(FS_LOG_ERR, "artifact %s: not installed within "
+				       "install_timeout (%g s): %u request%s answered EIO; "
+				       "the install goes on (%s)", fl->hash, f->install_timeout,
+				       n, n == 1 ? "" : "s", progress);
+			}
+		}
+		if (expired) {
+			/* Answer outside the lock, then look again from the start. */
+			pthread_mutex_unlock(&f->lock);
+			call_waiters(expired, -EIO);
+			pthread_mutex_lock(&f->lock);
+			continue;
+		}
+		if (!next) {
+			pthread_cond_wait(&f->timer_cond, &f->lock);
+			continue;
+		}
+		ts.tv_sec = (time_t)next;
+		ts.tv_nsec = (long)((next - (double)ts.tv_sec) * 1e9);
+		pthread_cond_timedwait(&f->timer_cond, &f->lock, &ts);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+int fs_flights_new(unsigned jobs, double retry_after, double install_timeout,
+		   const struct fs_installer *inst, struct fs_flights **ret)
+{
+	pthread_condattr_t ca;
 	struct fs_flights *f;
 	unsigned i;
 	int r;
@@ -157,8 +261,14 @@ int fs_flights_new(unsigned jobs, double retry_after, const struct fs_installer 
 	}
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->work, NULL);
+	/* The timer's deadlines are CLOCK_MONOTONIC, as now_mono(). */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->timer_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	f->inst = *inst;
 	f->retry_after = retry_after;
+	f->install_timeout = install_timeout;
 	for (i = 0; i < jobs; i++) {
 		r = pthread_create(&f->threads[i], NULL, worker, f);
 		if (r) {
@@ -167,6 +277,12 @@ int fs_flights_new(unsigned jobs, double retry_after, const struct fs_installer 
 		}
 		f->n_threads++;
 	}
+	r = pthread_create(&f->timer, NULL, timer_thread, f);
+	if (r) {
+		fs_flights_free(f);
+		return -r;
+	}
+	f->timer_started = true;
 	*ret = f;
 	return 0;
 }
@@ -193,27 +309,32 @@ void fs_flights_free(struct fs_flights *f)
 		fl->queued = false;
 	}
 	pthread_cond_broadcast(&f->work);
+	pthread_cond_broadcast(&f->timer_cond);
 	pthread_mutex_unlock(&f->lock);
 	call_waiters(w, -EINTR);
 
+	if (f->timer_started)
+		pthread_join(f->timer, NULL);
 	for (i = 0; i < f->n_threads; i++)
 		pthread_join(f->threads[i], NULL);
 	for (fl = f->flights; fl; fl = next) {
 		next = fl->next;
 		call_waiters(fl->waiters, -EINTR);
 		fs_install_req_free(fl->req);
+		free(fl->url);
 		free(fl);
 	}
+	pthread_cond_destroy(&f->timer_cond);
 	pthread_cond_destroy(&f->work);
 	pthread_mutex_destroy(&f->lock);
 	free(f->threads);
 	free(f);
 }
 
-int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *arg, int err),
-		   void *arg)
+int fs_flight_wait(struct fs_flights *f, const char *hash, const void *key,
+		   void (*done)(void *arg, int err), void *arg)
 {
-	return fs_flight_wait_req(f, hash, NULL, done, arg);
+	return fs_flight_wait_req(f, hash, key, NULL, done, arg);
 }
 
 void fs_sources_free(struct fs_source *v, size_t n)
@@ -237,8 +358,8 @@ void fs_install_req_free(struct fs_install_req *r)
 	free(r);
 }
 
-int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install_req *req,
-		       void (*done)(void *arg, int err), void *arg)
+int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
+		       struct fs_install_req *req, void (*done)(void *arg, int err), void *arg)
 {
 	struct flight *fl;
 	struct waiter *w;
@@ -249,6 +370,8 @@ int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install
 		return -ENOMEM;
 	w->done = done;
 	w->arg = arg;
+	w->key = key;
+	w->deadline = now_mono() + f->install_timeout;
 
 	pthread_mutex_lock(&f->lock);
 	if (f->stopping) {
@@ -289,11 +412,57 @@ int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install
 	w->next = fl->waiters;
 	fl->waiters = w;
 	w = NULL;
+	pthread_cond_signal(&f->timer_cond);
 out:
 	pthread_mutex_unlock(&f->lock);
 	fs_install_req_free(req);
 	free(w);
 	return r;
+}
+
+int fs_flight_cancel(struct fs_flights *f, const void *key, void **ret_arg)
+{
+	struct waiter *w, **pp;
+	struct flight *fl;
+	int r = 0;
+
+	if (!key)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	for (fl = f->flights; fl && !r; fl = fl->next)
+		for (pp = &fl->waiters; (w = *pp); pp = &w->next)
+			if (w->key == key) {
+				*pp = w->next;
+				if (ret_arg)
+					*ret_arg = w->arg;
+				free(w);
+				r = 1;
+				break;
+			}
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+void fs_flight_progress(struct fs_flights *f, const char *hash, const char *url, uint64_t now,
+			uint64_t total)
+{
+	struct flight *fl;
+	char *copy;
+
+	pthread_mutex_lock(&f->lock);
+	fl = find(f, hash);
+	if (fl && fl->running) {
+		if (url && (!fl->url || strcmp(fl->url, url) != 0)) {
+			copy = strdup(url);
+			if (copy) {
+				free(fl->url);
+				fl->url = copy;
+			}
+		}
+		fl->bytes = now;
+		fl->total = total;
+	}
+	pthread_mutex_unlock(&f->lock);
 }
 
 const char *fs_flight_state(struct fs_flights *f, const char *hash)

@@ -29,17 +29,24 @@ struct fs_config {
 	size_t n_tags;
 	char *pkg_server;		/* pkg_server=URL; NULL = none */
 	unsigned jobs;			/* jobs=N: concurrent installs (default 4) */
-	double connect_timeout;		/* connect_timeout=SECONDS (default 30) */
-	double low_speed_time;		/* low_speed_time=SECONDS (default 20) */
-	double timeout;			/* timeout=SECONDS for one download; 0 = none */
+	double connect_timeout;		/* connect_timeout=SECONDS, > 0 (default 30) */
+	uint64_t low_speed_limit;	/* low_speed_limit=BYTES per second (default 1K) */
+	double low_speed_time;		/* low_speed_time=SECONDS (default 10); 0 = never abort */
+	double timeout;			/* timeout=SECONDS for one attempt; 0 = from the size */
+	double install_timeout;		/* install_timeout=SECONDS a request waits (default 600) */
 	double retry_after;		/* retry_after=SECONDS: how long a failure is remembered */
 	double name_timeout;		/* name_timeout=SECONDS: kernel cache of names (default 1) */
 	bool offline;			/* offline: serve only what is installed */
 	bool ignore_hashes;		/* ignore_hashes: install despite a tree hash mismatch */
+	bool overmount;			/* overmount: mount over another mount */
 	char *ca_file;			/* ca_file=FILE */
 	uint64_t quota;			/* quota=SIZE in bytes; 0 = none */
 	unsigned quota_low;		/* quota_low=PERCENT: evict down to this share (default 75) */
+	uint64_t max_unpacked;		/* max_unpacked=SIZE: bytes an install writes; 0: built-in */
 };
+
+/* Defaults of the settings whose value the daemon chooses. */
+#define FS_INSTALL_TIMEOUT 600.0	/* seconds */
 
 /*
  * fs_config_init - defaults; fs_config_release - free what it owns.
@@ -54,18 +61,28 @@ int fs_config_add_tag(struct fs_config *c, const char *kv);
 const char *fs_config_store(const struct fs_config *c);
 
 /*
- * fs_config_set - apply one KEY=VALUE (or a bare KEY for flags) setting, as
- * given with -o or read from the config file.  Returns 1 when the key is
- * ours, 0 when it is not (a FUSE option), or -EINVAL with *errmsg (static
- * text) describing a bad value.
+ * fs_config_set - apply one KEY=VALUE (or a bare KEY for a boolean, which
+ * sets it) setting, as given with -o or read from the config file.  Each
+ * setting has one type (artifactfs.toml(5)); a boolean's value is one of
+ * true/false, yes/no, on/off, 1/0.  Returns 1 when the key is ours, 0 when
+ * it is not (a FUSE option), or -EINVAL with *errmsg describing what the
+ * key needs ("needs an integer from 1 to 256"); the caller adds the key and
+ * the value seen.  *errmsg is static or thread-local text, valid until the
+ * thread's next call.  Not thread-safe on one c.
  */
 int fs_config_set(struct fs_config *c, const char *key, const char *value, const char **errmsg);
+
+/* fs_config_known - whether key is a setting of artifactfs (not FUSE's). */
+bool fs_config_known(const char *key);
 
 /*
  * fs_config_load_file - read a config file (TOML; artifactfs.toml(5)) into c.
  * Settings already made on the command line win: the file is read first and
- * -o options are applied after it.  Returns 0, or -errno with *errmsg a
- * malloc'ed "<file>: <cause>" message.
+ * -o options are applied after it.  A value of the wrong TOML type (jobs =
+ * "8", offline = "yes") is an error like a bad value.  Returns 0, or -errno
+ * with *errmsg a malloc'ed message naming the file, the line, the key, what
+ * it needs and the value seen ("<file>:3: 'jobs' needs an integer from 1 to
+ * 256, not the string \"8\"").
  */
 int fs_config_load_file(struct fs_config *c, const char *path, char **errmsg);
 
@@ -203,33 +220,56 @@ struct fs_installer {
 struct fs_flights;
 
 /*
- * fs_flights_new - start jobs worker threads.  A failed install is
- * remembered for retry_after seconds: requests in that window fail at once
- * instead of hammering a dead mirror.  Returns 0 or -ENOMEM/-EAGAIN.
+ * fs_flights_new - start jobs worker threads and a timer thread.  A failed
+ * install is remembered for retry_after seconds: requests in that window
+ * fail at once instead of hammering a dead mirror.  No waiter waits longer
+ * than install_timeout seconds (> 0): then its done() gets -EIO and the log
+ * says how far the install got; the install goes on.
+ * Returns 0 or -ENOMEM/-EAGAIN.
  */
-int fs_flights_new(unsigned jobs, double retry_after, const struct fs_installer *inst,
-		   struct fs_flights **ret);
+int fs_flights_new(unsigned jobs, double retry_after, double install_timeout,
+		   const struct fs_installer *inst, struct fs_flights **ret);
 
 /*
  * fs_flights_free - stop accepting work, let running installs end (the
  * pipeline rolls back what it cannot finish), call every waiter's done()
- * with -EINTR, join the workers and free.  NULL is a no-op.
+ * with -EINTR, join the threads and free.  NULL is a no-op.
  */
 void fs_flights_free(struct fs_flights *f);
 
 /*
  * fs_flight_wait - ask for hash to be installed and have done(arg, err)
- * called once when it is (err 0) or when the install failed (err -EIO).
- * Every waiter of one hash shares one install (single flight); done() runs
- * on a worker thread and must not block for long.
- * done() gets -EFBIG when the artifact is larger than the quota, -EIO for
- * every other failure.
+ * called once when it is (err 0), when the install failed, or when the
+ * waiter has waited install_timeout seconds (-EIO) - unless the waiter is
+ * cancelled first.  Every waiter of one hash shares one install (single
+ * flight); done() runs on a worker or the timer thread and must not block
+ * for long.  done() gets -EFBIG when the artifact is larger than the quota,
+ * -EIO for every other failure.
+ * @key: identifies the waiter for fs_flight_cancel() (a FUSE request);
+ *   distinct among waiting waiters; NULL: cannot be cancelled.
  * Returns 0 when the waiter was queued (done will be called), or the
  * failure's error (-EIO, -EFBIG) without queueing when hash failed within
- * retry_after seconds, or -ENOMEM.
+ * retry_after seconds, -EINTR when stopping, or -ENOMEM.  Thread-safe.
  */
-int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *arg, int err),
-		   void *arg);
+int fs_flight_wait(struct fs_flights *f, const char *hash, const void *key,
+		   void (*done)(void *arg, int err), void *arg);
+
+/*
+ * fs_flight_cancel - take the waiter with key out of its flight.  Returns 1
+ * with *ret_arg (may be NULL) its arg when it was still waiting: its done()
+ * will not be called, the caller answers it.  Returns 0 when there is no
+ * such waiter (its done() has run or is running).  The install goes on.
+ * Thread-safe; may be called from any thread, not from inside done().
+ */
+int fs_flight_cancel(struct fs_flights *f, const void *key, void **ret_arg);
+
+/*
+ * fs_flight_progress - record the progress of hash's running install (a
+ * fetch_progress_fn's arguments: url borrowed, bytes so far, total or 0),
+ * for the message of an install_timeout.  Thread-safe.
+ */
+void fs_flight_progress(struct fs_flights *f, const char *hash, const char *url, uint64_t now,
+			uint64_t total);
 
 /*
  * fs_flight_wait_req - fs_flight_wait() with what the install needs: req
@@ -238,8 +278,8 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, void (*done)(void *ar
  * window, or joins a flight that has none and has not begun) is the one
  * install() gets; the others' are freed.  Thread-safe.
  */
-int fs_flight_wait_req(struct fs_flights *f, const char *hash, struct fs_install_req *req,
-		       void (*done)(void *arg, int err), void *arg);
+int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
+		       struct fs_install_req *req, void (*done)(void *arg, int err), void *arg);
 
 /* fs_flight_state - "pending" while an install of hash runs, "failed" in the
  * retry_after window after a failure, NULL otherwise (static strings). */

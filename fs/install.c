@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,19 @@ static char *one_line(const char *msg)
 	return out;
 }
 
+/* An install's progress goes to its flight, for the message of an install_timeout. */
+struct progress {
+	struct fs *fs;
+	const char *hash;
+};
+
+static void on_progress(void *arg, const char *url, uint64_t now, uint64_t total)
+{
+	struct progress *p = arg;
+
+	fs_flight_progress(p->fs->flights, p->hash, url, now, total);
+}
+
 /*
  * install - the flight's install of hash, from what the flight request
  * carries (ir: the accessed name, its file, the union of the sources of
@@ -64,6 +78,8 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 {
 	struct installer *in = ctx;
 	struct fs *fs = in->fs;
+	struct progress prog = { fs, hash };
+	struct fetch_options o = in->opts;
 	struct fetch_source *src = NULL;
 	struct fetch_request req;
 	struct fetch *f = NULL;
@@ -103,7 +119,9 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		req.sources = src;
 		req.nsources = ir->n_sources;
 	}
-	r = fetch_new(fs->store, &in->opts, &f);
+	o.progress = on_progress;
+	o.progress_arg = &prog;	/* outlives f, freed below */
+	r = fetch_new(fs->store, &o, &f);
 	if (r < 0)
 		goto out;
 	fs_log(FS_LOG_INFO, "installing '%s' (%s) from %zu sources%s", req.name, hash,
@@ -171,6 +189,8 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 	fetch_options_init(&in.opts);
 	in.opts.ca_file = c->ca_file;
 	in.opts.connect_timeout = (long)(c->connect_timeout + 0.999);
+	in.opts.low_speed_limit =
+		c->low_speed_limit > LONG_MAX ? LONG_MAX : (long)c->low_speed_limit;
 	in.opts.low_speed_time = (long)(c->low_speed_time + 0.999);
 	in.opts.timeout = (long)(c->timeout + 0.999);
 	in.opts.pkg_server = c->pkg_server;
@@ -178,6 +198,7 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 		in.opts.flags |= FETCH_IGNORE_HASHES;
 	/* An artifact larger than the whole quota could never stay: refuse it. */
 	in.opts.max_bytes = c->quota;
+	in.opts.max_unpacked = c->max_unpacked;
 	in.opts.log = log_fetch;
 	if (platform_triplet(fs->host, &in.triplet) == 0)
 		in.opts.host_triplet = in.triplet;

@@ -23,6 +23,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Options collected from -o before they are applied (after the config file). */
@@ -48,17 +49,25 @@ static const char usage_text[] =
 	"    tag=KEY=VALUE[:MODE]   add a host tag; MODE exact, cap or majmin (repeatable)\n"
 	"    pkg_server=URL         try URL/artifact/<hash> before the download entries\n"
 	"    jobs=N                 concurrent installs (default 4)\n"
-	"    connect_timeout=SECS   connection timeout (default 30)\n"
-	"    low_speed_time=SECS    abort a download below 1 byte/s for SECS (default 20)\n"
-	"    timeout=SECS           overall limit of one download (default none)\n"
+	"    connect_timeout=SECS   connection timeout, > 0 (default 30)\n"
+	"    low_speed_limit=RATE   bytes/s under which a download is too slow (default 1K)\n"
+	"    low_speed_time=SECS    ... for SECS, then it fails (default 10; 0: never)\n"
+	"    timeout=SECS           limit of one download attempt (default: 120 s plus\n"
+	"                           the size at 64 KiB/s, or 1 h when the size is unknown)\n"
+	"    install_timeout=SECS   a request waits at most SECS for an install, then\n"
+	"                           gets EIO; the install goes on (default 600)\n"
 	"    retry_after=SECS       answer EIO at once for SECS after a failure (default 10)\n"
 	"    name_timeout=SECS      how long the kernel caches names (default 1)\n"
 	"    ca_file=FILE           CA certificates for https\n"
 	"    quota=SIZE             keep the store under SIZE (e.g. 20G): evict least\n"
 	"                           recently used artifacts; refuse bigger ones (EFBIG)\n"
 	"    quota_low=PERCENT      evict down to this share of the quota (default 75)\n"
-	"    offline                serve only what is installed\n"
-	"    ignore_hashes          install despite a tree hash mismatch (loud)\n"
+	"    max_unpacked=SIZE      bytes one install may write, whatever the tarball\n"
+	"                           says (default: the built-in ceiling)\n"
+	"    offline[=BOOL]         serve only what is installed\n"
+	"    ignore_hashes[=BOOL]   install despite a tree hash mismatch (loud)\n"
+	"    overmount[=BOOL]       mount even where something is mounted already\n"
+	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
 	"fuse(8)).  artifactfs always mounts read-only with nosuid and nodev.\n"
@@ -78,11 +87,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	struct opt_list *ol = data;
 	char **nkv;
 	const char *eq;
-	struct fs_config probe;
-	const char *why;
 	char name[64];
 	size_t len;
-	int r;
 
 	if (key != FUSE_OPT_KEY_OPT)
 		return 1;
@@ -92,11 +98,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 1;
 	memcpy(name, arg, len);
 	name[len] = '\0';
-	/* Ours? Ask fs_config_set on a scratch config; keep FUSE's for FUSE. */
-	fs_config_init(&probe);
-	r = fs_config_set(&probe, name, eq ? eq + 1 : NULL, &why);
-	fs_config_release(&probe);
-	if (r == 0)
+	/*
+	 * Ours by its key, whatever the value: a bad value is reported by
+	 * apply_options() with what the key needs, never passed on to FUSE
+	 * (which would call it an unknown option).
+	 */
+	if (!fs_config_known(name))
 		return 1;
 	nkv = realloc(ol->kv, (ol->n + 1) * sizeof(*nkv));
 	if (!nkv)
@@ -107,6 +114,21 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return -1;
 	ol->n++;
 	return 0;
+}
+
+/* "-o jobs=eight: 'jobs' needs an integer from 1 to 256, not "eight"" */
+static void option_error(const char *kv, const char *why, int r)
+{
+	const char *eq = strchr(kv, '=');
+	int klen = eq ? (int)(eq - kv) : (int)strlen(kv);
+
+	if (!why)
+		fprintf(stderr, "artifactfs: -o %s: %s\n", kv, strerror(-r));
+	else if (eq)
+		fprintf(stderr, "artifactfs: -o %s: '%.*s' %s, not \"%s\"\n", kv, klen, kv, why,
+			eq + 1);
+	else
+		fprintf(stderr, "artifactfs: -o %s: '%s' %s\n", kv, kv, why);
 }
 
 static int apply_options(struct fs_config *cfg, struct opt_list *ol)
@@ -121,7 +143,7 @@ static int apply_options(struct fs_config *cfg, struct opt_list *ol)
 		if (strncmp(ol->kv[i], "config=", 7) == 0) {
 			r = fs_config_set(cfg, "config", ol->kv[i] + 7, &why);
 			if (r < 0) {
-				fprintf(stderr, "artifactfs: option '%s' %s\n", ol->kv[i], why);
+				option_error(ol->kv[i], why, r);
 				return -1;
 			}
 		}
@@ -145,8 +167,7 @@ static int apply_options(struct fs_config *cfg, struct opt_list *ol)
 		if (eq)
 			*eq = '=';
 		if (r < 0) {
-			fprintf(stderr, "artifactfs: option '%s' %s\n", ol->kv[i],
-				why ? why : strerror(-r));
+			option_error(ol->kv[i], why, r);
 			return -1;
 		}
 	}
@@ -456,6 +477,134 @@ static int absolutize_tomls(struct fs_config *cfg)
 	return 0;
 }
 
+/*
+ * mountinfo_unescape - the kernel writes space, tab, newline and backslash
+ * in /proc/self/mountinfo as \040, \011, \012 and \134: undo it in place.
+ */
+static void mountinfo_unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/*
+ * mounted_at - whether something is mounted on the directory path (absolute,
+ * symlinks resolved, as fuse_parse_cmdline() gives it): 1 with its type in
+ * fstype ("fuse.artifactfs", "ext4"; the topmost of a stack), 0 when not.
+ * From /proc/self/mountinfo; without it, a directory whose device differs
+ * from its parent's (or that is its own parent) is a mount of unknown type.
+ */
+static int mounted_at(const char *path, const struct stat *st, char *fstype, size_t size)
+{
+	char *line = NULL, *mp, *sep, *type, *save;
+	struct stat parent;
+	char up[PATH_MAX + 4];
+	size_t cap = 0;
+	FILE *fp;
+	int found = 0, i;
+
+	fp = fopen("/proc/self/mountinfo", "re");
+	if (!fp) {
+		snprintf(fstype, size, "unknown");
+		snprintf(up, sizeof(up), "%s/..", path);
+		if (stat(up, &parent) < 0)
+			return 0;
+		return parent.st_dev != st->st_dev || parent.st_ino == st->st_ino;
+	}
+	while (getline(&line, &cap, fp) >= 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - TYPE SOURCE ... */
+		mp = strtok_r(line, " ", &save);
+		for (i = 0; mp && i < 4; i++)
+			mp = strtok_r(NULL, " ", &save);
+		if (!mp)
+			continue;
+		mountinfo_unescape(mp);
+		if (strcmp(mp, path) != 0)
+			continue;
+		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-") != 0)
+			;
+		type = sep ? strtok_r(NULL, " ", &save) : NULL;
+		snprintf(fstype, size, "%s", type ? type : "unknown");
+		found = 1;	/* keep reading: the last line is the top of a stack */
+	}
+	free(line);
+	fclose(fp);
+	return found;
+}
+
+/*
+ * check_mountpoint - refuse a mount point that is not a directory, and one
+ * where something is mounted already (another artifactfs would be stacked
+ * over it, hiding it) unless overmount is set.  Prints the reason.
+ */
+static int check_mountpoint(const char *path, bool overmount)
+{
+	struct stat st;
+	char fstype[128];
+
+	if (stat(path, &st) < 0) {
+		fprintf(stderr, "artifactfs: mount point '%s': %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "artifactfs: mount point '%s' is not a directory\n", path);
+		return -1;
+	}
+	if (!mounted_at(path, &st, fstype, sizeof(fstype)))
+		return 0;
+	if (overmount) {
+		fprintf(stderr, "artifactfs: mounting over the %s mount at '%s' (overmount)\n",
+			fstype, path);
+		return 0;
+	}
+	if (strcmp(fstype, "fuse.artifactfs") == 0)
+		fprintf(stderr, "artifactfs: mount point '%s' already holds an artifactfs mount "
+			"(unmount it first, or use -o overmount)\n", path);
+	else
+		fprintf(stderr, "artifactfs: mount point '%s' already holds a %s mount "
+			"(use -o overmount to mount over it)\n", path, fstype);
+	return -1;
+}
+
+/* check_ca_file - a ca_file must be readable now, not at the first download; made absolute. */
+static int check_ca_file(struct fs_config *cfg)
+{
+	struct stat st;
+	char *abs;
+	int fd;
+
+	if (!cfg->ca_file)
+		return 0;
+	fd = open(cfg->ca_file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "artifactfs: ca_file '%s': %s\n", cfg->ca_file,
+			fd < 0 ? strerror(errno) : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	/* fuse_daemonize() changes to "/": keep the absolute path. */
+	abs = realpath(cfg->ca_file, NULL);
+	if (!abs) {
+		fprintf(stderr, "artifactfs: ca_file '%s': %s\n", cfg->ca_file, strerror(errno));
+		return -1;
+	}
+	free(cfg->ca_file);
+	cfg->ca_file = abs;
+	return 0;
+}
+
 static int setup_host(struct fs_config *cfg, struct platform **ret)
 {
 	struct platform *host = NULL;
@@ -560,7 +709,9 @@ int main(int argc, char **argv)
 	}
 	if (apply_options(&cfg, &ol) < 0)
 		goto out;
-	if (absolutize_tomls(&cfg) < 0)
+	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
+		goto out;
+	if (absolutize_tomls(&cfg) < 0 || check_ca_file(&cfg) < 0)
 		goto out;
 	if (setup_host(&cfg, &fs.host) < 0)
 		goto out;
@@ -646,7 +797,8 @@ int main(int argc, char **argv)
 		store_root_add(fs.store, cfg.tomls[i]);
 	r = fs_install_init(&fs, &inst);
 	if (r == 0)
-		r = fs_flights_new(cfg.jobs, cfg.retry_after, &inst, &fs.flights);
+		r = fs_flights_new(cfg.jobs, cfg.retry_after, cfg.install_timeout, &inst,
+				   &fs.flights);
 	if (r < 0) {
 		fs_log(FS_LOG_ERR, "cannot start install workers: %s", strerror(-r));
 		goto out;

@@ -530,8 +530,43 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 		   bool may_park);
 
 /*
+ * Interrupts of parked requests.  A reader that gets a signal while its
+ * request waits for an install must get EINTR at once (a SIGKILLed process
+ * otherwise stays in D state until the install ends), while the install
+ * goes on for the others.  libfuse calls park_interrupt() on another
+ * thread, with the request held, when the kernel sends FUSE_INTERRUPT; the
+ * request is identified by its address, which no other live request has.
+ *
+ * The callback is registered before the request is queued on the flight:
+ * once queued, a worker may answer it and libfuse free it at any moment, so
+ * park() must not touch it afterwards.  An interrupt that comes between the
+ * registration and the queueing would find nothing to cancel; park_lock
+ * closes that window: park() checks fuse_req_interrupted() and queues under
+ * it, and park_interrupt() cancels under it, so one of them sees the other.
+ * Lock order: park_lock, then the flights' lock.
+ */
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void park_interrupt(fuse_req_t req, void *data)
+{
+	struct fs *fs = data;
+	void *p = NULL;
+	int r;
+
+	pthread_mutex_lock(&park_lock);
+	r = fs_flight_cancel(fs->flights, req, &p);
+	pthread_mutex_unlock(&park_lock);
+	if (r == 1) {
+		fs_log(FS_LOG_DEBUG, "a request waiting for an install was interrupted");
+		fuse_reply_err(req, EINTR);
+		free(p);
+	}
+}
+
+/*
  * park - queue req until in's artifact is installed.  Returns 0 when parked
- * (the reply comes later), or -errno to reply now.
+ * (the reply comes later), or -errno to reply now (-EINTR when the request
+ * was interrupted already).
  */
 static int park(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t parent,
 		const char *name, const struct fuse_file_info *fi, const char *hash)
@@ -565,9 +600,19 @@ static int park(struct fs *fs, fuse_req_t req, enum parked_op op, fuse_ino_t par
 		p->fi = *fi;
 	if (name)
 		memcpy(p->name, name, len + 1);
-	r = fs_flight_wait_req(fs->flights, hash, ir, park_done, p);
-	if (r < 0)
+	fuse_req_interrupt_func(req, park_interrupt, fs);
+	pthread_mutex_lock(&park_lock);
+	if (fuse_req_interrupted(req)) {
+		fs_install_req_free(ir);	/* fs_flight_wait_req() would have taken it */
+		r = -EINTR;
+	} else {
+		r = fs_flight_wait_req(fs->flights, hash, req, ir, park_done, p);
+	}
+	pthread_mutex_unlock(&park_lock);
+	if (r < 0) {
+		fuse_req_interrupt_func(req, NULL, NULL);
 		free(p);
+	}
 	return r;
 }
 

@@ -8,6 +8,8 @@
 #                               the mount is undone at exit
 #   unmount_artifactfs          fusermount3 -u, then wait for the daemon;
 #                               returns the daemon's exit status
+#   list_errno DIR              list DIR; print "listed", or the errno name
+#                               of the failure (EIO, ENOENT ...)
 #
 # Binary: $ARTIFACTFS (set by make check).
 
@@ -60,4 +62,12 @@ unmount_artifactfs() {
 	_fs_rc=$?
 	kill "$_fs_dog" 2>/dev/null
 	return "$_fs_rc"
+}
+
+list_errno() {
+	"${PYTHON3:-python3}" -c 'import errno, os, sys
+try:
+    os.listdir(sys.argv[1]); print("listed")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))' "$1"
 }

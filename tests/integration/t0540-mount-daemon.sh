@@ -25,7 +25,8 @@ is "--help starts with the SYNOPSIS of artifactfs(8)" "$usage" \
 	"usage: artifactfs [-f] [-d] [-s] [-o OPTION[,OPTION...]] [SOURCE] MOUNTPOINT"
 man_has_all() {
 	for o in store toml config platform tag pkg_server jobs connect_timeout low_speed_time \
-		timeout retry_after name_timeout ca_file quota quota_low offline ignore_hashes; do
+		timeout install_timeout low_speed_limit retry_after name_timeout ca_file quota quota_low \
+		max_unpacked offline ignore_hashes overmount; do
 		"$ARTIFACTFS" --help | grep -q "^    $o" || { echo "--help lacks $o"; return 1; }
 		grep -q "^\.It Cm $o" "$TESTS_SRCDIR/../doc/artifactfs.8" || { echo "man page lacks $o"; return 1; }
 	done

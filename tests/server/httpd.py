@@ -18,6 +18,8 @@ rest of the path (a /delay/<ms>/ prefix may precede any of the others):
     /stall/<f>      headers and the first 1 KiB, then silence for at most
                     --stall-seconds or until the client goes away
     /slow/<f>       1 KiB every 0.2 s (for at most --stall-seconds)
+    /trickle/<n>/<f> full Content-Length announced, then n bytes per second
+                    (for at most --stall-seconds, or until released)
     /redirect/<f>   302 to /<f>
     /reset/<f>      part of the body, then a TCP RST (SO_LINGER {1, 0})
     /delay/<ms>/<f> wait ms (at most 60 s) before answering
@@ -28,7 +30,10 @@ rest of the path (a /delay/<ms>/ prefix may precede any of the others):
 Requests are counted per method and path: GET /_stats returns them as JSON,
 {"GET": {"/x": 1}, "HEAD": {}, "total": {"GET": 1, "HEAD": 0}};
 GET /_stats?m=GET&p=/x returns one count as text, GET /_stats?m=GET the
-total of a method; POST /_reset clears them.  /_stats and /_reset are not counted.  With --log,
+total of a method; POST /_reset clears them.  POST /_release?p=/trickle/10/x
+ends the trickles of that path now (the connection is closed) and answers
+later requests of it 404 (a definite answer, so the client stops retrying);
+without p, of every path.  /_stats and /_reset are not counted.  With --log,
 one line per request is appended: "<unix time> <method> <path> <status>".
 
 Every wait is bounded.  SIGTERM or SIGINT stops the server; so does the end
@@ -94,11 +99,17 @@ def corrupt(data):
 
 
 def parse_modes(path):
-    """Split '/delay/500/stall/a/b.tar' into (delay_ms, mode, '/a/b.tar')."""
+    """Split '/delay/500/stall/a/b.tar' into (delay_ms, mode, '/a/b.tar').
+
+    For /trickle/<n>/, mode is ('trickle', n)."""
     parts = path.split("/")[1:]
     delay = 0
     mode = None
     while parts:
+        if mode is None and parts[0] == "trickle" and len(parts) >= 2 and parts[1].isdigit():
+            mode = ("trickle", max(1, int(parts[1])))
+            parts = parts[2:]
+            continue
         head = parts[0]
         if head == "delay" and len(parts) >= 2 and parts[1].isdigit():
             delay += int(parts[1])
@@ -192,6 +203,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def released(self, path):
+        with self.server.release_lock:
+            return self.server.release_all or path in self.server.released
+
+    def trickle(self, path, data, rate):
+        """n bytes per second, in up to 10 writes a second, until released."""
+        if self.released(path):
+            self.send_plain(404, "released")
+            return
+        self.send_headers_for(len(data), close=True)
+        chunk = max(1, rate // 10)
+        interval = chunk / float(rate)
+        deadline = time.monotonic() + self.server.stall_seconds
+        for off in range(0, len(data), chunk):
+            if STOP.is_set() or time.monotonic() > deadline or self.released(path):
+                return  # bounded: the rest is never sent, the connection closes
+            self.wfile.write(data[off:off + chunk])
+            self.wfile.flush()
+            if self.client_gone(interval):
+                return
+
     # --- methods -----------------------------------------------------------
 
     def do_POST(self):
@@ -202,6 +234,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_reset":
             self.server.stats.reset()
             self.send_plain(200, "reset")
+        elif path == "/_release":
+            q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            with self.server.release_lock:
+                if "p" in q:
+                    self.server.released.update(q["p"])
+                else:
+                    self.server.release_all = True
+            self.send_plain(200, "released")
         else:
             self.send_plain(405, "method not allowed")
 
@@ -281,6 +321,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             while not STOP.is_set() and time.monotonic() < deadline:
                 if self.client_gone(0.2):
                     return
+            return
+        if isinstance(mode, tuple):
+            self.trickle(path, data, mode[1])
             return
         if mode == "slow":
             self.send_headers_for(len(data))
@@ -362,6 +405,9 @@ def main():
     server.logfile = os.path.abspath(args.log) if args.log else None
     server.log_lock = threading.Lock()
     server.stall_seconds = min(args.stall_seconds, 120.0)
+    server.release_lock = threading.Lock()
+    server.released = set()
+    server.release_all = False
     server.verbose = args.verbose
 
     def on_signal(signum, frame):

@@ -12,6 +12,8 @@
 #   server_stat METHOD PATH     print how many METHOD requests PATH received
 #   server_total METHOD         print the number of METHOD requests in all
 #   server_reset                zero the counters
+#   server_release [PATH]       end the /trickle/ answers of PATH (of all
+#                               paths without one); later ones get 404
 #   server_get PATH FILE        GET PATH into FILE (counted like any GET)
 #
 #   need_fetch                  skip_all unless python3 and a working
@@ -121,6 +123,7 @@ fi
 server_stat() { _server_http GET "/_stats?m=$1&p=$2"; }
 server_total() { _server_http GET "/_stats?m=$1"; }
 server_reset() { _server_http POST /_reset >/dev/null; }
+server_release() { _server_http POST "/_release${1:+?p=$1}" >/dev/null; }
 server_get() { _server_http GET "$1" "$2"; }
 
 # --- helpers of the fetch tests -------------------------------------------------

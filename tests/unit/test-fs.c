@@ -3,6 +3,7 @@
  * flight, failure window, shutdown) and the settings (-o and config file)
  */
 #include "fs/fs.h"
+#include "fetch/fetch.h"
 #include "tests/tap.h"
 
 #include <errno.h>
@@ -73,9 +74,9 @@ static void test_flights(void)
 	struct result r = { 0 }, r2 = { 0 };
 	int i, ok32 = 1;
 
-	ok(fs_flights_new(4, 0.3, &inst, &f) == 0, "flights start with 4 workers");
+	ok(fs_flights_new(4, 0.3, 600, &inst, &f) == 0, "flights start with 4 workers");
 	for (i = 0; i < 32; i++)
-		ok32 &= fs_flight_wait(f, h1, on_done, &r) == 0;
+		ok32 &= fs_flight_wait(f, h1, NULL, on_done, &r) == 0;
 	ok(ok32, "32 waiters of one hash are queued");
 	is_str(fs_flight_state(f, h1), "pending", "state is pending during the install");
 	wait_calls(&r, 32);
@@ -87,8 +88,8 @@ static void test_flights(void)
 	/* Two hashes install in parallel. */
 	memset(&r, 0, sizeof(r));
 	atomic_store(&s.installs, 0);
-	fs_flight_wait(f, h1, on_done, &r);
-	fs_flight_wait(f, h2, on_done, &r);
+	fs_flight_wait(f, h1, NULL, on_done, &r);
+	fs_flight_wait(f, h2, NULL, on_done, &r);
 	wait_calls(&r, 2);
 	is_int(atomic_load(&s.installs), 2, "two hashes, two installs");
 	is_int(atomic_load(&s.max_running), 2, "and they ran at the same time");
@@ -97,19 +98,20 @@ static void test_flights(void)
 	s.fail = -ECONNREFUSED;
 	atomic_store(&s.installs, 0);
 	for (i = 0; i < 5; i++)
-		fs_flight_wait(f, h2, on_done, &r2);
+		fs_flight_wait(f, h2, NULL, on_done, &r2);
 	wait_calls(&r2, 5);
 	is_int(atomic_load(&r2.errors), 5, "a failed install fails all its waiters");
 	is_int(atomic_load(&r2.last_err), -EIO, "with -EIO");
 	is_str(fs_flight_state(f, h2), "failed", "state is failed within retry_after");
-	is_int(fs_flight_wait(f, h2, on_done, &r2), -EIO,
+	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), -EIO,
 	       "within retry_after a new request fails at once");
 	is_int(atomic_load(&s.installs), 1, "without another install");
 	usleep(350000);
 	ok(fs_flight_state(f, h2) == NULL, "after retry_after the failure is forgotten");
 	s.fail = 0;
 	memset(&r2, 0, sizeof(r2));
-	is_int(fs_flight_wait(f, h2, on_done, &r2), 0, "after retry_after a request is queued");
+	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), 0,
+	       "after retry_after a request is queued");
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.errors), 0, "and the retry succeeds");
 	is_int(atomic_load(&s.installs), 2, "with a second install");
@@ -122,12 +124,62 @@ static void test_flights(void)
 
 		memset(h, 'a' + i, 40);
 		h[40] = '\0';
-		fs_flight_wait(f, h, on_done, &r);
+		fs_flight_wait(f, h, NULL, on_done, &r);
 	}
 	fs_flights_free(f);
 	is_int(atomic_load(&r.calls), 8, "shutdown answers every parked waiter");
 	ok(atomic_load(&r.errors) >= 4, "queued ones with an error (%d errors)",
 	   atomic_load(&r.errors));
+}
+
+/* ---- cancel and install_timeout: an install that runs until released ----- */
+
+static atomic_int gate_open;
+
+static int gated_install(void *ctx, const char *hash, const struct fs_install_req *req,
+			 char **errmsg)
+{
+	struct stub *s = ctx;
+	int i;
+
+	atomic_fetch_add(&s->installs, 1);
+	for (i = 0; i < 2000 && !atomic_load(&gate_open); i++)	/* at most 10 s */
+		usleep(5000);
+	return 0;
+}
+
+static void test_flights_leave(void)
+{
+	struct stub s = { 0 };
+	struct fs_installer inst = { gated_install, &s };
+	struct fs_flights *f;
+	struct result r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
+	int k1, k2, k3, i;
+	void *arg = NULL;
+
+	ok(fs_flights_new(2, 0, 0.3, &inst, &f) == 0, "flights with install_timeout 0.3 s");
+	fs_flight_wait(f, h1, &k1, on_done, &r1);
+	fs_flight_wait(f, h1, &k2, on_done, &r2);
+	is_int(fs_flight_cancel(f, &k1, &arg), 1, "a waiting waiter can be cancelled");
+	ok(arg == &r1, "... which gives back its arg");
+	is_int(fs_flight_cancel(f, &k1, &arg), 0, "... once");
+	is_int(fs_flight_cancel(f, NULL, &arg), 0, "a NULL key is never cancelled");
+	fs_flight_progress(f, h1, "http://127.0.0.1/x.tar.gz", 10, 1000);
+	wait_calls(&r2, 1);
+	is_int(atomic_load(&r2.calls), 1, "the other waiter is answered after install_timeout");
+	is_int(atomic_load(&r2.last_err), -EIO, "... with -EIO");
+	is_int(fs_flight_cancel(f, &k2, &arg), 0, "an answered waiter cannot be cancelled");
+	is_str(fs_flight_state(f, h1), "pending", "... while the install goes on");
+	/* a new waiter joins the running install with its own deadline */
+	fs_flight_wait(f, h1, &k3, on_done, &r3);
+	atomic_store(&gate_open, 1);
+	wait_calls(&r3, 1);
+	is_int(atomic_load(&r3.last_err), 0, "a later waiter gets the finished install");
+	is_int(atomic_load(&s.installs), 1, "one install for all three");
+	for (i = 0; i < 20; i++)
+		usleep(10000);
+	is_int(atomic_load(&r1.calls), 0, "the cancelled waiter is never called back");
+	fs_flights_free(f);
 }
 
 static void test_config(void)
@@ -216,10 +268,120 @@ static void test_config(void)
 	ok(!fs_is_hash("0123456789abcdef0123456789abcdef0123456"), "39 digits is not a hash");
 }
 
+/* Each setting has one type, in -o and in the config file alike (issue 10, bug 4). */
+static void config_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_config_types(void)
+{
+	struct fs_config c;
+	const char *why;
+	static const struct {
+		const char *what, *text, *want[4];
+	} bad[] = {
+		{ "offline = \"yes\"", "store = \"/x\"\n\noffline = \"yes\"\n",
+		  { ":3:", "'offline'", "boolean", "the string \"yes\"" } },
+		{ "jobs = \"8\" (a string)", "jobs = \"8\"\n",
+		  { ":1:", "'jobs'", "integer", "the string \"8\"" } },
+		{ "a value out of range, with a quoted key", "# settings\n  \"jobs\" = 0\n",
+		  { ":2:", "1 to 256", "the integer 0" } },
+		{ "connect_timeout = 0", "connect_timeout = 0\n", { ":1:", "greater than 0" } },
+		{ "toml = 5", "toml = 5\n", { "array of strings", "the integer 5" } },
+		{ "a table for quota", "[quota]\nx = 1\n", { ":1:", "a table" } },
+	};
+	char path[] = "/tmp/artifactfs-test-XXXXXX", *msg = NULL;
+	size_t i, j;
+	int fd, r;
+
+	fs_config_init(&c);
+	ok(fs_config_known("offline") && fs_config_known("install_timeout") &&
+	   fs_config_known("max_unpacked") && fs_config_known("overmount"), "our keys are known");
+	ok(!fs_config_known("allow_other"), "FUSE's are not");
+	is_int(fs_config_set(&c, "offline", "yes", &why), 1, "offline=yes");
+	ok(c.offline, "... sets it");
+	is_int(fs_config_set(&c, "offline", "off", &why), 1, "offline=off");
+	ok(!c.offline, "... clears it");
+	is_int(fs_config_set(&c, "ignore_hashes", "1", &why), 1, "ignore_hashes=1");
+	ok(c.ignore_hashes, "... sets it");
+	is_int(fs_config_set(&c, "offline", "maybe", &why), -EINVAL, "offline=maybe is refused");
+	ok(why && strstr(why, "boolean"), "... as not a boolean: %s", why ? why : "(null)");
+	is_int(fs_config_set(&c, "connect_timeout", "0", &why), -EINVAL,
+	       "connect_timeout=0 is refused (curl would wait 300 s)");
+	is_int(fs_config_set(&c, "install_timeout", "0", &why), -EINVAL, "install_timeout=0 too");
+	is_int(fs_config_set(&c, "install_timeout", "2s", &why), 1, "install_timeout=2s");
+	ok(c.install_timeout == 2, "... is 2 s");
+	is_int(fs_config_set(&c, "timeout", "1e300", &why), -EINVAL,
+	       "an absurd duration is refused");
+	is_int(fs_config_set(&c, "jobs", "-1", &why), -EINVAL, "jobs=-1 is refused");
+	is_int(fs_config_set(&c, "max_unpacked", "10G", &why), 1, "max_unpacked=10G");
+	ok(c.max_unpacked == 10ULL << 30, "... in bytes");
+	is_int(fs_config_set(&c, "low_speed_limit", "2K", &why), 1, "low_speed_limit=2K");
+	ok(c.low_speed_limit == 2048, "... in bytes per second");
+	fs_config_release(&c);
+	fs_config_init(&c);
+	ok(c.low_speed_limit == 1024 && c.low_speed_time == 10,
+	   "the low-speed abort defaults to under 1 KiB/s for 10 s");
+	ok(c.install_timeout == 600, "install_timeout defaults to 600 s");
+
+	fd = mkstemp(path);
+	close(fd);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_file(path, bad[i].text);
+		fs_config_init(&c);
+		r = fs_config_load_file(&c, path, &msg);
+		ok(r == -EINVAL && msg && strstr(msg, path), "%s is refused", bad[i].what);
+		for (j = 0; j < 4 && bad[i].want[j]; j++)
+			ok(msg && strstr(msg, bad[i].want[j]), "... saying %s: %s", bad[i].want[j],
+			   msg ? msg : "(null)");
+		ok(msg && !strstr(msg, "not a known setting"), "... not as an unknown key");
+		free(msg);
+		msg = NULL;
+		fs_config_release(&c);
+	}
+
+	config_file(path, "offline = true\nignore_hashes = false\nlow_speed_time = \"2s\"\n"
+			  "timeout = 1.5\nquota = \"1G\"\nmax_unpacked = 1048576\n"
+			  "install_timeout = 30\novermount = true\n");
+	r = fs_config_load_file(&c, path, &msg);
+	is_int(r, 0, "values of the right types load: %s", msg ? msg : "");
+	ok(c.offline && !c.ignore_hashes && c.low_speed_time == 2 && c.timeout == 1.5 &&
+	   c.quota == 1ULL << 30 && c.max_unpacked == 1048576 && c.install_timeout == 30 &&
+	   c.overmount, "... and apply");
+	free(msg);
+	unlink(path);
+	fs_config_release(&c);
+}
+
+/* The fetch defaults of a slow mirror (issue 10, bug 10 b). */
+static void test_slow_defaults(void)
+{
+	struct fetch_options o;
+
+	fetch_options_init(&o);
+	ok(o.low_speed_limit == 1024 && o.low_speed_time == 10,
+	   "a transfer under 1 KiB/s for 10 s fails by default");
+	is_int(fetch_deadline(&o, 0), FETCH_DEADLINE_CEILING,
+	       "an attempt of unknown size has the ceiling as deadline");
+	is_int(fetch_deadline(&o, 1), FETCH_DEADLINE_FLOOR, "a tiny one the floor");
+	is_int(fetch_deadline(&o, 640ull << 20), FETCH_DEADLINE_FLOOR + 10240,
+	       "640 MiB: the floor plus the size at 64 KiB/s");
+	ok(fetch_deadline(&o, UINT64_MAX) > 0, "no overflow for an absurd size");
+	o.timeout = 7;
+	is_int(fetch_deadline(&o, 640ull << 20), 7, "timeout= wins when set");
+}
+
 int main(void)
 {
 	fs_log_open(true, false);
 	test_flights();
+	test_flights_leave();
 	test_config();
+	test_config_types();
+	test_slow_defaults();
 	return tap_done();
 }

@@ -242,15 +242,15 @@ static void test_flight_request(void)
 	struct fs_flights *f;
 	int i;
 
-	if (fs_flights_new(1, 0, &inst, &f) < 0) {
+	if (fs_flights_new(1, 0, 600, &inst, &f) < 0) {
 		ok(0, "flights start");
 		return;
 	}
-	is_int(fs_flight_wait_req(f, hz, make_req("first", 2), on_done, NULL), 0,
+	is_int(fs_flight_wait_req(f, hz, NULL, make_req("first", 2), on_done, NULL), 0,
 	       "the first waiter starts the flight with its request");
-	is_int(fs_flight_wait_req(f, hz, make_req("second", 5), on_done, NULL), 0,
+	is_int(fs_flight_wait_req(f, hz, NULL, make_req("second", 5), on_done, NULL), 0,
 	       "a second waiter joins it");
-	is_int(fs_flight_wait(f, hz, on_done, NULL), 0, "a waiter without a request joins too");
+	is_int(fs_flight_wait(f, hz, NULL, on_done, NULL), 0, "a waiter without a request joins too");
 	for (i = 0; i < 400 && atomic_load(&done_calls) < 3; i++)
 		usleep(10000);
 	is_int(atomic_load(&done_calls), 3, "every waiter is answered");

@@ -210,10 +210,11 @@ if [ -n "$why" ]; then
 fi
 
 art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --compressions gz >/dev/null || {
-	echo "not ok - cannot build test artifacts"
-	exit 1
-}
+if ! "$PY" "$TARBALLS" realfiles "$art" --only zlib --compressions gz >/dev/null; then
+	ok "the test artifacts are built" false
+	done_testing
+	exit
+fi
 "$PY" "$TARBALLS" toml "$art" "file://$art" -o "$TEST_TMP/Artifacts.toml"
 mnt=$TEST_TMP/mnt
 mkdir -p "$mnt"

@@ -10,13 +10,15 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
+# systemd is here only for systemd-analyze, which verifies the units of
+# contrib/systemd/ (t0800-contrib); installing it in a container starts nothing.
 $SUDO apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils \
 	libarchive-dev libarchive-tools libjansson-dev \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
-	zlib1g-dev nginx curl nodejs
+	zlib1g-dev nginx curl nodejs systemd
 
 # npm installs the S3 test server (s3rver, tests/s3).  Debian packages it
 # apart from nodejs; the NodeSource nodejs package carries its own npm and

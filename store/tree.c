@@ -615,7 +615,8 @@ static int tb_hash_tree(struct tree_builder *tb, const struct tree_node *d, unsi
 	r = hash_ctx_reset(tb->ctx);
 	if (r >= 0)
 		r = hash_ctx_update(tb->ctx, hdr, (size_t)len + 1);
-	if (r >= 0)
+	/* an empty tree may have no body buffer at all: no NULL + 0 */
+	if (r >= 0 && tb->body.len > body_base)
 		r = hash_ctx_update(tb->ctx, tb->body.ptr + body_base, tb->body.len - body_base);
 	if (r >= 0)
 		r = hash_ctx_final(tb->ctx, out);

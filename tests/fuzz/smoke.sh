@@ -92,7 +92,7 @@ for name in "$@"; do
 	else
 		failed=1
 		echo "fuzz-smoke: $name FAILED; log $log; the input:" >&2
-		ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* 2>/dev/null >&2
+		ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-* >&2 2>/dev/null
 		grep -E 'ERROR|SUMMARY|invariant|runtime error' "$log" | head -n 20 >&2
 	fi
 done

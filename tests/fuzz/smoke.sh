@@ -65,7 +65,8 @@ seeds()
 for name in "$@"; do
 	bin=$FUZZ_DIR/fuzz-$name
 	work=$FUZZ_DIR/work/$name
-	rm -rf "$work/seeds"
+	# keep the corpus; failures of an earlier run are not this run's
+	rm -rf "$work/seeds" "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
 	mkdir -p "$work/seeds" "$work/corpus"
 	seeds "$name" "$work/seeds"
 	set -- -max_total_time="$seconds" -timeout="$timeout" -rss_limit_mb=2048 \

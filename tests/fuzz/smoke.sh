@@ -10,9 +10,9 @@
 # (tests/tarballs.py, for the generated tarballs).
 #
 # Seeds (the generated ones and the small committed corpus/NAME) are
-# gathered into FUZZ_DIR/work/NAME/seeds at every run, never into the
-# source tree; what libFuzzer finds goes to FUZZ_DIR/work/NAME/corpus
-# and crash, leak, timeout or out-of-memory inputs to FUZZ_DIR/work/NAME/.
+# gathered into FUZZ_DIR/out/NAME/seeds at every run, never into the
+# source tree; what libFuzzer finds goes to FUZZ_DIR/out/NAME/corpus
+# and crash, leak, timeout or out-of-memory inputs to FUZZ_DIR/out/NAME/.
 # Exits 1 when any harness failed, naming the input that made it fail.
 set -u
 
@@ -64,7 +64,7 @@ seeds()
 
 for name in "$@"; do
 	bin=$FUZZ_DIR/fuzz-$name
-	work=$FUZZ_DIR/work/$name
+	work=$FUZZ_DIR/out/$name
 	# keep the corpus; failures of an earlier run are not this run's
 	rm -rf "$work/seeds" "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*
 	mkdir -p "$work/seeds" "$work/corpus"

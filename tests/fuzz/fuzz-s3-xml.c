@@ -21,8 +21,8 @@ static int on_key(void *arg, const char *key, uint64_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const tags[] = {"Key", "Size", "UploadId", "Code", "Message",
-		"NextContinuationToken"};
+	static const char *const tags[] = {
+		"Key", "Size", "UploadId", "Code", "Message", "NextContinuationToken"};
 	const char *body = (const char *)data, *e = body + size, *p, *why;
 	char *next = NULL, *text, small[16];
 	size_t i, n = 0;

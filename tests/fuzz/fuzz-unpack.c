@@ -72,15 +72,15 @@ static void check_outside(void)
 	FUZZ_CHECK(d != NULL);
 	while ((e = readdir(d)))
 		FUZZ_CHECK(strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-			strcmp(e->d_name, "x") == 0);
+			   strcmp(e->d_name, "x") == 0);
 	closedir(d);
 }
 
 static bool local_error(int r)
 {
 	/* what a file system may refuse that a hash does not see */
-	return r == -ENAMETOOLONG || r == -ENOSPC || r == -EMLINK || r == -ELOOP ||
-		r == -ENOMEM || r == -EMFILE;
+	return r == -ENAMETOOLONG || r == -ENOSPC || r == -EMLINK || r == -ELOOP || r == -ENOMEM ||
+	       r == -EMFILE;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

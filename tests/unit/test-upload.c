@@ -322,8 +322,7 @@ static void test_s3_xml(void)
 	is_str(why, "malformed answer", "... with its reason");
 	is_int(list("<ListBucketResult><Contents><Size>1</Size></Contents>", "", &s, &next, &why),
 		-EBADMSG, "list page: <Contents> without <Key> is refused");
-	is_int(list("<ListBucketResult><Contents><Key>&bad;</Key></Contents>", "", &s, &next,
-		       &why),
+	is_int(list("<ListBucketResult><Contents><Key>&bad;</Key></Contents>", "", &s, &next, &why),
 		-EBADMSG, "list page: an unknown entity is refused");
 	is_int(list("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>", "", &s,
 		       &next, &why),

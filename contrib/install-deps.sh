@@ -20,6 +20,13 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	gzip bzip2 xz-utils zstd \
 	zlib1g-dev nginx curl nodejs systemd
 
+# clang and its libFuzzer/sanitizer runtimes build tests/fuzz (configure
+# --enable-fuzzing, make fuzz-smoke).  The runtime package carries clang's
+# major version: libclang-rt-14-dev on Debian 12.
+$SUDO apt-get install -y -q --no-install-recommends clang
+clang_major=$(clang -dumpversion | cut -d. -f1)
+$SUDO apt-get install -y -q --no-install-recommends "libclang-rt-$clang_major-dev"
+
 # npm installs the S3 test server (s3rver, tests/s3).  Debian packages it
 # apart from nodejs; the NodeSource nodejs package carries its own npm and
 # conflicts with Debian's, so ask for it only when it is missing.

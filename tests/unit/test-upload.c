@@ -1,7 +1,8 @@
 /*
  * test-upload.c - the parts of tools/publish/upload.h and tools/publish/sidecar.h that need
  * no server: sidecar JSON, key naming and encoding, destinations and S3
- * settings, credentials files, the file:// backend.  The network backends
+ * settings, credentials files, the file:// backend, the parsers of S3's
+ * XML answers (upload_int.h).  The network backends
  * are tested against real servers by t0630 (S3) and t0640 (WebDAV).
  */
 #include "tests/tap.h"
@@ -340,6 +341,78 @@ static void test_dest_forms(void)
 	upload_free(u);
 }
 
+/* ---- S3's XML answers (upload_int.h) ------------------------------------------------ */
+
+struct seen {
+	char keys[256];
+	uint64_t total;
+};
+
+static int on_listed(void *arg, const char *key, uint64_t size)
+{
+	struct seen *s = arg;
+
+	snprintf(s->keys + strlen(s->keys), sizeof(s->keys) - strlen(s->keys), "%s;", key);
+	s->total += size;
+	return 0;
+}
+
+static int list(const char *xml, const char *prefix, struct seen *s, char **next, const char **why)
+{
+	memset(s, 0, sizeof(*s));
+	*next = NULL;
+	return s3_list_page(xml, strlen(xml), prefix, on_listed, s, next, why);
+}
+
+static void test_s3_xml(void)
+{
+	const char *page = "<ListBucketResult><IsTruncated>true</IsTruncated>"
+			   "<Contents><Key>p/a&amp;b</Key><Size>5</Size></Contents>"
+			   "<Contents><Key>p/</Key><Size>7</Size></Contents>"
+			   "<Contents><Key>q/c</Key><Size>9</Size></Contents>"
+			   "<Contents><Key>p/&#xe9;&#128512;</Key></Contents>"
+			   "<NextContinuationToken>t&lt;1</NextContinuationToken>"
+			   "</ListBucketResult>";
+	const char *p, *why;
+	char *next, *text = NULL, out[8];
+	struct seen s;
+
+	is_int(list(page, "p/", &s, &next, &why), 0, "list page: parsed");
+	is_str(s.keys, "a&b;\xc3\xa9\xf0\x9f\x98\x80;", "... keys under the prefix, decoded");
+	ok(s.total == 5, "... sizes, a missing one as 0");
+	is_str(next, "t<1", "... the continuation token of a truncated answer");
+	free(next);
+	is_int(list("<Error><Code>x</Code></Error>", "", &s, &next, &why), -EBADMSG,
+		"list page: another answer is refused");
+	is_str(why, "not a ListObjectsV2 answer", "... with its reason");
+	is_int(list("<ListBucketResult><Contents><Key>a</Key>", "", &s, &next, &why), -EBADMSG,
+		"list page: an unclosed <Contents> is refused");
+	is_str(why, "malformed answer", "... with its reason");
+	is_int(list("<ListBucketResult><Contents><Size>1</Size></Contents>", "", &s, &next, &why),
+		-EBADMSG, "list page: <Contents> without <Key> is refused");
+	is_int(list("<ListBucketResult><Contents><Key>&bad;</Key></Contents>", "", &s, &next, &why),
+		-EBADMSG, "list page: an unknown entity is refused");
+	is_int(list("<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>", "", &s,
+		       &next, &why),
+		-EBADMSG, "list page: truncated without a token is refused");
+	is_str(why, "truncated answer without a continuation token", "... with its reason");
+	ok(next == NULL, "... and no token is returned");
+
+	p = "<a>&#0;</a>";
+	is_int(s3_xml_take(&p, p + strlen(p), "a", &text), -EBADMSG, "xml: &#0; is refused");
+	p = "<a>&#x110000;</a>";
+	is_int(s3_xml_take(&p, p + strlen(p), "a", &text), -EBADMSG,
+		"xml: a code point past U+10FFFF is refused");
+	p = "<a>x</a>";
+	is_int(s3_xml_take(&p, p + 3, "a", &text), -EBADMSG,
+		"xml: a closing tag past the end is not read");
+	ok(up_xml_text(p, p + 8, "a", out, sizeof(out)) && strcmp(out, "x") == 0,
+		"xml: error-body text");
+	p = "<Code>AccessDeniedAndMore</Code>";
+	ok(up_xml_text(p, p + strlen(p), "Code", out, sizeof(out)) && strcmp(out, "AccessD") == 0,
+		"xml: error-body text is cut to the buffer");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-upload.XXXXXX";
@@ -353,6 +426,7 @@ int main(void)
 	test_file(dir);
 	test_first_error();
 	test_dest_forms();
+	test_s3_xml();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

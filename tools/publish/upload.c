@@ -411,8 +411,7 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 	return fetch_curl_errno(cc, NULL);
 }
 
-/* The text of <tag>...</tag> in [p, e), not decoded, into out. */
-static bool xml_text(const char *p, const char *e, const char *tag, char *out, size_t size)
+bool up_xml_text(const char *p, const char *e, const char *tag, char *out, size_t size)
 {
 	char open[64], close[64];
 	const char *s, *t;
@@ -444,8 +443,8 @@ static void describe_status(const struct up_req *r, char *out, size_t size)
 	n = snprintf(out, size, "HTTP %ld%s%s", r->status, *reason ? " " : "", reason);
 	if (n < 0 || (size_t)n >= size || !r->resp || !r->resp->ptr)
 		return;
-	if (xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
-		xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Message", msg, sizeof(msg));
+	if (up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
+		up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Message", msg, sizeof(msg));
 		snprintf(out + n, size - (size_t)n, " (%s%s%s)", code, *msg ? ": " : "", msg);
 	}
 }

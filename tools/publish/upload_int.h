@@ -108,6 +108,15 @@ bool up_retryable(int err, long status);
  */
 void up_percent_decode(const char *s, size_t n, char *out);
 
+/*
+ * up_xml_text - the text of the first <tag>...</tag> in the bytes [p, e)
+ * (an S3 error body), not decoded, into out (size bytes, always
+ * NUL-terminated; longer text is cut).  tag is at most 60 bytes.  Returns
+ * false, leaving out untouched, when there is no complete element.
+ * Reads only [p, e); e - p may be 0.
+ */
+bool up_xml_text(const char *p, const char *e, const char *tag, char *out, size_t size);
+
 /* up_sleep_ms - sleep for ms milliseconds. */
 void up_sleep_ms(unsigned ms);
 
@@ -126,6 +135,30 @@ int s3_put(struct upload *u, const char *url, struct up_body *b, const char *typ
 	upload_progress_fn progress, void *arg);
 int s3_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg);
 void s3_release(struct upload *u);
+
+/*
+ * The parsers of S3's XML answers, exposed for tests/fuzz; they read only
+ * the bytes given (no NUL needed) and keep no state.
+ *
+ * s3_xml_take - the text of the first <tag>...</tag> in [*p, e), with the
+ * five predefined entities and &#N; / &#xN; (as UTF-8, 1-0x10FFFF) decoded,
+ * into *ret (malloc'ed, NUL-terminated; the caller frees; untouched on
+ * failure); *p moves past the element.  tag is at most 60 bytes.
+ * Returns 0, -ENOENT (no <tag>), -EBADMSG (no closing tag, an unknown or
+ * malformed entity), -E2BIG (text over RESPONSE_MAX) or -ENOMEM.
+ *
+ * s3_list_page - one ListObjectsV2 answer (len bytes at body): fn(arg,
+ * key without prefix, size) for every <Contents> whose <Key> starts with
+ * prefix and is longer (a missing or malformed <Size> is 0); then, when
+ * the answer says <IsTruncated>true</IsTruncated>, *next receives the
+ * malloc'ed NextContinuationToken (the caller frees; untouched otherwise).
+ * Returns 0, fn's error, -ENOMEM, or -EBADMSG with *why set to a static
+ * reason ("not a ListObjectsV2 answer", "malformed answer", "truncated
+ * answer without a continuation token"); *why is NULL for other results.
+ */
+int s3_xml_take(const char **p, const char *e, const char *tag, char **ret);
+int s3_list_page(const char *body, size_t len, const char *prefix, upload_list_fn fn, void *arg,
+	char **next, const char **why);
 
 /* file:// (upload_file.c) */
 int file_init(struct upload *u, const char *dest);

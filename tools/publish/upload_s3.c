@@ -342,8 +342,7 @@ static bool signing_supported(struct upload *u)
 
 /* ---- XML ------------------------------------------------------------------------ */
 
-/* The decoded text of the first <tag>...</tag> in [*p, e); *p moves past it. */
-static int xml_take(const char **p, const char *e, const char *tag, char **ret)
+int s3_xml_take(const char **p, const char *e, const char *tag, char **ret)
 {
 	char open[64], close[64];
 	const char *s, *t;
@@ -567,7 +566,7 @@ static int multipart(struct upload *u, const char *url, struct up_body *whole, c
 	if ((err = up_request(u, &r, "start the multipart upload of", 0)) < 0)
 		goto out;
 	p = resp.ptr ? resp.ptr : "";
-	if (xml_take(&p, p + resp.len, "UploadId", &id) < 0 || !*id) {
+	if (s3_xml_take(&p, p + resp.len, "UploadId", &id) < 0 || !*id) {
 		err = up_fail(u, -EBADMSG, "cannot upload '%s': no UploadId in the answer", url);
 		goto out;
 	}
@@ -638,8 +637,8 @@ static int multipart(struct upload *u, const char *url, struct up_body *whole, c
 		char *code = NULL, *msg = NULL;
 		const char *p2 = p;
 
-		xml_take(&p, p + resp.len, "Code", &code);
-		xml_take(&p2, p2 + resp.len, "Message", &msg);
+		s3_xml_take(&p, p + resp.len, "Code", &code);
+		s3_xml_take(&p2, p2 + resp.len, "Message", &msg);
 		err = up_fail(u, -EREMOTEIO, "cannot complete the multipart upload of '%s': %s: %s",
 			url, code ? code : "error", msg ? msg : "");
 		free(code);
@@ -694,13 +693,65 @@ int s3_put(struct upload *u, const char *url, struct up_body *b, const char *typ
 
 /* ---- ListObjectsV2 ------------------------------------------------------------------------ */
 
+int s3_list_page(const char *body, size_t len, const char *prefix, upload_list_fn fn, void *arg,
+	char **next, const char **why)
+{
+	const char *e = body + len, *c = body;
+	size_t plen = strlen(prefix);
+	char *key, *size, *end, *token = NULL;
+	int err = 0;
+
+	*why = NULL;
+	if (!memmem(body, len, "<ListBucketResult", 17)) {
+		*why = "not a ListObjectsV2 answer";
+		return -EBADMSG;
+	}
+	while (err == 0 && (c = memmem(c, (size_t)(e - c), "<Contents>", 10))) {
+		const char *ce = memmem(c, (size_t)(e - c), "</Contents>", 11), *k = c, *s = c;
+		unsigned long long n = 0;
+
+		if (!ce) {
+			*why = "malformed answer";
+			return -EBADMSG;
+		}
+		key = size = NULL;
+		err = s3_xml_take(&k, ce, "Key", &key);
+		if (err == 0 && s3_xml_take(&s, ce, "Size", &size) == 0)
+			n = strtoull(size, &end, 10);
+		if (err == 0 && strncmp(key, prefix, plen) == 0 && key[plen])
+			err = fn(arg, key + plen, n);
+		else if (err == -ENOENT || err == -EBADMSG)
+			*why = "malformed answer";
+		if (err == -ENOENT)
+			err = -EBADMSG;
+		free(key);
+		free(size);
+		c = ce + 11;
+	}
+	if (err < 0)
+		return err;
+	c = body;
+	if (memmem(body, len, "<IsTruncated>true</IsTruncated>", 31)) {
+		err = s3_xml_take(&c, e, "NextContinuationToken", &token);
+		if (err == -ENOMEM)
+			return err;
+		if (err < 0 || !*token) {
+			free(token);
+			*why = "truncated answer without a continuation token";
+			return -EBADMSG;
+		}
+		*next = token;
+	}
+	return 0;
+}
+
 int s3_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)
 {
 	struct buf url, resp;
 	struct up_req r = {0};
-	char *full = NULL, *token = NULL, *bucket_url = NULL, *key, *size, *end;
-	const char *p, *e, *c;
-	size_t plen = strlen(u->prefix), pages = 0;
+	char *full = NULL, *token = NULL, *bucket_url = NULL, *end;
+	const char *why;
+	size_t pages = 0;
 	unsigned max_keys = 0;
 	int err;
 
@@ -738,52 +789,14 @@ int s3_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg)
 		r.resp = &resp;
 		if ((err = up_request(u, &r, "list", 0)) < 0)
 			break;
-		p = resp.ptr ? resp.ptr : "";
-		e = p + resp.len;
-		if (!memmem(p, resp.len, "<ListBucketResult", 17)) {
-			err = up_fail(u, -EBADMSG, "cannot list '%s': not a ListObjectsV2 answer",
-				url.ptr);
-			break;
-		}
-		c = p;
-		while (err == 0 && (c = memmem(c, (size_t)(e - c), "<Contents>", 10))) {
-			const char *ce = memmem(c, (size_t)(e - c), "</Contents>", 11), *k = c;
-
-			if (!ce) {
-				err = -EBADMSG;
-				break;
-			}
-			key = size = NULL;
-			if (xml_take(&k, ce, "Key", &key) < 0) {
-				err = -EBADMSG;
-			} else {
-				const char *s = c;
-				unsigned long long n = 0;
-
-				if (xml_take(&s, ce, "Size", &size) == 0)
-					n = strtoull(size, &end, 10);
-				if (strncmp(key, u->prefix, plen) == 0 && key[plen])
-					err = fn(arg, key + plen, n);
-			}
-			free(key);
-			free(size);
-			c = ce + 11;
-		}
-		if (err == -EBADMSG)
-			up_fail(u, err, "cannot list '%s': malformed answer", url.ptr);
-		if (err < 0)
-			break;
 		free(token);
 		token = NULL;
-		c = p;
-		if (memmem(p, resp.len, "<IsTruncated>true</IsTruncated>", 31) &&
-			(xml_take(&c, e, "NextContinuationToken", &token) < 0 || !*token)) {
-			err = up_fail(u, -EBADMSG,
-				"cannot list '%s': truncated answer without a "
-				"continuation token",
-				url.ptr);
+		err = s3_list_page(resp.ptr ? resp.ptr : "", resp.len, u->prefix, fn, arg, &token,
+			&why);
+		if (err == -EBADMSG && why)
+			up_fail(u, err, "cannot list '%s': %s", url.ptr, why);
+		if (err < 0)
 			break;
-		}
 	} while (token && ++pages < 1000000);
 	free(token);
 	free(full);

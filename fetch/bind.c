@@ -9,6 +9,7 @@
 #include "fetch/platform.h"
 #include "fetch/toml.h"
 #include "store/hash.h"
+#include "store/util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -452,22 +453,6 @@ fail:
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Print the document to a new file in the same directory, fsync it, give
  * it the old file's mode and rename it over the file, then fsync the
@@ -503,7 +488,7 @@ static int tomlfile_commit(struct tomlfile *f, char **errmsg)
 		tmp = NULL;
 		goto out;
 	}
-	r = write_all(fd, text, len);
+	r = io_write_all(fd, text, len);
 	if (r == 0 && f->exists && fchmod(fd, f->mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)

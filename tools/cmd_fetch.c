@@ -9,6 +9,7 @@
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/store.h"
+#include "store/util/time.h"
 #include "store/util/units.h"
 
 #include <errno.h>
@@ -229,30 +230,6 @@ static struct {
 	uint64_t last_ms;
 } disp = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void human(uint64_t n, char *buf, size_t size)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%llu B", (unsigned long long)n);
-	else
-		snprintf(buf, size, "%.1f %s", v, unit[u]);
-}
-
 /* Call with disp.lock held. */
 static void display_clear(void)
 {
@@ -278,9 +255,9 @@ static void display_draw(void)
 
 		if (!s->name)
 			continue;
-		human(s->now, a, sizeof(a));
+		units_human_bytes(s->now, a, sizeof(a));
 		if (s->total) {
-			human(s->total, b, sizeof(b));
+			units_human_bytes(s->total, b, sizeof(b));
 			n = snprintf(line, sizeof(line), "  %s: %s of %s (%u%%)", s->name, a, b,
 				(unsigned)(s->now * 100 / s->total));
 		} else {
@@ -305,7 +282,7 @@ static void display_update(
 	disp.slots[slot].name = name;
 	disp.slots[slot].now = now;
 	disp.slots[slot].total = total;
-	t = mono_ms();
+	t = time_mono_ms();
 	if (force || t - disp.last_ms >= 100) {
 		disp.last_ms = t;
 		display_draw();

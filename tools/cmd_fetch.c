@@ -76,9 +76,7 @@ static void usage(FILE *f)
 
 struct fetch_opts {
 	const char *store;
-	const char *triplet;
-	char **tags;
-	size_t ntags;
+	struct ctl_platform_opt plat;
 	bool include_lazy;
 	unsigned jobs;
 	const char *pkg_server; /* NULL: not given */
@@ -127,32 +125,27 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"verbose", no_argument, NULL, 'v'},
 		{NULL, 0, NULL, 0},
 	};
+	static const struct ctl_getopt g = {
+		"fetch", ":hs:p:t:lj:P:v", longopts, usage, "a value", false,
+	};
 	char *end;
 	long n;
 	int c;
 
-	opterr = 0;
-	optind = 1;
 	o->jobs = DEFAULT_JOBS;
 	o->connect_timeout = 30;
 	o->low_speed_time = 20;
-	o->tags = calloc((size_t)argc, sizeof(*o->tags));
 	o->more = calloc((size_t)argc, sizeof(*o->more));
-	if (!o->tags || !o->more)
+	if (!o->more)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "fetch");
-	while ((c = getopt_long(argc, argv, ":hs:p:t:lj:P:v", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(EXIT_OK);
 		case 's':
 			o->store = optarg;
 			break;
 		case 'p':
-			o->triplet = optarg;
-			break;
 		case 't':
-			o->tags[o->ntags++] = optarg;
+			ctl_platform_opt_add("fetch", &o->plat, c, optarg);
 			break;
 		case 'l':
 			o->include_lazy = true;
@@ -196,10 +189,6 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 					"suffixes)",
 					optarg);
 			break;
-		case ':':
-			ctl_usage_error("fetch", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("fetch", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind == argc)
@@ -567,7 +556,7 @@ int cmd_fetch(int argc, char **argv)
 	bool root_failed;
 
 	parse_args(argc, argv, &o);
-	status = ctl_host_platform("fetch", o.triplet, o.tags, o.ntags, &host);
+	status = ctl_host_platform("fetch", &o.plat, &host);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
@@ -681,7 +670,7 @@ out:
 	free(triplet);
 	free(sel);
 	free(msg);
-	free(o.tags);
+	ctl_platform_opt_release(&o.plat);
 	free(o.more);
 	store_close(s);
 	for (i = 1; i < nfiles; i++)

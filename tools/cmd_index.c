@@ -64,6 +64,7 @@ int cmd_index(int argc, char **argv)
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
 		{NULL, 0, NULL, 0},
 	};
+	static const struct ctl_getopt g = {"index", ":ho:u:", longopts, usage, "a value", false};
 	struct upload_options uo;
 	struct upload *u = NULL;
 	struct index ix = {0};
@@ -73,13 +74,8 @@ int cmd_index(int argc, char **argv)
 	int c, r, status = EXIT_FAIL;
 
 	upload_options_init(&uo);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":ho:u:", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		case 'o':
 			output = optarg;
 			break;
@@ -98,10 +94,6 @@ int cmd_index(int argc, char **argv)
 		case OPT_CREDENTIALS:
 			uo.credentials = optarg;
 			break;
-		case ':':
-			ctl_usage_error("index", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("index", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind == argc)

@@ -72,6 +72,32 @@ void ctl_usage_error(const char *cmd, const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+int ctl_getopt(int argc, char **argv, const struct ctl_getopt *g)
+{
+	static const struct ctl_getopt *cur;
+	int c;
+
+	if (g != cur) {
+		cur = g;
+		opterr = 0;
+		optind = 1;
+	}
+	c = getopt_long(argc, argv, g->shortopts, g->longopts, NULL);
+	switch (c) {
+	case 'h':
+		g->usage(stdout);
+		exit(EXIT_OK);
+	case ':':
+		ctl_usage_error(g->cmd, "option '%s' needs %s", argv[optind - 1], g->needs);
+	case '?':
+		if (g->short_unknown && optopt)
+			ctl_usage_error(g->cmd, "unknown option '-%c'", optopt);
+		ctl_usage_error(g->cmd, "unknown option '%s'", argv[optind - 1]);
+	default:
+		return c;
+	}
+}
+
 bool ctl_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
@@ -110,11 +136,37 @@ const char *ctl_utc(int64_t t, char buf[32])
 	return buf;
 }
 
-int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
-	struct platform **ret)
+bool ctl_platform_opt_add(const char *cmd, struct ctl_platform_opt *po, int c, const char *arg)
 {
+	const char **tags;
+
+	if (c == 'p') {
+		po->triplet = arg;
+		return true;
+	}
+	if (c != 't')
+		return false;
+	tags = realloc(po->tags, (po->ntags + 1) * sizeof(*tags));
+	if (!tags)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "%s", cmd);
+	tags[po->ntags++] = arg;
+	po->tags = tags;
+	return true;
+}
+
+void ctl_platform_opt_release(struct ctl_platform_opt *po)
+{
+	free(po->tags);
+	po->tags = NULL;
+	po->ntags = 0;
+}
+
+int ctl_host_platform(const char *cmd, const struct ctl_platform_opt *po, struct platform **ret)
+{
+	const char *triplet = po->triplet;
+	const char *const *tags = po->tags;
+	size_t i, ntags = po->ntags;
 	struct platform *host = NULL;
-	size_t i;
 	int r;
 
 	r = platform_host(triplet, &host);

@@ -70,6 +70,19 @@ is() {
 	fi
 }
 
+# exit_is WANT CMD...: CMD exits with status WANT; its stdout and stderr are
+# left in $TEST_TMP/out and $TEST_TMP/err (printed when the status differs).
+exit_is() {
+	_t_want=$1
+	shift
+	"$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err"
+	_t_got=$?
+	[ "$_t_got" -eq "$_t_want" ] && return 0
+	echo "exit status $_t_got, want $_t_want"
+	cat "$TEST_TMP/out" "$TEST_TMP/err"
+	return 1
+}
+
 # skip NAME REASON: one skipped check.
 skip() {
 	test_count=$((test_count + 1))
@@ -87,6 +100,11 @@ need_shared() {
 	if [ -z "${ARTIFACTFS_SHARED:-}" ] || [ ! -f "$ARTIFACTFS_SHARED/spec/julia-artifacts.md" ]; then
 		skip_all "../shared not found (set ARTIFACTFS_SHARED or --with-shared-dir)"
 	fi
+}
+
+# need_artifactctl: skip unless ARTIFACTCTL is the built artifactctl.
+need_artifactctl() {
+	[ -x "${ARTIFACTCTL:-}" ] || skip_all "ARTIFACTCTL is not set to the built artifactctl"
 }
 
 # need_prog PROG: skip unless PROG is on PATH.

@@ -29,6 +29,17 @@
 #   dir_empty DIR               DIR is absent or empty
 #   bail_out MSG                TAP "Bail out!" and exit
 #
+#   fetch_test_init             need_fetch and git; T is $TEST_TMP as a
+#                               physical path
+#   tarballs_make KIND ARG...   tarballs.py KIND ARG... (log in $T/gen.log),
+#                               or bail_out
+#   serve_realfiles [ARG...]    ART=$T/art made by tarballs.py realfiles ARG...,
+#                               MF its manifest, served (start_test_server)
+#   toml TAG ARG...             $T/toml/TAG.toml made by tarballs.py toml $ART
+#                               ARG...; TOML names it
+#   have_store_cmds             have_ls, have_verify: yes when "artifactctl ls",
+#                               "artifactctl verify" exist, else no
+#
 # One server per test script.  Needs PYTHON3 (default python3) and
 # TEST_SERVER (default $TESTS_SRCDIR/server/httpd.py).
 
@@ -167,6 +178,40 @@ elif isinstance(v, list):
 else:
     print(v)
 ' "$@"
+}
+
+fetch_test_init() {
+	need_fetch
+	need_prog "${GIT:-git}"
+	T=$(cd "$TEST_TMP" && pwd -P)
+}
+
+tarballs_make() {
+	_tm_kind=$1
+	shift
+	"$PYTHON3" "$TARBALLS" "$_tm_kind" "$@" >"$T/gen.log" 2>&1 ||
+		bail_out "tarballs.py $_tm_kind failed: $(cat "$T/gen.log")"
+}
+
+serve_realfiles() {
+	ART=$T/art
+	tarballs_make realfiles "$ART" "$@"
+	MF=$ART/manifest.json
+	start_test_server "$ART" || bail_out "the test server did not start"
+}
+
+toml() {
+	_t=$1
+	shift
+	"$PYTHON3" "$TARBALLS" toml "$ART" "$@" -o "$T/toml/$_t.toml" || bail_out "tarballs.py toml $*"
+	TOML=$T/toml/$_t.toml
+}
+
+have_store_cmds() {
+	have_ls=no
+	have_verify=no
+	have_cmd ls && have_ls=yes
+	have_cmd verify && have_verify=yes
 }
 
 dir_empty() {

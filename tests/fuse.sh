@@ -32,21 +32,8 @@ mount_artifactfs() {
 	"$ARTIFACTFS" -f "$FS_MNT" "$@" </dev/null >>"$TEST_TMP/fs.log" 2>&1 &
 	FS_PID=$!
 	at_exit unmount_artifactfs
-	_fs_i=0
-	while ! is_mounted "$FS_MNT"; do
-		if ! kill -0 "$FS_PID" 2>/dev/null; then
-			echo "# artifactfs exited before the mount was ready:" >&2
-			sed 's/^/#   /' "$TEST_TMP/fs.log" >&2
-			FS_PID=
-			return 1
-		fi
-		_fs_i=$((_fs_i + 1))
-		if [ "$_fs_i" -gt 200 ]; then
-			echo "# artifactfs not mounted after 10 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_ready FS_PID 200 "artifactfs exited before the mount was ready" "$TEST_TMP/fs.log" \
+		"artifactfs not mounted after 10 s" is_mounted "$FS_MNT" || return 1
 }
 
 unmount_artifactfs() {

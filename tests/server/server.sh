@@ -64,21 +64,8 @@ start_test_server() {
 		</dev/null >>"$SERVER_DIR/stdout" 2>>"$SERVER_DIR/stderr" &
 	SERVER_PID=$!
 	at_exit stop_test_server
-	_srv_i=0
-	while [ ! -s "$SERVER_DIR/port" ]; do
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			echo "# test server exited before listening:" >&2
-			sed 's/^/#   /' "$SERVER_DIR/stderr" >&2
-			SERVER_PID=
-			return 1
-		fi
-		_srv_i=$((_srv_i + 1))
-		if [ "$_srv_i" -gt 200 ]; then
-			echo "# test server not listening after 10 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_ready SERVER_PID 200 "test server exited before listening" "$SERVER_DIR/stderr" \
+		"test server not listening after 10 s" test -s "$SERVER_DIR/port" || return 1
 	SERVER_PORT=$(cat "$SERVER_DIR/port")
 	SERVER_URL=http://127.0.0.1:$SERVER_PORT
 	export SERVER_URL SERVER_PORT SERVER_PID
@@ -88,20 +75,7 @@ stop_test_server() {
 	[ -n "$SERVER_PID" ] || return 0
 	_srv_pid=$SERVER_PID
 	SERVER_PID=
-	kill -TERM "$_srv_pid" 2>/dev/null
-	# A watchdog turns a server that ignores SIGTERM into a SIGKILL after 5 s;
-	# its output goes nowhere so it never holds the test's stdout open.
-	(sleep 5; kill -KILL "$_srv_pid") >/dev/null 2>&1 &
-	_srv_dog=$!
-	wait "$_srv_pid" 2>/dev/null
-	_srv_rc=$?
-	kill "$_srv_dog" 2>/dev/null
-	# 0: it stopped on SIGTERM as asked; anything else is worth a look.
-	if [ "$_srv_rc" -ne 0 ]; then
-		echo "test server exited with status $_srv_rc" >&2
-		sed 's/^/  /' "$SERVER_DIR/stderr" >&2
-		return 1
-	fi
+	stop_server "$_srv_pid" TERM "test server" "$SERVER_DIR/stderr"
 }
 
 # _server_http GET|POST PATH [OUTFILE]: curl when there is one (fast), else

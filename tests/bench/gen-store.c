@@ -23,6 +23,7 @@
 
 #include "store/hash.h"
 #include "store/store.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,23 +33,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static void art_hash(const char *content, char hex[STORE_HASH_HEX + 1])
-{
-	uint8_t blob[HASH_SHA1_LEN], tree[HASH_SHA1_LEN];
-	char obj[128];
-	size_t n;
-
-	hash_git_blob(HASH_SHA1, content, strlen(content), blob);
-	n = (size_t)snprintf(obj, sizeof(obj), "tree %zu", sizeof("100644 f") + HASH_SHA1_LEN);
-	obj[n++] = '\0';
-	memcpy(obj + n, "100644 f", sizeof("100644 f"));
-	n += sizeof("100644 f");
-	memcpy(obj + n, blob, HASH_SHA1_LEN);
-	n += HASH_SHA1_LEN;
-	hash_buffer(HASH_SHA1, obj, n, tree);
-	hash_to_hex(tree, HASH_SHA1_LEN, hex);
-}
 
 static int install(struct store *s, unsigned long i)
 {
@@ -61,7 +45,7 @@ static int install(struct store *s, unsigned long i)
 
 	snprintf(content, sizeof(content), "artifact %lu\n", i);
 	len = strlen(content);
-	art_hash(content, hex);
+	tu_one_file_tree(content, hex);
 	meta.bytes = len;
 	r = store_lock_hash(s, hex, 60, &l);
 	if (r < 0)

@@ -742,6 +742,7 @@ static void test_concurrent(void)
 int main(void)
 {
 	const char *shared = tap_shared_dir();
+
 	if (!shared) {
 		printf("1..0 # SKIP ../shared not found (set ARTIFACTFS_SHARED)\n");
 		return 0;

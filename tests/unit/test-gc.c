@@ -66,34 +66,10 @@ static void art_hash(unsigned i, char hex[STORE_HASH_HEX + 1])
 /* install_art - install artifact i (under its hash lock); its hash in hex. */
 static int install_art(struct store *s, unsigned i, char hex[STORE_HASH_HEX + 1])
 {
-	struct store_install_meta meta = { 0, 1, "https://example.org/a.tar.gz", NULL };
-	struct store_install *in;
-	struct store_lock *l;
 	char content[64];
-	int fd, r;
 
-	art_hash(i, hex);
 	art_content(i, content, sizeof(content));
-	meta.bytes = strlen(content);
-	r = store_lock_hash(s, hex, 10, &l);
-	if (r < 0)
-		return r;
-	r = store_install_begin(s, hex, &in);
-	if (r < 0)
-		goto out;
-	fd = openat(store_install_dirfd(in), "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, content, strlen(content)) != (ssize_t)strlen(content)) {
-		r = -EIO;
-		if (fd >= 0)
-			close(fd);
-		store_install_abort(in);
-		goto out;
-	}
-	close(fd);
-	r = store_install_commit(in, &meta);
-out:
-	store_unlock(l);
-	return r;
+	return tu_install_file(s, content, "https://example.org/a.tar.gz", 10, hex);
 }
 
 static bool tree_exists(const char *dir, const char *hash)
@@ -115,24 +91,6 @@ static int put_file(const char *path, const char *content)
 	n = write(fd, content, strlen(content));
 	close(fd);
 	return n == (ssize_t)strlen(content) ? 0 : -EIO;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
 }
 
 static bool exited(int st, int code)
@@ -208,7 +166,7 @@ static int holder_stop(struct holder *h, bool kill9)
 		kill(h->pid, SIGKILL);
 	close(h->go);
 	close(h->ready);
-	return wait_child(h->pid);
+	return tu_wait_child(h->pid);
 }
 
 /* child_wait_go - "R" on readyfd, then wait for EOF on gofd (60 s at most). */
@@ -399,7 +357,7 @@ static void test_pin_processes(void)
 	}
 	ok(holder_start(&h, "pin-hold", dir, a), "another process pins the artifact");
 	is_int(store_remove(s, a, NULL), -EBUSY, "remove while another process pins: -EBUSY");
-	st = wait_child(spawn(-1, -1, "remove", dir, a, NULL));
+	st = tu_wait_child(spawn(-1, -1, "remove", dir, a, NULL));
 	ok(exited(st, 10), "a third process cannot remove it either");
 	ok(tree_exists(dir, a) && tu_installed(s, a), "intact");
 	ok(exited(holder_stop(&h, false), 0), "the pinning process unpins and exits");
@@ -409,13 +367,13 @@ static void test_pin_processes(void)
 	ok(holder_start(&h, "pin-hold", dir, a), "pinned again by another process");
 	is_int(store_remove(s, a, NULL), -EBUSY, "-EBUSY");
 	ok(killed(holder_stop(&h, true)), "the pinning process dies by SIGKILL");
-	t0 = now_s();
+	t0 = tu_now_s();
 	is_int(store_remove(s, a, NULL), 0, "a dead process's pin is gone at once");
-	ok(now_s() - t0 < 0.5, "without waiting");
+	ok(tu_now_s() - t0 < 0.5, "without waiting");
 
 	/* remove from another process */
 	is_int(install_art(s, 1, a), 0, "reinstall");
-	st = wait_child(spawn(-1, -1, "remove", dir, a, NULL));
+	st = tu_wait_child(spawn(-1, -1, "remove", dir, a, NULL));
 	ok(exited(st, 0), "another process removes it");
 	ok(!tree_exists(dir, a) && !tu_installed(s, a), "gone for this process too");
 	store_close(s);
@@ -636,11 +594,11 @@ static void test_gc_lock(void)
 	}
 	is_int(store_gc_lock(s, &l1), 0, "take the gc lock");
 	is_int(store_gc_lock(s, &l2), -EBUSY, "a second one in this process: -EBUSY");
-	ok(exited(wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 10),
+	ok(exited(tu_wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 10),
 		"another process: -EBUSY");
 	store_gc_unlock(l1);
 	store_gc_unlock(NULL);
-	ok(exited(wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 0),
+	ok(exited(tu_wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 0),
 		"free again once released");
 
 	ok(holder_start(&h, "gc-hold", dir, "-"), "another process holds the gc lock");
@@ -648,9 +606,9 @@ static void test_gc_lock(void)
 	ok(*store_errmsg(s) != '\0', "with a message: %s", store_errmsg(s));
 	store_clear_error(s);
 	ok(killed(holder_stop(&h, true)), "the holder dies by SIGKILL");
-	t0 = now_s();
+	t0 = tu_now_s();
 	is_int(store_gc_lock(s, &l1), 0, "its lock is free at once");
-	ok(now_s() - t0 < 0.5, "without waiting");
+	ok(tu_now_s() - t0 < 0.5, "without waiting");
 	store_gc_unlock(l1);
 	store_close(s);
 	ro = tu_store_open(dir, STORE_RDONLY);
@@ -842,7 +800,7 @@ static void test_crash(void)
 		return;
 	}
 	store_close(s);
-	ok(killed(wait_child(spawn(-1, -1, "crash-remove", dir, a, NULL))),
+	ok(killed(tu_wait_child(spawn(-1, -1, "crash-remove", dir, a, NULL))),
 		"a removal killed at gc-after-rename");
 	ok(!tree_exists(dir, a), "the tree left artifacts/ (the commit point)");
 	is_int(tu_count_entries(dir, "tmp"), 1, "a tmp/ leftover");

@@ -121,24 +121,6 @@ static int install(struct store *s, const char *hash, const char *source)
 	return store_install_commit(in, &meta);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
-}
-
 static const char *self;	/* this program, run again for the child roles */
 
 /*
@@ -483,7 +465,7 @@ static void test_deep_remove(void)
 	int st;
 
 	store_close(s);
-	st = wait_child(spawn(-1, "deep", dir, NULL));
+	st = tu_wait_child(spawn(-1, "deep", dir, NULL));
 	ok(exited_ok(st), "300 levels removed with 32 descriptors (%d)",
 		WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	free(dir);
@@ -584,7 +566,7 @@ static void test_locks(void)
 		pids[i] = spawn(-1, "lock-hold", dir, log, NULL);
 	nok = 0;
 	for (i = 0; i < 4; i++)
-		nok += exited_ok(wait_child(pids[i]));
+		nok += exited_ok(tu_wait_child(pids[i]));
 	is_int(nok, 4, "4 processes got the lock");
 	f = fopen(log, "r");
 	for (i = 0, depth = 0, max_depth = 0; f && fgets(line, sizeof(line), f); i++) {
@@ -604,19 +586,19 @@ static void test_locks(void)
 	close(fds[1]);
 	ok(read(fds[0], &c, 1) == 1, "child took the lock");
 	close(fds[0]);
-	ok(killed(wait_child(pid)), "and died");
-	t0 = now_s();
+	ok(killed(tu_wait_child(pid)), "and died");
+	t0 = tu_now_s();
 	is_int(store_lock_hash(s, HELLO_HASH, 0, &l), 0, "dead holder's lock is free");
-	ok(now_s() - t0 < 0.1, "at once");
+	ok(tu_now_s() - t0 < 0.1, "at once");
 
 	/* timeouts: a second holder in this process waits and gives up */
-	t0 = now_s();
+	t0 = tu_now_s();
 	is_int(store_lock_hash(s, HELLO_HASH, 0, &l2), -ETIMEDOUT, "timeout 0: try once");
-	ok(now_s() - t0 < 0.05, "timeout 0 does not wait");
-	t0 = now_s();
+	ok(tu_now_s() - t0 < 0.05, "timeout 0 does not wait");
+	t0 = tu_now_s();
 	is_int(store_lock_hash(s, HELLO_HASH, 0.3, &l2), -ETIMEDOUT, "held: -ETIMEDOUT");
-	ok(now_s() - t0 >= 0.29 && now_s() - t0 < 1.0, "after the timeout (%.3f s)",
-		now_s() - t0);
+	ok(tu_now_s() - t0 >= 0.29 && tu_now_s() - t0 < 1.0, "after the timeout (%.3f s)",
+		tu_now_s() - t0);
 	is_int(store_lock_hash(s, OTHER_HASH, 0, &l2), 0, "another hash is independent");
 	store_unlock(l2);
 	store_unlock(l);
@@ -648,14 +630,14 @@ static void test_lock_threads(void)
 		return;
 	}
 	/* 8 threads, 1 s each */
-	t0 = now_s();
+	t0 = tu_now_s();
 	for (i = 0; i < 8; i++)
 		pthread_create(&t[i], NULL, lock_thread, &arg);
 	for (i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
 	is_int(atomic_load(&lock_ok), 8, "8 threads got the lock");
 	is_int(atomic_load(&max_holders), 1, "never two holders at once (threads)");
-	ok(now_s() - t0 >= 7.9, "the holds were serial (%.2f s)", now_s() - t0);
+	ok(tu_now_s() - t0 >= 7.9, "the holds were serial (%.2f s)", tu_now_s() - t0);
 	store_close(s);
 	free(dir);
 }
@@ -842,7 +824,7 @@ static void test_mapsize(void)
 	h[2] = 1;
 	info.source = NULL;
 	store_idx_set(s, h, &info, 0);
-	r = wait_child(spawn(-1, "grow", dir, NULL));
+	r = tu_wait_child(spawn(-1, "grow", dir, NULL));
 	ok(exited_ok(r), "a child wrote 3000 rows");
 	h[0] = 0x0b;
 	h[1] = 0xb7;	/* row 2999 */
@@ -1069,7 +1051,7 @@ static void test_reconcile(void)
 	store_info_release(&info);
 
 	close(go[1]);
-	ok(killed(wait_child(pid)), "child died holding its lock and flock");
+	ok(killed(tu_wait_child(pid)), "child died holding its lock and flock");
 	is_int(store_reconcile(s, 0, &rep), 0, "reconcile again");
 	is_int(rep.tmp_removed, 1, "the dead child's tree removed");
 	is_int(rep.trees_indexed + rep.trees_quarantined + rep.rows_dropped, 0,
@@ -1118,7 +1100,7 @@ static int child_crash(const char *dir, const char *point, const char *hash)
 
 static int crash_child(const char *dir, const char *point)
 {
-	return killed(wait_child(spawn(-1, "crash", dir, point, tree_hash, NULL)));
+	return killed(tu_wait_child(spawn(-1, "crash", dir, point, tree_hash, NULL)));
 }
 
 /* consistent - artifacts/<hash> absent without a row, or complete with one. */

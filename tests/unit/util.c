@@ -7,12 +7,15 @@
 #include "store/store.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 int tu_mkdtemp(char *buf, size_t size, const char *name)
@@ -149,4 +152,54 @@ void tu_one_file_tree(const char *content, char hex[41])
 	n += HASH_SHA1_LEN;
 	hash_buffer(HASH_SHA1, obj, n, tree);
 	hash_to_hex(tree, HASH_SHA1_LEN, hex);
+}
+
+int tu_install_file(struct store *s, const char *content, const char *source, unsigned lock_s,
+	char hex[41])
+{
+	struct store_install_meta meta = { 0, 1, source, NULL };
+	size_t len = strlen(content);
+	struct store_install *in;
+	struct store_lock *l;
+	int fd, r;
+
+	tu_one_file_tree(content, hex);
+	meta.bytes = len;
+	r = store_lock_hash(s, hex, lock_s, &l);
+	if (r < 0)
+		return r;
+	r = store_install_begin(s, hex, &in);
+	if (r < 0)
+		goto out;
+	fd = openat(store_install_dirfd(in), "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, content, len) != (ssize_t)len) {
+		r = fd < 0 ? -errno : -EIO;
+		if (fd >= 0)
+			close(fd);
+		store_install_abort(in);
+		goto out;
+	}
+	close(fd);
+	r = store_install_commit(in, &meta);
+out:
+	store_unlock(l);
+	return r;
+}
+
+double tu_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int tu_wait_child(int pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return st;
 }

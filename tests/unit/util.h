@@ -63,4 +63,19 @@ int tu_count_entries(const char *dir, const char *sub);
  */
 void tu_one_file_tree(const char *content, char hex[41]);
 
+/*
+ * tu_install_file - install, under the hash lock (waiting at most lock_s
+ * seconds), the tree of one file "f" (0644) holding content, indexed with
+ * source (may be NULL); its hash (tu_one_file_tree()) in hex.
+ * Returns 0 or the -errno of the store call (-EIO for a short write).
+ */
+int tu_install_file(struct store *s, const char *content, const char *source, unsigned lock_s,
+	char hex[41]);
+
+/* tu_now_s - CLOCK_MONOTONIC in seconds. */
+double tu_now_s(void);
+
+/* tu_wait_child - waitpid(pid) through EINTR: the wait status, or -1. */
+int tu_wait_child(int pid);
+
 #endif

@@ -109,27 +109,12 @@ static bool killed(int st)
  */
 static pid_t spawn(int keep1, int keep2, const char *role, ...)
 {
-	const char *argv[12] = { self, "--child", role };
 	va_list ap;
-	size_t n = 3;
 	pid_t pid;
 
 	va_start(ap, role);
-	while (n < sizeof(argv) / sizeof(argv[0]) - 1 && (argv[n] = va_arg(ap, const char *)))
-		n++;
+	pid = tu_spawn_va(self, keep1, keep2, role, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		if (keep1 >= 0)
-			fcntl(keep1, F_SETFD, 0);
-		if (keep2 >= 0)
-			fcntl(keep2, F_SETFD, 0);
-		execv(self, (char **)argv);
-		_exit(127);
-	}
 	return pid;
 }
 

@@ -203,3 +203,26 @@ int tu_wait_child(int pid)
 			return -1;
 	return st;
 }
+
+int tu_spawn_va(const char *self, int keep1, int keep2, const char *role, va_list ap)
+{
+	const char *argv[12] = { self, "--child", role };
+	size_t n = 3;
+	pid_t pid;
+
+	while (n < sizeof(argv) / sizeof(argv[0]) - 1 && (argv[n] = va_arg(ap, const char *)))
+		n++;
+	argv[n] = NULL;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid == 0) {
+		if (keep1 >= 0)
+			fcntl(keep1, F_SETFD, 0);
+		if (keep2 >= 0)
+			fcntl(keep2, F_SETFD, 0);
+		execv(self, (char **)argv);
+		_exit(127);
+	}
+	return pid;
+}

@@ -10,6 +10,7 @@
 #ifndef ARTIFACTFS_TESTS_UTIL_H
 #define ARTIFACTFS_TESTS_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +72,14 @@ void tu_one_file_tree(const char *content, char hex[41]);
  */
 int tu_install_file(struct store *s, const char *content, const char *source, unsigned lock_s,
 	char hex[41]);
+
+/*
+ * tu_spawn_va - fork and exec "self --child role args..." (args from ap,
+ * up to 8, ended by NULL), with stdout and stderr flushed first; keep1 and
+ * keep2 (or -1) are descriptors whose O_CLOEXEC is cleared in the child so
+ * that they survive the exec.  Returns the child's pid, or -1 (fork).
+ */
+int tu_spawn_va(const char *self, int keep1, int keep2, const char *role, va_list ap);
 
 /* tu_now_s - CLOCK_MONOTONIC in seconds. */
 double tu_now_s(void);

@@ -64,6 +64,12 @@ noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * CTL_OPTIONS_END - the last entries of every command's long options:
+ * --help (answered by ctl_getopt()), then the terminator.
+ */
+#define CTL_OPTIONS_END { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+
+/*
  * struct ctl_getopt - the command line of one command, for ctl_getopt().
  */
 struct ctl_getopt {
@@ -146,6 +152,15 @@ void ctl_platform_opt_release(struct ctl_platform_opt *po);
  */
 struct platform;
 int ctl_host_platform(const char *cmd, const struct ctl_platform_opt *po, struct platform **ret);
+
+/*
+ * ctl_artifacts_load - artifacts_load(file): the parsed (Julia)Artifacts.toml
+ * in *ret (freed with artifacts_free(); untouched on failure).  Prints the
+ * message of a failure.  Returns EXIT_OK, EXIT_MALFORMED (-EINVAL, -E2BIG:
+ * the file does not parse or is too large) or EXIT_FAIL.
+ */
+struct artifacts;
+int ctl_artifacts_load(const char *file, struct artifacts **ret);
 
 /*
  * ctl_utc - the time t (seconds since the epoch) as "2026-11-21T14:55:00Z"

@@ -158,8 +158,7 @@ int cmd_bind(int argc, char **argv)
 		{"platform", required_argument, NULL, 'p'},
 		{"lazy", no_argument, NULL, 'l'},
 		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"bind", ":hu:p:lf", opts, usage_bind, "a value", false};
 	const char *triplet = NULL;
@@ -232,8 +231,7 @@ int cmd_unbind(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"platform", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"unbind", ":hp:", opts, usage_unbind, "a value", false};
 	const char *triplet = NULL;
@@ -267,8 +265,7 @@ int cmd_add_mirror(int argc, char **argv)
 	static const struct option opts[] = {
 		{"platform", required_argument, NULL, 'p'},
 		{"sha256", required_argument, NULL, OPT_SHA256},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
 		"add-mirror", ":hp:", opts, usage_add_mirror, "a value", false,

@@ -108,7 +108,6 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES,
 	       OPT_UNPACKED };
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
 		{"store", required_argument, NULL, 's'},
 		{"platform", required_argument, NULL, 'p'},
 		{"tag", required_argument, NULL, 't'},
@@ -123,7 +122,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"sources-from", required_argument, NULL, OPT_SOURCES},
 		{"max-unpacked", required_argument, NULL, OPT_UNPACKED},
 		{"verbose", no_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
 		"fetch", ":hs:p:t:lj:P:v", longopts, usage, "a value", false,
@@ -557,28 +556,22 @@ int cmd_fetch(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	status = ctl_host_platform("fetch", &o.plat, &host);
+	if (status == EXIT_OK)
+		status = ctl_artifacts_load(o.file, &a);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 
-	r = artifacts_load(o.file, &a, &msg);
-	if (r < 0) {
-		ctl_warnx("%s", msg ? msg : strerror(-r));
-		status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
-		goto out;
-	}
 	/* FILE, then the files that lend their mirrors */
 	files = calloc(o.nmore + 1, sizeof(*files));
 	if (!files)
 		goto nomem;
 	files[nfiles++] = a;
 	for (i = 0; i < o.nmore; i++) {
-		r = artifacts_load(o.more[i], &files[nfiles], &msg);
-		if (r < 0) {
-			ctl_warnx("%s", msg ? msg : strerror(-r));
-			status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
+		status = ctl_artifacts_load(o.more[i], &files[nfiles]);
+		if (status != EXIT_OK)
 			goto out;
-		}
+		status = EXIT_FAIL;
 		nfiles++;
 	}
 	if (o.nnames) {

@@ -153,8 +153,7 @@ static void parse_args(int argc, char **argv, struct gc_opts *o)
 		{ "depot", required_argument, NULL, OPT_DEPOT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"gc", "+:hs:nv", opts, usage, "an argument", false};
 	int c;

@@ -69,8 +69,7 @@ int cmd_hash(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "keep-empty", no_argument, NULL, 'k' },
 		{ "legacy-symlinks", no_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"hash", "+h", opts, usage, "a value", true};
 	uint8_t oid[HASH_SHA1_LEN];

@@ -55,14 +55,13 @@ int cmd_index(int argc, char **argv)
 {
 	enum { OPT_ENDPOINT = 256, OPT_REGION, OPT_PROFILE, OPT_CREDENTIALS };
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
 		{"output", required_argument, NULL, 'o'},
 		{"public-url", required_argument, NULL, 'u'},
 		{"endpoint", required_argument, NULL, OPT_ENDPOINT},
 		{"region", required_argument, NULL, OPT_REGION},
 		{"profile", required_argument, NULL, OPT_PROFILE},
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"index", ":ho:u:", longopts, usage, "a value", false};
 	struct upload_options uo;

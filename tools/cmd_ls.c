@@ -68,8 +68,7 @@ int cmd_ls(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"ls", "+:h", opts, usage, "an argument", false};
 	struct ls ls = { false, 0 };

@@ -87,8 +87,7 @@ int cmd_pack(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"level", required_argument, NULL, 'l'},
 		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"pack", ":ho:l:j", opts, usage, "a value", false};
 	struct pack_opts po = {.compress = PACK_COMPRESS_AUTO, .level = -1};

@@ -44,9 +44,8 @@ static void print_tags(const struct platform *p)
 int cmd_platform(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
 		{ "tags", no_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"platform", "h", longopts, usage, "a value", false};
 	struct platform *p = NULL;

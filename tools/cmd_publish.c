@@ -173,7 +173,6 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		OPT_PART_SIZE,
 	};
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
 		{"to", required_argument, NULL, 't'},
 		{"public-url", required_argument, NULL, 'u'},
 		{"name", required_argument, NULL, 'n'},
@@ -191,7 +190,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
 		{"part-size", required_argument, NULL, OPT_PART_SIZE},
 		{"level", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
 		"publish", ":ht:u:n:T:p:Nfl:", longopts, usage, "a value", false,

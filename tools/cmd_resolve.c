@@ -52,11 +52,10 @@ struct resolve_opts {
 static void parse_args(int argc, char **argv, struct resolve_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "platform", required_argument, NULL, 'p' },
 		{ "tag", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
 		"resolve", ":hjp:t:", longopts, usage, "a value", false,
@@ -91,16 +90,11 @@ int cmd_resolve(int argc, char **argv)
 
 	parse_args(argc, argv, &o);
 	status = ctl_host_platform("resolve", &o.plat, &host);
+	if (status == EXIT_OK)
+		status = ctl_artifacts_load(o.file, &a);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-
-	r = artifacts_load(o.file, &a, &msg);
-	if (r < 0) {
-		ctl_warnx("%s", msg ? msg : strerror(-r));
-		status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
-		goto out;
-	}
 	r = artifacts_select(a, o.name, host, &e, &msg);
 	if (r < 0) {
 		ctl_warnx("%s", msg ? msg : strerror(-r));

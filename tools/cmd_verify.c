@@ -67,8 +67,7 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"verify", "+:h", opts, usage, "an argument", false};
 	char hash[STORE_HASH_HEX + 1];

@@ -3,6 +3,7 @@
  */
 #include "tools/artifactctl.h"
 
+#include "fetch/artifacts.h"
 #include "fetch/platform.h"
 
 
@@ -124,6 +125,20 @@ void ctl_json_row(json_t *v, size_t i)
 void ctl_json_rows_end(size_t n)
 {
 	fputs(n ? "\n]\n" : "[\n]\n", stdout);
+}
+
+int ctl_artifacts_load(const char *file, struct artifacts **ret)
+{
+	char *msg = NULL;
+	int r;
+
+	r = artifacts_load(file, ret, &msg);
+	if (r < 0)
+		ctl_warnx("%s", msg ? msg : strerror(-r));
+	free(msg);
+	if (r < 0)
+		return (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
+	return EXIT_OK;
 }
 
 const char *ctl_utc(int64_t t, char buf[32])

@@ -5,6 +5,7 @@
  * again with toml_print(), Julia's TOML.print(sorted=true) layout, under an
  * exclusive lock on a lock file beside it.  See fetch/bind.h.
  */
+#include "fetch/artifacts.h"
 #include "fetch/bind.h"
 #include "fetch/platform.h"
 #include "fetch/toml.h"
@@ -126,9 +127,7 @@ static int entry_platform(const char *file, const char *name, size_t idx,
 {
 	const char *os = toml_string(toml_get(t, "os"), NULL);
 	const char *arch = toml_string(toml_get(t, "arch"), NULL);
-	struct platform_kv *kv;
 	char where[PATH_MAX + 8];
-	size_t i, n = 0;
 	int r;
 
 	if (toml_type(t) != TOML_TABLE)
@@ -141,20 +140,7 @@ static int entry_platform(const char *file, const char *name, size_t idx,
 			"invalid artifacts file%s: platform-specific "
 			"artifact entry '%s' (entry %zu) missing a string '%s' key",
 			in_file(file, where, sizeof(where)), name, idx + 1, !os ? "os" : "arch");
-	kv = calloc(toml_len(t) + 1, sizeof(*kv));
-	if (!kv)
-		return -ENOMEM;
-	for (i = 0; i < toml_len(t); i++) {
-		const char *k = toml_key_at(t, i, NULL);
-		const char *v = toml_string(toml_value_at(t, i), NULL);
-
-		if (!v || strcmp(k, "os") == 0 || strcmp(k, "arch") == 0 ||
-			strcmp(k, "git-tree-sha1") == 0)
-			continue;
-		kv[n++] = (struct platform_kv){k, v};
-	}
-	r = platform_new(arch, os, kv, n, ret);
-	free(kv);
+	r = artifacts_table_platform(t, arch, os, ret);
 	if (r == -EINVAL)
 		return failf(errmsg, r,
 			"invalid artifacts file%s: artifact '%s' (entry %zu) "

@@ -949,10 +949,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc - 2, argv + 2);
-	if (strchr(argv[0], '/') ? !realpath(argv[0], me) : !realpath("/proc/self/exe", me)) {
-		printf("Bail out! cannot find this program: %s\n", strerror(errno));
+	if (tu_find_self(argv[0], me) < 0)
 		return 1;
-	}
 	self = me;
 	snprintf(base, sizeof(base), "%s/artifactfs-gc.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(base)) {

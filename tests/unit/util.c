@@ -226,3 +226,12 @@ int tu_spawn_va(const char *self, int keep1, int keep2, const char *role, va_lis
 	}
 	return pid;
 }
+
+int tu_find_self(const char *argv0, char *me)
+{
+	if (strchr(argv0, '/') ? !realpath(argv0, me) : !realpath("/proc/self/exe", me)) {
+		printf("Bail out! cannot find this program: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}

@@ -81,6 +81,13 @@ int tu_install_file(struct store *s, const char *content, const char *source, un
  */
 int tu_spawn_va(const char *self, int keep1, int keep2, const char *role, va_list ap);
 
+/*
+ * tu_find_self - the path that runs this program again, for tu_spawn_va():
+ * argv0 resolved, or /proc/self/exe when argv0 has no '/', into me
+ * (PATH_MAX bytes).  Returns 0, or -1 after a TAP "Bail out!" line.
+ */
+int tu_find_self(const char *argv0, char *me);
+
 /* tu_now_s - CLOCK_MONOTONIC in seconds. */
 double tu_now_s(void);
 

@@ -8,18 +8,7 @@
 # Extra arguments go to configure (e.g. --enable-sanitizers).
 set -eu
 
-cd "$(dirname "$0")/.."
-top=$(pwd)
-
-if [ "${1:-}" = "--no-deps" ]; then
-	shift
-else
-	./contrib/install-deps.sh
-fi
-
-[ -x configure ] || autoreconf -fi
-mkdir -p build
-cd build
+. "$(dirname "$0")/prepare.sh"
 if [ ! -f Makefile ] || [ "$#" -gt 0 ]; then
 	"$top/configure" "$@"
 fi

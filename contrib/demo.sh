@@ -8,18 +8,7 @@
 # Needs root (or sudo) for the packages and for the FUSE mount.
 set -eu
 
-cd "$(dirname "$0")/.."
-top=$(pwd)
-
-if [ "${1:-}" = "--no-deps" ]; then
-	shift
-else
-	./contrib/install-deps.sh
-fi
-
-[ -x configure ] || autoreconf -fi
-mkdir -p build
-cd build
+. "$(dirname "$0")/prepare.sh"
 [ -f Makefile ] || "$top/configure" >/dev/null
 make -j"$(nproc)" artifactctl artifactfs >/dev/null
 ctl=$top/build/artifactctl

@@ -246,12 +246,34 @@ static int entry_new(const char *name, const struct toml_value *t, struct artifa
  * every other string-valued key but git-tree-sha1 becomes a tag.  Returns
  * 0 with *ret set, 0 with *err set for a malformed element, or -ENOMEM.
  */
+int artifacts_table_platform(const struct toml_value *t, const char *arch, const char *os,
+	struct platform **ret)
+{
+	struct platform_kv *kv;
+	size_t i, n = 0;
+	int r;
+
+	kv = calloc(toml_len(t) + 1, sizeof(*kv));
+	if (!kv)
+		return -ENOMEM;
+	for (i = 0; i < toml_len(t); i++) {
+		const char *k = toml_key_at(t, i, NULL);
+		const char *v = toml_string(toml_value_at(t, i), NULL);
+
+		if (!v || strcmp(k, "os") == 0 || strcmp(k, "arch") == 0 ||
+		    strcmp(k, "git-tree-sha1") == 0)
+			continue;
+		kv[n++] = (struct platform_kv){ k, v };
+	}
+	r = platform_new(arch, os, kv, n, ret);
+	free(kv);
+	return r;
+}
+
 static int unpack_platform(const struct artifacts *a, const char *name, size_t idx,
 	const struct toml_value *t, struct platform **ret, char **err)
 {
 	const struct toml_value *os = toml_get(t, "os"), *arch = toml_get(t, "arch");
-	struct platform_kv *kv;
-	size_t i, n = 0;
 	char what[512];
 	int r;
 
@@ -267,20 +289,7 @@ static int unpack_platform(const struct artifacts *a, const char *name, size_t i
 		*err = entry_msg(a, name, idx, true, what);
 		return *err ? 0 : -ENOMEM;
 	}
-	kv = calloc(toml_len(t) + 1, sizeof(*kv));
-	if (!kv)
-		return -ENOMEM;
-	for (i = 0; i < toml_len(t); i++) {
-		const char *k = toml_key_at(t, i, NULL);
-		const char *v = toml_string(toml_value_at(t, i), NULL);
-
-		if (!v || strcmp(k, "os") == 0 || strcmp(k, "arch") == 0 ||
-		    strcmp(k, "git-tree-sha1") == 0)
-			continue;
-		kv[n++] = (struct platform_kv){ k, v };
-	}
-	r = platform_new(toml_string(arch, NULL), toml_string(os, NULL), kv, n, ret);
-	free(kv);
+	r = artifacts_table_platform(t, toml_string(arch, NULL), toml_string(os, NULL), ret);
 	if (r == -EINVAL) {
 		/* Platform(): a forbidden character, or a tag spelled os/arch */
 		*err = entry_msg(a, name, idx, true,

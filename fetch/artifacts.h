@@ -68,6 +68,19 @@ struct artifact_download {
  */
 int artifacts_load(const char *path, struct artifacts **ret, char **errmsg);
 
+/*
+ * artifacts_table_platform - the Platform of the platform-specific entry t
+ * (a table of an Artifacts.toml) as Julia's unpack_platform() makes it:
+ * arch and os (the entry's "arch" and "os" strings, checked by the caller)
+ * with every other string-valued key but "git-tree-sha1" as a tag.
+ * @ret: freed with platform_free(); untouched on failure.
+ * Returns 0, -EINVAL (a tag platform_new() refuses: a forbidden character,
+ * a tag named os or arch) or -ENOMEM.  Thread safe.
+ */
+struct toml_value;
+int artifacts_table_platform(const struct toml_value *t, const char *arch, const char *os,
+	struct platform **ret);
+
 /* artifacts_free - free a and every entry; NULL is a no-op. */
 void artifacts_free(struct artifacts *a);
 

@@ -5,10 +5,12 @@
  * again with toml_print(), Julia's TOML.print(sorted=true) layout, under an
  * exclusive lock on a lock file beside it.  See fetch/bind.h.
  */
+#include "fetch/artifacts.h"
 #include "fetch/bind.h"
 #include "fetch/platform.h"
 #include "fetch/toml.h"
 #include "store/hash.h"
+#include "store/util/io.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -125,9 +127,7 @@ static int entry_platform(const char *file, const char *name, size_t idx,
 {
 	const char *os = toml_string(toml_get(t, "os"), NULL);
 	const char *arch = toml_string(toml_get(t, "arch"), NULL);
-	struct platform_kv *kv;
 	char where[PATH_MAX + 8];
-	size_t i, n = 0;
 	int r;
 
 	if (toml_type(t) != TOML_TABLE)
@@ -140,20 +140,7 @@ static int entry_platform(const char *file, const char *name, size_t idx,
 			"invalid artifacts file%s: platform-specific "
 			"artifact entry '%s' (entry %zu) missing a string '%s' key",
 			in_file(file, where, sizeof(where)), name, idx + 1, !os ? "os" : "arch");
-	kv = calloc(toml_len(t) + 1, sizeof(*kv));
-	if (!kv)
-		return -ENOMEM;
-	for (i = 0; i < toml_len(t); i++) {
-		const char *k = toml_key_at(t, i, NULL);
-		const char *v = toml_string(toml_value_at(t, i), NULL);
-
-		if (!v || strcmp(k, "os") == 0 || strcmp(k, "arch") == 0 ||
-			strcmp(k, "git-tree-sha1") == 0)
-			continue;
-		kv[n++] = (struct platform_kv){k, v};
-	}
-	r = platform_new(arch, os, kv, n, ret);
-	free(kv);
+	r = artifacts_table_platform(t, arch, os, ret);
 	if (r == -EINVAL)
 		return failf(errmsg, r,
 			"invalid artifacts file%s: artifact '%s' (entry %zu) "
@@ -452,22 +439,6 @@ fail:
 	return r;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Print the document to a new file in the same directory, fsync it, give
  * it the old file's mode and rename it over the file, then fsync the
@@ -503,7 +474,7 @@ static int tomlfile_commit(struct tomlfile *f, char **errmsg)
 		tmp = NULL;
 		goto out;
 	}
-	r = write_all(fd, text, len);
+	r = io_write_all(fd, text, len);
 	if (r == 0 && f->exists && fchmod(fd, f->mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)

@@ -321,6 +321,27 @@ static int parse_key(struct parser *ps, struct keypath *kp)
 	}
 }
 
+/*
+ * table_add_child - add to t a new empty table named by key part k, with
+ * flags (how it came to be: TOML_F_DOTTED, TOML_F_IMPLICIT); *ret is the
+ * new table.  Returns 0, or the parse error of running out of memory.
+ */
+static int table_add_child(struct parser *ps, struct toml_value *t, const struct keypart *k,
+	unsigned flags, struct toml_value **ret)
+{
+	char *key = toml_memdup0(k->s, k->len);
+	struct toml_value *v = toml_value_new(TOML_TABLE);
+
+	if (!key || !v || toml_table_add(t, key, k->len, v) < 0) {
+		free(key);
+		free(v);
+		return toml_fail_nomem(ps);
+	}
+	v->flags = flags;
+	*ret = v;
+	return 0;
+}
+
 /* --- values ----------------------------------------------------------------- */
 
 static bool is_value_end(const struct parser *ps, const char *p)
@@ -541,16 +562,9 @@ static int parse_keyval(struct parser *ps, struct toml_value *t, unsigned depth)
 		}
 		v = toml_table_lookup(t, k->s, k->len);
 		if (!v) {
-			char *key = toml_memdup0(k->s, k->len);
-
-			v = toml_value_new(TOML_TABLE);
-			if (!key || !v || toml_table_add(t, key, k->len, v) < 0) {
-				free(key);
-				free(v);
-				r = toml_fail_nomem(ps);
+			r = table_add_child(ps, t, k, TOML_F_DOTTED, &v);
+			if (r < 0)
 				goto out;
-			}
-			v->flags = TOML_F_DOTTED;
 		} else if (v->type != TOML_TABLE || !(v->flags & TOML_F_DOTTED) ||
 			   (v->flags & TOML_F_INLINE)) {
 			r = toml_fail(ps, k->at, -EINVAL,
@@ -608,16 +622,9 @@ static int parse_header(struct parser *ps)
 
 		v = toml_table_lookup(t, k->s, k->len);
 		if (!v) {
-			char *key = toml_memdup0(k->s, k->len);
-
-			v = toml_value_new(TOML_TABLE);
-			if (!key || !v || toml_table_add(t, key, k->len, v) < 0) {
-				free(key);
-				free(v);
-				r = toml_fail_nomem(ps);
+			r = table_add_child(ps, t, k, TOML_F_IMPLICIT, &v);
+			if (r < 0)
 				goto out;
-			}
-			v->flags = TOML_F_IMPLICIT;
 		} else if (v->type == TOML_TABLE && !(v->flags & TOML_F_INLINE)) {
 			/* descend */
 		} else if (v->type == TOML_ARRAY && (v->flags & TOML_F_AOT) && v->u.arr.len) {

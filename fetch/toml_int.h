@@ -18,6 +18,7 @@
 
 #include "fetch/toml.h"
 #include "store/util/buf.h"
+#include "store/util/hex.h"
 
 struct parser {
 	const char *start, *p, *end;
@@ -37,20 +38,6 @@ static inline bool is_ws(char c)
 static inline bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
-}
-
-static inline bool is_hex(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-static inline int hex_val(char c)
-{
-	if (is_digit(c))
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return c - 'A' + 10;
 }
 
 static inline void skip_ws(struct parser *ps)

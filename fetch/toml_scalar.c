@@ -18,6 +18,7 @@
 
 #include "fetch/toml_tree.h"
 #include "store/util/buf.h"
+#include "store/util/utf8.h"
 
 /* --- strings ---------------------------------------------------------------- */
 
@@ -34,29 +35,9 @@ static int sb_add(struct parser *ps, const char *p, size_t n)
 
 static int sb_add_utf8(struct parser *ps, uint32_t cp)
 {
-	char b[4];
-	size_t n;
+	char b[UTF8_MAX];
 
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (char)(0xc0 | (cp >> 6));
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | (cp >> 12));
-		b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (char)(0xf0 | (cp >> 18));
-		b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return sb_add(ps, b, n);
+	return sb_add(ps, b, utf8_encode(cp, b));
 }
 
 /* parse_escape - an escape sequence at ps->p (just after the backslash). */
@@ -97,10 +78,10 @@ static int parse_escape(struct parser *ps, bool multiline)
 		n = *ps->p == 'u' ? 4 : 8;
 		ps->p++;
 		for (i = 0; i < n; i++) {
-			if (ps->p >= ps->end || !is_hex(*ps->p))
+			if (ps->p >= ps->end || hex_value(*ps->p) < 0)
 				return toml_fail(ps, at, -EINVAL,
 					"\\%c escape needs %zu hex digits", n == 4 ? 'u' : 'U', n);
-			cp = cp << 4 | (uint32_t)hex_val(*ps->p++);
+			cp = cp << 4 | (uint32_t)hex_value(*ps->p++);
 		}
 		if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return toml_fail(ps, at, -EINVAL, "escape is not a unicode scalar value");
@@ -228,7 +209,7 @@ int toml_scalar_string(struct parser *ps, bool key)
 static bool is_base_digit(char c, int base)
 {
 	if (base == 16)
-		return is_hex(c);
+		return hex_value(c) >= 0;
 	return c >= '0' && c < '0' + base;
 }
 
@@ -282,7 +263,7 @@ static int parse_prefixed_int(struct parser *ps, struct toml_value **ret)
 	for (i = 0; i < ps->sb.len; i++) {
 		if (acc > (UINT64_MAX >> shift))
 			return toml_fail(ps, at, -EINVAL, "integer out of range");
-		acc = acc << shift | (uint64_t)hex_val(ps->sb.ptr[i]);
+		acc = acc << shift | (uint64_t)hex_value(ps->sb.ptr[i]);
 	}
 	if (acc > (uint64_t)INT64_MAX)
 		return toml_fail(ps, at, -EINVAL, "integer out of range");

@@ -51,6 +51,7 @@
 #include "store/hash.h"
 #include "store/store.h"
 #include "store/util/buf.h"
+#include "store/util/io.h"
 
 /* --- the path table --------------------------------------------------------------- */
 
@@ -350,23 +351,6 @@ static const char *base_name(const struct bstr *p)
 	return slash ? slash + 1 : p->p;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Open the existing file at the normalised path p for reading, walking from
  * the root without creating anything or following a symlink.  The
@@ -433,7 +417,7 @@ static int copy_file(struct unpack *u, const struct bstr *src, int out, uint64_t
 			r = n < 0 ? -errno : -EIO;
 			break;
 		}
-		r = write_all(out, u->copybuf, (size_t)n);
+		r = io_write_all(out, u->copybuf, (size_t)n);
 		done += (uint64_t)n;
 	}
 	close(in);
@@ -585,7 +569,7 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 		if (r < 0)
 			break;
 		if (fd >= 0) {
-			r = write_all(fd, d, n);
+			r = io_write_all(fd, d, n);
 			if (r < 0)
 				r = disk_err(u, r, "write", p);
 		}

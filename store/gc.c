@@ -28,6 +28,7 @@
 #endif
 
 #include "store/internal.h"
+#include "store/util/random.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +39,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -280,19 +280,6 @@ struct removal {
 	bool renamed;			/* false: the row had no tree; only the row goes */
 	int rm_err;			/* of deleting the tree after the commit */
 };
-
-static uint64_t random_id(void)
-{
-	static uint64_t counter;
-	struct timespec ts;
-	uint64_t v;
-
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
-		return v;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-	       __atomic_add_fetch(&counter, 0x9e3779b97f4a7c15ULL, __ATOMIC_RELAXED);
-}
 
 static void removal_release(struct removal *rm)
 {

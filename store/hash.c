@@ -2,6 +2,7 @@
  * hash.c - SHA-1/SHA-256 through libcrypto EVP, hex, git blob ids
  */
 #include "store/hash.h"
+#include "store/util/hex.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -161,25 +162,7 @@ int hash_git_blob(enum hash_algo algo, const void *p, size_t len, uint8_t *out)
 
 void hash_to_hex(const uint8_t *digest, size_t len, char *hex)
 {
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		hex[2 * i] = digits[digest[i] >> 4];
-		hex[2 * i + 1] = digits[digest[i] & 0xf];
-	}
-	hex[2 * len] = '\0';
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	hex_encode(digest, len, hex);
 }
 
 bool hash_hex_lower(const char *s, size_t len, size_t n, char *out)
@@ -189,7 +172,7 @@ bool hash_hex_lower(const char *s, size_t len, size_t n, char *out)
 	if (len != n)
 		return false;
 	for (i = 0; i < n; i++) {
-		if (hexval(s[i]) < 0)
+		if (hex_value(s[i]) < 0)
 			return false;
 		out[i] = s[i] >= 'A' && s[i] <= 'F' ? (char)(s[i] - 'A' + 'a') : s[i];
 	}
@@ -204,7 +187,7 @@ bool hash_hex_valid(const char *s, size_t n)
 	if (!s || strlen(s) != n)
 		return false;
 	for (i = 0; i < n; i++)
-		if (hexval(s[i]) < 0)
+		if (hex_value(s[i]) < 0)
 			return false;
 	return true;
 }
@@ -218,11 +201,11 @@ int hash_from_hex(const char *hex, size_t hexlen, uint8_t *out, size_t len)
 		return -EINVAL;
 	/* validate everything first: out stays untouched on failure */
 	for (i = 0; i < hexlen; i++)
-		if (hexval(hex[i]) < 0)
+		if (hex_value(hex[i]) < 0)
 			return -EINVAL;
 	for (i = 0; i < len; i++) {
-		hi = hexval(hex[2 * i]);
-		lo = hexval(hex[2 * i + 1]);
+		hi = hex_value(hex[2 * i]);
+		lo = hex_value(hex[2 * i + 1]);
 		out[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;

@@ -657,11 +657,15 @@ int store_lookup(struct store *s, const char *hash, struct store_info *ret)
 	return 0;
 }
 
-int store_foreach(struct store *s,
-		  int (*fn)(const char *hash, const struct store_info *info, void *arg), void *arg)
+/*
+ * idx_walk - every row of dbi in key order, in one read transaction:
+ * row(key, val, ctx, &rc) for each.  The walk stops at the first row that
+ * returns non-zero (that value is returned) or sets rc to an LMDB error (a
+ * row that does not decode: "cannot walk <what> of '<dir>'", -errno).
+ */
+static int idx_walk(struct store *s, MDB_dbi dbi, const char *what,
+	int (*row)(const MDB_val *key, const MDB_val *val, void *ctx, int *rc), void *ctx)
 {
-	char hex[STORE_HASH_HEX + 1];
-	struct store_info info;
 	MDB_cursor *cur = NULL;
 	MDB_val key, val;
 	MDB_txn *txn;
@@ -670,19 +674,13 @@ int store_foreach(struct store *s,
 	r = store_idx_read_begin(s, &txn);
 	if (r < 0)
 		return r;
-	rc = mdb_cursor_open(txn, s->dbi_artifacts, &cur);
+	rc = mdb_cursor_open(txn, dbi, &cur);
 	for (op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
 		rc = mdb_cursor_get(cur, &key, &val, op);
 		if (rc)
 			break;
-		if (key.mv_size != STORE_HASH_LEN)
-			continue;	/* not a row of ours */
-		rc = row_decode(&val, &info);
-		if (rc)
-			break;
-		hash_to_hex(key.mv_data, STORE_HASH_LEN, hex);
-		r = fn(hex, &info, arg);
-		if (r)
+		r = row(&key, &val, ctx, &rc);
+		if (r || rc)
 			break;
 	}
 	if (cur)
@@ -691,9 +689,37 @@ int store_foreach(struct store *s,
 	if (r)
 		return r;
 	if (rc && rc != MDB_NOTFOUND)
-		return store_seterr(s, store_mdb_errno(rc), "cannot walk the index of '%s': %s",
+		return store_seterr(s, store_mdb_errno(rc), "cannot walk %s of '%s': %s", what,
 			s->dir, mdb_strerror(rc));
 	return 0;
+}
+
+struct foreach_ctx {
+	int (*fn)(const char *hash, const struct store_info *info, void *arg);
+	void *arg;
+};
+
+static int foreach_row(const MDB_val *key, const MDB_val *val, void *ctx, int *rc)
+{
+	const struct foreach_ctx *c = ctx;
+	char hex[STORE_HASH_HEX + 1];
+	struct store_info info;
+
+	if (key->mv_size != STORE_HASH_LEN)
+		return 0;	/* not a row of ours */
+	*rc = row_decode(val, &info);
+	if (*rc)
+		return 0;
+	hash_to_hex(key->mv_data, STORE_HASH_LEN, hex);
+	return c->fn(hex, &info, c->arg);
+}
+
+int store_foreach(struct store *s,
+		  int (*fn)(const char *hash, const struct store_info *info, void *arg), void *arg)
+{
+	struct foreach_ctx c = { fn, arg };
+
+	return idx_walk(s, s->dbi_artifacts, "the index", foreach_row, &c);
 }
 
 /* ---- access times --------------------------------------------------------- */
@@ -959,38 +985,27 @@ int store_root_remove(struct store *s, const char *path)
 	return root_change(s, path, true);
 }
 
+struct root_foreach_ctx {
+	int (*fn)(const char *path, int64_t last_seen, void *arg);
+	void *arg;
+};
+
+static int root_foreach_row(const MDB_val *key, const MDB_val *val, void *ctx, int *rc)
+{
+	const struct root_foreach_ctx *c = ctx;
+	char path[PATH_MAX];
+
+	if (key->mv_size >= sizeof(path) || val->mv_size != sizeof(int64_t))
+		return 0;
+	memcpy(path, key->mv_data, key->mv_size);
+	path[key->mv_size] = '\0';
+	return c->fn(path, (int64_t)get_u64(val->mv_data), c->arg);
+}
+
 int store_root_foreach(struct store *s,
 		       int (*fn)(const char *path, int64_t last_seen, void *arg), void *arg)
 {
-	char path[PATH_MAX];
-	MDB_cursor *cur = NULL;
-	MDB_val key, val;
-	MDB_txn *txn;
-	int r, rc, op;
+	struct root_foreach_ctx c = { fn, arg };
 
-	r = store_idx_read_begin(s, &txn);
-	if (r < 0)
-		return r;
-	rc = mdb_cursor_open(txn, s->dbi_roots, &cur);
-	for (op = MDB_FIRST; rc == 0; op = MDB_NEXT) {
-		rc = mdb_cursor_get(cur, &key, &val, op);
-		if (rc)
-			break;
-		if (key.mv_size >= sizeof(path) || val.mv_size != sizeof(int64_t))
-			continue;
-		memcpy(path, key.mv_data, key.mv_size);
-		path[key.mv_size] = '\0';
-		r = fn(path, (int64_t)get_u64(val.mv_data), arg);
-		if (r)
-			break;
-	}
-	if (cur)
-		mdb_cursor_close(cur);
-	store_idx_read_end(s, txn);
-	if (r)
-		return r;
-	if (rc && rc != MDB_NOTFOUND)
-		return store_seterr(s, store_mdb_errno(rc), "cannot walk the gc roots of '%s': %s",
-			s->dir, mdb_strerror(rc));
-	return 0;
+	return idx_walk(s, s->dbi_roots, "the gc roots", root_foreach_row, &c);
 }

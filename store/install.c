@@ -16,6 +16,7 @@
 #endif
 
 #include "store/internal.h"
+#include "store/util/random.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -477,19 +477,6 @@ static int seal_dir(struct walk *w, int fd, const struct stat *st)
 
 /* ---- begin, commit, abort -------------------------------------------------------- */
 
-static uint64_t random_id(void)
-{
-	static uint64_t counter;
-	struct timespec ts;
-	uint64_t v;
-
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
-		return v;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ ((uint64_t)getpid() << 40) ^
-	       __atomic_add_fetch(&counter, 0x9e3779b97f4a7c15ULL, __ATOMIC_RELAXED);
-}
-
 static void install_free(struct store_install *in)
 {
 	if (in->dirfd >= 0)
@@ -586,17 +573,6 @@ void store_install_abort(struct store_install *in)
 	install_free(in);
 }
 
-static bool sha256_ok(const char *hex)
-{
-	size_t i;
-
-	for (i = 0; i < STORE_SHA256_HEX; i++)
-		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f') ||
-			    (hex[i] >= 'A' && hex[i] <= 'F')))
-			return false;
-	return hex[STORE_SHA256_HEX] == '\0';
-}
-
 /* seal - make the tree read-only, strip special bits and make it durable. */
 static int seal(struct store_install *in)
 {
@@ -668,7 +644,7 @@ int store_install_commit(struct store_install *in, const struct store_install_me
 	int r, tries;
 
 	if (meta) {
-		if (meta->tarball_sha256 && !sha256_ok(meta->tarball_sha256)) {
+		if (meta->tarball_sha256 && !hash_hex_valid(meta->tarball_sha256, STORE_SHA256_HEX)) {
 			r = store_seterr(s, -EINVAL, "invalid tarball sha256 '%s'",
 				meta->tarball_sha256);
 			goto fail;

@@ -11,6 +11,7 @@
 #endif
 
 #include "store/internal.h"
+#include "store/util/hex.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -87,16 +88,6 @@ void store_clear_error(struct store *s)
 
 /* ---- hashes and times ---------------------------------------------------- */
 
-/* hex_digit - the value of a lowercase hex digit, or -1 */
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 bool store_hash_valid(const char *hex)
 {
 	int i;
@@ -104,7 +95,7 @@ bool store_hash_valid(const char *hex)
 	if (!hex)
 		return false;
 	for (i = 0; i < STORE_HASH_HEX; i++)
-		if (hex_digit(hex[i]) < 0)
+		if (hex_value_lower(hex[i]) < 0)
 			return false;
 	return hex[STORE_HASH_HEX] == '\0';
 }
@@ -121,8 +112,8 @@ int store_hash_parse(const char *hex, uint8_t out[STORE_HASH_LEN])
 	if (!hex)
 		return -EINVAL;
 	for (i = 0; i < STORE_HASH_LEN; i++) {
-		hi = hex_digit(hex[2 * i]);
-		lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+		hi = hex_value_lower(hex[2 * i]);
+		lo = hi < 0 ? -1 : hex_value_lower(hex[2 * i + 1]);
 		if (lo < 0)
 			return -EINVAL;
 		tmp[i] = (uint8_t)(hi << 4 | lo);

@@ -10,6 +10,13 @@
 #                               returns the daemon's exit status
 #   list_errno DIR              list DIR; print "listed", or the errno name
 #                               of the failure (EIO, ENOENT ...)
+#   need_mount_test             need_fuse and python3 (PY names it)
+#   mount_realfiles ARG...      art=$TEST_TMP/art made by tarballs.py
+#                               realfiles ARG...; skip_all when it fails
+#   art_tree NAME               the git-tree-sha1 of NAME in $art/manifest.json
+#   add_src_artifact NAME       pack $TEST_TMP/src/NAME into $TEST_TMP/NAME.tar.gz
+#                               (reproducibly) and append its entry, with a
+#                               file:// URL, to $TEST_TMP/Artifacts.toml
 #
 # Binary: $ARTIFACTFS (set by make check).
 
@@ -20,6 +27,37 @@ need_fuse() {
 	[ -c /dev/fuse ] || skip_all "/dev/fuse missing (no FUSE in this environment)"
 	command -v fusermount3 >/dev/null 2>&1 || skip_all "fusermount3 not installed"
 	[ -x "${ARTIFACTFS:-}" ] || skip_all "artifactfs binary not built"
+}
+
+need_mount_test() {
+	need_fuse
+	need_prog "${PYTHON3:-python3}"
+	PY=${PYTHON3:-python3}
+}
+
+mount_realfiles() {
+	art=$TEST_TMP/art
+	"$PY" "$TARBALLS" realfiles "$art" "$@" >/dev/null ||
+		skip_all "cannot build test artifacts from this machine's files"
+}
+
+art_tree() {
+	"$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]["git-tree-sha1"])' \
+		"$art/manifest.json" "$1"
+}
+
+add_src_artifact() {
+	tar -C "$TEST_TMP/src/$1" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
+		-czf "$TEST_TMP/$1.tar.gz" .
+	cat >>"$TEST_TMP/Artifacts.toml" <<EOF
+[$1]
+git-tree-sha1 = "$("$ARTIFACTCTL" hash "$TEST_TMP/src/$1")"
+
+    [[$1.download]]
+    sha256 = "$(sha256sum "$TEST_TMP/$1.tar.gz" | cut -c1-64)"
+    url = "file://$TEST_TMP/$1.tar.gz"
+
+EOF
 }
 
 # is_mounted MNT: MNT appears as a fuse.artifactfs mount in /proc/self/mountinfo.
@@ -34,21 +72,8 @@ mount_artifactfs() {
 	"$ARTIFACTFS" -f "$FS_MNT" "$@" </dev/null >>"$TEST_TMP/fs.log" 2>&1 &
 	FS_PID=$!
 	at_exit unmount_artifactfs
-	_fs_i=0
-	while ! is_mounted "$FS_MNT"; do
-		if ! kill -0 "$FS_PID" 2>/dev/null; then
-			echo "# artifactfs exited before the mount was ready:" >&2
-			sed 's/^/#   /' "$TEST_TMP/fs.log" >&2
-			FS_PID=
-			return 1
-		fi
-		_fs_i=$((_fs_i + 1))
-		if [ "$_fs_i" -gt 200 ]; then
-			echo "# artifactfs not mounted after 10 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_ready FS_PID 200 "artifactfs exited before the mount was ready" "$TEST_TMP/fs.log" \
+		"artifactfs not mounted after 10 s" is_mounted "$FS_MNT" || return 1
 }
 
 unmount_artifactfs() {

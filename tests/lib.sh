@@ -28,6 +28,58 @@ at_exit() {
 	test_cleanup_hooks="$1 $test_cleanup_hooks"
 }
 
+# wait_ready PIDVAR TRIES GONE LOG LATE COMMAND...: run COMMAND every 0.05 s
+# until it succeeds (returns 0), for a background server or daemon whose pid
+# is in the variable named PIDVAR.  When that process exits first: PIDVAR is
+# emptied, "# GONE:" and LOG (each line as "#   ...") go to stderr unless
+# GONE is empty, and it returns 1.  When COMMAND still fails after TRIES
+# more tries: "# LATE" on stderr, and it returns 2.
+wait_ready() {
+	_wr_var=$1 _wr_max=$2 _wr_gone=$3 _wr_log=$4 _wr_late=$5
+	shift 5
+	eval "_wr_pid=\$$_wr_var"
+	_wr_i=0
+	while ! "$@"; do
+		if ! kill -0 "$_wr_pid" 2>/dev/null; then
+			if [ -n "$_wr_gone" ]; then
+				echo "# $_wr_gone:" >&2
+				sed 's/^/#   /' "$_wr_log" >&2
+			fi
+			eval "$_wr_var="
+			return 1
+		fi
+		_wr_i=$((_wr_i + 1))
+		if [ "$_wr_i" -gt "$_wr_max" ]; then
+			echo "# $_wr_late" >&2
+			return 2
+		fi
+		sleep 0.05
+	done
+}
+
+# stop_server PID SIGNAL WHAT LOG...: send SIGNAL (TERM, QUIT) to the
+# background process PID, SIGKILL after 5 s, and wait for it.  Fails, with
+# "WHAT exited with status N" and the LOG files on stderr, unless it exited
+# 0.  Call it in the shell that started PID (wait(1) needs its child).
+stop_server() {
+	_ss_pid=$1 _ss_sig=$2 _ss_what=$3
+	shift 3
+	kill -"$_ss_sig" "$_ss_pid" 2>/dev/null
+	# A watchdog turns a process that ignores the signal into a SIGKILL after
+	# 5 s; its output goes nowhere so it never holds the test's stdout open.
+	(sleep 5; kill -KILL "$_ss_pid") >/dev/null 2>&1 &
+	_ss_dog=$!
+	wait "$_ss_pid" 2>/dev/null
+	_ss_rc=$?
+	kill "$_ss_dog" 2>/dev/null
+	# 0: it stopped as asked; anything else is worth a look.
+	if [ "$_ss_rc" -ne 0 ]; then
+		echo "$_ss_what exited with status $_ss_rc" >&2
+		sed 's/^/  /' "$@" >&2
+		return 1
+	fi
+}
+
 # ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
 # (Helpers use _t_* variables: a plain "name" would clobber the caller's.)
 ok() {
@@ -70,6 +122,19 @@ is() {
 	fi
 }
 
+# exit_is WANT CMD...: CMD exits with status WANT; its stdout and stderr are
+# left in $TEST_TMP/out and $TEST_TMP/err (printed when the status differs).
+exit_is() {
+	_t_want=$1
+	shift
+	"$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err"
+	_t_got=$?
+	[ "$_t_got" -eq "$_t_want" ] && return 0
+	echo "exit status $_t_got, want $_t_want"
+	cat "$TEST_TMP/out" "$TEST_TMP/err"
+	return 1
+}
+
 # skip NAME REASON: one skipped check.
 skip() {
 	test_count=$((test_count + 1))
@@ -87,6 +152,11 @@ need_shared() {
 	if [ -z "${ARTIFACTFS_SHARED:-}" ] || [ ! -f "$ARTIFACTFS_SHARED/spec/julia-artifacts.md" ]; then
 		skip_all "../shared not found (set ARTIFACTFS_SHARED or --with-shared-dir)"
 	fi
+}
+
+# need_artifactctl: skip unless ARTIFACTCTL is the built artifactctl.
+need_artifactctl() {
+	[ -x "${ARTIFACTCTL:-}" ] || skip_all "ARTIFACTCTL is not set to the built artifactctl"
 }
 
 # need_prog PROG: skip unless PROG is on PATH.

@@ -7,10 +7,12 @@
 #ifndef ARTIFACTCTL_H
 #define ARTIFACTCTL_H
 
+#include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdnoreturn.h>
 
 /* Exit statuses, documented in doc/artifactctl.1 (EXIT STATUS). */
@@ -62,6 +64,37 @@ noreturn void ctl_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * CTL_OPTIONS_END - the last entries of every command's long options:
+ * --help (answered by ctl_getopt()), then the terminator.
+ */
+#define CTL_OPTIONS_END { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+
+/*
+ * struct ctl_getopt - the command line of one command, for ctl_getopt().
+ */
+struct ctl_getopt {
+	const char *cmd;		/* command name, for "artifactctl CMD: ..." */
+	const char *shortopts;		/* as getopt_long(3); 'h' is -h/--help */
+	const struct option *longopts;	/* as getopt_long(3); "help" gives 'h' */
+	void (*usage)(FILE *f);		/* prints the usage text on f */
+	const char *needs;		/* "option '--x' needs <needs>": "a value", ... */
+	bool short_unknown;		/* name an unknown short option '-x' (optopt) */
+};
+
+/*
+ * ctl_getopt - getopt_long(3) over argv for the command g describes, with
+ * the answers every command gives: 'h' prints g->usage on stdout and exits
+ * with EXIT_OK; an option without its value (shortopts starting with ':'
+ * or "+:") and an unknown option end in ctl_usage_error() ("option '%s'
+ * needs <needs>", "unknown option '%s'", EXIT_USAGE).  The first call with
+ * a given g starts over at argv[1] (optind = 1, opterr = 0).
+ * Returns the next option for the caller to handle (optarg set as
+ * getopt_long(3) sets it), or -1 after the last option.  Not thread safe
+ * (getopt's state is global).
+ */
+int ctl_getopt(int argc, char **argv, const struct ctl_getopt *g);
+
+/*
  * ctl_is_help - true when arg is -h or --help.  Commands print their usage on
  * stdout and exit 0 for it.
  */
@@ -85,17 +118,49 @@ void ctl_json_row(json_t *v, size_t i);
 void ctl_json_rows_end(size_t n);
 
 /*
+ * struct ctl_platform_opt - --platform TRIPLET and the repeatable --tag
+ * KEY=VALUE[:MODE] of the commands that select for a platform (fetch,
+ * resolve).  Zero-initialise; the strings are borrowed from argv; release
+ * with ctl_platform_opt_release().
+ */
+struct ctl_platform_opt {
+	const char *triplet;	/* --platform, or NULL for the host's */
+	const char **tags;	/* the --tag specs, in order */
+	size_t ntags;
+};
+
+/*
+ * ctl_platform_opt_add - record the option c that ctl_getopt() returned
+ * with arg (optarg): 'p' is --platform (the last one given counts), 't' a
+ * --tag.  Exits with EXIT_FAIL ("artifactctl: CMD: ...") when out of
+ * memory.  Returns true when c was one of the two, false otherwise.
+ */
+bool ctl_platform_opt_add(const char *cmd, struct ctl_platform_opt *po, int c, const char *arg);
+
+/* ctl_platform_opt_release - free what po holds (not the argv strings). */
+void ctl_platform_opt_release(struct ctl_platform_opt *po);
+
+/*
  * ctl_host_platform - the platform a command selects for: the host's, or
- * triplet (--platform) when not NULL, with the ntags KEY=VALUE[:MODE] specs
- * of --tag set on it.  Prints the message of a failure; exits with
- * EXIT_USAGE ("artifactctl CMD: invalid --tag ...") for a malformed tag.
+ * po->triplet (--platform) when not NULL, with the KEY=VALUE[:MODE] specs
+ * of po->tags (--tag) set on it.  Prints the message of a failure; exits
+ * with EXIT_USAGE ("artifactctl CMD: invalid --tag ...") for a malformed
+ * tag.
  * @ret: the platform, freed with platform_free(); untouched on failure.
  * Returns EXIT_OK, or the exit status: EXIT_MALFORMED (a triplet that does
  * not parse), EXIT_FAIL (no host platform, out of memory).
  */
 struct platform;
-int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
-	struct platform **ret);
+int ctl_host_platform(const char *cmd, const struct ctl_platform_opt *po, struct platform **ret);
+
+/*
+ * ctl_artifacts_load - artifacts_load(file): the parsed (Julia)Artifacts.toml
+ * in *ret (freed with artifacts_free(); untouched on failure).  Prints the
+ * message of a failure.  Returns EXIT_OK, EXIT_MALFORMED (-EINVAL, -E2BIG:
+ * the file does not parse or is too large) or EXIT_FAIL.
+ */
+struct artifacts;
+int ctl_artifacts_load(const char *file, struct artifacts **ret);
 
 /*
  * ctl_utc - the time t (seconds since the epoch) as "2026-11-21T14:55:00Z"

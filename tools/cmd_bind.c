@@ -158,9 +158,9 @@ int cmd_bind(int argc, char **argv)
 		{"platform", required_argument, NULL, 'p'},
 		{"lazy", no_argument, NULL, 'l'},
 		{"force", no_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"bind", ":hu:p:lf", opts, usage_bind, "a value", false};
 	const char *triplet = NULL;
 	struct platform *p = NULL;
 	size_t ndl = 0, i;
@@ -171,13 +171,8 @@ int cmd_bind(int argc, char **argv)
 	dl = calloc((size_t)argc, sizeof(*dl));
 	if (!dl)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "bind");
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hu:p:lf", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage_bind(stdout);
-			exit(EXIT_OK);
 		case 'u':
 			if (!*optarg)
 				ctl_usage_error("bind", "empty --url");
@@ -209,10 +204,6 @@ int cmd_bind(int argc, char **argv)
 		case 'f':
 			flags |= BIND_FORCE;
 			break;
-		case ':':
-			ctl_usage_error("bind", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("bind", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 3)
@@ -240,28 +231,19 @@ int cmd_unbind(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"platform", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"unbind", ":hp:", opts, usage_unbind, "a value", false};
 	const char *triplet = NULL;
 	struct platform *p;
 	char *msg = NULL;
 	int c, r, status;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hp:", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage_unbind(stdout);
-			exit(EXIT_OK);
 		case 'p':
 			triplet = optarg;
 			break;
-		case ':':
-			ctl_usage_error("unbind", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("unbind", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 2)
@@ -283,21 +265,18 @@ int cmd_add_mirror(int argc, char **argv)
 	static const struct option opts[] = {
 		{"platform", required_argument, NULL, 'p'},
 		{"sha256", required_argument, NULL, OPT_SHA256},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
+	};
+	static const struct ctl_getopt g = {
+		"add-mirror", ":hp:", opts, usage_add_mirror, "a value", false,
 	};
 	const char *triplet = NULL, *sha = NULL;
 	struct platform *p;
 	char *msg = NULL;
 	int c, r, status;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hp:", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage_add_mirror(stdout);
-			exit(EXIT_OK);
 		case 'p':
 			triplet = optarg;
 			break;
@@ -309,11 +288,6 @@ int cmd_add_mirror(int argc, char **argv)
 					optarg);
 			sha = optarg;
 			break;
-		case ':':
-			ctl_usage_error(
-				"add-mirror", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("add-mirror", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 3)

@@ -9,6 +9,7 @@
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/store.h"
+#include "store/util/time.h"
 #include "store/util/units.h"
 
 #include <errno.h>
@@ -75,9 +76,7 @@ static void usage(FILE *f)
 
 struct fetch_opts {
 	const char *store;
-	const char *triplet;
-	char **tags;
-	size_t ntags;
+	struct ctl_platform_opt plat;
 	bool include_lazy;
 	unsigned jobs;
 	const char *pkg_server; /* NULL: not given */
@@ -109,7 +108,6 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES,
 	       OPT_UNPACKED };
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
 		{"store", required_argument, NULL, 's'},
 		{"platform", required_argument, NULL, 'p'},
 		{"tag", required_argument, NULL, 't'},
@@ -124,34 +122,29 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"sources-from", required_argument, NULL, OPT_SOURCES},
 		{"max-unpacked", required_argument, NULL, OPT_UNPACKED},
 		{"verbose", no_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
+	};
+	static const struct ctl_getopt g = {
+		"fetch", ":hs:p:t:lj:P:v", longopts, usage, "a value", false,
 	};
 	char *end;
 	long n;
 	int c;
 
-	opterr = 0;
-	optind = 1;
 	o->jobs = DEFAULT_JOBS;
 	o->connect_timeout = 30;
 	o->low_speed_time = 20;
-	o->tags = calloc((size_t)argc, sizeof(*o->tags));
 	o->more = calloc((size_t)argc, sizeof(*o->more));
-	if (!o->tags || !o->more)
+	if (!o->more)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "fetch");
-	while ((c = getopt_long(argc, argv, ":hs:p:t:lj:P:v", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(EXIT_OK);
 		case 's':
 			o->store = optarg;
 			break;
 		case 'p':
-			o->triplet = optarg;
-			break;
 		case 't':
-			o->tags[o->ntags++] = optarg;
+			ctl_platform_opt_add("fetch", &o->plat, c, optarg);
 			break;
 		case 'l':
 			o->include_lazy = true;
@@ -195,10 +188,6 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 					"suffixes)",
 					optarg);
 			break;
-		case ':':
-			ctl_usage_error("fetch", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("fetch", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind == argc)
@@ -229,30 +218,6 @@ static struct {
 	uint64_t last_ms;
 } disp = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void human(uint64_t n, char *buf, size_t size)
-{
-	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, size, "%llu B", (unsigned long long)n);
-	else
-		snprintf(buf, size, "%.1f %s", v, unit[u]);
-}
-
 /* Call with disp.lock held. */
 static void display_clear(void)
 {
@@ -278,9 +243,9 @@ static void display_draw(void)
 
 		if (!s->name)
 			continue;
-		human(s->now, a, sizeof(a));
+		units_human_bytes(s->now, a, sizeof(a));
 		if (s->total) {
-			human(s->total, b, sizeof(b));
+			units_human_bytes(s->total, b, sizeof(b));
 			n = snprintf(line, sizeof(line), "  %s: %s of %s (%u%%)", s->name, a, b,
 				(unsigned)(s->now * 100 / s->total));
 		} else {
@@ -305,7 +270,7 @@ static void display_update(
 	disp.slots[slot].name = name;
 	disp.slots[slot].now = now;
 	disp.slots[slot].total = total;
-	t = mono_ms();
+	t = time_mono_ms();
 	if (force || t - disp.last_ms >= 100) {
 		disp.last_ms = t;
 		display_draw();
@@ -590,29 +555,23 @@ int cmd_fetch(int argc, char **argv)
 	bool root_failed;
 
 	parse_args(argc, argv, &o);
-	status = ctl_host_platform("fetch", o.triplet, o.tags, o.ntags, &host);
+	status = ctl_host_platform("fetch", &o.plat, &host);
+	if (status == EXIT_OK)
+		status = ctl_artifacts_load(o.file, &a);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
 
-	r = artifacts_load(o.file, &a, &msg);
-	if (r < 0) {
-		ctl_warnx("%s", msg ? msg : strerror(-r));
-		status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
-		goto out;
-	}
 	/* FILE, then the files that lend their mirrors */
 	files = calloc(o.nmore + 1, sizeof(*files));
 	if (!files)
 		goto nomem;
 	files[nfiles++] = a;
 	for (i = 0; i < o.nmore; i++) {
-		r = artifacts_load(o.more[i], &files[nfiles], &msg);
-		if (r < 0) {
-			ctl_warnx("%s", msg ? msg : strerror(-r));
-			status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
+		status = ctl_artifacts_load(o.more[i], &files[nfiles]);
+		if (status != EXIT_OK)
 			goto out;
-		}
+		status = EXIT_FAIL;
 		nfiles++;
 	}
 	if (o.nnames) {
@@ -704,7 +663,7 @@ out:
 	free(triplet);
 	free(sel);
 	free(msg);
-	free(o.tags);
+	ctl_platform_opt_release(&o.plat);
 	free(o.more);
 	store_close(s);
 	for (i = 1; i < nfiles; i++)

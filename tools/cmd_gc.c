@@ -153,15 +153,13 @@ static void parse_args(int argc, char **argv, struct gc_opts *o)
 		{ "depot", required_argument, NULL, OPT_DEPOT },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"gc", "+:hs:nv", opts, usage, "an argument", false};
 	int c;
 
 	o->grace = DEFAULT_GRACE;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+:hs:nv", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
 		case 's':
 			o->store = optarg;
@@ -189,13 +187,6 @@ static void parse_args(int argc, char **argv, struct gc_opts *o)
 		case 'v':
 			o->verbose = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(EXIT_OK);
-		case ':':
-			ctl_usage_error("gc", "option '%s' needs an argument", argv[optind - 1]);
-		default:
-			ctl_usage_error("gc", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

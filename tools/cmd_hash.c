@@ -69,9 +69,9 @@ int cmd_hash(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "keep-empty", no_argument, NULL, 'k' },
 		{ "legacy-symlinks", no_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"hash", "+h", opts, usage, "a value", true};
 	uint8_t oid[HASH_SHA1_LEN];
 	char hex[2 * HASH_SHA1_LEN + 1];
 	unsigned flags = 0;
@@ -80,9 +80,7 @@ int cmd_hash(int argc, char **argv)
 	struct stat st;
 	int c, r;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
 		case 'k':
 			flags |= TREE_TARJL;
@@ -90,13 +88,6 @@ int cmd_hash(int argc, char **argv)
 		case 'l':
 			flags |= TREE_LEGACY_SYMLINKS;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		default:
-			if (optopt)
-				ctl_usage_error("hash", "unknown option '-%c'", optopt);
-			ctl_usage_error("hash", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind == argc)

@@ -55,15 +55,15 @@ int cmd_index(int argc, char **argv)
 {
 	enum { OPT_ENDPOINT = 256, OPT_REGION, OPT_PROFILE, OPT_CREDENTIALS };
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
 		{"output", required_argument, NULL, 'o'},
 		{"public-url", required_argument, NULL, 'u'},
 		{"endpoint", required_argument, NULL, OPT_ENDPOINT},
 		{"region", required_argument, NULL, OPT_REGION},
 		{"profile", required_argument, NULL, OPT_PROFILE},
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"index", ":ho:u:", longopts, usage, "a value", false};
 	struct upload_options uo;
 	struct upload *u = NULL;
 	struct index ix = {0};
@@ -73,13 +73,8 @@ int cmd_index(int argc, char **argv)
 	int c, r, status = EXIT_FAIL;
 
 	upload_options_init(&uo);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":ho:u:", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		case 'o':
 			output = optarg;
 			break;
@@ -98,10 +93,6 @@ int cmd_index(int argc, char **argv)
 		case OPT_CREDENTIALS:
 			uo.credentials = optarg;
 			break;
-		case ':':
-			ctl_usage_error("index", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("index", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind == argc)

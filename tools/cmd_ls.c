@@ -68,16 +68,15 @@ int cmd_ls(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"ls", "+:h", opts, usage, "an argument", false};
 	struct ls ls = { false, 0 };
 	const char *dir = NULL;
 	struct store *s;
 	int c, r;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
 		case 's':
 			dir = optarg;
@@ -85,13 +84,6 @@ int cmd_ls(int argc, char **argv)
 		case 'j':
 			ls.json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case ':':
-			ctl_usage_error("ls", "option '%s' needs an argument", argv[optind - 1]);
-		default:
-			ctl_usage_error("ls", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

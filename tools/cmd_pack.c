@@ -87,9 +87,9 @@ int cmd_pack(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"level", required_argument, NULL, 'l'},
 		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"pack", ":ho:l:j", opts, usage, "a value", false};
 	struct pack_opts po = {.compress = PACK_COMPRESS_AUTO, .level = -1};
 	char tree[2 * HASH_SHA1_LEN + 1], tarjl[2 * HASH_SHA1_LEN + 1];
 	char sha[2 * HASH_SHA256_LEN + 1];
@@ -101,13 +101,8 @@ int cmd_pack(int argc, char **argv)
 	long level;
 	int c, r;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":ho:l:j", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		case 'o':
 			if (!*optarg)
 				ctl_usage_error("pack", "empty output name");
@@ -123,10 +118,6 @@ int cmd_pack(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case ':':
-			ctl_usage_error("pack", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("pack", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1)

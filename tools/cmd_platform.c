@@ -44,27 +44,20 @@ static void print_tags(const struct platform *p)
 int cmd_platform(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
 		{ "tags", no_argument, NULL, 'T' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"platform", "h", longopts, usage, "a value", false};
 	struct platform *p = NULL;
 	bool tags = false;
 	char *t = NULL;
 	int c, r;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
 		case 'T':
 			tags = true;
 			break;
-		default:
-			ctl_usage_error("platform", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind > 1)

@@ -173,7 +173,6 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		OPT_PART_SIZE,
 	};
 	static const struct option longopts[] = {
-		{"help", no_argument, NULL, 'h'},
 		{"to", required_argument, NULL, 't'},
 		{"public-url", required_argument, NULL, 'u'},
 		{"name", required_argument, NULL, 'n'},
@@ -191,21 +190,19 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
 		{"part-size", required_argument, NULL, OPT_PART_SIZE},
 		{"level", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+		CTL_OPTIONS_END,
+	};
+	static const struct ctl_getopt g = {
+		"publish", ":ht:u:n:T:p:Nfl:", longopts, usage, "a value", false,
 	};
 	char *end;
 	long n;
 	int c;
 
-	opterr = 0;
-	optind = 1;
 	o->level = -1;
 	upload_options_init(&o->uo);
-	while ((c = getopt_long(argc, argv, ":ht:u:n:T:p:Nfl:", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(EXIT_OK);
 		case 't':
 			o->dest = optarg;
 			break;
@@ -268,10 +265,6 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 				ctl_usage_error("publish", "invalid --level '%s': 1 to 9", optarg);
 			o->level = (int)n;
 			break;
-		case ':':
-			ctl_usage_error("publish", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("publish", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind == argc)

@@ -44,9 +44,7 @@ static void usage(FILE *f)
 }
 
 struct resolve_opts {
-	const char *triplet;
-	char **tags;
-	size_t ntags;
+	struct ctl_platform_opt plat;
 	bool json;
 	const char *file, *name;
 };
@@ -54,37 +52,25 @@ struct resolve_opts {
 static void parse_args(int argc, char **argv, struct resolve_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "platform", required_argument, NULL, 'p' },
 		{ "tag", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
+	};
+	static const struct ctl_getopt g = {
+		"resolve", ":hjp:t:", longopts, usage, "a value", false,
 	};
 	int c;
 
-	opterr = 0;
-	optind = 1;
-	o->tags = calloc((size_t)argc, sizeof(*o->tags));
-	if (!o->tags)
-		ctl_erre(EXIT_FAIL, -ENOMEM, "resolve");
-	while ((c = getopt_long(argc, argv, ":hjp:t:", longopts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
-		case 'h':
-			usage(stdout);
-			exit(EXIT_OK);
 		case 'j':
 			o->json = true;
 			break;
 		case 'p':
-			o->triplet = optarg;
-			break;
 		case 't':
-			o->tags[o->ntags++] = optarg;
+			ctl_platform_opt_add("resolve", &o->plat, c, optarg);
 			break;
-		case ':':
-			ctl_usage_error("resolve", "option '%s' needs a value", argv[optind - 1]);
-		default:
-			ctl_usage_error("resolve", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 2)
@@ -103,17 +89,12 @@ int cmd_resolve(int argc, char **argv)
 	int r, status = EXIT_FAIL;
 
 	parse_args(argc, argv, &o);
-	status = ctl_host_platform("resolve", o.triplet, o.tags, o.ntags, &host);
+	status = ctl_host_platform("resolve", &o.plat, &host);
+	if (status == EXIT_OK)
+		status = ctl_artifacts_load(o.file, &a);
 	if (status != EXIT_OK)
 		goto out;
 	status = EXIT_FAIL;
-
-	r = artifacts_load(o.file, &a, &msg);
-	if (r < 0) {
-		ctl_warnx("%s", msg ? msg : strerror(-r));
-		status = (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
-		goto out;
-	}
 	r = artifacts_select(a, o.name, host, &e, &msg);
 	if (r < 0) {
 		ctl_warnx("%s", msg ? msg : strerror(-r));
@@ -138,7 +119,7 @@ int cmd_resolve(int argc, char **argv)
 out:
 	free(out);
 	free(msg);
-	free(o.tags);
+	ctl_platform_opt_release(&o.plat);
 	artifacts_free(a);
 	platform_free(host);
 	return status;

@@ -143,9 +143,9 @@ int cmd_root(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"root", ":hs:", opts, usage, "an argument", false};
 	const char *dir = NULL, *sub;
 	bool json = false;
 	struct store *s;
@@ -160,9 +160,7 @@ int cmd_root(int argc, char **argv)
 	}
 	if (strcmp(sub, "add") && strcmp(sub, "rm") && strcmp(sub, "ls"))
 		ctl_usage_error("root", "unknown subcommand '%s': add, rm or ls", sub);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc - 1, argv + 1, ":hs:", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc - 1, argv + 1, &g)) != -1) {
 		switch (c) {
 		case 's':
 			dir = optarg;
@@ -170,13 +168,6 @@ int cmd_root(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case ':':
-			ctl_usage_error("root", "option '%s' needs an argument", argv[optind]);
-		default:
-			ctl_usage_error("root", "unknown option '%s'", argv[optind]);
 		}
 	}
 	argc -= optind + 1;

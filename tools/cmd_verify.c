@@ -67,9 +67,9 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CTL_OPTIONS_END,
 	};
+	static const struct ctl_getopt g = {"verify", "+:h", opts, usage, "an argument", false};
 	char hash[STORE_HASH_HEX + 1];
 	struct list todo = { NULL, 0, 0 };
 	const char *dir = NULL;
@@ -78,20 +78,11 @@ int cmd_verify(int argc, char **argv)
 	struct store *s;
 	size_t i;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
 		case 's':
 			dir = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case ':':
-			ctl_usage_error("verify", "option '%s' needs an argument",
-				argv[optind - 1]);
-		default:
-			ctl_usage_error("verify", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	for (i = (size_t)optind; i < (size_t)argc; i++) {

@@ -3,6 +3,7 @@
  */
 #include "tools/artifactctl.h"
 
+#include "fetch/artifacts.h"
 #include "fetch/platform.h"
 
 
@@ -72,6 +73,32 @@ void ctl_usage_error(const char *cmd, const char *fmt, ...)
 	exit(EXIT_USAGE);
 }
 
+int ctl_getopt(int argc, char **argv, const struct ctl_getopt *g)
+{
+	static const struct ctl_getopt *cur;
+	int c;
+
+	if (g != cur) {
+		cur = g;
+		opterr = 0;
+		optind = 1;
+	}
+	c = getopt_long(argc, argv, g->shortopts, g->longopts, NULL);
+	switch (c) {
+	case 'h':
+		g->usage(stdout);
+		exit(EXIT_OK);
+	case ':':
+		ctl_usage_error(g->cmd, "option '%s' needs %s", argv[optind - 1], g->needs);
+	case '?':
+		if (g->short_unknown && optopt)
+			ctl_usage_error(g->cmd, "unknown option '-%c'", optopt);
+		ctl_usage_error(g->cmd, "unknown option '%s'", argv[optind - 1]);
+	default:
+		return c;
+	}
+}
+
 bool ctl_is_help(const char *arg)
 {
 	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
@@ -100,6 +127,20 @@ void ctl_json_rows_end(size_t n)
 	fputs(n ? "\n]\n" : "[\n]\n", stdout);
 }
 
+int ctl_artifacts_load(const char *file, struct artifacts **ret)
+{
+	char *msg = NULL;
+	int r;
+
+	r = artifacts_load(file, ret, &msg);
+	if (r < 0)
+		ctl_warnx("%s", msg ? msg : strerror(-r));
+	free(msg);
+	if (r < 0)
+		return (r == -EINVAL || r == -E2BIG) ? EXIT_MALFORMED : EXIT_FAIL;
+	return EXIT_OK;
+}
+
 const char *ctl_utc(int64_t t, char buf[32])
 {
 	time_t tt = (time_t)t;
@@ -110,11 +151,37 @@ const char *ctl_utc(int64_t t, char buf[32])
 	return buf;
 }
 
-int ctl_host_platform(const char *cmd, const char *triplet, char *const *tags, size_t ntags,
-	struct platform **ret)
+bool ctl_platform_opt_add(const char *cmd, struct ctl_platform_opt *po, int c, const char *arg)
 {
+	const char **tags;
+
+	if (c == 'p') {
+		po->triplet = arg;
+		return true;
+	}
+	if (c != 't')
+		return false;
+	tags = realloc(po->tags, (po->ntags + 1) * sizeof(*tags));
+	if (!tags)
+		ctl_erre(EXIT_FAIL, -ENOMEM, "%s", cmd);
+	tags[po->ntags++] = arg;
+	po->tags = tags;
+	return true;
+}
+
+void ctl_platform_opt_release(struct ctl_platform_opt *po)
+{
+	free(po->tags);
+	po->tags = NULL;
+	po->ntags = 0;
+}
+
+int ctl_host_platform(const char *cmd, const struct ctl_platform_opt *po, struct platform **ret)
+{
+	const char *triplet = po->triplet;
+	const char *const *tags = po->tags;
+	size_t i, ntags = po->ntags;
 	struct platform *host = NULL;
-	size_t i;
 	int r;
 
 	r = platform_host(triplet, &host);

@@ -23,6 +23,7 @@
 
 #include "store/hash.h"
 #include "store/store.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,65 +34,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static void art_hash(const char *content, char hex[STORE_HASH_HEX + 1])
-{
-	uint8_t blob[HASH_SHA1_LEN], tree[HASH_SHA1_LEN];
-	char obj[128];
-	size_t n;
-
-	hash_git_blob(HASH_SHA1, content, strlen(content), blob);
-	n = (size_t)snprintf(obj, sizeof(obj), "tree %zu", sizeof("100644 f") + HASH_SHA1_LEN);
-	obj[n++] = '\0';
-	memcpy(obj + n, "100644 f", sizeof("100644 f"));
-	n += sizeof("100644 f");
-	memcpy(obj + n, blob, HASH_SHA1_LEN);
-	n += HASH_SHA1_LEN;
-	hash_buffer(HASH_SHA1, obj, n, tree);
-	hash_to_hex(tree, HASH_SHA1_LEN, hex);
-}
-
 static int install(struct store *s, unsigned long i)
 {
 	char content[64], hex[STORE_HASH_HEX + 1];
-	struct store_install_meta meta = { 0, 1, NULL, NULL };
-	struct store_install *in;
-	struct store_lock *l;
-	size_t len;
-	int fd, r;
+	int r;
 
 	snprintf(content, sizeof(content), "artifact %lu\n", i);
-	len = strlen(content);
-	art_hash(content, hex);
-	meta.bytes = len;
-	r = store_lock_hash(s, hex, 60, &l);
-	if (r < 0)
-		return r;
-	r = store_install_begin(s, hex, &in);
-	if (r < 0)
-		goto out;
-	fd = openat(store_install_dirfd(in), "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, content, len) != (ssize_t)len) {
-		r = fd < 0 ? -errno : -EIO;
-		if (fd >= 0)
-			close(fd);
-		store_install_abort(in);
-		goto out;
-	}
-	close(fd);
-	r = store_install_commit(in, &meta);
+	r = tu_install_file(s, content, NULL, 60, hex);
 	if (r == 0)
 		printf("a%lu %s\n", i, hex);
-out:
-	store_unlock(l);
 	return r;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int evict(const char *dir, uint64_t below)
@@ -112,11 +64,11 @@ static int evict(const char *dir, uint64_t below)
 	}
 	r = store_stats(s, &st);
 	if (r == 0) {
-		t0 = now_s();
+		t0 = tu_now_s();
 		r = store_evict_lru(s, st.bytes > below ? st.bytes - below : 0, NULL, NULL, &freed,
 			&removed);
 		printf("evict_lru over %" PRIu64 " artifacts: %.3f s, %u removed, %" PRIu64
-		       " bytes freed\n", st.artifacts, now_s() - t0, removed, freed);
+		       " bytes freed\n", st.artifacts, tu_now_s() - t0, removed, freed);
 	}
 	if (r < 0)
 		fprintf(stderr, "gen-store: evict: %s\n", strerror(-r));

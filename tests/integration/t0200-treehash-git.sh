@@ -6,7 +6,7 @@
 # number of random trees (default 30).
 . "$TESTS_SRCDIR/lib.sh"
 
-[ -x "${ARTIFACTCTL:-}" ] || skip_all "ARTIFACTCTL is not set to the built artifactctl"
+need_artifactctl
 
 GIT=${GIT:-}
 PYTHON3=${PYTHON3:-}
@@ -14,18 +14,6 @@ PYTHON3=${PYTHON3:-}
 [ -n "$PYTHON3" ] && [ -x "$PYTHON3" ] || PYTHON3=$(command -v python3 2>/dev/null || true)
 
 # ---- the command line ---------------------------------------------------------
-
-# exit_is WANT CMD...: CMD exits with status WANT
-exit_is() {
-	want=$1
-	shift
-	"$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err"
-	got=$?
-	[ "$got" -eq "$want" ] && return 0
-	echo "exit status $got, want $want"
-	cat "$TEST_TMP/out" "$TEST_TMP/err"
-	return 1
-}
 
 ok "hash --help exits 0" exit_is 0 "$ARTIFACTCTL" hash --help
 ok "hash --help prints usage on stdout" grep -q "^usage: .*hash" "$TEST_TMP/out"

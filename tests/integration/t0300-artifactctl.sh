@@ -4,22 +4,10 @@
 # (hashes derived by hand in tests/unit/test-artifacts.c).
 . "$TESTS_SRCDIR/lib.sh"
 
-[ -x "${ARTIFACTCTL:-}" ] || skip_all "ARTIFACTCTL is not set to the built artifactctl"
+need_artifactctl
 
 PYTHON3=${PYTHON3:-}
 [ -n "$PYTHON3" ] && [ -x "$PYTHON3" ] || PYTHON3=$(command -v python3 2>/dev/null || true)
-
-# exit_is WANT CMD...: CMD exits with status WANT; output in $TEST_TMP/out, err
-exit_is() {
-	want=$1
-	shift
-	"$@" >"$TEST_TMP/out" 2>"$TEST_TMP/err"
-	got=$?
-	[ "$got" -eq "$want" ] && return 0
-	echo "exit status $got, want $want"
-	cat "$TEST_TMP/out" "$TEST_TMP/err"
-	return 1
-}
 
 # first line of stdout of the last exit_is
 out() {

@@ -10,30 +10,12 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fetch
-need_prog "${GIT:-git}"
-
-T=$(cd "$TEST_TMP" && pwd -P)
-ART=$T/art
-"$PYTHON3" "$TARBALLS" realfiles "$ART" >"$T/gen.log" 2>&1 ||
-	bail_out "tarballs.py realfiles failed: $(cat "$T/gen.log")"
-MF=$ART/manifest.json
-start_test_server "$ART" || bail_out "the test server did not start"
+fetch_test_init
+serve_realfiles
 
 names=$(json_get "$MF" artifacts)
 comps=$(json_get "$MF" compressions)
-have_ls=no
-have_verify=no
-have_cmd ls && have_ls=yes
-have_cmd verify && have_verify=yes
-
-# toml TAG ARG...: write $T/toml/TAG.toml (tarballs.py toml ARG...).
-toml() {
-	_t=$1
-	shift
-	"$PYTHON3" "$TARBALLS" toml "$ART" "$@" -o "$T/toml/$_t.toml" || bail_out "tarballs.py toml $*"
-	TOML=$T/toml/$_t.toml
-}
+have_store_cmds
 
 # ls_has STORE HASH: "artifactctl ls --json" lists HASH.
 ls_has() {

@@ -9,15 +9,8 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fetch
-need_prog "${GIT:-git}"
-
-T=$(cd "$TEST_TMP" && pwd -P)
-ART=$T/art
-"$PYTHON3" "$TARBALLS" realfiles "$ART" --only small --compressions gz >"$T/gen.log" 2>&1 ||
-	bail_out "tarballs.py realfiles failed: $(cat "$T/gen.log")"
-MF=$ART/manifest.json
-start_test_server "$ART" || bail_out "the test server did not start"
+fetch_test_init
+serve_realfiles --only small --compressions gz
 
 H=$(json_get "$MF" artifacts small git-tree-sha1)
 SHA=$(json_get "$MF" artifacts small tarballs gz sha256)
@@ -31,13 +24,6 @@ for o in --low-speed-time --speed-time --stall-timeout; do
 		break
 	fi
 done
-
-toml() {
-	_t=$1
-	shift
-	"$PYTHON3" "$TARBALLS" toml "$ART" "$@" -o "$T/toml/$_t.toml" || bail_out "tarballs.py toml $*"
-	TOML=$T/toml/$_t.toml
-}
 
 # store_clean STORE: no artifact, nothing left in tmp/.
 store_clean() {

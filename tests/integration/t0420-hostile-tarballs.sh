@@ -15,14 +15,11 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fetch
-need_prog "${GIT:-git}"
-
-T=$(cd "$TEST_TMP" && pwd -P)
+fetch_test_init
 HD=$T/hostile
+ART=$HD	# what toml() reads
 J=$HD/hostile.json
-"$PYTHON3" "$TARBALLS" hostile "$HD" >"$T/gen.log" 2>&1 ||
-	bail_out "tarballs.py hostile failed: $(cat "$T/gen.log")"
+tarballs_make hostile "$HD"
 # The generator checked by a reference reader with Tar.jl's rules: each
 # hostile tarball breaks its own rule, each benign one hashes as recorded.
 ok "tarballs.py check: the reference reader agrees with hostile.json" \
@@ -30,13 +27,6 @@ ok "tarballs.py check: the reference reader agrees with hostile.json" \
 start_test_server "$HD" || bail_out "the test server did not start"
 
 S=$T/store
-
-toml() {
-	_t=$1
-	shift
-	"$PYTHON3" "$TARBALLS" toml "$HD" "$@" -o "$T/toml/$_t.toml" || bail_out "tarballs.py toml $*"
-	TOML=$T/toml/$_t.toml
-}
 
 # snapshot: what a failed fetch must not change (artifacts/, quarantine/).
 snapshot() {

@@ -8,15 +8,8 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fetch
-need_prog "${GIT:-git}"
-
-T=$(cd "$TEST_TMP" && pwd -P)
-ART=$T/art
-"$PYTHON3" "$TARBALLS" realfiles "$ART" --only zlib --only tools --compressions gz \
-	>"$T/gen.log" 2>&1 || bail_out "tarballs.py realfiles failed: $(cat "$T/gen.log")"
-MF=$ART/manifest.json
-start_test_server "$ART" || bail_out "the test server did not start"
+fetch_test_init
+serve_realfiles --only zlib --only tools --compressions gz
 
 H=$(json_get "$MF" artifacts zlib git-tree-sha1)
 HT=$(json_get "$MF" artifacts tools git-tree-sha1)

@@ -11,15 +11,8 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fetch
-need_prog "${GIT:-git}"
-
-T=$(cd "$TEST_TMP" && pwd -P)
-ART=$T/art
-"$PYTHON3" "$TARBALLS" realfiles "$ART" --only zlib --compressions gz >"$T/gen.log" 2>&1 ||
-	bail_out "tarballs.py realfiles failed: $(cat "$T/gen.log")"
-MF=$ART/manifest.json
-start_test_server "$ART" || bail_out "the test server did not start"
+fetch_test_init
+serve_realfiles --only zlib --compressions gz
 
 H=$(json_get "$MF" artifacts zlib git-tree-sha1)
 F=zlib.tar.gz
@@ -28,10 +21,7 @@ TOML=$T/zlib.toml
 	"$PYTHON3" "$TARBALLS" toml "$ART" "$SERVER_URL/stall" --only zlib -o "$T/stall.toml" ||
 	bail_out "tarballs.py toml failed"
 
-have_ls=no
-have_verify=no
-have_cmd ls && have_ls=yes
-have_cmd verify && have_verify=yes
+have_store_cmds
 
 # listed STORE: print "yes" when "artifactctl ls --json" lists $H, else "no".
 listed() {

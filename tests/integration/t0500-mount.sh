@@ -6,20 +6,15 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
+need_mount_test
 need_prog cc
-PY=${PYTHON3:-python3}
 CHECK="$PY $TESTS_SRCDIR/mountcheck.py"
 
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only docs >/dev/null ||
-	skip_all "cannot build test artifacts from this machine's files"
+mount_realfiles --only zlib --only tools --only docs
 "$PY" "$TARBALLS" toml "$art" "file://$art" --compression xz -o "$TEST_TMP/Artifacts.toml"
-manifest() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]["git-tree-sha1"])' "$art/manifest.json" "$1"; }
-zlib=$(manifest zlib)
-tools=$(manifest tools)
-docs=$(manifest docs)
+zlib=$(art_tree zlib)
+tools=$(art_tree tools)
+docs=$(art_tree docs)
 
 mnt=$TEST_TMP/mnt
 store=$TEST_TMP/store

@@ -7,14 +7,10 @@
 . "$TESTS_SRCDIR/fuse.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
-PY=${PYTHON3:-python3}
+need_mount_test
 CHECK="$PY $TESTS_SRCDIR/mountcheck.py"
 
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only docs \
-	--compressions gz >/dev/null || skip_all "cannot build test artifacts"
+mount_realfiles --only zlib --only tools --only docs --compressions gz
 start_test_server "$art" || skip_all "the test server did not start"
 meta() { "$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]
 print(a["git-tree-sha1"] if sys.argv[3] == "tree" else a["tarballs"]["gz"]["sha256"])' \

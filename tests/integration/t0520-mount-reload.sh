@@ -5,16 +5,10 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
-PY=${PYTHON3:-python3}
-
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --compressions gz >/dev/null ||
-	skip_all "cannot build test artifacts"
-tree() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]["git-tree-sha1"])' "$art/manifest.json" "$1"; }
-zlib=$(tree zlib)
-tools=$(tree tools)
+need_mount_test
+mount_realfiles --only zlib --only tools --compressions gz
+zlib=$(art_tree zlib)
+tools=$(art_tree tools)
 
 # The file names one artifact "app"; edits replace the file by rename, as
 # editors and Pkg (atomic writes) do.

@@ -5,21 +5,17 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
+need_mount_test
 need_prog setpriv
 [ "$(id -u)" -eq 0 ] || skip_all "needs root to switch to another user"
-PY=${PYTHON3:-python3}
 CHECK="$PY $TESTS_SRCDIR/mountcheck.py"
 
 # Other users must be able to reach the mount point.
 chmod 755 "$TEST_TMP"
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only tools --compressions gz >/dev/null ||
-	skip_all "cannot build test artifacts"
+mount_realfiles --only tools --compressions gz
 "$PY" "$TARBALLS" toml "$art" "file://$art" -o "$TEST_TMP/Artifacts.toml"
 chmod -R a+rX "$art" "$TEST_TMP/Artifacts.toml"
-tools=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"]["tools"]["git-tree-sha1"])' "$art/manifest.json")
+tools=$(art_tree tools)
 
 # Install first, then plant setuid/setgid bits in the store by hand: the
 # daemon must not pass them on.

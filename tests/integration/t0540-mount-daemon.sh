@@ -6,13 +6,8 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
-PY=${PYTHON3:-python3}
-
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --compressions gz >/dev/null ||
-	skip_all "cannot build test artifacts"
+need_mount_test
+mount_realfiles --only zlib --compressions gz
 "$PY" "$TARBALLS" toml "$art" "file://$art" -o "$TEST_TMP/Artifacts.toml"
 mnt=$TEST_TMP/mnt
 mkdir -p "$mnt"

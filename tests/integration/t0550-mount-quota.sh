@@ -20,16 +20,7 @@ add() {	# add NAME SKIP_MIB COUNT_KIB
 	mkdir -p "$TEST_TMP/src/$1/lib"
 	dd if="$src" of="$TEST_TMP/src/$1/lib/data.bin" bs=1024 skip=$(($2 * 1024)) count="$3" 2>/dev/null
 	printf '%s\n' "$1" >"$TEST_TMP/src/$1/NAME"
-	tar -C "$TEST_TMP/src/$1" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -czf "$TEST_TMP/$1.tar.gz" .
-	cat >>"$TEST_TMP/Artifacts.toml" <<EOF
-[$1]
-git-tree-sha1 = "$("$ARTIFACTCTL" hash "$TEST_TMP/src/$1")"
-
-    [[$1.download]]
-    sha256 = "$(sha256sum "$TEST_TMP/$1.tar.gz" | cut -c1-64)"
-    url = "file://$TEST_TMP/$1.tar.gz"
-
-EOF
+	add_src_artifact "$1"
 }
 add A 0 1024
 add B 1 1024

@@ -27,17 +27,7 @@ mk() {	# mk NAME DIRS FILES
 		ln -s "f0" "$TEST_TMP/src/$1/d$_d/link"
 		_d=$((_d + 1))
 	done
-	tar -C "$TEST_TMP/src/$1" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
-		-czf "$TEST_TMP/$1.tar.gz" .
-	cat >>"$TEST_TMP/Artifacts.toml" <<EOF
-[$1]
-git-tree-sha1 = "$("$ARTIFACTCTL" hash "$TEST_TMP/src/$1")"
-
-    [[$1.download]]
-    sha256 = "$(sha256sum "$TEST_TMP/$1.tar.gz" | cut -c1-64)"
-    url = "file://$TEST_TMP/$1.tar.gz"
-
-EOF
+	add_src_artifact "$1"
 }
 mk M 12 15
 mk N 15 12

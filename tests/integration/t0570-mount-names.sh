@@ -9,19 +9,13 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
+need_mount_test
 need_prog tar
-PY=${PYTHON3:-python3}
-
-art=$TEST_TMP/art
-"$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only small --compressions gz \
-	>/dev/null || skip_all "cannot build test artifacts from this machine's files"
-manifest() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]["git-tree-sha1"])' "$art/manifest.json" "$1"; }
+mount_realfiles --only zlib --only tools --only small --compressions gz
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-zlib=$(manifest zlib)
-tools=$(manifest tools)
-small=$(manifest small)
+zlib=$(art_tree zlib)
+tools=$(art_tree tools)
+small=$(art_tree small)
 
 # An artifact with .git entries, which the tree hash leaves out.
 g=$TEST_TMP/gitty

@@ -17,7 +17,7 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-[ -x "${ARTIFACTCTL:-}" ] || skip_all "ARTIFACTCTL is not set to the built artifactctl"
+need_artifactctl
 have_cmd pack || skip_all "'artifactctl pack' is not built"
 need_prog "$PYTHON3"
 need_prog tar
@@ -28,18 +28,6 @@ cd "$T" || bail_out "cannot cd to $T"
 
 "$PYTHON3" "$TARBALLS" realfiles "$T/real" --only zlib --only tools --only docs \
 	--compressions tar >"$T/gen.log" 2>&1 || bail_out "tarballs.py failed: $(cat "$T/gen.log")"
-
-# exit_is WANT CMD...: CMD exits with WANT; output in $T/out and $T/err.
-exit_is() {
-	_want=$1
-	shift
-	"$@" >"$T/out" 2>"$T/err"
-	_got=$?
-	[ "$_got" -eq "$_want" ] && return 0
-	echo "exit status $_got, want $_want"
-	cat "$T/out" "$T/err"
-	return 1
-}
 
 # mk_tree DIR MTIME: the test tree at DIR, every entry's mtime set to MTIME
 # (touch -d); created with the caller's umask, so modes follow it.

@@ -4,7 +4,7 @@
 # others, on copies of the shared fixtures (never edited in place).
 . "$TESTS_SRCDIR/lib.sh"
 
-[ -x "${ARTIFACTCTL:-}" ] || skip_all "ARTIFACTCTL is not set to the built artifactctl"
+need_artifactctl
 "$ARTIFACTCTL" bind --help >/dev/null 2>&1 || skip_all "'artifactctl bind' is not built"
 need_shared
 
@@ -17,17 +17,6 @@ S1=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 S2=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
 ZLIB_X86=438377fe76907b3472fe256e7189bcee5430637b
 ZLIB_AARCH64=ad72916da2ba06c8c8b457ac068955016ba88960
-
-exit_is() {
-	_want=$1
-	shift
-	"$@" >"$T/out" 2>"$T/err"
-	_got=$?
-	[ "$_got" -eq "$_want" ] && return 0
-	echo "exit status $_got, want $_want"
-	cat "$T/out" "$T/err"
-	return 1
-}
 
 # fresh NAME FIXTURE: a writable copy of a fixture at $T/NAME
 fresh() {

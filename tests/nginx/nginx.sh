@@ -62,19 +62,10 @@ start_nginx() {
 		NGINX_PID=$!
 		at_exit stop_nginx
 		NGINX_URL=http://127.0.0.1:$NGINX_PORT
-		_ng_i=0
-		while ! curl -sf --noproxy '*' -m 2 -o /dev/null "$NGINX_URL/_sync" 2>/dev/null; do
-			if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-				NGINX_PID=
-				break
-			fi
-			_ng_i=$((_ng_i + 1))
-			if [ "$_ng_i" -gt 200 ]; then
-				echo "# nginx not answering after 10 s" >&2
-				return 1
-			fi
-			sleep 0.05
-		done
+		# exited (1): NGINX_PID is emptied and the port retried below
+		wait_ready NGINX_PID 200 "" "" "nginx not answering after 10 s" \
+			curl -sf --noproxy '*' -m 2 -o /dev/null "$NGINX_URL/_sync"
+		[ $? -eq 2 ] && return 1
 		[ -n "$NGINX_PID" ] && break
 		# the port was taken meanwhile: try another one, a few times
 		if [ "$_ng_try" -ge 5 ] || ! grep -q "Address already in use" "$NGINX_DIR/error.log"; then
@@ -90,17 +81,7 @@ stop_nginx() {
 	[ -n "$NGINX_PID" ] || return 0
 	_ng_pid=$NGINX_PID
 	NGINX_PID=
-	kill -QUIT "$_ng_pid" 2>/dev/null
-	(sleep 5; kill -KILL "$_ng_pid") >/dev/null 2>&1 &
-	_ng_dog=$!
-	wait "$_ng_pid" 2>/dev/null
-	_ng_rc=$?
-	kill "$_ng_dog" 2>/dev/null
-	if [ "$_ng_rc" -ne 0 ]; then
-		echo "nginx exited with status $_ng_rc" >&2
-		sed 's/^/  /' "$NGINX_DIR/error.log" >&2
-		return 1
-	fi
+	stop_server "$_ng_pid" QUIT nginx "$NGINX_DIR/error.log"
 }
 
 _nginx_sync() {

@@ -84,21 +84,8 @@ start_s3() {
 		</dev/null >>"$S3_DIR/stdout" 2>>"$S3_DIR/stderr" &
 	S3_PID=$!
 	at_exit stop_s3
-	_s3_i=0
-	while [ ! -s "$S3_DIR/port" ]; do
-		if ! kill -0 "$S3_PID" 2>/dev/null; then
-			echo "# S3 server exited before listening:" >&2
-			sed 's/^/#   /' "$S3_DIR/stderr" >&2
-			S3_PID=
-			return 1
-		fi
-		_s3_i=$((_s3_i + 1))
-		if [ "$_s3_i" -gt 400 ]; then
-			echo "# S3 server not listening after 20 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_ready S3_PID 400 "S3 server exited before listening" "$S3_DIR/stderr" \
+		"S3 server not listening after 20 s" test -s "$S3_DIR/port" || return 1
 	S3_PORT=$(cat "$S3_DIR/port")
 	S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 	export S3_ENDPOINT S3_PORT S3_KEY S3_SECRET
@@ -108,17 +95,7 @@ stop_s3() {
 	[ -n "$S3_PID" ] || return 0
 	_s3_pid=$S3_PID
 	S3_PID=
-	kill -TERM "$_s3_pid" 2>/dev/null
-	(sleep 5; kill -KILL "$_s3_pid") >/dev/null 2>&1 &
-	_s3_dog=$!
-	wait "$_s3_pid" 2>/dev/null
-	_s3_rc=$?
-	kill "$_s3_dog" 2>/dev/null
-	if [ "$_s3_rc" -ne 0 ]; then
-		echo "S3 server exited with status $_s3_rc" >&2
-		sed 's/^/  /' "$S3_DIR/stderr" >&2
-		return 1
-	fi
+	stop_server "$_s3_pid" TERM "S3 server" "$S3_DIR/stderr"
 }
 
 s3_env() {

@@ -31,6 +31,17 @@
 #   dir_empty DIR               DIR is absent or empty
 #   bail_out MSG                TAP "Bail out!" and exit
 #
+#   fetch_test_init             need_fetch and git; T is $TEST_TMP as a
+#                               physical path
+#   tarballs_make KIND ARG...   tarballs.py KIND ARG... (log in $T/gen.log),
+#                               or bail_out
+#   serve_realfiles [ARG...]    ART=$T/art made by tarballs.py realfiles ARG...,
+#                               MF its manifest, served (start_test_server)
+#   toml TAG ARG...             $T/toml/TAG.toml made by tarballs.py toml $ART
+#                               ARG...; TOML names it
+#   have_store_cmds             have_ls, have_verify: yes when "artifactctl ls",
+#                               "artifactctl verify" exist, else no
+#
 # One server per test script.  Needs PYTHON3 (default python3) and
 # TEST_SERVER (default $TESTS_SRCDIR/server/httpd.py).
 
@@ -55,21 +66,8 @@ start_test_server() {
 		</dev/null >>"$SERVER_DIR/stdout" 2>>"$SERVER_DIR/stderr" &
 	SERVER_PID=$!
 	at_exit stop_test_server
-	_srv_i=0
-	while [ ! -s "$SERVER_DIR/port" ]; do
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			echo "# test server exited before listening:" >&2
-			sed 's/^/#   /' "$SERVER_DIR/stderr" >&2
-			SERVER_PID=
-			return 1
-		fi
-		_srv_i=$((_srv_i + 1))
-		if [ "$_srv_i" -gt 200 ]; then
-			echo "# test server not listening after 10 s" >&2
-			return 1
-		fi
-		sleep 0.05
-	done
+	wait_ready SERVER_PID 200 "test server exited before listening" "$SERVER_DIR/stderr" \
+		"test server not listening after 10 s" test -s "$SERVER_DIR/port" || return 1
 	SERVER_PORT=$(cat "$SERVER_DIR/port")
 	SERVER_URL=http://127.0.0.1:$SERVER_PORT
 	export SERVER_URL SERVER_PORT SERVER_PID
@@ -79,20 +77,7 @@ stop_test_server() {
 	[ -n "$SERVER_PID" ] || return 0
 	_srv_pid=$SERVER_PID
 	SERVER_PID=
-	kill -TERM "$_srv_pid" 2>/dev/null
-	# A watchdog turns a server that ignores SIGTERM into a SIGKILL after 5 s;
-	# its output goes nowhere so it never holds the test's stdout open.
-	(sleep 5; kill -KILL "$_srv_pid") >/dev/null 2>&1 &
-	_srv_dog=$!
-	wait "$_srv_pid" 2>/dev/null
-	_srv_rc=$?
-	kill "$_srv_dog" 2>/dev/null
-	# 0: it stopped on SIGTERM as asked; anything else is worth a look.
-	if [ "$_srv_rc" -ne 0 ]; then
-		echo "test server exited with status $_srv_rc" >&2
-		sed 's/^/  /' "$SERVER_DIR/stderr" >&2
-		return 1
-	fi
+	stop_server "$_srv_pid" TERM "test server" "$SERVER_DIR/stderr"
 }
 
 # _server_http GET|POST PATH [OUTFILE]: curl when there is one (fast), else
@@ -170,6 +155,40 @@ elif isinstance(v, list):
 else:
     print(v)
 ' "$@"
+}
+
+fetch_test_init() {
+	need_fetch
+	need_prog "${GIT:-git}"
+	T=$(cd "$TEST_TMP" && pwd -P)
+}
+
+tarballs_make() {
+	_tm_kind=$1
+	shift
+	"$PYTHON3" "$TARBALLS" "$_tm_kind" "$@" >"$T/gen.log" 2>&1 ||
+		bail_out "tarballs.py $_tm_kind failed: $(cat "$T/gen.log")"
+}
+
+serve_realfiles() {
+	ART=$T/art
+	tarballs_make realfiles "$ART" "$@"
+	MF=$ART/manifest.json
+	start_test_server "$ART" || bail_out "the test server did not start"
+}
+
+toml() {
+	_t=$1
+	shift
+	"$PYTHON3" "$TARBALLS" toml "$ART" "$@" -o "$T/toml/$_t.toml" || bail_out "tarballs.py toml $*"
+	TOML=$T/toml/$_t.toml
+}
+
+have_store_cmds() {
+	have_ls=no
+	have_verify=no
+	have_cmd ls && have_ls=yes
+	have_cmd verify && have_verify=yes
 }
 
 dir_empty() {

@@ -17,6 +17,7 @@
 #include "fetch/platform.h"
 #include "fetch/toml.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,56 +41,19 @@ static char tmpdir[4096];
 
 /* ---- helpers ------------------------------------------------------------------- */
 
-static char *slurp(const char *path, size_t *len)
-{
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	ssize_t r;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return NULL;
-	for (;;) {
-		if (n + 4096 + 1 > cap) {
-			cap = cap ? 2 * cap : 65536;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-		r = read(fd, buf + n, cap - n - 1);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
-
-static void spit(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		abort();
-	close(fd);
-}
-
 /* Copy fixture name to <tmpdir>/<as>, writable; returns the malloc'ed path. */
 static char *copy_fixture(const char *name, const char *as)
 {
 	char src[8192], *dst, *text;
 
 	snprintf(src, sizeof(src), "%s/%s", fixdir, name);
-	text = slurp(src, NULL);
+	text = tu_slurp(src, NULL);
 	if (!text)
 		abort();
 	if (asprintf(&dst, "%s/%s", tmpdir, as) < 0)
 		abort();
 	unlink(dst);
-	spit(dst, text);
+	tu_write_file(dst, text);
 	free(text);
 	return dst;
 }
@@ -162,7 +126,7 @@ static char *expect(const char *text, int skip, const char *add)
 /* Compare the file at path with want; prints the first difference. */
 static void is_file(const char *path, const char *want, const char *name)
 {
-	char *got = slurp(path, NULL);
+	char *got = tu_slurp(path, NULL);
 	size_t i = 0;
 	bool same = got && strcmp(got, want) == 0;
 
@@ -267,7 +231,7 @@ static void test_bind_new_platform(void)
 				    "    sha256 = \"" SHA_A "\"\n"
 				    "    size = 4242\n"
 				    "    url = \"https://example.org/z-cxx11.tar.gz\"\n";
-	char *path = copy_fixture("Zlib_jll.toml", "new.toml"), *orig = slurp(path, NULL), *want;
+	char *path = copy_fixture("Zlib_jll.toml", "new.toml"), *orig = tu_slurp(path, NULL), *want;
 	struct platform *p = parse("x86_64-linux-gnu-cxx11");
 	char *msg = NULL;
 	int r;
@@ -302,7 +266,8 @@ static void test_bind_force(void)
 				    "    [[Zlib.download]]\n"
 				    "    sha256 = \"" SHA_B "\"\n"
 				    "    url = \"https://example.org/z.tar.gz\"\n";
-	char *path = copy_fixture("Zlib_jll.toml", "force.toml"), *orig = slurp(path, NULL), *want;
+	char *path = copy_fixture("Zlib_jll.toml", "force.toml"), *want;
+	char *orig = tu_slurp(path, NULL);
 	struct platform *p = parse("x86_64-linux-gnu");
 	const struct artifact_entry *e;
 	const struct artifact_download *d;
@@ -347,7 +312,8 @@ static void test_bind_single_table(void)
 {
 	static const char block[] = "[MozillaCACerts]\n"
 				    "git-tree-sha1 = \"" HASH_A "\"\n";
-	char *path = copy_fixture("MozillaCACerts_jll.toml", "moz.toml"), *orig = slurp(path, NULL);
+	char *path = copy_fixture("MozillaCACerts_jll.toml", "moz.toml");
+	char *orig = tu_slurp(path, NULL);
 	struct platform *p = parse("x86_64-linux-gnu");
 	char *msg = NULL;
 	int r;
@@ -403,7 +369,7 @@ static void test_bind_tags_and_new_names(void)
 					"    url = \"u2\"\n";
 	static const struct bind_download dl[] = {{"u1", SHA_A, 0}, {"u2", SHA_B, 7}};
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "tags.toml"),
-	     *orig = slurp(path, NULL);
+	     *orig = tu_slurp(path, NULL);
 	struct platform *p =
 		parse("armv7l-linux-gnueabihf-libgfortran5-cxx11-julia_version+1.11.0");
 	char *want, *msg = NULL;
@@ -468,7 +434,7 @@ static void test_bind_new_file_and_errors(void)
 	/* malformed files are never rewritten */
 	if (asprintf(&bad, "%s/bad.toml", tmpdir) < 0)
 		abort();
-	spit(bad, "[x\ngit-tree-sha1 = 1\n");
+	tu_write_file(bad, "[x\ngit-tree-sha1 = 1\n");
 	r = bind_artifact(bad, "z", HASH_A, NULL, NULL, 0, 0, &msg);
 	is_int(r, -EINVAL, "TOML syntax error: -EINVAL");
 	ok(msg && strstr(msg, "bad.toml:1:"), "message has file:line:column (%s)", msg ? msg : "");
@@ -478,7 +444,7 @@ static void test_bind_new_file_and_errors(void)
 	free(bad);
 
 	bad = copy_fixture("Pkg.jl-tests/artifacts-bad_not_a_table.toml", "notatable.toml");
-	text = slurp(bad, NULL);
+	text = tu_slurp(bad, NULL);
 	{
 		struct platform *p = parse("x86_64-linux-gnu");
 
@@ -501,7 +467,7 @@ static void test_bind_new_file_and_errors(void)
 
 static void test_bind_many_atomic(void)
 {
-	char *path = copy_fixture("OpenSSL_jll.toml", "many.toml"), *orig = slurp(path, NULL);
+	char *path = copy_fixture("OpenSSL_jll.toml", "many.toml"), *orig = tu_slurp(path, NULL);
 	struct platform *p1 = parse("x86_64-linux-gnu-cxx03"), *p2 = parse("x86_64-linux-gnu");
 	struct bind_request req[2] = {
 		{.name = "OpenSSL", .hash = HASH_A, .platform = p1},
@@ -564,7 +530,8 @@ static void test_symlink(void)
 
 static void test_unbind(void)
 {
-	char *path = copy_fixture("Zlib_jll.toml", "unbind.toml"), *orig = slurp(path, NULL), *want;
+	char *path = copy_fixture("Zlib_jll.toml", "unbind.toml"), *want;
+	char *orig = tu_slurp(path, NULL);
 	struct platform *p = parse("aarch64-linux-gnu"), *q = parse("x86_64-linux-gnu-cxx11");
 	char *msg = NULL;
 	struct blocks b;
@@ -624,8 +591,8 @@ static void test_unbind(void)
 static void test_add_mirror(void)
 {
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "mirror.toml"),
-	     *orig = slurp(path, NULL);
-	char *zpath = copy_fixture("Zlib_jll.toml", "zmirror.toml"), *zorig = slurp(zpath, NULL);
+	     *orig = tu_slurp(path, NULL);
+	char *zpath = copy_fixture("Zlib_jll.toml", "zmirror.toml"), *zorig = tu_slurp(zpath, NULL);
 	struct platform *p = parse("x86_64-linux-gnu"), *q = parse("x86_64-linux-gnu-cxx11");
 	const struct artifact_download *d;
 	const struct artifact_entry *e;
@@ -689,7 +656,7 @@ static void test_add_mirror(void)
 	artifacts_free(a);
 	/* all other blocks byte-identical: drop the edited block from both sides */
 	{
-		char *got = slurp(zpath, NULL), *g, *w;
+		char *got = tu_slurp(zpath, NULL), *g, *w;
 		struct blocks gb;
 
 		split(got, &gb);
@@ -772,26 +739,17 @@ static void test_concurrent(void)
 	free(path);
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
 int main(void)
 {
 	const char *shared = tap_shared_dir();
-	const char *t = getenv("TMPDIR");
 
 	if (!shared) {
 		printf("1..0 # SKIP ../shared not found (set ARTIFACTFS_SHARED)\n");
 		return 0;
 	}
 	snprintf(fixdir, sizeof(fixdir), "%s/fixtures/artifacts-toml", shared);
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test-bind.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "test-bind") < 0)
 		return 1;
-	}
 	umask(022);
 
 	test_bind_new_platform();
@@ -807,6 +765,6 @@ int main(void)
 	test_concurrent();
 
 	if (!getenv("ARTIFACTFS_KEEP"))
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rmtree(tmpdir);
 	return tap_done();
 }

@@ -10,6 +10,7 @@
 #include "fetch/depot.h"
 #include "store/hash.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -391,26 +392,16 @@ static void test_walk(void)
 	free(r);
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmp, sizeof(tmp), "%s/test-depot.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmp)) {
-		perror("mkdtemp");
+	if (tu_mkdtemp(tmp, sizeof(tmp), "test-depot") < 0)
 		return 1;
-	}
 	test_slugs();
 	test_uuid();
 	test_artifacts_file();
 	test_walk();
 	if (!tap_failed)
-		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		tu_rmtree(tmp);
 	else
 		diag("kept %s", tmp);
 	return tap_done();

@@ -21,6 +21,7 @@
 #include "store/hash.h"
 #include "store/store.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -683,16 +684,6 @@ static void on_log(void *arg, enum fetch_log_level level, const char *msg)
 	snprintf(l->text, sizeof(l->text), "%s", msg);
 }
 
-static bool installed(struct store *s, const char *hash)
-{
-	struct store_info info;
-
-	if (store_lookup(s, hash, &info) < 0)
-		return false;
-	store_info_release(&info);
-	return info.state == STORE_INSTALLED;
-}
-
 struct flight {
 	struct store *s;
 	const struct fetch_request *req;
@@ -773,7 +764,8 @@ static void test_install(void)
 	is_int(rc, 0, "install: 404 first, then file:// wins");
 	if (rc)
 		diag("%s", fetch_errmsg(f));
-	ok(path && strstr(path, tree) && installed(s, tree), "install: in the store and indexed");
+	ok(path && strstr(path, tree) && tu_installed(s, tree),
+		"install: in the store and indexed");
 	is_int(requests("/404/good.tar.gz"), 1, "404 tried once, not retried");
 	free(path);
 	path = NULL;
@@ -790,7 +782,7 @@ static void test_install(void)
 	req.nsources = 3;
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, -EREMOTEIO, "all sources fail: the last source's error");
-	ok(!installed(s, tree2) && path == NULL, "nothing installed on failure");
+	ok(!tu_installed(s, tree2) && path == NULL, "nothing installed on failure");
 	ok(strstr(fetch_errmsg(f),
 		   "unable to automatically download/install artifact 'Demo' from "
 		   "sources listed in '/x/Artifacts.toml'\nSources attempted:\n- ") != NULL,
@@ -813,7 +805,7 @@ static void test_install(void)
 	req.nsources = 1;
 	rc = fetch_install(f, &req, &path);
 	is_int(rc, 0, "Pkg server first");
-	ok(installed(s, tree2), "installed from the Pkg server");
+	ok(tu_installed(s, tree2), "installed from the Pkg server");
 	ok(requests("/ok/other.tar.gz") == 1, "download entries not needed");
 	free(path);
 	path = NULL;
@@ -837,13 +829,13 @@ static void test_install(void)
 				   "0123456789abcdef0123456789abcdef01234567\n      Calculated "
 				   "git-tree-sha1: ") != NULL,
 		"tree hash mismatch in Julia's words");
-	ok(!installed(s, req.hash), "mismatching tree not installed");
+	ok(!tu_installed(s, req.hash), "mismatching tree not installed");
 	o.flags |= FETCH_IGNORE_HASHES;
 	log.n = 0;
 	fetch_free(f);
 	fetch_new(s, &o, &f);
 	rc = fetch_install(f, &req, &path);
-	ok(rc == 0 && installed(s, req.hash), "ignore-hashes installs despite the mismatch");
+	ok(rc == 0 && tu_installed(s, req.hash), "ignore-hashes installs despite the mismatch");
 	ok(log.n == 1 && strstr(log.text, "Tree Hash Mismatch!") &&
 			strstr(log.text, "ignore-hashes"),
 		"ignore-hashes logs the mismatch loudly");

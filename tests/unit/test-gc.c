@@ -14,6 +14,7 @@
 #endif
 
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include "store/hash.h"
 #include "store/internal.h"
@@ -45,28 +46,6 @@ static struct store_lock *volatile child_lock;
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-static char *store_dir_new(const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", base, name) < 0)
-		abort();
-	return p;
-}
-
-static struct store *open_store(const char *dir, unsigned flags)
-{
-	struct store *s = NULL;
-	char *msg = NULL;
-	int r;
-
-	r = store_open(dir, flags, &s, &msg);
-	if (r < 0)
-		diag("store_open '%s': %s (%s)", dir, strerror(-r), msg ? msg : "");
-	free(msg);
-	return s;
-}
-
 /*
  * art_hash - the git-tree-sha1 of artifact i: one read-only file "f"
  * holding "artifact <i>\n" (a tree object "100644 f\0<blob id>").
@@ -78,53 +57,19 @@ static void art_content(unsigned i, char *buf, size_t size)
 
 static void art_hash(unsigned i, char hex[STORE_HASH_HEX + 1])
 {
-	uint8_t blob[HASH_SHA1_LEN], tree[HASH_SHA1_LEN];
-	char content[64], obj[128];
-	size_t n;
+	char content[64];
 
 	art_content(i, content, sizeof(content));
-	hash_git_blob(HASH_SHA1, content, strlen(content), blob);
-	n = (size_t)snprintf(obj, sizeof(obj), "tree %zu", sizeof("100644 f") + HASH_SHA1_LEN);
-	obj[n++] = '\0';
-	memcpy(obj + n, "100644 f", sizeof("100644 f"));
-	n += sizeof("100644 f");
-	memcpy(obj + n, blob, HASH_SHA1_LEN);
-	n += HASH_SHA1_LEN;
-	hash_buffer(HASH_SHA1, obj, n, tree);
-	hash_to_hex(tree, HASH_SHA1_LEN, hex);
+	tu_one_file_tree(content, hex);
 }
 
 /* install_art - install artifact i (under its hash lock); its hash in hex. */
 static int install_art(struct store *s, unsigned i, char hex[STORE_HASH_HEX + 1])
 {
-	struct store_install_meta meta = { 0, 1, "https://example.org/a.tar.gz", NULL };
-	struct store_install *in;
-	struct store_lock *l;
 	char content[64];
-	int fd, r;
 
-	art_hash(i, hex);
 	art_content(i, content, sizeof(content));
-	meta.bytes = strlen(content);
-	r = store_lock_hash(s, hex, 10, &l);
-	if (r < 0)
-		return r;
-	r = store_install_begin(s, hex, &in);
-	if (r < 0)
-		goto out;
-	fd = openat(store_install_dirfd(in), "f", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, content, strlen(content)) != (ssize_t)strlen(content)) {
-		r = -EIO;
-		if (fd >= 0)
-			close(fd);
-		store_install_abort(in);
-		goto out;
-	}
-	close(fd);
-	r = store_install_commit(in, &meta);
-out:
-	store_unlock(l);
-	return r;
+	return tu_install_file(s, content, "https://example.org/a.tar.gz", 10, hex);
 }
 
 static bool tree_exists(const char *dir, const char *hash)
@@ -134,34 +79,6 @@ static bool tree_exists(const char *dir, const char *hash)
 
 	snprintf(path, sizeof(path), "%.*s/artifacts/%.40s", PATH_MAX - 1, dir, hash);
 	return lstat(path, &st) == 0;
-}
-
-static bool has_row(struct store *s, const char *hash)
-{
-	struct store_info info;
-
-	if (store_lookup(s, hash, &info) < 0)
-		return false;
-	store_info_release(&info);
-	return info.state == STORE_INSTALLED;
-}
-
-static int count_entries(const char *dir, const char *sub)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 static int put_file(const char *path, const char *content)
@@ -174,24 +91,6 @@ static int put_file(const char *path, const char *content)
 	n = write(fd, content, strlen(content));
 	close(fd);
 	return n == (ssize_t)strlen(content) ? 0 : -EIO;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
 }
 
 static bool exited(int st, int code)
@@ -210,27 +109,12 @@ static bool killed(int st)
  */
 static pid_t spawn(int keep1, int keep2, const char *role, ...)
 {
-	const char *argv[12] = { self, "--child", role };
 	va_list ap;
-	size_t n = 3;
 	pid_t pid;
 
 	va_start(ap, role);
-	while (n < sizeof(argv) / sizeof(argv[0]) - 1 && (argv[n] = va_arg(ap, const char *)))
-		n++;
+	pid = tu_spawn_va(self, keep1, keep2, role, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		if (keep1 >= 0)
-			fcntl(keep1, F_SETFD, 0);
-		if (keep2 >= 0)
-			fcntl(keep2, F_SETFD, 0);
-		execv(self, (char **)argv);
-		_exit(127);
-	}
 	return pid;
 }
 
@@ -267,7 +151,7 @@ static int holder_stop(struct holder *h, bool kill9)
 		kill(h->pid, SIGKILL);
 	close(h->go);
 	close(h->ready);
-	return wait_child(h->pid);
+	return tu_wait_child(h->pid);
 }
 
 /* child_wait_go - "R" on readyfd, then wait for EOF on gofd (60 s at most). */
@@ -287,7 +171,7 @@ static int child_wait_go(int readyfd, int gofd)
 /* pin-hold DIR HASH READY GO: pin HASH until released */
 static int child_pin_hold(const char *dir, const char *hash, int readyfd, int gofd)
 {
-	struct store *s = child_store = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct store_pin *p;
 	int r;
 
@@ -303,7 +187,7 @@ static int child_pin_hold(const char *dir, const char *hash, int readyfd, int go
 /* gc-hold DIR - READY GO: the gc lock until released */
 static int child_gc_hold(const char *dir, int readyfd, int gofd)
 {
-	struct store *s = child_store = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct store_gc_lock *l;
 	int r;
 
@@ -319,7 +203,7 @@ static int child_gc_hold(const char *dir, int readyfd, int gofd)
 /* install-hold DIR HASH READY GO: an install in flight (lock, tmp/ tree) */
 static int child_install_hold(const char *dir, const char *hash, int readyfd, int gofd)
 {
-	struct store *s = child_store = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	static struct store_install *in;	/* reachable, as child_store */
 	struct store_lock *l;
 	int r;
@@ -339,7 +223,7 @@ static int child_install_hold(const char *dir, const char *hash, int readyfd, in
 /* remove DIR HASH: exit 0 removed, 10 -EBUSY, 11 -ENOENT, 12 other */
 static int child_remove(const char *dir, const char *hash)
 {
-	struct store *s = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = tu_store_open(dir, STORE_NO_RECONCILE);
 	int r;
 
 	if (!s)
@@ -352,7 +236,7 @@ static int child_remove(const char *dir, const char *hash)
 /* gc-try DIR: exit 0 when the gc lock was taken, 10 on -EBUSY */
 static int child_gc_try(const char *dir)
 {
-	struct store *s = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct store_gc_lock *l;
 	int r;
 
@@ -370,7 +254,7 @@ static int child_crash_remove(const char *dir, const char *hash)
 	struct store *s;
 
 	setenv("ARTIFACTFS_CRASH_AT", "gc-after-rename", 1);
-	s = child_store = open_store(dir, STORE_NO_RECONCILE);
+	s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	if (!s)
 		return 2;
 	store_remove(s, hash, NULL);
@@ -382,8 +266,8 @@ static int child_crash_remove(const char *dir, const char *hash)
 
 static void test_pin_remove(void)
 {
-	char *dir = store_dir_new("pin");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "pin");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1], b[STORE_HASH_HEX + 1];
 	struct store_pin *p1, *p2, *p3;
 	struct store_stats st;
@@ -401,7 +285,7 @@ static void test_pin_remove(void)
 	is_int(store_pin(s, a, &p1), 0, "pin");
 	is_int(store_pin(s, a, &p2), 0, "a second pin (shared)");
 	is_int(store_remove(s, a, &freed), -EBUSY, "remove of a pinned artifact: -EBUSY");
-	ok(tree_exists(dir, a) && has_row(s, a), "the pinned artifact is intact");
+	ok(tree_exists(dir, a) && tu_installed(s, a), "the pinned artifact is intact");
 	store_unpin(p1);
 	is_int(store_remove(s, a, NULL), -EBUSY, "still pinned by the second pin");
 	store_unpin(p2);
@@ -417,8 +301,8 @@ static void test_pin_remove(void)
 
 	is_int(store_remove(s, a, &freed), 0, "remove once unpinned");
 	is_int(freed, strlen("artifact 1\n"), "freed: the row's bytes");
-	ok(!tree_exists(dir, a) && !has_row(s, a), "tree and row gone");
-	is_int(count_entries(dir, "tmp"), 0, "tmp/ empty after the removal");
+	ok(!tree_exists(dir, a) && !tu_installed(s, a), "tree and row gone");
+	is_int(tu_count_entries(dir, "tmp"), 0, "tmp/ empty after the removal");
 	is_int(store_stats(s, &st), 0, "stats");
 	ok(st.artifacts == 1 && st.bytes == strlen("artifact 2\n"),
 		"counters follow (%" PRIu64 " artifacts, %" PRIu64 " bytes)", st.artifacts,
@@ -427,12 +311,12 @@ static void test_pin_remove(void)
 	is_int(store_remove(s, ABSENT_HASH, NULL), -ENOENT, "remove of an absent hash: -ENOENT");
 	is_int(store_pin(s, ABSENT_HASH, &p1), 0, "a pin does not look at the index");
 	store_unpin(p1);
-	ok(tree_exists(dir, b) && has_row(s, b), "the other artifact is untouched");
+	ok(tree_exists(dir, b) && tu_installed(s, b), "the other artifact is untouched");
 	is_int(install_art(s, 1, a), 0, "reinstall after removal");
-	ok(tree_exists(dir, a) && has_row(s, a), "reinstalled");
+	ok(tree_exists(dir, a) && tu_installed(s, a), "reinstalled");
 	store_close(s);
 
-	s = open_store(dir, STORE_RDONLY);
+	s = tu_store_open(dir, STORE_RDONLY);
 	ok(s && store_pin(s, a, &p1) == 0, "pin on a read-only store");
 	if (s && p1)
 		store_unpin(p1);
@@ -443,8 +327,8 @@ static void test_pin_remove(void)
 
 static void test_pin_processes(void)
 {
-	char *dir = store_dir_new("pin-proc");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "pin-proc");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1];
 	struct holder h;
 	double t0;
@@ -458,9 +342,9 @@ static void test_pin_processes(void)
 	}
 	ok(holder_start(&h, "pin-hold", dir, a), "another process pins the artifact");
 	is_int(store_remove(s, a, NULL), -EBUSY, "remove while another process pins: -EBUSY");
-	st = wait_child(spawn(-1, -1, "remove", dir, a, NULL));
+	st = tu_wait_child(spawn(-1, -1, "remove", dir, a, NULL));
 	ok(exited(st, 10), "a third process cannot remove it either");
-	ok(tree_exists(dir, a) && has_row(s, a), "intact");
+	ok(tree_exists(dir, a) && tu_installed(s, a), "intact");
 	ok(exited(holder_stop(&h, false), 0), "the pinning process unpins and exits");
 	is_int(store_remove(s, a, NULL), 0, "then the removal succeeds");
 
@@ -468,23 +352,23 @@ static void test_pin_processes(void)
 	ok(holder_start(&h, "pin-hold", dir, a), "pinned again by another process");
 	is_int(store_remove(s, a, NULL), -EBUSY, "-EBUSY");
 	ok(killed(holder_stop(&h, true)), "the pinning process dies by SIGKILL");
-	t0 = now_s();
+	t0 = tu_now_s();
 	is_int(store_remove(s, a, NULL), 0, "a dead process's pin is gone at once");
-	ok(now_s() - t0 < 0.5, "without waiting");
+	ok(tu_now_s() - t0 < 0.5, "without waiting");
 
 	/* remove from another process */
 	is_int(install_art(s, 1, a), 0, "reinstall");
-	st = wait_child(spawn(-1, -1, "remove", dir, a, NULL));
+	st = tu_wait_child(spawn(-1, -1, "remove", dir, a, NULL));
 	ok(exited(st, 0), "another process removes it");
-	ok(!tree_exists(dir, a) && !has_row(s, a), "gone for this process too");
+	ok(!tree_exists(dir, a) && !tu_installed(s, a), "gone for this process too");
 	store_close(s);
 	free(dir);
 }
 
 static void test_remove_installing(void)
 {
-	char *dir = store_dir_new("installing");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "installing");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1];
 	struct store_lock *l;
 	struct holder h;
@@ -499,13 +383,13 @@ static void test_remove_installing(void)
 	is_int(store_lock_hash(s, a, 0, &l), 0, "the install lock is held (an installer)");
 	is_int(store_remove(s, a, NULL), -EBUSY, "remove of an installing hash: -EBUSY");
 	store_unlock(l);
-	ok(tree_exists(dir, a) && has_row(s, a), "intact");
+	ok(tree_exists(dir, a) && tu_installed(s, a), "intact");
 
 	/* an install in flight in another process: its tmp/ tree is never swept */
 	ok(holder_start(&h, "install-hold", dir, a), "another process has an install in flight");
 	is_int(store_remove(s, a, NULL), -EBUSY, "remove during its install: -EBUSY");
 	is_int(store_tmp_sweep(s, 0, &freed), 0, "tmp sweep leaves the live install alone");
-	is_int(count_entries(dir, "tmp"), 1, "its tmp/ tree is still there");
+	is_int(tu_count_entries(dir, "tmp"), 1, "its tmp/ tree is still there");
 	ok(exited(holder_stop(&h, false), 0), "the installer finishes");
 	is_int(store_remove(s, a, NULL), 0, "then the removal succeeds");
 	store_close(s);
@@ -514,8 +398,8 @@ static void test_remove_installing(void)
 
 static void test_remove_many(void)
 {
-	char *dir = store_dir_new("many");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "many");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char hex[150][STORE_HASH_HEX + 1];
 	const char *hs[152];
 	uint64_t freed[152], sum = 0;
@@ -555,7 +439,7 @@ static void test_remove_many(void)
 	r = store_stats(s, &st);
 	ok(r == 0 && st.artifacts == 2, "2 artifacts left (%" PRIu64 ")", st.artifacts);
 	ok(sum > 0 && tree_exists(dir, hex[3]) && tree_exists(dir, hex[70]), "busy ones intact");
-	is_int(count_entries(dir, "tmp"), 0, "tmp/ empty");
+	is_int(tu_count_entries(dir, "tmp"), 0, "tmp/ empty");
 	store_unpin(p);
 	store_unlock(l);
 	is_int(store_remove_many(s, NULL, 1, NULL, NULL), -EINVAL, "NULL hashes: -EINVAL");
@@ -566,8 +450,8 @@ static void test_remove_many(void)
 
 static void test_row_without_tree(void)
 {
-	char *dir = store_dir_new("rowonly"), path[PATH_MAX];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "rowonly"), path[PATH_MAX];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1];
 
 	if (!s || install_art(s, 1, a) < 0) {
@@ -579,7 +463,7 @@ static void test_row_without_tree(void)
 	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, a);
 	store_rmtree(AT_FDCWD, path);
 	is_int(store_remove(s, a, NULL), -ENOENT, "a row whose tree is gone: -ENOENT");
-	ok(!has_row(s, a), "and the row is dropped");
+	ok(!tu_installed(s, a), "and the row is dropped");
 	store_close(s);
 	free(dir);
 }
@@ -587,8 +471,8 @@ static void test_row_without_tree(void)
 /* A tree removed by hand: only its row goes, and only while it is missing. */
 static void test_drop_missing(void)
 {
-	char *dir = store_dir_new("dropmissing"), path[PATH_MAX];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "dropmissing"), path[PATH_MAX];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1];
 	struct store_lock *l;
 
@@ -599,15 +483,15 @@ static void test_drop_missing(void)
 		return;
 	}
 	is_int(store_drop_missing(s, a), 0, "a tree that is there: nothing dropped");
-	ok(tree_exists(dir, a) && has_row(s, a), "tree and row intact");
+	ok(tree_exists(dir, a) && tu_installed(s, a), "tree and row intact");
 	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, a);
 	store_rmtree(AT_FDCWD, path);
 	is_int(store_lock_hash(s, a, 0, &l), 0, "an installer holds the lock");
 	is_int(store_drop_missing(s, a), -EBUSY, "while it installs: -EBUSY");
-	ok(has_row(s, a), "and the row stays");
+	ok(tu_installed(s, a), "and the row stays");
 	store_unlock(l);
 	is_int(store_drop_missing(s, a), 1, "a missing tree: its row is dropped");
-	ok(!has_row(s, a), "the row is gone");
+	ok(!tu_installed(s, a), "the row is gone");
 	is_int(store_drop_missing(s, a), 0, "no row: nothing to drop");
 	is_int(store_drop_missing(s, "xyz"), -EINVAL, "a malformed hash: -EINVAL");
 	store_close(s);
@@ -618,8 +502,8 @@ static void test_drop_missing(void)
 
 static void test_orphaned(void)
 {
-	char *dir = store_dir_new("orphaned");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "orphaned");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1], b[STORE_HASH_HEX + 1];
 	const char *hs[3];
 	struct store_info info = { 0 }, before = { 0 };
@@ -647,7 +531,7 @@ static void test_orphaned(void)
 	ok(st0.artifacts == st1.artifacts && st0.bytes == st1.bytes, "counters unchanged");
 	store_close(s);
 
-	s = open_store(dir, 0);
+	s = tu_store_open(dir, 0);
 	ok(s && store_lookup(s, a, &info) == 0 && info.orphaned == 1000,
 		"kept across close and open");
 	store_info_release(&info);
@@ -672,7 +556,7 @@ static void test_orphaned(void)
 	store_close(s);
 	store_info_release(&before);
 
-	s = open_store(dir, STORE_RDONLY);
+	s = tu_store_open(dir, STORE_RDONLY);
 	is_int(s ? store_set_orphaned(s, a, 1) : 0, -EROFS, "read-only store: -EROFS");
 	store_close(s);
 	free(dir);
@@ -682,8 +566,8 @@ static void test_orphaned(void)
 
 static void test_gc_lock(void)
 {
-	char *dir = store_dir_new("gclock");
-	struct store *s = open_store(dir, STORE_CREATE), *ro;
+	char *dir = tu_path(base, "gclock");
+	struct store *s = tu_store_open(dir, STORE_CREATE), *ro;
 	struct store_gc_lock *l1, *l2;
 	struct holder h;
 	double t0;
@@ -695,11 +579,11 @@ static void test_gc_lock(void)
 	}
 	is_int(store_gc_lock(s, &l1), 0, "take the gc lock");
 	is_int(store_gc_lock(s, &l2), -EBUSY, "a second one in this process: -EBUSY");
-	ok(exited(wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 10),
+	ok(exited(tu_wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 10),
 		"another process: -EBUSY");
 	store_gc_unlock(l1);
 	store_gc_unlock(NULL);
-	ok(exited(wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 0),
+	ok(exited(tu_wait_child(spawn(-1, -1, "gc-try", dir, NULL)), 0),
 		"free again once released");
 
 	ok(holder_start(&h, "gc-hold", dir, "-"), "another process holds the gc lock");
@@ -707,12 +591,12 @@ static void test_gc_lock(void)
 	ok(*store_errmsg(s) != '\0', "with a message: %s", store_errmsg(s));
 	store_clear_error(s);
 	ok(killed(holder_stop(&h, true)), "the holder dies by SIGKILL");
-	t0 = now_s();
+	t0 = tu_now_s();
 	is_int(store_gc_lock(s, &l1), 0, "its lock is free at once");
-	ok(now_s() - t0 < 0.5, "without waiting");
+	ok(tu_now_s() - t0 < 0.5, "without waiting");
 	store_gc_unlock(l1);
 	store_close(s);
-	ro = open_store(dir, STORE_RDONLY);
+	ro = tu_store_open(dir, STORE_RDONLY);
 	is_int(ro ? store_gc_lock(ro, &l1) : 0, -EROFS, "read-only store: -EROFS");
 	store_close(ro);
 	free(dir);
@@ -744,8 +628,9 @@ static bool veto(const char *hash, void *arg)
 
 static void test_evict(void)
 {
-	char *dir = store_dir_new("evict"), *edir = store_dir_new("evict-empty");
-	struct store *s = open_store(dir, STORE_CREATE), *empty = open_store(edir, STORE_CREATE);
+	char *dir = tu_path(base, "evict"), *edir = tu_path(base, "evict-empty");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
+	struct store *empty = tu_store_open(edir, STORE_CREATE);
 	static const int64_t when[5] = { 20, 40, 10, 50, 30 };	/* A B C D E */
 	char h[5][STORE_HASH_HEX + 1];
 	uint64_t freed, each;
@@ -771,18 +656,18 @@ static void test_evict(void)
 	ok(r == 0 && removed == 0 && freed == 0, "at the target already: nothing goes");
 	r = store_evict_lru(s, 3 * each + 1, NULL, NULL, &freed, &removed);
 	ok(r == 0 && removed == 2 && freed == 2 * each, "down to the target: 2 removed");
-	ok(!has_row(s, h[2]) && !has_row(s, h[0]), "the two least recently used (C, A)");
-	ok(has_row(s, h[1]) && has_row(s, h[3]) && has_row(s, h[4]), "B, D, E stay");
+	ok(!tu_installed(s, h[2]) && !tu_installed(s, h[0]), "the two least recently used (C, A)");
+	ok(tu_installed(s, h[1]) && tu_installed(s, h[3]) && tu_installed(s, h[4]), "B, D, E stay");
 
 	/* E pinned, B vetoed: only D can go, and the target is out of reach */
 	is_int(store_pin(s, h[4], &p), 0, "pin E");
 	r = store_evict_lru(s, 0, veto, h[1], &freed, &removed);
 	is_int(r, -ENOSPC, "target 0 with the rest pinned or vetoed: -ENOSPC");
-	ok(removed == 1 && !has_row(s, h[3]), "D went (removed %u)", removed);
-	ok(has_row(s, h[1]) && has_row(s, h[4]), "the vetoed and the pinned stay");
+	ok(removed == 1 && !tu_installed(s, h[3]), "D went (removed %u)", removed);
+	ok(tu_installed(s, h[1]) && tu_installed(s, h[4]), "the vetoed and the pinned stay");
 	store_unpin(p);
 	r = store_evict_lru(s, each, NULL, NULL, &freed, &removed);
-	ok(r == 0 && removed == 1 && !has_row(s, h[4]) && has_row(s, h[1]),
+	ok(r == 0 && removed == 1 && !tu_installed(s, h[4]) && tu_installed(s, h[1]),
 		"unpinned: E (older than B) goes, B stays");
 	ok(tree_exists(dir, h[1]) && !tree_exists(dir, h[4]), "trees follow the rows");
 	store_close(s);
@@ -793,8 +678,8 @@ static void test_evict(void)
 
 static void test_tmp_sweep(void)
 {
-	char *dir = store_dir_new("sweep"), path[PATH_MAX * 2], a[STORE_HASH_HEX + 1];
-	struct store *s = open_store(dir, STORE_CREATE), *ro;
+	char *dir = tu_path(base, "sweep"), path[PATH_MAX * 2], a[STORE_HASH_HEX + 1];
+	struct store *s = tu_store_open(dir, STORE_CREATE), *ro;
 	int64_t now = time(NULL);
 	struct store_install *in;
 	struct store_pin *p;
@@ -826,19 +711,19 @@ static void test_tmp_sweep(void)
 	snprintf(path, sizeof(path), "%s/quarantine/notes.txt", dir);
 	put_file(path, "keep me");
 
-	ro = open_store(dir, STORE_RDONLY);
+	ro = tu_store_open(dir, STORE_RDONLY);
 	is_int(ro ? store_tmp_sweep(ro, 50, &freed) : -1, 2,
 		"read-only store: a dry run counts the dead leftover and the old tree");
 	is_int(freed, 10, "and their bytes");
 	store_close(ro);
-	is_int(count_entries(dir, "tmp") + count_entries(dir, "quarantine"), 6,
+	is_int(tu_count_entries(dir, "tmp") + tu_count_entries(dir, "quarantine"), 6,
 		"the dry run removed nothing");
 
 	is_int(store_tmp_sweep(s, -1, NULL), -EINVAL, "negative age: -EINVAL");
 	is_int(store_tmp_sweep(s, 50, &freed), 2, "sweep: the dead leftover and the old tree");
 	is_int(freed, 10, "freed their bytes");
-	is_int(count_entries(dir, "tmp"), 2, "the live install and junk stay in tmp/");
-	is_int(count_entries(dir, "quarantine"), 2, "the young tree and notes.txt stay");
+	is_int(tu_count_entries(dir, "tmp"), 2, "the live install and junk stay in tmp/");
+	is_int(tu_count_entries(dir, "quarantine"), 2, "the young tree and notes.txt stay");
 	is_int(store_tmp_sweep(s, 0, &freed), 1, "min_age 0: the young tree goes too");
 	is_int(freed, 5, "its bytes");
 	store_install_abort(in);
@@ -850,7 +735,7 @@ static void test_tmp_sweep(void)
 	is_int(store_pin(s, a, &p), 0, "pin the leftover's hash");
 	is_int(store_tmp_sweep(s, 0, NULL), 1, "the leftover goes all the same");
 	store_unpin(p);
-	is_int(count_entries(dir, "tmp"), 1, "only junk is left in tmp/");
+	is_int(tu_count_entries(dir, "tmp"), 1, "only junk is left in tmp/");
 	store_close(s);
 	free(dir);
 }
@@ -858,8 +743,8 @@ static void test_tmp_sweep(void)
 /* reconcile's tmp/ removal keys on the install lock (byte 0), not on pins */
 static void test_reconcile_keys(void)
 {
-	char *dir = store_dir_new("rec-keys"), path[PATH_MAX * 2];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "rec-keys"), path[PATH_MAX * 2];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_reconcile_report rep;
 	struct store_lock *l;
 	struct store_pin *p;
@@ -887,8 +772,8 @@ static void test_reconcile_keys(void)
 
 static void test_crash(void)
 {
-	char *dir = store_dir_new("crash");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "crash");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1], b[STORE_HASH_HEX + 1];
 	struct store_reconcile_report rep;
 	struct store_stats st;
@@ -900,17 +785,18 @@ static void test_crash(void)
 		return;
 	}
 	store_close(s);
-	ok(killed(wait_child(spawn(-1, -1, "crash-remove", dir, a, NULL))),
+	ok(killed(tu_wait_child(spawn(-1, -1, "crash-remove", dir, a, NULL))),
 		"a removal killed at gc-after-rename");
 	ok(!tree_exists(dir, a), "the tree left artifacts/ (the commit point)");
-	is_int(count_entries(dir, "tmp"), 1, "a tmp/ leftover");
-	s = open_store(dir, STORE_NO_RECONCILE);
+	is_int(tu_count_entries(dir, "tmp"), 1, "a tmp/ leftover");
+	s = tu_store_open(dir, STORE_NO_RECONCILE);
 	ok(s && store_reconcile(s, 0, &rep) == 0 && rep.tmp_removed == 1 && rep.rows_dropped == 1,
 		"the next open reconciles: leftover removed, row dropped");
-	ok(s && !has_row(s, a) && has_row(s, b), "the artifact is gone, the other one stays");
+	ok(s && !tu_installed(s, a) && tu_installed(s, b),
+		"the artifact is gone, the other one stays");
 	ok(s && store_verify(s, b, false) == 0, "the other one verifies");
 	ok(s && store_stats(s, &st) == 0 && st.artifacts == 1, "counters consistent");
-	is_int(count_entries(dir, "tmp"), 0, "tmp/ empty");
+	is_int(tu_count_entries(dir, "tmp"), 0, "tmp/ empty");
 	is_int(s ? install_art(s, 1, a) : -1, 0, "the removed artifact installs again");
 	store_close(s);
 	free(dir);
@@ -919,8 +805,8 @@ static void test_crash(void)
 static void test_faults(void)
 {
 	static const int errs[] = { ENOSPC, EIO };
-	char *dir = store_dir_new("faults");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "faults");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char a[STORE_HASH_HEX + 1];
 	size_t i;
 	int r;
@@ -938,17 +824,18 @@ static void test_faults(void)
 		store_fault_clear();
 		is_int(r, -errs[i], "%s at the rename: the removal fails (%s)", strerror(errs[i]),
 			store_errmsg(s));
-		ok(tree_exists(dir, a) && has_row(s, a) && store_verify(s, a, false) == 0,
+		ok(tree_exists(dir, a) && tu_installed(s, a) && store_verify(s, a, false) == 0,
 			"%s: the artifact is intact and verifies", strerror(errs[i]));
-		is_int(count_entries(dir, "tmp"), 0, "%s: nothing left in tmp/", strerror(errs[i]));
+		is_int(tu_count_entries(dir, "tmp"), 0, "%s: nothing left in tmp/",
+			strerror(errs[i]));
 	}
 	/* a failure while deleting the renamed tree: removed all the same */
 	store_fault_set("unlinkat", 1, EIO);
 	r = store_remove(s, a, NULL);
 	store_fault_clear();
 	is_int(r, 0, "EIO while deleting the tree: removed all the same");
-	ok(!tree_exists(dir, a) && !has_row(s, a), "gone from artifacts/ and the index");
-	is_int(count_entries(dir, "tmp"), 1, "a tmp/ leftover");
+	ok(!tree_exists(dir, a) && !tu_installed(s, a), "gone from artifacts/ and the index");
+	is_int(tu_count_entries(dir, "tmp"), 1, "a tmp/ leftover");
 	is_int(store_tmp_sweep(s, 0, NULL), 1, "which the sweep removes");
 	store_close(s);
 	free(dir);
@@ -977,7 +864,7 @@ static void *pinner(void *arg)
 	while (!atomic_load(&rc->stop)) {
 		if (store_pin(rc->s, rc->hash, &p) < 0)
 			continue;
-		if (has_row(rc->s, rc->hash)) {
+		if (tu_installed(rc->s, rc->hash)) {
 			atomic_fetch_add(&rc->held, 1);
 			nanosleep(&hold, NULL);
 			if (!tree_exists(rc->dir, rc->hash))
@@ -1005,8 +892,8 @@ static void *remover(void *arg)
 
 static void test_race(void)
 {
-	char *dir = store_dir_new("race");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "race");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct timespec ts = { 1, 0 };
 	struct race rc = { .s = s, .dir = dir };
 	pthread_t t[3];
@@ -1062,10 +949,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc - 2, argv + 2);
-	if (strchr(argv[0], '/') ? !realpath(argv[0], me) : !realpath("/proc/self/exe", me)) {
-		printf("Bail out! cannot find this program: %s\n", strerror(errno));
+	if (tu_find_self(argv[0], me) < 0)
 		return 1;
-	}
 	self = me;
 	snprintf(base, sizeof(base), "%s/artifactfs-gc.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(base)) {

@@ -11,6 +11,7 @@
 
 #include "store/hash.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,17 +25,6 @@
 #define EMPTY_TREE "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 #define HELLO "Hello, world!"
 #define FOO_TREE "339aad93c0f854604248ea3b7c5b7edea20625a9"
-
-/* hex - digest as hex in one of 8 rotating static buffers */
-static const char *hex(const uint8_t *d, size_t len)
-{
-	static char bufs[8][HASH_HEX_MAX];
-	static unsigned i;
-	char *b = bufs[i++ % 8];
-
-	hash_to_hex(d, len, b);
-	return b;
-}
 
 /* ---- digests -------------------------------------------------------------- */
 
@@ -66,7 +56,7 @@ static void test_digests(void)
 		r = hash_buffer(kat[i].algo, kat[i].msg, strlen(kat[i].msg), d);
 		is_int(r, 0, "hash_buffer %s(\"%s\") succeeds",
 			kat[i].algo == HASH_SHA1 ? "sha1" : "sha256", kat[i].msg);
-		is_str(hex(d, hash_algo_len(kat[i].algo)), kat[i].want, "%s(\"%s\")",
+		is_str(tu_hex(d, hash_algo_len(kat[i].algo)), kat[i].want, "%s(\"%s\")",
 			kat[i].algo == HASH_SHA1 ? "sha1" : "sha256", kat[i].msg);
 	}
 
@@ -84,12 +74,12 @@ static void test_digests(void)
 		for (i = 0; i < 1000; i++)
 			hash_ctx_update(ctx, chunk, sizeof(chunk));
 		is_int(hash_ctx_final(ctx, d), 0, "hash_ctx_final");
-		is_str(hex(d, hash_ctx_len(ctx)), million[algo], "%s of a million 'a'",
+		is_str(tu_hex(d, hash_ctx_len(ctx)), million[algo], "%s of a million 'a'",
 			algo == HASH_SHA1 ? "sha1" : "sha256");
 		/* after final the context is ready for a new message */
 		hash_ctx_update(ctx, "abc", 3);
 		hash_ctx_final(ctx, d);
-		is_str(hex(d, hash_ctx_len(ctx)), kat[algo == HASH_SHA1 ? 1 : 3].want,
+		is_str(tu_hex(d, hash_ctx_len(ctx)), kat[algo == HASH_SHA1 ? 1 : 3].want,
 			"context reused after final");
 		hash_ctx_free(ctx);
 	}
@@ -104,9 +94,10 @@ static void test_git_blob(void)
 	struct hash_ctx *ctx;
 
 	is_int(hash_git_blob(HASH_SHA1, HELLO, strlen(HELLO), d), 0, "hash_git_blob");
-	is_str(hex(d, 20), "5dd01c177f5d7d1be5346a5bc18a569a7410c2ef", "git blob of \"%s\"", HELLO);
+	is_str(tu_hex(d, 20), "5dd01c177f5d7d1be5346a5bc18a569a7410c2ef", "git blob of \"%s\"",
+		HELLO);
 	hash_git_blob(HASH_SHA1, "", 0, d);
-	is_str(hex(d, 20), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", "git blob of \"\"");
+	is_str(tu_hex(d, 20), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391", "git blob of \"\"");
 
 	/* streamed in pieces, as an unpacker does */
 	if (hash_ctx_new(HASH_SHA1, &ctx) < 0) {
@@ -118,7 +109,7 @@ static void test_git_blob(void)
 	hash_ctx_update(ctx, ", ", 2);
 	hash_ctx_update(ctx, "world!", 6);
 	hash_ctx_final(ctx, d);
-	is_str(hex(d, 20), "5dd01c177f5d7d1be5346a5bc18a569a7410c2ef", "streamed git blob");
+	is_str(tu_hex(d, 20), "5dd01c177f5d7d1be5346a5bc18a569a7410c2ef", "streamed git blob");
 	hash_ctx_free(ctx);
 }
 
@@ -142,10 +133,10 @@ static void test_hex(void)
 	size_t i;
 
 	is_int(hash_from_hex(EMPTY_TREE, 40, d, 20), 0, "decode lowercase");
-	is_str(hex(d, 20), EMPTY_TREE, "hex round-trip");
+	is_str(tu_hex(d, 20), EMPTY_TREE, "hex round-trip");
 	memset(d, 0, sizeof(d));
 	is_int(hash_from_hex(up, 40, d, 20), 0, "decode uppercase");
-	is_str(hex(d, 20), EMPTY_TREE, "uppercase decodes to the same bytes");
+	is_str(tu_hex(d, 20), EMPTY_TREE, "uppercase decodes to the same bytes");
 
 	for (i = 0; i < 256; i++)
 		all[i] = (uint8_t)i;
@@ -247,20 +238,10 @@ static const char *builder_hash(const struct ent *ents, unsigned flags)
 	tree_builder_free(tb);
 	if (r < 0)
 		return "(builder failed)";
-	return hex(oid, 20);
+	return tu_hex(oid, 20);
 }
 
 static char scratch_root[4096];
-
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *f)
-{
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* make_dir - a fresh scratch directory holding ents; NULL on failure */
 static const char *make_dir(const struct ent *e)
@@ -317,7 +298,7 @@ static const char *disk_hash(const char *dir, unsigned flags)
 	}
 	if (errpath)
 		return "(errpath not reset on success)";
-	return hex(oid, 20);
+	return tu_hex(oid, 20);
 }
 
 /* check - a vector through the builder and on disk, with the same flags */
@@ -436,7 +417,7 @@ static void test_legacy_length(void)
 		tree_builder_add_symlink(tb, "l", cases[i].target, len);
 		tree_builder_final(tb, TREE_LEGACY_SYMLINKS, oid);
 		tree_builder_free(tb);
-		is_str(hex(oid, 20), want, "legacy length of case %zu is %llu characters", i,
+		is_str(tu_hex(oid, 20), want, "legacy length of case %zu is %llu characters", i,
 			(unsigned long long)cases[i].chars);
 	}
 	hash_ctx_free(ctx);
@@ -503,7 +484,7 @@ static const char *final_hex(struct tree_builder *tb, unsigned flags)
 
 	if (r < 0)
 		return "(final failed)";
-	return hex(oid, 20);
+	return tu_hex(oid, 20);
 }
 
 static void test_builder(void)
@@ -885,6 +866,6 @@ int main(void)
 	test_order_independence();
 	test_disk();
 	test_threads();
-	rm_rf(scratch_root);
+	tu_rmtree(scratch_root);
 	return tap_done();
 }

@@ -13,6 +13,7 @@
 #include "fetch/fetch.h"
 #include "store/hash.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -53,32 +54,6 @@ static void mkdirs(const char *rel)
 {
 	if (mkdir(tpath(rel), 0755) < 0 && errno != EEXIST)
 		abort();
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	uint8_t *buf = NULL;
-	size_t n = 0, cap = 0;
-	ssize_t r;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0)
-		return NULL;
-	for (;;) {
-		if (n + 65536 > cap) {
-			cap = cap ? 2 * cap : 1 << 20;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
-		}
-		r = read(fd, buf + n, cap - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	*len = n;
-	return buf;
 }
 
 /*
@@ -135,16 +110,6 @@ static bool checksum_ok(const uint8_t *h)
 	return sum == want && h[154] == 0 && h[155] == ' ';
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int type, struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static void rm_rf(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- header formatting ------------------------------------------------------------- */
 
 static void test_known_answer(void)
@@ -163,7 +128,7 @@ static void test_known_answer(void)
 
 	r = pack_create(tpath("ka"), tpath("ka.tar"), NULL, &res, &msg);
 	is_int(r, 0, "pack foo = \"Hello, world!\" as .tar");
-	got = slurp(tpath("ka.tar"), &len);
+	got = (uint8_t *)tu_slurp(tpath("ka.tar"), &len);
 	is_int(len, 1024, "one header, one data block, no end blocks");
 	ok(got && len == 1024 && memcmp(got, want, 1024) == 0,
 		"bytes equal the Tar.jl-formatted expectation");
@@ -191,7 +156,7 @@ static void test_known_answer(void)
 	/* 0755 file: mode field "000755 \0" and the 0755 test vector */
 	chmod(tpath("ka/foo"), 0755);
 	r = pack_create(tpath("ka"), tpath("ka.tar"), NULL, &res, NULL);
-	got = slurp(tpath("ka.tar"), &len);
+	got = (uint8_t *)tu_slurp(tpath("ka.tar"), &len);
 	spec_header(want, "foo", 0755, 13, '0', "", "");
 	ok(r == 0 && got && memcmp(got, want, 512) == 0, "owner-x file gets mode 0755");
 	hash_to_hex(res.tree, HASH_SHA1_LEN, hex);
@@ -200,7 +165,7 @@ static void test_known_answer(void)
 	/* group/other x only: Tar.jl looks at 0o100 only */
 	chmod(tpath("ka/foo"), 0611);
 	r = pack_create(tpath("ka"), tpath("ka.tar"), NULL, &res, NULL);
-	got = slurp(tpath("ka.tar"), &len);
+	got = (uint8_t *)tu_slurp(tpath("ka.tar"), &len);
 	spec_header(want, "foo", 0644, 13, '0', "", "");
 	ok(r == 0 && got && memcmp(got, want, 512) == 0, "0611 file is 0644 (owner-x rule)");
 	free(got);
@@ -217,7 +182,7 @@ static void test_empty_root(void)
 	mkdirs("empty");
 	r = pack_create(tpath("empty"), tpath("empty.tar"), NULL, &res, NULL);
 	is_int(r, 0, "pack an empty directory");
-	got = slurp(tpath("empty.tar"), &len);
+	got = (uint8_t *)tu_slurp(tpath("empty.tar"), &len);
 	spec_header(want, ".", 0755, 0, '5', "", "");
 	ok(got && len == 512 && memcmp(got, want, 512) == 0, "a single \".\" directory entry");
 	hash_to_hex(res.tree, HASH_SHA1_LEN, hex);
@@ -413,7 +378,7 @@ static void test_order(void)
 		abort();
 	r = pack_create(tpath("ord"), tpath("ord.tar"), NULL, &res, &msg);
 	is_int(r, 0, "pack a tree with dirs, links, an empty dir, a hard link");
-	t = slurp(tpath("ord.tar"), &len);
+	t = (uint8_t *)tu_slurp(tpath("ord.tar"), &len);
 	list = listing(t, len);
 	is_str(list,
 		"0 B\n"
@@ -474,8 +439,8 @@ static void test_compressions(void)
 		r = pack_create(tpath("comp"), tpath(names[i]), NULL, &res, NULL);
 		sleep(i == 0); /* a second apart at least once: no timestamps */
 		r2 = pack_create(tpath("comp"), tpath(out2), NULL, &res2, NULL);
-		a = slurp(tpath(names[i]), &la);
-		b = slurp(tpath(out2), &lb);
+		a = (uint8_t *)tu_slurp(tpath(names[i]), &la);
+		b = (uint8_t *)tu_slurp(tpath(out2), &lb);
 		ok(r == 0 && r2 == 0 && la == lb && memcmp(a, b, la) == 0 && la == res.size,
 			"%s: same bytes twice (%s)", names[i], pack_compress_name(res.compress));
 		r = fetch_hash_tarball(-1, tpath(names[i]), &d, &m);
@@ -680,13 +645,8 @@ static void test_long_paths(void)
 
 int main(void)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(tmpdir, sizeof(tmpdir), "%s/test-pack.XXXXXX", t && *t ? t : "/tmp");
-	if (!mkdtemp(tmpdir)) {
-		perror("mkdtemp");
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "test-pack") < 0)
 		return 1;
-	}
 	umask(022);
 
 	test_known_answer();
@@ -700,6 +660,6 @@ int main(void)
 	test_long_paths();
 
 	if (!getenv("ARTIFACTFS_KEEP"))
-		rm_rf(tmpdir);
+		tu_rmtree(tmpdir);
 	return tap_done();
 }

@@ -16,6 +16,7 @@
 #endif
 
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include "store/hash.h"
 #include "store/internal.h"
@@ -45,28 +46,6 @@ static char base[1024];	/* the test directory: short enough for any path below *
 static char tree_hash[STORE_HASH_HEX + 1];	/* hash of build_tree() */
 
 /* ---- helpers -------------------------------------------------------------- */
-
-static char *store_dir_new(const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", base, name) < 0)
-		abort();
-	return p;
-}
-
-static struct store *open_store(const char *dir, unsigned flags)
-{
-	struct store *s = NULL;
-	char *msg = NULL;
-	int r;
-
-	r = store_open(dir, flags, &s, &msg);
-	if (r < 0)
-		diag("store_open '%s': %s (%s)", dir, strerror(-r), msg ? msg : "");
-	free(msg);
-	return s;
-}
 
 static int put_file(int dfd, const char *path, const char *content, mode_t mode)
 {
@@ -103,24 +82,6 @@ static int build_tree(int dfd, const char *outside)
 	if (r == 0 && outside && symlinkat(outside, dfd, "d/evil") < 0)
 		r = -errno;
 	return r;
-}
-
-static int count_entries(const char *dir, const char *sub)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	int n = 0;
-	DIR *d;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, sub);
-	d = opendir(path);
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n;
 }
 
 static int mode_of(const char *dir, const char *rel, mode_t *mode)
@@ -160,24 +121,6 @@ static int install(struct store *s, const char *hash, const char *source)
 	return store_install_commit(in, &meta);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int wait_child(pid_t pid)
-{
-	int st;
-
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return st;
-}
-
 static const char *self;	/* this program, run again for the child roles */
 
 /*
@@ -194,25 +137,12 @@ static struct store_lock *volatile child_lock;
  */
 static pid_t spawn(int keep, const char *role, ...)
 {
-	const char *argv[12] = { self, "--child", role };
 	va_list ap;
-	size_t n = 3;
 	pid_t pid;
 
 	va_start(ap, role);
-	while (n < sizeof(argv) / sizeof(argv[0]) - 1 && (argv[n] = va_arg(ap, const char *)))
-		n++;
+	pid = tu_spawn_va(self, keep, -1, role, ap);
 	va_end(ap);
-	argv[n] = NULL;
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid == 0) {
-		if (keep >= 0)
-			fcntl(keep, F_SETFD, 0);
-		execv(self, (char **)argv);
-		_exit(127);
-	}
 	return pid;
 }
 
@@ -230,7 +160,7 @@ static bool killed(int st)
 
 static void test_open(void)
 {
-	char *dir = store_dir_new("open"), real[PATH_MAX], path[PATH_MAX * 2];
+	char *dir = tu_path(base, "open"), real[PATH_MAX], path[PATH_MAX * 2];
 	struct store *s = NULL;
 	char *msg = NULL;
 	int r;
@@ -241,7 +171,7 @@ static void test_open(void)
 		msg ? msg : "(null)");
 	free(msg);
 
-	s = open_store(dir, STORE_CREATE);
+	s = tu_store_open(dir, STORE_CREATE);
 	ok(s != NULL, "open with STORE_CREATE");
 	if (!s)
 		goto out;
@@ -256,10 +186,10 @@ static void test_open(void)
 	store_close(s);
 	store_close(NULL);
 
-	s = open_store(dir, 0);
+	s = tu_store_open(dir, 0);
 	ok(s != NULL, "reopen without STORE_CREATE");
 	store_close(s);
-	s = open_store(dir, STORE_RDONLY);
+	s = tu_store_open(dir, STORE_RDONLY);
 	ok(s != NULL, "open STORE_RDONLY");
 	if (s) {
 		struct store_install *in;
@@ -299,8 +229,8 @@ static void *errmsg_thread(void *arg)
 
 static void test_errmsg(void)
 {
-	char *dir = store_dir_new("errmsg");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "errmsg");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_install *in;
 	pthread_t t;
 	void *res = NULL;
@@ -341,8 +271,8 @@ static int stop_walk(const char *hash, const struct store_info *info, void *arg)
 
 static void test_install(void)
 {
-	char *dir = store_dir_new("install"), last[STORE_HASH_HEX + 1] = "";
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "install"), last[STORE_HASH_HEX + 1] = "";
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_install *a, *b;
 	struct store_stats st;
 	struct store_info info;
@@ -378,7 +308,7 @@ static void test_install(void)
 	snprintf(rel, sizeof(rel), "artifacts/%s/link", tree_hash);
 	r = mode_of(dir, rel, &m);
 	ok(r == 0 && S_ISLNK(m), "symlink kept");
-	is_int(count_entries(dir, "tmp"), 0, "tmp/ empty after commit");
+	is_int(tu_count_entries(dir, "tmp"), 0, "tmp/ empty after commit");
 	is_int(store_verify(s, tree_hash, false), 0, "installed tree verifies");
 
 	r = store_lookup(s, tree_hash, &info);
@@ -406,10 +336,10 @@ static void test_install(void)
 			"distinct tmp paths: %s", store_install_path(a));
 		put_file(store_install_dirfd(a), "foo", "Hello, world!", 0644);
 		put_file(store_install_dirfd(b), "foo", "Hello, world!", 0644);
-		is_int(count_entries(dir, "tmp"), 2, "two trees in tmp/");
+		is_int(tu_count_entries(dir, "tmp"), 2, "two trees in tmp/");
 		is_int(store_install_commit(a, NULL), 0, "commit A");
 		is_int(store_install_commit(b, NULL), 0, "commit B (lost) returns 0");
-		is_int(count_entries(dir, "tmp"), 0, "loser's tmp tree gone");
+		is_int(tu_count_entries(dir, "tmp"), 0, "loser's tmp tree gone");
 	}
 	r = store_stats(s, &st);
 	ok(r == 0 && st.artifacts == 2 && st.installs == 2 && st.bytes == 17 + 0,
@@ -425,7 +355,7 @@ static void test_install(void)
 		store_install_abort(a);
 	}
 	store_install_abort(NULL);
-	ok(r == 0 && count_entries(dir, "tmp") == 0 && !exists(dir, "artifacts/" OTHER_HASH),
+	ok(r == 0 && tu_count_entries(dir, "tmp") == 0 && !exists(dir, "artifacts/" OTHER_HASH),
 		"abort removes the tree");
 	is_int(store_lookup(s, OTHER_HASH, &info), -ENOENT, "abort: no row");
 
@@ -435,7 +365,7 @@ static void test_install(void)
 		struct store_install_meta meta = { 0, 0, NULL, "xyz" };
 
 		is_int(store_install_commit(a, &meta), -EINVAL, "commit: bad sha256");
-		ok(count_entries(dir, "tmp") == 0 && !exists(dir, "artifacts/" OTHER_HASH),
+		ok(tu_count_entries(dir, "tmp") == 0 && !exists(dir, "artifacts/" OTHER_HASH),
 			"bad meta: nothing left");
 	}
 
@@ -448,8 +378,8 @@ static void test_install(void)
 /* commit and abort never follow symlinks out of the tree */
 static void test_symlinks(void)
 {
-	char *dir = store_dir_new("symlinks"), outside[PATH_MAX], path[PATH_MAX + 16];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "symlinks"), outside[PATH_MAX], path[PATH_MAX + 16];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_install *in;
 	mode_t m;
 	int fd, r;
@@ -478,7 +408,7 @@ static void test_symlinks(void)
 	build_tree(store_install_dirfd(in), path);
 	symlinkat(outside, store_install_dirfd(in), "dirlink");
 	store_install_abort(in);
-	ok(exists(base, "outside/victim") && count_entries(dir, "tmp") == 0,
+	ok(exists(base, "outside/victim") && tu_count_entries(dir, "tmp") == 0,
 		"abort removes the links, not their targets");
 out:
 	store_close(s);
@@ -493,7 +423,7 @@ static int child_deep(const char *dir)
 	struct store *s;
 	int fd, nfd, i, r = 0;
 
-	s = open_store(dir, STORE_NO_RECONCILE);
+	s = tu_store_open(dir, STORE_NO_RECONCILE);
 	if (!s || store_install_begin(s, HELLO_HASH, &in) < 0)
 		return 2;
 	fd = dup(store_install_dirfd(in));
@@ -509,7 +439,7 @@ static int child_deep(const char *dir)
 	close(fd);
 	setrlimit(RLIMIT_NOFILE, &rl);
 	store_install_abort(in);
-	if (r == 0 && count_entries(dir, "tmp") != 0)
+	if (r == 0 && tu_count_entries(dir, "tmp") != 0)
 		r = 4;
 	store_close(s);
 	return r;
@@ -517,12 +447,12 @@ static int child_deep(const char *dir)
 
 static void test_deep_remove(void)
 {
-	char *dir = store_dir_new("deep");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "deep");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	int st;
 
 	store_close(s);
-	st = wait_child(spawn(-1, "deep", dir, NULL));
+	st = tu_wait_child(spawn(-1, "deep", dir, NULL));
 	ok(exited_ok(st), "300 levels removed with 32 descriptors (%d)",
 		WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	free(dir);
@@ -559,7 +489,7 @@ static void *lock_thread(void *p)
 /* lock-hold: take the lock, log "E" and "L" around a 0.3 s hold */
 static int child_lock_hold(const char *dir, const char *log)
 {
-	struct store *s = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct timespec ts = { 0, 300000000 };
 	struct store_lock *l;
 	int fd, r = 0;
@@ -585,7 +515,7 @@ out:
 /* dead-holder: take the lock, say so on fd, die by SIGKILL holding it */
 static int child_dead_holder(const char *dir, int fd)
 {
-	struct store *s = child_store = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct store_lock *l;
 
 	if (!s || store_lock_hash(s, HELLO_HASH, 0, &l) < 0)
@@ -599,8 +529,8 @@ static int child_dead_holder(const char *dir, int fd)
 
 static void test_locks(void)
 {
-	char *dir = store_dir_new("locks");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "locks");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	char log[sizeof(base) + 16], line[64], fdarg[16];
 	int i, fds[2], nok, depth, max_depth;
 	struct store_lock *l, *l2;
@@ -623,7 +553,7 @@ static void test_locks(void)
 		pids[i] = spawn(-1, "lock-hold", dir, log, NULL);
 	nok = 0;
 	for (i = 0; i < 4; i++)
-		nok += exited_ok(wait_child(pids[i]));
+		nok += exited_ok(tu_wait_child(pids[i]));
 	is_int(nok, 4, "4 processes got the lock");
 	f = fopen(log, "r");
 	for (i = 0, depth = 0, max_depth = 0; f && fgets(line, sizeof(line), f); i++) {
@@ -643,19 +573,19 @@ static void test_locks(void)
 	close(fds[1]);
 	ok(read(fds[0], &c, 1) == 1, "child took the lock");
 	close(fds[0]);
-	ok(killed(wait_child(pid)), "and died");
-	t0 = now_s();
+	ok(killed(tu_wait_child(pid)), "and died");
+	t0 = tu_now_s();
 	is_int(store_lock_hash(s, HELLO_HASH, 0, &l), 0, "dead holder's lock is free");
-	ok(now_s() - t0 < 0.1, "at once");
+	ok(tu_now_s() - t0 < 0.1, "at once");
 
 	/* timeouts: a second holder in this process waits and gives up */
-	t0 = now_s();
+	t0 = tu_now_s();
 	is_int(store_lock_hash(s, HELLO_HASH, 0, &l2), -ETIMEDOUT, "timeout 0: try once");
-	ok(now_s() - t0 < 0.05, "timeout 0 does not wait");
-	t0 = now_s();
+	ok(tu_now_s() - t0 < 0.05, "timeout 0 does not wait");
+	t0 = tu_now_s();
 	is_int(store_lock_hash(s, HELLO_HASH, 0.3, &l2), -ETIMEDOUT, "held: -ETIMEDOUT");
-	ok(now_s() - t0 >= 0.29 && now_s() - t0 < 1.0, "after the timeout (%.3f s)",
-		now_s() - t0);
+	ok(tu_now_s() - t0 >= 0.29 && tu_now_s() - t0 < 1.0, "after the timeout (%.3f s)",
+		tu_now_s() - t0);
 	is_int(store_lock_hash(s, OTHER_HASH, 0, &l2), 0, "another hash is independent");
 	store_unlock(l2);
 	store_unlock(l);
@@ -674,8 +604,8 @@ static void test_locks(void)
  */
 static void test_lock_threads(void)
 {
-	char *dir = store_dir_new("lock-threads");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "lock-threads");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct lock_arg arg = { s, 1.0 };
 	pthread_t t[8];
 	double t0;
@@ -687,14 +617,14 @@ static void test_lock_threads(void)
 		return;
 	}
 	/* 8 threads, 1 s each */
-	t0 = now_s();
+	t0 = tu_now_s();
 	for (i = 0; i < 8; i++)
 		pthread_create(&t[i], NULL, lock_thread, &arg);
 	for (i = 0; i < 8; i++)
 		pthread_join(t[i], NULL);
 	is_int(atomic_load(&lock_ok), 8, "8 threads got the lock");
 	is_int(atomic_load(&max_holders), 1, "never two holders at once (threads)");
-	ok(now_s() - t0 >= 7.9, "the holds were serial (%.2f s)", now_s() - t0);
+	ok(tu_now_s() - t0 >= 7.9, "the holds were serial (%.2f s)", tu_now_s() - t0);
 	store_close(s);
 	free(dir);
 }
@@ -749,7 +679,7 @@ static void *stress_writer(void *p)
 
 static void test_concurrency(void)
 {
-	char *dir = store_dir_new("concurrency");
+	char *dir = tu_path(base, "concurrency");
 	struct store_info info = { .state = STORE_INSTALLED };
 	atomic_int stop = 0, errors = 0;
 	struct stress args[6];
@@ -761,7 +691,7 @@ static void test_concurrency(void)
 	int i;
 
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
-	s = open_store(dir, STORE_CREATE);
+	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
 	if (!s) {
 		ok(0, "open");
@@ -793,7 +723,7 @@ static void test_concurrency(void)
 /* grow: 3000 rows with a long source, from another process */
 static int child_grow(const char *dir)
 {
-	struct store *s = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct store_info info = { .state = STORE_INSTALLED };
 	uint8_t h[STORE_HASH_LEN] = { 0 };
 	char url[200];
@@ -814,7 +744,7 @@ static int child_grow(const char *dir)
 
 static void test_mapsize(void)
 {
-	char *dir = store_dir_new("mapsize");
+	char *dir = tu_path(base, "mapsize");
 	char hex[STORE_HASH_HEX + 1], url[200];
 	uint8_t h[STORE_HASH_LEN] = { 0 };
 	struct store_info info = { .state = STORE_INSTALLED, .bytes = 1 };
@@ -824,7 +754,7 @@ static void test_mapsize(void)
 	int i, r = 0, found = 0;
 
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
-	s = open_store(dir, STORE_CREATE);
+	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
 	if (!s) {
 		ok(0, "open");
@@ -859,7 +789,7 @@ static void test_mapsize(void)
 	ok(r == 0 && st.artifacts == 5000 && st.bytes == 5000 && st.installs == 5000,
 		"counters follow (%ju)", (uintmax_t)st.artifacts);
 	store_close(s);
-	s = open_store(dir, STORE_NO_RECONCILE);
+	s = tu_store_open(dir, STORE_NO_RECONCILE);
 	if (s) {
 		mdb_env_info(s->env, &ei);
 		ok(ei.me_mapsize >= 4 * 65536, "the grown size persists (%zu)", ei.me_mapsize);
@@ -868,9 +798,9 @@ static void test_mapsize(void)
 	free(dir);
 
 	/* another process grows the map: we see MDB_MAP_RESIZED and adopt its size */
-	dir = store_dir_new("resized");
+	dir = tu_path(base, "resized");
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
-	s = open_store(dir, STORE_CREATE);
+	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
 	if (!s) {
 		ok(0, "open");
@@ -881,7 +811,7 @@ static void test_mapsize(void)
 	h[2] = 1;
 	info.source = NULL;
 	store_idx_set(s, h, &info, 0);
-	r = wait_child(spawn(-1, "grow", dir, NULL));
+	r = tu_wait_child(spawn(-1, "grow", dir, NULL));
 	ok(exited_ok(r), "a child wrote 3000 rows");
 	h[0] = 0x0b;
 	h[1] = 0xb7;	/* row 2999 */
@@ -903,8 +833,8 @@ static void test_mapsize(void)
 
 static void test_access(void)
 {
-	char *dir = store_dir_new("access");
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "access");
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_info info = { .state = STORE_INSTALLED, .last_access = 1000 };
 	uint8_t h[STORE_HASH_LEN];
 	int64_t t0 = time(NULL);
@@ -947,7 +877,7 @@ static void test_access(void)
 	store_idx_set(s, h, &info, 0);
 	store_touch(s, HELLO_HASH);
 	store_close(s);
-	s = open_store(dir, STORE_NO_RECONCILE);	/* the row has no tree */
+	s = tu_store_open(dir, STORE_NO_RECONCILE);	/* the row has no tree */
 	ok(s && store_lookup(s, HELLO_HASH, &info) == 0 && info.last_access >= t0,
 		"store_close flushed");
 	store_close(s);
@@ -972,8 +902,8 @@ static void make_tree(const char *dir, const char *name, const char *content)
 /* commit finds artifacts/<hash> without a row: a dead winner's tree, or a squatter */
 static void test_lost_race(void)
 {
-	char *dir = store_dir_new("lost-race"), path[PATH_MAX + 64];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "lost-race"), path[PATH_MAX + 64];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_info info = { .source = NULL };	/* lookups leave it alone on failure */
 	struct store_install *in;
 	struct store_stats st;
@@ -995,7 +925,7 @@ static void test_lost_race(void)
 			info.bytes == 13,
 		"that tree was verified and indexed");
 	store_info_release(&info);
-	is_int(count_entries(dir, "tmp"), 0, "our tree removed");
+	is_int(tu_count_entries(dir, "tmp"), 0, "our tree removed");
 
 	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, OTHER_HASH);
 	close(open(path, O_WRONLY | O_CREAT, 0644));
@@ -1009,7 +939,7 @@ static void test_lost_race(void)
 	ok(store_lookup(s, OTHER_HASH, &info) == 0 && info.state == STORE_INSTALLED,
 		"our tree installed");
 	store_info_release(&info);
-	ok(count_entries(dir, "quarantine") == 1 && count_entries(dir, "tmp") == 0,
+	ok(tu_count_entries(dir, "quarantine") == 1 && tu_count_entries(dir, "tmp") == 0,
 		"the squatter is in quarantine/");
 	is_str(store_errmsg(s), "", "no error message left behind");
 	ok(store_stats(s, &st) == 0 && st.installs == 1 && st.artifacts == 2,
@@ -1024,7 +954,7 @@ static void test_lost_race(void)
  */
 static int child_live_install(const char *dir, int readyfd, int gofd)
 {
-	struct store *s = child_store = open_store(dir, STORE_NO_RECONCILE);
+	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct pollfd pfd = { .events = POLLIN };
 	static struct store_install *in;	/* reachable, as child_store */
 	struct store_lock *l;
@@ -1045,8 +975,8 @@ static int child_live_install(const char *dir, int readyfd, int gofd)
 
 static void test_reconcile(void)
 {
-	char *dir = store_dir_new("reconcile"), path[PATH_MAX];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "reconcile"), path[PATH_MAX];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_reconcile_report rep;
 	struct store_info info = { .state = STORE_INSTALLED };
 	struct store_install *live;
@@ -1089,7 +1019,7 @@ static void test_reconcile(void)
 
 	is_int(store_reconcile(s, 0, &rep), 0, "reconcile (%s)", store_errmsg(s));
 	is_int(rep.tmp_removed, 1, "dead leftover removed");
-	is_int(count_entries(dir, "tmp"), 3, "live installs and unknown names kept");
+	is_int(tu_count_entries(dir, "tmp"), 3, "live installs and unknown names kept");
 	ok(r == 0 && access(store_install_path(live), F_OK) == 0, "unlocked live install kept");
 	is_int(rep.rows_dropped, 1, "row without a tree dropped");
 	is_int(store_lookup(s, "00000000000000000000000000000000000000aa", &info), -ENOENT,
@@ -1101,21 +1031,21 @@ static void test_reconcile(void)
 		"its row: installed, 13 bytes, 1 file");
 	store_info_release(&info);
 	is_int(rep.trees_quarantined, 1, "tree with a wrong hash quarantined");
-	ok(!exists(dir, "artifacts/" OTHER_HASH) && count_entries(dir, "quarantine") == 1,
+	ok(!exists(dir, "artifacts/" OTHER_HASH) && tu_count_entries(dir, "quarantine") == 1,
 		"moved to quarantine/");
 	ok(store_lookup(s, OTHER_HASH, &info) == 0 && info.state == STORE_QUARANTINED,
 		"row marked quarantined");
 	store_info_release(&info);
 
 	close(go[1]);
-	ok(killed(wait_child(pid)), "child died holding its lock and flock");
+	ok(killed(tu_wait_child(pid)), "child died holding its lock and flock");
 	is_int(store_reconcile(s, 0, &rep), 0, "reconcile again");
 	is_int(rep.tmp_removed, 1, "the dead child's tree removed");
 	is_int(rep.trees_indexed + rep.trees_quarantined + rep.rows_dropped, 0,
 		"nothing else to do");
 	if (r == 0)
 		store_install_abort(live);
-	is_int(count_entries(dir, "tmp"), 1, "only the unknown name left");
+	is_int(tu_count_entries(dir, "tmp"), 1, "only the unknown name left");
 
 	/* verify, and STORE_VERIFY_ALL */
 	is_int(store_verify(s, HELLO_HASH, false), 0, "verify: ok");
@@ -1130,7 +1060,7 @@ static void test_reconcile(void)
 	ok(exists(dir, "artifacts/" HELLO_HASH), "left in place without quarantine");
 	is_int(store_reconcile(s, STORE_VERIFY_ALL, &rep), 0, "reconcile with VERIFY_ALL");
 	is_int(rep.trees_quarantined, 1, "the corrupt tree quarantined");
-	ok(!exists(dir, "artifacts/" HELLO_HASH) && count_entries(dir, "quarantine") == 2,
+	ok(!exists(dir, "artifacts/" HELLO_HASH) && tu_count_entries(dir, "quarantine") == 2,
 		"moved to quarantine/");
 	store_close(s);
 	free(dir);
@@ -1145,7 +1075,7 @@ static int child_crash(const char *dir, const char *point, const char *hash)
 	struct store *s;
 
 	setenv("ARTIFACTFS_CRASH_AT", point, 1);
-	s = child_store = open_store(dir, STORE_CREATE);
+	s = child_store = tu_store_open(dir, STORE_CREATE);
 	if (!s || store_lock_hash(s, hash, 10, &l) < 0)
 		return 2;
 	child_lock = l;
@@ -1157,7 +1087,7 @@ static int child_crash(const char *dir, const char *point, const char *hash)
 
 static int crash_child(const char *dir, const char *point)
 {
-	return killed(wait_child(spawn(-1, "crash", dir, point, tree_hash, NULL)));
+	return killed(tu_wait_child(spawn(-1, "crash", dir, point, tree_hash, NULL)));
 }
 
 /* consistent - artifacts/<hash> absent without a row, or complete with one. */
@@ -1170,10 +1100,10 @@ static int consistent(struct store *s, const char *dir, bool *installed)
 	snprintf(rel, sizeof(rel), "artifacts/%s", tree_hash);
 	*installed = r == 0;
 	if (r == -ENOENT)
-		return !exists(dir, rel) && count_entries(dir, "tmp") == 0;
+		return !exists(dir, rel) && tu_count_entries(dir, "tmp") == 0;
 	store_info_release(&info);
 	return r == 0 && info.state == STORE_INSTALLED && store_verify(s, tree_hash, false) == 0 &&
-	       count_entries(dir, "tmp") == 0;
+	       tu_count_entries(dir, "tmp") == 0;
 }
 
 static void test_crash(void)
@@ -1192,9 +1122,9 @@ static void test_crash(void)
 	char *dir;
 
 	for (i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
-		dir = store_dir_new(points[i].point);
+		dir = tu_path(base, points[i].point);
 		ok(crash_child(dir, points[i].point), "child killed at %s", points[i].point);
-		s = open_store(dir, 0);
+		s = tu_store_open(dir, 0);
 		ok(s && consistent(s, dir, &installed) && installed == points[i].installed,
 			"%s: reopened store is consistent, artifact %s", points[i].point,
 			points[i].installed ? "installed" : "absent");
@@ -1203,10 +1133,10 @@ static void test_crash(void)
 	}
 
 	/* killed in the middle of reconciling an after-rename crash */
-	dir = store_dir_new("reconcile-crash");
+	dir = tu_path(base, "reconcile-crash");
 	ok(crash_child(dir, "after-rename"), "child killed at after-rename");
 	ok(crash_child(dir, "reconcile"), "next opener killed while reconciling");
-	s = open_store(dir, 0);
+	s = tu_store_open(dir, 0);
 	ok(s && consistent(s, dir, &installed) && installed, "reconcile: consistent, installed");
 	store_close(s);
 	free(dir);
@@ -1216,7 +1146,7 @@ static void test_crash(void)
 
 static void test_faults(void)
 {
-	char *dir = store_dir_new("faults");
+	char *dir = tu_path(base, "faults");
 	struct store *s;
 	struct store_install *in;
 	struct store_info info;
@@ -1226,7 +1156,7 @@ static void test_faults(void)
 
 	is_int(store_fault_set("nosuchcall", 1, EIO), -EINVAL, "fault: unknown syscall");
 	unsetenv("ARTIFACTFS_UNSAFE_NO_FSYNC");
-	s = open_store(dir, STORE_CREATE);
+	s = tu_store_open(dir, STORE_CREATE);
 	if (!s) {
 		ok(0, "open");
 		free(dir);
@@ -1238,7 +1168,7 @@ static void test_faults(void)
 		r = install(s, tree_hash, NULL);
 		store_fault_clear();
 		is_int(r, -ENOSPC, "ENOSPC at %s: commit fails (%s)", calls[i], store_errmsg(s));
-		ok(count_entries(dir, "artifacts") == 0 && count_entries(dir, "tmp") == 0,
+		ok(tu_count_entries(dir, "artifacts") == 0 && tu_count_entries(dir, "tmp") == 0,
 			"%s: nothing in artifacts/, tmp/ cleaned", calls[i]);
 		is_int(store_lookup(s, tree_hash, &info), -ENOENT, "%s: no row", calls[i]);
 	}
@@ -1246,7 +1176,7 @@ static void test_faults(void)
 	is_int(store_install_begin(s, tree_hash, &in), -ENOSPC, "ENOSPC at mkdirat: begin fails");
 	store_fault_set("openat", 1, EMFILE);
 	is_int(store_install_begin(s, tree_hash, &in), -EMFILE, "EMFILE at openat: begin fails");
-	ok(count_entries(dir, "tmp") == 0, "begin failures leave nothing");
+	ok(tu_count_entries(dir, "tmp") == 0, "begin failures leave nothing");
 	store_fault_set("renameat", 2, EIO);
 	is_int(install(s, tree_hash, NULL), 0, "a fault on the 2nd call spares the 1st");
 	store_fault_clear();
@@ -1277,8 +1207,8 @@ static int collect_root(const char *path, int64_t last_seen, void *arg)
 
 static void test_roots(void)
 {
-	char *dir = store_dir_new("roots"), cwd[PATH_MAX], want[PATH_MAX * 2], link[PATH_MAX];
-	struct store *s = open_store(dir, STORE_CREATE);
+	char *dir = tu_path(base, "roots"), cwd[PATH_MAX], want[PATH_MAX * 2], link[PATH_MAX];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct roots rs = { .n = 0 };
 	int64_t t0 = time(NULL);
 
@@ -1340,11 +1270,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2 && strcmp(argv[1], "--child") == 0)
 		return child_main(argc - 2, argv + 2);
-	/* the path that runs us again: argv[0], or /proc/self/exe when it has no '/' */
-	if (strchr(argv[0], '/') ? !realpath(argv[0], me) : !realpath("/proc/self/exe", me)) {
-		printf("Bail out! cannot find this program: %s\n", strerror(errno));
+	if (tu_find_self(argv[0], me) < 0)
 		return 1;
-	}
 	self = me;
 
 	snprintf(base, sizeof(base), "%s/artifactfs-store.XXXXXX", tmp && *tmp ? tmp : "/tmp");

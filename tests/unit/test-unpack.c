@@ -17,6 +17,7 @@
 #include "store/hash.h"
 #include "store/internal.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -37,16 +38,6 @@
 static char base[1024];
 static char outside[2048]; /* an absolute path hostile entries aim at */
 static int runs;
-
-static const char *hex(const uint8_t *d, size_t len)
-{
-	static char bufs[8][HASH_HEX_MAX];
-	static unsigned i;
-	char *b = bufs[i++ % 8];
-
-	hash_to_hex(d, len, b);
-	return b;
-}
 
 /* ---- a growable byte buffer ------------------------------------------------- */
 
@@ -260,15 +251,6 @@ static int memfd_of(const struct bytes *b)
 	return fd;
 }
 
-static void write_file(const char *path, const char *data)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || write(fd, data, strlen(data)) != (ssize_t)strlen(data))
-		abort();
-	close(fd);
-}
-
 static bool file_is(const char *path, const char *want)
 {
 	char got[4096];
@@ -324,7 +306,7 @@ static void run(struct run *r, const struct bytes *b, bool extract)
 	snprintf(p, sizeof(p), "%s/canary", r->top);
 	if (mkdir(r->top, 0755) < 0 || mkdir(r->dir, 0755) < 0)
 		abort();
-	write_file(p, "canary");
+	tu_write_file(p, "canary");
 	if (extract)
 		dfd = open(r->dir, O_RDONLY | O_DIRECTORY);
 	fd = memfd_of(b);
@@ -362,12 +344,13 @@ static void expect_ok(const char *name, const struct bytes *b, const char *want,
 		return;
 	}
 	if (want)
-		is_str(hex(r.d.tree, HASH_SHA1_LEN), want, "%s: tree hash", name);
+		is_str(tu_hex(r.d.tree, HASH_SHA1_LEN), want, "%s: tree hash", name);
 	rc = tree_hash_dir(r.dir, 0, disk, &err);
 	ok(rc == 0 && memcmp(disk, r.d.tree, HASH_SHA1_LEN) == 0,
 		"%s: tree_hash_dir of the result agrees", name);
 	if (rc == 0 && memcmp(disk, r.d.tree, HASH_SHA1_LEN) != 0)
-		diag("disk %s, stream %s", hex(disk, HASH_SHA1_LEN), hex(r.d.tree, HASH_SHA1_LEN));
+		diag("disk %s, stream %s", tu_hex(disk, HASH_SHA1_LEN),
+			tu_hex(r.d.tree, HASH_SHA1_LEN));
 	free(err);
 	hash_buffer(HASH_SHA256, b->p, b->len, sha);
 	ok(memcmp(sha, r.d.sha256, sizeof(sha)) == 0 && r.d.tarball_bytes == b->len,
@@ -465,7 +448,8 @@ static void test_vectors(void)
 	W_DIR(&w, "e");
 	w_close(&w);
 	expect_ok("empty dir skipped", &w.out, FOO_TREE, &r);
-	is_str(hex(r.d.tree_keep_empty, HASH_SHA1_LEN), "b432e92555272d36383341668e0c9e63683a0877",
+	is_str(tu_hex(r.d.tree_keep_empty, HASH_SHA1_LEN),
+		"b432e92555272d36383341668e0c9e63683a0877",
 		"empty dir kept in the keep-empty variant");
 	ok(S_ISDIR(mode_of(&r, "e")), "empty dir is still created on disk");
 	run_free(&r);
@@ -492,7 +476,7 @@ static void test_vectors(void)
 	W_LINK(&w, "link", "sch\xc3\xb6n");
 	w_close(&w);
 	expect_ok("non-ASCII symlink", &w.out, "289b9713bf8902fbd0688b0ca5584ec4cf08fdc9", &r);
-	is_str(hex(r.d.tree_legacy, HASH_SHA1_LEN), "23b444ffcdb0f0581971360378088dbaf47c011e",
+	is_str(tu_hex(r.d.tree_legacy, HASH_SHA1_LEN), "23b444ffcdb0f0581971360378088dbaf47c011e",
 		"non-ASCII symlink: Pkg's legacy variant");
 	run_free(&r);
 	bytes_free(&w.out);
@@ -1289,7 +1273,7 @@ static void test_stop_at_end(void)
 		abort();
 	rc = fetch_unpack_ex(s, -1, &lim, &d, &msg);
 	is_int(rc, 0, "1 TiB of zeros after the tar data: unpacks");
-	is_str(hex(d.tree, HASH_SHA1_LEN), FOO_TREE, "1 TiB trailer: tree hash");
+	is_str(tu_hex(d.tree, HASH_SHA1_LEN), FOO_TREE, "1 TiB trailer: tree hash");
 	ok(!d.complete && fetch_stream_bytes(s) < (4u << 20),
 		"1 TiB trailer: stopped at the end of the tar data (%llu bytes read)",
 		(unsigned long long)fetch_stream_bytes(s));
@@ -1302,13 +1286,8 @@ static void test_stop_at_end(void)
 
 int main(void)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(base, sizeof(base), "%s/test-unpack.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(base)) {
-		perror("mkdtemp");
+	if (tu_mkdtemp(base, sizeof(base), "test-unpack") < 0)
 		return 1;
-	}
 	snprintf(outside, sizeof(outside), "%s/outside-evil", base);
 	if (fetch_global_init() < 0)
 		return 1;
@@ -1327,15 +1306,10 @@ int main(void)
 	test_empty_gzip();
 	test_stop_at_end();
 
-	if (!tap_failed) {
-		char cmd[4200];
-
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-		if (system(cmd) != 0)
-			diag("could not remove %s", base);
-	} else {
+	if (!tap_failed)
+		tu_rmtree(base);
+	else
 		diag("kept %s", base);
-	}
 	fetch_global_cleanup();
 	return tap_done();
 }

@@ -95,21 +95,12 @@ bool up_key_valid(const char *key);
 int up_escape(struct buf *b, const char *key, bool keep_slash);
 
 /*
- * up_retryable - whether a failure may be transient: a transport error
- * (err) of the retried classes, or an HTTP status (408, 425, 429, 5xx).
- */
-bool up_retryable(int err, long status);
-
-/*
  * up_percent_decode - decode the %XX escapes (RFC 3986) of the n bytes at s
  * into out, which has room for n + 1 bytes and may be s itself; other bytes,
  * and a '%' not followed by two hex digits, are copied.  out is
  * NUL-terminated.
  */
 void up_percent_decode(const char *s, size_t n, char *out);
-
-/* up_sleep_ms - sleep for ms milliseconds. */
-void up_sleep_ms(unsigned ms);
 
 /* http(s) (upload_http.c) */
 int http_init(struct upload *u, const char *dest);

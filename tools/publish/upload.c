@@ -484,6 +484,18 @@ out:
 	return err;
 }
 
+void up_req_put(struct up_req *r, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg)
+{
+	*r = (struct up_req){.method = "PUT",
+		.url = url,
+		.body = b,
+		.content_type = type,
+		.progress = progress,
+		.progress_arg = arg,
+		.progress_total = b->len};
+}
+
 /* ---- the interface ------------------------------------------------------------------ */
 
 /*

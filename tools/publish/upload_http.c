@@ -131,18 +131,13 @@ static bool http_missing(struct upload *u, const char *dir_url)
 int http_put(struct upload *u, const char *url, struct up_body *b, const char *type,
 	upload_progress_fn progress, void *arg)
 {
-	struct up_req r = {.method = "PUT",
-		.url = url,
-		.body = b,
-		.content_type = type,
-		.progress = progress,
-		.progress_arg = arg,
-		.progress_total = b->len};
+	struct up_req r;
 	unsigned attempts = u->attempts;
 	bool made = false;
 	char *dir;
 	int err;
 
+	up_req_put(&r, url, b, type, progress, arg);
 	u->attempts = 1;
 	err = up_request(u, &r, "upload", 409);
 	u->attempts = attempts;

@@ -76,6 +76,14 @@ struct up_req {
 int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status);
 
 /*
+ * up_req_put - make *r the PUT of the body b (borrowed, as url, type and
+ * arg: they must outlive r) to url with Content-Type type, its progress
+ * reported to progress(arg) against b->len; every other field zero.
+ */
+void up_req_put(struct up_req *r, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg);
+
+/*
  * up_fail - record a message (printf-style) on u and return err.  The first
  * message since the last up_clear_error() wins (curl's Curl_failf()): a
  * later failure of the same call, such as the abort after a failed part,

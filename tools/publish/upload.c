@@ -1,7 +1,8 @@
 /*
- * upload.c - the upload layer: destinations, keys, libcurl requests with
- * retries, and the dispatch to the backends: upload_s3.c (S3),
- * upload_http.c (http(s) PUT, WebDAV), upload_file.c (file://)
+ * upload.c - the upload layer: destinations, keys, libcurl requests on the
+ * transport of fetch/http.h (handle setup, errno classes, retries), and the
+ * dispatch to the backends: upload_s3.c (S3), upload_http.c (http(s) PUT,
+ * WebDAV), upload_file.c (file://)
  */
 #include "tools/publish/upload_int.h"
 

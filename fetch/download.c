@@ -10,12 +10,12 @@
 #include "config.h"
 
 #include "fetch/fetch.h"
+#include "fetch/http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -23,10 +23,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/hash.h"
+#include "store/util/time.h"
 
 extern char **environ;
 
@@ -34,7 +34,6 @@ extern char **environ;
 #define CURL_BUF (256L << 10) /* CURLOPT_BUFFERSIZE: socket reads of 256 KiB */
 #define FD_BUF (256u << 10)   /* read(2) size for file:// and fd streams */
 #define PROGRESS_MS 100	      /* at most one progress report per 100 ms */
-#define MAX_REDIRS 10L
 
 struct fetch_stream {
 	char *name;		       /* the URL or file name, for messages and progress */
@@ -70,28 +69,6 @@ struct fetch_stream {
 	long http_status; /* an HTTP status >= 400 seen by the write callback */
 	char curl_err[CURL_ERROR_SIZE];
 };
-
-/* --- process setup --------------------------------------------------------------- */
-
-static pthread_once_t global_once = PTHREAD_ONCE_INIT;
-static int global_rc;
-
-static void global_init_once(void)
-{
-	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -ENOMEM;
-}
-
-int fetch_global_init(void)
-{
-	pthread_once(&global_once, global_init_once);
-	return global_rc;
-}
-
-void fetch_global_cleanup(void)
-{
-	if (global_rc == 0)
-		curl_global_cleanup();
-}
 
 void fetch_options_init(struct fetch_options *o)
 {
@@ -142,14 +119,6 @@ int fetch_pkg_server_url(const char *setting, char **ret)
 
 /* --- helpers --------------------------------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void __attribute__((format(printf, 3, 4)))
 stream_fail(struct fetch_stream *s, int err, const char *fmt, ...)
 {
@@ -163,141 +132,12 @@ stream_fail(struct fetch_stream *s, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
-const char *fetch_http_reason(long code)
-{
-	static const struct {
-		long code;
-		const char *text;
-	} reasons[] = {
-		{400, "Bad Request"},
-		{401, "Unauthorized"},
-		{402, "Payment Required"},
-		{403, "Forbidden"},
-		{404, "Not Found"},
-		{405, "Method Not Allowed"},
-		{406, "Not Acceptable"},
-		{407, "Proxy Authentication Required"},
-		{408, "Request Timeout"},
-		{409, "Conflict"},
-		{410, "Gone"},
-		{411, "Length Required"},
-		{412, "Precondition Failed"},
-		{413, "Content Too Large"},
-		{414, "URI Too Long"},
-		{415, "Unsupported Media Type"},
-		{416, "Range Not Satisfiable"},
-		{417, "Expectation Failed"},
-		{421, "Misdirected Request"},
-		{425, "Too Early"},
-		{429, "Too Many Requests"},
-		{451, "Unavailable For Legal Reasons"},
-		{500, "Internal Server Error"},
-		{501, "Not Implemented"},
-		{502, "Bad Gateway"},
-		{503, "Service Unavailable"},
-		{504, "Gateway Timeout"},
-		{505, "HTTP Version Not Supported"},
-		{507, "Insufficient Storage"},
-		{511, "Network Authentication Required"},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-		if (reasons[i].code == code)
-			return reasons[i].text;
-	return NULL;
-}
-
-/*
- * One errno per HTTP failure class (fetch.h).  Retried: 408, 425, 429 and
- * 5xx, the statuses a later attempt can change; not 404/410 (the brief and
- * Julia's users agree a missing file stays missing), nor 401/403/407 (S3
- * answers 403 for a missing key) nor the other 4xx.
- */
-int fetch_http_errno(long code, bool *retryable)
-{
-	if (retryable)
-		*retryable = code == 408 || code == 425 || code == 429 || code >= 500;
-	if (code == 404 || code == 410)
-		return -ENOENT;
-	if (code == 401 || code == 403 || code == 407)
-		return -EACCES;
-	return -EREMOTEIO;
-}
-
 static void stream_fail_http(struct fetch_stream *s, long code)
 {
-	const char *reason = fetch_http_reason(code);
-	int err = fetch_http_errno(code, &s->retryable);
+	char what[128];
 
-	if (reason)
-		stream_fail(s, err, "HTTP %ld %s", code, reason);
-	else
-		stream_fail(s, err, "HTTP %ld", code);
-}
-
-int fetch_curl_errno(int code, bool *retryable)
-{
-	bool again;
-
-	if (!retryable)
-		retryable = &again;
-	*retryable = true;
-	switch ((CURLcode)code) {
-	case CURLE_OK:
-		return 0;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_PARTIAL_FILE:
-		return -EPIPE;
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_WEIRD_SERVER_REPLY:
-		return -ECONNRESET;
-	case CURLE_SSL_CONNECT_ERROR:
-		return -EKEYREJECTED;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CIPHER:
-	case CURLE_SSL_ISSUER_ERROR:
-	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_CRL_BADFILE:
-		*retryable = false;
-		return -EKEYREJECTED;
-	case CURLE_TOO_MANY_REDIRECTS:
-		*retryable = false;
-		return -ELOOP;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		*retryable = false;
-		return -EPROTONOSUPPORT;
-	case CURLE_URL_MALFORMAT:
-		*retryable = false;
-		return -EINVAL;
-	case CURLE_OUT_OF_MEMORY:
-		*retryable = false;
-		return -ENOMEM;
-	case CURLE_ABORTED_BY_CALLBACK:
-		*retryable = false;
-		return -ECANCELED;
-	case CURLE_REMOTE_FILE_NOT_FOUND:
-	case CURLE_FILE_COULDNT_READ_FILE:
-		*retryable = false;
-		return -ENOENT;
-	case CURLE_REMOTE_ACCESS_DENIED:
-		*retryable = false;
-		return -EACCES;
-	default:
-		return -EIO;
-	}
+	fetch_http_describe(code, NULL, what, sizeof(what));
+	stream_fail(s, fetch_http_errno(code, &s->retryable), "%s", what);
 }
 
 static int stream_common_init(
@@ -349,7 +189,7 @@ static void report_progress(struct fetch_stream *s, bool force)
 
 	if (!s->o || !s->o->progress)
 		return;
-	t = now_ms();
+	t = time_mono_ms();
 	if (!force && t - s->last_report_ms < PROGRESS_MS)
 		return;
 	s->last_report_ms = t;
@@ -650,8 +490,15 @@ static bool under_server(const char *url, const char *server)
 static int setup_curl(
 	struct fetch_stream *s, const char *url, const struct fetch_options *o, char **errmsg)
 {
-	const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
-	char ua[128], *server = NULL;
+	struct fetch_http_conf conf = {
+		.ca_file = o->ca_file,
+		.connect_timeout = o->connect_timeout,
+		.low_speed_limit = o->low_speed_limit,
+		.low_speed_time = o->low_speed_time,
+		.timeout = fetch_deadline(o, 0),
+		.follow_redirects = true,
+	};
+	char *server = NULL;
 	CURLcode c = CURLE_OK;
 	int r;
 
@@ -661,7 +508,6 @@ static int setup_curl(
 	s->multi = curl_multi_init();
 	if (!s->data || !s->easy || !s->multi)
 		return -ENOMEM;
-	snprintf(ua, sizeof(ua), "artifactfs/%s libcurl/%s", ARTIFACTFS_VERSION, vi->version);
 
 	r = fetch_pkg_server_url(o->pkg_server, &server);
 	if (r < 0)
@@ -671,48 +517,21 @@ static int setup_curl(
 	free(server);
 	if (r < 0)
 		return r;
-
-#define SET(opt, val)                                                                              \
-	do {                                                                                       \
-		if (c == CURLE_OK)                                                                 \
-			c = curl_easy_setopt(s->easy, opt, val);                                   \
-	} while (0)
-	SET(CURLOPT_URL, url);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_WRITEFUNCTION, write_cb);
-	SET(CURLOPT_WRITEDATA, s);
-	SET(CURLOPT_ERRORBUFFER, s->curl_err);
-	SET(CURLOPT_FAILONERROR, 1L);
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, MAX_REDIRS);
-	/*
-	 * http and https only, also after a redirect: file:// URLs are read by
-	 * the fd stream, and a server must never redirect us into the local
-	 * file system (curl's own default refuses FILE on redirect for that
-	 * reason).
-	 */
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	SET(CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_USERAGENT, ua);
-	SET(CURLOPT_BUFFERSIZE, CURL_BUF);
-	if (o->connect_timeout > 0)
-		SET(CURLOPT_CONNECTTIMEOUT, o->connect_timeout);
-	if (o->low_speed_time > 0 && o->low_speed_limit > 0) {
-		SET(CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
-		SET(CURLOPT_LOW_SPEED_TIME, o->low_speed_time);
+	conf.headers = s->headers;
+	r = fetch_http_setup(s->easy, &conf, url, NULL, s->curl_err);
+	if (r < 0) {
+		if (errmsg)
+			*errmsg = strdup(s->curl_err);
+		return r;
 	}
-	SET(CURLOPT_TIMEOUT, fetch_deadline(o, 0));
-	if (o->ca_file)
-		SET(CURLOPT_CAINFO, o->ca_file);
-	if (s->headers)
-		SET(CURLOPT_HTTPHEADER, s->headers);
-		/* Proxies: libcurl reads http_proxy, https_proxy, no_proxy itself. */
-#undef SET
+	/* This transfer's own: an HTTP error ends it (write_cb checks too). */
+	c = curl_easy_setopt(s->easy, CURLOPT_FAILONERROR, 1L);
+	if (c == CURLE_OK)
+		c = curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, write_cb);
+	if (c == CURLE_OK)
+		c = curl_easy_setopt(s->easy, CURLOPT_WRITEDATA, s);
+	if (c == CURLE_OK)
+		c = curl_easy_setopt(s->easy, CURLOPT_BUFFERSIZE, CURL_BUF);
 	if (c != CURLE_OK) {
 		if (errmsg)
 			*errmsg = strdup(curl_easy_strerror(c));

@@ -8,9 +8,10 @@
  * platforms, triplets and versions (platform.h; platform.c, triplet.c,
  * version.c, platform_host.c), bind (bind.h) and Julia depots (depot.h).
  * The pipeline, declared here, turns a selected entry into an installed
- * tree: the HTTP transport (download.c), streaming verify + decompress +
- * tar rules (unpack.c, tar.c) and the install with single flight
- * (install.c).  The model includes neither curl nor libarchive, nor this
+ * tree: the HTTP transport (http.c, http.h: handle setup, errno classes
+ * and retries, shared with tools/publish/), the byte streams (download.c),
+ * streaming verify + decompress + tar rules (unpack.c, tar.c) and the
+ * install with single flight (install.c).  The model includes neither curl nor libarchive, nor this
  * header or the pipeline's private ones: the pipeline may use the model,
  * never the reverse.  tests/check-includes.sh lists the model's files and
  * fails when one of them breaks the rule, so the model can be used (and

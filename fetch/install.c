@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "fetch/fetch.h"
+#include "fetch/http.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "store/hash.h"
 #include "store/store.h"
@@ -115,14 +115,6 @@ static bool local_error(int r)
 {
 	return r == -ENOSPC || r == -EDQUOT || r == -EROFS || r == -ENOMEM || r == -EMFILE ||
 	       r == -ENFILE || r == -EIO || r == -EFBIG;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
 }
 
 /* What one attempt says about itself. */
@@ -391,23 +383,23 @@ static int try_source(
 	struct fetch *f, struct attempt *a, const char *hash, const struct fetch_source *src)
 {
 	const char *url = src->url, *sha256 = src->sha256;
-	unsigned n, delay = f->o.retry_delay_ms;
+	struct fetch_retry rt;
 	int r;
 
 	if (sha256 && !hash_hex_valid(sha256, STORE_SHA256_HEX)) {
 		why(a, "invalid sha256 '%s' (64 hex digits expected)", sha256);
 		return -EINVAL;
 	}
-	for (n = 1;; n++) {
+	fetch_retry_init(&rt, f->o.attempts, f->o.retry_delay_ms, 0);
+	for (;;) {
 		buf_reset(&a->why);
 		r = attempt_once(f, a, hash, src);
-		if (r == 0 || !a->retryable || n >= f->o.attempts)
+		if (r == 0 || !fetch_retry_again(&rt, a->retryable))
 			return r;
 		flog(f, FETCH_LOG_INFO,
-			"download of '%s' failed (attempt %u of %u), retrying in %u ms: %s", url, n,
-			f->o.attempts, delay, a->why.ptr ? a->why.ptr : "");
-		sleep_ms(delay);
-		delay *= 2;
+			"download of '%s' failed (attempt %u of %u), retrying in %u ms: %s", url,
+			rt.done, rt.attempts, rt.wait_ms, a->why.ptr ? a->why.ptr : "");
+		fetch_retry_wait(&rt);
 	}
 }
 

@@ -41,6 +41,10 @@ cp "$TEST_TMP/model/fetch/bind.c.orig" "$TEST_TMP/model/fetch/bind.c"
 echo '#include "fetch/fetch.h"' >> "$TEST_TMP/model/fetch/depot.c"
 fails "include checker catches the pipeline's header in fetch/depot.c" \
 	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
+cp "$top/fetch/depot.c" "$TEST_TMP/model/fetch/depot.c"
+echo '#include "fetch/http.h"' >> "$TEST_TMP/model/fetch/artifacts.c"
+fails "include checker catches the transport's header (curl) in fetch/artifacts.c" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/model"
 
 no_machine_paths() {
 	# Paths such as /work/<project> or /home/<user> would tie the tree to one machine.

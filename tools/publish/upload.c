@@ -1,11 +1,13 @@
 /*
- * upload.c - the upload layer: destinations, keys, libcurl requests with
- * retries, and the dispatch to the backends: upload_s3.c (S3),
- * upload_http.c (http(s) PUT, WebDAV), upload_file.c (file://)
+ * upload.c - the upload layer: destinations, keys, libcurl requests on the
+ * transport of fetch/http.h (handle setup, errno classes, retries), and the
+ * dispatch to the backends: upload_s3.c (S3), upload_http.c (http(s) PUT,
+ * WebDAV), upload_file.c (file://)
  */
 #include "tools/publish/upload_int.h"
 
 #include "fetch/fetch.h"
+#include "fetch/http.h"
 #include "store/hash.h"
 #include "store/util/time.h"
 #include "tools/publish/sidecar.h"
@@ -14,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 void upload_options_init(struct upload_options *o)
@@ -56,14 +57,6 @@ enum upload_kind upload_kind(const struct upload *u)
 bool upload_signed(const struct upload *u)
 {
 	return u->kind != UPLOAD_S3 || u->key_id;
-}
-
-void up_sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -169,16 +162,7 @@ void up_percent_decode(const char *s, size_t n, char *out)
 
 /* ---- libcurl requests ---------------------------------------------------------- */
 
-bool up_retryable(int err, long status)
-{
-	bool again;
-
-	if (status >= 400) {
-		fetch_http_errno(status, &again);
-		return again;
-	}
-	return err == -ECONNREFUSED || err == -ECONNRESET || err == -ETIMEDOUT || err == -EPIPE;
-}
+#define UP_MAX_DELAY_MS 120000 /* ceiling of the doubling wait between attempts */
 
 static size_t on_read(char *dst, size_t size, size_t nitems, void *arg)
 {
@@ -318,6 +302,13 @@ nomem:
 /* One attempt.  Returns 0 (any status: see r->status), or -errno of the transfer. */
 static int perform(struct upload *u, struct up_req *r, char *errbuf)
 {
+	struct fetch_http_conf conf = {
+		.user_agent = "artifactctl/" ARTIFACTFS_VERSION,
+		.ca_file = u->ca_file,
+		.connect_timeout = u->connect_timeout,
+		.low_speed_limit = 1,
+		.low_speed_time = u->low_speed_time,
+	};
 	struct curl_slist *headers = NULL;
 	CURL *c = u->curl;
 	CURLcode cc;
@@ -340,17 +331,11 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 		return err;
 
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, r->url);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "artifactctl/" ARTIFACTFS_VERSION);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, u->connect_timeout);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, u->low_speed_time);
-	if (u->ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, u->ca_file);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	conf.headers = headers;
+	if ((err = fetch_http_setup(c, &conf, r->url, NULL, errbuf)) < 0) {
+		curl_slist_free_all(headers);
+		return err;
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -435,12 +420,9 @@ bool up_xml_text(const char *p, const char *e, const char *tag, char *out, size_
 static void describe_status(const struct up_req *r, char *out, size_t size)
 {
 	char code[128] = "", msg[256] = "";
-	const char *reason = r->reason[0] ? r->reason : fetch_http_reason(r->status);
 	int n;
 
-	if (!reason)
-		reason = "";
-	n = snprintf(out, size, "HTTP %ld%s%s", r->status, *reason ? " " : "", reason);
+	n = fetch_http_describe(r->status, r->reason, out, size);
 	if (n < 0 || (size_t)n >= size || !r->resp || !r->resp->ptr)
 		return;
 	if (up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
@@ -452,7 +434,7 @@ static void describe_status(const struct up_req *r, char *out, size_t size)
 int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status)
 {
 	char errbuf[CURL_ERROR_SIZE], cause[512];
-	unsigned attempt, delay = u->retry_delay_ms;
+	struct fetch_retry rt;
 	struct buf errbody;
 	bool own = false;
 	int err;
@@ -463,7 +445,8 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 		r->resp = &errbody;
 		own = true;
 	}
-	for (attempt = 1;; attempt++) {
+	fetch_retry_init(&rt, u->attempts, u->retry_delay_ms, UP_MAX_DELAY_MS);
+	for (;;) {
 		err = perform(u, r, errbuf);
 		if (err == 0 && r->status >= 200 && r->status < 300)
 			break;
@@ -471,10 +454,9 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 			err = fetch_http_errno(r->status, NULL);
 			goto out;
 		}
-		if (attempt >= u->attempts || !up_retryable(err, err ? 0 : r->status))
+		if (!fetch_retry_again(&rt, fetch_http_retryable(err, err ? 0 : r->status)))
 			break;
-		up_sleep_ms(delay);
-		delay = delay > 60000 ? 120000 : delay * 2;
+		fetch_retry_wait(&rt);
 	}
 	if (err == 0 && (r->status < 200 || r->status >= 300)) {
 		describe_status(r, cause, sizeof(cause));
@@ -486,9 +468,9 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 	} else if (err < 0) {
 		snprintf(cause, sizeof(cause), "%s", errbuf);
 	}
-	if (err < 0 && attempt > 1)
+	if (err < 0 && rt.done > 1)
 		up_fail(u, err, "cannot %s '%s': %s (%u attempts)", verb,
-			r->name ? r->name : r->url, cause, attempt);
+			r->name ? r->name : r->url, cause, rt.done);
 	else if (err < 0)
 		up_fail(u, err, "cannot %s '%s': %s", verb, r->name ? r->name : r->url, cause);
 	else if (r->progress)
@@ -500,6 +482,18 @@ out:
 		r->resp = NULL;
 	}
 	return err;
+}
+
+void up_req_put(struct up_req *r, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg)
+{
+	*r = (struct up_req){.method = "PUT",
+		.url = url,
+		.body = b,
+		.content_type = type,
+		.progress = progress,
+		.progress_arg = arg,
+		.progress_total = b->len};
 }
 
 /* ---- the interface ------------------------------------------------------------------ */

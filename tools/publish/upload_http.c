@@ -5,6 +5,8 @@
  */
 #include "tools/publish/upload_int.h"
 
+#include "fetch/http.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,22 +131,17 @@ static bool http_missing(struct upload *u, const char *dir_url)
 int http_put(struct upload *u, const char *url, struct up_body *b, const char *type,
 	upload_progress_fn progress, void *arg)
 {
-	struct up_req r = {.method = "PUT",
-		.url = url,
-		.body = b,
-		.content_type = type,
-		.progress = progress,
-		.progress_arg = arg,
-		.progress_total = b->len};
+	struct up_req r;
 	unsigned attempts = u->attempts;
 	bool made = false;
 	char *dir;
 	int err;
 
+	up_req_put(&r, url, b, type, progress, arg);
 	u->attempts = 1;
 	err = up_request(u, &r, "upload", 409);
 	u->attempts = attempts;
-	if (err == 0 || attempts <= 1 || !(r.status == 409 || up_retryable(err, r.status)))
+	if (err == 0 || attempts <= 1 || !(r.status == 409 || fetch_http_retryable(err, r.status)))
 		return err;
 	if (r.status == 409 || r.status >= 500) {
 		dir = strdup(url);
@@ -160,7 +157,7 @@ int http_put(struct upload *u, const char *url, struct up_body *b, const char *t
 			return err;
 	}
 	if (!made)
-		up_sleep_ms(u->retry_delay_ms);
+		fetch_sleep_ms(u->retry_delay_ms);
 	u->attempts = attempts - 1;
 	up_clear_error(u); /* what failed before is recovered from: the retry tells */
 	err = up_request(u, &r, "upload", 0);

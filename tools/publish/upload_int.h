@@ -76,6 +76,14 @@ struct up_req {
 int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status);
 
 /*
+ * up_req_put - make *r the PUT of the body b (borrowed, as url, type and
+ * arg: they must outlive r) to url with Content-Type type, its progress
+ * reported to progress(arg) against b->len; every other field zero.
+ */
+void up_req_put(struct up_req *r, const char *url, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg);
+
+/*
  * up_fail - record a message (printf-style) on u and return err.  The first
  * message since the last up_clear_error() wins (curl's Curl_failf()): a
  * later failure of the same call, such as the abort after a failed part,
@@ -95,12 +103,6 @@ bool up_key_valid(const char *key);
 int up_escape(struct buf *b, const char *key, bool keep_slash);
 
 /*
- * up_retryable - whether a failure may be transient: a transport error
- * (err) of the retried classes, or an HTTP status (408, 425, 429, 5xx).
- */
-bool up_retryable(int err, long status);
-
-/*
  * up_percent_decode - decode the %XX escapes (RFC 3986) of the n bytes at s
  * into out, which has room for n + 1 bytes and may be s itself; other bytes,
  * and a '%' not followed by two hex digits, are copied.  out is
@@ -116,9 +118,6 @@ void up_percent_decode(const char *s, size_t n, char *out);
  * Reads only [p, e); e - p may be 0.
  */
 bool up_xml_text(const char *p, const char *e, const char *tag, char *out, size_t size);
-
-/* up_sleep_ms - sleep for ms milliseconds. */
-void up_sleep_ms(unsigned ms);
 
 /* http(s) (upload_http.c) */
 int http_init(struct upload *u, const char *dest);

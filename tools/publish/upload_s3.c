@@ -666,16 +666,11 @@ out:
 int s3_put(struct upload *u, const char *url, struct up_body *b, const char *type,
 	upload_progress_fn progress, void *arg)
 {
-	struct up_req r = {.method = "PUT",
-		.url = url,
-		.body = b,
-		.content_type = type,
-		.progress = progress,
-		.progress_arg = arg,
-		.progress_total = b->len};
+	struct up_req r;
 	char hex[65];
 	int err;
 
+	up_req_put(&r, url, b, type, progress, arg);
 	if ((err = need_credentials(u, url)) < 0)
 		return err;
 	if (!signing_supported(u))

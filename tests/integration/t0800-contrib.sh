@@ -240,8 +240,12 @@ set_keys() {
 	sort "$TEST_TMP/keys" | diff - "$TEST_TMP/set"
 }
 ok "the example with every known key uncommented sets each" set_keys
-ok "... and the daemon starts with it" mount_artifactfs "$mnt" -o "config=$TEST_TMP/full.toml"
-ok "... and stops" unmount_artifactfs
+# (not under ok: it runs its command in a subshell, which would lose FS_PID)
+mount_artifactfs "$mnt" -o "config=$TEST_TMP/full.toml" 2>"$TEST_TMP/full.err"
+ok "... and the daemon starts with it" exit_is 0 test -n "$FS_PID"
+unmount_artifactfs
+ok "... and stops" exit_is 0 test "$?" -eq 0
+ok "... and has unmounted" exit_is 1 grep -q " $mnt " /proc/self/mountinfo
 
 # --- the unit's commands, as systemd runs them -------------------------------------------
 printf 'store = "%s"\ntoml = ["%s"]\n' "$TEST_TMP/store" "$TEST_TMP/Artifacts.toml" \

@@ -337,27 +337,6 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, const void *key,
 	return fs_flight_wait_req(f, hash, key, NULL, done, arg);
 }
 
-void fs_sources_free(struct fs_source *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].url);
-		free(v[i].sha256);
-	}
-	free(v);
-}
-
-void fs_install_req_free(struct fs_install_req *r)
-{
-	if (!r)
-		return;
-	free(r->name);
-	free(r->toml);
-	fs_sources_free(r->sources, r->n_sources);
-	free(r);
-}
-
 int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 		       struct fs_install_req *req, void (*done)(void *arg, int err), void *arg)
 {

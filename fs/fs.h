@@ -16,6 +16,7 @@
 
 struct store;
 struct platform;
+struct fetch_source;
 
 /* --- configuration (-o options and the config file, artifactfs.toml(5)) ---- */
 
@@ -101,13 +102,6 @@ void fs_log(enum fs_log_level level, const char *fmt, ...) __attribute__((format
 
 /* --- the name table ------------------------------------------------------------ */
 
-/* One download source of an artifact. */
-struct fs_source {
-	char *url;
-	char *sha256;			/* 64 hex digits */
-	uint64_t size;			/* the entry's "size" in bytes; 0 = not given */
-};
-
 /*
  * What a name resolves to on this host: one binding of a name to a hash,
  * made by one Artifacts.toml.
@@ -117,7 +111,12 @@ struct fs_name {
 	char hash[41];
 	char *toml;			/* the Artifacts.toml that defined it */
 	bool lazy;
-	struct fs_source *sources;	/* download entries, file order */
+	/*
+	 * Download entries in file order, as the fetch pipeline takes them
+	 * (fetch/fetch.h: url, sha256, size); url and sha256 are owned
+	 * (malloc'ed) by the name table.
+	 */
+	struct fetch_source *sources;
 	size_t n_sources;
 	size_t order;			/* configuration order: files, then names in a file */
 };
@@ -173,7 +172,8 @@ const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *h
 struct fs_install_req {
 	char *name;			/* the name accessed; NULL: no name bound to it */
 	char *toml;			/* the Artifacts.toml of that name; NULL with name */
-	struct fs_source *sources;	/* the union, in the order of fs_names_request() */
+	struct fetch_source *sources;	/* the union, in the order of fs_names_request();
+					 * url and sha256 owned */
 	size_t n_sources;
 };
 
@@ -196,7 +196,7 @@ int fs_names_request(const struct fs_names *n, const char *hash, const char *via
 void fs_install_req_free(struct fs_install_req *r);
 
 /* fs_sources_free - free the n sources of v, their strings, and v (NULL: no-op). */
-void fs_sources_free(struct fs_source *v, size_t n);
+void fs_sources_free(struct fetch_source *v, size_t n);
 
 /* fs_names_count / fs_names_at - the names in sorted order. */
 size_t fs_names_count(const struct fs_names *n);

@@ -79,10 +79,8 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 	struct fs *fs = in->fs;
 	struct progress prog = { fs, hash };
 	struct fetch_options o = in->opts;
-	struct fetch_source *src = NULL;
 	struct fetch_request req;
 	struct fetch *f = NULL;
-	size_t i;
 	int r;
 
 	memset(&req, 0, sizeof(req));
@@ -104,18 +102,9 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		}
 		req.toml_path = "(no configured Artifacts.toml names it any more)";
 	}
-	if (ir && ir->n_sources) {
-		src = calloc(ir->n_sources, sizeof(*src));
-		if (!src) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < ir->n_sources; i++) {
-			src[i].url = ir->sources[i].url;
-			src[i].sha256 = ir->sources[i].sha256;
-			src[i].size = ir->sources[i].size;
-		}
-		req.sources = src;
+	if (ir) {
+		/* The name table's own entries: one source type from the file to curl. */
+		req.sources = ir->sources;
 		req.nsources = ir->n_sources;
 	}
 	o.progress = on_progress;
@@ -136,7 +125,6 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		       " bytes: refused", req.name, hash, fs->cfg->quota);
 out:
 	fetch_free(f);
-	free(src);
 	if (r == 0)
 		fs_evict_quota(fs);
 	return r;

@@ -4,6 +4,7 @@
  * (the sources of every name bound to it, in the documented order)
  */
 #include "fs/fs.h"
+#include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "tests/tap.h"
 

@@ -281,6 +281,19 @@ void fs_flight_progress(struct fs_flights *f, const char *hash, const char *url,
 int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 		       struct fs_install_req *req, void (*done)(void *arg, int err), void *arg);
 
+/*
+ * fs_flights_set_clock - for tests: read the time (seconds, any origin,
+ * never going back) from now(arg) instead of CLOCK_MONOTONIC, for the
+ * retry_after window, the install_timeout deadlines and the progress
+ * message.  The timer thread then checks the deadlines only when a waiter
+ * is added or fs_flights_tick() is called, so a test moves its clock and
+ * ticks instead of sleeping.  Call before the first wait.  Thread-safe.
+ */
+void fs_flights_set_clock(struct fs_flights *f, double (*now)(void *arg), void *arg);
+
+/* fs_flights_tick - the clock of fs_flights_set_clock() moved: check the deadlines now. */
+void fs_flights_tick(struct fs_flights *f);
+
 /* fs_flight_state - "pending" while an install of hash runs, "failed" in the
  * retry_after window after a failure, NULL otherwise (static strings). */
 const char *fs_flight_state(struct fs_flights *f, const char *hash);

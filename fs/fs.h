@@ -2,9 +2,12 @@
  * fs.h - internal declarations of the artifactfs daemon (FUSE-free)
  *
  * Like squashfuse's fs.h, this header never includes FUSE: the option
- * structure, logging, the name table and the install flights are plain C,
- * so they can be unit-tested without a mount.  Only ops.c and main.c see
- * <fuse_lowlevel.h>.
+ * structure (config.c), logging (log.c), the name table (names.c) and the
+ * install flights (flight.c) are plain C, never include daemon.h or
+ * <fuse_lowlevel.h>, and are unit-tested without a mount (tests/unit/
+ * test-fs.c, test-names.c).  The files that serve the mount include
+ * daemon.h, the one header of fs/ that includes FUSE; they call into these
+ * four, never the reverse.
  */
 #ifndef ARTIFACTFS_FS_H
 #define ARTIFACTFS_FS_H

@@ -2,7 +2,7 @@
  * names.c - the name table: every configured Artifacts.toml, the host
  * platform already selected, as one immutable snapshot
  *
- * A reload builds a new snapshot and swaps the pointer (main.c), so FUSE
+ * A reload builds a new snapshot and swaps the pointer (reload.c), so FUSE
  * threads never wait for a reload and a listing in progress never sees a
  * half-built table.  Snapshots are reference counted.
  */

@@ -137,14 +137,18 @@ struct fs {
 };
 
 /*
- * fs_open_errno - the errno to reply to open or opendir for r (-errno).
- * ENOSYS would tell the kernel that the filesystem needs no open at all
- * (zero-message open): it would then read without a handle.  A failure of
- * ours that happens to be ENOSYS is an I/O error.
+ * fs_reply_open - reply to open or opendir with its worker's result r: 0
+ * opened (fi filled), 1 parked (no reply now), or -errno.  ENOSYS would
+ * tell the kernel that the filesystem needs no open at all (zero-message
+ * open): it would then read without a handle, so a failure of ours that
+ * happens to be ENOSYS is an I/O error.
  */
-static inline int fs_open_errno(int r)
+static inline void fs_reply_open(fuse_req_t req, int r, const struct fuse_file_info *fi)
 {
-	return r == -ENOSYS ? EIO : -r;
+	if (r == 0)
+		fuse_reply_open(req, fi);
+	else if (r < 0)
+		fuse_reply_err(req, r == -ENOSYS ? EIO : -r);
 }
 
 /* --- ops.c ------------------------------------------------------------------- */

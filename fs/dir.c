@@ -141,10 +141,7 @@ void fs_dir_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int r = do_opendir(fuse_req_userdata(req), req, ino, fi, true);
 
-	if (r == 0)
-		fuse_reply_open(req, fi);
-	else if (r < 0)
-		fuse_reply_err(req, fs_open_errno(r));
+	fs_reply_open(req, r, fi);
 }
 
 /* A parked opendir, after the install: open again and reply. */
@@ -152,15 +149,36 @@ static void resume_opendir(struct fs_parked *p)
 {
 	int r = do_opendir(p->fs, p->req, p->ino, &p->fi, false);
 
-	if (r == 0)
-		fuse_reply_open(p->req, &p->fi);
-	else
-		fuse_reply_err(p->req, fs_open_errno(r));
+	fs_reply_open(p->req, r, &p->fi);
 }
 
 static struct dir_handle *dir_of(struct fuse_file_info *fi)
 {
 	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+/*
+ * add_entry - add one entry at *p, *rem bytes left, and advance.  Returns
+ * false when it does not fit; then the lookup a readdirplus entry counted
+ * is forgotten again, as the kernel never sees it.
+ */
+static bool add_entry(struct fs *fs, fuse_req_t req, char **p, size_t *rem, const char *name,
+		      struct fuse_entry_param *e, off_t off, bool plus)
+{
+	size_t len;
+
+	if (plus)
+		len = fuse_add_direntry_plus(req, *p, *rem, name, e, off);
+	else
+		len = fuse_add_direntry(req, *p, *rem, name, &e->attr, off);
+	if (len > *rem) {
+		if (plus && e->ino)
+			fs_inode_unref(fs, fs_inode_of(fs, e->ino), 1);
+		return false;
+	}
+	*p += len;
+	*rem -= len;
+	return true;
 }
 
 /*
@@ -175,7 +193,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 	struct dir_handle *d = dir_of(fi);
 	struct fuse_entry_param e;
 	char *buf, *p;
-	size_t rem = size, len;
+	size_t rem = size;
 	const char *name;
 	unsigned char type;
 	off_t next;
@@ -206,19 +224,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 				}
 				if (r < 0)
 					break;
-				len = fuse_add_direntry_plus(req, p, rem, name, &e, next + 1);
-			} else if (plus) {
-				len = fuse_add_direntry_plus(req, p, rem, name, &e, next + 1);
-			} else {
-				len = fuse_add_direntry(req, p, rem, name, &e.attr, next + 1);
 			}
-			if (len > rem) {
-				if (plus && e.ino)
-					fs_inode_unref(fs, fs_inode_of(fs, e.ino), 1);
+			if (!add_entry(fs, req, &p, &rem, name, &e, next + 1, plus))
 				break;
-			}
-			p += len;
-			rem -= len;
 		}
 		goto reply;
 	}
@@ -252,19 +260,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 			r = fs_lookup_entry(fs, req, ino, name, &e, false);
 			if (r < 0)
 				break;
-			len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
-		} else if (plus) {
-			len = fuse_add_direntry_plus(req, p, rem, name, &e, next);
-		} else {
-			len = fuse_add_direntry(req, p, rem, name, &e.attr, next);
 		}
-		if (len > rem) {
-			if (plus && e.ino)
-				fs_inode_unref(fs, fs_inode_of(fs, e.ino), 1);
+		if (!add_entry(fs, req, &p, &rem, name, &e, next, plus))
 			break;
-		}
-		p += len;
-		rem -= len;
 		d->entry = NULL;
 		d->offset = next;
 	}

@@ -42,6 +42,17 @@ bool fs_lookup_hidden(const char *name)
 	return strcmp(name, ".git") == 0;
 }
 
+/* The attributes of what the store does not back: the root, a name, an absent artifact. */
+static void virtual_stat(struct fs *fs, struct fs_inode *in, struct stat *st, mode_t mode)
+{
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_mtim = fs->started;
+	st->st_ctim = fs->started;
+	st->st_atim = fs->started;
+	st->st_ino = fs_inode_ino(fs, in);
+}
+
 int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
 {
 	const char *path;
@@ -52,22 +63,12 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 	st->st_gid = 0;
 	switch (in->kind) {
 	case FS_ROOT:
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-		st->st_mtim = fs->started;
-		st->st_ctim = fs->started;
-		st->st_atim = fs->started;
-		st->st_ino = FUSE_ROOT_ID;
+		virtual_stat(fs, in, st, S_IFDIR | 0555);	/* ino FUSE_ROOT_ID */
 		*timeout = fs->cfg->name_timeout;
 		return 0;
 	case FS_NAME:
-		st->st_mode = S_IFLNK | 0777;
-		st->st_nlink = 1;
+		virtual_stat(fs, in, st, S_IFLNK | 0777);
 		st->st_size = 40;
-		st->st_mtim = fs->started;
-		st->st_ctim = fs->started;
-		st->st_atim = fs->started;
-		st->st_ino = fs_inode_ino(fs, in);
 		*timeout = fs->cfg->name_timeout;
 		return 0;
 	case FS_HASH:
@@ -79,12 +80,7 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 			return 0;
 		}
 		/* Not installed yet: a placeholder directory until it is. */
-		st->st_mode = S_IFDIR | 0555;
-		st->st_nlink = 2;
-		st->st_mtim = fs->started;
-		st->st_ctim = fs->started;
-		st->st_atim = fs->started;
-		st->st_ino = fs_inode_ino(fs, in);
+		virtual_stat(fs, in, st, S_IFDIR | 0555);
 		*timeout = 1.0;
 		return 0;
 	case FS_TREE:
@@ -194,22 +190,19 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 	case FS_ROOT:
 		return fs_lookup_root(fs, name, e);
 	case FS_HASH:
-		if (!fs_evict_installed(fs, p->hash)) {
-			if (!may_park)
-				return -EIO;
-			r = fs_park(fs, req, p->hash, resume_lookup, parent, name, NULL);
-			return r < 0 ? r : 1;
-		}
-		store_touch(fs->store, p->hash);
-		return lookup_tree(fs, p, name, e);
 	case FS_TREE:
-		/* The artifact went (gc, quota) under cached inodes: install it again. */
+		/*
+		 * Not installed yet, or (below a tree inode) the artifact went
+		 * (gc, quota) under cached inodes: install it again.
+		 */
 		if (!fs_evict_installed(fs, p->hash)) {
 			if (!may_park)
 				return -EIO;
 			r = fs_park(fs, req, p->hash, resume_lookup, parent, name, NULL);
 			return r < 0 ? r : 1;
 		}
+		if (p->kind == FS_HASH)
+			store_touch(fs->store, p->hash);
 		return lookup_tree(fs, p, name, e);
 	case FS_NAME:
 		return -ENOTDIR;

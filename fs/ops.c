@@ -147,10 +147,7 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int r = do_open(fs_of(req), req, ino, fi, true);
 
-	if (r == 0)
-		fuse_reply_open(req, fi);
-	else if (r < 0)
-		fuse_reply_err(req, fs_open_errno(r));
+	fs_reply_open(req, r, fi);
 }
 
 /* A parked open, after the install: open again and reply. */
@@ -158,10 +155,7 @@ static void resume_open(struct fs_parked *p)
 {
 	int r = do_open(p->fs, p->req, p->ino, &p->fi, false);
 
-	if (r == 0)
-		fuse_reply_open(p->req, &p->fi);
-	else
-		fuse_reply_err(p->req, fs_open_errno(r));
+	fs_reply_open(p->req, r, &p->fi);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

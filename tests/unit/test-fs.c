@@ -88,24 +88,30 @@ static int stub_install(void *ctx, const char *hash, const struct fs_install_req
 	return 0;
 }
 
-struct running_arg {
-	struct stub *s;
+struct count_arg {
+	atomic_int *v;
 	int n;
 };
 
-static bool is_running(void *arg)
+static bool count_reached(void *arg)
 {
-	struct running_arg *a = arg;
+	struct count_arg *a = arg;
 
-	return atomic_load(&a->s->running) >= a->n;
+	return atomic_load(a->v) >= a->n;
+}
+
+/* Wait until *v (changed under ev_lock or followed by signal_event()) reaches n. */
+static void wait_count(atomic_int *v, int n)
+{
+	struct count_arg a = { v, n };
+
+	wait_for(count_reached, &a);
 }
 
 /* Wait until n installs run at once (held at the closed gate). */
 static void wait_running(struct stub *s, int n)
 {
-	struct running_arg a = { s, n };
-
-	wait_for(is_running, &a);
+	wait_count(&s->running, n);
 }
 
 struct result {
@@ -130,23 +136,10 @@ static void on_done(void *arg, int err)
 	pthread_mutex_unlock(&ev_lock);
 }
 
-struct calls_arg {
-	struct result *r;
-	int n;
-};
-
-static bool has_calls(void *arg)
-{
-	struct calls_arg *a = arg;
-
-	return atomic_load(&a->r->calls) >= a->n;
-}
-
+/* Wait until r's waiters were called back n times. */
 static void wait_calls(struct result *r, int n)
 {
-	struct calls_arg a = { r, n };
-
-	wait_for(has_calls, &a);
+	wait_count(&r->calls, n);
 }
 
 /* The flights' clock: seconds, moved only by the test. */

@@ -20,11 +20,13 @@
 /* The via slot of hash: its first two hex digits (hashes are uniform). */
 static struct fs_via *via_slot(struct fs *fs, const char *hash)
 {
-	unsigned v = 0;
+	unsigned v = 0, d;
 	int i;
 
-	for (i = 0; i < 2 && hash[i]; i++)
-		v = v << 4 | (unsigned)(hash[i] <= '9' ? hash[i] - '0' : (hash[i] | 0x20) - 'a' + 10);
+	for (i = 0; i < 2 && hash[i]; i++) {
+		d = hash[i] <= '9' ? (unsigned)(hash[i] - '0') : (unsigned)((hash[i] | 0x20) - 'a' + 10);
+		v = v << 4 | d;
+	}
 	return &fs->via[v % FS_VIA_SLOTS];
 }
 

@@ -158,6 +158,11 @@ extern const struct fuse_lowlevel_ops fs_ops;
 
 /* --- dir.c: the FUSE handlers of directories (registered in fs_ops) ------------ */
 
+/*
+ * Each replies exactly once (an opendir of an artifact that is not
+ * installed later, from a flight worker: fs_park()).  fi->fh holds the open
+ * directory from opendir to releasedir.  Called by libfuse's threads.
+ */
 void fs_dir_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void fs_dir_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
 		    struct fuse_file_info *fi);
@@ -167,6 +172,10 @@ void fs_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* --- xattr.c: the FUSE handlers of extended attributes (registered in fs_ops) --- */
 
+/*
+ * getxattr and listxattr of user.artifactfs.{hash,state,source,size} on
+ * artifact directories (ENODATA elsewhere); each replies exactly once.
+ */
 void fs_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
 
@@ -263,11 +272,17 @@ struct fs_names *fs_reload_names(struct fs *fs);
 int fs_reload_catch_sighup(void);
 
 /*
+ * fs_reload_init - fs->reload with no thread and no descriptor, so that
+ * fs_reload_stop() may run on any exit path.  Call before anything fails.
+ *
  * fs_reload_start - start the maintenance thread: reload the names on
  * SIGHUP or when a configured file changes (inotify; events are merged for
- * 200 ms, at most 1 s), flush the store's access times every 5 s.  Logs a
- * warning when it cannot.  fs_reload_stop - stop and join it (no-op when
- * not started).  Call fs_reload_init() first.
+ * 200 ms, at most 1 s), flush the store's access times every 5 s.  Needs
+ * fs->store, fs->cfg, fs->host and fs->se.  Logs a warning when it cannot
+ * (the mount then serves without reloads).
+ *
+ * fs_reload_stop - stop and join the thread, close its descriptors; a no-op
+ * when it was not started.  Call from the thread that started it.
  */
 void fs_reload_init(struct fs *fs);
 void fs_reload_start(struct fs *fs);

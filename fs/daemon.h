@@ -1,7 +1,27 @@
 /*
- * daemon.h - the daemon's state, shared by main.c and ops.c (fs/ only)
+ * daemon.h - the daemon's state and the interfaces between the FUSE files
+ * of fs/ (fs/ only)
  *
- * This is the one header that includes FUSE; fs.h stays FUSE-free.
+ * This is the one header that includes FUSE; fs.h stays FUSE-free.  Each
+ * file of the daemon does one job and exports one prefix; the calls between
+ * them go one way (doc/internals/fs.md):
+ *
+ *   main.c    main and the options                         (no exports)
+ *   ops.c     the FUSE operations table, the ops left      fs_ops
+ *   dir.c     opendir, readdir(plus), releasedir           fs_dir_*
+ *   xattr.c   getxattr, listxattr                          fs_xattr_*
+ *   lookup.c  lookups and attributes                       fs_lookup_*
+ *   park.c    requests waiting for an install              fs_park_*
+ *   reload.c  the name snapshot, SIGHUP and inotify        fs_reload_*
+ *   install.c the installer of the flights                 fs_install_*
+ *   evict.c   open-file pins, quota, removed artifacts     fs_evict_*
+ *   inode.c   the inode table and the descriptor graveyard fs_inode_*
+ *
+ * A file calls only files below it in this table (and the FUSE-free
+ * ones of fs.h: names.c, flight.c, config.c, log.c), so the calls between
+ * fs/ files form no circle; a function pointer handed over as a callback
+ * (the ops table, a parked request's resume, the flights' installer) is no
+ * call.
  */
 #ifndef ARTIFACTFS_DAEMON_H
 #define ARTIFACTFS_DAEMON_H
@@ -12,9 +32,14 @@
 #include <fuse_lowlevel.h>
 
 #include "fs/fs.h"
+#include "fetch/fetch.h"
 
+#include <errno.h>
 #include <sys/types.h>
 #include <time.h>
+
+/* Hash trees never change: the kernel may cache them for a day (seconds). */
+#define FS_TREE_TIMEOUT 86400.0
 
 enum fs_kind {
 	FS_ROOT,	/* the mount point */
@@ -27,8 +52,8 @@ enum fs_kind {
  * One inode.  FS_NAME and FS_HASH are keyed by their name; FS_TREE by its
  * artifact's hash and its path below the artifact's root, never by the
  * store file's (st_dev, st_ino), which the filesystem gives to new files
- * once gc has removed a tree the kernel still caches (fs/ops.c,
- * inode_slot()).  Repeated lookups share one inode.
+ * once gc has removed a tree the kernel still caches (inode.c).  Repeated
+ * lookups share one inode.
  *
  * Descriptors: only an artifact's FS_HASH inode holds one, an O_PATH
  * descriptor of <store>/artifacts/<hash>, opened on first use after the
@@ -39,8 +64,9 @@ enum fs_kind {
  * reference (children) on its FS_HASH inode, which therefore outlives it.
  *
  * nlookup, children, the table and fd are guarded by fs->ino_lock.  fd is
- * replaced when the tree was removed and installed again (hash_dir_fd());
- * the old descriptor is buried, never closed while a thread may use it.
+ * replaced when the tree was removed and installed again
+ * (fs_inode_hash_fd()); the old descriptor is buried, never closed while a
+ * thread may use it.
  */
 struct fs_inode {
 	struct fs_inode *next;		/* hash chain */
@@ -66,78 +92,309 @@ struct fs_via {
 	char name[256];
 };
 
+/* The installer's state (install.c): the fetch options of every install. */
+struct fs_install {
+	struct fs *fs;
+	struct fetch_options opts;
+	char *triplet;			/* the host platform, owned */
+};
+
+/* The maintenance thread (reload.c). */
+struct fs_reload {
+	int inotify_fd;
+	int stop_fd;
+	pthread_t thread;
+	bool started;
+};
+
 struct fs {
 	struct fs_config *cfg;
 	struct store *store;
 	struct platform *host;
 	struct fuse_session *se;
 	struct fs_flights *flights;
+	struct fs_install install;
+	struct fs_reload reload;
 	struct timespec started;
 
 	pthread_mutex_t names_lock;	/* guards the names pointer only */
 	struct fs_names *names;
 
-	pthread_mutex_t ino_lock;	/* also guards via */
+	pthread_mutex_t via_lock;	/* guards via */
 	struct fs_via via[FS_VIA_SLOTS];
+
+	pthread_mutex_t ino_lock;	/* the inode table, fds, graveyard */
 	struct fs_inode **ino_table;
 	size_t ino_buckets;
 	struct fs_inode root;
+	int *graveyard;			/* superseded artifact descriptors */
+	size_t n_graveyard;
 
 	pthread_mutex_t pin_lock;
 	struct fs_pin *pins;		/* open files per artifact */
-	int *graveyard;			/* superseded artifact descriptors (under ino_lock) */
-	size_t n_graveyard;
 
 	pthread_mutex_t quota_lock;	/* one eviction at a time */
 };
 
+/*
+ * fs_reply_open - reply to open or opendir with its worker's result r: 0
+ * opened (fi filled), 1 parked (no reply now), or -errno.  ENOSYS would
+ * tell the kernel that the filesystem needs no open at all (zero-message
+ * open): it would then read without a handle, so a failure of ours that
+ * happens to be ENOSYS is an I/O error.
+ */
+static inline void fs_reply_open(fuse_req_t req, int r, const struct fuse_file_info *fi)
+{
+	if (r == 0)
+		fuse_reply_open(req, fi);
+	else if (r < 0)
+		fuse_reply_err(req, r == -ENOSYS ? EIO : -r);
+}
+
+/* --- ops.c ------------------------------------------------------------------- */
+
+/* The low-level operations, for fuse_session_new(); userdata is the struct fs. */
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* fs_daemon_names - a reference to the current name snapshot; unref it. */
-struct fs_names *fs_daemon_names(struct fs *fs);
+/* --- dir.c: the FUSE handlers of directories (registered in fs_ops) ------------ */
 
 /*
- * fs_daemon_pin - count open files of an artifact (delta +1 on open, -1 on
- * release); an artifact with open files is never evicted.
+ * Each replies exactly once (an opendir of an artifact that is not
+ * installed later, from a flight worker: fs_park()).  fi->fh holds the open
+ * directory from opendir to releasedir.  Called by libfuse's threads.
  */
-void fs_daemon_pin(struct fs *fs, const char *hash, int delta);
+void fs_dir_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void fs_dir_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		    struct fuse_file_info *fi);
+void fs_dir_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			struct fuse_file_info *fi);
+void fs_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+/* --- xattr.c: the FUSE handlers of extended attributes (registered in fs_ops) --- */
 
 /*
- * fs_daemon_inval_name - make the kernel forget what it cached of name at
- * the root: its dentry and, when the name's inode is known, its symlink
- * target (page cache).  Called by the reload for every changed name, from
- * outside any FUSE request.
+ * getxattr and listxattr of user.artifactfs.{hash,state,source,size} on
+ * artifact directories (ENODATA elsewhere); each replies exactly once.
  */
-void fs_daemon_inval_name(struct fs *fs, const char *name);
+void fs_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
+void fs_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
+
+/* --- lookup.c ---------------------------------------------------------------- */
 
 /*
- * fs_daemon_forget_removed - after artifacts were removed from the store
- * (quota eviction, gc), make the kernel forget what it cached of them, so
- * that the next access installs them again.
+ * fs_lookup_attr - the attributes of in into *st and how long the kernel
+ * may cache them (*timeout, seconds).  An artifact that is not installed
+ * is a placeholder directory.  Returns 0 or -errno.  Thread-safe.
  */
-void fs_daemon_forget_removed(struct fs *fs);
+int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout);
 
 /*
- * fs_daemon_bury_fd - keep fd open until the daemon exits: it was replaced
- * while other threads may still be using it.  Called with fs->ino_lock held.
+ * fs_lookup_root - look name up at the root: a name of the current
+ * snapshot, or a hash that is installed or (online) bound to a name.
+ * Counts a lookup of the inode.  Returns 0 with *e filled, or -errno
+ * (-ENOENT with e->entry_timeout set: a negative entry the kernel may
+ * cache).  Thread-safe.
  */
-void fs_daemon_bury_fd(struct fs *fs, int fd);
+int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e);
 
 /*
- * fs_daemon_enforce_quota - when the store holds more than the quota, evict
- * least-recently-used artifacts without open files down to quota_low
- * percent of it, then forget them in the kernel.  Serialised.
+ * fs_lookup_entry - the worker of lookup of name in parent.  When the
+ * artifact is not installed and may_park, req is parked (fs_park()) and
+ * answered later.  Returns 0 with *e filled, 1 when parked, or -errno (with
+ * e->entry_timeout set for a negative entry the kernel may cache).
  */
-void fs_daemon_enforce_quota(struct fs *fs);
+int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+		    struct fuse_entry_param *e, bool may_park);
 
-/* fs_daemon_pinned - the number of open files of hash. */
-unsigned fs_daemon_pinned(struct fs *fs, const char *hash);
+/* fs_lookup_reply - reply to a lookup with fs_lookup_entry()'s result r (not 1). */
+void fs_lookup_reply(fuse_req_t req, int r, const struct fuse_entry_param *e);
+
+/*
+ * fs_lookup_hidden - whether name is left out of every artifact directory:
+ * entries named .git, which the tree hash skips (Julia's rule), so nothing
+ * vouches for what they hold.
+ */
+bool fs_lookup_hidden(const char *name);
+
+/* --- park.c ------------------------------------------------------------------- */
+
+/*
+ * A parked request: what to run again once the artifact is installed.
+ * resume() runs on a flight worker after a successful install and replies
+ * to req exactly once; a failed install or an interrupt is answered by
+ * park.c.  The record is freed by park.c after resume() returns.
+ */
+struct fs_parked {
+	struct fs *fs;
+	fuse_req_t req;
+	void (*resume)(struct fs_parked *p);
+	fuse_ino_t ino;			/* the inode the request was about */
+	struct fuse_file_info fi;	/* a copy of the request's (open, opendir) */
+	char name[];			/* the name looked up (lookup), or "" */
+};
+
+/*
+ * fs_park - queue req until hash is installed, with the install request
+ * built from the current names (fs_park_request()); fuse_req_interrupt_func
+ * makes an interrupt answer EINTR at once.  name (may be NULL) and fi (may
+ * be NULL) are copied into the record.  Returns 0 when parked (the reply
+ * comes later), or -errno to reply now: -EIO offline, -EINTR when the
+ * request was interrupted already, or the flight's error (-EIO, -EFBIG in
+ * the retry_after window).  Thread-safe.
+ */
+int fs_park(struct fs *fs, fuse_req_t req, const char *hash, void (*resume)(struct fs_parked *),
+	    fuse_ino_t ino, const char *name, const struct fuse_file_info *fi);
+
+/*
+ * fs_park_via - remember that hash was reached through name, so that an
+ * install of hash tries that name's sources first.  Thread-safe.
+ */
+void fs_park_via(struct fs *fs, const char *hash, const char *name);
+
+/*
+ * fs_park_request - what an install of hash would get now:
+ * fs_names_request() on the current snapshot with the name hash was last
+ * reached through.  *ret is freed with fs_install_req_free().  Returns 0 or
+ * -ENOMEM.  Thread-safe.
+ */
+int fs_park_request(struct fs *fs, const char *hash, struct fs_install_req **ret);
+
+/* --- reload.c ------------------------------------------------------------------ */
+
+/* fs_reload_names - a reference to the current name snapshot; unref it.  Thread-safe. */
+struct fs_names *fs_reload_names(struct fs *fs);
+
+/*
+ * fs_reload_catch_sighup - make SIGHUP ask for a reload instead of ending
+ * the session (libfuse's handler would).  Call once, after
+ * fuse_set_signal_handlers().  Returns 0 or -errno.
+ */
+int fs_reload_catch_sighup(void);
+
+/*
+ * fs_reload_init - fs->reload with no thread and no descriptor, so that
+ * fs_reload_stop() may run on any exit path.  Call before anything fails.
+ *
+ * fs_reload_start - start the maintenance thread: reload the names on
+ * SIGHUP or when a configured file changes (inotify; events are merged for
+ * 200 ms, at most 1 s), flush the store's access times every 5 s.  Needs
+ * fs->store, fs->cfg, fs->host and fs->se.  Logs a warning when it cannot
+ * (the mount then serves without reloads).
+ *
+ * fs_reload_stop - stop and join the thread, close its descriptors; a no-op
+ * when it was not started.  Call from the thread that started it.
+ */
+void fs_reload_init(struct fs *fs);
+void fs_reload_start(struct fs *fs);
+void fs_reload_stop(struct fs *fs);
+
+/* --- install.c ------------------------------------------------------------------ */
 
 /*
  * fs_install_init - the installer the flights use: the fetch pipeline with
- * the daemon's settings; the sources come with each flight's request
- * (fs_names_request()), after the Pkg server.  Returns 0 or -ENOMEM.
+ * the daemon's settings (state in fs->install); the sources come with each
+ * flight's request (fs_names_request()), after the Pkg server.  Returns 0
+ * or -errno.  fs_install_release - free what fs_install_init() allocated.
  */
 int fs_install_init(struct fs *fs, struct fs_installer *ret);
+void fs_install_release(struct fs *fs);
+
+/* --- evict.c ------------------------------------------------------------------- */
+
+/*
+ * fs_evict_installed - whether hash is installed: its index row says so and
+ * its tree is in the store.  The first access that finds the tree removed
+ * by hand (rm -rf STORE/artifacts/HASH) logs it and drops the row
+ * (store_drop_missing()), so that the caller parks the request and the
+ * flight installs the artifact again.  Thread-safe.
+ */
+bool fs_evict_installed(struct fs *fs, const char *hash);
+
+/*
+ * fs_evict_pin - count open files of an artifact (delta +1 on open, -1 on
+ * release) and hold the store's pin while there are any; an artifact with
+ * open files is never evicted.  Thread-safe.
+ */
+void fs_evict_pin(struct fs *fs, const char *hash, int delta);
+
+/*
+ * fs_evict_quota - when the store holds more than the quota, evict
+ * least-recently-used artifacts without open files down to quota_low
+ * percent of it, then make the kernel forget what it cached of them, so
+ * that the next access installs them again.  Serialised.
+ */
+void fs_evict_quota(struct fs *fs);
+
+/* fs_evict_release - drop every pin (at exit). */
+void fs_evict_release(struct fs *fs);
+
+/* --- inode.c ------------------------------------------------------------------- */
+
+/* fs_inode_init - the empty table and the root inode; -ENOMEM.  fs_inode_release - free all. */
+int fs_inode_init(struct fs *fs);
+void fs_inode_release(struct fs *fs);
+
+/*
+ * fs_inode_get - find or create the inode of (kind, key) or, for FS_TREE,
+ * of (hash, key), and count one lookup.  A new FS_TREE inode records key
+ * (its path below the artifact's root) and takes a reference on root, the
+ * artifact's FS_HASH inode, whose directory descriptor it is reached
+ * through.  Returns the inode or NULL (ENOMEM).  Thread-safe.
+ */
+struct fs_inode *fs_inode_get(struct fs *fs, enum fs_kind kind, const char *key,
+			      const char *hash, struct fs_inode *root);
+
+/* fs_inode_of / fs_inode_ino - FUSE inode number <-> inode. */
+struct fs_inode *fs_inode_of(struct fs *fs, fuse_ino_t ino);
+fuse_ino_t fs_inode_ino(const struct fs *fs, const struct fs_inode *in);
+
+/*
+ * fs_inode_unref - forget n lookups.  An inode goes when the kernel has
+ * forgotten it and, for an artifact's FS_HASH inode, when no tree inode
+ * still needs its directory descriptor.  Thread-safe.
+ */
+void fs_inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n);
+
+/*
+ * fs_inode_hash_fd - the O_PATH descriptor of an installed artifact's tree
+ * (in is its FS_HASH inode), opened on first use and kept by the inode.
+ * When the tree was removed since (gc, quota eviction) it is opened again;
+ * the old descriptor is buried until exit.  Borrowed: valid while the inode
+ * lives.  Returns -ENOENT while the artifact is not installed.
+ */
+int fs_inode_hash_fd(struct fs *fs, struct fs_inode *in);
+
+/*
+ * fs_inode_at - where a tree or artifact inode lives in the store: a
+ * directory descriptor (fs_inode_hash_fd()) and a path below it, *path
+ * ("." for the artifact's root; borrowed from in).  Returns the descriptor
+ * or -errno.
+ */
+int fs_inode_at(struct fs *fs, struct fs_inode *in, const char **path);
+
+/*
+ * fs_inode_open - open in's file (a tree or artifact inode) with flags,
+ * with openat2(2) RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS below the
+ * artifact's root, so that even a tampered store cannot make the daemon
+ * serve a file outside it.  Returns a descriptor the caller owns or -errno.
+ */
+int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags);
+
+/* fs_inode_find_name - the inode number of name's FS_NAME inode, or 0. */
+fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name);
+
+/* One artifact inode, as fs_inode_artifacts() lists them. */
+struct fs_inode_artifact {
+	fuse_ino_t ino;
+	char hash[41];
+};
+
+/*
+ * fs_inode_artifacts - the FS_HASH inodes that hold a descriptor (artifacts
+ * the kernel reached since they were installed): *ret is a malloc'ed array
+ * of *ret_n entries, NULL when there are none.  On -ENOMEM the list holds
+ * what fitted (the caller misses some, as before the split).  Thread-safe.
+ */
+void fs_inode_artifacts(struct fs *fs, struct fs_inode_artifact **ret, size_t *ret_n);
 
 #endif

@@ -62,6 +62,8 @@ struct fs_flights {
 	unsigned n_threads;
 	pthread_t timer;
 	bool timer_started;
+	double (*clock)(void *arg);	/* fs_flights_set_clock(); NULL: CLOCK_MONOTONIC */
+	void *clock_arg;
 };
 
 static double now_mono(void)
@@ -70,6 +72,12 @@ static double now_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The flights' clock, in seconds: the monotonic clock, or the test's. */
+static double clock_now(struct fs_flights *f)
+{
+	return f->clock ? f->clock(f->clock_arg) : now_mono();
 }
 
 static struct flight *find(struct fs_flights *f, const char *hash)
@@ -126,7 +134,7 @@ static void *worker(void *arg)
 		}
 		fl->queued = false;
 		fl->running = true;
-		fl->started = now_mono();
+		fl->started = clock_now(f);
 		fl->bytes = fl->total = 0;
 		memcpy(hash, fl->hash, sizeof(hash));
 		req = fl->req;
@@ -149,7 +157,7 @@ static void *worker(void *arg)
 		free(fl->url);
 		fl->url = NULL;
 		if (r < 0) {
-			fl->failed_at = now_mono();
+			fl->failed_at = clock_now(f);
 			fl->err = r == -EFBIG ? -EFBIG : -EIO;
 		} else {
 			unlink_flight(f, fl);
@@ -185,7 +193,8 @@ static void describe_progress(const struct flight *fl, double now, char *buf, si
 /*
  * The timer thread: answers -EIO to every waiter whose install_timeout has
  * passed, one log line per flight.  It sleeps until the earliest deadline,
- * woken early when a waiter is added (which may be due earlier) or at stop.
+ * woken early when a waiter is added (which may be due earlier), at stop,
+ * or when a test's clock moved (fs_flights_tick()).
  */
 static void *timer_thread(void *arg)
 {
@@ -199,7 +208,7 @@ static void *timer_thread(void *arg)
 
 	pthread_mutex_lock(&f->lock);
 	while (!f->stopping) {
-		now = now_mono();
+		now = clock_now(f);
 		next = 0;
 		expired = NULL;
 		for (fl = f->flights; fl && !expired; fl = fl->next) {
@@ -231,7 +240,8 @@ static void *timer_thread(void *arg)
 			pthread_mutex_lock(&f->lock);
 			continue;
 		}
-		if (!next) {
+		if (!next || f->clock) {
+			/* A test's clock moves by fs_flights_tick() only. */
 			pthread_cond_wait(&f->timer_cond, &f->lock);
 			continue;
 		}
@@ -241,6 +251,22 @@ static void *timer_thread(void *arg)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return NULL;
+}
+
+void fs_flights_set_clock(struct fs_flights *f, double (*now)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&f->lock);
+	f->clock = now;
+	f->clock_arg = arg;
+	pthread_cond_signal(&f->timer_cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fs_flights_tick(struct fs_flights *f)
+{
+	pthread_mutex_lock(&f->lock);
+	pthread_cond_signal(&f->timer_cond);
+	pthread_mutex_unlock(&f->lock);
 }
 
 int fs_flights_new(unsigned jobs, double retry_after, double install_timeout,
@@ -337,27 +363,6 @@ int fs_flight_wait(struct fs_flights *f, const char *hash, const void *key,
 	return fs_flight_wait_req(f, hash, key, NULL, done, arg);
 }
 
-void fs_sources_free(struct fs_source *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(v[i].url);
-		free(v[i].sha256);
-	}
-	free(v);
-}
-
-void fs_install_req_free(struct fs_install_req *r)
-{
-	if (!r)
-		return;
-	free(r->name);
-	free(r->toml);
-	fs_sources_free(r->sources, r->n_sources);
-	free(r);
-}
-
 int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 		       struct fs_install_req *req, void (*done)(void *arg, int err), void *arg)
 {
@@ -371,7 +376,7 @@ int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 	w->done = done;
 	w->arg = arg;
 	w->key = key;
-	w->deadline = now_mono() + f->install_timeout;
+	w->deadline = clock_now(f) + f->install_timeout;
 
 	pthread_mutex_lock(&f->lock);
 	if (f->stopping) {
@@ -380,7 +385,7 @@ int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 	}
 	fl = find(f, hash);
 	if (fl && !fl->running && !fl->queued && fl->failed_at > 0) {
-		if (now_mono() - fl->failed_at < f->retry_after) {
+		if (clock_now(f) - fl->failed_at < f->retry_after) {
 			r = fl->err;
 			goto out;
 		}
@@ -474,7 +479,7 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash)
 	fl = find(f, hash);
 	if (fl && (fl->queued || fl->running))
 		state = "pending";
-	else if (fl && fl->failed_at > 0 && now_mono() - fl->failed_at < f->retry_after)
+	else if (fl && fl->failed_at > 0 && clock_now(f) - fl->failed_at < f->retry_after)
 		state = "failed";
 	pthread_mutex_unlock(&f->lock);
 	return state;

@@ -2,9 +2,12 @@
  * fs.h - internal declarations of the artifactfs daemon (FUSE-free)
  *
  * Like squashfuse's fs.h, this header never includes FUSE: the option
- * structure, logging, the name table and the install flights are plain C,
- * so they can be unit-tested without a mount.  Only ops.c and main.c see
- * <fuse_lowlevel.h>.
+ * structure (config.c), logging (log.c), the name table (names.c) and the
+ * install flights (flight.c) are plain C, never include daemon.h or
+ * <fuse_lowlevel.h>, and are unit-tested without a mount (tests/unit/
+ * test-fs.c, test-names.c).  The files that serve the mount include
+ * daemon.h, the one header of fs/ that includes FUSE; they call into these
+ * four, never the reverse.
  */
 #ifndef ARTIFACTFS_FS_H
 #define ARTIFACTFS_FS_H
@@ -16,6 +19,7 @@
 
 struct store;
 struct platform;
+struct fetch_source;
 
 /* --- configuration (-o options and the config file, artifactfs.toml(5)) ---- */
 
@@ -101,13 +105,6 @@ void fs_log(enum fs_log_level level, const char *fmt, ...) __attribute__((format
 
 /* --- the name table ------------------------------------------------------------ */
 
-/* One download source of an artifact. */
-struct fs_source {
-	char *url;
-	char *sha256;			/* 64 hex digits */
-	uint64_t size;			/* the entry's "size" in bytes; 0 = not given */
-};
-
 /*
  * What a name resolves to on this host: one binding of a name to a hash,
  * made by one Artifacts.toml.
@@ -117,7 +114,12 @@ struct fs_name {
 	char hash[41];
 	char *toml;			/* the Artifacts.toml that defined it */
 	bool lazy;
-	struct fs_source *sources;	/* download entries, file order */
+	/*
+	 * Download entries in file order, as the fetch pipeline takes them
+	 * (fetch/fetch.h: url, sha256, size); url and sha256 are owned
+	 * (malloc'ed) by the name table.
+	 */
+	struct fetch_source *sources;
 	size_t n_sources;
 	size_t order;			/* configuration order: files, then names in a file */
 };
@@ -173,7 +175,8 @@ const struct fs_name *fs_names_find_hash(const struct fs_names *n, const char *h
 struct fs_install_req {
 	char *name;			/* the name accessed; NULL: no name bound to it */
 	char *toml;			/* the Artifacts.toml of that name; NULL with name */
-	struct fs_source *sources;	/* the union, in the order of fs_names_request() */
+	struct fetch_source *sources;	/* the union, in the order of fs_names_request();
+					 * url and sha256 owned */
 	size_t n_sources;
 };
 
@@ -196,7 +199,7 @@ int fs_names_request(const struct fs_names *n, const char *hash, const char *via
 void fs_install_req_free(struct fs_install_req *r);
 
 /* fs_sources_free - free the n sources of v, their strings, and v (NULL: no-op). */
-void fs_sources_free(struct fs_source *v, size_t n);
+void fs_sources_free(struct fetch_source *v, size_t n);
 
 /* fs_names_count / fs_names_at - the names in sorted order. */
 size_t fs_names_count(const struct fs_names *n);
@@ -280,6 +283,19 @@ void fs_flight_progress(struct fs_flights *f, const char *hash, const char *url,
  */
 int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 		       struct fs_install_req *req, void (*done)(void *arg, int err), void *arg);
+
+/*
+ * fs_flights_set_clock - for tests: read the time (seconds, any origin,
+ * never going back) from now(arg) instead of CLOCK_MONOTONIC, for the
+ * retry_after window, the install_timeout deadlines and the progress
+ * message.  The timer thread then checks the deadlines only when a waiter
+ * is added or fs_flights_tick() is called, so a test moves its clock and
+ * ticks instead of sleeping.  Call before the first wait.  Thread-safe.
+ */
+void fs_flights_set_clock(struct fs_flights *f, double (*now)(void *arg), void *arg);
+
+/* fs_flights_tick - the clock of fs_flights_set_clock() moved: check the deadlines now. */
+void fs_flights_tick(struct fs_flights *f);
 
 /* fs_flight_state - "pending" while an install of hash runs, "failed" in the
  * retry_after window after a failure, NULL otherwise (static strings). */

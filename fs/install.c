@@ -1,6 +1,11 @@
 /*
  * install.c - the installer of the daemon's flights: the fetch pipeline,
  * with the sources the flight request carries and the daemon's settings
+ *
+ * install() runs on a flight worker (flight.c).  It never reads the name
+ * table: what it needs comes with the request, so the data flows one way,
+ * lookup -> flight -> install -> store.  After a successful install the
+ * quota is enforced (evict.c).
  */
 #include "fs/daemon.h"
 #include "fetch/fetch.h"
@@ -13,12 +18,6 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct installer {
-	struct fs *fs;
-	struct fetch_options opts;
-	char *triplet;
-};
 
 static char *one_line(const char *msg);
 
@@ -76,14 +75,12 @@ static void on_progress(void *arg, const char *url, uint64_t now, uint64_t total
  */
 static int install(void *ctx, const char *hash, const struct fs_install_req *ir, char **errmsg)
 {
-	struct installer *in = ctx;
+	struct fs_install *in = ctx;
 	struct fs *fs = in->fs;
 	struct progress prog = { fs, hash };
 	struct fetch_options o = in->opts;
-	struct fetch_source *src = NULL;
 	struct fetch_request req;
 	struct fetch *f = NULL;
-	size_t i;
 	int r;
 
 	memset(&req, 0, sizeof(req));
@@ -105,18 +102,9 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		}
 		req.toml_path = "(no configured Artifacts.toml names it any more)";
 	}
-	if (ir && ir->n_sources) {
-		src = calloc(ir->n_sources, sizeof(*src));
-		if (!src) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (i = 0; i < ir->n_sources; i++) {
-			src[i].url = ir->sources[i].url;
-			src[i].sha256 = ir->sources[i].sha256;
-			src[i].size = ir->sources[i].size;
-		}
-		req.sources = src;
+	if (ir) {
+		/* The name table's own entries: one source type from the file to curl. */
+		req.sources = ir->sources;
 		req.nsources = ir->n_sources;
 	}
 	o.progress = on_progress;
@@ -137,72 +125,44 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		       " bytes: refused", req.name, hash, fs->cfg->quota);
 out:
 	fetch_free(f);
-	free(src);
 	if (r == 0)
-		fs_daemon_enforce_quota(fs);
+		fs_evict_quota(fs);
 	return r;
-}
-
-static bool has_open_files(const char *hash, void *arg)
-{
-	return fs_daemon_pinned(arg, hash) > 0;
-}
-
-void fs_daemon_enforce_quota(struct fs *fs)
-{
-	const struct fs_config *c = fs->cfg;
-	struct store_stats st;
-	uint64_t target, freed = 0;
-	unsigned removed = 0;
-	int r;
-
-	if (!c->quota)
-		return;
-	pthread_mutex_lock(&fs->quota_lock);
-	if (store_stats(fs->store, &st) < 0 || st.bytes <= c->quota)
-		goto out;
-	/* Least recently used first: write out the batched access times. */
-	store_flush_access(fs->store);
-	target = c->quota / 100 * c->quota_low;
-	r = store_evict_lru(fs->store, target, has_open_files, fs, &freed, &removed);
-	fs_log(FS_LOG_NOTICE, "quota: %" PRIu64 " bytes installed, quota %" PRIu64
-	       "; evicted %u artifacts, %" PRIu64 " bytes", st.bytes, c->quota, removed, freed);
-	if (r == -ENOSPC)
-		fs_log(FS_LOG_WARNING, "quota: still above %u%% of the quota: the rest is in use",
-		       c->quota_low);
-	if (removed)
-		fs_daemon_forget_removed(fs);
-out:
-	pthread_mutex_unlock(&fs->quota_lock);
 }
 
 int fs_install_init(struct fs *fs, struct fs_installer *ret)
 {
-	static struct installer in;	/* one per daemon */
+	struct fs_install *in = &fs->install;
 	const struct fs_config *c = fs->cfg;
 	int r;
 
 	r = fetch_global_init();
 	if (r < 0)
 		return r;
-	in.fs = fs;
-	fetch_options_init(&in.opts);
-	in.opts.ca_file = c->ca_file;
-	in.opts.connect_timeout = (long)(c->connect_timeout + 0.999);
-	in.opts.low_speed_limit =
+	in->fs = fs;
+	fetch_options_init(&in->opts);
+	in->opts.ca_file = c->ca_file;
+	in->opts.connect_timeout = (long)(c->connect_timeout + 0.999);
+	in->opts.low_speed_limit =
 		c->low_speed_limit > LONG_MAX ? LONG_MAX : (long)c->low_speed_limit;
-	in.opts.low_speed_time = (long)(c->low_speed_time + 0.999);
-	in.opts.timeout = (long)(c->timeout + 0.999);
-	in.opts.pkg_server = c->pkg_server;
+	in->opts.low_speed_time = (long)(c->low_speed_time + 0.999);
+	in->opts.timeout = (long)(c->timeout + 0.999);
+	in->opts.pkg_server = c->pkg_server;
 	if (c->ignore_hashes)
-		in.opts.flags |= FETCH_IGNORE_HASHES;
+		in->opts.flags |= FETCH_IGNORE_HASHES;
 	/* An artifact larger than the whole quota could never stay: refuse it. */
-	in.opts.max_bytes = c->quota;
-	in.opts.max_unpacked = c->max_unpacked;
-	in.opts.log = log_fetch;
-	if (platform_triplet(fs->host, &in.triplet) == 0)
-		in.opts.host_triplet = in.triplet;
+	in->opts.max_bytes = c->quota;
+	in->opts.max_unpacked = c->max_unpacked;
+	in->opts.log = log_fetch;
+	if (platform_triplet(fs->host, &in->triplet) == 0)
+		in->opts.host_triplet = in->triplet;
 	ret->install = install;
-	ret->ctx = &in;
+	ret->ctx = in;
 	return 0;
+}
+
+void fs_install_release(struct fs *fs)
+{
+	free(fs->install.triplet);
+	fs->install.triplet = NULL;
 }

@@ -4,9 +4,9 @@
  * Start-up validates everything before mounting (the config file, every
  * Artifacts.toml, the platform, the store), so a bad setting ends the start
  * with exit status 1 and one line naming the file and the cause, never a
- * half-working mount.  After the mount, a maintenance thread reloads the
- * names on SIGHUP or when a configured file changes (inotify) and flushes
- * the store's batched access times.
+ * half-working mount.  After the mount come the store, the install
+ * workers and the maintenance thread (reload.c); the requests are served
+ * by the operations of ops.c.
  */
 #include "fs/daemon.h"
 #include "fetch/platform.h"
@@ -15,13 +15,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -203,258 +199,6 @@ static char *take_source(struct fuse_args *args)
 		args->argv[i] = args->argv[i + 1];
 	args->argc--;
 	return src;
-}
-
-/* ---- names, reload ------------------------------------------------------------- */
-
-struct fs_names *fs_daemon_names(struct fs *fs)
-{
-	struct fs_names *n;
-
-	pthread_mutex_lock(&fs->names_lock);
-	n = fs->names;
-	fs_names_ref(n);
-	pthread_mutex_unlock(&fs->names_lock);
-	return n;
-}
-
-/* Invalidate the kernel's dentries of every name that changed in a reload. */
-static void invalidate_changes(struct fs *fs, struct fs_names *old, struct fs_names *new)
-{
-	const struct fs_name *a, *b;
-	size_t i;
-
-	for (i = 0; i < fs_names_count(old); i++) {
-		a = fs_names_at(old, i);
-		b = fs_names_find(new, a->name);
-		if (!b || strcmp(a->hash, b->hash) != 0)
-			fs_daemon_inval_name(fs, a->name);
-	}
-	for (i = 0; i < fs_names_count(new); i++) {
-		b = fs_names_at(new, i);
-		if (!fs_names_find(old, b->name))
-			fs_daemon_inval_name(fs, b->name);
-	}
-}
-
-static void reload(struct fs *fs)
-{
-	struct fs_names *n = NULL, *old;
-	char *msg = NULL;
-	int r;
-
-	/* Strict, as at start: a malformed edit keeps the names being served. */
-	r = fs_names_build(fs->cfg, fs->host, true, &n, &msg);
-	if (r < 0) {
-		fs_log(FS_LOG_ERR, "reload failed, keeping the old names: %s",
-		       msg ? msg : strerror(-r));
-		free(msg);
-		return;
-	}
-	pthread_mutex_lock(&fs->names_lock);
-	old = fs->names;
-	fs->names = n;
-	pthread_mutex_unlock(&fs->names_lock);
-	invalidate_changes(fs, old, n);
-	fs_names_unref(old);
-	fs_log(FS_LOG_NOTICE, "reloaded: %zu names", fs_names_count(n));
-}
-
-static int sighup_fd = -1;
-
-/* A reload waits for RELOAD_SETTLE_MS without events, at most RELOAD_MAX_MS. */
-#define RELOAD_SETTLE_MS 200
-#define RELOAD_MAX_MS 1000
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void on_sighup(int sig)
-{
-	uint64_t one = 1;
-	int saved = errno;
-
-	if (write(sighup_fd, &one, sizeof(one)) < 0) {
-		/* nothing to do: a reload is already pending */
-	}
-	errno = saved;
-}
-
-struct maint {
-	struct fs *fs;
-	int inotify_fd;
-	int stop_fd;
-	pthread_t thread;
-};
-
-/* Is this inotify event about one of the configured files? */
-static bool event_matters(struct fs *fs, const struct inotify_event *ev, int *wds)
-{
-	const char *base;
-	size_t i;
-
-	if (!ev->len)
-		return false;
-	for (i = 0; i < fs->cfg->n_tomls; i++) {
-		if (wds[i] != ev->wd)
-			continue;
-		base = strrchr(fs->cfg->tomls[i], '/');
-		base = base ? base + 1 : fs->cfg->tomls[i];
-		if (strcmp(ev->name, base) == 0)
-			return true;
-	}
-	return false;
-}
-
-static void *maint_thread(void *arg)
-{
-	struct maint *m = arg;
-	struct fs *fs = m->fs;
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	struct pollfd pfd[3];
-	int *wds, timeout, ready;
-	bool pending = false, event;
-	uint64_t first = 0;
-	int64_t left;
-	char dir[PATH_MAX], *slash;
-	uint64_t v;
-	ssize_t len;
-	size_t i;
-
-	wds = calloc(fs->cfg->n_tomls ? fs->cfg->n_tomls : 1, sizeof(*wds));
-	for (i = 0; wds && i < fs->cfg->n_tomls; i++) {
-		snprintf(dir, sizeof(dir), "%s", fs->cfg->tomls[i]);
-		slash = strrchr(dir, '/');
-		if (slash)
-			*slash = '\0';
-		/* Watch the directory: editors and Pkg replace the file by rename. */
-		wds[i] = inotify_add_watch(m->inotify_fd, dir[0] ? dir : "/",
-					   IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE);
-	}
-	pfd[0].fd = m->stop_fd;
-	pfd[1].fd = sighup_fd;
-	pfd[2].fd = m->inotify_fd;
-	for (i = 0; i < 3; i++)
-		pfd[i].events = POLLIN;
-	for (;;) {
-		/*
-		 * Flush access times every 5 s.  Events are merged until
-		 * RELOAD_SETTLE_MS pass without one, but a reload waits at most
-		 * RELOAD_MAX_MS after the first: a steady stream of events (a
-		 * tool rewriting the file in a loop) must not postpone it forever.
-		 */
-		timeout = 5000;
-		if (pending) {
-			left = (int64_t)(first + RELOAD_MAX_MS) - (int64_t)mono_ms();
-			timeout = left < RELOAD_SETTLE_MS ? (int)(left > 0 ? left : 0) :
-				  RELOAD_SETTLE_MS;
-		}
-		ready = poll(pfd, 3, timeout);
-		if (ready < 0 && errno != EINTR)
-			break;
-		if (pfd[0].revents)
-			break;
-		event = false;
-		if (ready > 0 && (pfd[1].revents & POLLIN)) {
-			if (read(sighup_fd, &v, sizeof(v)) > 0)
-				fs_log(FS_LOG_NOTICE, "SIGHUP: reloading");
-			event = true;
-		}
-		if (ready > 0 && (pfd[2].revents & POLLIN)) {
-			len = read(m->inotify_fd, buf, sizeof(buf));
-			for (ev = (const void *)buf; wds && len > 0 && (const char *)ev < buf + len;
-			     ev = (const void *)((const char *)ev + sizeof(*ev) + ev->len))
-				if (event_matters(fs, ev, wds))
-					event = true;
-		}
-		if (event && !pending) {
-			pending = true;
-			first = mono_ms();
-		}
-		if (pending && (ready == 0 || mono_ms() >= first + RELOAD_MAX_MS)) {
-			pending = false;
-			reload(fs);
-		}
-		if (ready == 0)
-			store_flush_access(fs->store);
-	}
-	free(wds);
-	return NULL;
-}
-
-/* ---- pins: open files per artifact ------------------------------------------------ */
-
-struct fs_pin {
-	struct fs_pin *next;
-	char hash[41];
-	unsigned count;
-	struct store_pin *pin;	/* the store's use lock, so no process removes it */
-};
-
-void fs_daemon_pin(struct fs *fs, const char *hash, int delta)
-{
-	struct fs_pin **pp, *p;
-	int r;
-
-	pthread_mutex_lock(&fs->pin_lock);
-	for (pp = &fs->pins; (p = *pp); pp = &p->next)
-		if (strcmp(p->hash, hash) == 0)
-			break;
-	if (!p && delta > 0) {
-		p = calloc(1, sizeof(*p));
-		if (p) {
-			memcpy(p->hash, hash, 41);
-			/*
-			 * -EBUSY means a removal holds the lock for the instant of
-			 * its rename; the file just opened stays readable anyway.
-			 */
-			r = store_pin(fs->store, hash, &p->pin);
-			if (r < 0)
-				fs_log(FS_LOG_DEBUG, "cannot pin %s: %s", hash, strerror(-r));
-			p->next = fs->pins;
-			fs->pins = p;
-		}
-	}
-	if (p) {
-		p->count = delta > 0 ? p->count + 1 : (p->count ? p->count - 1 : 0);
-		if (p->count == 0) {
-			for (pp = &fs->pins; *pp != p; pp = &(*pp)->next)
-				;
-			*pp = p->next;
-			store_unpin(p->pin);
-			free(p);
-		}
-	}
-	pthread_mutex_unlock(&fs->pin_lock);
-}
-
-void fs_daemon_bury_fd(struct fs *fs, int fd)
-{
-	int *g = realloc(fs->graveyard, (fs->n_graveyard + 1) * sizeof(*g));
-
-	if (!g)
-		return;	/* leak the descriptor rather than close it under a user */
-	fs->graveyard = g;
-	g[fs->n_graveyard++] = fd;
-}
-
-unsigned fs_daemon_pinned(struct fs *fs, const char *hash)
-{
-	struct fs_pin *p;
-	unsigned n = 0;
-
-	pthread_mutex_lock(&fs->pin_lock);
-	for (p = fs->pins; p; p = p->next)
-		if (strcmp(p->hash, hash) == 0)
-			n = p->count;
-	pthread_mutex_unlock(&fs->pin_lock);
-	return n;
 }
 
 /* ---- start-up ----------------------------------------------------------------- */
@@ -651,7 +395,7 @@ static void raise_fd_limit(void)
 {
 	struct rlimit rl;
 
-	/* Every tree inode the kernel remembers holds an O_PATH descriptor. */
+	/* Every artifact the kernel remembers and every open file hold a descriptor. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -666,15 +410,14 @@ int main(int argc, char **argv)
 	struct fs_installer inst;
 	struct opt_list ol = { 0 };
 	struct fs_config cfg;
-	struct maint m = { .inotify_fd = -1, .stop_fd = -1 };
 	struct fs fs;
-	struct sigaction sa;
 	char *msg = NULL, *source = NULL, *store_path_abs = NULL, fsname[PATH_MAX + 16];
-	bool mounted = false, maint_started = false;
+	bool mounted = false;
 	size_t i;
 	int r, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
+	fs_reload_init(&fs);
 	memset(&opts, 0, sizeof(opts));
 	fs_config_init(&cfg);
 	for (i = 1; i < (size_t)argc; i++) {
@@ -742,16 +485,12 @@ int main(int argc, char **argv)
 		goto out;
 
 	pthread_mutex_init(&fs.names_lock, NULL);
+	pthread_mutex_init(&fs.via_lock, NULL);
 	pthread_mutex_init(&fs.ino_lock, NULL);
 	pthread_mutex_init(&fs.pin_lock, NULL);
 	pthread_mutex_init(&fs.quota_lock, NULL);
-	fs.ino_buckets = 1 << 16;
-	fs.ino_table = calloc(fs.ino_buckets, sizeof(*fs.ino_table));
-	if (!fs.ino_table)
+	if (fs_inode_init(&fs) < 0)
 		goto out;
-	fs.root.kind = FS_ROOT;
-	fs.root.fd = -1;
-	fs.root.nlookup = 2;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
 	raise_fd_limit();
 
@@ -774,13 +513,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_set_signal_handlers(fs.se) != 0)
 		goto out;
-	/* libfuse ends the session on SIGHUP; artifactfs reloads instead. */
-	sighup_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sighup;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
-	if (sighup_fd < 0 || sigaction(SIGHUP, &sa, NULL) < 0)
+	if (fs_reload_catch_sighup() < 0)
 		goto out;
 	if (fuse_session_mount(fs.se, opts.mountpoint) != 0)
 		goto out;
@@ -805,17 +538,8 @@ int main(int argc, char **argv)
 	}
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
-	fs_daemon_enforce_quota(&fs);
-
-	m.fs = &fs;
-	m.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	m.stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (m.inotify_fd >= 0 && m.stop_fd >= 0 &&
-	    pthread_create(&m.thread, NULL, maint_thread, &m) == 0)
-		maint_started = true;
-	else
-		fs_log(FS_LOG_WARNING, "cannot watch the Artifacts.toml files: %s",
-		       strerror(errno));
+	fs_evict_quota(&fs);
+	fs_reload_start(&fs);
 
 	if (opts.singlethread) {
 		r = fuse_session_loop(fs.se);
@@ -834,17 +558,7 @@ int main(int argc, char **argv)
 	ret = r == 0 ? 0 : 1;
 	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
 out:
-	if (maint_started) {
-		uint64_t one = 1;
-
-		if (write(m.stop_fd, &one, sizeof(one)) < 0)
-			fs_log(FS_LOG_WARNING, "cannot stop the maintenance thread");
-		pthread_join(m.thread, NULL);
-	}
-	if (m.inotify_fd >= 0)
-		close(m.inotify_fd);
-	if (m.stop_fd >= 0)
-		close(m.stop_fd);
+	fs_reload_stop(&fs);
 	/* Running installs end or roll back; parked requests are answered. */
 	fs_flights_free(fs.flights);
 	if (fs.se) {
@@ -855,29 +569,9 @@ out:
 	}
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
-	if (fs.ino_table) {
-		for (i = 0; i < fs.ino_buckets; i++) {
-			struct fs_inode *in, *next;
-
-			for (in = fs.ino_table[i]; in; in = next) {
-				next = in->next;
-				if (in->fd >= 0)
-					close(in->fd);
-				free(in);
-			}
-		}
-		free(fs.ino_table);
-	}
-	while (fs.pins) {
-		struct fs_pin *p = fs.pins;
-
-		fs.pins = p->next;
-		store_unpin(p->pin);
-		free(p);
-	}
-	for (i = 0; i < fs.n_graveyard; i++)
-		close(fs.graveyard[i]);
-	free(fs.graveyard);
+	fs_inode_release(&fs);
+	fs_evict_release(&fs);
+	fs_install_release(&fs);
 	store_close(fs.store);
 	if (fs.names)
 		fs_names_unref(fs.names);

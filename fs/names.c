@@ -2,12 +2,13 @@
  * names.c - the name table: every configured Artifacts.toml, the host
  * platform already selected, as one immutable snapshot
  *
- * A reload builds a new snapshot and swaps the pointer (main.c), so FUSE
+ * A reload builds a new snapshot and swaps the pointer (reload.c), so FUSE
  * threads never wait for a reload and a listing in progress never sees a
  * half-built table.  Snapshots are reference counted.
  */
 #include "fs/fs.h"
 #include "fetch/artifacts.h"
+#include "fetch/fetch.h"
 #include "store/hash.h"
 
 #include <errno.h>
@@ -293,18 +294,19 @@ static bool has_url(const struct fs_install_req *r, const char *url)
 
 static int add_sources(struct fs_install_req *r, const struct fs_name *e)
 {
-	struct fs_source *s;
+	struct fetch_source *s;
+	char *url, *sha256;
 	size_t i;
 
 	for (i = 0; i < e->n_sources; i++) {
 		if (has_url(r, e->sources[i].url))
 			continue;
 		s = &r->sources[r->n_sources];
-		s->url = strdup(e->sources[i].url);
-		s->sha256 = strdup(e->sources[i].sha256);
+		s->url = url = strdup(e->sources[i].url);
+		s->sha256 = sha256 = strdup(e->sources[i].sha256);
 		s->size = e->sources[i].size;
 		r->n_sources++;
-		if (!s->url || !s->sha256)
+		if (!url || !sha256)
 			return -ENOMEM;
 	}
 	return 0;
@@ -358,4 +360,25 @@ fail:
 	free(b);
 	fs_install_req_free(r);
 	return err;
+}
+
+void fs_sources_free(struct fetch_source *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free((char *)v[i].url);
+		free((char *)v[i].sha256);
+	}
+	free(v);
+}
+
+void fs_install_req_free(struct fs_install_req *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->toml);
+	fs_sources_free(r->sources, r->n_sources);
+	free(r);
 }

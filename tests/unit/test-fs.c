@@ -1,24 +1,72 @@
 /*
  * test-fs.c - the FUSE-free parts of the daemon: install flights (single
- * flight, failure window, shutdown) and the settings (-o and config file)
+ * flight, failure window, install_timeout, cancel, shutdown) and the
+ * settings (-o and config file)
  */
 #include "fs/fs.h"
 #include "fetch/fetch.h"
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
-/* ---- a stub installer: counts installs, sleeps, fails on request --------- */
+/*
+ * ---- a stub installer: counts installs, holds them at a gate, fails on request
+ *
+ * Every wait below is on an event (a condition variable the stub or the
+ * callback signals), never on the clock; the flights' clock is the test's
+ * (fs_flights_set_clock()), moved by hand.  WAIT_GUARD only ends a hung
+ * test: no assertion depends on it.
+ */
+#define WAIT_GUARD 120	/* seconds */
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+
+/* Wait, under ev_lock, until cond_fn(arg) holds or the guard passes. */
+static void wait_for(bool (*cond_fn)(void *), void *arg)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_GUARD;
+	pthread_mutex_lock(&ev_lock);
+	while (!cond_fn(arg))
+		if (pthread_cond_timedwait(&ev_cond, &ev_lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&ev_lock);
+}
+
+static void signal_event(void)
+{
+	pthread_mutex_lock(&ev_lock);
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
+}
 
 struct stub {
 	atomic_int installs;
 	atomic_int running;
 	atomic_int max_running;
 	int fail;		/* -errno to return, 0 = succeed */
-	useconds_t delay;	/* per install */
+	bool gate_open;		/* installs wait until it opens (under ev_lock) */
 };
+
+static void gate_set(struct stub *s, bool open)
+{
+	pthread_mutex_lock(&ev_lock);
+	s->gate_open = open;
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
+}
+
+static bool gate_is_open(void *arg)
+{
+	return ((struct stub *)arg)->gate_open;
+}
 
 static int stub_install(void *ctx, const char *hash, const struct fs_install_req *req,
 			char **errmsg)
@@ -30,7 +78,8 @@ static int stub_install(void *ctx, const char *hash, const struct fs_install_req
 	while (now > max && !atomic_compare_exchange_weak(&s->max_running, &max, now))
 		;
 	atomic_fetch_add(&s->installs, 1);
-	usleep(s->delay);
+	signal_event();
+	wait_for(gate_is_open, s);
 	atomic_fetch_sub(&s->running, 1);
 	if (s->fail) {
 		*errmsg = strdup("stub failure");
@@ -39,10 +88,37 @@ static int stub_install(void *ctx, const char *hash, const struct fs_install_req
 	return 0;
 }
 
+struct count_arg {
+	atomic_int *v;
+	int n;
+};
+
+static bool count_reached(void *arg)
+{
+	struct count_arg *a = arg;
+
+	return atomic_load(a->v) >= a->n;
+}
+
+/* Wait until *v (changed under ev_lock or followed by signal_event()) reaches n. */
+static void wait_count(atomic_int *v, int n)
+{
+	struct count_arg a = { v, n };
+
+	wait_for(count_reached, &a);
+}
+
+/* Wait until n installs run at once (held at the closed gate). */
+static void wait_running(struct stub *s, int n)
+{
+	wait_count(&s->running, n);
+}
+
 struct result {
 	atomic_int calls;
 	atomic_int errors;
 	atomic_int last_err;
+	struct stub *open_on_error;	/* open this stub's gate at the first error */
 };
 
 static void on_done(void *arg, int err)
@@ -52,15 +128,32 @@ static void on_done(void *arg, int err)
 	if (err)
 		atomic_fetch_add(&r->errors, 1);
 	atomic_store(&r->last_err, err);
+	if (err && r->open_on_error)
+		gate_set(r->open_on_error, true);
+	pthread_mutex_lock(&ev_lock);
 	atomic_fetch_add(&r->calls, 1);
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
 }
 
+/* Wait until r's waiters were called back n times. */
 static void wait_calls(struct result *r, int n)
 {
-	int i;
+	wait_count(&r->calls, n);
+}
 
-	for (i = 0; i < 1000 && atomic_load(&r->calls) < n; i++)
-		usleep(5000);
+/* The flights' clock: seconds, moved only by the test. */
+static _Atomic double test_clock = 1000.0;
+
+static double read_clock(void *arg)
+{
+	return atomic_load(&test_clock);
+}
+
+static void advance_clock(struct fs_flights *f, double seconds)
+{
+	atomic_store(&test_clock, atomic_load(&test_clock) + seconds);
+	fs_flights_tick(f);
 }
 
 static const char h1[] = "1111111111111111111111111111111111111111";
@@ -68,28 +161,33 @@ static const char h2[] = "2222222222222222222222222222222222222222";
 
 static void test_flights(void)
 {
-	struct stub s = { .delay = 200000 };
+	struct stub s = { 0 };
 	struct fs_installer inst = { stub_install, &s };
 	struct fs_flights *f;
 	struct result r = { 0 }, r2 = { 0 };
 	int i, ok32 = 1;
 
 	ok(fs_flights_new(4, 0.3, 600, &inst, &f) == 0, "flights start with 4 workers");
+	fs_flights_set_clock(f, read_clock, NULL);
 	for (i = 0; i < 32; i++)
 		ok32 &= fs_flight_wait(f, h1, NULL, on_done, &r) == 0;
 	ok(ok32, "32 waiters of one hash are queued");
 	is_str(fs_flight_state(f, h1), "pending", "state is pending during the install");
+	gate_set(&s, true);
 	wait_calls(&r, 32);
 	is_int(atomic_load(&r.calls), 32, "every waiter is called back");
 	is_int(atomic_load(&r.errors), 0, "with success");
 	is_int(atomic_load(&s.installs), 1, "32 waiters share one install (single flight)");
 	ok(fs_flight_state(f, h1) == NULL, "no state after a successful install");
 
-	/* Two hashes install in parallel. */
+	/* Two hashes install in parallel: both reach the closed gate. */
 	memset(&r, 0, sizeof(r));
 	atomic_store(&s.installs, 0);
+	gate_set(&s, false);
 	fs_flight_wait(f, h1, NULL, on_done, &r);
 	fs_flight_wait(f, h2, NULL, on_done, &r);
+	wait_running(&s, 2);
+	gate_set(&s, true);
 	wait_calls(&r, 2);
 	is_int(atomic_load(&s.installs), 2, "two hashes, two installs");
 	is_int(atomic_load(&s.max_running), 2, "and they ran at the same time");
@@ -97,8 +195,10 @@ static void test_flights(void)
 	/* A failure reaches every waiter and is remembered for retry_after. */
 	s.fail = -ECONNREFUSED;
 	atomic_store(&s.installs, 0);
+	gate_set(&s, false);
 	for (i = 0; i < 5; i++)
 		fs_flight_wait(f, h2, NULL, on_done, &r2);
+	gate_set(&s, true);
 	wait_calls(&r2, 5);
 	is_int(atomic_load(&r2.errors), 5, "a failed install fails all its waiters");
 	is_int(atomic_load(&r2.last_err), -EIO, "with -EIO");
@@ -106,7 +206,7 @@ static void test_flights(void)
 	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), -EIO,
 	       "within retry_after a new request fails at once");
 	is_int(atomic_load(&s.installs), 1, "without another install");
-	usleep(350000);
+	advance_clock(f, 0.35);
 	ok(fs_flight_state(f, h2) == NULL, "after retry_after the failure is forgotten");
 	s.fail = 0;
 	memset(&r2, 0, sizeof(r2));
@@ -116,9 +216,14 @@ static void test_flights(void)
 	is_int(atomic_load(&r2.errors), 0, "and the retry succeeds");
 	is_int(atomic_load(&s.installs), 2, "with a second install");
 
-	/* Shutdown with work queued: every waiter is answered. */
-	s.delay = 300000;
+	/*
+	 * Shutdown with work queued: every waiter is answered.  The 4 workers
+	 * hold 4 installs at the gate, 4 flights stay queued; the gate opens
+	 * once shutdown has answered a queued one.
+	 */
 	memset(&r, 0, sizeof(r));
+	r.open_on_error = &s;
+	gate_set(&s, false);
 	for (i = 0; i < 8; i++) {
 		char h[41];
 
@@ -126,6 +231,7 @@ static void test_flights(void)
 		h[40] = '\0';
 		fs_flight_wait(f, h, NULL, on_done, &r);
 	}
+	wait_running(&s, 4);
 	fs_flights_free(f);
 	is_int(atomic_load(&r.calls), 8, "shutdown answers every parked waiter");
 	ok(atomic_load(&r.errors) >= 4, "queued ones with an error (%d errors)",
@@ -134,37 +240,26 @@ static void test_flights(void)
 
 /* ---- cancel and install_timeout: an install that runs until released ----- */
 
-static atomic_int gate_open;
-
-static int gated_install(void *ctx, const char *hash, const struct fs_install_req *req,
-			 char **errmsg)
-{
-	struct stub *s = ctx;
-	int i;
-
-	atomic_fetch_add(&s->installs, 1);
-	for (i = 0; i < 2000 && !atomic_load(&gate_open); i++)	/* at most 10 s */
-		usleep(5000);
-	return 0;
-}
-
 static void test_flights_leave(void)
 {
 	struct stub s = { 0 };
-	struct fs_installer inst = { gated_install, &s };
+	struct fs_installer inst = { stub_install, &s };
 	struct fs_flights *f;
 	struct result r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
-	int k1, k2, k3, i;
+	int k1, k2, k3;
 	void *arg = NULL;
 
 	ok(fs_flights_new(2, 0, 0.3, &inst, &f) == 0, "flights with install_timeout 0.3 s");
+	fs_flights_set_clock(f, read_clock, NULL);
 	fs_flight_wait(f, h1, &k1, on_done, &r1);
 	fs_flight_wait(f, h1, &k2, on_done, &r2);
 	is_int(fs_flight_cancel(f, &k1, &arg), 1, "a waiting waiter can be cancelled");
 	ok(arg == &r1, "... which gives back its arg");
 	is_int(fs_flight_cancel(f, &k1, &arg), 0, "... once");
 	is_int(fs_flight_cancel(f, NULL, &arg), 0, "a NULL key is never cancelled");
+	wait_running(&s, 1);
 	fs_flight_progress(f, h1, "http://127.0.0.1/x.tar.gz", 10, 1000);
+	advance_clock(f, 0.4);
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.calls), 1, "the other waiter is answered after install_timeout");
 	is_int(atomic_load(&r2.last_err), -EIO, "... with -EIO");
@@ -172,14 +267,12 @@ static void test_flights_leave(void)
 	is_str(fs_flight_state(f, h1), "pending", "... while the install goes on");
 	/* a new waiter joins the running install with its own deadline */
 	fs_flight_wait(f, h1, &k3, on_done, &r3);
-	atomic_store(&gate_open, 1);
+	gate_set(&s, true);
 	wait_calls(&r3, 1);
 	is_int(atomic_load(&r3.last_err), 0, "a later waiter gets the finished install");
 	is_int(atomic_load(&s.installs), 1, "one install for all three");
-	for (i = 0; i < 20; i++)
-		usleep(10000);
+	fs_flights_free(f);	/* every thread joined: no callback can come later */
 	is_int(atomic_load(&r1.calls), 0, "the cancelled waiter is never called back");
-	fs_flights_free(f);
 }
 
 static void test_config(void)

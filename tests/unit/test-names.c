@@ -4,14 +4,17 @@
  * (the sources of every name bound to it, in the documented order)
  */
 #include "fs/fs.h"
+#include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char hz[] = "aaff7498aaff7498aaff7498aaff7498aaff7498";
@@ -194,6 +197,18 @@ out:
 
 /* ---- the request travels with the flight ------------------------------------------- */
 
+/*
+ * The install is held until every waiter has joined (a gate the test
+ * opens), and the test waits for the answers on a condition variable: no
+ * sleep decides what joins what.  WAIT_GUARD only ends a hung test.
+ */
+#define WAIT_GUARD 120	/* seconds */
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+static bool gate_open;
+static int done_calls;
+
 struct seen {
 	atomic_int installs;
 	char name[64];
@@ -205,18 +220,41 @@ static int record_install(void *ctx, const char *hash, const struct fs_install_r
 {
 	struct seen *s = ctx;
 
-	usleep(100000);
+	pthread_mutex_lock(&ev_lock);
+	while (!gate_open)
+		pthread_cond_wait(&ev_cond, &ev_lock);
+	pthread_mutex_unlock(&ev_lock);
 	snprintf(s->name, sizeof(s->name), "%s", req && req->name ? req->name : "(none)");
 	s->n_sources = req ? req->n_sources : 0;
 	atomic_fetch_add(&s->installs, 1);
 	return 0;
 }
 
-static atomic_int done_calls;
-
 static void on_done(void *arg, int err)
 {
-	atomic_fetch_add(&done_calls, 1);
+	pthread_mutex_lock(&ev_lock);
+	done_calls++;
+	pthread_cond_broadcast(&ev_cond);
+	pthread_mutex_unlock(&ev_lock);
+}
+
+/* Open the gate and wait until n waiters were answered; returns how many were. */
+static int open_and_wait(int n)
+{
+	struct timespec ts;
+	int calls;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_GUARD;
+	pthread_mutex_lock(&ev_lock);
+	gate_open = true;
+	pthread_cond_broadcast(&ev_cond);
+	while (done_calls < n)
+		if (pthread_cond_timedwait(&ev_cond, &ev_lock, &ts) != 0)
+			break;
+	calls = done_calls;
+	pthread_mutex_unlock(&ev_lock);
+	return calls;
 }
 
 static struct fs_install_req *make_req(const char *name, size_t n)
@@ -240,7 +278,6 @@ static void test_flight_request(void)
 	struct seen s = { 0 };
 	struct fs_installer inst = { record_install, &s };
 	struct fs_flights *f;
-	int i;
 
 	if (fs_flights_new(1, 0, 600, &inst, &f) < 0) {
 		ok(0, "flights start");
@@ -251,9 +288,7 @@ static void test_flight_request(void)
 	is_int(fs_flight_wait_req(f, hz, NULL, make_req("second", 5), on_done, NULL), 0,
 	       "a second waiter joins it");
 	is_int(fs_flight_wait(f, hz, NULL, on_done, NULL), 0, "a waiter without a request joins too");
-	for (i = 0; i < 400 && atomic_load(&done_calls) < 3; i++)
-		usleep(10000);
-	is_int(atomic_load(&done_calls), 3, "every waiter is answered");
+	is_int(open_and_wait(3), 3, "every waiter is answered");
 	is_int(atomic_load(&s.installs), 1, "one install");
 	is_str(s.name, "first", "install() got the request of the waiter that started it");
 	is_int((long long)s.n_sources, 2, "with its sources");

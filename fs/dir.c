@@ -1,0 +1,294 @@
+/*
+ * dir.c - open directories: the root as a snapshot, artifact trees as
+ * DIR streams of the store
+ *
+ * The root is a snapshot of names and installed hashes taken at opendir,
+ * so a reload never changes a listing in progress.  An opendir of an
+ * artifact that is not installed is parked (park.c) until it is.
+ */
+#include "fs/daemon.h"
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * An open directory.  Tree directories read the store directory through a
+ * DIR stream; the root is a snapshot of names and installed hashes taken
+ * at opendir, so a reload never changes a listing in progress.
+ */
+struct dir_handle {
+	DIR *dp;
+	struct dirent *entry;
+	off_t offset;
+	/* the root snapshot */
+	char **names;
+	unsigned char *types;
+	size_t n, cap;
+};
+
+static int snapshot_add(struct dir_handle *d, const char *name, unsigned char type)
+{
+	char **nn;
+	unsigned char *nt;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		nn = realloc(d->names, d->cap * sizeof(*nn));
+		if (!nn)
+			return -ENOMEM;
+		d->names = nn;
+		nt = realloc(d->types, d->cap);
+		if (!nt)
+			return -ENOMEM;
+		d->types = nt;
+	}
+	d->names[d->n] = strdup(name);
+	if (!d->names[d->n])
+		return -ENOMEM;
+	d->types[d->n++] = type;
+	return 0;
+}
+
+static int snapshot_installed(const char *hash, const struct store_info *info, void *arg)
+{
+	struct dir_handle *d = arg;
+
+	if (info->state != STORE_INSTALLED)
+		return 0;
+	return snapshot_add(d, hash, DT_DIR);
+}
+
+static void dir_free(struct dir_handle *d)
+{
+	size_t i;
+
+	if (!d)
+		return;
+	if (d->dp)
+		closedir(d->dp);
+	for (i = 0; i < d->n; i++)
+		free(d->names[i]);
+	free(d->names);
+	free(d->types);
+	free(d);
+}
+
+static void resume_opendir(struct fs_parked *p);
+
+static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		      bool may_park)
+{
+	struct fs_inode *in = fs_inode_of(fs, ino);
+	struct dir_handle *d;
+	struct fs_names *names;
+	size_t i;
+	int fd = -1, r;
+
+	if (in->kind == FS_NAME)
+		return -ENOTDIR;
+	if ((in->kind == FS_HASH || in->kind == FS_TREE) && !fs_evict_installed(fs, in->hash)) {
+		if (!may_park)
+			return -EIO;
+		r = fs_park(fs, req, in->hash, resume_opendir, ino, NULL, fi);
+		return r < 0 ? r : 1;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	if (in->kind == FS_ROOT) {
+		r = snapshot_add(d, ".", DT_DIR);
+		if (r == 0)
+			r = snapshot_add(d, "..", DT_DIR);
+		names = fs_reload_names(fs);
+		for (i = 0; r == 0 && i < fs_names_count(names); i++)
+			r = snapshot_add(d, fs_names_at(names, i)->name, DT_LNK);
+		fs_names_unref(names);
+		if (r == 0)
+			r = store_foreach(fs->store, snapshot_installed, d);
+		if (r < 0)
+			goto fail;
+	} else {
+		if (in->kind == FS_HASH)
+			store_touch(fs->store, in->hash);
+		fd = fs_inode_open(fs, in, O_RDONLY | O_DIRECTORY);
+		if (fd < 0) {
+			r = fd;
+			goto fail;
+		}
+		d->dp = fdopendir(fd);
+		if (!d->dp) {
+			r = -errno;
+			close(fd);
+			goto fail;
+		}
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->keep_cache = in->kind != FS_ROOT;
+	fi->cache_readdir = in->kind != FS_ROOT;
+	return 0;
+fail:
+	dir_free(d);
+	return r;
+}
+
+
+void fs_dir_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int r = do_opendir(fuse_req_userdata(req), req, ino, fi, true);
+
+	fs_reply_open(req, r, fi);
+}
+
+/* A parked opendir, after the install: open again and reply. */
+static void resume_opendir(struct fs_parked *p)
+{
+	int r = do_opendir(p->fs, p->req, p->ino, &p->fi, false);
+
+	fs_reply_open(p->req, r, &p->fi);
+}
+
+static struct dir_handle *dir_of(struct fuse_file_info *fi)
+{
+	return (struct dir_handle *)(uintptr_t)fi->fh;
+}
+
+/*
+ * add_entry - add one entry at *p, *rem bytes left, and advance.  Returns
+ * false when it does not fit; then the lookup a readdirplus entry counted
+ * is forgotten again, as the kernel never sees it.
+ */
+static bool add_entry(struct fs *fs, fuse_req_t req, char **p, size_t *rem, const char *name,
+		      struct fuse_entry_param *e, off_t off, bool plus)
+{
+	size_t len;
+
+	if (plus)
+		len = fuse_add_direntry_plus(req, *p, *rem, name, e, off);
+	else
+		len = fuse_add_direntry(req, *p, *rem, name, &e->attr, off);
+	if (len > *rem) {
+		if (plus && e->ino)
+			fs_inode_unref(fs, fs_inode_of(fs, e->ino), 1);
+		return false;
+	}
+	*p += len;
+	*rem -= len;
+	return true;
+}
+
+/*
+ * The shared body of readdir and readdirplus.  For plus, each entry but "."
+ * and ".." is looked up (counting a lookup, as the kernel expects), exactly
+ * as libfuse's passthrough_ll does.
+ */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = fuse_req_userdata(req);
+	struct dir_handle *d = dir_of(fi);
+	struct fuse_entry_param e;
+	char *buf, *p;
+	size_t rem = size;
+	const char *name;
+	unsigned char type;
+	off_t next;
+	int r = 0;
+
+	if (!d) {	/* no handle: cannot happen unless an opendir was skipped */
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	buf = calloc(1, size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p = buf;
+	if (!d->dp) {
+		for (next = offset; (size_t)next < d->n; next++) {
+			name = d->names[next];
+			type = d->types[next];
+			memset(&e, 0, sizeof(e));
+			e.attr.st_mode = (mode_t)type << 12;
+			e.attr.st_ino = FUSE_ROOT_ID;
+			if (plus && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+				r = fs_lookup_root(fs, name, &e);
+				if (r == -ENOENT) {
+					r = 0;
+					continue;	/* gone since the snapshot */
+				}
+				if (r < 0)
+					break;
+			}
+			if (!add_entry(fs, req, &p, &rem, name, &e, next + 1, plus))
+				break;
+		}
+		goto reply;
+	}
+
+	if (offset != d->offset) {
+		seekdir(d->dp, offset);
+		d->entry = NULL;
+		d->offset = offset;
+	}
+	for (;;) {
+		if (!d->entry) {
+			errno = 0;
+			d->entry = readdir(d->dp);
+			if (!d->entry) {
+				if (errno)
+					r = -errno;
+				break;
+			}
+		}
+		next = d->entry->d_off;
+		name = d->entry->d_name;
+		if (fs_lookup_hidden(name)) {
+			d->entry = NULL;
+			d->offset = next;
+			continue;
+		}
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = d->entry->d_ino;
+		e.attr.st_mode = (mode_t)d->entry->d_type << 12;
+		if (plus && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
+			r = fs_lookup_entry(fs, req, ino, name, &e, false);
+			if (r < 0)
+				break;
+		}
+		if (!add_entry(fs, req, &p, &rem, name, &e, next, plus))
+			break;
+		d->entry = NULL;
+		d->offset = next;
+	}
+reply:
+	/* An error after some entries were added is reported on the next call. */
+	if (r < 0 && rem == size)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+void fs_dir_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, false);
+}
+
+void fs_dir_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, offset, fi, true);
+}
+
+void fs_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	dir_free(dir_of(fi));
+	fuse_reply_err(req, 0);
+}

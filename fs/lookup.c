@@ -1,0 +1,232 @@
+/*
+ * lookup.c - lookups and attributes: the root's names and hashes, and the
+ * trees of installed artifacts
+ *
+ * The namespace (DESIGN.md "The mounted namespace"):
+ *
+ *   /            the root: one symlink per name, plus installed hashes
+ *   /<name>      symlink -> <hash>, from the configured Artifacts.toml files
+ *   /<hash>/     an artifact: virtual until installed, then backed by
+ *                <store>/artifacts/<hash>
+ *   /<hash>/...  the tree, served from the store through the artifact's
+ *                descriptor (inode.c)
+ *
+ * A lookup inside an artifact that is not installed is parked (park.c) and
+ * runs again when the install ends.
+ */
+#include "fs/daemon.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/*
+ * What the mount shows of a file of the store: its own mode and size, but
+ * never a write, setuid, setgid or sticky bit (the mount is read-only and
+ * shared between users), and our inode number.
+ */
+static void sanitize_stat(struct stat *st, fuse_ino_t ino)
+{
+	/* Symlink modes mean nothing on Linux and are shown as 0777, as by any filesystem. */
+	if (!S_ISLNK(st->st_mode))
+		st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID | S_ISVTX | S_IWUSR | S_IWGRP | S_IWOTH);
+	st->st_ino = ino;
+}
+
+bool fs_lookup_hidden(const char *name)
+{
+	return strcmp(name, ".git") == 0;
+}
+
+/* The attributes of what the store does not back: the root, a name, an absent artifact. */
+static void virtual_stat(struct fs *fs, struct fs_inode *in, struct stat *st, mode_t mode)
+{
+	st->st_mode = mode;
+	st->st_nlink = S_ISDIR(mode) ? 2 : 1;
+	st->st_mtim = fs->started;
+	st->st_ctim = fs->started;
+	st->st_atim = fs->started;
+	st->st_ino = fs_inode_ino(fs, in);
+}
+
+int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
+{
+	const char *path;
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	st->st_uid = 0;
+	st->st_gid = 0;
+	switch (in->kind) {
+	case FS_ROOT:
+		virtual_stat(fs, in, st, S_IFDIR | 0555);	/* ino FUSE_ROOT_ID */
+		*timeout = fs->cfg->name_timeout;
+		return 0;
+	case FS_NAME:
+		virtual_stat(fs, in, st, S_IFLNK | 0777);
+		st->st_size = 40;
+		*timeout = fs->cfg->name_timeout;
+		return 0;
+	case FS_HASH:
+		if (fs_evict_installed(fs, in->hash) && (fd = fs_inode_hash_fd(fs, in)) >= 0) {
+			if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+				return -errno;
+			sanitize_stat(st, fs_inode_ino(fs, in));
+			*timeout = FS_TREE_TIMEOUT;
+			return 0;
+		}
+		/* Not installed yet: a placeholder directory until it is. */
+		virtual_stat(fs, in, st, S_IFDIR | 0555);
+		*timeout = 1.0;
+		return 0;
+	case FS_TREE:
+		fd = fs_inode_at(fs, in, &path);
+		if (fd < 0)
+			return fd;
+		if (fstatat(fd, path, st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		sanitize_stat(st, fs_inode_ino(fs, in));
+		*timeout = FS_TREE_TIMEOUT;
+		return 0;
+	}
+	return -EIO;
+}
+
+int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
+{
+	struct fs_inode *in = NULL;
+	const struct fs_name *n;
+	struct fs_names *names;
+	bool known = false;
+
+	names = fs_reload_names(fs);
+	/* A hash is always the artifact itself: no name shadows it (names.c). */
+	n = fs_is_hash(name) ? NULL : fs_names_find(names, name);
+	if (n) {
+		in = fs_inode_get(fs, FS_NAME, name, n->hash, NULL);
+		fs_park_via(fs, n->hash, name);
+	} else if (fs_is_hash(name)) {
+		if (fs_evict_installed(fs, name))
+			known = true;
+		else if (!fs->cfg->offline && fs_names_find_hash(names, name))
+			known = true;
+		if (known)
+			in = fs_inode_get(fs, FS_HASH, name, name, NULL);
+	}
+	fs_names_unref(names);
+	if (!in) {
+		if (n || known)
+			return -ENOMEM;
+		/* A negative entry, cached until a reload may change the answer. */
+		memset(e, 0, sizeof(*e));
+		e->entry_timeout = fs->cfg->name_timeout;
+		return -ENOENT;
+	}
+	memset(e, 0, sizeof(*e));
+	e->ino = fs_inode_ino(fs, in);
+	fs_lookup_attr(fs, in, &e->attr, &e->attr_timeout);
+	e->entry_timeout = in->kind == FS_HASH ? FS_TREE_TIMEOUT : fs->cfg->name_timeout;
+	return 0;
+}
+
+static int lookup_tree(struct fs *fs, struct fs_inode *parent, const char *name,
+			  struct fuse_entry_param *e)
+{
+	struct fs_inode *in, *root = parent->kind == FS_TREE ? parent->root : parent;
+	struct stat st;
+	const char *dir;
+	char *path;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	if (fs_lookup_hidden(name)) {
+		e->entry_timeout = FS_TREE_TIMEOUT;
+		return -ENOENT;
+	}
+	fd = fs_inode_at(fs, parent, &dir);
+	if (fd < 0)
+		return fd;
+	if (parent->kind == FS_TREE) {
+		if (asprintf(&path, "%s/%s", dir, name) < 0)
+			return -ENOMEM;
+	} else {
+		path = strdup(name);
+		if (!path)
+			return -ENOMEM;
+	}
+	if (fstatat(fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT) {
+			/* Trees never change: a negative entry holds as long as a positive one. */
+			e->entry_timeout = FS_TREE_TIMEOUT;
+		}
+		free(path);
+		return -errno;
+	}
+	in = fs_inode_get(fs, FS_TREE, path, parent->hash, root);
+	free(path);
+	if (!in)
+		return -ENOMEM;
+	sanitize_stat(&st, fs_inode_ino(fs, in));
+	e->ino = fs_inode_ino(fs, in);
+	e->attr = st;
+	e->attr_timeout = FS_TREE_TIMEOUT;
+	e->entry_timeout = FS_TREE_TIMEOUT;
+	return 0;
+}
+
+static void resume_lookup(struct fs_parked *p);
+
+int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
+		     struct fuse_entry_param *e, bool may_park)
+{
+	struct fs_inode *p = fs_inode_of(fs, parent);
+	int r;
+
+	switch (p->kind) {
+	case FS_ROOT:
+		return fs_lookup_root(fs, name, e);
+	case FS_HASH:
+	case FS_TREE:
+		/*
+		 * Not installed yet, or (below a tree inode) the artifact went
+		 * (gc, quota) under cached inodes: install it again.
+		 */
+		if (!fs_evict_installed(fs, p->hash)) {
+			if (!may_park)
+				return -EIO;
+			r = fs_park(fs, req, p->hash, resume_lookup, parent, name, NULL);
+			return r < 0 ? r : 1;
+		}
+		if (p->kind == FS_HASH)
+			store_touch(fs->store, p->hash);
+		return lookup_tree(fs, p, name, e);
+	case FS_NAME:
+		return -ENOTDIR;
+	}
+	return -EIO;
+}
+
+void fs_lookup_reply(fuse_req_t req, int r, const struct fuse_entry_param *e)
+{
+	if (r == 0)
+		fuse_reply_entry(req, e);
+	else if (r == -ENOENT && e->entry_timeout > 0)
+		fuse_reply_entry(req, e);	/* ino 0: a cacheable negative entry */
+	else
+		fuse_reply_err(req, -r);
+}
+
+/* A parked lookup, after the install: look up again and reply. */
+static void resume_lookup(struct fs_parked *p)
+{
+	struct fuse_entry_param e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	r = fs_lookup_entry(p->fs, p->req, p->ino, p->name, &e, false);
+	fs_lookup_reply(p->req, r, &e);
+}

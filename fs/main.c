@@ -555,7 +555,12 @@ int main(int argc, char **argv)
 			fuse_loop_cfg_set_max_threads(loop, opts.max_threads);
 		r = fuse_session_loop_mt(fs.se, loop);
 	}
-	ret = r == 0 ? 0 : 1;
+	/*
+	 * The loop returns the number of the signal that ended it (SIGTERM,
+	 * SIGINT, SIGHUP from fuse_set_signal_handlers): a clean stop, as
+	 * systemd's "systemctl stop" expects; -errno is a failure.
+	 */
+	ret = r >= 0 ? 0 : 1;
 	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
 out:
 	fs_reload_stop(&fs);

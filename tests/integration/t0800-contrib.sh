@@ -306,16 +306,9 @@ reloaded() {
 }
 ok "... the daemon reloads its files" reloaded
 # stop_is_clean NAME: the exit status after SIGTERM is 0 (systemd marks a
-# unit failed when its main process exits non-zero on stop).  fs/main.c
-# answers 1 when libfuse's loop ends by a signal (it returns the signal
-# number): a known bug, a TODO until fixed.
+# unit failed when its main process exits non-zero on stop).
 stop_is_clean() {
-	if [ "$stop_rc" -eq 1 ]; then
-		test_count=$((test_count + 1))
-		echo "not ok $test_count - $1 # TODO artifactfs exits 1 after SIGTERM"
-	else
-		is "$1" "$stop_rc" 0
-	fi
+	is "$1" "$stop_rc" 0
 }
 svc_stop
 stop_is_clean "stop (SIGTERM): the daemon exits 0"

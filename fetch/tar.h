@@ -1,7 +1,7 @@
 /*
  * tar.h - the layout of a ustar header block (POSIX.1-1988 ustar, as
  * Tar.jl reads and writes it: src/header.jl), shared by the reader of
- * fetch/tar.c and the writer of tools/publish/pack.c so that the offsets
+ * fetch/tar.c and the writer of tools/publish/pack_tar.c so that the offsets
  * are written down once
  *
  * libc only; no state.  Thread safe.

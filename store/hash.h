@@ -6,6 +6,11 @@
  * follow Pkg GitTools.tree_hash (spec §2.2) and Tar.jl git_tree_hash
  * (spec §2.3).  libc and libcrypto only.
  *
+ * Implemented in hash.c (digests, hex, blobs), tree.c (struct tree_builder:
+ * the in-memory tree, git's order and encoding) and tree_dir.c
+ * (tree_hash_dir: the walk of a directory on disk); tree_int.h is what the
+ * last two share.
+ *
  * Thread safety: no global state.  A struct hash_ctx or struct tree_builder
  * belongs to one thread at a time; distinct objects may be used concurrently.
  * The one-shot functions are reentrant.

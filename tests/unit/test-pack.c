@@ -6,7 +6,7 @@
  * (write_standard_header: mode "%06o \0", uid/gid "000000 \0", size 11
  * octal digits and a space, mtime "00000000000 ", magic "ustar\0", version
  * "00", devmajor/minor "000000 \0", checksum "%06o\0 " over the block with
- * the checksum field as spaces), independently of tools/publish/pack.c.  The
+ * the checksum field as spaces), independently of tools/publish/pack_tar.c.  The
  * integration test t0600-pack.sh covers the CLI, GNU tar and fetch.
  */
 #include "tools/publish/pack.h"

@@ -1,24 +1,27 @@
 /*
- * pack.c - deterministic artifact tarballs in Tar.jl's canonical form
+ * pack.c - deterministic artifact tarballs in Tar.jl's canonical form: the
+ * walk and the entry points
  *
- * The tar stream is formatted here, block by block, exactly as JuliaIO/Tar.jl
- * src/create.jl writes it (write_tarball, write_header,
+ * The tar stream is formatted by this project, block by block, exactly as
+ * JuliaIO/Tar.jl src/create.jl writes it (write_tarball, write_header,
  * write_extended_header, write_standard_header); libarchive only compresses
  * it, through its raw format.  One pass: each file is read once, its bytes
  * go to the git blob hash and to the tar stream, and the compressed bytes go
  * to the sha256 and to the output.  See tools/publish/pack.h.
+ *
+ * This file walks the directory (names in byte order, depth first, paths,
+ * files, symlinks, progress), runs pack_write() and pack_create() (the
+ * temporary output file and its rename) and keeps the messages; pack_tar.c
+ * formats the header blocks, pack_out.c compresses and writes (pack_int.h).
  */
-#include "tools/publish/pack.h"
+#include "tools/publish/pack_int.h"
 
 #include "fetch/tar.h"
 
 #include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,39 +31,11 @@
 #include <unistd.h>
 
 #define BLOCK TAR_BLOCK
-#define IO_SIZE (1u << 20)	 /* read buffer and output buffer */
 #define PROGRESS_STEP (1u << 20) /* report about every MiB of content */
-
-struct packer {
-	/* output */
-	int outfd;
-	struct archive *ar;	 /* NULL for PACK_COMPRESS_NONE */
-	struct hash_ctx *sha256; /* of the bytes written to outfd */
-	uint64_t out_bytes, tar_bytes;
-	uint8_t *obuf; /* uncompressed output is gathered here */
-	size_t olen;
-	int werr; /* first write(2) error, from the libarchive callback */
-	/* input */
-	uint8_t *rbuf;
-	struct hash_ctx *blob;
-	struct tree_builder *tb;
-	struct pack_result res;
-	char *path; /* tarball path of the current entry */
-	size_t plen, pcap;
-	const char *root; /* the directory as the caller named it, for messages */
-	char *shown;	  /* root + "/" + path, built by cur_path() */
-	/* progress */
-	pack_progress_fn *progress;
-	void *parg;
-	uint64_t total, done, next_report;
-	char *errmsg; /* first error wins */
-};
 
 /* ---- messages ------------------------------------------------------------- */
 
-static int failf(struct packer *pk, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int failf(struct packer *pk, int r, const char *fmt, ...)
+int pack_failf(struct packer *pk, int r, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -100,374 +75,6 @@ static void set_msg(char **msg, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- compression names ------------------------------------------------------ */
-
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-enum pack_compress pack_compress_from_name(const char *name)
-{
-	if (ends_with(name, ".tar.zst") || ends_with(name, ".tzst"))
-		return PACK_COMPRESS_ZSTD;
-	if (ends_with(name, ".tar.xz") || ends_with(name, ".txz"))
-		return PACK_COMPRESS_XZ;
-	if (ends_with(name, ".tar"))
-		return PACK_COMPRESS_NONE;
-	return PACK_COMPRESS_GZIP;
-}
-
-const char *pack_compress_name(enum pack_compress c)
-{
-	switch (c) {
-	case PACK_COMPRESS_AUTO:
-		return "auto";
-	case PACK_COMPRESS_NONE:
-		return "none";
-	case PACK_COMPRESS_GZIP:
-		return "gzip";
-	case PACK_COMPRESS_ZSTD:
-		return "zstd";
-	case PACK_COMPRESS_XZ:
-		return "xz";
-	}
-	return "?";
-}
-
-const char *pack_compress_suffix(enum pack_compress c)
-{
-	switch (c) {
-	case PACK_COMPRESS_NONE:
-		return ".tar";
-	case PACK_COMPRESS_ZSTD:
-		return ".tar.zst";
-	case PACK_COMPRESS_XZ:
-		return ".tar.xz";
-	default:
-		return ".tar.gz";
-	}
-}
-
-/* ---- header blocks ----------------------------------------------------------- */
-
-/* Copy s into the field at off, at most max bytes, no terminator added. */
-static void put_field(uint8_t *h, size_t off, const char *s, size_t len)
-{
-	memcpy(h + off, s, len);
-}
-
-/* Tar.jl write_standard_header(): one ustar block at h (layout: fetch/tar.h). */
-static void standard_header(uint8_t *h, const char *name, size_t namelen, const char *prefix,
-	size_t prefixlen, char type, unsigned mode, uint64_t size, const char *link, size_t linklen)
-{
-	char num[32];
-	int n, i;
-
-	memset(h, 0, BLOCK);
-	put_field(h, TAR_NAME, name, namelen);
-	snprintf(num, sizeof(num), "%06o ", mode & 0777777);
-	memcpy(h + TAR_MODE, num, 8);	     /* "%06o \0": the NUL from snprintf */
-	memcpy(h + TAR_UID, "000000 \0", 8); /* uid */
-	memcpy(h + TAR_GID, "000000 \0", 8); /* gid */
-	n = snprintf(num, sizeof(num), "%011" PRIo64, size);
-	if (n <= TAR_SIZE_LEN) {
-		memcpy(h + TAR_SIZE, num, (size_t)n);
-		if (n < TAR_SIZE_LEN)
-			h[TAR_SIZE + n] = ' ';
-	} else {
-		/* GNU base-256 as Tar.jl emulates it: 0x80 then 11 big-endian bytes */
-		h[TAR_SIZE] = 0x80;
-		for (i = 10; i >= 0; i--)
-			h[TAR_SIZE + TAR_SIZE_LEN - 1 - i] = i >= 8 ? 0 : (uint8_t)(size >> (8 * i));
-	}
-	memcpy(h + TAR_MTIME, "00000000000 ", 12);
-	h[TAR_TYPEFLAG] = (uint8_t)type;
-	put_field(h, TAR_LINKNAME, link, linklen);
-	memcpy(h + TAR_MAGIC, "ustar\0", 6);
-	memcpy(h + TAR_VERSION, "00", 2);
-	memcpy(h + TAR_DEVMAJOR, "000000 \0", 8);
-	memcpy(h + TAR_DEVMINOR, "000000 \0", 8);
-	put_field(h, TAR_PREFIX, prefix, prefixlen);
-	snprintf(num, sizeof(num), "%06o", tar_header_sum(h));
-	memcpy(h + TAR_CHKSUM, num, 6);
-	h[TAR_CHKSUM + 6] = '\0';
-	h[TAR_CHKSUM + 7] = ' ';
-}
-
-static size_t ndigits(size_t n)
-{
-	size_t d = 1;
-
-	while (n >= 10) {
-		n /= 10;
-		d++;
-	}
-	return d;
-}
-
-/* Length of the PAX record "<n> key=value\n": n counts its own digits. */
-static size_t pax_record_len(const char *key, size_t vlen)
-{
-	size_t l = 1 + strlen(key) + 1 + vlen + 1, n = l;
-
-	while (n < l + ndigits(n))
-		n = l + ndigits(n);
-	return n;
-}
-
-static size_t pax_record(uint8_t *p, const char *key, const char *val, size_t vlen)
-{
-	size_t n = pax_record_len(key, vlen), off;
-
-	off = (size_t)sprintf((char *)p, "%zu %s=", n, key);
-	memcpy(p + off, val, vlen);
-	p[off + vlen] = '\n';
-	return n;
-}
-
-long pack_tar_header(uint8_t *buf, size_t bufsize, const char *path, char type, unsigned mode,
-	uint64_t size, const char *link)
-{
-	size_t plen, llen, namelen, prefixlen = 0, paxlen = 0, need, off = 0;
-	bool pax_link = false, pax_path = false, pax_size = false;
-	const char *name = path, *prefix = "";
-	char sizestr[24];
-	size_t i;
-
-	if (!path || !*path || path[0] == '/' || mode > 0777777 ||
-		(type != '0' && type != '2' && type != '5'))
-		return -EINVAL;
-	link = link ? link : "";
-	plen = strlen(path);
-	llen = strlen(link);
-	namelen = plen;
-
-	/* Tar.jl write_header(): the same decisions, in the same order. */
-	if (llen > 100) {
-		pax_link = true;
-		paxlen += pax_record_len("linkpath", llen);
-	}
-	if (plen > 100) {
-		if (plen < 256) {
-			for (i = 100; i-- > 0;) {
-				if (path[i] == '/') {
-					prefix = path;
-					prefixlen = i;
-					name = path + i + 1;
-					namelen = plen - i - 1;
-					break;
-				}
-			}
-		}
-		if (namelen > 100 || prefixlen > 155) {
-			pax_path = true;
-			paxlen += pax_record_len("path", plen);
-			name = prefix = "";
-			namelen = prefixlen = 0;
-		}
-	}
-	if (size >= (UINT64_C(1) << 36)) { /* 8^12 */
-		pax_size = true;
-		snprintf(sizestr, sizeof(sizestr), "%" PRIu64, size);
-		paxlen += pax_record_len("size", strlen(sizestr));
-	}
-
-	need = BLOCK + (paxlen ? BLOCK + (paxlen + BLOCK - 1) / BLOCK * BLOCK : 0);
-	if (bufsize < need)
-		return -ENOBUFS;
-	if (paxlen) {
-		uint8_t *d = buf + BLOCK;
-
-		standard_header(buf, "", 0, "", 0, 'x', 0, paxlen, "", 0);
-		memset(d, 0, (paxlen + BLOCK - 1) / BLOCK * BLOCK);
-		/* records sorted by key: linkpath < path < size */
-		if (pax_link)
-			d += pax_record(d, "linkpath", link, llen);
-		if (pax_path)
-			d += pax_record(d, "path", path, plen);
-		if (pax_size)
-			d += pax_record(d, "size", sizestr, strlen(sizestr));
-		off = BLOCK + (paxlen + BLOCK - 1) / BLOCK * BLOCK;
-	}
-	standard_header(buf + off, name, namelen, prefix, prefixlen, type, mode, size,
-		pax_link ? "" : link, pax_link ? 0 : llen);
-	return (long)(off + BLOCK);
-}
-
-/* ---- output ------------------------------------------------------------------- */
-
-/* The final bytes: sha256, count, write(2). */
-static int sink(struct packer *pk, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	int r;
-
-	r = hash_ctx_update(pk->sha256, p, len);
-	if (r < 0)
-		return r;
-	pk->out_bytes += len;
-	while (len) {
-		ssize_t n = write(pk->outfd, b, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static la_ssize_t archive_sink(struct archive *a, void *arg, const void *p, size_t len)
-{
-	struct packer *pk = arg;
-	int r = sink(pk, p, len);
-
-	if (r < 0) {
-		if (!pk->werr)
-			pk->werr = r;
-		archive_set_error(a, -r, "cannot write: %s", strerror(-r));
-		return -1;
-	}
-	return (la_ssize_t)len;
-}
-
-static int archive_fail(struct packer *pk, const char *what)
-{
-	int r = pk->werr ? pk->werr : -EIO;
-
-	return failf(pk, r, "cannot %s: %s", what,
-		pk->werr ? strerror(-r)
-			 : (archive_error_string(pk->ar) ? archive_error_string(pk->ar)
-							 : "libarchive error"));
-}
-
-static int flush_obuf(struct packer *pk)
-{
-	int r = 0;
-
-	if (pk->olen)
-		r = sink(pk, pk->obuf, pk->olen);
-	pk->olen = 0;
-	return r < 0 ? failf(pk, r, "cannot write the tarball: %s", strerror(-r)) : 0;
-}
-
-/* Uncompressed tar bytes: into the compressor, or gathered for write(2). */
-static int tar_out(struct packer *pk, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-	int r;
-
-	pk->tar_bytes += len;
-	if (pk->ar) {
-		while (len) {
-			la_ssize_t n = archive_write_data(pk->ar, b, len);
-
-			if (n <= 0)
-				return archive_fail(pk, "compress the tarball");
-			b += n;
-			len -= (size_t)n;
-		}
-		return 0;
-	}
-	while (len) {
-		size_t n = IO_SIZE - pk->olen;
-
-		if (n > len)
-			n = len;
-		memcpy(pk->obuf + pk->olen, b, n);
-		pk->olen += n;
-		b += n;
-		len -= n;
-		if (pk->olen == IO_SIZE && (r = flush_obuf(pk)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-static int out_open(struct packer *pk, enum pack_compress c, int level)
-{
-	struct archive_entry *e;
-	const char *filter = NULL;
-	char lv[16];
-	int r = ARCHIVE_OK, lo = 0, hi = 0;
-
-	switch (c) {
-	case PACK_COMPRESS_NONE:
-		return 0;
-	case PACK_COMPRESS_GZIP:
-		filter = "gzip", lo = 1, hi = 9;
-		break;
-	case PACK_COMPRESS_ZSTD:
-		filter = "zstd", lo = 1, hi = 22;
-		break;
-	case PACK_COMPRESS_XZ:
-		filter = "xz", lo = 0, hi = 9;
-		break;
-	default:
-		return failf(pk, -EINVAL, "invalid compression %d", (int)c);
-	}
-	if (level >= 0 && (level < lo || level > hi))
-		return failf(
-			pk, -EINVAL, "invalid %s level %d: use %d to %d", filter, level, lo, hi);
-	pk->ar = archive_write_new();
-	if (!pk->ar)
-		return failf(pk, -ENOMEM, "cannot set up %s compression", filter);
-	if (archive_write_set_format_raw(pk->ar) != ARCHIVE_OK)
-		return archive_fail(pk, "set up the raw format");
-	if (c == PACK_COMPRESS_GZIP)
-		r = archive_write_add_filter_gzip(pk->ar);
-	else if (c == PACK_COMPRESS_ZSTD)
-		r = archive_write_add_filter_zstd(pk->ar);
-	else
-		r = archive_write_add_filter_xz(pk->ar);
-	if (r != ARCHIVE_OK) {
-		failf(pk, -ENOTSUP, "cannot compress with %s: %s", filter,
-			archive_error_string(pk->ar) ? archive_error_string(pk->ar)
-						     : "not supported by libarchive");
-		return -ENOTSUP;
-	}
-	if (level >= 0) {
-		snprintf(lv, sizeof(lv), "%d", level);
-		if (archive_write_set_filter_option(pk->ar, filter, "compression-level", lv) !=
-			ARCHIVE_OK)
-			return archive_fail(pk, "set the compression level");
-	}
-	/* Deterministic gzip: a zero mtime in the header (it never holds a file name). */
-	if (c == PACK_COMPRESS_GZIP &&
-		archive_write_set_filter_option(pk->ar, filter, "timestamp", NULL) != ARCHIVE_OK)
-		return archive_fail(pk, "turn off the gzip timestamp");
-	/* No block padding: the last block holds exactly the bytes produced. */
-	archive_write_set_bytes_per_block(pk->ar, IO_SIZE);
-	archive_write_set_bytes_in_last_block(pk->ar, 1);
-	if (archive_write_open(pk->ar, pk, NULL, archive_sink, NULL) != ARCHIVE_OK)
-		return archive_fail(pk, "start compressing");
-	e = archive_entry_new();
-	if (!e)
-		return failf(pk, -ENOMEM, "cannot start compressing: out of memory");
-	archive_entry_set_pathname(e, "tar");
-	archive_entry_set_filetype(e, AE_IFREG);
-	r = archive_write_header(pk->ar, e);
-	archive_entry_free(e);
-	if (r != ARCHIVE_OK)
-		return archive_fail(pk, "start compressing");
-	return 0;
-}
-
-static int out_close(struct packer *pk)
-{
-	if (!pk->ar)
-		return flush_obuf(pk);
-	if (archive_write_close(pk->ar) != ARCHIVE_OK)
-		return archive_fail(pk, "finish compressing");
-	return 0;
-}
-
 /* ---- walking the tree ----------------------------------------------------------- */
 
 /* Set the path to parent (the first plen bytes) + "/" + name. */
@@ -483,7 +90,7 @@ static int path_push(struct packer *pk, size_t plen, const char *name)
 			cap *= 2;
 		p = realloc(pk->path, cap);
 		if (!p)
-			return failf(pk, -ENOMEM, "out of memory");
+			return pack_failf(pk, -ENOMEM, "out of memory");
 		pk->path = p;
 		pk->pcap = cap;
 	}
@@ -525,14 +132,14 @@ static int list_dir(struct packer *pk, int dfd, char ***ret, size_t *nret)
 		r = -errno;
 		if (fd >= 0)
 			close(fd);
-		return failf(pk, r, "cannot read '%s': %s", cur_path(pk), strerror(-r));
+		return pack_failf(pk, r, "cannot read '%s': %s", cur_path(pk), strerror(-r));
 	}
 	for (;;) {
 		errno = 0;
 		de = readdir(d);
 		if (!de) {
 			if (errno)
-				r = failf(pk, -errno, "cannot read '%s': %s", cur_path(pk),
+				r = pack_failf(pk, -errno, "cannot read '%s': %s", cur_path(pk),
 					strerror(errno));
 			break;
 		}
@@ -542,14 +149,14 @@ static int list_dir(struct packer *pk, int dfd, char ***ret, size_t *nret)
 			cap = cap ? 2 * cap : 32;
 			p = realloc(names, cap * sizeof(*names));
 			if (!p) {
-				r = failf(pk, -ENOMEM, "out of memory");
+				r = pack_failf(pk, -ENOMEM, "out of memory");
 				break;
 			}
 			names = p;
 		}
 		names[n] = strdup(de->d_name);
 		if (!names[n]) {
-			r = failf(pk, -ENOMEM, "out of memory");
+			r = pack_failf(pk, -ENOMEM, "out of memory");
 			break;
 		}
 		n++;
@@ -592,13 +199,13 @@ static int emit_header(struct packer *pk, char type, unsigned mode, uint64_t siz
 		bufsize = (bufsize + BLOCK - 1) / BLOCK * BLOCK;
 		buf = malloc(bufsize);
 		if (!buf)
-			return failf(pk, -ENOMEM, "out of memory");
+			return pack_failf(pk, -ENOMEM, "out of memory");
 		n = pack_tar_header(buf, bufsize, pk->path, type, mode, size, link);
 	}
 	if (n < 0)
-		r = failf(pk, (int)n, "cannot write a header for '%s'", cur_path(pk));
+		r = pack_failf(pk, (int)n, "cannot write a header for '%s'", cur_path(pk));
 	else
-		r = tar_out(pk, buf, (size_t)n);
+		r = pack_out_tar(pk, buf, (size_t)n);
 	if (buf != stackbuf)
 		free(buf);
 	return r;
@@ -628,15 +235,15 @@ static int pack_file(struct packer *pk, int dfd, const char *name)
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		return failf(pk, r, "cannot open '%s': %s", cur_path(pk), strerror(-r));
+		return pack_failf(pk, r, "cannot open '%s': %s", cur_path(pk), strerror(-r));
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		r = failf(pk, r, "cannot stat '%s': %s", cur_path(pk), strerror(-r));
+		r = pack_failf(pk, r, "cannot stat '%s': %s", cur_path(pk), strerror(-r));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		r = failf(pk, -EIO, "'%s' changed while being packed", cur_path(pk));
+		r = pack_failf(pk, -EIO, "'%s' changed while being packed", cur_path(pk));
 		goto out;
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -649,20 +256,20 @@ static int pack_file(struct packer *pk, int dfd, const char *name)
 	if (r < 0)
 		goto out;
 	for (left = size; left;) {
-		n = read(fd, pk->rbuf, left < IO_SIZE ? (size_t)left : IO_SIZE);
+		n = read(fd, pk->rbuf, left < PACK_IO_SIZE ? (size_t)left : PACK_IO_SIZE);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			r = -errno;
-			r = failf(pk, r, "cannot read '%s': %s", cur_path(pk), strerror(-r));
+			r = pack_failf(pk, r, "cannot read '%s': %s", cur_path(pk), strerror(-r));
 			goto out;
 		}
 		if (n == 0) {
-			r = failf(pk, -EIO, "'%s' shrank while being packed", cur_path(pk));
+			r = pack_failf(pk, -EIO, "'%s' shrank while being packed", cur_path(pk));
 			goto out;
 		}
 		if ((r = hash_ctx_update(pk->blob, pk->rbuf, (size_t)n)) < 0 ||
-			(r = tar_out(pk, pk->rbuf, (size_t)n)) < 0)
+			(r = pack_out_tar(pk, pk->rbuf, (size_t)n)) < 0)
 			goto out;
 		left -= (uint64_t)n;
 		pk->done += (uint64_t)n;
@@ -673,15 +280,15 @@ static int pack_file(struct packer *pk, int dfd, const char *name)
 	while (n < 0 && errno == EINTR);
 	if (n != 0) {
 		r = n > 0 ? -EIO : -errno;
-		r = failf(pk, r, n > 0 ? "'%s' grew while being packed" : "cannot read '%s'",
+		r = pack_failf(pk, r, n > 0 ? "'%s' grew while being packed" : "cannot read '%s'",
 			cur_path(pk));
 		goto out;
 	}
-	if (size % BLOCK && (r = tar_out(pk, zeros, BLOCK - size % BLOCK)) < 0)
+	if (size % BLOCK && (r = pack_out_tar(pk, zeros, BLOCK - size % BLOCK)) < 0)
 		goto out;
 	if ((r = hash_ctx_final(pk->blob, oid)) < 0 ||
 		(r = tree_builder_add_file(pk->tb, pk->path, exec, oid)) < 0) {
-		r = failf(pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
+		r = pack_failf(pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
 		goto out;
 	}
 	pk->res.files++;
@@ -701,14 +308,15 @@ static int pack_symlink(struct packer *pk, int dfd, const char *name, size_t hin
 	for (;;) {
 		p = realloc(target, cap);
 		if (!p) {
-			r = failf(pk, -ENOMEM, "out of memory");
+			r = pack_failf(pk, -ENOMEM, "out of memory");
 			goto out;
 		}
 		target = p;
 		n = readlinkat(dfd, name, target, cap);
 		if (n < 0) {
 			r = -errno;
-			r = failf(pk, r, "cannot read link '%s': %s", cur_path(pk), strerror(-r));
+			r = pack_failf(pk, r, "cannot read link '%s': %s", cur_path(pk),
+				strerror(-r));
 			goto out;
 		}
 		if ((size_t)n < cap)
@@ -717,12 +325,12 @@ static int pack_symlink(struct packer *pk, int dfd, const char *name, size_t hin
 	}
 	target[n] = '\0';
 	if (n == 0) {
-		r = failf(pk, -EIO, "symlink '%s' has an empty target", cur_path(pk));
+		r = pack_failf(pk, -EIO, "symlink '%s' has an empty target", cur_path(pk));
 		goto out;
 	}
 	r = emit_header(pk, '2', 0755, 0, target);
 	if (r == 0 && (r = tree_builder_add_symlink(pk->tb, pk->path, target, (size_t)n)) < 0)
-		r = failf(pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
+		r = pack_failf(pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
 	if (r == 0)
 		pk->res.files++;
 out:
@@ -743,7 +351,7 @@ static int pack_dir(struct packer *pk, int dfd, unsigned depth)
 	int fd, r;
 
 	if (depth >= TREE_MAX_DEPTH)
-		return failf(pk, -ENAMETOOLONG, "'%s' is nested too deeply", cur_path(pk));
+		return pack_failf(pk, -ENAMETOOLONG, "'%s' is nested too deeply", cur_path(pk));
 	r = list_dir(pk, dfd, &names, &n);
 	if (r < 0)
 		return r;
@@ -754,7 +362,7 @@ static int pack_dir(struct packer *pk, int dfd, unsigned depth)
 			pk->res.dotgit++;
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
-			r = failf(pk, r, "cannot stat '%s': %s", cur_path(pk), strerror(-r));
+			r = pack_failf(pk, r, "cannot stat '%s': %s", cur_path(pk), strerror(-r));
 		} else if (S_ISREG(st.st_mode)) {
 			r = pack_file(pk, dfd, names[i]);
 		} else if (S_ISLNK(st.st_mode)) {
@@ -762,7 +370,7 @@ static int pack_dir(struct packer *pk, int dfd, unsigned depth)
 		} else if (S_ISDIR(st.st_mode)) {
 			r = emit_header(pk, '5', 0755, 0, NULL);
 			if (r == 0 && (r = tree_builder_add_dir(pk->tb, pk->path)) < 0)
-				r = failf(
+				r = pack_failf(
 					pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
 			if (r < 0)
 				break;
@@ -770,14 +378,14 @@ static int pack_dir(struct packer *pk, int dfd, unsigned depth)
 			fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
 				r = -errno;
-				r = failf(
+				r = pack_failf(
 					pk, r, "cannot open '%s': %s", cur_path(pk), strerror(-r));
 				break;
 			}
 			r = pack_dir(pk, fd, depth + 1);
 			close(fd);
 		} else {
-			r = failf(pk, -ENOTSUP,
+			r = pack_failf(pk, -ENOTSUP,
 				"'%s' is %s: only files, directories and symlinks "
 				"can be packed",
 				cur_path(pk), type_name(st.st_mode));
@@ -799,7 +407,7 @@ static int scan_dir(struct packer *pk, int dfd, unsigned depth)
 	int fd, r;
 
 	if (depth >= TREE_MAX_DEPTH)
-		return failf(pk, -ENAMETOOLONG, "'%s' is nested too deeply", cur_path(pk));
+		return pack_failf(pk, -ENAMETOOLONG, "'%s' is nested too deeply", cur_path(pk));
 	r = list_dir(pk, dfd, &names, &n);
 	for (i = 0; i < n && r == 0; i++) {
 		if ((r = path_push(pk, plen, names[i])) < 0)
@@ -855,25 +463,25 @@ static int pack_run(int dirfd, const char *dir, const char *shown, int outfd,
 	pk.progress = opts->progress;
 	pk.parg = opts->progress_arg;
 	if (c == PACK_COMPRESS_AUTO || !dir) {
-		r = failf(&pk, -EINVAL, "invalid arguments: %s",
+		r = pack_failf(&pk, -EINVAL, "invalid arguments: %s",
 			dir ? "no compression given" : "no directory");
 		goto out;
 	}
 	if ((r = hash_ctx_new(HASH_SHA256, &pk.sha256)) < 0 ||
 		(r = hash_ctx_new(HASH_SHA1, &pk.blob)) < 0 || (r = tree_builder_new(&pk.tb)) < 0) {
-		r = failf(&pk, r, "cannot set up hashing: %s", strerror(-r));
+		r = pack_failf(&pk, r, "cannot set up hashing: %s", strerror(-r));
 		goto out;
 	}
-	pk.rbuf = malloc(IO_SIZE);
-	pk.obuf = c == PACK_COMPRESS_NONE ? malloc(IO_SIZE) : NULL;
+	pk.rbuf = malloc(PACK_IO_SIZE);
+	pk.obuf = c == PACK_COMPRESS_NONE ? malloc(PACK_IO_SIZE) : NULL;
 	if (!pk.rbuf || (c == PACK_COMPRESS_NONE && !pk.obuf)) {
-		r = failf(&pk, -ENOMEM, "out of memory");
+		r = pack_failf(&pk, -ENOMEM, "out of memory");
 		goto out;
 	}
 	fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		r = failf(&pk, r, "cannot open '%s': %s", shown, strerror(-r));
+		r = pack_failf(&pk, r, "cannot open '%s': %s", shown, strerror(-r));
 		goto out;
 	}
 	if (pk.progress) {
@@ -883,7 +491,7 @@ static int pack_run(int dirfd, const char *dir, const char *shown, int outfd,
 		pk.next_report = 0;
 		report_progress(&pk, true);
 	}
-	if ((r = out_open(&pk, c, opts->level)) < 0)
+	if ((r = pack_out_open(&pk, c, opts->level)) < 0)
 		goto out;
 
 	r = pack_dir(&pk, fd, 0);
@@ -897,12 +505,12 @@ static int pack_run(int dirfd, const char *dir, const char *shown, int outfd,
 		pk.plen = 0;
 		pk.res.dirs++;
 	}
-	if ((r = out_close(&pk)) < 0)
+	if ((r = pack_out_close(&pk)) < 0)
 		goto out;
 	if ((r = hash_ctx_final(pk.sha256, pk.res.sha256)) < 0 ||
 		(r = tree_builder_final(pk.tb, 0, pk.res.tree)) < 0 ||
 		(r = tree_builder_final(pk.tb, TREE_TARJL, pk.res.tree_tarjl)) < 0) {
-		r = failf(&pk, r, "cannot compute the tree hash: %s", strerror(-r));
+		r = pack_failf(&pk, r, "cannot compute the tree hash: %s", strerror(-r));
 		goto out;
 	}
 	report_progress(&pk, true);

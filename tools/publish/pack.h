@@ -10,6 +10,10 @@
  *   - the sha256 and size of the compressed output (the download entry).
  * No file is read twice and the output is never read back.
  *
+ * Implemented in pack.c (the walk, pack_create, pack_write), pack_out.c
+ * (compression and output, the compression names) and pack_tar.c
+ * (pack_tar_header); pack_int.h is what they share.
+ *
  * The tar stream:
  *   - every directory is emitted, before its children; the root itself is
  *     not, except that an empty root is written as a single "." entry;

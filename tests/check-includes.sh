@@ -3,7 +3,8 @@
 # #include lines (a tiny curl checksrc): store/ sees only libc, LMDB and
 # libcrypto; fetch/ never FUSE, and its model half (the files listed in
 # fetch_model below) neither curl nor libarchive; only fs/ includes FUSE;
-# tools/ never fs/; tools/publish/ never the artifactctl commands.  Prints
+# fs/'s core (fs.h, config.c, log.c, names.c, flight.c) neither FUSE nor
+# daemon.h; tools/ never fs/; tools/publish/ never the artifactctl commands.  Prints
 # one line per violation and exits 1 when there is any.
 set -u
 src=${1:-.}
@@ -54,6 +55,9 @@ check fetch 'fuse|fs/|tools/' 'fetch/ must not include FUSE, fs/ or tools/'
 check_files fetch "$fetch_model" 'curl/|archive|fetch/fetch\.h|fetch/http\.h|fetch/unpack_int\.h' \
 	'the fetch/ model includes neither curl, libarchive nor the pipeline'
 check tools 'fuse|fs/' 'tools/ must not include FUSE or fs/'
+# The FUSE-free core of fs/ (fs.h): unit-tested without a mount.
+check_files fs 'fs.h config.c log.c names.c flight.c' 'fuse|fs/daemon\.h' \
+	'the FUSE-free core of fs/ (fs.h) includes neither FUSE nor daemon.h'
 check tools/publish 'tools/artifactctl|tools/store_opt|tools/cmd_' \
 	'tools/publish/ is a library: it must not include the commands of artifactctl'
 exit $bad

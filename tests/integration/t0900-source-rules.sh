@@ -16,6 +16,19 @@ echo '#include "tools/artifactctl.h"' > "$TEST_TMP/tree/tools/publish/bad.c"
 fails "include checker catches a command header in tools/publish/" \
 	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/tree"
 
+# The FUSE-free core of fs/ (fs.h) stays FUSE-free: a copy of fs/ passes,
+# and fails once names.c or flight.c includes FUSE or daemon.h.
+mkdir -p "$TEST_TMP/core"
+cp -R "$top/fs" "$TEST_TMP/core/fs"
+ok "a copy of fs/ passes" sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/core"
+echo '#include <fuse_lowlevel.h>' >> "$TEST_TMP/core/fs/names.c"
+fails "include checker catches FUSE in fs/names.c" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/core"
+cp "$top/fs/names.c" "$TEST_TMP/core/fs/names.c"
+echo '#include "fs/daemon.h"' >> "$TEST_TMP/core/fs/flight.c"
+fails "include checker catches daemon.h in fs/flight.c" \
+	sh "$TESTS_SRCDIR/check-includes.sh" "$TEST_TMP/core"
+
 # The fetch/ model half includes neither curl nor libarchive: a copy of
 # fetch/ passes as it is, fails once a model file includes curl or
 # libarchive, and the pipeline half may include both.

@@ -164,6 +164,20 @@ need_prog() {
 	command -v "$1" >/dev/null 2>&1 || skip_all "$1 not installed"
 }
 
+# toml_entry NAME TREE [SHA256 URL]...: the entry of artifact NAME with the
+# git-tree-sha1 TREE and one [[NAME.download]] per SHA256 URL pair, in the
+# layout Pkg writes, on stdout (an Artifacts.toml is entries one after another).
+toml_entry() {
+	_te=$1
+	printf '[%s]\ngit-tree-sha1 = "%s"\n' "$1" "$2"
+	shift 2
+	while [ $# -ge 2 ]; do
+		printf '\n    [[%s.download]]\n    sha256 = "%s"\n    url = "%s"\n' "$_te" "$1" "$2"
+		shift 2
+	done
+	echo
+}
+
 # done_testing: print the plan; exit status says whether anything failed.
 done_testing() {
 	echo "1..$test_count"

@@ -89,6 +89,7 @@ unmount_artifactfs() {
 	return "$_fs_rc"
 }
 
+# list_errno DIR: "listed", or the errno name (EIO, ...) listing DIR failed with.
 list_errno() {
 	"${PYTHON3:-python3}" -c 'import errno, os, sys
 try:

@@ -57,6 +57,23 @@ wait_ready() {
 	done
 }
 
+# spawn_server DIR PIDVAR STOP WHAT TRIES COMMAND...: start COMMAND, a
+# server that writes its port to DIR/port once it listens, in the
+# background (stdin /dev/null, output appended to DIR/stdout and
+# DIR/stderr), its pid in the variable named PIDVAR, STOP run at exit;
+# then wait_ready for DIR/port, TRIES tries 0.05 s apart.  A port file of
+# an earlier run is removed first.  Returns 0, or wait_ready's 1 or 2.
+spawn_server() {
+	_sp_dir=$1 _sp_var=$2 _sp_stop=$3 _sp_what=$4 _sp_tries=$5
+	shift 5
+	rm -f "$_sp_dir/port"
+	"$@" </dev/null >>"$_sp_dir/stdout" 2>>"$_sp_dir/stderr" &
+	eval "$_sp_var=\$!"
+	at_exit "$_sp_stop"
+	wait_ready "$_sp_var" "$_sp_tries" "$_sp_what exited before listening" "$_sp_dir/stderr" \
+		"$_sp_what not listening after $((_sp_tries / 20)) s" test -s "$_sp_dir/port"
+}
+
 # stop_server PID SIGNAL WHAT LOG...: send SIGNAL (TERM, QUIT) to the
 # background process PID, SIGKILL after 5 s, and wait for it.  Fails, with
 # "WHAT exited with status N" and the LOG files on stderr, unless it exited

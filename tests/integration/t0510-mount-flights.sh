@@ -59,11 +59,7 @@ ok "... reported as an I/O error" grep -q "Input/output error" "$TEST_TMP/stalle
 
 # --- every source fails -------------------------------------------------------------------
 broken_hash=$(readlink "$mnt/broken")
-err=$("$PY" -c 'import os,sys,errno
-try:
-    os.listdir(sys.argv[1]); print("no error")
-except OSError as e:
-    print(errno.errorcode[e.errno])' "$mnt/broken/")
+err=$(list_errno "$mnt/broken/")
 is "an artifact whose every source fails is EIO" "$err" EIO
 ok "the log names the artifact" grep -q "'broken'" "$TEST_TMP/fs.log"
 ok "... and every URL tried, with its cause" sh -c "grep -q '/404/zlib.tar.gz' '$TEST_TMP/fs.log' &&
@@ -73,11 +69,7 @@ ok "... and every URL tried, with its cause" sh -c "grep -q '/404/zlib.tar.gz' '
 ok "nothing of it in the store" test ! -e "$store/artifacts/$broken_hash"
 is "no leftovers in tmp/" "$(ls -A "$store/tmp" | wc -l)" 0
 before=$(server_total GET)
-err2=$("$PY" -c 'import os,sys,errno
-try:
-    os.listdir(sys.argv[1]); print("no error")
-except OSError as e:
-    print(errno.errorcode[e.errno])' "$mnt/broken/")
+err2=$(list_errno "$mnt/broken/")
 is "within retry_after a second access fails at once" "$err2" EIO
 is "... without another download" "$(server_total GET)" "$before"
 

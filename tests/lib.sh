@@ -97,34 +97,32 @@ stop_server() {
 	fi
 }
 
-# ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
+# _t_expect pass|fail NAME COMMAND...: run COMMAND, which should succeed
+# (pass) or fail; print "ok" or "not ok" with its output.
 # (Helpers use _t_* variables: a plain "name" would clobber the caller's.)
-ok() {
-	_t_name=$1
-	shift
+_t_expect() {
+	_t_want=$1 _t_name=$2
+	shift 2
 	test_count=$((test_count + 1))
-	if _t_out=$("$@" 2>&1); then
+	if _t_out=$("$@" 2>&1); then _t_got=pass; else _t_got=fail; fi
+	if [ "$_t_got" = "$_t_want" ]; then
 		echo "ok $test_count - $_t_name"
-	else
-		echo "not ok $test_count - $_t_name"
-		test_failed=$((test_failed + 1))
-		printf '%s\n' "$_t_out" | sed 's/^/#   /'
+		return 0
 	fi
+	if [ "$_t_want" = pass ]; then
+		echo "not ok $test_count - $_t_name"
+	else
+		echo "not ok $test_count - $_t_name (succeeded, expected failure)"
+	fi
+	test_failed=$((test_failed + 1))
+	printf '%s\n' "$_t_out" | sed 's/^/#   /'
 }
 
+# ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
+ok() { _t_expect pass "$@"; }
+
 # fails NAME COMMAND...: like ok, but COMMAND must fail.
-fails() {
-	_t_name=$1
-	shift
-	test_count=$((test_count + 1))
-	if _t_out=$("$@" 2>&1); then
-		echo "not ok $test_count - $_t_name (succeeded, expected failure)"
-		test_failed=$((test_failed + 1))
-		printf '%s\n' "$_t_out" | sed 's/^/#   /'
-	else
-		echo "ok $test_count - $_t_name"
-	fi
-}
+fails() { _t_expect fail "$@"; }
 
 # is NAME GOT WANT: string comparison.
 is() {

@@ -118,7 +118,7 @@ bool sf_killed(int st)
 	return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
 }
 
-int sf_setup(const char *argv0, const char *name)
+static int setup(const char *argv0, const char *name)
 {
 	const char *tmp = getenv("TMPDIR");
 	char scratch[PATH_MAX + 16];
@@ -150,8 +150,16 @@ int sf_setup(const char *argv0, const char *name)
 	return 0;
 }
 
-void sf_cleanup(void)
+int sf_main(int argc, char **argv, const char *name, int (*child)(int argc, char **argv),
+	void (*const *tests)(void), int (*done)(void))
 {
+	if (argc > 2 && strcmp(argv[1], "--child") == 0)
+		return child(argc - 2, argv + 2);
+	if (setup(argv[0], name) < 0)
+		return 1;
+	while (*tests)
+		(*tests++)();
 	if (!getenv("ARTIFACTFS_KEEP"))
 		store_rmtree(AT_FDCWD, sf_base);
+	return done();
 }

@@ -2,7 +2,7 @@
  * store-fixture.h - what test-store and test-reconcile share
  *
  * Every test works in its own store under one mkdtemp() directory
- * (sf_base), removed by sf_cleanup().  Other processes are the test program
+ * (sf_base), removed at the end (sf_main()).  Other processes are the test program
  * run again in a child role (fork and exec "PROGRAM --child ROLE ARGS",
  * sf_spawn()): a fresh process opens its own store, as a real second
  * process would, and valgrind and the sanitizers check it like the parent
@@ -37,15 +37,17 @@ extern struct store *volatile sf_child_store;	/* volatile: written, never read *
 extern struct store_lock *volatile sf_child_lock;
 
 /*
- * sf_setup - find this program (argv0) for sf_spawn(), make sf_base
- * ($TMPDIR/NAME.XXXXXX), turn fsync off (ARTIFACTFS_UNSAFE_NO_FSYNC) and
- * hash the sample tree into sf_tree_hash.  Returns 0, or -1 after a TAP
- * "Bail out!".
+ * sf_main - the main of a test program: with "--child ROLE ARGS" (argv[1])
+ * return child(argc - 2, argv + 2), the child role's exit status.  Else
+ * find this program (argv[0]) for sf_spawn(), make sf_base
+ * ($TMPDIR/NAME.XXXXXX), turn fsync off (ARTIFACTFS_UNSAFE_NO_FSYNC), hash
+ * the sample tree into sf_tree_hash, run each test of the NULL-ended
+ * tests, remove sf_base unless ARTIFACTFS_KEEP is set, and return done()
+ * (tap_done, whose counters are the test program's own).  Returns 1 when
+ * the set-up failed, after a TAP "Bail out!".
  */
-int sf_setup(const char *argv0, const char *name);
-
-/* sf_cleanup - remove sf_base unless ARTIFACTFS_KEEP is set. */
-void sf_cleanup(void);
+int sf_main(int argc, char **argv, const char *name, int (*child)(int argc, char **argv),
+	void (*const *tests)(void), int (*done)(void));
 
 /* sf_put_file - create dfd/path (it must not exist) with content and mode; 0 or -errno. */
 int sf_put_file(int dfd, const char *path, const char *content, mode_t mode);

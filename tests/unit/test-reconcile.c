@@ -306,15 +306,9 @@ static int child_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc > 2 && strcmp(argv[1], "--child") == 0)
-		return child_main(argc - 2, argv + 2);
-	if (sf_setup(argv[0], "artifactfs-reconcile") < 0)
-		return 1;
+	static void (*const tests[])(void) = {
+		test_reconcile, test_lost_race, test_crash, NULL,
+	};
 
-	test_reconcile();
-	test_lost_race();
-	test_crash();
-
-	sf_cleanup();
-	return tap_done();
+	return sf_main(argc, argv, "artifactfs-reconcile", child_main, tests, tap_done);
 }

@@ -877,24 +877,11 @@ static int child_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc > 2 && strcmp(argv[1], "--child") == 0)
-		return child_main(argc - 2, argv + 2);
-	if (sf_setup(argv[0], "artifactfs-store") < 0)
-		return 1;
+	static void (*const tests[])(void) = {
+		test_open, test_install, test_symlinks, test_deep_remove, test_locks,
+		test_mapsize, test_access, test_faults, test_roots, test_errmsg,
+		test_lock_threads, test_concurrency, NULL,
+	};
 
-	test_open();
-	test_install();
-	test_symlinks();
-	test_deep_remove();
-	test_locks();
-	test_mapsize();
-	test_access();
-	test_faults();
-	test_roots();
-	test_errmsg();
-	test_lock_threads();
-	test_concurrency();
-
-	sf_cleanup();
-	return tap_done();
+	return sf_main(argc, argv, "artifactfs-store", child_main, tests, tap_done);
 }

@@ -348,15 +348,10 @@ static void test_stop_at_end(void)
 
 int main(void)
 {
-	if (uf_setup("test-unpack-limits") < 0)
-		return 1;
+	static void (*const tests[])(void) = {
+		test_deep_paths, test_hardlink_bomb, test_gzip_bomb, test_empty_gzip,
+		test_stop_at_end, NULL,
+	};
 
-	test_deep_paths();
-	test_hardlink_bomb();
-	test_gzip_bomb();
-	test_empty_gzip();
-	test_stop_at_end();
-
-	uf_cleanup();
-	return tap_done();
+	return uf_main("test-unpack-limits", tests);
 }

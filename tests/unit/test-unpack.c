@@ -571,18 +571,10 @@ static void test_malformed(void)
 
 int main(void)
 {
-	if (uf_setup("test-unpack") < 0)
-		return 1;
+	static void (*const tests[])(void) = {
+		test_vectors, test_compressions, test_formats, test_modes, test_links,
+		test_duplicates, test_rejections, test_malformed, NULL,
+	};
 
-	test_vectors();
-	test_compressions();
-	test_formats();
-	test_modes();
-	test_links();
-	test_duplicates();
-	test_rejections();
-	test_malformed();
-
-	uf_cleanup();
-	return tap_done();
+	return uf_main("test-unpack", tests);
 }

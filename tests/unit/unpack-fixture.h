@@ -428,23 +428,27 @@ static inline bool link_is(const struct run *r, const char *rel, const char *wan
 	return strcmp(got, want) == 0;
 }
 
-/* uf_setup - make uf_base ($TMPDIR/NAME.XXXXXX) and uf_outside; fetch_global_init(). */
-static inline int uf_setup(const char *name)
+/*
+ * uf_main - the main of a test program: make uf_base ($TMPDIR/NAME.XXXXXX)
+ * and uf_outside, fetch_global_init(), run each test of the NULL-ended
+ * tests, then remove uf_base unless a test failed (then say it is kept).
+ * Returns the exit status: tap_done()'s, or 1 when the set-up failed.
+ */
+static inline int uf_main(const char *name, void (*const *tests)(void))
 {
 	if (tu_mkdtemp(uf_base, sizeof(uf_base), name) < 0)
-		return -1;
+		return 1;
 	snprintf(uf_outside, sizeof(uf_outside), "%s/outside-evil", uf_base);
-	return fetch_global_init() < 0 ? -1 : 0;
-}
-
-/* uf_cleanup - remove uf_base unless a test failed (then say it is kept). */
-static inline void uf_cleanup(void)
-{
+	if (fetch_global_init() < 0)
+		return 1;
+	while (*tests)
+		(*tests++)();
 	if (!tap_failed)
 		tu_rmtree(uf_base);
 	else
 		diag("kept %s", uf_base);
 	fetch_global_cleanup();
+	return tap_done();
 }
 
 #endif

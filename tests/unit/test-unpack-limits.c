@@ -64,10 +64,15 @@ static void raw_zeros(struct bytes *t, const char *name, size_t size)
 		bytes_add(t, zero, 512 - size % 512);
 }
 
-/* Unpack b within lim into a fresh directory; *du gets the bytes of files in it. */
+/*
+ * Unpack b within lim into a fresh directory; *du gets the bytes of files in
+ * it, msg (MSG_MAX bytes) the error message ("" when there is none).
+ */
+#define MSG_MAX 1024
 static int run_lim(const struct bytes *b, const struct fetch_unpack_limits *lim, bool max_only,
-	uint64_t *du, char **msg)
+	uint64_t *du, char *msg)
 {
+	char *m = NULL;
 	struct fetch_digests d;
 	struct fetch_stream *s;
 	char top[1100], cmd[2400];
@@ -83,9 +88,11 @@ static int run_lim(const struct bytes *b, const struct fetch_unpack_limits *lim,
 	if (fetch_stream_open_fd(fd, "limits.tar", NULL, &s) < 0)
 		abort();
 	if (max_only)
-		rc = fetch_unpack_max(s, dfd, lim->max_bytes, &d, msg);
+		rc = fetch_unpack_max(s, dfd, lim->max_bytes, &d, &m);
 	else
-		rc = fetch_unpack_ex(s, dfd, lim, &d, msg);
+		rc = fetch_unpack_ex(s, dfd, lim, &d, &m);
+	snprintf(msg, MSG_MAX, "%s", m ? m : "");
+	free(m);
 	fetch_stream_free(s);
 	close(fd);
 	close(dfd);
@@ -106,7 +113,7 @@ static void test_hardlink_bomb(void)
 	struct bytes t = {0}, gz;
 	char name[32];
 	uint64_t du;
-	char *msg = NULL;
+	char msg[MSG_MAX];
 	int i, rc;
 
 	raw_zeros(&t, "big", 1u << 20);
@@ -115,37 +122,30 @@ static void test_hardlink_bomb(void)
 		raw_hdr(&t, name, '1', 0, "big");
 	}
 	raw_end(&t);
-	rc = run_lim(&t, &lim, true, &du, &msg);
+	rc = run_lim(&t, &lim, true, &du, msg);
 	is_int(rc, -EFBIG, "hardlink bomb over max_bytes: -EFBIG");
-	diag("message: %s; %llu bytes on disk", msg ? msg : "(none)", (unsigned long long)du);
+	diag("message: %s; %llu bytes on disk", *msg ? msg : "(none)", (unsigned long long)du);
 	ok(du <= lim.max_bytes + 65536, "hardlink bomb: at most max_bytes written (%llu)",
 		(unsigned long long)du);
-	free(msg);
-	msg = NULL;
 
 	lim = (struct fetch_unpack_limits){.max_unpacked = 10u << 20};
-	rc = run_lim(&t, &lim, false, &du, &msg);
+	rc = run_lim(&t, &lim, false, &du, msg);
 	is_int(rc, -E2BIG, "hardlink bomb over max_unpacked: -E2BIG");
-	ok(msg && strstr(msg, "max_unpacked"), "hardlink bomb: the message names max_unpacked");
+	ok(strstr(msg, "max_unpacked"), "hardlink bomb: the message names max_unpacked");
 	ok(du <= lim.max_unpacked + 65536, "hardlink bomb: at most max_unpacked written (%llu)",
 		(unsigned long long)du);
-	free(msg);
-	msg = NULL;
 
 	lim = (struct fetch_unpack_limits){.max_unpacked = 200u << 20};
-	rc = run_lim(&t, &lim, false, &du, &msg);
+	rc = run_lim(&t, &lim, false, &du, msg);
 	is_int(rc, 0, "hardlink bomb under max_unpacked: unpacks");
-	free(msg);
-	msg = NULL;
 
 	/* no limit configured: the ratio guard counts the copies too */
 	gzip_of(&t, &gz);
 	lim = (struct fetch_unpack_limits){0};
-	rc = run_lim(&gz, &lim, false, &du, &msg);
+	rc = run_lim(&gz, &lim, false, &du, msg);
 	is_int(rc, -E2BIG, "gzip'd hardlink bomb, default limits: -E2BIG");
 	ok(du <= FETCH_UNPACK_RATIO_FLOOR + (2u << 20),
 		"gzip'd hardlink bomb: stopped near the floor (%llu)", (unsigned long long)du);
-	free(msg);
 	bytes_free(&gz);
 	bytes_free(&t);
 }
@@ -156,7 +156,7 @@ static void test_gzip_bomb(void)
 	struct fetch_unpack_limits lim = {0};
 	struct bytes t = {0}, gz;
 	uint64_t du;
-	char *msg = NULL;
+	char msg[MSG_MAX];
 	int rc;
 
 	raw_zeros(&t, "zeros", 256u << 20);
@@ -164,19 +164,16 @@ static void test_gzip_bomb(void)
 	gzip_of(&t, &gz);
 	bytes_free(&t);
 	diag("gzip bomb: %zu bytes unpacking to 256 MiB", gz.len);
-	rc = run_lim(&gz, &lim, false, &du, &msg);
+	rc = run_lim(&gz, &lim, false, &du, msg);
 	is_int(rc, -E2BIG, "gzip bomb, default limits: -E2BIG");
-	ok(msg && strstr(msg, "decompression bomb"), "gzip bomb: the message says why");
-	diag("message: %s; %llu bytes on disk", msg ? msg : "(none)", (unsigned long long)du);
+	ok(strstr(msg, "decompression bomb"), "gzip bomb: the message says why");
+	diag("message: %s; %llu bytes on disk", *msg ? msg : "(none)", (unsigned long long)du);
 	ok(du <= FETCH_UNPACK_RATIO_FLOOR + (4u << 20), "gzip bomb: stopped near the floor (%llu)",
 		(unsigned long long)du);
-	free(msg);
-	msg = NULL;
 
 	lim.max_unpacked = 1ull << 30; /* an explicit ceiling replaces the ratio guard */
-	rc = run_lim(&gz, &lim, false, &du, &msg);
+	rc = run_lim(&gz, &lim, false, &du, msg);
 	is_int(rc, 0, "gzip bomb under an explicit max_unpacked: unpacks");
-	free(msg);
 	bytes_free(&gz);
 }
 

@@ -101,28 +101,22 @@ static inline la_ssize_t w_write(struct archive *a, void *arg, const void *buf, 
 
 static inline void w_open(struct writer *w, enum comp c, bool gnu)
 {
+	/* libarchive's write filter of each enum comp (none for C_NONE) */
+	static int (*const filters[])(struct archive *) = {
+		[C_GZIP] = archive_write_add_filter_gzip,
+		[C_BZIP2] = archive_write_add_filter_bzip2,
+		[C_XZ] = archive_write_add_filter_xz,
+		[C_ZSTD] = archive_write_add_filter_zstd,
+	};
+
 	memset(w, 0, sizeof(*w));
 	w->a = archive_write_new();
 	if (gnu)
 		archive_write_set_format_gnutar(w->a);
 	else
 		archive_write_set_format_pax_restricted(w->a);
-	switch (c) {
-	case C_GZIP:
-		archive_write_add_filter_gzip(w->a);
-		break;
-	case C_BZIP2:
-		archive_write_add_filter_bzip2(w->a);
-		break;
-	case C_XZ:
-		archive_write_add_filter_xz(w->a);
-		break;
-	case C_ZSTD:
-		archive_write_add_filter_zstd(w->a);
-		break;
-	case C_NONE:
-		break;
-	}
+	if (filters[c])
+		filters[c](w->a);
 	archive_write_set_bytes_in_last_block(w->a, 1);
 	if (archive_write_open(w->a, w, NULL, w_write, NULL) != ARCHIVE_OK)
 		diag("archive_write_open: %s", archive_error_string(w->a));

@@ -447,54 +447,35 @@ fail:
  */
 static int tomlfile_commit(struct tomlfile *f, char **errmsg)
 {
-	char *text = NULL, *tmp = NULL;
-	int fd = -1, dfd, r;
-	unsigned i;
+	char *text = NULL, *tmp = NULL, *prefix = NULL;
 	size_t len;
+	int fd, r;
 
 	r = toml_print(f->root, &text, &len);
 	if (r < 0)
 		return failf(errmsg, r, "cannot render '%s': %s", f->path,
 			r == -EINVAL ? "a string is not valid UTF-8" : strerror(-r));
-	for (i = 0; i < 1000 && fd < 0; i++) {
-		free(tmp);
-		if (asprintf(&tmp, "%s/.%s.%ld.%u", f->dir, f->base, (long)getpid(), i) < 0) {
-			tmp = NULL;
-			r = -ENOMEM;
-			goto out;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
+	if (asprintf(&prefix, "%s/.%s.", f->dir, f->base) < 0) {
+		prefix = NULL;
+		r = -ENOMEM;
+		goto out;
 	}
+	fd = io_create_excl(prefix, '.', 1000, O_NOFOLLOW, &tmp);
 	if (fd < 0) {
-		r = -errno;
-		r = failf(errmsg, r, "cannot create '%s': %s", tmp, strerror(-r));
-		free(tmp);
-		tmp = NULL;
+		if (tmp)
+			r = failf(errmsg, fd, "cannot create '%s': %s", tmp, strerror(-fd));
+		else
+			r = fd;
 		goto out;
 	}
 	r = io_write_all(fd, text, len);
 	if (r == 0 && f->exists && fchmod(fd, f->mode) < 0)
 		r = -errno;
-	if (r == 0 && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	fd = -1;
-	if (r == 0 && rename(tmp, f->path) < 0)
-		r = -errno;
-	if (r < 0) {
+	r = io_replace(fd, r, tmp, f->path);
+	if (r < 0)
 		r = failf(errmsg, r, "cannot write '%s': %s", f->path, strerror(-r));
-		unlink(tmp);
-		goto out;
-	}
-	dfd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd); /* durability only; the rename is already visible */
-		close(dfd);
-	}
 out:
+	free(prefix);
 	free(tmp);
 	free(text);
 	return r;

@@ -211,8 +211,7 @@ static int parse_comment(struct parser *ps)
 	return 0;
 }
 
-/* skip_ws_nl - skip whitespace, newlines and comments (inside arrays). */
-static int skip_ws_nl(struct parser *ps)
+int toml_skip_ws_nl(struct parser *ps, bool comments)
 {
 	size_t n;
 	int r;
@@ -221,7 +220,7 @@ static int skip_ws_nl(struct parser *ps)
 		skip_ws(ps);
 		if (ps->p >= ps->end)
 			return 0;
-		if (*ps->p == '#') {
+		if (comments && *ps->p == '#') {
 			r = parse_comment(ps);
 			if (r < 0)
 				return r;
@@ -367,7 +366,7 @@ static int parse_array(struct parser *ps, unsigned depth, struct toml_value **re
 		return toml_fail_nomem(ps);
 	ps->p++;
 	for (;;) {
-		r = skip_ws_nl(ps);
+		r = toml_skip_ws_nl(ps, true);
 		if (r < 0)
 			goto out;
 		if (ps->p >= ps->end) {
@@ -384,7 +383,7 @@ static int parse_array(struct parser *ps, unsigned depth, struct toml_value **re
 			r = toml_fail_nomem(ps);
 			goto out;
 		}
-		r = skip_ws_nl(ps);
+		r = toml_skip_ws_nl(ps, true);
 		if (r < 0)
 			goto out;
 		if (ps->p < ps->end && *ps->p == ',') {

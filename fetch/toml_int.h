@@ -87,6 +87,14 @@ size_t toml_utf8_seq(const unsigned char *s, const unsigned char *end);
  */
 size_t toml_newline_len(struct parser *ps, const char *p, int *rc);
 
+/*
+ * toml_skip_ws_nl - move ps->p past whitespace and newlines, and comments
+ * too when comments is true (inside arrays; not after a line-ending
+ * backslash in a string).  Returns 0, or -errno from an invalid newline or
+ * comment (recorded in ps).
+ */
+int toml_skip_ws_nl(struct parser *ps, bool comments);
+
 /* ---- toml_scalar.c: each reads the value at ps->p and moves ps->p past it -------- */
 
 /*

@@ -100,15 +100,7 @@ static int parse_escape(struct parser *ps, bool multiline)
 			return r;
 		if (n) {
 			ps->p = p;
-			for (;;) {
-				skip_ws(ps);
-				n = toml_newline_len(ps, ps->p, &r);
-				if (r < 0)
-					return r;
-				if (!n)
-					return 0;
-				ps->p += n;
-			}
+			return toml_skip_ws_nl(ps, false);
 		}
 	}
 	return toml_fail(ps, at, -EINVAL, "invalid escape sequence '\\' followed by %s",

@@ -357,31 +357,29 @@ struct toml_value *toml_new_string(const char *s, size_t len)
 	return v;
 }
 
-struct toml_value *toml_new_integer(int64_t i)
+/* scalar_new - a node of type whose value (u.i, u.f or u.b) is the size bytes at val. */
+static struct toml_value *scalar_new(enum toml_type type, const void *val, size_t size)
 {
-	struct toml_value *v = toml_value_new(TOML_INTEGER);
+	struct toml_value *v = toml_value_new(type);
 
 	if (v)
-		v->u.i = i;
+		memcpy(&v->u, val, size);	/* every member of u starts at its start */
 	return v;
+}
+
+struct toml_value *toml_new_integer(int64_t i)
+{
+	return scalar_new(TOML_INTEGER, &i, sizeof(i));
 }
 
 struct toml_value *toml_new_float(double f)
 {
-	struct toml_value *v = toml_value_new(TOML_FLOAT);
-
-	if (v)
-		v->u.f = f;
-	return v;
+	return scalar_new(TOML_FLOAT, &f, sizeof(f));
 }
 
 struct toml_value *toml_new_bool(bool b)
 {
-	struct toml_value *v = toml_value_new(TOML_BOOL);
-
-	if (v)
-		v->u.b = b;
-	return v;
+	return scalar_new(TOML_BOOL, &b, sizeof(b));
 }
 
 int toml_set(struct toml_value *t, const char *key, struct toml_value *v)

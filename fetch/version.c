@@ -61,6 +61,19 @@ static size_t scan_idents(const char *p)
 	return seg > 0 ? i : 0;
 }
 
+/* take_idents - the identifiers at *p into *at and *len, *p past them; -EINVAL when none. */
+static int take_idents(const char **p, const char **at, size_t *len)
+{
+	size_t n = scan_idents(*p);
+
+	if (n == 0)
+		return -EINVAL;
+	*at = *p;
+	*len = n;
+	*p += n;
+	return 0;
+}
+
 /*
  * Julia's VERSION_REGEX: v? major (.minor)? (.patch)? then either a lone
  * "-", or (-prerelease)? followed by a lone "+" or (+build)?.  Case is
@@ -69,7 +82,6 @@ static size_t scan_idents(const char *p)
 int version_parse(const char *s, struct version *v)
 {
 	const char *p = s;
-	size_t n;
 
 	memset(v, 0, sizeof(*v));
 	if (*p == 'v' || *p == 'V')
@@ -95,24 +107,14 @@ int version_parse(const char *s, struct version *v)
 		 * '-' is itself an identifier character, so the prerelease
 		 * runs to the '+' or the end.
 		 */
-		n = scan_idents(p);
-		if (n == 0)
+		if (take_idents(&p, &v->pre, &v->prelen) < 0)
 			return -EINVAL;
-		v->pre = p;
-		v->prelen = n;
-		p += n;
 	}
 	if (*p == '+') {
 		p++;
 		v->has_build = true;
-		if (*p != '\0') {
-			n = scan_idents(p);
-			if (n == 0)
-				return -EINVAL;
-			v->build = p;
-			v->buildlen = n;
-			p += n;
-		}
+		if (*p != '\0' && take_idents(&p, &v->build, &v->buildlen) < 0)
+			return -EINVAL;
 	}
 	return *p == '\0' ? 0 : -EINVAL;
 }

@@ -53,9 +53,36 @@ struct store_pin {
 	int fd;
 };
 
+/* the gc lock is held the way a pin is: one locked descriptor, owned */
 struct store_gc_lock {
-	int fd;
+	struct store_pin held;
 };
+
+/*
+ * hold_lock - take an OFD lock of type on [start, start + len) of fd without
+ * waiting and move fd into a new holder (*ret, freed by store_unpin).
+ * Returns 0; -EBUSY when another descriptor holds a conflicting lock; -ENOMEM;
+ * another -errno from fcntl. fd is closed on every error.
+ */
+static int hold_lock(int fd, short type, off_t start, off_t len, struct store_pin **ret)
+{
+	struct store_pin *p;
+	int r;
+
+	if (store_ofd_lock(fd, type, F_OFD_SETLK, start, len) < 0) {
+		r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
+		close(fd);
+		return r;
+	}
+	p = malloc(sizeof(*p));
+	if (!p) {
+		close(fd);
+		return -ENOMEM;
+	}
+	p->fd = fd;
+	*ret = p;
+	return 0;
+}
 
 /*
  * open_lock_file - open locks/<hash>.lock for a shared lock: read-write
@@ -86,27 +113,14 @@ static int open_lock_file(struct store *s, const char *hash)
 
 int store_pin(struct store *s, const char *hash, struct store_pin **ret)
 {
-	struct store_pin *p;
-	int fd, r;
+	int fd;
 
 	if (!s || !store_hash_valid(hash) || !ret)
 		return -EINVAL;
 	fd = open_lock_file(s, hash);
 	if (fd < 0)
 		return fd;
-	if (store_ofd_lock(fd, F_RDLCK, F_OFD_SETLK, STORE_LOCK_USE_BYTE, 1) < 0) {
-		r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-		close(fd);
-		return r;	/* -EBUSY is an outcome: no message */
-	}
-	p = malloc(sizeof(*p));
-	if (!p) {
-		close(fd);
-		return -ENOMEM;
-	}
-	p->fd = fd;
-	*ret = p;
-	return 0;
+	return hold_lock(fd, F_RDLCK, STORE_LOCK_USE_BYTE, 1, ret);	/* -EBUSY: no message */
 }
 
 void store_unpin(struct store_pin *p)
@@ -121,7 +135,7 @@ void store_unpin(struct store_pin *p)
 
 int store_gc_lock(struct store *s, struct store_gc_lock **ret)
 {
-	struct store_gc_lock *l;
+	struct store_pin *held;
 	int fd, r;
 
 	if (!s || !ret)
@@ -135,30 +149,22 @@ int store_gc_lock(struct store *s, struct store_gc_lock **ret)
 		return store_seterr(s, r, "cannot open '%s/locks/gc.lock': %s", s->dir,
 			strerror(-r));
 	}
-	if (store_ofd_lock(fd, F_WRLCK, F_OFD_SETLK, 0, 0) < 0) {
-		r = errno == EAGAIN || errno == EACCES ? -EBUSY : -errno;
-		close(fd);
-		if (r == -EBUSY)
-			return store_seterr(s, r, "another gc of '%s' is running", s->dir);
+	r = hold_lock(fd, F_WRLCK, 0, 0, &held);
+	if (r == -EBUSY)
+		return store_seterr(s, r, "another gc of '%s' is running", s->dir);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
 		return store_seterr(s, r, "cannot lock '%s/locks/gc.lock': %s", s->dir,
 			strerror(-r));
-	}
-	l = malloc(sizeof(*l));
-	if (!l) {
-		close(fd);
-		return -ENOMEM;
-	}
-	l->fd = fd;
-	*ret = l;
+	*ret = (struct store_gc_lock *)held;	/* its only member */
 	return 0;
 }
 
 void store_gc_unlock(struct store_gc_lock *l)
 {
-	if (!l)
-		return;
-	close(l->fd);
-	free(l);
+	if (l)
+		store_unpin(&l->held);
 }
 
 /* ---- orphan marks ------------------------------------------------------------- */
@@ -816,23 +822,50 @@ static int sweep_one(struct store *s, int dirfd, const char *dirname, const char
 	return 1;
 }
 
+/* A sweep's running totals: entries removed, their bytes, the first error. */
+struct sweep {
+	uint64_t total;
+	unsigned count;
+	int first;
+};
+
+/* list_swept - the names in s's dir dirname that keep() accepts, into *ns. */
+static void list_swept(struct store *s, struct sweep *sw, int dirfd, const char *dirname,
+	bool (*keep)(const char *name), struct store_names *ns)
+{
+	int r;
+
+	r = store_list_names(dirfd, keep, ns);
+	if (r < 0 && !sw->first)
+		sw->first = store_seterr(s, r, "cannot read '%s/%s': %s", s->dir, dirname,
+			strerror(-r));
+}
+
+/* count_swept - add sweep_one()'s answer r (bytes removed when r > 0). */
+static void count_swept(struct sweep *sw, int r, uint64_t bytes)
+{
+	if (r > 0) {
+		sw->count++;
+		sw->total += bytes;
+	} else if (r < 0 && !sw->first) {
+		sw->first = r;
+	}
+}
+
 int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 {
 	struct store_names ns = { 0 };
+	struct sweep sw = { 0 };
 	struct store_lock *lock;
-	uint64_t bytes, total = 0;
-	int64_t now = store_now(), t;
-	int r, fd, first = 0;
-	unsigned count = 0;
+	int64_t now = store_now();
+	uint64_t bytes = 0;
+	int r, fd;
 	size_t i;
 
 	if (!s || min_age < 0)
 		return -EINVAL;
 	if (s->tmp_fd >= 0) {
-		r = store_list_names(s->tmp_fd, store_is_tmp_name, &ns);
-		if (r < 0 && !first)
-			first = store_seterr(s, r, "cannot read '%s/tmp': %s", s->dir,
-				strerror(-r));
+		list_swept(s, &sw, s->tmp_fd, "tmp", store_is_tmp_name, &ns);
 		for (i = 0; i < ns.n; i++) {
 			r = tmp_dead(s, ns.v[i], &lock, &fd);
 			if (r > 0)
@@ -840,37 +873,23 @@ int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 			if (fd >= 0)
 				close(fd);
 			store_unlock(lock);
-			if (r > 0) {
-				count++;
-				total += bytes;
-			} else if (r < 0 && !first) {
-				first = r;
-			}
+			count_swept(&sw, r, bytes);
 		}
 		store_names_free(&ns);
 	}
 	if (s->quarantine_fd >= 0) {
-		r = store_list_names(s->quarantine_fd, is_quarantine_name, &ns);
-		if (r < 0 && !first)
-			first = store_seterr(s, r, "cannot read '%s/quarantine': %s", s->dir,
-				strerror(-r));
+		list_swept(s, &sw, s->quarantine_fd, "quarantine", is_quarantine_name, &ns);
 		for (i = 0; i < ns.n; i++) {
-			t = quarantine_time(ns.v[i]);
-			if (now - t < min_age)
+			if (now - quarantine_time(ns.v[i]) < min_age)
 				continue;
 			r = sweep_one(s, s->quarantine_fd, "quarantine", ns.v[i], &bytes);
-			if (r > 0) {
-				count++;
-				total += bytes;
-			} else if (r < 0 && !first) {
-				first = r;
-			}
+			count_swept(&sw, r, bytes);
 		}
 		store_names_free(&ns);
 	}
 	if (freed)
-		*freed = total;
-	if (first)
-		return first;
-	return count > INT32_MAX ? INT32_MAX : (int)count;
+		*freed = sw.total;
+	if (sw.first)
+		return sw.first;
+	return sw.count > INT32_MAX ? INT32_MAX : (int)sw.count;
 }

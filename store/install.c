@@ -59,6 +59,23 @@ DIR *store_opendirat(int dirfd)
 	return d;
 }
 
+/*
+ * next_entry - the next entry of d other than "." and "..".  Returns NULL at
+ * the end of the directory (*r = 0) or on an error (*r = -errno).
+ */
+static struct dirent *next_entry(DIR *d, int *r)
+{
+	struct dirent *de;
+
+	do {
+		errno = 0;
+		de = readdir(d);
+	} while (de && (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0));
+	if (!de)
+		*r = -errno;
+	return de;
+}
+
 void store_names_free(struct store_names *ns)
 {
 	while (ns->n)
@@ -78,13 +95,7 @@ int store_list_names(int dirfd, bool (*keep)(const char *name), struct store_nam
 	d = store_opendirat(dirfd);
 	if (!d)
 		return -errno;
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
+	while ((de = next_entry(d, &r))) {
 		if (!keep(de->d_name))
 			continue;
 		if (ns->n == ns->cap) {
@@ -142,15 +153,7 @@ static int walk_dir(struct walk *w, int fd, unsigned depth)
 	d = store_opendirat(fd);
 	if (!d)
 		return -errno;
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			r = -errno;
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
+	while ((de = next_entry(d, &r))) {
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
 		} else if (S_ISDIR(st.st_mode)) {
@@ -276,15 +279,7 @@ static int unlink_leaves(int fd, char **sub)
 	do {
 		removed = 0;
 		rewinddir(d);
-		while (r == 0) {
-			errno = 0;
-			de = readdir(d);
-			if (!de) {
-				r = -errno;
-				break;
-			}
-			if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-				continue;
+		while (r == 0 && (de = next_entry(d, &r))) {
 			isdir = de->d_type == DT_DIR;
 			if (de->d_type == DT_UNKNOWN) {
 				if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {

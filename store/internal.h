@@ -1,7 +1,7 @@
 /*
  * internal.h - private declarations shared by the store/ implementation
- * files (store.c, index.c, lock.c, install.c, reconcile.c, gc.c) and by
- * tests/unit/test-store.c.  Not a public header: fetch/, fs/ and tools/ use
+ * files (store.c, index.c, roots.c, lock.c, install.c, reconcile.c, gc.c)
+ * and by tests/unit/test-store.c.  Not a public header: fetch/, fs/ and tools/ use
  * store/store.h only.
  */
 #ifndef ARTIFACTFS_STORE_INTERNAL_H
@@ -135,6 +135,15 @@ int store_mdb_errno(int rc);
  */
 int store_idx_read_begin(struct store *s, MDB_txn **ret);
 void store_idx_read_end(struct store *s, MDB_txn *txn);
+
+/*
+ * store_idx_walk - every row of dbi in key order, in one read transaction:
+ * row(key, val, ctx, &rc) for each.  The walk stops at the first row that
+ * returns non-zero (that value is returned) or sets rc to an LMDB error (a
+ * row that does not decode: "cannot walk <what> of '<dir>'", -errno).
+ */
+int store_idx_walk(struct store *s, MDB_dbi dbi, const char *what,
+	int (*row)(const MDB_val *key, const MDB_val *val, void *ctx, int *rc), void *ctx);
 
 /*
  * store_idx_write - run fn in a write transaction and commit it.  fn

@@ -46,18 +46,18 @@ art_tree() {
 		"$art/manifest.json" "$1"
 }
 
+# art_sha NAME: the sha256 of NAME's .tar.gz in $art (tarballs.py's manifest).
+art_sha() {
+	"$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]["tarballs"]["gz"]["sha256"])' \
+		"$art/manifest.json" "$1"
+}
+
 add_src_artifact() {
 	tar -C "$TEST_TMP/src/$1" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 \
 		-czf "$TEST_TMP/$1.tar.gz" .
-	cat >>"$TEST_TMP/Artifacts.toml" <<EOF
-[$1]
-git-tree-sha1 = "$("$ARTIFACTCTL" hash "$TEST_TMP/src/$1")"
-
-    [[$1.download]]
-    sha256 = "$(sha256sum "$TEST_TMP/$1.tar.gz" | cut -c1-64)"
-    url = "file://$TEST_TMP/$1.tar.gz"
-
-EOF
+	toml_entry "$1" "$("$ARTIFACTCTL" hash "$TEST_TMP/src/$1")" \
+		"$(sha256sum "$TEST_TMP/$1.tar.gz" | cut -c1-64)" "file://$TEST_TMP/$1.tar.gz" \
+		>>"$TEST_TMP/Artifacts.toml"
 }
 
 # is_mounted MNT: MNT appears as a fuse.artifactfs mount in /proc/self/mountinfo.
@@ -89,6 +89,7 @@ unmount_artifactfs() {
 	return "$_fs_rc"
 }
 
+# list_errno DIR: "listed", or the errno name (EIO, ...) listing DIR failed with.
 list_errno() {
 	"${PYTHON3:-python3}" -c 'import errno, os, sys
 try:

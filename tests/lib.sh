@@ -57,6 +57,23 @@ wait_ready() {
 	done
 }
 
+# spawn_server DIR PIDVAR STOP WHAT TRIES COMMAND...: start COMMAND, a
+# server that writes its port to DIR/port once it listens, in the
+# background (stdin /dev/null, output appended to DIR/stdout and
+# DIR/stderr), its pid in the variable named PIDVAR, STOP run at exit;
+# then wait_ready for DIR/port, TRIES tries 0.05 s apart.  A port file of
+# an earlier run is removed first.  Returns 0, or wait_ready's 1 or 2.
+spawn_server() {
+	_sp_dir=$1 _sp_var=$2 _sp_stop=$3 _sp_what=$4 _sp_tries=$5
+	shift 5
+	rm -f "$_sp_dir/port"
+	"$@" </dev/null >>"$_sp_dir/stdout" 2>>"$_sp_dir/stderr" &
+	eval "$_sp_var=\$!"
+	at_exit "$_sp_stop"
+	wait_ready "$_sp_var" "$_sp_tries" "$_sp_what exited before listening" "$_sp_dir/stderr" \
+		"$_sp_what not listening after $((_sp_tries / 20)) s" test -s "$_sp_dir/port"
+}
+
 # stop_server PID SIGNAL WHAT LOG...: send SIGNAL (TERM, QUIT) to the
 # background process PID, SIGKILL after 5 s, and wait for it.  Fails, with
 # "WHAT exited with status N" and the LOG files on stderr, unless it exited
@@ -80,34 +97,32 @@ stop_server() {
 	fi
 }
 
-# ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
+# _t_expect pass|fail NAME COMMAND...: run COMMAND, which should succeed
+# (pass) or fail; print "ok" or "not ok" with its output.
 # (Helpers use _t_* variables: a plain "name" would clobber the caller's.)
-ok() {
-	_t_name=$1
-	shift
+_t_expect() {
+	_t_want=$1 _t_name=$2
+	shift 2
 	test_count=$((test_count + 1))
-	if _t_out=$("$@" 2>&1); then
+	if _t_out=$("$@" 2>&1); then _t_got=pass; else _t_got=fail; fi
+	if [ "$_t_got" = "$_t_want" ]; then
 		echo "ok $test_count - $_t_name"
-	else
-		echo "not ok $test_count - $_t_name"
-		test_failed=$((test_failed + 1))
-		printf '%s\n' "$_t_out" | sed 's/^/#   /'
+		return 0
 	fi
+	if [ "$_t_want" = pass ]; then
+		echo "not ok $test_count - $_t_name"
+	else
+		echo "not ok $test_count - $_t_name (succeeded, expected failure)"
+	fi
+	test_failed=$((test_failed + 1))
+	printf '%s\n' "$_t_out" | sed 's/^/#   /'
 }
 
+# ok NAME COMMAND...: run COMMAND; print "ok" or "not ok" with its output.
+ok() { _t_expect pass "$@"; }
+
 # fails NAME COMMAND...: like ok, but COMMAND must fail.
-fails() {
-	_t_name=$1
-	shift
-	test_count=$((test_count + 1))
-	if _t_out=$("$@" 2>&1); then
-		echo "not ok $test_count - $_t_name (succeeded, expected failure)"
-		test_failed=$((test_failed + 1))
-		printf '%s\n' "$_t_out" | sed 's/^/#   /'
-	else
-		echo "ok $test_count - $_t_name"
-	fi
-}
+fails() { _t_expect fail "$@"; }
 
 # is NAME GOT WANT: string comparison.
 is() {
@@ -162,6 +177,20 @@ need_artifactctl() {
 # need_prog PROG: skip unless PROG is on PATH.
 need_prog() {
 	command -v "$1" >/dev/null 2>&1 || skip_all "$1 not installed"
+}
+
+# toml_entry NAME TREE [SHA256 URL]...: the entry of artifact NAME with the
+# git-tree-sha1 TREE and one [[NAME.download]] per SHA256 URL pair, in the
+# layout Pkg writes, on stdout (an Artifacts.toml is entries one after another).
+toml_entry() {
+	_te=$1
+	printf '[%s]\ngit-tree-sha1 = "%s"\n' "$1" "$2"
+	shift 2
+	while [ $# -ge 2 ]; do
+		printf '\n    [[%s.download]]\n    sha256 = "%s"\n    url = "%s"\n' "$_te" "$1" "$2"
+		shift 2
+	done
+	echo
 }
 
 # done_testing: print the plan; exit status says whether anything failed.

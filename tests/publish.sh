@@ -13,6 +13,11 @@
 #                           $rc, TAG in $tag
 #   succeeds NAME           the last pub exited 0 (else its messages are
 #                           shown)
+#   fetch_multi STORE TOML [BEFORE AFTER]
+#                           the round trip: artifactctl fetch of Multi from
+#                           TOML into STORE for each platform of $multi, and
+#                           its tree equals the source; BEFORE PLAT and
+#                           AFTER PLAT (after the fetch) run around each
 
 publish_trees() {
 	art=$TEST_TMP/art
@@ -39,4 +44,17 @@ pub() {
 succeeds() {
 	is "$1" "$rc" 0
 	[ "$rc" -eq 0 ] || sed 's/^/#   /' "$TEST_TMP/$tag.err"
+}
+
+fetch_multi() {
+	for _fm in x86_64-linux-gnu:zlib aarch64-linux-gnu:tools aarch64-apple-darwin:docs; do
+		plat=${_fm%%:*}
+		src=${_fm#*:}
+		[ -z "${3:-}" ] || "$3" "$plat"
+		fetch_run "fetch-$plat" --store "$1" --platform "$plat" "$2" Multi
+		is "fetch --platform $plat from the new Artifacts.toml" "$rc" 0
+		[ -z "${4:-}" ] || "$4" "$plat"
+		ok "$plat: the installed tree equals the source" \
+			tree_equal "$art/src/$src" "$1/artifacts/$(tree_of "$src")"
+	done
 }

@@ -227,6 +227,43 @@ int cmd_bind(int argc, char **argv)
 	return status;
 }
 
+/*
+ * parse_edit - the options and operands of unbind and add-mirror: FILE and
+ * nargs - 1 more non-empty operands, --platform into *p (NULL without it)
+ * and, where g offers it, --sha256 into *sha.  expected and empty are the
+ * usage errors for a wrong operand count and an empty operand.  Exits on a
+ * usage error or a missing FILE; *p is the caller's to free.
+ */
+static void parse_edit(int argc, char **argv, const struct ctl_getopt *g, int nargs,
+	const char *expected, const char *empty, const char **sha, struct platform **p)
+{
+	const char *triplet = NULL;
+	int c, i;
+
+	while ((c = ctl_getopt(argc, argv, g)) != -1) {
+		switch (c) {
+		case 'p':
+			triplet = optarg;
+			break;
+		case OPT_SHA256:
+			if (!hash_hex_valid(optarg, 64))
+				ctl_usage_error(g->cmd,
+					"invalid --sha256 '%s': need 64 hex "
+					"digits",
+					optarg);
+			*sha = optarg;
+			break;
+		}
+	}
+	if (argc - optind != nargs)
+		ctl_usage_error(g->cmd, "%s", expected);
+	for (i = 1; i < nargs; i++)
+		if (!*argv[optind + i])
+			ctl_usage_error(g->cmd, "%s", empty);
+	need_file(argv[optind]);
+	*p = parse_platform(triplet);
+}
+
 int cmd_unbind(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -234,25 +271,12 @@ int cmd_unbind(int argc, char **argv)
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"unbind", ":hp:", opts, usage_unbind, "a value", false};
-	const char *triplet = NULL;
+	const char *sha = NULL;
 	struct platform *p;
 	char *msg = NULL;
-	int c, r, status;
+	int r, status;
 
-	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
-		switch (c) {
-		case 'p':
-			triplet = optarg;
-			break;
-		}
-	}
-	if (argc - optind != 2)
-		ctl_usage_error("unbind", "expected FILE and NAME");
-	if (!*argv[optind + 1])
-		ctl_usage_error("unbind", "empty NAME");
-	need_file(argv[optind]);
-	p = parse_platform(triplet);
-
+	parse_edit(argc, argv, &g, 2, "expected FILE and NAME", "empty NAME", &sha, &p);
 	r = bind_unbind(argv[optind], argv[optind + 1], p, &msg);
 	status = r < 0 ? report(r, msg, true) : EXIT_OK;
 	free(msg);
@@ -270,33 +294,13 @@ int cmd_add_mirror(int argc, char **argv)
 	static const struct ctl_getopt g = {
 		"add-mirror", ":hp:", opts, usage_add_mirror, "a value", false,
 	};
-	const char *triplet = NULL, *sha = NULL;
+	const char *sha = NULL;
 	struct platform *p;
 	char *msg = NULL;
-	int c, r, status;
+	int r, status;
 
-	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
-		switch (c) {
-		case 'p':
-			triplet = optarg;
-			break;
-		case OPT_SHA256:
-			if (!hash_hex_valid(optarg, 64))
-				ctl_usage_error("add-mirror",
-					"invalid --sha256 '%s': need 64 hex "
-					"digits",
-					optarg);
-			sha = optarg;
-			break;
-		}
-	}
-	if (argc - optind != 3)
-		ctl_usage_error("add-mirror", "expected FILE, NAME and URL");
-	if (!*argv[optind + 1] || !*argv[optind + 2])
-		ctl_usage_error("add-mirror", "empty NAME or URL");
-	need_file(argv[optind]);
-	p = parse_platform(triplet);
-
+	parse_edit(argc, argv, &g, 3, "expected FILE, NAME and URL", "empty NAME or URL", &sha,
+		&p);
 	r = bind_add_mirror(argv[optind], argv[optind + 1], argv[optind + 2], sha, p, &msg);
 	if (r == -ENOTUNIQ || r == -ENODATA) {
 		ctl_warnx("%s", msg ? msg : strerror(-r));

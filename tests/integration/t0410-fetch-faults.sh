@@ -71,26 +71,30 @@ failing corrupt 'Hash Mismatch' "$SERVER_URL/corrupt"
 ok "corrupt: names the expected sha256" err_has corrupt "$SHA"
 ok "corrupt: names the calculated sha256" err_has corrupt "$BAD"
 
+# mismatch NAME OPTION KEY LABEL MESSAGE WHAT CALCULATED: fetch the small
+# artifact from an Artifacts.toml that toml OPTION spoils; the fetch fails
+# with MESSAGE naming the KEY the file gives (its line's sed pattern) and the
+# CALCULATED one, and leaves no artifact behind.  Sets WANT to the file's value.
+mismatch() {
+	toml "$1" "$SERVER_URL" "$2" small
+	WANT=$(sed -n "s/$3 = \"\\(.*\\)\"/\\1/p" "$TOML")
+	fetch_run "$1" --store "$T/store-$1" "$TOML"
+	is "$4: exits 1" "$rc" 1
+	ok "$4: '$5'" err_has "$1" "$5"
+	ok "$4: names the expected $6" err_has "$1" "$WANT"
+	ok "$4: names the calculated ${6#(wrong) }" err_has "$1" "$7"
+	ok "$4: no artifact, tmp/ empty" store_clean "$T/store-$1"
+}
+
 # A wrong sha256 in the file: the same, the other way round.
-toml wrongsha "$SERVER_URL" --wrong-sha256 small
-WRONG=$(sed -n 's/^ *sha256 = "\(.*\)"/\1/p' "$TOML")
-fetch_run wrongsha --store "$T/store-wrongsha" "$TOML"
-is "wrong sha256: exits 1" "$rc" 1
-ok "wrong sha256: 'Hash Mismatch'" err_has wrongsha 'Hash Mismatch'
-ok "wrong sha256: names the expected (wrong) sha256" err_has wrongsha "$WRONG"
-ok "wrong sha256: names the calculated sha256" err_has wrongsha "$SHA"
-ok "wrong sha256: no artifact, tmp/ empty" store_clean "$T/store-wrongsha"
+mismatch wrongsha --wrong-sha256 '^ *sha256' "wrong sha256" 'Hash Mismatch' \
+	"(wrong) sha256" "$SHA"
 
 # A wrong git-tree-sha1: "Tree Hash Mismatch", unless --ignore-hashes.
-toml wrongtree "$SERVER_URL" --wrong-tree small
-WH=$(sed -n 's/^git-tree-sha1 = "\(.*\)"/\1/p' "$TOML")
-fetch_run wrongtree --store "$T/store-wrongtree" "$TOML"
-is "wrong tree hash: exits 1" "$rc" 1
-ok "wrong tree hash: 'Tree Hash Mismatch'" err_has wrongtree 'Tree Hash Mismatch'
-ok "wrong tree hash: names the expected git-tree-sha1" err_has wrongtree "$WH"
-ok "wrong tree hash: names the calculated git-tree-sha1" err_has wrongtree "$H"
+mismatch wrongtree --wrong-tree '^git-tree-sha1' "wrong tree hash" 'Tree Hash Mismatch' \
+	git-tree-sha1 "$H"
+WH=$WANT
 ok "wrong tree hash: names the URL" err_has wrongtree "$SERVER_URL/$F"
-ok "wrong tree hash: no artifact, tmp/ empty" store_clean "$T/store-wrongtree"
 
 if fetch_has --ignore-hashes; then
 	S=$T/store-ignore

@@ -12,49 +12,16 @@ CHECK="$PY $TESTS_SRCDIR/mountcheck.py"
 
 mount_realfiles --only zlib --only tools --only docs --compressions gz
 start_test_server "$art" || skip_all "the test server did not start"
-meta() { "$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]
-print(a["git-tree-sha1"] if sys.argv[3] == "tree" else a["tarballs"]["gz"]["sha256"])' \
-	"$art/manifest.json" "$1" "$2"; }
-
 # zlib: behind a 500 ms delay so all readers overlap the one download.
 # tools: a stalled mirror.  docs: served normally.  broken: every source fails.
-cat >"$TEST_TMP/Artifacts.toml" <<EOF
-[broken]
-git-tree-sha1 = "$(meta zlib tree | tr 0-9a-f 1-9a-f0)"
-
-    [[broken.download]]
-    sha256 = "$(meta zlib sha)"
-    url = "$SERVER_URL/404/zlib.tar.gz"
-
-    [[broken.download]]
-    sha256 = "$(meta zlib sha)"
-    url = "$SERVER_URL/500/zlib.tar.gz"
-
-    [[broken.download]]
-    sha256 = "$(meta zlib sha)"
-    url = "$SERVER_URL/zlib.tar.gz"
-
-[docs]
-git-tree-sha1 = "$(meta docs tree)"
-
-    [[docs.download]]
-    sha256 = "$(meta docs sha)"
-    url = "$SERVER_URL/docs.tar.gz"
-
-[tools]
-git-tree-sha1 = "$(meta tools tree)"
-
-    [[tools.download]]
-    sha256 = "$(meta tools sha)"
-    url = "$SERVER_URL/stall/tools.tar.gz"
-
-[zlib]
-git-tree-sha1 = "$(meta zlib tree)"
-
-    [[zlib.download]]
-    sha256 = "$(meta zlib sha)"
-    url = "$SERVER_URL/delay/500/zlib.tar.gz"
-EOF
+zsha=$(art_sha zlib)
+{
+	toml_entry broken "$(art_tree zlib | tr 0-9a-f 1-9a-f0)" "$zsha" "$SERVER_URL/404/zlib.tar.gz" \
+		"$zsha" "$SERVER_URL/500/zlib.tar.gz" "$zsha" "$SERVER_URL/zlib.tar.gz"
+	toml_entry docs "$(art_tree docs)" "$(art_sha docs)" "$SERVER_URL/docs.tar.gz"
+	toml_entry tools "$(art_tree tools)" "$(art_sha tools)" "$SERVER_URL/stall/tools.tar.gz"
+	toml_entry zlib "$(art_tree zlib)" "$zsha" "$SERVER_URL/delay/500/zlib.tar.gz"
+} >"$TEST_TMP/Artifacts.toml"
 
 mnt=$TEST_TMP/mnt
 store=$TEST_TMP/store
@@ -81,7 +48,7 @@ is "the stalled download started" "$(server_stat GET /stall/tools.tar.gz)" 1
 t0=$(date +%s.%N)
 ok "another artifact is read in full while the mirror stalls" diff -r "$art/src/docs" "$mnt/docs/"
 t1=$(date +%s.%N)
-state=$("$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.artifactfs.state").decode())' "$mnt/$(meta tools tree)")
+state=$("$PY" -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.artifactfs.state").decode())' "$mnt/$(art_tree tools)")
 is "... while the stalled one is still pending" "$state" pending
 secs=$("$PY" -c "print('%.2f' % ($t1 - $t0))")
 echo "# docs read in $secs s while tools stalled"
@@ -92,11 +59,7 @@ ok "... reported as an I/O error" grep -q "Input/output error" "$TEST_TMP/stalle
 
 # --- every source fails -------------------------------------------------------------------
 broken_hash=$(readlink "$mnt/broken")
-err=$("$PY" -c 'import os,sys,errno
-try:
-    os.listdir(sys.argv[1]); print("no error")
-except OSError as e:
-    print(errno.errorcode[e.errno])' "$mnt/broken/")
+err=$(list_errno "$mnt/broken/")
 is "an artifact whose every source fails is EIO" "$err" EIO
 ok "the log names the artifact" grep -q "'broken'" "$TEST_TMP/fs.log"
 ok "... and every URL tried, with its cause" sh -c "grep -q '/404/zlib.tar.gz' '$TEST_TMP/fs.log' &&
@@ -106,11 +69,7 @@ ok "... and every URL tried, with its cause" sh -c "grep -q '/404/zlib.tar.gz' '
 ok "nothing of it in the store" test ! -e "$store/artifacts/$broken_hash"
 is "no leftovers in tmp/" "$(ls -A "$store/tmp" | wc -l)" 0
 before=$(server_total GET)
-err2=$("$PY" -c 'import os,sys,errno
-try:
-    os.listdir(sys.argv[1]); print("no error")
-except OSError as e:
-    print(errno.errorcode[e.errno])' "$mnt/broken/")
+err2=$(list_errno "$mnt/broken/")
 is "within retry_after a second access fails at once" "$err2" EIO
 is "... without another download" "$(server_total GET)" "$before"
 

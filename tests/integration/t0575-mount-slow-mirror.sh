@@ -20,20 +20,8 @@ art=$TEST_TMP/art
 "$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only docs \
 	--compressions gz >/dev/null || skip_all "cannot build test artifacts"
 start_test_server "$art" || skip_all "the test server did not start"
-meta() { "$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["artifacts"][sys.argv[2]]
-print(a["git-tree-sha1"] if sys.argv[3] == "tree" else a["tarballs"]["gz"]["sha256"])' \
-	"$art/manifest.json" "$1" "$2"; }
-
 for n in zlib tools docs; do
-	cat <<EOF
-[$n]
-git-tree-sha1 = "$(meta $n tree)"
-
-    [[$n.download]]
-    sha256 = "$(meta $n sha)"
-    url = "$SERVER_URL/trickle/10/$n.tar.gz"
-
-EOF
+	toml_entry $n "$(art_tree $n)" "$(art_sha $n)" "$SERVER_URL/trickle/10/$n.tar.gz"
 done >"$TEST_TMP/Artifacts.toml"
 
 mnt=$TEST_TMP/mnt
@@ -92,8 +80,26 @@ except OSError as e:
 sys.stdout.flush()
 EOF
 
+# mount_and_read PART OPTIONS ARTIFACT: an empty log, a mount of the store
+# store-PART with OPTIONS, and a reader of ARTIFACT in the background
+# (its pid in $reader, its answer in PART.out).
+mount_and_read() {
+	: >"$TEST_TMP/fs.log"
+	mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-$1,toml=$TEST_TMP/Artifacts.toml,$2" ||
+		bail_out "mount failed"
+	"$PY" "$TEST_TMP/reader.py" "$mnt/$3/" >"$TEST_TMP/$1.out" 2>&1 &
+	reader=$!
+}
+
+# end_part [PATH]: let the held download of PATH (all, without one) go and unmount.
+end_part() {
+	server_release "$@"
+	unmount_artifactfs
+	is "clean unmount" $? 0
+}
+
 # --- (a) interrupts ---------------------------------------------------------------------
-zlib=$(meta zlib tree)
+zlib=$(art_tree zlib)
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-a,toml=$TEST_TMP/Artifacts.toml,low_speed_time=0,install_timeout=3600" ||
 	bail_out "mount failed"
 ls "$mnt/zlib/" >/dev/null 2>&1 &
@@ -110,17 +116,11 @@ ok "a reader waiting for the install exits on SIGINT" wait_gone $intr
 is "... interrupted (EINTR reached it)" "$(cat "$TEST_TMP/int.out")" interrupted
 is "the install goes on" "$(state "$zlib")" pending
 is "... still its first download" "$(server_stat GET /trickle/10/zlib.tar.gz)" 1
-server_release /trickle/10/zlib.tar.gz
-unmount_artifactfs
-is "clean unmount" $? 0
+end_part /trickle/10/zlib.tar.gz
 
 # --- (c) install_timeout -------------------------------------------------------------------
-tools=$(meta tools tree)
-: >"$TEST_TMP/fs.log"
-mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-c,toml=$TEST_TMP/Artifacts.toml,low_speed_time=0,install_timeout=2" ||
-	bail_out "mount failed"
-"$PY" "$TEST_TMP/reader.py" "$mnt/tools/" >"$TEST_TMP/c.out" 2>&1 &
-reader=$!
+tools=$(art_tree tools)
+mount_and_read c low_speed_time=0,install_timeout=2 tools
 ok "a reader of a trickling install gets an answer" wait_gone $reader
 is "... EIO, after install_timeout" "$(cat "$TEST_TMP/c.out")" EIO
 ok "the log says why, with the install's progress" \
@@ -132,24 +132,16 @@ reader=$!
 ok "a second reader gets an answer too" wait_gone $reader
 is "... EIO" "$(cat "$TEST_TMP/c2.out")" EIO
 is "... from the same download" "$(server_stat GET /trickle/10/tools.tar.gz)" 1
-server_release /trickle/10/tools.tar.gz
-unmount_artifactfs
-is "clean unmount" $? 0
+end_part /trickle/10/tools.tar.gz
 
 # --- (b) the default low-speed limit ----------------------------------------------------------
 # low_speed_time shortened to 2 s; the limit is the default (1 KiB/s): a
 # mirror sending 10 bytes/s fails each attempt, so the reader gets EIO.
-: >"$TEST_TMP/fs.log"
-mount_artifactfs "$mnt" -o "store=$TEST_TMP/store-b,toml=$TEST_TMP/Artifacts.toml,low_speed_time=2,install_timeout=3600" ||
-	bail_out "mount failed"
-"$PY" "$TEST_TMP/reader.py" "$mnt/docs/" >"$TEST_TMP/b.out" 2>&1 &
-reader=$!
+mount_and_read b low_speed_time=2,install_timeout=3600 docs
 ok "a reader of a 10 bytes/s mirror gets an answer" wait_gone $reader
 is "... EIO" "$(cat "$TEST_TMP/b.out")" EIO
 ok "... as the download was too slow (under 1024 bytes/s)" \
 	grep -q "Less than 1024 bytes/sec" "$TEST_TMP/fs.log"
-server_release
-unmount_artifactfs
-is "clean unmount" $? 0
+end_part
 
 done_testing

@@ -191,16 +191,8 @@ is "... 12 keys in 6 pages (continuation tokens)" "$(s3_count GET 'list-type=2')
 ok "index without --public-url: the endpoint URLs" grep -q "\"url\": \"$S3_ENDPOINT/bkt/pub/artifacts/" "$TEST_TMP/index2.json"
 
 # --- the round trip -----------------------------------------------------------------------------
-for t in x86_64-linux-gnu:zlib aarch64-linux-gnu:tools aarch64-apple-darwin:docs; do
-	plat=${t%%:*}
-	src=${t#*:}
-	s3_mark
-	fetch_run "fetch-$plat" --store "$store" --platform "$plat" "$toml" Multi
-	is "fetch --platform $plat from the new Artifacts.toml" "$rc" 0
-	is "$plat: downloaded from the public URL (anonymous GET)" "$(s3_count GET '\.tar\.gz$')" 1
-	ok "$plat: the installed tree equals the source" \
-		tree_equal "$art/src/$src" "$store/artifacts/$(tree_of "$src")"
-done
+one_get() { is "$1: downloaded from the public URL (anonymous GET)" "$(s3_count GET '\.tar\.gz$')" 1; }
+fetch_multi "$store" "$toml" s3_mark one_get
 
 # without --public-url: the S3 API URL is bound, with a warning
 pub nopublic "$art/src/tools" --to "$DEST/np" --endpoint "$S3_ENDPOINT" --name Tools \

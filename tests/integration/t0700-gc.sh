@@ -318,27 +318,20 @@ mkdir -p "$D/logs" "$ENV/v2/dev/MyDev" "$ENV/v1" "$ENV/direct" \
 	"$D/packages/Preferences/BbvxU" "$D/packages/JSON/3rsi"
 # artifact_usage.toml: an Artifacts.toml used directly (g5), and one that is gone
 one_toml g5 "file://$ART" >"$ENV/direct/Artifacts.toml"
-cat >"$D/logs/artifact_usage.toml" <<EOF
-[["$ENV/direct/Artifacts.toml"]]
-time = 2025-01-02T03:04:05.678Z
-
-[["$ENV/direct/Artifacts.toml"]]
-time = 2025-01-03T03:04:05.678Z
-
-[["$T/no-such-env/Artifacts.toml"]]
-time = 2025-01-02T03:04:05.678Z
-EOF
+# usage_log [PATH TIME]...: a Pkg usage log, one [["PATH"]] entry used at TIME each
+usage_log() {
+	while [ $# -ge 2 ]; do
+		printf '[["%s"]]\ntime = %s\n\n' "$1" "$2"
+		shift 2
+	done
+}
+usage_log "$ENV/direct/Artifacts.toml" 2025-01-02T03:04:05.678Z \
+	"$ENV/direct/Artifacts.toml" 2025-01-03T03:04:05.678Z \
+	"$T/no-such-env/Artifacts.toml" 2025-01-02T03:04:05.678Z >"$D/logs/artifact_usage.toml"
 # manifest_usage.toml: a 2.0 manifest, a 1.0 manifest, and one that is gone
-cat >"$D/logs/manifest_usage.toml" <<EOF
-[["$ENV/v2/Manifest.toml"]]
-time = 2025-01-02T03:04:05.678Z
-
-[["$ENV/v1/Manifest.toml"]]
-time = 2025-01-02T03:04:05.678Z
-
-[["$T/no-such-env/Manifest.toml"]]
-time = 2025-01-02T03:04:05.678Z
-EOF
+usage_log "$ENV/v2/Manifest.toml" 2025-01-02T03:04:05.678Z \
+	"$ENV/v1/Manifest.toml" 2025-01-02T03:04:05.678Z \
+	"$T/no-such-env/Manifest.toml" 2025-01-02T03:04:05.678Z >"$D/logs/manifest_usage.toml"
 cat >"$ENV/v2/Manifest.toml" <<EOF
 # This file is machine-generated - editing it directly is not advised
 

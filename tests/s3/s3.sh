@@ -67,7 +67,6 @@ need_s3() {
 start_s3() {
 	S3_DIR=$TEST_TMP/s3
 	mkdir -p "$S3_DIR" || return 1
-	rm -f "$S3_DIR/port"
 	: >"$S3_DIR/requests.log"
 	_s3_args=
 	for _s3_b in "$@"; do
@@ -78,14 +77,10 @@ start_s3() {
 	_s3_node=
 	node --openssl-legacy-provider -e 0 >/dev/null 2>&1 && _s3_node=--openssl-legacy-provider
 	# shellcheck disable=SC2086
-	node $_s3_node "$TESTS_SRCDIR/s3/s3server.js" --modules "$S3_MODULES" --dir "$S3_DIR/data" \
+	spawn_server "$S3_DIR" S3_PID stop_s3 "S3 server" 400 \
+		node $_s3_node "$TESTS_SRCDIR/s3/s3server.js" --modules "$S3_MODULES" --dir "$S3_DIR/data" \
 		--port-file "$S3_DIR/port" --log "$S3_DIR/requests.log" \
-		--access-key "$S3_KEY" --secret-key "$S3_SECRET" --parent-pid $$ $_s3_args \
-		</dev/null >>"$S3_DIR/stdout" 2>>"$S3_DIR/stderr" &
-	S3_PID=$!
-	at_exit stop_s3
-	wait_ready S3_PID 400 "S3 server exited before listening" "$S3_DIR/stderr" \
-		"S3 server not listening after 20 s" test -s "$S3_DIR/port" || return 1
+		--access-key "$S3_KEY" --secret-key "$S3_SECRET" --parent-pid $$ $_s3_args || return 1
 	S3_PORT=$(cat "$S3_DIR/port")
 	S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 	export S3_ENDPOINT S3_PORT S3_KEY S3_SECRET

@@ -60,14 +60,9 @@ SERVER_DIR=
 start_test_server() {
 	SERVER_DIR=$TEST_TMP/server
 	mkdir -p "$SERVER_DIR" || return 1
-	rm -f "$SERVER_DIR/port"
-	"$PYTHON3" "$TEST_SERVER" --root "$1" --port-file "$SERVER_DIR/port" \
-		--log "$SERVER_DIR/requests.log" --parent-pid $$ \
-		</dev/null >>"$SERVER_DIR/stdout" 2>>"$SERVER_DIR/stderr" &
-	SERVER_PID=$!
-	at_exit stop_test_server
-	wait_ready SERVER_PID 200 "test server exited before listening" "$SERVER_DIR/stderr" \
-		"test server not listening after 10 s" test -s "$SERVER_DIR/port" || return 1
+	spawn_server "$SERVER_DIR" SERVER_PID stop_test_server "test server" 200 \
+		"$PYTHON3" "$TEST_SERVER" --root "$1" --port-file "$SERVER_DIR/port" \
+		--log "$SERVER_DIR/requests.log" --parent-pid $$ || return 1
 	SERVER_PORT=$(cat "$SERVER_DIR/port")
 	SERVER_URL=http://127.0.0.1:$SERVER_PORT
 	export SERVER_URL SERVER_PORT SERVER_PID

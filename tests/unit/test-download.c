@@ -277,14 +277,6 @@ static void diag_lines(const char *text)
 	printf("# %s\n", text);
 }
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 struct result {
 	int rc;
 	bool retryable;
@@ -337,6 +329,17 @@ static void get(const char *u, struct fetch_options *o, struct result *res)
 	if (rc == 0)
 		fetch_stream_sha256(s, res->sha);
 	fetch_stream_free(s);
+}
+
+/* timed_get - get(), and how long it took in seconds. */
+static double timed_get(const char *u, struct fetch_options *o, struct result *res)
+{
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	get(u, o, res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 }
 
 static void opts(struct fetch_options *o)
@@ -535,9 +538,7 @@ static void test_http(void)
 	 */
 	o.low_speed_time = 1;
 	o.low_speed_limit = 4096;
-	t = now();
-	get(url("/stall/big"), &o, &r);
-	t = now() - t;
+	t = timed_get(url("/stall/big"), &o, &r);
 	is_int(r.rc, -ETIMEDOUT, "stall: -ETIMEDOUT with the low-speed abort at 1 s");
 	ok(strstr(r.msg, "Operation too slow") != NULL, "stall message (%s)", r.msg);
 	ok(t < 5, "stall aborted in %.1f s", t);
@@ -546,9 +547,7 @@ static void test_http(void)
 
 	o.low_speed_time = 0;
 	o.timeout = 1;
-	t = now();
-	get(url("/stall/big"), &o, &r);
-	t = now() - t;
+	t = timed_get(url("/stall/big"), &o, &r);
 	is_int(r.rc, -ETIMEDOUT, "overall deadline: -ETIMEDOUT");
 	ok(t < 5, "deadline hit in %.1f s", t);
 	free(r.data);

@@ -112,6 +112,21 @@ static bool checksum_ok(const uint8_t *h)
 
 /* ---- header formatting ------------------------------------------------------------- */
 
+/* pack_foo_mode - chmod ka/foo to mode, pack ka/: foo's header must give want. */
+static void pack_foo_mode(mode_t mode, unsigned want, struct pack_result *res, const char *name)
+{
+	uint8_t hdr[512], *got;
+	size_t len;
+	int r;
+
+	chmod(tpath("ka/foo"), mode);
+	r = pack_create(tpath("ka"), tpath("ka.tar"), NULL, res, NULL);
+	got = (uint8_t *)tu_slurp(tpath("ka.tar"), &len);
+	spec_header(hdr, "foo", want, 13, '0', "", "");
+	ok(r == 0 && got && memcmp(got, hdr, 512) == 0, "%s", name);
+	free(got);
+}
+
 static void test_known_answer(void)
 {
 	uint8_t want[1024], *got;
@@ -154,21 +169,11 @@ static void test_known_answer(void)
 	free(msg);
 
 	/* 0755 file: mode field "000755 \0" and the 0755 test vector */
-	chmod(tpath("ka/foo"), 0755);
-	r = pack_create(tpath("ka"), tpath("ka.tar"), NULL, &res, NULL);
-	got = (uint8_t *)tu_slurp(tpath("ka.tar"), &len);
-	spec_header(want, "foo", 0755, 13, '0', "", "");
-	ok(r == 0 && got && memcmp(got, want, 512) == 0, "owner-x file gets mode 0755");
+	pack_foo_mode(0755, 0755, &res, "owner-x file gets mode 0755");
 	hash_to_hex(res.tree, HASH_SHA1_LEN, hex);
 	is_str(hex, "12d608198abb00873cab63f54abbfa4b6176cdc6", "tree hash of the 0755 vector");
-	free(got);
 	/* group/other x only: Tar.jl looks at 0o100 only */
-	chmod(tpath("ka/foo"), 0611);
-	r = pack_create(tpath("ka"), tpath("ka.tar"), NULL, &res, NULL);
-	got = (uint8_t *)tu_slurp(tpath("ka.tar"), &len);
-	spec_header(want, "foo", 0644, 13, '0', "", "");
-	ok(r == 0 && got && memcmp(got, want, 512) == 0, "0611 file is 0644 (owner-x rule)");
-	free(got);
+	pack_foo_mode(0611, 0644, &res, "0611 file is 0644 (owner-x rule)");
 }
 
 static void test_empty_root(void)

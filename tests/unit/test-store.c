@@ -1,21 +1,17 @@
 /*
  * test-store.c - unit tests of store/: layout, index, single flight,
- * installs, reconcile, crash points, faults, map growth and gc roots
+ * installs, faults, map growth and gc roots (reconcile and crash points:
+ * test-reconcile.c)
  *
- * Every test works in its own store under one mkdtemp() directory, removed
- * at the end.  Other processes are this program run again in a child role
- * (fork and exec "test-store --child ROLE ARGS"): a fresh process opens its
- * own store, as a real second process would, and valgrind and the
- * sanitizers check it like the parent (a forked copy would inherit the
- * parent's memory, which it can neither use nor free).  Children report
- * through their exit status, or die by SIGKILL on purpose; only the parent
- * prints TAP.
+ * The test directory, the sample tree and the child roles (this program
+ * run again as "test-store --child ROLE ARGS"): tests/unit/store-fixture.h.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
 
 #include "tests/tap.h"
+#include "tests/unit/store-fixture.h"
 #include "tests/unit/util.h"
 
 #include "store/hash.h"
@@ -36,131 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-/* spec §2.6: "foo" = "Hello, world!" (0644) */
-#define HELLO_HASH "339aad93c0f854604248ea3b7c5b7edea20625a9"
-#define OTHER_HASH "98cda294312216b19e2a973e9c291c0f5181c98c"
-#define ABSENT_HASH "0123456789abcdef0123456789abcdef01234567"
-#define SHA256_X "E65D2F13F2085F2C279830E863292312A72930FEE5BA3C792B14C33CE5F5CC58"
-
-static char base[1024];	/* the test directory: short enough for any path below */
-static char tree_hash[STORE_HASH_HEX + 1];	/* hash of build_tree() */
-
-/* ---- helpers -------------------------------------------------------------- */
-
-static int put_file(int dfd, const char *path, const char *content, mode_t mode)
-{
-	size_t len = strlen(content);
-	int fd, r = 0;
-
-	fd = openat(dfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, content, len) != (ssize_t)len || fchmod(fd, mode) < 0)
-		r = -errno ? -errno : -EIO;
-	close(fd);
-	return r;
-}
-
-/*
- * build_tree - foo (setuid, executable), d/ (setgid), d/bar (group
- * writable), link -> foo, and a symlink to a file outside the tree when
- * outside is not NULL.
- */
-static int build_tree(int dfd, const char *outside)
-{
-	int r;
-
-	r = put_file(dfd, "foo", "Hello, world!", 04775);
-	if (r == 0 && mkdirat(dfd, "d", 0700) < 0)
-		r = -errno;
-	if (r == 0 && fchmodat(dfd, "d", 02775, 0) < 0)
-		r = -errno;
-	if (r == 0)
-		r = put_file(dfd, "d/bar", "bar\n", 0664);
-	if (r == 0 && symlinkat("foo", dfd, "link") < 0)
-		r = -errno;
-	if (r == 0 && outside && symlinkat(outside, dfd, "d/evil") < 0)
-		r = -errno;
-	return r;
-}
-
-static int mode_of(const char *dir, const char *rel, mode_t *mode)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	if (lstat(path, &st) < 0)
-		return -errno;
-	*mode = st.st_mode;
-	return 0;
-}
-
-static bool exists(const char *dir, const char *rel)
-{
-	mode_t m;
-
-	return mode_of(dir, rel, &m) == 0;
-}
-
-/* install - begin, build_tree, commit; returns the commit's result. */
-static int install(struct store *s, const char *hash, const char *source)
-{
-	struct store_install_meta meta = { 17, 2, source, SHA256_X };
-	struct store_install *in;
-	int r;
-
-	r = store_install_begin(s, hash, &in);
-	if (r < 0)
-		return r;
-	r = build_tree(store_install_dirfd(in), NULL);
-	if (r < 0) {
-		store_install_abort(in);
-		return r;
-	}
-	return store_install_commit(in, &meta);
-}
-
-static const char *self;	/* this program, run again for the child roles */
-
-/*
- * The store of a child role that dies by SIGKILL on purpose, kept reachable:
- * valgrind checks for leaks even in a process that kills itself.
- */
-static struct store *volatile child_store;	/* volatile: written, never read */
-static struct store_lock *volatile child_lock;
-
-/*
- * spawn - run "self --child role args..." (NULL-terminated) in a new
- * process.  The test's pipes are O_CLOEXEC; the one descriptor the child
- * needs is named by keep (or -1) and survives the exec.
- */
-static pid_t spawn(int keep, const char *role, ...)
-{
-	va_list ap;
-	pid_t pid;
-
-	va_start(ap, role);
-	pid = tu_spawn_va(self, keep, -1, role, ap);
-	va_end(ap);
-	return pid;
-}
-
-static bool exited_ok(int st)
-{
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
-}
-
-static bool killed(int st)
-{
-	return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
-}
-
 /* ---- layout, open, close ---------------------------------------------------- */
 
 static void test_open(void)
 {
-	char *dir = tu_path(base, "open"), real[PATH_MAX], path[PATH_MAX * 2];
+	char *dir = tu_path(sf_base, "open"), real[PATH_MAX], path[PATH_MAX * 2];
 	struct store *s = NULL;
 	char *msg = NULL;
 	int r;
@@ -176,12 +52,12 @@ static void test_open(void)
 	if (!s)
 		goto out;
 	ok(realpath(dir, real) && strcmp(store_dir(s), real) == 0, "store_dir is the realpath");
-	ok(exists(dir, "artifacts") && exists(dir, "tmp") && exists(dir, "quarantine") &&
-			exists(dir, "index/data.mdb") && exists(dir, "locks/store.lock"),
+	ok(sf_exists(dir, "artifacts") && sf_exists(dir, "tmp") && sf_exists(dir, "quarantine") &&
+			sf_exists(dir, "index/data.mdb") && sf_exists(dir, "locks/store.lock"),
 		"layout created");
-	r = store_path(s, HELLO_HASH, path, sizeof(path));
-	ok(r > 0 && strcmp(path + strlen(real), "/artifacts/" HELLO_HASH) == 0, "store_path");
-	is_int(store_path(s, HELLO_HASH, path, 10), -ENAMETOOLONG, "store_path: short buffer");
+	r = store_path(s, SF_HELLO_HASH, path, sizeof(path));
+	ok(r > 0 && strcmp(path + strlen(real), "/artifacts/" SF_HELLO_HASH) == 0, "store_path");
+	is_int(store_path(s, SF_HELLO_HASH, path, 10), -ENAMETOOLONG, "store_path: short buffer");
 	is_int(store_path(s, "ABC", path, sizeof(path)), -EINVAL, "store_path: bad hash");
 	store_close(s);
 	store_close(NULL);
@@ -194,7 +70,7 @@ static void test_open(void)
 	if (s) {
 		struct store_install *in;
 
-		is_int(store_install_begin(s, HELLO_HASH, &in), -EROFS, "read-only: no install");
+		is_int(store_install_begin(s, SF_HELLO_HASH, &in), -EROFS, "read-only: no install");
 		is_int(store_root_add(s, "/x"), -EROFS, "read-only: no root");
 		ok(strstr(store_errmsg(s), "read-only") != NULL, "errmsg: %s", store_errmsg(s));
 		store_clear_error(s);
@@ -220,8 +96,8 @@ static void *errmsg_thread(void *arg)
 	bool fresh = strcmp(store_errmsg(s), "") == 0;
 	const char *m;
 
-	store_verify(s, ABSENT_HASH, false);	/* no message for -ENOENT */
-	store_lookup(s, ABSENT_HASH, &info);
+	store_verify(s, SF_ABSENT_HASH, false);	/* no message for -ENOENT */
+	store_lookup(s, SF_ABSENT_HASH, &info);
 	store_root_remove(s, "/no/such/root");
 	m = store_errmsg(s);
 	return (void *)(uintptr_t)(fresh && strstr(m, "not a gc root") != NULL);
@@ -229,7 +105,7 @@ static void *errmsg_thread(void *arg)
 
 static void test_errmsg(void)
 {
-	char *dir = tu_path(base, "errmsg");
+	char *dir = tu_path(sf_base, "errmsg");
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_install *in;
 	pthread_t t;
@@ -271,7 +147,7 @@ static int stop_walk(const char *hash, const struct store_info *info, void *arg)
 
 static void test_install(void)
 {
-	char *dir = tu_path(base, "install"), last[STORE_HASH_HEX + 1] = "";
+	char *dir = tu_path(sf_base, "install"), last[STORE_HASH_HEX + 1] = "";
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_install *a, *b;
 	struct store_stats st;
@@ -286,32 +162,32 @@ static void test_install(void)
 		free(dir);
 		return;
 	}
-	is_int(store_lookup(s, ABSENT_HASH, &info), -ENOENT, "lookup: absent");
+	is_int(store_lookup(s, SF_ABSENT_HASH, &info), -ENOENT, "lookup: absent");
 	is_int(store_lookup(s, "0123", &info), -EINVAL, "lookup: short hash");
 	is_int(store_lookup(s, "339AAD93C0F854604248EA3B7C5B7EDEA20625A9", &info), -EINVAL,
 		"lookup: uppercase hash");
 
-	r = install(s, tree_hash, "https://example.org/a.tar.gz");
+	r = sf_install(s, sf_tree_hash, "https://example.org/a.tar.gz");
 	is_int(r, 0, "install begin/build/commit");
-	snprintf(rel, sizeof(rel), "artifacts/%s/foo", tree_hash);
-	r = mode_of(dir, rel, &m);
+	snprintf(rel, sizeof(rel), "artifacts/%s/foo", sf_tree_hash);
+	r = sf_mode_of(dir, rel, &m);
 	ok(r == 0 && (m & 07777) == 0555, "file: read-only, setuid gone (%o)",
 		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/d", tree_hash);
-	r = mode_of(dir, rel, &m);
+	snprintf(rel, sizeof(rel), "artifacts/%s/d", sf_tree_hash);
+	r = sf_mode_of(dir, rel, &m);
 	ok(r == 0 && (m & 07777) == 0775, "dir: writable, setgid gone (%o)",
 		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/d/bar", tree_hash);
-	r = mode_of(dir, rel, &m);
+	snprintf(rel, sizeof(rel), "artifacts/%s/d/bar", sf_tree_hash);
+	r = sf_mode_of(dir, rel, &m);
 	ok(r == 0 && (m & 07777) == 0444, "group-writable file: 0444 (%o)",
 		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/link", tree_hash);
-	r = mode_of(dir, rel, &m);
+	snprintf(rel, sizeof(rel), "artifacts/%s/link", sf_tree_hash);
+	r = sf_mode_of(dir, rel, &m);
 	ok(r == 0 && S_ISLNK(m), "symlink kept");
 	is_int(tu_count_entries(dir, "tmp"), 0, "tmp/ empty after commit");
-	is_int(store_verify(s, tree_hash, false), 0, "installed tree verifies");
+	is_int(store_verify(s, sf_tree_hash, false), 0, "installed tree verifies");
 
-	r = store_lookup(s, tree_hash, &info);
+	r = store_lookup(s, sf_tree_hash, &info);
 	is_int(r, 0, "lookup: installed");
 	if (r == 0) {
 		is_int(info.state, STORE_INSTALLED, "row: state");
@@ -326,16 +202,16 @@ static void test_install(void)
 	}
 
 	/* two installs of one hash: the second loses, gets 0, leaves nothing */
-	r = store_install_begin(s, HELLO_HASH, &a);
+	r = store_install_begin(s, SF_HELLO_HASH, &a);
 	is_int(r, 0, "begin A");
-	r = store_install_begin(s, HELLO_HASH, &b);
+	r = store_install_begin(s, SF_HELLO_HASH, &b);
 	is_int(r, 0, "begin B");
 	if (a && b) {
 		ok(strcmp(store_install_path(a), store_install_path(b)) != 0 &&
 				strncmp(store_install_path(a), dir, 0) == 0,
 			"distinct tmp paths: %s", store_install_path(a));
-		put_file(store_install_dirfd(a), "foo", "Hello, world!", 0644);
-		put_file(store_install_dirfd(b), "foo", "Hello, world!", 0644);
+		sf_put_file(store_install_dirfd(a), "foo", "Hello, world!", 0644);
+		sf_put_file(store_install_dirfd(b), "foo", "Hello, world!", 0644);
 		is_int(tu_count_entries(dir, "tmp"), 2, "two trees in tmp/");
 		is_int(store_install_commit(a, NULL), 0, "commit A");
 		is_int(store_install_commit(b, NULL), 0, "commit B (lost) returns 0");
@@ -349,23 +225,23 @@ static void test_install(void)
 	ok(store_stats(s, &st) == 0 && st.failures == 1, "stats: 1 failure");
 
 	/* abort leaves nothing */
-	r = store_install_begin(s, OTHER_HASH, &a);
+	r = store_install_begin(s, SF_OTHER_HASH, &a);
 	if (r == 0) {
-		build_tree(store_install_dirfd(a), NULL);
+		sf_build_tree(store_install_dirfd(a), NULL);
 		store_install_abort(a);
 	}
 	store_install_abort(NULL);
-	ok(r == 0 && tu_count_entries(dir, "tmp") == 0 && !exists(dir, "artifacts/" OTHER_HASH),
+	ok(r == 0 && tu_count_entries(dir, "tmp") == 0 && !sf_exists(dir, "artifacts/" SF_OTHER_HASH),
 		"abort removes the tree");
-	is_int(store_lookup(s, OTHER_HASH, &info), -ENOENT, "abort: no row");
+	is_int(store_lookup(s, SF_OTHER_HASH, &info), -ENOENT, "abort: no row");
 
 	/* invalid meta */
-	r = store_install_begin(s, OTHER_HASH, &a);
+	r = store_install_begin(s, SF_OTHER_HASH, &a);
 	if (r == 0) {
 		struct store_install_meta meta = { 0, 0, NULL, "xyz" };
 
 		is_int(store_install_commit(a, &meta), -EINVAL, "commit: bad sha256");
-		ok(tu_count_entries(dir, "tmp") == 0 && !exists(dir, "artifacts/" OTHER_HASH),
+		ok(tu_count_entries(dir, "tmp") == 0 && !sf_exists(dir, "artifacts/" SF_OTHER_HASH),
 			"bad meta: nothing left");
 	}
 
@@ -378,37 +254,37 @@ static void test_install(void)
 /* commit and abort never follow symlinks out of the tree */
 static void test_symlinks(void)
 {
-	char *dir = tu_path(base, "symlinks"), outside[PATH_MAX], path[PATH_MAX + 16];
+	char *dir = tu_path(sf_base, "symlinks"), outside[PATH_MAX], path[PATH_MAX + 16];
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_install *in;
 	mode_t m;
 	int fd, r;
 
-	snprintf(outside, sizeof(outside), "%s/outside", base);
+	snprintf(outside, sizeof(outside), "%s/outside", sf_base);
 	mkdir(outside, 0755);
 	fd = open(outside, O_RDONLY | O_DIRECTORY);
-	put_file(fd, "victim", "keep me", 0644);
+	sf_put_file(fd, "victim", "keep me", 0644);
 	close(fd);
 	snprintf(path, sizeof(path), "%s/victim", outside);
-	if (!s || store_install_begin(s, OTHER_HASH, &in) < 0) {
+	if (!s || store_install_begin(s, SF_OTHER_HASH, &in) < 0) {
 		ok(0, "begin");
 		goto out;
 	}
-	build_tree(store_install_dirfd(in), path);
+	sf_build_tree(store_install_dirfd(in), path);
 	symlinkat(outside, store_install_dirfd(in), "dirlink");
 	is_int(store_install_commit(in, NULL), 0, "commit a tree with outward symlinks");
-	r = mode_of(base, "outside/victim", &m);
+	r = sf_mode_of(sf_base, "outside/victim", &m);
 	ok(r == 0 && (m & 07777) == 0644,
 		"symlink target not chmod'ed (%o)", m & 07777);
 
-	if (store_install_begin(s, ABSENT_HASH, &in) < 0) {
+	if (store_install_begin(s, SF_ABSENT_HASH, &in) < 0) {
 		ok(0, "begin");
 		goto out;
 	}
-	build_tree(store_install_dirfd(in), path);
+	sf_build_tree(store_install_dirfd(in), path);
 	symlinkat(outside, store_install_dirfd(in), "dirlink");
 	store_install_abort(in);
-	ok(exists(base, "outside/victim") && tu_count_entries(dir, "tmp") == 0,
+	ok(sf_exists(sf_base, "outside/victim") && tu_count_entries(dir, "tmp") == 0,
 		"abort removes the links, not their targets");
 out:
 	store_close(s);
@@ -424,11 +300,11 @@ static int child_deep(const char *dir)
 	int fd, nfd, i, r = 0;
 
 	s = tu_store_open(dir, STORE_NO_RECONCILE);
-	if (!s || store_install_begin(s, HELLO_HASH, &in) < 0)
+	if (!s || store_install_begin(s, SF_HELLO_HASH, &in) < 0)
 		return 2;
 	fd = dup(store_install_dirfd(in));
 	for (i = 0; i < 300 && r == 0; i++) {
-		if (mkdirat(fd, "d", 0755) < 0 || put_file(fd, "f", "x", 0444) < 0)
+		if (mkdirat(fd, "d", 0755) < 0 || sf_put_file(fd, "f", "x", 0444) < 0)
 			r = 3;
 		nfd = openat(fd, "d", O_RDONLY | O_DIRECTORY);
 		close(fd);
@@ -447,13 +323,13 @@ static int child_deep(const char *dir)
 
 static void test_deep_remove(void)
 {
-	char *dir = tu_path(base, "deep");
+	char *dir = tu_path(sf_base, "deep");
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	int st;
 
 	store_close(s);
-	st = tu_wait_child(spawn(-1, "deep", dir, NULL));
-	ok(exited_ok(st), "300 levels removed with 32 descriptors (%d)",
+	st = tu_wait_child(sf_spawn(-1, "deep", dir, NULL));
+	ok(sf_exited_ok(st), "300 levels removed with 32 descriptors (%d)",
 		WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	free(dir);
 }
@@ -474,7 +350,7 @@ static void *lock_thread(void *p)
 	struct timespec ts = { (time_t)a->hold, (long)((a->hold - (time_t)a->hold) * 1e9) };
 	int n;
 
-	if (store_lock_hash(a->s, HELLO_HASH, 60, &l) < 0)
+	if (store_lock_hash(a->s, SF_HELLO_HASH, 60, &l) < 0)
 		return NULL;
 	n = atomic_fetch_add(&holders, 1) + 1;
 	if (n > atomic_load(&max_holders))
@@ -495,7 +371,7 @@ static int child_lock_hold(const char *dir, const char *log)
 	int fd, r = 0;
 
 	fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (!s || fd < 0 || store_lock_hash(s, HELLO_HASH, 60, &l) < 0) {
+	if (!s || fd < 0 || store_lock_hash(s, SF_HELLO_HASH, 60, &l) < 0) {
 		r = 2;
 		goto out;
 	}
@@ -515,12 +391,12 @@ out:
 /* dead-holder: take the lock, say so on fd, die by SIGKILL holding it */
 static int child_dead_holder(const char *dir, int fd)
 {
-	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
+	struct store *s = sf_child_store = tu_store_open(dir, STORE_NO_RECONCILE);
 	struct store_lock *l;
 
-	if (!s || store_lock_hash(s, HELLO_HASH, 0, &l) < 0)
+	if (!s || store_lock_hash(s, SF_HELLO_HASH, 0, &l) < 0)
 		return 2;
-	child_lock = l;
+	sf_child_lock = l;
 	if (write(fd, "L", 1) != 1)
 		return 3;
 	raise(SIGKILL);
@@ -529,9 +405,9 @@ static int child_dead_holder(const char *dir, int fd)
 
 static void test_locks(void)
 {
-	char *dir = tu_path(base, "locks");
+	char *dir = tu_path(sf_base, "locks");
 	struct store *s = tu_store_open(dir, STORE_CREATE);
-	char log[sizeof(base) + 16], line[64], fdarg[16];
+	char log[sizeof(sf_base) + 16], line[64], fdarg[16];
 	int i, fds[2], nok, depth, max_depth;
 	struct store_lock *l, *l2;
 	pid_t pids[4], pid;
@@ -545,15 +421,15 @@ static void test_locks(void)
 		return;
 	}
 	is_int(store_lock_hash(s, "nothex", 1, &l), -EINVAL, "lock: bad hash");
-	is_int(store_lock_hash(s, HELLO_HASH, -1, &l), -EINVAL, "lock: negative timeout");
+	is_int(store_lock_hash(s, SF_HELLO_HASH, -1, &l), -EINVAL, "lock: negative timeout");
 
 	/* 4 processes, each with its own store handle, log when they hold */
-	snprintf(log, sizeof(log), "%s/locks.log", base);
+	snprintf(log, sizeof(log), "%s/locks.log", sf_base);
 	for (i = 0; i < 4; i++)
-		pids[i] = spawn(-1, "lock-hold", dir, log, NULL);
+		pids[i] = sf_spawn(-1, "lock-hold", dir, log, NULL);
 	nok = 0;
 	for (i = 0; i < 4; i++)
-		nok += exited_ok(tu_wait_child(pids[i]));
+		nok += sf_exited_ok(tu_wait_child(pids[i]));
 	is_int(nok, 4, "4 processes got the lock");
 	f = fopen(log, "r");
 	for (i = 0, depth = 0, max_depth = 0; f && fgets(line, sizeof(line), f); i++) {
@@ -569,30 +445,30 @@ static void test_locks(void)
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		abort();
 	snprintf(fdarg, sizeof(fdarg), "%d", fds[1]);
-	pid = spawn(fds[1], "dead-holder", dir, fdarg, NULL);
+	pid = sf_spawn(fds[1], "dead-holder", dir, fdarg, NULL);
 	close(fds[1]);
 	ok(read(fds[0], &c, 1) == 1, "child took the lock");
 	close(fds[0]);
-	ok(killed(tu_wait_child(pid)), "and died");
+	ok(sf_killed(tu_wait_child(pid)), "and died");
 	t0 = tu_now_s();
-	is_int(store_lock_hash(s, HELLO_HASH, 0, &l), 0, "dead holder's lock is free");
+	is_int(store_lock_hash(s, SF_HELLO_HASH, 0, &l), 0, "dead holder's lock is free");
 	ok(tu_now_s() - t0 < 0.1, "at once");
 
 	/* timeouts: a second holder in this process waits and gives up */
 	t0 = tu_now_s();
-	is_int(store_lock_hash(s, HELLO_HASH, 0, &l2), -ETIMEDOUT, "timeout 0: try once");
+	is_int(store_lock_hash(s, SF_HELLO_HASH, 0, &l2), -ETIMEDOUT, "timeout 0: try once");
 	ok(tu_now_s() - t0 < 0.05, "timeout 0 does not wait");
 	t0 = tu_now_s();
-	is_int(store_lock_hash(s, HELLO_HASH, 0.3, &l2), -ETIMEDOUT, "held: -ETIMEDOUT");
+	is_int(store_lock_hash(s, SF_HELLO_HASH, 0.3, &l2), -ETIMEDOUT, "held: -ETIMEDOUT");
 	ok(tu_now_s() - t0 >= 0.29 && tu_now_s() - t0 < 1.0, "after the timeout (%.3f s)",
 		tu_now_s() - t0);
-	is_int(store_lock_hash(s, OTHER_HASH, 0, &l2), 0, "another hash is independent");
+	is_int(store_lock_hash(s, SF_OTHER_HASH, 0, &l2), 0, "another hash is independent");
 	store_unlock(l2);
 	store_unlock(l);
 	store_unlock(NULL);
-	is_int(store_lock_hash(s, HELLO_HASH, 0, &l), 0, "free again after unlock");
+	is_int(store_lock_hash(s, SF_HELLO_HASH, 0, &l), 0, "free again after unlock");
 	store_unlock(l);
-	ok(exists(dir, "locks/" HELLO_HASH ".lock"), "lock files stay");
+	ok(sf_exists(dir, "locks/" SF_HELLO_HASH ".lock"), "lock files stay");
 	store_close(s);
 	free(dir);
 }
@@ -604,7 +480,7 @@ static void test_locks(void)
  */
 static void test_lock_threads(void)
 {
-	char *dir = tu_path(base, "lock-threads");
+	char *dir = tu_path(sf_base, "lock-threads");
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct lock_arg arg = { s, 1.0 };
 	pthread_t t[8];
@@ -644,12 +520,12 @@ static void *stress_reader(void *p)
 	int r;
 
 	while (!atomic_load(a->stop)) {
-		r = store_lookup(a->s, HELLO_HASH, &info);
+		r = store_lookup(a->s, SF_HELLO_HASH, &info);
 		if (r < 0 || info.state != STORE_INSTALLED)
 			atomic_fetch_add(a->errors, 1);
 		if (r == 0)
 			store_info_release(&info);
-		store_touch(a->s, HELLO_HASH);
+		store_touch(a->s, SF_HELLO_HASH);
 	}
 	return NULL;
 }
@@ -679,7 +555,7 @@ static void *stress_writer(void *p)
 
 static void test_concurrency(void)
 {
-	char *dir = tu_path(base, "concurrency");
+	char *dir = tu_path(sf_base, "concurrency");
 	struct store_info info = { .state = STORE_INSTALLED };
 	atomic_int stop = 0, errors = 0;
 	struct stress args[6];
@@ -698,7 +574,7 @@ static void test_concurrency(void)
 		free(dir);
 		return;
 	}
-	store_hash_parse(HELLO_HASH, h);
+	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
 	for (i = 0; i < 6; i++) {
 		args[i] = (struct stress){ s, i, &stop, &errors };
@@ -744,7 +620,7 @@ static int child_grow(const char *dir)
 
 static void test_mapsize(void)
 {
-	char *dir = tu_path(base, "mapsize");
+	char *dir = tu_path(sf_base, "mapsize");
 	char hex[STORE_HASH_HEX + 1], url[200];
 	uint8_t h[STORE_HASH_LEN] = { 0 };
 	struct store_info info = { .state = STORE_INSTALLED, .bytes = 1 };
@@ -798,7 +674,7 @@ static void test_mapsize(void)
 	free(dir);
 
 	/* another process grows the map: we see MDB_MAP_RESIZED and adopt its size */
-	dir = tu_path(base, "resized");
+	dir = tu_path(sf_base, "resized");
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
@@ -811,8 +687,8 @@ static void test_mapsize(void)
 	h[2] = 1;
 	info.source = NULL;
 	store_idx_set(s, h, &info, 0);
-	r = tu_wait_child(spawn(-1, "grow", dir, NULL));
-	ok(exited_ok(r), "a child wrote 3000 rows");
+	r = tu_wait_child(sf_spawn(-1, "grow", dir, NULL));
+	ok(sf_exited_ok(r), "a child wrote 3000 rows");
 	h[0] = 0x0b;
 	h[1] = 0xb7;	/* row 2999 */
 	h[2] = 1;
@@ -833,7 +709,7 @@ static void test_mapsize(void)
 
 static void test_access(void)
 {
-	char *dir = tu_path(base, "access");
+	char *dir = tu_path(sf_base, "access");
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct store_info info = { .state = STORE_INSTALLED, .last_access = 1000 };
 	uint8_t h[STORE_HASH_LEN];
@@ -845,18 +721,18 @@ static void test_access(void)
 		free(dir);
 		return;
 	}
-	store_hash_parse(HELLO_HASH, h);
+	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
 	for (i = 0; i < 100; i++)
-		store_touch(s, HELLO_HASH);
-	store_touch(s, ABSENT_HASH);
+		store_touch(s, SF_HELLO_HASH);
+	store_touch(s, SF_ABSENT_HASH);
 	store_touch(s, "junk");
-	ok(store_lookup(s, HELLO_HASH, &info) == 0 && info.last_access == 1000,
+	ok(store_lookup(s, SF_HELLO_HASH, &info) == 0 && info.last_access == 1000,
 		"touch without flush: row unchanged");
 	is_int(store_flush_access(s), 0, "flush");
-	ok(store_lookup(s, HELLO_HASH, &info) == 0 && info.last_access >= t0,
+	ok(store_lookup(s, SF_HELLO_HASH, &info) == 0 && info.last_access >= t0,
 		"flush wrote the time");
-	is_int(store_lookup(s, ABSENT_HASH, &info), -ENOENT, "touch makes no row");
+	is_int(store_lookup(s, SF_ABSENT_HASH, &info), -ENOENT, "touch makes no row");
 	is_int(store_flush_access(s), 0, "empty flush");
 	/* many hashes: the table grows */
 	for (i = 0; i < 3000; i++) {
@@ -873,271 +749,13 @@ static void test_access(void)
 	is_int(store_flush_access(s), 0, "flush 3000");
 	/* store_close flushes */
 	info.last_access = 1000;
-	store_hash_parse(HELLO_HASH, h);
+	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
-	store_touch(s, HELLO_HASH);
+	store_touch(s, SF_HELLO_HASH);
 	store_close(s);
 	s = tu_store_open(dir, STORE_NO_RECONCILE);	/* the row has no tree */
-	ok(s && store_lookup(s, HELLO_HASH, &info) == 0 && info.last_access >= t0,
+	ok(s && store_lookup(s, SF_HELLO_HASH, &info) == 0 && info.last_access >= t0,
 		"store_close flushed");
-	store_close(s);
-	free(dir);
-}
-
-/* ---- reconcile -------------------------------------------------------------------- */
-
-/* make_tree - artifacts/<name> with foo = content, by hand (no row). */
-static void make_tree(const char *dir, const char *name, const char *content)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, name);
-	mkdir(path, 0755);
-	fd = open(path, O_RDONLY | O_DIRECTORY);
-	put_file(fd, "foo", content, 0644);
-	close(fd);
-}
-
-/* commit finds artifacts/<hash> without a row: a dead winner's tree, or a squatter */
-static void test_lost_race(void)
-{
-	char *dir = tu_path(base, "lost-race"), path[PATH_MAX + 64];
-	struct store *s = tu_store_open(dir, STORE_CREATE);
-	struct store_info info = { .source = NULL };	/* lookups leave it alone on failure */
-	struct store_install *in;
-	struct store_stats st;
-	int r;
-
-	if (!s) {
-		ok(0, "open");
-		free(dir);
-		return;
-	}
-	make_tree(dir, HELLO_HASH, "Hello, world!");
-	r = store_install_begin(s, HELLO_HASH, &in);
-	if (r == 0) {
-		put_file(store_install_dirfd(in), "foo", "Hello, world!", 0644);
-		r = store_install_commit(in, NULL);
-	}
-	is_int(r, 0, "commit over a complete tree without a row returns 0");
-	ok(store_lookup(s, HELLO_HASH, &info) == 0 && info.state == STORE_INSTALLED &&
-			info.bytes == 13,
-		"that tree was verified and indexed");
-	store_info_release(&info);
-	is_int(tu_count_entries(dir, "tmp"), 0, "our tree removed");
-
-	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, OTHER_HASH);
-	close(open(path, O_WRONLY | O_CREAT, 0644));
-	r = store_install_begin(s, OTHER_HASH, &in);
-	if (r == 0) {
-		put_file(store_install_dirfd(in), "foo1", "Hello", 0644);
-		put_file(store_install_dirfd(in), "foo2", "world!", 0644);
-		r = store_install_commit(in, NULL);
-	}
-	is_int(r, 0, "commit over a file squatting the name (%s)", store_errmsg(s));
-	ok(store_lookup(s, OTHER_HASH, &info) == 0 && info.state == STORE_INSTALLED,
-		"our tree installed");
-	store_info_release(&info);
-	ok(tu_count_entries(dir, "quarantine") == 1 && tu_count_entries(dir, "tmp") == 0,
-		"the squatter is in quarantine/");
-	is_str(store_errmsg(s), "", "no error message left behind");
-	ok(store_stats(s, &st) == 0 && st.installs == 1 && st.artifacts == 2,
-		"one install counted, two artifacts");
-	store_close(s);
-	free(dir);
-}
-
-/*
- * live-install: lock ABSENT_HASH, begin its install, say so on readyfd,
- * wait for EOF on gofd, then die by SIGKILL holding both
- */
-static int child_live_install(const char *dir, int readyfd, int gofd)
-{
-	struct store *s = child_store = tu_store_open(dir, STORE_NO_RECONCILE);
-	struct pollfd pfd = { .events = POLLIN };
-	static struct store_install *in;	/* reachable, as child_store */
-	struct store_lock *l;
-	char c;
-
-	if (!s || store_lock_hash(s, ABSENT_HASH, 0, &l) < 0)
-		return 2;
-	child_lock = l;
-	if (store_install_begin(s, ABSENT_HASH, &in) < 0 || write(readyfd, "R", 1) != 1)
-		return 2;
-	pfd.fd = gofd;
-	poll(&pfd, 1, 60000);	/* EOF when the parent closes; never hang a test run */
-	if (read(gofd, &c, 1) < 0)
-		return 3;
-	raise(SIGKILL);
-	return 4;
-}
-
-static void test_reconcile(void)
-{
-	char *dir = tu_path(base, "reconcile"), path[PATH_MAX];
-	struct store *s = tu_store_open(dir, STORE_CREATE);
-	struct store_reconcile_report rep;
-	struct store_info info = { .state = STORE_INSTALLED };
-	struct store_install *live;
-	uint8_t h[STORE_HASH_LEN];
-	char readyarg[16], goarg[16], c;
-	int go[2], ready[2], r;
-	pid_t pid;
-
-	if (!s) {
-		ok(0, "open");
-		free(dir);
-		return;
-	}
-	/* a dead install's leftover, and a live child's install */
-	snprintf(path, sizeof(path), "%s/tmp/%s.dead", dir, OTHER_HASH);
-	mkdir(path, 0755);
-	snprintf(path, sizeof(path), "%s/tmp/%s.dead/sub", dir, OTHER_HASH);
-	mkdir(path, 0500);
-	snprintf(path, sizeof(path), "%s/tmp/unrelated", dir);
-	mkdir(path, 0755);
-	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
-		abort();
-	/* the child keeps go[0] (spawn's keep) and ready[1] (inheritable for this spawn) */
-	snprintf(goarg, sizeof(goarg), "%d", go[0]);
-	snprintf(readyarg, sizeof(readyarg), "%d", ready[1]);
-	fcntl(ready[1], F_SETFD, 0);	/* closed below, before any other spawn */
-	pid = spawn(go[0], "live-install", dir, readyarg, goarg, NULL);
-	close(go[0]);
-	close(ready[1]);
-	ok(read(ready[0], &c, 1) == 1, "child is installing");
-	close(ready[0]);
-	/* a live install of this process that did not take the hash lock */
-	r = store_install_begin(s, HELLO_HASH, &live);
-
-	/* a row without a tree, a good tree and a bad tree without rows */
-	store_hash_parse("00000000000000000000000000000000000000aa", h);
-	store_idx_set(s, h, &info, 0);
-	make_tree(dir, HELLO_HASH, "Hello, world!");
-	make_tree(dir, OTHER_HASH, "not what the hash says");
-
-	is_int(store_reconcile(s, 0, &rep), 0, "reconcile (%s)", store_errmsg(s));
-	is_int(rep.tmp_removed, 1, "dead leftover removed");
-	is_int(tu_count_entries(dir, "tmp"), 3, "live installs and unknown names kept");
-	ok(r == 0 && access(store_install_path(live), F_OK) == 0, "unlocked live install kept");
-	is_int(rep.rows_dropped, 1, "row without a tree dropped");
-	is_int(store_lookup(s, "00000000000000000000000000000000000000aa", &info), -ENOENT,
-		"its row is gone");
-	/* HELLO_HASH is locked by nobody, but our own live install... holds its flock only */
-	is_int(rep.trees_indexed, 1, "tree with the right hash indexed");
-	ok(store_lookup(s, HELLO_HASH, &info) == 0 && info.state == STORE_INSTALLED &&
-			info.bytes == 13 && info.files == 1,
-		"its row: installed, 13 bytes, 1 file");
-	store_info_release(&info);
-	is_int(rep.trees_quarantined, 1, "tree with a wrong hash quarantined");
-	ok(!exists(dir, "artifacts/" OTHER_HASH) && tu_count_entries(dir, "quarantine") == 1,
-		"moved to quarantine/");
-	ok(store_lookup(s, OTHER_HASH, &info) == 0 && info.state == STORE_QUARANTINED,
-		"row marked quarantined");
-	store_info_release(&info);
-
-	close(go[1]);
-	ok(killed(tu_wait_child(pid)), "child died holding its lock and flock");
-	is_int(store_reconcile(s, 0, &rep), 0, "reconcile again");
-	is_int(rep.tmp_removed, 1, "the dead child's tree removed");
-	is_int(rep.trees_indexed + rep.trees_quarantined + rep.rows_dropped, 0,
-		"nothing else to do");
-	if (r == 0)
-		store_install_abort(live);
-	is_int(tu_count_entries(dir, "tmp"), 1, "only the unknown name left");
-
-	/* verify, and STORE_VERIFY_ALL */
-	is_int(store_verify(s, HELLO_HASH, false), 0, "verify: ok");
-	is_int(store_verify(s, ABSENT_HASH, true), -ENOENT, "verify: absent");
-	is_int(store_verify(s, "xyz", true), -EINVAL, "verify: bad hash");
-	snprintf(path, sizeof(path), "%s/artifacts/%s/foo", dir, HELLO_HASH);
-	chmod(path, 0644);
-	truncate(path, 5);
-	is_int(store_reconcile(s, 0, &rep), 0, "reconcile without VERIFY_ALL");
-	is_int(rep.trees_quarantined, 0, "does not re-hash indexed trees");
-	is_int(store_verify(s, HELLO_HASH, false), -EBADMSG, "verify: mismatch");
-	ok(exists(dir, "artifacts/" HELLO_HASH), "left in place without quarantine");
-	is_int(store_reconcile(s, STORE_VERIFY_ALL, &rep), 0, "reconcile with VERIFY_ALL");
-	is_int(rep.trees_quarantined, 1, "the corrupt tree quarantined");
-	ok(!exists(dir, "artifacts/" HELLO_HASH) && tu_count_entries(dir, "quarantine") == 2,
-		"moved to quarantine/");
-	store_close(s);
-	free(dir);
-}
-
-/* ---- crash points ----------------------------------------------------------------- */
-
-/* crash: install tree_hash with ARTIFACTFS_CRASH_AT=point; the point kills us */
-static int child_crash(const char *dir, const char *point, const char *hash)
-{
-	struct store_lock *l;
-	struct store *s;
-
-	setenv("ARTIFACTFS_CRASH_AT", point, 1);
-	s = child_store = tu_store_open(dir, STORE_CREATE);
-	if (!s || store_lock_hash(s, hash, 10, &l) < 0)
-		return 2;
-	child_lock = l;
-	install(s, hash, "https://example.org/crash.tar.gz");
-	store_unlock(l);
-	store_close(s);
-	return 0;	/* the crash point did not fire */
-}
-
-static int crash_child(const char *dir, const char *point)
-{
-	return killed(tu_wait_child(spawn(-1, "crash", dir, point, tree_hash, NULL)));
-}
-
-/* consistent - artifacts/<hash> absent without a row, or complete with one. */
-static int consistent(struct store *s, const char *dir, bool *installed)
-{
-	struct store_info info;
-	int r = store_lookup(s, tree_hash, &info);
-	char rel[128];
-
-	snprintf(rel, sizeof(rel), "artifacts/%s", tree_hash);
-	*installed = r == 0;
-	if (r == -ENOENT)
-		return !exists(dir, rel) && tu_count_entries(dir, "tmp") == 0;
-	store_info_release(&info);
-	return r == 0 && info.state == STORE_INSTALLED && store_verify(s, tree_hash, false) == 0 &&
-	       tu_count_entries(dir, "tmp") == 0;
-}
-
-static void test_crash(void)
-{
-	static const struct {
-		const char *point;
-		bool installed;
-	} points[] = {
-		{ "install-begin", false },
-		{ "before-rename", false },
-		{ "after-rename", true },
-	};
-	struct store *s;
-	bool installed;
-	size_t i;
-	char *dir;
-
-	for (i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
-		dir = tu_path(base, points[i].point);
-		ok(crash_child(dir, points[i].point), "child killed at %s", points[i].point);
-		s = tu_store_open(dir, 0);
-		ok(s && consistent(s, dir, &installed) && installed == points[i].installed,
-			"%s: reopened store is consistent, artifact %s", points[i].point,
-			points[i].installed ? "installed" : "absent");
-		store_close(s);
-		free(dir);
-	}
-
-	/* killed in the middle of reconciling an after-rename crash */
-	dir = tu_path(base, "reconcile-crash");
-	ok(crash_child(dir, "after-rename"), "child killed at after-rename");
-	ok(crash_child(dir, "reconcile"), "next opener killed while reconciling");
-	s = tu_store_open(dir, 0);
-	ok(s && consistent(s, dir, &installed) && installed, "reconcile: consistent, installed");
 	store_close(s);
 	free(dir);
 }
@@ -1146,7 +764,7 @@ static void test_crash(void)
 
 static void test_faults(void)
 {
-	char *dir = tu_path(base, "faults");
+	char *dir = tu_path(sf_base, "faults");
 	struct store *s;
 	struct store_install *in;
 	struct store_info info;
@@ -1165,20 +783,20 @@ static void test_faults(void)
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		store_clear_error(s);
 		store_fault_set(calls[i], 1, ENOSPC);
-		r = install(s, tree_hash, NULL);
+		r = sf_install(s, sf_tree_hash, NULL);
 		store_fault_clear();
 		is_int(r, -ENOSPC, "ENOSPC at %s: commit fails (%s)", calls[i], store_errmsg(s));
 		ok(tu_count_entries(dir, "artifacts") == 0 && tu_count_entries(dir, "tmp") == 0,
 			"%s: nothing in artifacts/, tmp/ cleaned", calls[i]);
-		is_int(store_lookup(s, tree_hash, &info), -ENOENT, "%s: no row", calls[i]);
+		is_int(store_lookup(s, sf_tree_hash, &info), -ENOENT, "%s: no row", calls[i]);
 	}
 	store_fault_set("mkdirat", 1, ENOSPC);
-	is_int(store_install_begin(s, tree_hash, &in), -ENOSPC, "ENOSPC at mkdirat: begin fails");
+	is_int(store_install_begin(s, sf_tree_hash, &in), -ENOSPC, "ENOSPC at mkdirat: begin fails");
 	store_fault_set("openat", 1, EMFILE);
-	is_int(store_install_begin(s, tree_hash, &in), -EMFILE, "EMFILE at openat: begin fails");
+	is_int(store_install_begin(s, sf_tree_hash, &in), -EMFILE, "EMFILE at openat: begin fails");
 	ok(tu_count_entries(dir, "tmp") == 0, "begin failures leave nothing");
 	store_fault_set("renameat", 2, EIO);
-	is_int(install(s, tree_hash, NULL), 0, "a fault on the 2nd call spares the 1st");
+	is_int(sf_install(s, sf_tree_hash, NULL), 0, "a fault on the 2nd call spares the 1st");
 	store_fault_clear();
 	store_close(s);
 	setenv("ARTIFACTFS_UNSAFE_NO_FSYNC", "1", 1);
@@ -1207,7 +825,7 @@ static int collect_root(const char *path, int64_t last_seen, void *arg)
 
 static void test_roots(void)
 {
-	char *dir = tu_path(base, "roots"), cwd[PATH_MAX], want[PATH_MAX * 2], link[PATH_MAX];
+	char *dir = tu_path(sf_base, "roots"), cwd[PATH_MAX], want[PATH_MAX * 2], link[PATH_MAX];
 	struct store *s = tu_store_open(dir, STORE_CREATE);
 	struct roots rs = { .n = 0 };
 	int64_t t0 = time(NULL);
@@ -1217,7 +835,7 @@ static void test_roots(void)
 		free(dir);
 		return;
 	}
-	snprintf(link, sizeof(link), "%s/rootlink", base);
+	snprintf(link, sizeof(link), "%s/rootlink", sf_base);
 	symlink(dir, link);
 	is_int(store_root_add(s, "no/such/./dir/../Artifacts.toml"), 0, "add a relative path");
 	is_int(store_root_add(s, link), 0, "add through a symlink");
@@ -1240,7 +858,7 @@ static void test_roots(void)
 	free(dir);
 }
 
-/* child_main - the roles of spawn(); returns the exit status */
+/* child_main - the roles of sf_spawn(); returns the exit status */
 static int child_main(int argc, char **argv)
 {
 	const char *role = argv[0];
@@ -1253,63 +871,17 @@ static int child_main(int argc, char **argv)
 		return child_dead_holder(argv[1], atoi(argv[2]));
 	if (strcmp(role, "grow") == 0 && argc == 2)
 		return child_grow(argv[1]);
-	if (strcmp(role, "live-install") == 0 && argc == 4)
-		return child_live_install(argv[1], atoi(argv[2]), atoi(argv[3]));
-	if (strcmp(role, "crash") == 0 && argc == 4)
-		return child_crash(argv[1], argv[2], argv[3]);
 	fprintf(stderr, "test-store: bad child role '%s'\n", role);
 	return 64;
 }
 
 int main(int argc, char **argv)
 {
-	const char *tmp = getenv("TMPDIR");
-	char scratch[PATH_MAX + 16], me[PATH_MAX];
-	uint8_t h[STORE_HASH_LEN];
-	int fd;
+	static void (*const tests[])(void) = {
+		test_open, test_install, test_symlinks, test_deep_remove, test_locks,
+		test_mapsize, test_access, test_faults, test_roots, test_errmsg,
+		test_lock_threads, test_concurrency, NULL,
+	};
 
-	if (argc > 2 && strcmp(argv[1], "--child") == 0)
-		return child_main(argc - 2, argv + 2);
-	if (tu_find_self(argv[0], me) < 0)
-		return 1;
-	self = me;
-
-	snprintf(base, sizeof(base), "%s/artifactfs-store.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(base)) {
-		printf("Bail out! mkdtemp: %s\n", strerror(errno));
-		return 1;
-	}
-	/* fsync costs time and proves nothing here, except in test_faults */
-	setenv("ARTIFACTFS_UNSAFE_NO_FSYNC", "1", 1);
-	snprintf(scratch, sizeof(scratch), "%s/scratch", base);
-	mkdir(scratch, 0755);
-	fd = open(scratch, O_RDONLY | O_DIRECTORY);
-	if (build_tree(fd, NULL) < 0 || fchmodat(fd, "foo", 0555, 0) < 0 ||
-	    fchmodat(fd, "d", 0775, 0) < 0 || tree_hash_dir(scratch, 0, h, NULL) < 0) {
-		printf("Bail out! cannot build the sample tree\n");
-		return 1;
-	}
-	close(fd);
-	hash_to_hex(h, STORE_HASH_LEN, tree_hash);
-	diag("sample tree %s", tree_hash);
-
-	test_open();
-	test_install();
-	test_symlinks();
-	test_deep_remove();
-	test_locks();
-	test_mapsize();
-	test_access();
-	test_reconcile();
-	test_lost_race();
-	test_crash();
-	test_faults();
-	test_roots();
-	test_errmsg();
-	test_lock_threads();
-	test_concurrency();
-
-	if (!getenv("ARTIFACTFS_KEEP"))
-		store_rmtree(AT_FDCWD, base);
-	return tap_done();
+	return sf_main(argc, argv, "artifactfs-store", child_main, tests, tap_done);
 }

@@ -11,6 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void test_hex_value(void)
@@ -105,6 +109,42 @@ static void test_write_all(void)
 	close(p[1]);
 }
 
+static void test_replace(void)
+{
+	char dir[] = "/tmp/artifactfs-test-util-XXXXXX", prefix[64], path[64], want[96];
+	char *tmp = NULL, *tmp2 = NULL;
+	struct stat st;
+	int fd, fd2;
+
+	ok(mkdtemp(dir) != NULL, "a scratch directory");
+	snprintf(prefix, sizeof(prefix), "%s/.f.", dir);
+	snprintf(path, sizeof(path), "%s/f", dir);
+
+	fd = io_create_excl(prefix, '-', 2, 0, &tmp);
+	snprintf(want, sizeof(want), "%s%ld-0", prefix, (long)getpid());
+	ok(fd >= 0 && tmp && strcmp(tmp, want) == 0, "io_create_excl: the first name, N = 0");
+	fd2 = io_create_excl(prefix, '-', 2, 0, &tmp2);
+	snprintf(want, sizeof(want), "%s%ld-1", prefix, (long)getpid());
+	ok(fd2 >= 0 && tmp2 && strcmp(tmp2, want) == 0, "io_create_excl: taken, so N = 1");
+	free(tmp2);
+	is_int(io_create_excl(prefix, '-', 2, 0, &tmp2), -EEXIST,
+		"io_create_excl: every name taken: -EEXIST");
+	ok(tmp2 && strcmp(tmp2, want) == 0, "... with the last name tried");
+	free(tmp2);
+
+	is_int(io_write_all(fd, "new", 3), 0, "write the temporary file");
+	is_int(io_replace(fd, 0, tmp, path), 0, "io_replace: renamed over the file");
+	ok(stat(tmp, &st) < 0 && errno == ENOENT, "... the temporary name is gone");
+	ok(stat(path, &st) == 0 && st.st_size == 3, "... the file has the data");
+	snprintf(want, sizeof(want), "%s%ld-1", prefix, (long)getpid());
+	is_int(io_replace(fd2, -EIO, want, path), -EIO, "io_replace after a failure: r back");
+	ok(stat(want, &st) < 0 && errno == ENOENT, "... the temporary file is unlinked");
+	ok(stat(path, &st) == 0 && st.st_size == 3, "... the file is untouched");
+	free(tmp);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_random_id(void)
 {
 	uint64_t a = random_id(), b = random_id(), c = random_id();
@@ -118,6 +158,7 @@ int main(void)
 	test_hex_encode();
 	test_utf8();
 	test_write_all();
+	test_replace();
 	test_random_id();
 	return tap_done();
 }

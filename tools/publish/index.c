@@ -5,6 +5,7 @@
 #include "tools/publish/index.h"
 
 #include "store/util/buf.h"
+#include "store/util/io.h"
 #include "tools/publish/upload.h"
 
 #include <errno.h>
@@ -72,10 +73,9 @@ static int cmp_entry(const void *pa, const void *pb)
 
 int index_write(const char *path, const char *text, size_t len)
 {
-	char *tmp = NULL, *dir = NULL, *slash;
-	size_t done = 0;
-	ssize_t w;
-	int fd, dfd, r = 0;
+	char *tmp = NULL;
+	mode_t um;
+	int fd, r;
 
 	if (strcmp(path, "-") == 0) {
 		if (fwrite(text, 1, len, stdout) != len || fflush(stdout) == EOF)
@@ -89,46 +89,16 @@ int index_write(const char *path, const char *text, size_t len)
 		r = -errno;
 		goto out;
 	}
-	while (done < len) {
-		w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			r = -errno;
-			break;
-		}
-		done += (size_t)w;
-	}
+	r = io_write_all(fd, text, len);
 	/* mkostemp makes 0600; an index is meant to be published: 0666 & ~umask */
 	if (r == 0) {
-		mode_t um = umask(0);
-
+		um = umask(0);
 		umask(um);
-		if (fchmod(fd, 0666 & ~um) < 0 || fsync(fd) < 0)
+		if (fchmod(fd, 0666 & ~um) < 0)
 			r = -errno;
 	}
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	if (!(dir = strdup(path))) {
-		r = -ENOMEM;
-		goto out;
-	}
-	slash = strrchr(dir, '/');
-	if (slash)
-		*(slash == dir ? slash + 1 : slash) = '\0';
-	dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	r = io_replace(fd, r, tmp, path);
 out:
-	free(dir);
 	free(tmp);
 	return r;
 }

@@ -5,6 +5,8 @@
  */
 #include "tools/publish/upload_int.h"
 
+#include "store/util/io.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -136,22 +138,6 @@ static int make_parents(char *path)
 	return err;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copy the body into out; -errno, with *reading telling which side failed. */
 static int copy_body(
 	int out, struct up_body *b, upload_progress_fn progress, void *arg, bool *reading)
@@ -167,7 +153,7 @@ static int copy_body(
 		ssize_t n;
 
 		if (b->fd < 0) {
-			err = write_all(out, b->mem + done, chunk);
+			err = io_write_all(out, b->mem + done, chunk);
 			n = (ssize_t)chunk;
 		} else if (use_cfr) {
 			/* in the kernel, a reflink where the file system can */
@@ -198,7 +184,7 @@ static int copy_body(
 				err = n < 0 ? -errno : -EIO; /* the file shrank */
 				break;
 			}
-			err = write_all(out, tmp, (size_t)n);
+			err = io_write_all(out, tmp, (size_t)n);
 		}
 		if (err == 0) {
 			done += (uint64_t)n;
@@ -213,9 +199,9 @@ static int copy_body(
 int file_put(struct upload *u, const char *key, struct up_body *b, upload_progress_fn progress,
 	void *arg)
 {
-	char *path = path_of(u, key), *tmp = NULL, *slash;
+	char *path = path_of(u, key), *tmp = NULL, *prefix = NULL, *slash;
 	bool reading = false;
-	int fd = -1, dfd = -1, err, i;
+	int fd, err;
 
 	if (!path)
 		return -ENOMEM;
@@ -226,32 +212,20 @@ int file_put(struct upload *u, const char *key, struct up_body *b, upload_progre
 	}
 	slash = strrchr(path, '/');
 	/* a name no reader takes for an object: ".NAME.upload-PID-N" in the same directory */
-	for (i = 0; i < 100 && fd < 0; i++) {
-		free(tmp);
-		if (asprintf(&tmp, "%.*s/.%s.upload-%ld-%d", (int)(slash - path), path, slash + 1,
-			    (long)getpid(), i) < 0) {
-			tmp = NULL;
-			err = -ENOMEM;
-			goto out;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0666);
-		if (fd < 0 && errno != EEXIST)
-			break;
+	if (asprintf(&prefix, "%.*s/.%s.upload-", (int)(slash - path), path, slash + 1) < 0) {
+		prefix = NULL;
+		err = -ENOMEM;
+		goto out;
 	}
+	fd = io_create_excl(prefix, '-', 100, O_NOCTTY, &tmp);
 	if (fd < 0) {
-		err = -errno;
-		up_fail(u, err, "cannot write 'file://%s': %s", path, strerror(-err));
-		free(tmp);
-		tmp = NULL;
+		err = fd;
+		if (tmp)
+			up_fail(u, err, "cannot write 'file://%s': %s", path, strerror(-err));
 		goto out;
 	}
 	err = copy_body(fd, b, progress, arg, &reading);
-	if (err == 0 && fsync(fd) < 0)
-		err = -errno;
-	if (close(fd) < 0 && err == 0)
-		err = -errno;
-	if (err == 0 && rename(tmp, path) < 0)
-		err = -errno;
+	err = io_replace(fd, err, tmp, path);
 	if (err < 0) {
 		if (err == -ECANCELED)
 			up_fail(u, err, "cannot write 'file://%s': interrupted", path);
@@ -260,20 +234,12 @@ int file_put(struct upload *u, const char *key, struct up_body *b, upload_progre
 				strerror(-err));
 		else
 			up_fail(u, err, "cannot write 'file://%s': %s", path, strerror(-err));
-		unlink(tmp);
 		goto out;
-	}
-	/* the rename is durable once the directory is synced */
-	*slash = '\0';
-	dfd = open(*path ? path : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	*slash = '/';
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
 	}
 	if (progress)
 		progress(arg, b->len, b->len);
 out:
+	free(prefix);
 	free(tmp);
 	free(path);
 	return err;

@@ -16,6 +16,7 @@
 #include "tools/publish/upload_int.h"
 
 #include "store/hash.h"
+#include "store/util/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -342,6 +343,16 @@ static bool signing_supported(struct upload *u)
 
 /* ---- XML ------------------------------------------------------------------------ */
 
+/* The named XML entities s3_xml_take() reads; xml_escape() writes the first XML_ESCAPED. */
+static const struct {
+	char c;
+	const char *name;
+} xml_entities[] = {
+	{'&', "&amp;"}, {'<', "&lt;"}, {'>', "&gt;"}, {'"', "&quot;"}, {'\'', "&apos;"},
+};
+#define XML_ENTITIES (sizeof(xml_entities) / sizeof(xml_entities[0]))
+#define XML_ESCAPED 4
+
 int s3_xml_take(const char **p, const char *e, const char *tag, char **ret)
 {
 	char open[64], close[64];
@@ -363,7 +374,9 @@ int s3_xml_take(const char **p, const char *e, const char *tag, char **ret)
 	while (err == 0 && s < t) {
 		const char *semi;
 		unsigned long cp;
+		char u8[UTF8_MAX];
 		char *end;
+		size_t k;
 
 		if (*s != '&') {
 			err = buf_addc(&b, *s++);
@@ -374,34 +387,17 @@ int s3_xml_take(const char **p, const char *e, const char *tag, char **ret)
 			err = -EBADMSG;
 			break;
 		}
-		if (strncmp(s, "&amp;", 5) == 0)
-			err = buf_addc(&b, '&');
-		else if (strncmp(s, "&lt;", 4) == 0)
-			err = buf_addc(&b, '<');
-		else if (strncmp(s, "&gt;", 4) == 0)
-			err = buf_addc(&b, '>');
-		else if (strncmp(s, "&quot;", 6) == 0)
-			err = buf_addc(&b, '"');
-		else if (strncmp(s, "&apos;", 6) == 0)
-			err = buf_addc(&b, '\'');
+		for (k = 0; k < XML_ENTITIES; k++)
+			if (strncmp(s, xml_entities[k].name, strlen(xml_entities[k].name)) == 0)
+				break;
+		if (k < XML_ENTITIES)
+			err = buf_addc(&b, xml_entities[k].c);
 		else if (s[1] == '#') {
 			cp = s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
 			if (end != semi || cp == 0 || cp > 0x10ffff)
 				err = -EBADMSG;
-			else if (cp < 0x80)
-				err = buf_addc(&b, (char)cp);
-			else if (cp < 0x800)
-				err = buf_addf(&b, "%c%c", (char)(0xc0 | (cp >> 6)),
-					(char)(0x80 | (cp & 0x3f)));
-			else if (cp < 0x10000)
-				err = buf_addf(&b, "%c%c%c", (char)(0xe0 | (cp >> 12)),
-					(char)(0x80 | ((cp >> 6) & 0x3f)),
-					(char)(0x80 | (cp & 0x3f)));
 			else
-				err = buf_addf(&b, "%c%c%c%c", (char)(0xf0 | (cp >> 18)),
-					(char)(0x80 | ((cp >> 12) & 0x3f)),
-					(char)(0x80 | ((cp >> 6) & 0x3f)),
-					(char)(0x80 | (cp & 0x3f)));
+				err = buf_add(&b, u8, utf8_encode((uint32_t)cp, u8));
 		} else {
 			err = -EBADMSG;
 		}
@@ -419,25 +415,13 @@ int s3_xml_take(const char **p, const char *e, const char *tag, char **ret)
 static int xml_escape(struct buf *b, const char *s)
 {
 	int err = 0;
+	size_t k;
 
 	for (; err == 0 && *s; s++) {
-		switch (*s) {
-		case '&':
-			err = buf_adds(b, "&amp;");
-			break;
-		case '<':
-			err = buf_adds(b, "&lt;");
-			break;
-		case '>':
-			err = buf_adds(b, "&gt;");
-			break;
-		case '"':
-			err = buf_adds(b, "&quot;");
-			break;
-		default:
-			err = buf_addc(b, *s);
-			break;
-		}
+		for (k = 0; k < XML_ESCAPED; k++)
+			if (xml_entities[k].c == *s)
+				break;
+		err = k < XML_ESCAPED ? buf_adds(b, xml_entities[k].name) : buf_addc(b, *s);
 	}
 	return err;
 }
@@ -534,6 +518,22 @@ static void abort_upload(struct upload *u, const char *url, const char *id)
 	free(q);
 }
 
+/*
+ * multipart_req - reset r to a request of one multipart step: method on the
+ * query URL q, named url in messages, sending body (NULL: none) signed with
+ * the payload hash sha (64 hex digits or "UNSIGNED-PAYLOAD").
+ */
+static void multipart_req(struct up_req *r, const char *method, const char *q,
+	const char *url, struct up_body *body, const char *sha)
+{
+	memset(r, 0, sizeof(*r));
+	r->method = method;
+	r->url = q;
+	r->name = url;
+	r->body = body;
+	r->payload_sha256 = sha;
+}
+
 static int multipart(struct upload *u, const char *url, struct up_body *whole, const char *type,
 	upload_progress_fn progress, void *arg)
 {
@@ -557,11 +557,8 @@ static int multipart(struct upload *u, const char *url, struct up_body *whole, c
 	/* CreateMultipartUpload: POST KEY?uploads= */
 	if ((err = query_url(&q, url, "?uploads=", NULL)) < 0)
 		goto out;
-	r.method = "POST";
-	r.url = q;
-	r.name = url;
+	multipart_req(&r, "POST", q, url, NULL, EMPTY_SHA256);
 	r.content_type = type;
-	r.payload_sha256 = EMPTY_SHA256;
 	r.resp = &resp;
 	if ((err = up_request(u, &r, "start the multipart upload of", 0)) < 0)
 		goto out;
@@ -585,12 +582,7 @@ static int multipart(struct upload *u, const char *url, struct up_body *whole, c
 		snprintf(fmt, sizeof(fmt), "?partNumber=%llu&uploadId=", (unsigned long long)i + 1);
 		if ((err = query_url(&q, url, fmt, id)) < 0)
 			break;
-		memset(&r, 0, sizeof(r));
-		r.method = "PUT";
-		r.url = q;
-		r.name = url;
-		r.body = &pb;
-		r.payload_sha256 = "UNSIGNED-PAYLOAD";
+		multipart_req(&r, "PUT", q, url, &pb, "UNSIGNED-PAYLOAD");
 		r.progress = progress;
 		r.progress_arg = arg;
 		r.progress_base = i * part;
@@ -621,13 +613,8 @@ static int multipart(struct upload *u, const char *url, struct up_body *whole, c
 	xb = (struct up_body){.fd = -1, .mem = xml.ptr, .len = xml.len};
 	if ((err = payload_hash(&xb, hex)) < 0 || (err = query_url(&q, url, "?uploadId=", id)) < 0)
 		goto abort;
-	memset(&r, 0, sizeof(r));
-	r.method = "POST";
-	r.url = q;
-	r.name = url;
-	r.body = &xb;
+	multipart_req(&r, "POST", q, url, &xb, hex);
 	r.content_type = "application/xml";
-	r.payload_sha256 = hex;
 	r.resp = &resp;
 	if ((err = up_request(u, &r, "complete the multipart upload of", 0)) < 0)
 		goto abort;

@@ -1,0 +1,314 @@
+/*
+ * test-reconcile.c - unit tests of store/reconcile.c and the crash points:
+ * what a store finds and repairs after an installer lost a race, died
+ * mid-way, or crashed at each named point (the rest of store/:
+ * test-store.c)
+ *
+ * The test directory, the sample tree and the child roles (this program
+ * run again as "test-reconcile --child ROLE ARGS"): tests/unit/store-fixture.h.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include "tests/tap.h"
+#include "tests/unit/store-fixture.h"
+#include "tests/unit/util.h"
+
+#include "store/hash.h"
+#include "store/internal.h"
+#include "store/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- reconcile -------------------------------------------------------------------- */
+
+/* make_tree - artifacts/<name> with foo = content, by hand (no row). */
+static void make_tree(const char *dir, const char *name, const char *content)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, name);
+	mkdir(path, 0755);
+	fd = open(path, O_RDONLY | O_DIRECTORY);
+	sf_put_file(fd, "foo", content, 0644);
+	close(fd);
+}
+
+/* commit finds artifacts/<hash> without a row: a dead winner's tree, or a squatter */
+static void test_lost_race(void)
+{
+	char *dir = tu_path(sf_base, "lost-race"), path[PATH_MAX + 64];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
+	struct store_info info = { .source = NULL };	/* lookups leave it alone on failure */
+	struct store_install *in;
+	struct store_stats st;
+	int r;
+
+	if (!s) {
+		ok(0, "open");
+		free(dir);
+		return;
+	}
+	make_tree(dir, SF_HELLO_HASH, "Hello, world!");
+	r = store_install_begin(s, SF_HELLO_HASH, &in);
+	if (r == 0) {
+		sf_put_file(store_install_dirfd(in), "foo", "Hello, world!", 0644);
+		r = store_install_commit(in, NULL);
+	}
+	is_int(r, 0, "commit over a complete tree without a row returns 0");
+	ok(store_lookup(s, SF_HELLO_HASH, &info) == 0 && info.state == STORE_INSTALLED &&
+			info.bytes == 13,
+		"that tree was verified and indexed");
+	store_info_release(&info);
+	is_int(tu_count_entries(dir, "tmp"), 0, "our tree removed");
+
+	snprintf(path, sizeof(path), "%s/artifacts/%s", dir, SF_OTHER_HASH);
+	close(open(path, O_WRONLY | O_CREAT, 0644));
+	r = store_install_begin(s, SF_OTHER_HASH, &in);
+	if (r == 0) {
+		sf_put_file(store_install_dirfd(in), "foo1", "Hello", 0644);
+		sf_put_file(store_install_dirfd(in), "foo2", "world!", 0644);
+		r = store_install_commit(in, NULL);
+	}
+	is_int(r, 0, "commit over a file squatting the name (%s)", store_errmsg(s));
+	ok(store_lookup(s, SF_OTHER_HASH, &info) == 0 && info.state == STORE_INSTALLED,
+		"our tree installed");
+	store_info_release(&info);
+	ok(tu_count_entries(dir, "quarantine") == 1 && tu_count_entries(dir, "tmp") == 0,
+		"the squatter is in quarantine/");
+	is_str(store_errmsg(s), "", "no error message left behind");
+	ok(store_stats(s, &st) == 0 && st.installs == 1 && st.artifacts == 2,
+		"one install counted, two artifacts");
+	store_close(s);
+	free(dir);
+}
+
+/*
+ * live-install: lock SF_ABSENT_HASH, begin its install, say so on readyfd,
+ * wait for EOF on gofd, then die by SIGKILL holding both
+ */
+static int child_live_install(const char *dir, int readyfd, int gofd)
+{
+	struct store *s = sf_child_store = tu_store_open(dir, STORE_NO_RECONCILE);
+	struct pollfd pfd = { .events = POLLIN };
+	static struct store_install *in;	/* reachable, as sf_child_store */
+	struct store_lock *l;
+	char c;
+
+	if (!s || store_lock_hash(s, SF_ABSENT_HASH, 0, &l) < 0)
+		return 2;
+	sf_child_lock = l;
+	if (store_install_begin(s, SF_ABSENT_HASH, &in) < 0 || write(readyfd, "R", 1) != 1)
+		return 2;
+	pfd.fd = gofd;
+	poll(&pfd, 1, 60000);	/* EOF when the parent closes; never hang a test run */
+	if (read(gofd, &c, 1) < 0)
+		return 3;
+	raise(SIGKILL);
+	return 4;
+}
+
+static void test_reconcile(void)
+{
+	char *dir = tu_path(sf_base, "reconcile"), path[PATH_MAX];
+	struct store *s = tu_store_open(dir, STORE_CREATE);
+	struct store_reconcile_report rep;
+	struct store_info info = { .state = STORE_INSTALLED };
+	struct store_install *live;
+	uint8_t h[STORE_HASH_LEN];
+	char readyarg[16], goarg[16], c;
+	int go[2], ready[2], r;
+	pid_t pid;
+
+	if (!s) {
+		ok(0, "open");
+		free(dir);
+		return;
+	}
+	/* a dead install's leftover, and a live child's install */
+	snprintf(path, sizeof(path), "%s/tmp/%s.dead", dir, SF_OTHER_HASH);
+	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/tmp/%s.dead/sub", dir, SF_OTHER_HASH);
+	mkdir(path, 0500);
+	snprintf(path, sizeof(path), "%s/tmp/unrelated", dir);
+	mkdir(path, 0755);
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(ready, O_CLOEXEC) < 0)
+		abort();
+	/* the child keeps go[0] (spawn's keep) and ready[1] (inheritable for this spawn) */
+	snprintf(goarg, sizeof(goarg), "%d", go[0]);
+	snprintf(readyarg, sizeof(readyarg), "%d", ready[1]);
+	fcntl(ready[1], F_SETFD, 0);	/* closed below, before any other spawn */
+	pid = sf_spawn(go[0], "live-install", dir, readyarg, goarg, NULL);
+	close(go[0]);
+	close(ready[1]);
+	ok(read(ready[0], &c, 1) == 1, "child is installing");
+	close(ready[0]);
+	/* a live install of this process that did not take the hash lock */
+	r = store_install_begin(s, SF_HELLO_HASH, &live);
+
+	/* a row without a tree, a good tree and a bad tree without rows */
+	store_hash_parse("00000000000000000000000000000000000000aa", h);
+	store_idx_set(s, h, &info, 0);
+	make_tree(dir, SF_HELLO_HASH, "Hello, world!");
+	make_tree(dir, SF_OTHER_HASH, "not what the hash says");
+
+	is_int(store_reconcile(s, 0, &rep), 0, "reconcile (%s)", store_errmsg(s));
+	is_int(rep.tmp_removed, 1, "dead leftover removed");
+	is_int(tu_count_entries(dir, "tmp"), 3, "live installs and unknown names kept");
+	ok(r == 0 && access(store_install_path(live), F_OK) == 0, "unlocked live install kept");
+	is_int(rep.rows_dropped, 1, "row without a tree dropped");
+	is_int(store_lookup(s, "00000000000000000000000000000000000000aa", &info), -ENOENT,
+		"its row is gone");
+	/* SF_HELLO_HASH is locked by nobody, but our own live install... holds its flock only */
+	is_int(rep.trees_indexed, 1, "tree with the right hash indexed");
+	ok(store_lookup(s, SF_HELLO_HASH, &info) == 0 && info.state == STORE_INSTALLED &&
+			info.bytes == 13 && info.files == 1,
+		"its row: installed, 13 bytes, 1 file");
+	store_info_release(&info);
+	is_int(rep.trees_quarantined, 1, "tree with a wrong hash quarantined");
+	ok(!sf_exists(dir, "artifacts/" SF_OTHER_HASH) && tu_count_entries(dir, "quarantine") == 1,
+		"moved to quarantine/");
+	ok(store_lookup(s, SF_OTHER_HASH, &info) == 0 && info.state == STORE_QUARANTINED,
+		"row marked quarantined");
+	store_info_release(&info);
+
+	close(go[1]);
+	ok(sf_killed(tu_wait_child(pid)), "child died holding its lock and flock");
+	is_int(store_reconcile(s, 0, &rep), 0, "reconcile again");
+	is_int(rep.tmp_removed, 1, "the dead child's tree removed");
+	is_int(rep.trees_indexed + rep.trees_quarantined + rep.rows_dropped, 0,
+		"nothing else to do");
+	if (r == 0)
+		store_install_abort(live);
+	is_int(tu_count_entries(dir, "tmp"), 1, "only the unknown name left");
+
+	/* verify, and STORE_VERIFY_ALL */
+	is_int(store_verify(s, SF_HELLO_HASH, false), 0, "verify: ok");
+	is_int(store_verify(s, SF_ABSENT_HASH, true), -ENOENT, "verify: absent");
+	is_int(store_verify(s, "xyz", true), -EINVAL, "verify: bad hash");
+	snprintf(path, sizeof(path), "%s/artifacts/%s/foo", dir, SF_HELLO_HASH);
+	chmod(path, 0644);
+	truncate(path, 5);
+	is_int(store_reconcile(s, 0, &rep), 0, "reconcile without VERIFY_ALL");
+	is_int(rep.trees_quarantined, 0, "does not re-hash indexed trees");
+	is_int(store_verify(s, SF_HELLO_HASH, false), -EBADMSG, "verify: mismatch");
+	ok(sf_exists(dir, "artifacts/" SF_HELLO_HASH), "left in place without quarantine");
+	is_int(store_reconcile(s, STORE_VERIFY_ALL, &rep), 0, "reconcile with VERIFY_ALL");
+	is_int(rep.trees_quarantined, 1, "the corrupt tree quarantined");
+	ok(!sf_exists(dir, "artifacts/" SF_HELLO_HASH) && tu_count_entries(dir, "quarantine") == 2,
+		"moved to quarantine/");
+	store_close(s);
+	free(dir);
+}
+
+/* ---- crash points ----------------------------------------------------------------- */
+
+/* crash: install sf_tree_hash with ARTIFACTFS_CRASH_AT=point; the point kills us */
+static int child_crash(const char *dir, const char *point, const char *hash)
+{
+	struct store_lock *l;
+	struct store *s;
+
+	setenv("ARTIFACTFS_CRASH_AT", point, 1);
+	s = sf_child_store = tu_store_open(dir, STORE_CREATE);
+	if (!s || store_lock_hash(s, hash, 10, &l) < 0)
+		return 2;
+	sf_child_lock = l;
+	sf_install(s, hash, "https://example.org/crash.tar.gz");
+	store_unlock(l);
+	store_close(s);
+	return 0;	/* the crash point did not fire */
+}
+
+static int crash_child(const char *dir, const char *point)
+{
+	return sf_killed(tu_wait_child(sf_spawn(-1, "crash", dir, point, sf_tree_hash, NULL)));
+}
+
+/* consistent - artifacts/<hash> absent without a row, or complete with one. */
+static int consistent(struct store *s, const char *dir, bool *installed)
+{
+	struct store_info info;
+	int r = store_lookup(s, sf_tree_hash, &info);
+	char rel[128];
+
+	snprintf(rel, sizeof(rel), "artifacts/%s", sf_tree_hash);
+	*installed = r == 0;
+	if (r == -ENOENT)
+		return !sf_exists(dir, rel) && tu_count_entries(dir, "tmp") == 0;
+	store_info_release(&info);
+	return r == 0 && info.state == STORE_INSTALLED && store_verify(s, sf_tree_hash, false) == 0 &&
+	       tu_count_entries(dir, "tmp") == 0;
+}
+
+static void test_crash(void)
+{
+	static const struct {
+		const char *point;
+		bool installed;
+	} points[] = {
+		{ "install-begin", false },
+		{ "before-rename", false },
+		{ "after-rename", true },
+	};
+	struct store *s;
+	bool installed;
+	size_t i;
+	char *dir;
+
+	for (i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
+		dir = tu_path(sf_base, points[i].point);
+		ok(crash_child(dir, points[i].point), "child killed at %s", points[i].point);
+		s = tu_store_open(dir, 0);
+		ok(s && consistent(s, dir, &installed) && installed == points[i].installed,
+			"%s: reopened store is consistent, artifact %s", points[i].point,
+			points[i].installed ? "installed" : "absent");
+		store_close(s);
+		free(dir);
+	}
+
+	/* killed in the middle of reconciling an after-rename crash */
+	dir = tu_path(sf_base, "reconcile-crash");
+	ok(crash_child(dir, "after-rename"), "child killed at after-rename");
+	ok(crash_child(dir, "reconcile"), "next opener killed while reconciling");
+	s = tu_store_open(dir, 0);
+	ok(s && consistent(s, dir, &installed) && installed, "reconcile: consistent, installed");
+	store_close(s);
+	free(dir);
+}
+
+/* child_main - the roles of sf_spawn(); returns the exit status */
+static int child_main(int argc, char **argv)
+{
+	const char *role = argv[0];
+
+	if (strcmp(role, "live-install") == 0 && argc == 4)
+		return child_live_install(argv[1], atoi(argv[2]), atoi(argv[3]));
+	if (strcmp(role, "crash") == 0 && argc == 4)
+		return child_crash(argv[1], argv[2], argv[3]);
+	fprintf(stderr, "test-reconcile: bad child role '%s'\n", role);
+	return 64;
+}
+
+int main(int argc, char **argv)
+{
+	static void (*const tests[])(void) = {
+		test_reconcile, test_lost_race, test_crash, NULL,
+	};
+
+	return sf_main(argc, argv, "artifactfs-reconcile", child_main, tests, tap_done);
+}

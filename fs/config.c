@@ -8,9 +8,9 @@
 #include "fs/fs.h"
 #include "fetch/fetch.h"
 #include "fetch/toml.h"
+#include "store/util/units.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,58 +88,6 @@ bool fs_is_hash(const char *s)
 	return s[40] == '\0';
 }
 
-int fs_parse_duration(const char *s, double *ret)
-{
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	if (strcmp(end, "ms") == 0)
-		v /= 1000;
-	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-		v *= 60;
-	else if (strcmp(end, "h") == 0)
-		v *= 3600;
-	else if (strcmp(end, "d") == 0)
-		v *= 86400;
-	else if (*end && strcmp(end, "s") != 0)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-int fs_parse_size(const char *s, uint64_t *ret)
-{
-	static const char units[] = "KMGTPE";
-	const char *u;
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v < 0)
-		return -EINVAL;
-	if (*end && (u = strchr(units, *end & ~0x20)) && *end != '\0') {
-		v *= pow(1024, (double)(u - units + 1));
-		end++;
-		if (*end == 'i')
-			end++;
-	}
-	if (*end == 'B' || *end == 'b')
-		end++;
-	if (*end)
-		return -EINVAL;
-	if (v >= 18446744073709551615.0)
-		return -ERANGE;
-	*ret = (uint64_t)v;
-	return 0;
-}
-
 static int set_string(char **dst, const char *value, const char **errmsg)
 {
 	char *p;
@@ -164,9 +112,9 @@ static int set_string(char **dst, const char *value, const char **errmsg)
  *   S_LIST      text, repeatable; a TOML string or array of strings
  *   S_INT       decimal integer in [min, max]; a TOML integer
  *   S_PERCENT   S_INT that may end in "%"; a TOML integer
- *   S_DURATION  fs_parse_duration() text in [min, max] seconds; a TOML
+ *   S_DURATION  units_parse_seconds() text in [min, max] seconds; a TOML
  *               integer or float (seconds) or a string with that syntax
- *   S_SIZE      fs_parse_size() text; a TOML integer (bytes) or a string
+ *   S_SIZE      units_parse_size() text; a TOML integer (bytes) or a string
  *   S_BOOL      bare, or true/false yes/no on/off 1/0; a TOML boolean only
  */
 enum setting_type { S_STRING, S_LIST, S_INT, S_PERCENT, S_DURATION, S_SIZE, S_BOOL };
@@ -308,14 +256,14 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value, const
 		*(unsigned *)field = (unsigned)n;
 		return 1;
 	case S_DURATION:
-		if (fs_parse_duration(value, &d) < 0 || d < s->min || d > s->max) {
+		if (units_parse_seconds(value, &d) < 0 || d < s->min || d > s->max) {
 			*errmsg = needs(s);
 			return -EINVAL;
 		}
 		*(double *)field = d;
 		return 1;
 	case S_SIZE:
-		if (fs_parse_size(value, &z) < 0) {
+		if (units_parse_size(value, &z) < 0) {
 			*errmsg = needs(s);
 			return -EINVAL;
 		}

@@ -306,13 +306,5 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
 /* fs_is_hash - true when s is exactly 40 lowercase hex digits. */
 bool fs_is_hash(const char *s);
 
-/* fs_parse_duration - "30", "1.5", "500ms", "2m", "1h" -> seconds; -EINVAL. */
-int fs_parse_duration(const char *s, double *ret);
-
-/*
- * fs_parse_size - "1048576", "512K", "100M", "1.5G", "2T" (powers of 1024,
- * an optional trailing "B" or "iB") -> bytes; -EINVAL, -ERANGE.
- */
-int fs_parse_size(const char *s, uint64_t *ret);
 
 #endif

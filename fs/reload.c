@@ -8,6 +8,7 @@
  * access times every 5 s.
  */
 #include "fs/daemon.h"
+#include "store/util/time.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -99,14 +100,6 @@ static int sighup_fd = -1;
 #define RELOAD_SETTLE_MS 200
 #define RELOAD_MAX_MS 1000
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void on_sighup(int sig)
 {
 	uint64_t one = 1;
@@ -177,7 +170,7 @@ static void *maint_thread(void *arg)
 		 */
 		timeout = 5000;
 		if (pending) {
-			left = (int64_t)(first + RELOAD_MAX_MS) - (int64_t)mono_ms();
+			left = (int64_t)(first + RELOAD_MAX_MS) - (int64_t)time_mono_ms();
 			timeout = left < RELOAD_SETTLE_MS ? (int)(left > 0 ? left : 0) :
 				  RELOAD_SETTLE_MS;
 		}
@@ -201,9 +194,9 @@ static void *maint_thread(void *arg)
 		}
 		if (event && !pending) {
 			pending = true;
-			first = mono_ms();
+			first = time_mono_ms();
 		}
-		if (pending && (ready == 0 || mono_ms() >= first + RELOAD_MAX_MS)) {
+		if (pending && (ready == 0 || time_mono_ms() >= first + RELOAD_MAX_MS)) {
 			pending = false;
 			reload(fs);
 		}

@@ -4,6 +4,8 @@
 #include "store/util/units.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,4 +77,56 @@ int units_parse_duration(const char *s, int64_t *ret)
 	if (r == 0)
 		*ret = (int64_t)n;
 	return r;
+}
+
+int units_parse_seconds(const char *s, double *ret)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (strcmp(end, "ms") == 0)
+		v /= 1000;
+	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+		v *= 60;
+	else if (strcmp(end, "h") == 0)
+		v *= 3600;
+	else if (strcmp(end, "d") == 0)
+		v *= 86400;
+	else if (*end && strcmp(end, "s") != 0)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int units_parse_size(const char *s, uint64_t *ret)
+{
+	static const char units[] = "KMGTPE";
+	const char *u;
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (end == s || !isfinite(v) || v < 0)
+		return -EINVAL;
+	if (*end && (u = strchr(units, *end & ~0x20)) && *end != '\0') {
+		v *= pow(1024, (double)(u - units + 1));
+		end++;
+		if (*end == 'i')
+			end++;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (v >= 18446744073709551615.0)
+		return -ERANGE;
+	*ret = (uint64_t)v;
+	return 0;
 }

@@ -34,4 +34,22 @@ int units_parse_bytes(const char *s, uint64_t *ret);
  */
 int units_parse_duration(const char *s, int64_t *ret);
 
+/*
+ * units_parse_seconds - the daemon's durations (artifactfs.toml(5)): a
+ * number of seconds, integer or fraction, then nothing, "s", "ms", "m",
+ * "min", "h" or "d": "30", "1.5", "500ms", "2m", "1h".  No sign.  *ret is
+ * untouched on failure.  Returns 0 or -EINVAL.
+ */
+int units_parse_seconds(const char *s, double *ret);
+
+/*
+ * units_parse_size - the daemon's sizes (artifactfs.toml(5)): a number,
+ * integer or fraction, then an optional K, M, G, T, P or E (either case;
+ * powers of 1024), an optional "i" after it and an optional "B": "1048576",
+ * "512K", "100M", "1.5G", "2TiB", "20g".  No sign.  *ret is untouched on
+ * failure.  Returns 0, -EINVAL (not that form) or -ERANGE (over
+ * UINT64_MAX bytes).
+ */
+int units_parse_size(const char *s, uint64_t *ret);
+
 #endif

@@ -4,6 +4,7 @@
  * settings (-o and config file)
  */
 #include "fs/fs.h"
+#include "store/util/units.h"
 #include "fetch/fetch.h"
 #include "tests/tap.h"
 
@@ -301,24 +302,24 @@ static void test_config(void)
 	is_int(fs_config_set(&c, "timeout", "soon", &why), -EINVAL, "a bad duration is refused");
 	is_int(fs_config_set(&c, "offline", NULL, &why), 1, "offline is a flag");
 	ok(c.offline, "offline set");
-	ok(fs_parse_duration("2m", &d) == 0 && d == 120, "2m = 120 s");
+	ok(units_parse_seconds("2m", &d) == 0 && d == 120, "2m = 120 s");
 	{
 		uint64_t z = 0;
 
-		ok(fs_parse_size("1048576", &z) == 0 && z == 1048576, "size in bytes");
-		ok(fs_parse_size("500M", &z) == 0 && z == 500ULL << 20, "500M");
-		ok(fs_parse_size("1.5G", &z) == 0 && z == 3ULL << 29, "1.5G");
-		ok(fs_parse_size("2TiB", &z) == 0 && z == 2ULL << 40, "2TiB");
-		ok(fs_parse_size("20g", &z) == 0 && z == 20ULL << 30, "lowercase unit");
-		is_int(fs_parse_size("12Q", &z), -EINVAL, "unknown unit refused");
-		is_int(fs_parse_size("-1G", &z), -EINVAL, "negative size refused");
+		ok(units_parse_size("1048576", &z) == 0 && z == 1048576, "size in bytes");
+		ok(units_parse_size("500M", &z) == 0 && z == 500ULL << 20, "500M");
+		ok(units_parse_size("1.5G", &z) == 0 && z == 3ULL << 29, "1.5G");
+		ok(units_parse_size("2TiB", &z) == 0 && z == 2ULL << 40, "2TiB");
+		ok(units_parse_size("20g", &z) == 0 && z == 20ULL << 30, "lowercase unit");
+		is_int(units_parse_size("12Q", &z), -EINVAL, "unknown unit refused");
+		is_int(units_parse_size("-1G", &z), -EINVAL, "negative size refused");
 		is_int(fs_config_set(&c, "quota", "20G", &why), 1, "quota= is ours");
 		ok(c.quota == 20ULL << 30, "quota=20G");
 		is_int(fs_config_set(&c, "quota_low", "100", &why), -EINVAL, "quota_low=100 refused");
 		is_int(fs_config_set(&c, "quota_low", "60%", &why), 1, "quota_low=60%%");
 		is_int(c.quota_low, 60, "quota_low set");
 	}
-	ok(fs_parse_duration("-1", &d) == -EINVAL, "negative durations are refused");
+	ok(units_parse_seconds("-1", &d) == -EINVAL, "negative durations are refused");
 	fs_config_release(&c);
 
 	fd = mkstemp(path);

@@ -18,7 +18,7 @@
  *   inode.c   the inode table and the descriptor graveyard fs_inode_*
  *
  * A file calls only files below it in this table (and the FUSE-free
- * ones of fs.h: names.c, flight.c, config.c, log.c), so the calls between
+ * ones of fs.h: names.c, flight.c, stats.c, config.c, log.c), so the calls between
  * fs/ files form no circle; a function pointer handed over as a callback
  * (the ops table, a parked request's resume, the flights' installer) is no
  * call.
@@ -134,6 +134,8 @@ struct fs {
 	struct fs_pin *pins;		/* open files per artifact */
 
 	pthread_mutex_t quota_lock;	/* one eviction at a time */
+
+	struct fs_stats stats;		/* counters since start, last errors (stats.c) */
 };
 
 /*

@@ -489,6 +489,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.ino_lock, NULL);
 	pthread_mutex_init(&fs.pin_lock, NULL);
 	pthread_mutex_init(&fs.quota_lock, NULL);
+	fs_stats_init(&fs.stats);
 	if (fs_inode_init(&fs) < 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
@@ -575,6 +576,7 @@ out:
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
 	fs_inode_release(&fs);
+	fs_stats_release(&fs.stats);
 	fs_evict_release(&fs);
 	fs_install_release(&fs);
 	store_close(fs.store);

@@ -8,6 +8,8 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -468,6 +470,81 @@ static void test_slow_defaults(void)
 	is_int(fetch_deadline(&o, 640ull << 20), 7, "timeout= wins when set");
 }
 
+/* The counters and the ring of the last errors (stats.c). */
+struct stats_arg {
+	struct fs_stats *s;
+	int n;
+};
+
+static void *stats_adder(void *arg)
+{
+	struct stats_arg *a = arg;
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		fs_stats_add(a->s, FS_STAT_SERVED, 3);
+	return NULL;
+}
+
+static void test_stats(void)
+{
+	struct fs_stats s;
+	struct fs_stats_error e[FS_STATS_ERRORS + 2];
+	struct stats_arg a;
+	pthread_t t[4];
+	char buf[64], big[2000];
+	size_t n;
+	int i;
+
+	fs_stats_init(&s);
+	for (i = 0; i < FS_STAT_N; i++)
+		if (fs_stats_get(&s, (enum fs_stat)i) != 0 || !fs_stats_name((enum fs_stat)i))
+			break;
+	is_int(i, FS_STAT_N, "every counter starts at 0 and has a name");
+	ok(strcmp(fs_stats_name(FS_STAT_DOWNLOADED), "bytes_downloaded") == 0 &&
+	   !fs_stats_name(FS_STAT_N), "names are the documented keys; out of range is NULL");
+	fs_stats_add(&s, FS_STAT_HITS, 2);
+	fs_stats_add(&s, FS_STAT_N, 5);	/* ignored */
+	is_int((long long)fs_stats_get(&s, FS_STAT_HITS), 2, "add counts");
+	is_int((long long)fs_stats_get(&s, FS_STAT_N), 0, "out of range reads 0");
+	a.s = &s;
+	a.n = 100000;
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, stats_adder, &a);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	is_int((long long)fs_stats_get(&s, FS_STAT_SERVED), 4LL * 100000 * 3,
+	       "four threads adding at once lose nothing");
+
+	is_int((long long)fs_stats_errors(&s, e, FS_STATS_ERRORS), 0, "no errors at start");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < FS_STATS_ERRORS + 3; i++) {
+		snprintf(buf, sizeof(buf), "a%d", i);
+		fs_stats_error(&s, buf, i == 0 ? NULL : "http://h/x", i == 1 ? big :
+			       "cause\nsecond line", 1000 + i);
+	}
+	n = fs_stats_errors(&s, e, FS_STATS_ERRORS + 2);
+	is_int((long long)n, FS_STATS_ERRORS, "the ring keeps the last %d", FS_STATS_ERRORS);
+	snprintf(buf, sizeof(buf), "a%d", FS_STATS_ERRORS + 2);
+	ok(strcmp(e[0].artifact, buf) == 0 && e[0].when == 1000 + FS_STATS_ERRORS + 2,
+	   "newest first: %s", e[0].artifact);
+	snprintf(buf, sizeof(buf), "a%d", 3);
+	ok(strcmp(e[n - 1].artifact, buf) == 0, "oldest kept last: %s", e[n - 1].artifact);
+	ok(strcmp(e[0].cause, "cause") == 0 && strcmp(e[0].url, "http://h/x") == 0,
+	   "only the first line of the cause is kept");
+	n = fs_stats_errors(&s, e, 2);
+	is_int((long long)n, 2, "max bounds the copy");
+	fs_stats_release(&s);
+
+	fs_stats_init(&s);
+	fs_stats_error(&s, NULL, NULL, big, 7);
+	n = fs_stats_errors(&s, e, 1);
+	ok(n == 1 && e[0].artifact[0] == '\0' && e[0].url[0] == '\0' &&
+	   strlen(e[0].cause) == sizeof(e[0].cause) - 1, "NULL strings are empty, long ones truncated");
+	fs_stats_release(&s);
+}
+
 int main(void)
 {
 	fs_log_open(true, false);
@@ -476,5 +553,6 @@ int main(void)
 	test_config();
 	test_config_types();
 	test_slow_defaults();
+	test_stats();
 	return tap_done();
 }

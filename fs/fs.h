@@ -388,6 +388,27 @@ void fs_stats_error(struct fs_stats *s, const char *artifact, const char *url,
  */
 size_t fs_stats_errors(struct fs_stats *s, struct fs_stats_error *out, size_t max);
 
+/* One install in flight, as fs_flights_foreach() shows it. */
+struct fs_flight_info {
+	char hash[41];
+	bool running;			/* false: queued for a worker */
+	char name[256];			/* the name it installs for, or "" (running only) */
+	char url[512];			/* the URL downloading now, or "" (truncated) */
+	uint64_t bytes;			/* bytes of that URL so far */
+	uint64_t total;			/* its size, or 0 when unknown */
+	double age;			/* seconds since the install began (running only) */
+};
+
+/*
+ * fs_flights_foreach - call fn(info, arg) for every install queued or
+ * running, from a copy taken under the flights' lock (fn runs outside it,
+ * may block, and must not keep info).  A non-zero return of fn stops the
+ * walk and is returned.  Returns 0, fn's value, or -ENOMEM (then fn saw
+ * only the flights copied).  Thread-safe.
+ */
+int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),
+		       void *arg);
+
 /* --- helpers ------------------------------------------------------------------ */
 
 /* fs_is_hash - true when s is exactly 40 lowercase hex digits. */

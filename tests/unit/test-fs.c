@@ -161,12 +161,34 @@ static void advance_clock(struct fs_flights *f, double seconds)
 static const char h1[] = "1111111111111111111111111111111111111111";
 static const char h2[] = "2222222222222222222222222222222222222222";
 
+/* What fs_flights_foreach() showed. */
+struct flights_seen {
+	int n, running;
+	uint64_t bytes, total;
+	char url[512];
+};
+
+static int count_flight(const struct fs_flight_info *i, void *arg)
+{
+	struct flights_seen *fi = arg;
+
+	fi->n++;
+	fi->running += i->running;
+	if (i->bytes) {
+		fi->bytes = i->bytes;
+		fi->total = i->total;
+		snprintf(fi->url, sizeof(fi->url), "%s", i->url);
+	}
+	return 0;
+}
+
 static void test_flights(void)
 {
 	struct stub s = { 0 };
 	struct fs_installer inst = { stub_install, &s };
 	struct fs_flights *f;
 	struct result r = { 0 }, r2 = { 0 };
+	struct flights_seen fi;
 	int i, ok32 = 1;
 
 	ok(fs_flights_new(4, 0.3, 600, &inst, &f) == 0, "flights start with 4 workers");
@@ -189,8 +211,18 @@ static void test_flights(void)
 	fs_flight_wait(f, h1, NULL, on_done, &r);
 	fs_flight_wait(f, h2, NULL, on_done, &r);
 	wait_running(&s, 2);
+	fs_flight_progress(f, h1, "http://h/one", 100, 1000);
+	memset(&fi, 0, sizeof(fi));
+	is_int(fs_flights_foreach(f, count_flight, &fi), 0, "foreach walks the flights");
+	ok(fi.n == 2 && fi.running == 2, "both running installs are listed (%d, %d)", fi.n,
+	   fi.running);
+	ok(fi.bytes == 100 && fi.total == 1000 && strcmp(fi.url, "http://h/one") == 0,
+	   "with their progress");
 	gate_set(&s, true);
 	wait_calls(&r, 2);
+	memset(&fi, 0, sizeof(fi));
+	fs_flights_foreach(f, count_flight, &fi);
+	is_int(fi.n, 0, "finished installs are not listed");
 	is_int(atomic_load(&s.installs), 2, "two hashes, two installs");
 	is_int(atomic_load(&s.max_running), 2, "and they ran at the same time");
 

@@ -51,6 +51,7 @@ void fs_config_release(struct fs_config *c)
 	free_list(c->tags, c->n_tags);
 	free(c->pkg_server);
 	free(c->ca_file);
+	free(c->control_group);
 	fs_config_init(c);
 }
 
@@ -208,6 +209,7 @@ static const struct setting settings[] = {
 	{ "offline", S_BOOL, F(offline), 0, 0, BOOL },
 	{ "ignore_hashes", S_BOOL, F(ignore_hashes), 0, 0, BOOL },
 	{ "overmount", S_BOOL, F(overmount), 0, 0, BOOL },
+	{ "control_group", S_STRING, F(control_group), 0, 0, "a group name or number" },
 };
 
 static const struct setting *find_setting(const char *key)

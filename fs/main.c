@@ -413,11 +413,13 @@ int main(int argc, char **argv)
 	struct fs fs;
 	char *msg = NULL, *source = NULL, *store_path_abs = NULL, fsname[PATH_MAX + 16];
 	bool mounted = false;
+	gid_t gid;
 	size_t i;
 	int r, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
 	fs_reload_init(&fs);
+	fs_control_init(&fs);
 	memset(&opts, 0, sizeof(opts));
 	fs_config_init(&cfg);
 	for (i = 1; i < (size_t)argc; i++) {
@@ -454,12 +456,19 @@ int main(int argc, char **argv)
 		goto out;
 	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
 		goto out;
+	fs.mountpoint = opts.mountpoint;	/* absolute: fuse_parse_cmdline() resolved it */
+	if (cfg.control_group && fs_control_group(cfg.control_group, &gid) < 0) {
+		fprintf(stderr, "artifactfs: control_group '%s' is no group of this host\n",
+			cfg.control_group);
+		goto out;
+	}
 	if (absolutize_tomls(&cfg) < 0 || check_ca_file(&cfg) < 0)
 		goto out;
 	if (setup_host(&cfg, &fs.host) < 0)
 		goto out;
 	fs.cfg = &cfg;
 	r = fs_names_build(&cfg, fs.host, true, &fs.names, &msg);
+	fs.names_loaded = (int64_t)time(NULL);
 	if (r < 0) {
 		fprintf(stderr, "artifactfs: %s\n", msg ? msg : strerror(-r));
 		goto out;
@@ -541,6 +550,7 @@ int main(int argc, char **argv)
 	       opts.mountpoint, store_dir(fs.store));
 	fs_evict_quota(&fs);
 	fs_reload_start(&fs);
+	fs_control_start(&fs);
 
 	if (opts.singlethread) {
 		r = fuse_session_loop(fs.se);
@@ -564,6 +574,7 @@ int main(int argc, char **argv)
 	ret = r >= 0 ? 0 : 1;
 	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
 out:
+	fs_control_stop(&fs);
 	fs_reload_stop(&fs);
 	/* Running installs end or roll back; parked requests are answered. */
 	fs_flights_free(fs.flights);

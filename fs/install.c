@@ -160,6 +160,12 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		       " bytes: refused", req.name, hash, fs->cfg->quota);
 out:
 	fetch_free(f);
+	/*
+	 * The last URL tried: the one that last made progress, else (nothing
+	 * came, e.g. a 404) the last source, which a failure has tried.
+	 */
+	if (!prog.url[0] && ir && ir->n_sources)
+		snprintf(prog.url, sizeof(prog.url), "%s", ir->sources[ir->n_sources - 1].url);
 	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
 	if (r == 0)
 		fs_evict_quota(fs);

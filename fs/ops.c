@@ -165,18 +165,22 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	struct fs *fs = fs_of(req);	/* req is gone once answered */
+	struct fs *fs = fs_of(req);
 	struct stat st;
 
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
-	/* The reply holds what the file has from off on, at most size (trees never change). */
-	if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0 &&
-	    fstat((int)fi->fh, &st) == 0 && off >= 0 && st.st_size > off)
+	/*
+	 * The reply holds what the file has from off on, at most size (trees
+	 * never change).  Counted before the reply, so that a reader that got
+	 * its bytes finds them counted.
+	 */
+	if (fstat((int)fi->fh, &st) == 0 && off >= 0 && st.st_size > off)
 		fs_stats_add(&fs->stats, FS_STAT_SERVED,
 			     (uint64_t)st.st_size - (uint64_t)off < size ?
 			     (uint64_t)st.st_size - (uint64_t)off : size);
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -189,9 +189,13 @@ static char *find_socket(const struct daemon_opts *o)
 					"no artifactfs mount: name the mount point or give "
 					"--socket", n);
 	} else {
-		if (!realpath(o->mountpoint, real))
+		/* A user who may not search the path above the mount gives it as it is. */
+		if (realpath(o->mountpoint, real))
+			mp = strdup(real);
+		else if (errno == EACCES && o->mountpoint[0] == '/')
+			mp = strdup(o->mountpoint);
+		else
 			ctl_erre(EXIT_USAGE, -errno, "%s: mount point '%s'", o->cmd, o->mountpoint);
-		mp = strdup(real);
 	}
 	if (!mp)
 		ctl_errx(EXIT_FAIL, "out of memory");

@@ -63,6 +63,7 @@ static const char usage_text[] =
 	"    offline[=BOOL]         serve only what is installed\n"
 	"    ignore_hashes[=BOOL]   install despite a tree hash mismatch (loud)\n"
 	"    overmount[=BOOL]       mount even where something is mounted already\n"
+	"    control_group=GROUP    open status and metrics of the control socket to GROUP\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"

@@ -2,10 +2,10 @@
  * control.c - the control socket: status, metrics and reload of a running
  * daemon (artifactctl status, metrics, reload)
  *
- * A Unix stream socket (fs_control_path(): under FS_CONTROL_DIR when the
+ * A Unix stream socket (control_path(): under CONTROL_DIR when the
  * daemon runs as root, else in the store), mode 0600, or 0660 and the
  * group of control_group= when set.  One thread accepts the connections
- * one at a time: it reads one request line (at most FS_CONTROL_MAX bytes,
+ * one at a time: it reads one request line (at most CONTROL_MAX bytes,
  * 5 s), answers one JSON object and closes.  It takes no lock a FUSE
  * thread holds for long, so it never stops the mount.  The peer's
  * credentials (SO_PEERCRED) decide the owner-only requests (reload): the
@@ -13,6 +13,7 @@
  */
 #include "fs/daemon.h"
 #include "store/store.h"
+#include "store/util/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -270,8 +271,8 @@ static void serve(struct fs *fs, int fd)
 	struct timeval tv = { IO_TIMEOUT_S, 0 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	enum fs_control_verb verb;
-	char buf[FS_CONTROL_MAX];
+	enum control_verb verb;
+	char buf[CONTROL_MAX];
 	const char *msg = NULL;
 	json_t *doc = NULL;
 	char text[160];
@@ -284,16 +285,16 @@ static void serve(struct fs *fs, int fd)
 	len = read_request(fd, buf, sizeof(buf));
 	if (len < 0)
 		return;
-	if (fs_control_parse(buf, (size_t)len, &verb, &msg) < 0) {
+	if (control_parse(buf, (size_t)len, &verb, &msg) < 0) {
 		doc = error_doc(msg);
-	} else if (fs_control_owner_only(verb) && cred.uid != 0 && cred.uid != geteuid()) {
+	} else if (control_owner_only(verb) && cred.uid != 0 && cred.uid != geteuid()) {
 		snprintf(text, sizeof(text), "'%s' is for the daemon's owner (uid %u) and root only; "
-			 "you are uid %u", fs_control_verb_name(verb), (unsigned)geteuid(),
+			 "you are uid %u", control_verb_name(verb), (unsigned)geteuid(),
 			 (unsigned)cred.uid);
 		doc = error_doc(text);
 		fs_log(FS_LOG_WARNING, "control: '%s' refused to uid %u (pid %d)",
-		       fs_control_verb_name(verb), (unsigned)cred.uid, (int)cred.pid);
-	} else if (verb == FS_CONTROL_RELOAD) {
+		       control_verb_name(verb), (unsigned)cred.uid, (int)cred.pid);
+	} else if (verb == CONTROL_RELOAD) {
 		fs_log(FS_LOG_NOTICE, "control: reload asked by uid %u (pid %d)", (unsigned)cred.uid,
 		       (int)cred.pid);
 		doc = reload_doc(fs);
@@ -430,7 +431,7 @@ void fs_control_start(struct fs *fs)
 	gid_t gid = 0;
 	int r;
 
-	r = fs_control_path(fs->mountpoint, store_dir(fs->store), system, &ctl->path);
+	r = control_path(fs->mountpoint, store_dir(fs->store), system, &ctl->path);
 	if (r < 0) {
 		fs_log(FS_LOG_WARNING, "no control socket for '%s': %s", fs->mountpoint,
 		       strerror(-r));
@@ -445,9 +446,9 @@ void fs_control_start(struct fs *fs)
 			ctl->group_set = true;
 		}
 	}
-	if (system && mkdir(FS_CONTROL_DIR, 0755) < 0 && errno != EEXIST) {
+	if (system && mkdir(CONTROL_DIR, 0755) < 0 && errno != EEXIST) {
 		r = -errno;
-		what = "mkdir " FS_CONTROL_DIR;
+		what = "mkdir " CONTROL_DIR;
 		goto fail;
 	}
 	r = make_socket(ctl->path, gid, ctl->group_set, &what);

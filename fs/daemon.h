@@ -173,7 +173,7 @@ static inline void fs_reply_open(fuse_req_t req, int r, const struct fuse_file_i
  * fs_control_init - no socket and no thread, so that fs_control_stop() may
  * run on any exit path.  Call before anything fails.
  *
- * fs_control_start - create the socket (fs_control_path(): FS_CONTROL_DIR,
+ * fs_control_start - create the socket (control_path(): CONTROL_DIR,
  * made 0755, when running as root, else the store), mode 0600, or 0660 and
  * chown'ed to control_group= when set; a live daemon's socket is never
  * taken over, a stale one is replaced.  Start the thread that answers

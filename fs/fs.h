@@ -410,53 +410,6 @@ struct fs_flight_info {
 int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),
 		       void *arg);
 
-/* --- the control socket's path and requests (control-proto.c) ---------------------- */
-
-/*
- * Also linked into artifactctl, which finds the socket by the same rule.
- * The protocol (artifactfs(8) CONTROL SOCKET): the client sends one request
- * line, at most FS_CONTROL_MAX bytes, and reads one JSON object until the
- * daemon closes the connection.
- */
-#define FS_CONTROL_DIR "/run/artifactfs"	/* the sockets of daemons run by root */
-#define FS_CONTROL_NAME "control.sock"		/* the socket in the store otherwise */
-#define FS_CONTROL_MAX 4096			/* bytes of a request, its newline included */
-
-/*
- * fs_control_path - the control socket of the mount at mountpoint (an
- * absolute path, as realpath(3) gives it): for a daemon run by root
- * (system), FS_CONTROL_DIR/<escaped>.sock, where <escaped> is the mount
- * point escaped as systemd-escape --path does ("/" -> "-", "/mnt/a-b" ->
- * "mnt-a\x2db"); otherwise <store_dir>/FS_CONTROL_NAME (store_dir may be
- * NULL when system).  *ret is malloc'ed.  Returns 0, -EINVAL (mountpoint
- * not absolute, or store_dir missing), -ENAMETOOLONG (longer than a
- * socket address holds, 107 bytes) or -ENOMEM.  Thread-safe.
- */
-int fs_control_path(const char *mountpoint, const char *store_dir, bool system, char **ret);
-
-enum fs_control_verb {
-	FS_CONTROL_STATUS,		/* the daemon's state, read-only */
-	FS_CONTROL_METRICS,		/* the same document, for the metrics; read-only */
-	FS_CONTROL_RELOAD,		/* re-read the Artifacts.toml files; owner only */
-};
-
-/*
- * fs_control_parse - parse one request: len bytes at buf (not necessarily
- * NUL-terminated; any bytes), which must be exactly one verb ("status",
- * "metrics", "reload"), optionally surrounded by blanks and ended by "\n"
- * or "\r\n", and nothing else.  Returns 0 with *ret the verb, or -EINVAL
- * with *errmsg (static) saying why: empty, too long (len >= FS_CONTROL_MAX),
- * a NUL or control byte, more than one line or word, an unknown verb.
- * Never reads beyond buf + len.  Thread-safe.
- */
-int fs_control_parse(const char *buf, size_t len, enum fs_control_verb *ret, const char **errmsg);
-
-/* fs_control_owner_only - whether verb is for the daemon's owner (and root) only. */
-bool fs_control_owner_only(enum fs_control_verb verb);
-
-/* fs_control_verb_name - the verb's word ("status"), NULL when out of range. */
-const char *fs_control_verb_name(enum fs_control_verb verb);
-
 /* --- helpers ------------------------------------------------------------------ */
 
 /* fs_is_hash - true when s is exactly 40 lowercase hex digits. */

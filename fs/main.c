@@ -11,6 +11,7 @@
 #include "fs/daemon.h"
 #include "fetch/platform.h"
 #include "store/store.h"
+#include "store/util/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -223,26 +224,6 @@ static int absolutize_tomls(struct fs_config *cfg)
 }
 
 /*
- * mountinfo_unescape - the kernel writes space, tab, newline and backslash
- * in /proc/self/mountinfo as \040, \011, \012 and \134: undo it in place.
- */
-static void mountinfo_unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/*
  * mounted_at - whether something is mounted on the directory path (absolute,
  * symlinks resolved, as fuse_parse_cmdline() gives it): 1 with its type in
  * fstype ("fuse.artifactfs", "ext4"; the topmost of a stack), 0 when not.
@@ -273,7 +254,7 @@ static int mounted_at(const char *path, const struct stat *st, char *fstype, siz
 			mp = strtok_r(NULL, " ", &save);
 		if (!mp)
 			continue;
-		mountinfo_unescape(mp);
+		control_mountinfo_unescape(mp);
 		if (strcmp(mp, path) != 0)
 			continue;
 		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-") != 0)

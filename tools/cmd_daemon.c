@@ -6,7 +6,7 @@
  *   artifactctl metrics [MOUNTPOINT] [--socket PATH] [--store DIR]
  *   artifactctl reload  [MOUNTPOINT] [--socket PATH] [--store DIR] [--json]
  *
- * The socket is found by the daemon's rule (fs_control_path()): --socket
+ * The socket is found by the daemon's rule (control_path()): --socket
  * when given; else, for the mount point (the only artifactfs mount when
  * none is given), /run/artifactfs/<escaped mount point>.sock when it
  * exists, else control.sock in the store (the one the mount's
@@ -14,7 +14,7 @@
  */
 #include "tools/artifactctl.h"
 #include "tools/store_opt.h"
-#include "fs/fs.h"
+#include "store/util/control.h"
 
 #include "store/util/units.h"
 
@@ -113,23 +113,6 @@ static void parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *),
 		ctl_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 }
 
-/* Undo the octal escapes of /proc/self/mountinfo ("\040" for a space) in place. */
-static void unescape_mountinfo(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
 /*
  * The artifactfs mounts of this mount namespace: the only one into *ret
  * (malloc'ed); returns how many there are (*ret set only when 1).
@@ -156,7 +139,7 @@ static int only_mount(char **ret)
 		if (!mp)
 			continue;
 		if (++n == 1) {
-			unescape_mountinfo(mp);
+			control_mountinfo_unescape(mp);
 			*ret = strdup(mp);
 			if (!*ret)
 				ctl_errx(EXIT_FAIL, "out of memory");
@@ -200,7 +183,7 @@ static char *find_socket(const struct daemon_opts *o)
 	if (!mp)
 		ctl_errx(EXIT_FAIL, "out of memory");
 	/* A daemon run by root has its socket in /run/artifactfs. */
-	r = fs_control_path(mp, NULL, true, &path);
+	r = control_path(mp, NULL, true, &path);
 	if (r == 0 && stat(path, &sb) == 0)
 		goto out;
 	free(path);
@@ -212,7 +195,7 @@ static char *find_socket(const struct daemon_opts *o)
 	} else if (!realpath(ctl_store_dir(o->store), store)) {
 		snprintf(store, sizeof(store), "%s", ctl_store_dir(o->store));
 	}
-	r = fs_control_path(mp, store, false, &path);
+	r = control_path(mp, store, false, &path);
 	if (r < 0)
 		ctl_erre(EXIT_FAIL, r, "%s: the control socket of '%s'", o->cmd, mp);
 out:
@@ -311,6 +294,20 @@ static json_t *ask_or_exit(const struct daemon_opts *o, const char *request,
 		exit(EXIT_NODAEMON);
 	}
 	free(path);
+	return doc;
+}
+
+static const char *str(json_t *o, const char *key);
+
+/* ask_or_exit(), then the daemon's refusal ({"ok": false}) ends in EXIT_FAIL. */
+static json_t *ask_ok(const struct daemon_opts *o, const char *request,
+		      void (*tail)(const struct daemon_opts *))
+{
+	json_t *doc = ask_or_exit(o, request, tail);
+
+	if (!json_is_true(json_object_get(doc, "ok")))
+		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, str(doc, "error"));
+	json_object_del(doc, "ok");
 	return doc;
 }
 
@@ -451,10 +448,7 @@ int cmd_status(int argc, char **argv)
 	json_t *doc;
 
 	parse(argc, argv, "status", usage_status, true, &o);
-	doc = ask_or_exit(&o, "status\n", store_tail);
-	if (!json_is_true(json_object_get(doc, "ok")))
-		ctl_errx(EXIT_FAIL, "status: the daemon refused: %s", str(doc, "error"));
-	json_object_del(doc, "ok");
+	doc = ask_ok(&o, "status\n", store_tail);
 	if (o.json)
 		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
 	else {
@@ -555,9 +549,7 @@ int cmd_metrics(int argc, char **argv)
 	json_t *doc;
 
 	parse(argc, argv, "metrics", usage_metrics, false, &o);
-	doc = ask_or_exit(&o, "metrics\n", NULL);
-	if (!json_is_true(json_object_get(doc, "ok")))
-		ctl_errx(EXIT_FAIL, "metrics: the daemon refused: %s", str(doc, "error"));
+	doc = ask_ok(&o, "metrics\n", NULL);
 	print_metrics(doc);
 	json_decref(doc);
 	if (fflush(stdout) != 0)
@@ -586,13 +578,7 @@ int cmd_reload(int argc, char **argv)
 	json_t *doc;
 
 	parse(argc, argv, "reload", usage_reload, true, &o);
-	doc = ask_or_exit(&o, "reload\n", NULL);
-	if (!json_is_true(json_object_get(doc, "ok"))) {
-		ctl_warnx("reload: %s", str(doc, "error"));
-		json_decref(doc);
-		return EXIT_FAIL;
-	}
-	json_object_del(doc, "ok");
+	doc = ask_ok(&o, "reload\n", NULL);
 	if (o.json) {
 		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
 	} else {

@@ -5,6 +5,7 @@
  */
 #include "fs/fs.h"
 #include "fetch/fetch.h"
+#include "store/util/control.h"
 #include "tests/tap.h"
 
 #include <errno.h>
@@ -577,27 +578,27 @@ static void test_stats(void)
 	fs_stats_release(&s);
 }
 
-/* The control socket's path rule and request parser (control-proto.c). */
+/* The control socket's path rule and request parser (store/util/control.c). */
 static void test_control_proto(void)
 {
 	static const struct {
 		const char *req;
 		int want;	/* a verb, or -1 for refused */
 	} cases[] = {
-		{ "status\n", FS_CONTROL_STATUS }, { "status", FS_CONTROL_STATUS },
-		{ " metrics \r\n", FS_CONTROL_METRICS }, { "reload\n", FS_CONTROL_RELOAD },
+		{ "status\n", CONTROL_STATUS }, { "status", CONTROL_STATUS },
+		{ " metrics \r\n", CONTROL_METRICS }, { "reload\n", CONTROL_RELOAD },
 		{ "", -1 }, { "\n", -1 }, { "  \r\n", -1 }, { "stat", -1 }, { "statusx", -1 },
 		{ "status\nreload\n", -1 }, { "status now", -1 }, { "Status", -1 },
 		{ "status\r", -1 }, { "sta\ttus", -1 }, { "\x7fstatus", -1 },
 	};
-	enum fs_control_verb v;
+	enum control_verb v;
 	const char *msg = NULL;
-	char big[FS_CONTROL_MAX + 1], *p = NULL;
+	char big[CONTROL_MAX + 1], *p = NULL;
 	size_t i;
 	int bad = 0;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = fs_control_parse(cases[i].req, strlen(cases[i].req), &v, &msg);
+		int r = control_parse(cases[i].req, strlen(cases[i].req), &v, &msg);
 
 		if (cases[i].want < 0 ? r != -EINVAL : r != 0 || (int)v != cases[i].want) {
 			diag("request '%s': %d", cases[i].req, r);
@@ -605,35 +606,35 @@ static void test_control_proto(void)
 		}
 	}
 	is_int(bad, 0, "requests are parsed or refused as documented");
-	is_int(fs_control_parse("status\0x\n", 9, &v, &msg), -EINVAL, "a NUL byte is refused");
+	is_int(control_parse("status\0x\n", 9, &v, &msg), -EINVAL, "a NUL byte is refused");
 	memset(big, ' ', sizeof(big));
 	memcpy(big, "status", 6);
-	is_int(fs_control_parse(big, FS_CONTROL_MAX, &v, &msg), -EINVAL, "... and a request too long");
+	is_int(control_parse(big, CONTROL_MAX, &v, &msg), -EINVAL, "... and a request too long");
 	is_str(msg, "request too long", "... saying so");
-	is_int(fs_control_parse(big, FS_CONTROL_MAX - 1, &v, &msg), 0,
+	is_int(control_parse(big, CONTROL_MAX - 1, &v, &msg), 0,
 	       "the longest request that fits is read");
-	ok(fs_control_owner_only(FS_CONTROL_RELOAD) && !fs_control_owner_only(FS_CONTROL_STATUS) &&
-	   !fs_control_owner_only(FS_CONTROL_METRICS), "only reload is for the owner");
-	is_str(fs_control_verb_name(FS_CONTROL_METRICS), "metrics", "verb names");
+	ok(control_owner_only(CONTROL_RELOAD) && !control_owner_only(CONTROL_STATUS) &&
+	   !control_owner_only(CONTROL_METRICS), "only reload is for the owner");
+	is_str(control_verb_name(CONTROL_METRICS), "metrics", "verb names");
 
-	is_int(fs_control_path("/mnt/a-b/c.d", NULL, true, &p), 0, "a system socket's path");
+	is_int(control_path("/mnt/a-b/c.d", NULL, true, &p), 0, "a system socket's path");
 	is_str(p, "/run/artifactfs/mnt-a\\x2db-c.d.sock", "... escaped as systemd-escape --path");
 	free(p);
-	is_int(fs_control_path("/", NULL, true, &p), 0, "the root");
+	is_int(control_path("/", NULL, true, &p), 0, "the root");
 	is_str(p, "/run/artifactfs/-.sock", "... is '-'");
 	free(p);
-	is_int(fs_control_path("/m/.x", NULL, true, &p), 0, "a dot");
+	is_int(control_path("/m/.x", NULL, true, &p), 0, "a dot");
 	is_str(p, "/run/artifactfs/m-.x.sock", "... inside is kept");
 	free(p);
-	is_int(fs_control_path("/mnt", "/var/cache/af", false, &p), 0, "a user's socket");
+	is_int(control_path("/mnt", "/var/cache/af", false, &p), 0, "a user's socket");
 	is_str(p, "/var/cache/af/control.sock", "... is in the store");
 	free(p);
-	is_int(fs_control_path("mnt", "/s", false, &p), -EINVAL, "a relative mount point is refused");
-	is_int(fs_control_path("/mnt", NULL, false, &p), -EINVAL, "a user's socket needs the store");
+	is_int(control_path("mnt", "/s", false, &p), -EINVAL, "a relative mount point is refused");
+	is_int(control_path("/mnt", NULL, false, &p), -EINVAL, "a user's socket needs the store");
 	memset(big, 'a', 200);
 	big[0] = '/';
 	big[200] = '\0';
-	is_int(fs_control_path(big, NULL, true, &p), -ENAMETOOLONG, "too long for an address");
+	is_int(control_path(big, NULL, true, &p), -ENAMETOOLONG, "too long for an address");
 }
 
 int main(void)

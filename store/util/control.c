@@ -1,11 +1,11 @@
 /*
- * control-proto.c - the control socket's path and its request parser
+ * control.c - the control socket's path and its request parser
  *
- * FUSE-free and free of the daemon's state: artifactctl links it to find
- * the socket by the daemon's rule, tests/unit/test-fs.c checks it, and the
- * parser is the one function that reads bytes a client sent.
+ * Free of the daemon's state: the daemon (fs/control.c) and artifactctl
+ * find the socket by this one rule, tests/unit/test-fs.c checks it, and
+ * the parser is the one function that reads bytes a client sent.
  */
-#include "fs/fs.h"
+#include "store/util/control.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,9 +14,9 @@
 #include <sys/un.h>
 
 static const char *const verbs[] = {
-	[FS_CONTROL_STATUS] = "status",
-	[FS_CONTROL_METRICS] = "metrics",
-	[FS_CONTROL_RELOAD] = "reload",
+	[CONTROL_STATUS] = "status",
+	[CONTROL_METRICS] = "metrics",
+	[CONTROL_RELOAD] = "reload",
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
@@ -66,7 +66,7 @@ static int escape_path(const char *p, char *out, size_t n)
 	return 0;
 }
 
-int fs_control_path(const char *mountpoint, const char *store_dir, bool system, char **ret)
+int control_path(const char *mountpoint, const char *store_dir, bool system, char **ret)
 {
 	char esc[SUN_PATH_MAX];
 	int r;
@@ -77,17 +77,17 @@ int fs_control_path(const char *mountpoint, const char *store_dir, bool system, 
 		r = escape_path(mountpoint, esc, sizeof(esc));
 		if (r < 0)
 			return r;
-		if (strlen(FS_CONTROL_DIR) + 1 + strlen(esc) + 5 >= SUN_PATH_MAX)
+		if (strlen(CONTROL_DIR) + 1 + strlen(esc) + 5 >= SUN_PATH_MAX)
 			return -ENAMETOOLONG;
-		if (asprintf(ret, "%s/%s.sock", FS_CONTROL_DIR, esc) < 0)
+		if (asprintf(ret, "%s/%s.sock", CONTROL_DIR, esc) < 0)
 			return -ENOMEM;
 		return 0;
 	}
 	if (!store_dir || !*store_dir)
 		return -EINVAL;
-	if (strlen(store_dir) + 1 + strlen(FS_CONTROL_NAME) >= SUN_PATH_MAX)
+	if (strlen(store_dir) + 1 + strlen(CONTROL_NAME) >= SUN_PATH_MAX)
 		return -ENAMETOOLONG;
-	if (asprintf(ret, "%s/%s", store_dir, FS_CONTROL_NAME) < 0)
+	if (asprintf(ret, "%s/%s", store_dir, CONTROL_NAME) < 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -97,11 +97,11 @@ static bool blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-int fs_control_parse(const char *buf, size_t len, enum fs_control_verb *ret, const char **errmsg)
+int control_parse(const char *buf, size_t len, enum control_verb *ret, const char **errmsg)
 {
 	size_t b = 0, e = len, i, k;
 
-	if (len >= FS_CONTROL_MAX) {
+	if (len >= CONTROL_MAX) {
 		*errmsg = "request too long";
 		return -EINVAL;
 	}
@@ -137,7 +137,7 @@ int fs_control_parse(const char *buf, size_t len, enum fs_control_verb *ret, con
 	}
 	for (k = 0; k < N_VERBS; k++) {
 		if (strlen(verbs[k]) == e - b && memcmp(verbs[k], buf + b, e - b) == 0) {
-			*ret = (enum fs_control_verb)k;
+			*ret = (enum control_verb)k;
 			return 0;
 		}
 	}
@@ -145,12 +145,28 @@ int fs_control_parse(const char *buf, size_t len, enum fs_control_verb *ret, con
 	return -EINVAL;
 }
 
-bool fs_control_owner_only(enum fs_control_verb verb)
+bool control_owner_only(enum control_verb verb)
 {
-	return verb == FS_CONTROL_RELOAD;
+	return verb == CONTROL_RELOAD;
 }
 
-const char *fs_control_verb_name(enum fs_control_verb verb)
+const char *control_verb_name(enum control_verb verb)
 {
 	return (unsigned)verb < N_VERBS ? verbs[verb] : NULL;
+}
+
+void control_mountinfo_unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
 }

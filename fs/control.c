@@ -245,13 +245,22 @@ static json_t *error_doc(const char *msg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-/* Read one request (up to its newline or EOF) into buf; its length, or -errno. */
+/*
+ * Read one request (up to its newline or EOF) into buf; its length, or
+ * -errno (-ETIMEDOUT after IO_TIMEOUT_S in all, however slowly the bytes
+ * trickle in: each recv() is bounded by SO_RCVTIMEO, the whole by this).
+ */
 static ssize_t read_request(int fd, char *buf, size_t size)
 {
+	struct timespec t0, t;
 	size_t len = 0;
 	ssize_t r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (len < size) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec > IO_TIMEOUT_S)
+			return -ETIMEDOUT;
 		r = recv(fd, buf + len, size - len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -312,6 +312,13 @@ static void serve(struct fs *fs, int fd)
 	}
 	reply(fd, doc);
 	json_decref(doc);
+	/*
+	 * Unread bytes (a request too long) would make close() reset the
+	 * connection and lose the answer: end our side, drop what is queued.
+	 */
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
 }
 
 static void *control_thread(void *arg)

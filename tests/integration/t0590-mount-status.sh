@@ -160,6 +160,20 @@ i=0
 while [ ! -e "$TEST_TMP/S.done" ] && [ $i -lt 400 ]; do i=$((i + 1)); sleep 0.05; done
 ok "the reader was answered after the release" test -e "$TEST_TMP/S.done"
 
+# --- malformed requests get an answer, the daemon goes on ---------------------------------
+ask_raw() {	# ask_raw BYTES-EXPRESSION: send it, print the answer
+	"$PY" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(eval(sys.argv[2]))
+print(s.makefile().read().strip())' "$sock" "$1"
+}
+is "an unknown request" "$(ask_raw 'b"hello\n"')" \
+	'{"ok":false,"error":"unknown request (status, metrics, reload)"}'
+is "a request too long (5000 bytes)" "$(ask_raw 'b"x" * 5000')" '{"ok":false,"error":"request too long"}'
+is "two lines" "$(ask_raw 'b"status\nreload\n"')" '{"ok":false,"error":"more than one line"}'
+ok "the daemon still answers" exit_is 0 ctl status "$mnt"
+
 # --- the owner only ----------------------------------------------------------------------------
 ok "another user cannot even connect (mode 0600)" exit_is 5 as_nobody "$ARTIFACTCTL" status "$mnt"
 ok "... and is told so" grep -q "Permission denied" "$TEST_TMP/err"

@@ -185,13 +185,44 @@ static void on_change(void *arg, char what, const char *name)
 			      json_string(name));
 }
 
+static void on_setting(void *arg, const char *key)
+{
+	json_array_append_new(arg, json_string(key));
+}
+
+/*
+ * The settings of the config file that changed since start: none applies
+ * while mounted (only the Artifacts.toml files are read again), so each is
+ * named in the answer.  NULL on ENOMEM.
+ */
+static json_t *config_changes(struct fs *fs)
+{
+	struct fs_config now;
+	char *msg = NULL;
+	json_t *o;
+	int r;
+
+	if (!fs->file_cfg)
+		return json_pack("{s:n, s:[]}", "config", "needs_remount");
+	fs_config_init(&now);
+	r = fs_config_load_file(&now, fs->cfg->config_file, &msg);
+	o = json_pack("{s:s, s:[]}", "config", fs->cfg->config_file, "needs_remount");
+	if (o && r < 0)
+		json_object_set_new(o, "config_error", json_string(msg ? msg : strerror(-r)));
+	else if (o)
+		fs_config_diff(fs->file_cfg, &now, on_setting, json_object_get(o, "needs_remount"));
+	free(msg);
+	fs_config_release(&now);
+	return o;
+}
+
 /* reload: the Artifacts.toml files again, and what changed. */
 static json_t *reload_doc(struct fs *fs)
 {
 	struct changes ch = { json_array(), json_array(), json_array() };
 	struct fs_names *names;
 	char *msg = NULL;
-	json_t *doc;
+	json_t *doc, *cc;
 	int r;
 
 	if (!ch.added || !ch.removed || !ch.changed) {
@@ -210,6 +241,12 @@ static json_t *reload_doc(struct fs *fs)
 			"names", (json_int_t)fs_names_count(names), "added", ch.added,
 			"removed", ch.removed, "changed", ch.changed);
 	fs_names_unref(names);
+	cc = doc ? config_changes(fs) : NULL;
+	if (doc && (!cc || json_object_update(doc, cc) < 0)) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	json_decref(cc);
 out:
 	json_decref(ch.added);
 	json_decref(ch.removed);

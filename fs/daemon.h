@@ -120,6 +120,11 @@ struct fs_reload {
 
 struct fs {
 	struct fs_config *cfg;
+	/*
+	 * The config file alone as it was read at start (NULL: none), against
+	 * which a reload tells the settings changed since (control.c).
+	 */
+	struct fs_config *file_cfg;
 	struct store *store;
 	struct platform *host;
 	struct fuse_session *se;

@@ -77,6 +77,14 @@ const char *fs_config_store(const struct fs_config *c);
  */
 int fs_config_set(struct fs_config *c, const char *key, const char *value, const char **errmsg);
 
+/*
+ * fs_config_diff - call fn(arg, key) for every setting whose value differs
+ * between a and b, in the order of artifactfs.toml(5) (config= itself is
+ * not compared).  Not thread-safe on a or b.
+ */
+void fs_config_diff(const struct fs_config *a, const struct fs_config *b,
+		    void (*fn)(void *arg, const char *key), void *arg);
+
 /* fs_config_known - whether key is a setting of artifactfs (not FUSE's). */
 bool fs_config_known(const char *key);
 

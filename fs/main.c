@@ -391,7 +391,7 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fs_installer inst;
 	struct opt_list ol = { 0 };
-	struct fs_config cfg;
+	struct fs_config cfg, file_cfg;
 	struct fs fs;
 	char *msg = NULL, *source = NULL, *store_path_abs = NULL, fsname[PATH_MAX + 16];
 	bool mounted = false;
@@ -436,6 +436,14 @@ int main(int argc, char **argv)
 	}
 	if (apply_options(&cfg, &ol) < 0)
 		goto out;
+	if (cfg.config_file) {
+		/* What the file alone said, for reload's list of changes (control.c). */
+		fs_config_init(&file_cfg);
+		if (fs_config_load_file(&file_cfg, cfg.config_file, &msg) == 0)
+			fs.file_cfg = &file_cfg;
+		free(msg);
+		msg = NULL;
+	}
 	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
 		goto out;
 	fs.mountpoint = opts.mountpoint;	/* absolute: fuse_parse_cmdline() resolved it */
@@ -585,5 +593,7 @@ out:
 	free(ol.kv);
 	fuse_opt_free_args(&args);
 	fs_config_release(&cfg);
+	if (fs.file_cfg)
+		fs_config_release(fs.file_cfg);
 	return ret;
 }

@@ -586,6 +586,10 @@ int cmd_reload(int argc, char **argv)
 		print_names("added", json_object_get(doc, "added"));
 		print_names("removed", json_object_get(doc, "removed"));
 		print_names("changed", json_object_get(doc, "changed"));
+		if (json_string_value(json_object_get(doc, "config_error")))
+			printf("config file %s: %s\n", str(doc, "config"), str(doc, "config_error"));
+		print_names("not applied, need a remount",
+			    json_object_get(doc, "needs_remount"));
 		json_decref(doc);
 	}
 	if (fflush(stdout) != 0)

@@ -183,8 +183,9 @@ ok "without a daemon: exit status 5" exit_is 5 ctl status --socket "$sock" --sto
 ok "... saying so and what the store tells" sh -c 'grep -q "no daemon answers" "$1/err" &&
 	grep -q "installed    4 artifacts" "$1/out"' sh "$TEST_TMP"
 
-# control_group=: status for the group, reload still the owner's.
-mount_artifactfs "$mnt" -o "$opts,control_group=nogroup" || skip_all "second mount failed"
+# control_group= (from a config file): status for the group, reload still the owner's.
+printf 'control_group = "nogroup"\nretry_after = 5\n' >"$TEST_TMP/af.toml"
+mount_artifactfs "$mnt" -o "$opts,config=$TEST_TMP/af.toml" || skip_all "second mount failed"
 wait_socket
 ok "control_group: mode 0660 and the group" test "$(stat -c '%a %G' "$sock")" = "660 nogroup"
 ok "a member of the group reads the status" exit_is 0 as_nobody "$ARTIFACTCTL" status "$mnt"
@@ -193,6 +194,14 @@ ok "but reload is refused to it" exit_is 1 as_nobody "$ARTIFACTCTL" reload "$mnt
 ok "... with a clear answer" grep -q "'reload' is for the daemon's owner (uid 0) and root only; you are uid 65534" "$TEST_TMP/err"
 ok "the refusal is logged" grep -q "control: 'reload' refused to uid 65534" "$TEST_TMP/fs.log"
 ok "root may reload" exit_is 0 ctl reload "$mnt"
+ok "... and nothing of the config file changed" sh -c '! grep -q "need a remount" "$1"' sh "$TEST_TMP/out"
+printf 'control_group = "nogroup"\nretry_after = 7\njobs = 2\n' >"$TEST_TMP/af.toml"
+ok "reload after an edit of the config file" exit_is 0 ctl reload "$mnt"
+is "... names the settings that need a remount" "$(grep remount "$TEST_TMP/out")" \
+	"not applied, need a remount: jobs retry_after"
+is "... in --json too" "$(ctl reload --json "$mnt" | "$PY" -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["config"] == sys.argv[1], d["needs_remount"])' "$TEST_TMP/af.toml")" "True ['jobs', 'retry_after']"
 unmount_artifactfs
 ok "an unknown control_group stops the start" sh -c '! "$1" -f "$2" -o "$3,control_group=no-such-group-x" 2>"$4/cg.err" &&
 	grep -q "control_group .no-such-group-x. is no group" "$4/cg.err"' sh "$ARTIFACTFS" "$mnt" "$opts" "$TEST_TMP"

@@ -637,6 +637,45 @@ static void test_control_proto(void)
 	is_int(control_path(big, NULL, true, &p), -ENAMETOOLONG, "too long for an address");
 }
 
+/* fs_config_diff names exactly the settings that differ. */
+static void diff_key(void *arg, const char *key)
+{
+	char *buf = arg;
+
+	strcat(buf, key);
+	strcat(buf, " ");
+}
+
+static void test_config_diff(void)
+{
+	struct fs_config a, b;
+	const char *why;
+	char buf[256] = "";
+
+	fs_config_init(&a);
+	fs_config_init(&b);
+	fs_config_diff(&a, &b, diff_key, buf);
+	is_str(buf, "", "two default configs do not differ");
+	fs_config_set(&a, "toml", "/x/Artifacts.toml", &why);
+	fs_config_set(&b, "toml", "/x/Artifacts.toml", &why);
+	fs_config_set(&b, "jobs", "8", &why);
+	fs_config_set(&b, "quota", "1G", &why);
+	fs_config_set(&b, "offline", NULL, &why);
+	fs_config_set(&b, "control_group", "adm", &why);
+	fs_config_set(&b, "install_timeout", "30", &why);
+	fs_config_diff(&a, &b, diff_key, buf);
+	is_str(buf, "jobs install_timeout quota offline control_group ",
+	       "every changed setting, of each type, in table order");
+	buf[0] = '\0';
+	fs_config_set(&b, "toml", "/y/Artifacts.toml", &why);
+	fs_config_set(&a, "config", "/etc/a.toml", &why);
+	fs_config_diff(&a, &b, diff_key, buf);
+	ok(strncmp(buf, "toml ", 5) == 0 && !strstr(buf, "config "),
+	   "a list that grew differs; config= is not compared: %s", buf);
+	fs_config_release(&a);
+	fs_config_release(&b);
+}
+
 int main(void)
 {
 	fs_log_open(true, false);
@@ -647,5 +686,6 @@ int main(void)
 	test_slow_defaults();
 	test_stats();
 	test_control_proto();
+	test_config_diff();
 	return tap_done();
 }

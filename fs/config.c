@@ -51,6 +51,7 @@ void fs_config_release(struct fs_config *c)
 	free_list(c->tags, c->n_tags);
 	free(c->pkg_server);
 	free(c->ca_file);
+	free(c->control_group);
 	fs_config_init(c);
 }
 
@@ -156,6 +157,7 @@ static const struct setting settings[] = {
 	{ "offline", S_BOOL, F(offline), 0, 0, BOOL },
 	{ "ignore_hashes", S_BOOL, F(ignore_hashes), 0, 0, BOOL },
 	{ "overmount", S_BOOL, F(overmount), 0, 0, BOOL },
+	{ "control_group", S_STRING, F(control_group), 0, 0, "a group name or number" },
 };
 
 static const struct setting *find_setting(const char *key)
@@ -495,4 +497,52 @@ out:
 const char *fs_config_store(const struct fs_config *c)
 {
 	return c->store_dir ? c->store_dir : DEFAULT_STORE;
+}
+
+/* Whether setting s has the same value in a and b. */
+static bool same_value(const struct setting *s, const struct fs_config *a,
+		       const struct fs_config *b)
+{
+	const char *pa = (const char *)a + s->off, *pb = (const char *)b + s->off;
+	const char *sa, *sb;
+	char *const *la, *const *lb;
+	size_t na, nb, i;
+
+	switch (s->type) {
+	case S_STRING:
+		sa = *(char *const *)pa;
+		sb = *(char *const *)pb;
+		return (!sa && !sb) || (sa && sb && strcmp(sa, sb) == 0);
+	case S_LIST:
+		la = *(char **const *)pa;
+		lb = *(char **const *)pb;
+		na = s->off == F(tags) ? a->n_tags : a->n_tomls;
+		nb = s->off == F(tags) ? b->n_tags : b->n_tomls;
+		if (na != nb)
+			return false;
+		for (i = 0; i < na; i++)
+			if (strcmp(la[i], lb[i]) != 0)
+				return false;
+		return true;
+	case S_INT:
+	case S_PERCENT:
+		return *(const unsigned *)pa == *(const unsigned *)pb;
+	case S_DURATION:
+		return *(const double *)pa == *(const double *)pb;
+	case S_SIZE:
+		return *(const uint64_t *)pa == *(const uint64_t *)pb;
+	case S_BOOL:
+		return *(const bool *)pa == *(const bool *)pb;
+	}
+	return true;
+}
+
+void fs_config_diff(const struct fs_config *a, const struct fs_config *b,
+		    void (*fn)(void *arg, const char *key), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(settings) / sizeof(settings[0]); i++)
+		if (settings[i].off != F(config_file) && !same_value(&settings[i], a, b))
+			fn(arg, settings[i].key);
 }

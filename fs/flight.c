@@ -47,6 +47,7 @@ struct flight {
 	double started;		/* monotonic seconds the install began, 0 = queued */
 	uint64_t bytes, total;	/* progress of the running download */
 	char *url;		/* ... and its URL, or NULL */
+	char name[256];		/* the running install's name, or "" */
 };
 
 struct fs_flights {
@@ -139,6 +140,7 @@ static void *worker(void *arg)
 		memcpy(hash, fl->hash, sizeof(hash));
 		req = fl->req;
 		fl->req = NULL;
+		snprintf(fl->name, sizeof(fl->name), "%s", req && req->name ? req->name : "");
 		pthread_mutex_unlock(&f->lock);
 
 		msg = NULL;
@@ -483,4 +485,47 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash)
 		state = "failed";
 	pthread_mutex_unlock(&f->lock);
 	return state;
+}
+
+int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),
+		       void *arg)
+{
+	struct fs_flight_info *v = NULL, *nv;
+	struct flight *fl;
+	size_t n = 0, cap = 0, i;
+	double now;
+	int r = 0, err = 0;
+
+	pthread_mutex_lock(&f->lock);
+	now = clock_now(f);
+	for (fl = f->flights; fl; fl = fl->next) {
+		if (!fl->queued && !fl->running)
+			continue;	/* a remembered failure */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		memcpy(v[n].hash, fl->hash, sizeof(v[n].hash));
+		v[n].running = fl->running;
+		if (fl->running) {
+			snprintf(v[n].name, sizeof(v[n].name), "%s", fl->name);
+			snprintf(v[n].url, sizeof(v[n].url), "%s", fl->url ? fl->url : "");
+			v[n].bytes = fl->bytes;
+			v[n].total = fl->total;
+			v[n].age = now - fl->started;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&f->lock);
+	/* The callbacks run outside the lock: they may take their time. */
+	for (i = 0; r == 0 && i < n; i++)
+		r = fn(&v[i], arg);
+	free(v);
+	return r ? r : err;
 }

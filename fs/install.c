@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char *one_line(const char *msg);
 
@@ -54,17 +55,51 @@ static char *one_line(const char *msg)
 	return out;
 }
 
-/* An install's progress goes to its flight, for the message of an install_timeout. */
+/*
+ * An install's progress goes to its flight, for the message of an
+ * install_timeout, and to the bytes_downloaded counter as it grows: now is
+ * the bytes of the current URL so far, so a new URL (or a restart of one,
+ * now going back) starts from 0.
+ */
 struct progress {
 	struct fs *fs;
 	const char *hash;
+	char url[512];			/* the last URL reported, truncated */
+	uint64_t now;			/* its bytes so far */
 };
 
 static void on_progress(void *arg, const char *url, uint64_t now, uint64_t total)
 {
 	struct progress *p = arg;
+	uint64_t before = 0;
 
+	if (url && strncmp(p->url, url, sizeof(p->url) - 1) == 0 && now >= p->now)
+		before = p->now;
+	else if (url)
+		snprintf(p->url, sizeof(p->url), "%s", url);
+	if (now > before)
+		fs_stats_add(&p->fs->stats, FS_STAT_DOWNLOADED, now - before);
+	p->now = now;
 	fs_flight_progress(p->fs->flights, p->hash, url, now, total);
+}
+
+/* count - count one finished install in fs->stats; a failure goes to the error ring too. */
+static void count(struct fs *fs, const char *name, const char *hash, const char *url, int r,
+		  const char *errmsg)
+{
+	char artifact[300];
+
+	if (r == 0) {
+		fs_stats_add(&fs->stats, FS_STAT_INSTALLS, 1);
+		return;
+	}
+	fs_stats_add(&fs->stats, FS_STAT_FAILURES, 1);
+	if (name && strcmp(name, hash) != 0)
+		snprintf(artifact, sizeof(artifact), "%s (%s)", name, hash);
+	else
+		snprintf(artifact, sizeof(artifact), "%s", hash);
+	fs_stats_error(&fs->stats, artifact, url, errmsg ? errmsg : strerror(-r),
+		       (int64_t)time(NULL));
 }
 
 /*
@@ -77,7 +112,7 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 {
 	struct fs_install *in = ctx;
 	struct fs *fs = in->fs;
-	struct progress prog = { fs, hash };
+	struct progress prog = { .fs = fs, .hash = hash };
 	struct fetch_options o = in->opts;
 	struct fetch_request req;
 	struct fetch *f = NULL;
@@ -125,6 +160,13 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 		       " bytes: refused", req.name, hash, fs->cfg->quota);
 out:
 	fetch_free(f);
+	/*
+	 * The last URL tried: the one that last made progress, else (nothing
+	 * came, e.g. a 404) the last source, which a failure has tried.
+	 */
+	if (!prog.url[0] && ir && ir->n_sources)
+		snprintf(prog.url, sizeof(prog.url), "%s", ir->sources[ir->n_sources - 1].url);
+	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
 	if (r == 0)
 		fs_evict_quota(fs);
 	return r;

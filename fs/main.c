@@ -11,6 +11,7 @@
 #include "fs/daemon.h"
 #include "fetch/platform.h"
 #include "store/store.h"
+#include "store/util/control.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +64,7 @@ static const char usage_text[] =
 	"    offline[=BOOL]         serve only what is installed\n"
 	"    ignore_hashes[=BOOL]   install despite a tree hash mismatch (loud)\n"
 	"    overmount[=BOOL]       mount even where something is mounted already\n"
+	"    control_group=GROUP    open status and metrics of the control socket to GROUP\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
@@ -222,26 +224,6 @@ static int absolutize_tomls(struct fs_config *cfg)
 }
 
 /*
- * mountinfo_unescape - the kernel writes space, tab, newline and backslash
- * in /proc/self/mountinfo as \040, \011, \012 and \134: undo it in place.
- */
-static void mountinfo_unescape(char *s)
-{
-	char *o = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*o++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
-			s += 3;
-		} else {
-			*o++ = *s;
-		}
-	}
-	*o = '\0';
-}
-
-/*
  * mounted_at - whether something is mounted on the directory path (absolute,
  * symlinks resolved, as fuse_parse_cmdline() gives it): 1 with its type in
  * fstype ("fuse.artifactfs", "ext4"; the topmost of a stack), 0 when not.
@@ -272,7 +254,7 @@ static int mounted_at(const char *path, const struct stat *st, char *fstype, siz
 			mp = strtok_r(NULL, " ", &save);
 		if (!mp)
 			continue;
-		mountinfo_unescape(mp);
+		control_mountinfo_unescape(mp);
 		if (strcmp(mp, path) != 0)
 			continue;
 		while ((sep = strtok_r(NULL, " ", &save)) && strcmp(sep, "-") != 0)
@@ -409,15 +391,17 @@ int main(int argc, char **argv)
 	struct fuse_loop_config *loop = NULL;
 	struct fs_installer inst;
 	struct opt_list ol = { 0 };
-	struct fs_config cfg;
+	struct fs_config cfg, file_cfg;
 	struct fs fs;
 	char *msg = NULL, *source = NULL, *store_path_abs = NULL, fsname[PATH_MAX + 16];
 	bool mounted = false;
+	gid_t gid;
 	size_t i;
 	int r, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
 	fs_reload_init(&fs);
+	fs_control_init(&fs);
 	memset(&opts, 0, sizeof(opts));
 	fs_config_init(&cfg);
 	for (i = 1; i < (size_t)argc; i++) {
@@ -452,14 +436,29 @@ int main(int argc, char **argv)
 	}
 	if (apply_options(&cfg, &ol) < 0)
 		goto out;
+	if (cfg.config_file) {
+		/* What the file alone said, for reload's list of changes (control.c). */
+		fs_config_init(&file_cfg);
+		if (fs_config_load_file(&file_cfg, cfg.config_file, &msg) == 0)
+			fs.file_cfg = &file_cfg;
+		free(msg);
+		msg = NULL;
+	}
 	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
 		goto out;
+	fs.mountpoint = opts.mountpoint;	/* absolute: fuse_parse_cmdline() resolved it */
+	if (cfg.control_group && fs_control_group(cfg.control_group, &gid) < 0) {
+		fprintf(stderr, "artifactfs: control_group '%s' is no group of this host\n",
+			cfg.control_group);
+		goto out;
+	}
 	if (absolutize_tomls(&cfg) < 0 || check_ca_file(&cfg) < 0)
 		goto out;
 	if (setup_host(&cfg, &fs.host) < 0)
 		goto out;
 	fs.cfg = &cfg;
 	r = fs_names_build(&cfg, fs.host, true, &fs.names, &msg);
+	fs.names_loaded = (int64_t)time(NULL);
 	if (r < 0) {
 		fprintf(stderr, "artifactfs: %s\n", msg ? msg : strerror(-r));
 		goto out;
@@ -489,6 +488,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.ino_lock, NULL);
 	pthread_mutex_init(&fs.pin_lock, NULL);
 	pthread_mutex_init(&fs.quota_lock, NULL);
+	fs_stats_init(&fs.stats);
 	if (fs_inode_init(&fs) < 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
@@ -540,6 +540,7 @@ int main(int argc, char **argv)
 	       opts.mountpoint, store_dir(fs.store));
 	fs_evict_quota(&fs);
 	fs_reload_start(&fs);
+	fs_control_start(&fs);
 
 	if (opts.singlethread) {
 		r = fuse_session_loop(fs.se);
@@ -563,6 +564,7 @@ int main(int argc, char **argv)
 	ret = r >= 0 ? 0 : 1;
 	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
 out:
+	fs_control_stop(&fs);
 	fs_reload_stop(&fs);
 	/* Running installs end or roll back; parked requests are answered. */
 	fs_flights_free(fs.flights);
@@ -575,6 +577,7 @@ out:
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
 	fs_inode_release(&fs);
+	fs_stats_release(&fs.stats);
 	fs_evict_release(&fs);
 	fs_install_release(&fs);
 	store_close(fs.store);
@@ -590,5 +593,7 @@ out:
 	free(ol.kv);
 	fuse_opt_free_args(&args);
 	fs_config_release(&cfg);
+	if (fs.file_cfg)
+		fs_config_release(fs.file_cfg);
 	return ret;
 }

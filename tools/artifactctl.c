@@ -27,6 +27,9 @@ static const struct command {
 	{ "index", cmd_index, "write one index.json of the tarballs published under a prefix" },
 	{ "gc", cmd_gc, "remove the artifacts no gc root refers to any more" },
 	{ "root", cmd_root, "add, remove or list the gc roots (Artifacts.toml files)" },
+	{ "status", cmd_status, "show the state of a running artifactfs daemon" },
+	{ "metrics", cmd_metrics, "print a running daemon's metrics for Prometheus" },
+	{ "reload", cmd_reload, "make a running daemon re-read its Artifacts.toml files" },
 };
 
 static void usage(FILE *f)

@@ -22,6 +22,7 @@ enum {
 	EXIT_MALFORMED = 2,	/* an input file is malformed (TOML, Artifacts.toml) */
 	EXIT_NOMATCH = 3,	/* no entry matches the platform */
 	EXIT_EXISTS = 4,	/* bind: the name or platform entry exists (no --force) */
+	EXIT_NODAEMON = 5,	/* status, metrics, reload: no daemon answers */
 	EXIT_USAGE = 64,	/* bad command line (sysexits.h EX_USAGE) */
 };
 
@@ -43,6 +44,9 @@ int cmd_publish(int argc, char **argv);
 int cmd_index(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_root(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 
 /*
  * Messages on stderr, "artifactctl: <text>", lowercase and without a final

@@ -6,12 +6,13 @@
 #
 # Completes the commands, the options of each command (from its --help),
 # file and directory arguments, the host triplet after --platform, and the
-# artifact names of the Artifacts.toml given before a NAME argument.
+# artifact names of the Artifacts.toml given before a NAME argument, and
+# directories for the MOUNTPOINT of status, metrics and reload.
 # tests/integration/t0800-contrib.sh checks that the commands and options
 # here are exactly those that "artifactctl --help" and "artifactctl COMMAND
 # --help" list: update both together.
 
-_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index gc root"
+_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index gc root status metrics reload"
 
 # _artifactctl_opts COMMAND [SUBCOMMAND]: the options of COMMAND.
 _artifactctl_opts() {
@@ -43,6 +44,8 @@ _artifactctl_opts() {
 		echo "-s --store -n --dry-run --grace --max-freed --depot --json -v --verbose" \
 			"-h --help"
 		;;
+	status | reload) echo "--socket --store --json -h --help" ;;
+	metrics) echo "--socket --store -h --help" ;;
 	root)
 		case $2 in
 		ls) echo "-s --store --json -h --help" ;;
@@ -65,7 +68,7 @@ _artifactctl_takes_arg() {
 		--ca-file | --connect-timeout | --low-speed-time | --timeout | --sources-from | \
 		-o | --output | --level | -u | --url | --sha256 | --size | --to | --public-url | \
 		-n | --name | -T | --toml | --endpoint | --region | --profile | --credentials | \
-		--part-size | --grace | --max-freed | --max-unpacked | --depot)
+		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket)
 		return 0
 		;;
 	esac
@@ -185,6 +188,10 @@ _artifactctl() {
 		elif ((n == 1)); then
 			mapfile -t COMPREPLY < <(compgen -W "$(_artifactctl_names "$first")" -- "$cur")
 		fi
+		;;
+	status | metrics | reload)
+		# MOUNTPOINT: a directory.
+		((n == 0)) && mapfile -t COMPREPLY < <(compgen -d -- "$cur")
 		;;
 	fetch)
 		if ((n == 0)); then

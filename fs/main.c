@@ -63,6 +63,9 @@ static const char usage_text[] =
 	"    offline[=BOOL]         serve only what is installed\n"
 	"    ignore_hashes[=BOOL]   install despite a tree hash mismatch (loud)\n"
 	"    overmount[=BOOL]       mount even where something is mounted already\n"
+	"    log_level=LEVEL        error, warning, info (default) or debug\n"
+	"    slow_install_log=SECS  log a request waiting longer than SECS for an\n"
+	"                           install (default 10; 0: never)\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
@@ -507,6 +510,8 @@ int main(int argc, char **argv)
 		fs_log_open(false, opts.debug);
 	else
 		fs_log_open(true, opts.debug);
+	if (!opts.debug)
+		fs_log_set_level(cfg.log_level);
 
 	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)
@@ -536,6 +541,7 @@ int main(int argc, char **argv)
 		fs_log(FS_LOG_ERR, "cannot start install workers: %s", strerror(-r));
 		goto out;
 	}
+	fs_flights_set_slow_log(fs.flights, cfg.slow_install_log);
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
 	fs_evict_quota(&fs);

@@ -165,6 +165,7 @@ static void test_flights(void)
 	struct fs_installer inst = { stub_install, &s };
 	struct fs_flights *f;
 	struct result r = { 0 }, r2 = { 0 };
+	char *msg;
 	int i, ok32 = 1;
 
 	ok(fs_flights_new(4, 0.3, 600, &inst, &f) == 0, "flights start with 4 workers");
@@ -203,6 +204,10 @@ static void test_flights(void)
 	is_int(atomic_load(&r2.errors), 5, "a failed install fails all its waiters");
 	is_int(atomic_load(&r2.last_err), -EIO, "with -EIO");
 	is_str(fs_flight_state(f, h2), "failed", "state is failed within retry_after");
+	msg = fs_flight_error(f, h2);
+	is_str(msg, "stub failure", "the flight keeps the failure's message");
+	free(msg);
+	ok(fs_flight_error(f, h1) == NULL, "a hash that did not fail has none");
 	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), -EIO,
 	       "within retry_after a new request fails at once");
 	is_int(atomic_load(&s.installs), 1, "without another install");
@@ -214,6 +219,7 @@ static void test_flights(void)
 	       "after retry_after a request is queued");
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.errors), 0, "and the retry succeeds");
+	ok(fs_flight_error(f, h2) == NULL, "a success forgets the failure's message");
 	is_int(atomic_load(&s.installs), 2, "with a second install");
 
 	/*
@@ -247,6 +253,7 @@ static void test_flights_leave(void)
 	struct fs_flights *f;
 	struct result r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
 	int k1, k2, k3;
+	uint64_t bytes, total;
 	void *arg = NULL;
 
 	ok(fs_flights_new(2, 0, 0.3, &inst, &f) == 0, "flights with install_timeout 0.3 s");
@@ -258,7 +265,13 @@ static void test_flights_leave(void)
 	is_int(fs_flight_cancel(f, &k1, &arg), 0, "... once");
 	is_int(fs_flight_cancel(f, NULL, &arg), 0, "a NULL key is never cancelled");
 	wait_running(&s, 1);
+	ok(fs_flight_get_progress(f, h1, &bytes, &total) == 1 && bytes == 0 && total == 0,
+	   "a running install's progress is 0/0 before its download");
 	fs_flight_progress(f, h1, "http://127.0.0.1/x.tar.gz", 10, 1000);
+	ok(fs_flight_get_progress(f, h1, &bytes, &total) == 1 && bytes == 10 && total == 1000,
+	   "... then what the download reported");
+	is_int(fs_flight_get_progress(f, h2, &bytes, &total), 0, "no progress without an install");
+	is_int((int)fs_flights_inflight(f), 1, "one install in flight");
 	advance_clock(f, 0.4);
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.calls), 1, "the other waiter is answered after install_timeout");
@@ -271,6 +284,7 @@ static void test_flights_leave(void)
 	wait_calls(&r3, 1);
 	is_int(atomic_load(&r3.last_err), 0, "a later waiter gets the finished install");
 	is_int(atomic_load(&s.installs), 1, "one install for all three");
+	is_int((int)fs_flights_inflight(f), 0, "none in flight after it");
 	fs_flights_free(f);	/* every thread joined: no callback can come later */
 	is_int(atomic_load(&r1.calls), 0, "the cancelled waiter is never called back");
 }
@@ -300,6 +314,13 @@ static void test_config(void)
 	ok(c.low_speed_time > 0.499 && c.low_speed_time < 0.501, "500ms is 0.5 s");
 	is_int(fs_config_set(&c, "timeout", "soon", &why), -EINVAL, "a bad duration is refused");
 	is_int(fs_config_set(&c, "offline", NULL, &why), 1, "offline is a flag");
+	is_int((int)c.log_level, FS_LOG_INFO, "log_level is info by default");
+	is_int(fs_config_set(&c, "log_level", "warning", &why), 1, "log_level=warning");
+	is_int((int)c.log_level, FS_LOG_WARNING, "... sets FS_LOG_WARNING");
+	is_int(fs_config_set(&c, "log_level", "loud", &why), -EINVAL, "log_level=loud refused");
+	is_str(why, "needs one of error, warning, info, debug", "... saying what it needs");
+	ok(c.slow_install_log == 10, "slow_install_log is 10 s by default");
+	is_int(fs_config_set(&c, "slow_install_log", "0", &why), 1, "slow_install_log=0");
 	ok(c.offline, "offline set");
 	ok(fs_parse_duration("2m", &d) == 0 && d == 120, "2m = 120 s");
 	{

@@ -53,6 +53,7 @@ void fs_config_release(struct fs_config *c)
 	free_list(c->tags, c->n_tags);
 	free(c->pkg_server);
 	free(c->ca_file);
+	free(c->control_group);
 	fs_config_init(c);
 }
 
@@ -211,6 +212,7 @@ static const struct setting settings[] = {
 	{ "offline", S_BOOL, F(offline), 0, 0, BOOL },
 	{ "ignore_hashes", S_BOOL, F(ignore_hashes), 0, 0, BOOL },
 	{ "overmount", S_BOOL, F(overmount), 0, 0, BOOL },
+	{ "control_group", S_STRING, F(control_group), 0, 0, "a group name or number" },
 	{ "log_level", S_LEVEL, F(log_level), 0, 0, "one of error, warning, info, debug" },
 	{ "slow_install_log", S_DURATION, F(slow_install_log), 0, YEAR, DURATION },
 };

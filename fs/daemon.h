@@ -7,6 +7,7 @@
  * them go one way (doc/internals/fs.md):
  *
  *   main.c    main and the options                         (no exports)
+ *   control.c the control socket: status, metrics, reload   fs_control_*
  *   ops.c     the FUSE operations table, the ops left      fs_ops
  *   dir.c     opendir, readdir(plus), releasedir           fs_dir_*
  *   xattr.c   getxattr, listxattr                          fs_xattr_*
@@ -18,7 +19,7 @@
  *   inode.c   the inode table and the descriptor graveyard fs_inode_*
  *
  * A file calls only files below it in this table (and the FUSE-free
- * ones of fs.h: names.c, flight.c, config.c, log.c), so the calls between
+ * ones of fs.h: names.c, flight.c, stats.c, config.c, log.c), so the calls between
  * fs/ files form no circle; a function pointer handed over as a callback
  * (the ops table, a parked request's resume, the flights' installer) is no
  * call.
@@ -99,6 +100,16 @@ struct fs_install {
 	char *triplet;			/* the host platform, owned */
 };
 
+/* The control socket and its thread (control.c). */
+struct fs_control {
+	int listen_fd;
+	int stop_fd[2];			/* a pipe: written to stop the thread */
+	pthread_t thread;
+	bool started;
+	char *path;			/* the socket, owned; NULL when there is none */
+	bool group_set;			/* control_group= given: status and metrics for it */
+};
+
 /* The maintenance thread (reload.c). */
 struct fs_reload {
 	int inotify_fd;
@@ -115,10 +126,13 @@ struct fs {
 	struct fs_flights *flights;
 	struct fs_install install;
 	struct fs_reload reload;
+	struct fs_control control;
 	struct timespec started;
 
-	pthread_mutex_t names_lock;	/* guards the names pointer only */
+	pthread_mutex_t names_lock;	/* guards names and names_loaded */
 	struct fs_names *names;
+	int64_t names_loaded;		/* when names was built, seconds since the epoch */
+	const char *mountpoint;		/* absolute; borrowed from main() */
 
 	pthread_mutex_t via_lock;	/* guards via */
 	struct fs_via via[FS_VIA_SLOTS];
@@ -134,6 +148,8 @@ struct fs {
 	struct fs_pin *pins;		/* open files per artifact */
 
 	pthread_mutex_t quota_lock;	/* one eviction at a time */
+
+	struct fs_stats stats;		/* counters since start, last errors (stats.c) */
 };
 
 /*
@@ -150,6 +166,33 @@ static inline void fs_reply_open(fuse_req_t req, int r, const struct fuse_file_i
 	else if (r < 0)
 		fuse_reply_err(req, r == -ENOSYS ? EIO : -r);
 }
+
+/* --- control.c: the control socket (artifactfs(8) CONTROL SOCKET) ------------------ */
+
+/*
+ * fs_control_init - no socket and no thread, so that fs_control_stop() may
+ * run on any exit path.  Call before anything fails.
+ *
+ * fs_control_start - create the socket (fs_control_path(): FS_CONTROL_DIR,
+ * made 0755, when running as root, else the store), mode 0600, or 0660 and
+ * chown'ed to control_group= when set; a live daemon's socket is never
+ * taken over, a stale one is replaced.  Start the thread that answers
+ * status, metrics and reload (owner and root only, by SO_PEERCRED).  Needs
+ * fs->mountpoint, fs->store, fs->cfg and, for reload, fs->se.  Logs the
+ * path, or a warning when it cannot (the mount then serves without one).
+ *
+ * fs_control_stop - stop and join the thread, close and unlink the socket;
+ * a no-op when it was not started.  Call from the thread that started it.
+ */
+void fs_control_init(struct fs *fs);
+void fs_control_start(struct fs *fs);
+void fs_control_stop(struct fs *fs);
+
+/*
+ * fs_control_group - the group id of control_group= name (a group name or
+ * a number) into *ret.  Returns 0 or -ENOENT.  Thread-safe.
+ */
+int fs_control_group(const char *name, gid_t *ret);
 
 /* --- ops.c ------------------------------------------------------------------- */
 
@@ -175,7 +218,8 @@ void fs_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /*
  * getxattr and listxattr of user.artifactfs.{hash,state,source,size,
  * progress,error} on artifact directories and user.artifactfs.{version,pid,
- * uptime,store,quota,used,inflight} on the mount root (ENODATA elsewhere);
+ * uptime,store,quota,used,hits,misses,installs,failures,inflight} on the
+ * mount root (ENODATA elsewhere);
  * listxattr lists exactly the names getxattr answers.  Each replies exactly
  * once.
  */
@@ -290,6 +334,18 @@ int fs_reload_catch_sighup(void);
 void fs_reload_init(struct fs *fs);
 void fs_reload_start(struct fs *fs);
 void fs_reload_stop(struct fs *fs);
+
+/*
+ * fs_reload_now - re-read the configured Artifacts.toml files now, as
+ * SIGHUP does (strict: a malformed file keeps the names being served), swap
+ * the snapshot in and make the kernel forget the names that changed.
+ * change(arg, what, name) (may be NULL) is called for each name: '+' added,
+ * '-' removed, '~' bound to another hash.  Returns 0, or -errno with
+ * *errmsg (may be NULL; malloc'ed, may be NULL) saying why.  Serialised
+ * with the other reloads; needs fs->se.  Thread-safe.
+ */
+int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char *name),
+		  void *arg, char **errmsg);
 
 /* --- install.c ------------------------------------------------------------------ */
 

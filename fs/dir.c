@@ -97,6 +97,8 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 		r = fs_park(fs, req, in->hash, resume_opendir, ino, NULL, fi);
 		return r < 0 ? r : 1;
 	}
+	if (may_park && in->kind != FS_ROOT)	/* not again when a parked opendir resumes */
+		fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

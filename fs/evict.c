@@ -165,6 +165,7 @@ void fs_evict_quota(struct fs *fs)
 	if (r == -ENOSPC)
 		fs_log(FS_LOG_WARNING, "quota: still above %u%% of the quota: the rest is in use",
 		       c->quota_low);
+	fs_stats_add(&fs->stats, FS_STAT_EVICTIONS, removed);
 	if (removed)
 		forget_removed(fs);
 out:

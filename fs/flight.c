@@ -48,7 +48,7 @@ struct flight {
 	double started;		/* monotonic seconds the install began, 0 = queued */
 	uint64_t bytes, total;	/* progress of the running download */
 	char *url;		/* ... and its URL, or NULL */
-	char *name;		/* the name of the running install's request, or NULL */
+	char name[256];		/* the running install's name, or "" */
 	char *error;		/* the last failure's message (one line), or NULL */
 };
 
@@ -109,7 +109,6 @@ static void flight_free(struct flight *fl)
 {
 	fs_install_req_free(fl->req);
 	free(fl->url);
-	free(fl->name);
 	free(fl->error);
 	free(fl);
 }
@@ -152,8 +151,7 @@ static void *worker(void *arg)
 		memcpy(hash, fl->hash, sizeof(hash));
 		req = fl->req;
 		fl->req = NULL;
-		free(fl->name);
-		fl->name = req && req->name ? strdup(req->name) : NULL;
+		snprintf(fl->name, sizeof(fl->name), "%s", req && req->name ? req->name : "");
 		pthread_mutex_unlock(&f->lock);
 
 		/* The installer logs the outcome (install.c); the flight keeps the failure. */
@@ -213,7 +211,7 @@ static void describe_progress(const struct flight *fl, double now, char *buf, si
 /* The name of fl's install for the log: the running request's, else the queued one's. */
 static const char *flight_name(const struct flight *fl)
 {
-	if (fl->running && fl->name)
+	if (fl->running && fl->name[0])
 		return fl->name;
 	if (fl->req && fl->req->name)
 		return fl->req->name;
@@ -599,4 +597,47 @@ unsigned fs_flights_inflight(struct fs_flights *f)
 			n++;
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),
+		       void *arg)
+{
+	struct fs_flight_info *v = NULL, *nv;
+	struct flight *fl;
+	size_t n = 0, cap = 0, i;
+	double now;
+	int r = 0, err = 0;
+
+	pthread_mutex_lock(&f->lock);
+	now = clock_now(f);
+	for (fl = f->flights; fl; fl = fl->next) {
+		if (!fl->queued && !fl->running)
+			continue;	/* a remembered failure */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				err = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		memcpy(v[n].hash, fl->hash, sizeof(v[n].hash));
+		v[n].running = fl->running;
+		if (fl->running) {
+			snprintf(v[n].name, sizeof(v[n].name), "%s", fl->name);
+			snprintf(v[n].url, sizeof(v[n].url), "%s", fl->url ? fl->url : "");
+			v[n].bytes = fl->bytes;
+			v[n].total = fl->total;
+			v[n].age = now - fl->started;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&f->lock);
+	/* The callbacks run outside the lock: they may take their time. */
+	for (i = 0; r == 0 && i < n; i++)
+		r = fn(&v[i], arg);
+	free(v);
+	return r ? r : err;
 }

@@ -47,6 +47,7 @@ struct fs_config {
 	uint64_t quota;			/* quota=SIZE in bytes; 0 = none */
 	unsigned quota_low;		/* quota_low=PERCENT: evict down to this share (default 75) */
 	uint64_t max_unpacked;		/* max_unpacked=SIZE: bytes an install writes; 0: built-in */
+	char *control_group;		/* control_group=GROUP: status and metrics for it too */
 	unsigned log_level;		/* log_level=: an enum fs_log_level (default FS_LOG_INFO) */
 	double slow_install_log;	/* slow_install_log=SECONDS a request waits before a
 					 * log line says so (default 10); 0 = never */
@@ -341,6 +342,161 @@ unsigned fs_flights_inflight(struct fs_flights *f);
 /* fs_flight_state - "pending" while an install of hash runs, "failed" in the
  * retry_after window after a failure, NULL otherwise (static strings). */
 const char *fs_flight_state(struct fs_flights *f, const char *hash);
+
+/* --- counters since start (stats.c) ---------------------------------------------- */
+
+/*
+ * What the daemon counts, each a lock-free atomic that only grows.
+ * What counts (doc/internals/fs.md "Counters"):
+ *   LOOKUPS      every lookup request of the kernel
+ *   HITS         a request into an artifact (a lookup inside its tree,
+ *                opendir, open) that found it installed
+ *   MISSES       such a request that had to wait for an install (parked)
+ *   INSTALLS     installs that succeeded
+ *   FAILURES     installs that failed
+ *   DOWNLOADED   bytes received from servers (every attempt, also failed ones)
+ *   SERVED       bytes of file data sent to the kernel (read replies)
+ *   EVICTIONS    artifacts removed from the store by the quota
+ * A request that runs again after its install (a resumed lookup, opendir,
+ * open) is not counted a second time.
+ */
+enum fs_stat {
+	FS_STAT_LOOKUPS,
+	FS_STAT_HITS,
+	FS_STAT_MISSES,
+	FS_STAT_INSTALLS,
+	FS_STAT_FAILURES,
+	FS_STAT_DOWNLOADED,
+	FS_STAT_SERVED,
+	FS_STAT_EVICTIONS,
+	FS_STAT_N
+};
+
+/* How many failures fs_stats keeps: the last ones, the oldest is dropped. */
+#define FS_STATS_ERRORS 8
+
+/* One failed install, as fs_stats_errors() copies it out (truncated strings). */
+struct fs_stats_error {
+	char artifact[300];		/* "name (hash)" or the hash */
+	char url[512];			/* the last URL tried, or "" */
+	char cause[512];		/* why, one line */
+	int64_t when;			/* seconds since the epoch */
+};
+
+struct fs_stats {
+	_Atomic uint64_t count[FS_STAT_N];
+	pthread_mutex_t err_lock;	/* guards err, n_err, next_err */
+	struct fs_stats_error err[FS_STATS_ERRORS];
+	unsigned n_err;			/* kept, at most FS_STATS_ERRORS */
+	unsigned next_err;		/* the slot the next error takes */
+	uint64_t total_err;		/* errors ever recorded */
+};
+
+/*
+ * fs_stats_init - every counter 0, no errors; fs_stats_release - free what
+ * init made (the mutex).  Not thread-safe: call before and after the
+ * threads that count.
+ */
+void fs_stats_init(struct fs_stats *s);
+void fs_stats_release(struct fs_stats *s);
+
+/* fs_stats_add - add n to counter which (< FS_STAT_N).  Lock-free; thread-safe. */
+void fs_stats_add(struct fs_stats *s, enum fs_stat which, uint64_t n);
+
+/* fs_stats_get - the value of counter which.  Lock-free; thread-safe. */
+uint64_t fs_stats_get(struct fs_stats *s, enum fs_stat which);
+
+/*
+ * fs_stats_name - the stable lower-case key of counter which, as the
+ * control socket's JSON and artifactctl show it ("lookups", "hits",
+ * "misses", "installs", "failures", "bytes_downloaded", "bytes_served",
+ * "evictions"); NULL when which is out of range.  Static string.
+ */
+const char *fs_stats_name(enum fs_stat which);
+
+/*
+ * fs_stats_error - remember one failed install: artifact (its name and
+ * hash as shown, may be NULL), url (the last URL tried, may be NULL), cause
+ * (may be NULL; only its first line is kept) and when (seconds since the
+ * epoch).  The strings are copied, truncated to the fields of struct
+ * fs_stats_error.  Does not count FS_STAT_FAILURES.  Thread-safe (a mutex).
+ */
+void fs_stats_error(struct fs_stats *s, const char *artifact, const char *url,
+		    const char *cause, int64_t when);
+
+/*
+ * fs_stats_errors - copy up to max of the kept errors into out, newest
+ * first.  Returns how many were copied.  Thread-safe (a mutex).
+ */
+size_t fs_stats_errors(struct fs_stats *s, struct fs_stats_error *out, size_t max);
+
+/* One install in flight, as fs_flights_foreach() shows it. */
+struct fs_flight_info {
+	char hash[41];
+	bool running;			/* false: queued for a worker */
+	char name[256];			/* the name it installs for, or "" (running only) */
+	char url[512];			/* the URL downloading now, or "" (truncated) */
+	uint64_t bytes;			/* bytes of that URL so far */
+	uint64_t total;			/* its size, or 0 when unknown */
+	double age;			/* seconds since the install began (running only) */
+};
+
+/*
+ * fs_flights_foreach - call fn(info, arg) for every install queued or
+ * running, from a copy taken under the flights' lock (fn runs outside it,
+ * may block, and must not keep info).  A non-zero return of fn stops the
+ * walk and is returned.  Returns 0, fn's value, or -ENOMEM (then fn saw
+ * only the flights copied).  Thread-safe.
+ */
+int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),
+		       void *arg);
+
+/* --- the control socket's path and requests (control-proto.c) ---------------------- */
+
+/*
+ * Also linked into artifactctl, which finds the socket by the same rule.
+ * The protocol (artifactfs(8) CONTROL SOCKET): the client sends one request
+ * line, at most FS_CONTROL_MAX bytes, and reads one JSON object until the
+ * daemon closes the connection.
+ */
+#define FS_CONTROL_DIR "/run/artifactfs"	/* the sockets of daemons run by root */
+#define FS_CONTROL_NAME "control.sock"		/* the socket in the store otherwise */
+#define FS_CONTROL_MAX 4096			/* bytes of a request, its newline included */
+
+/*
+ * fs_control_path - the control socket of the mount at mountpoint (an
+ * absolute path, as realpath(3) gives it): for a daemon run by root
+ * (system), FS_CONTROL_DIR/<escaped>.sock, where <escaped> is the mount
+ * point escaped as systemd-escape --path does ("/" -> "-", "/mnt/a-b" ->
+ * "mnt-a\x2db"); otherwise <store_dir>/FS_CONTROL_NAME (store_dir may be
+ * NULL when system).  *ret is malloc'ed.  Returns 0, -EINVAL (mountpoint
+ * not absolute, or store_dir missing), -ENAMETOOLONG (longer than a
+ * socket address holds, 107 bytes) or -ENOMEM.  Thread-safe.
+ */
+int fs_control_path(const char *mountpoint, const char *store_dir, bool system, char **ret);
+
+enum fs_control_verb {
+	FS_CONTROL_STATUS,		/* the daemon's state, read-only */
+	FS_CONTROL_METRICS,		/* the same document, for the metrics; read-only */
+	FS_CONTROL_RELOAD,		/* re-read the Artifacts.toml files; owner only */
+};
+
+/*
+ * fs_control_parse - parse one request: len bytes at buf (not necessarily
+ * NUL-terminated; any bytes), which must be exactly one verb ("status",
+ * "metrics", "reload"), optionally surrounded by blanks and ended by "\n"
+ * or "\r\n", and nothing else.  Returns 0 with *ret the verb, or -EINVAL
+ * with *errmsg (static) saying why: empty, too long (len >= FS_CONTROL_MAX),
+ * a NUL or control byte, more than one line or word, an unknown verb.
+ * Never reads beyond buf + len.  Thread-safe.
+ */
+int fs_control_parse(const char *buf, size_t len, enum fs_control_verb *ret, const char **errmsg);
+
+/* fs_control_owner_only - whether verb is for the daemon's owner (and root) only. */
+bool fs_control_owner_only(enum fs_control_verb verb);
+
+/* fs_control_verb_name - the verb's word ("status"), NULL when out of range. */
+const char *fs_control_verb_name(enum fs_control_verb verb);
 
 /* --- helpers ------------------------------------------------------------------ */
 

@@ -57,24 +57,31 @@ static char *one_line(const char *msg)
 
 /*
  * An install's progress goes to its flight (for the install_timeout and
- * slow_install_log messages and user.artifactfs.progress) and is kept for
- * the install's log line: the last URL and the bytes received from it.
+ * slow_install_log messages and user.artifactfs.progress), to the
+ * bytes_downloaded counter as it grows, and is kept for the install's log
+ * line: now is the bytes of the current URL so far, so a new URL (or a
+ * restart of one, now going back) starts from 0.
  */
 struct progress {
 	struct fs *fs;
 	const char *hash;
-	char url[1024];		/* the last URL read from; "" before any */
-	uint64_t bytes;		/* ... and its bytes so far */
+	char url[1024];		/* the last URL reported, truncated; "" before any */
+	uint64_t now;			/* its bytes so far */
 };
 
 static void on_progress(void *arg, const char *url, uint64_t now, uint64_t total)
 {
 	struct progress *p = arg;
+	uint64_t before = 0;
 
-	fs_flight_progress(p->fs->flights, p->hash, url, now, total);
-	if (url)
+	if (url && strncmp(p->url, url, sizeof(p->url) - 1) == 0 && now >= p->now)
+		before = p->now;
+	else if (url)
 		snprintf(p->url, sizeof(p->url), "%s", url);
-	p->bytes = now;
+	if (now > before)
+		fs_stats_add(&p->fs->stats, FS_STAT_DOWNLOADED, now - before);
+	p->now = now;
+	fs_flight_progress(p->fs->flights, p->hash, url, now, total);
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -101,8 +108,27 @@ static void log_outcome(const char *name, const char *hash, const struct progres
 		       hash, secs);
 	else
 		fs_log(FS_LOG_INFO, "installed '%s' (%s) from '%s': %" PRIu64 " bytes in %.2f s, "
-		       "%.0f bytes/s", name, hash, p->url, p->bytes, secs,
-		       secs > 0 ? (double)p->bytes / secs : (double)p->bytes);
+		       "%.0f bytes/s", name, hash, p->url, p->now, secs,
+		       secs > 0 ? (double)p->now / secs : (double)p->now);
+}
+
+/* count - count one finished install in fs->stats; a failure goes to the error ring too. */
+static void count(struct fs *fs, const char *name, const char *hash, const char *url, int r,
+		  const char *errmsg)
+{
+	char artifact[300];
+
+	if (r == 0) {
+		fs_stats_add(&fs->stats, FS_STAT_INSTALLS, 1);
+		return;
+	}
+	fs_stats_add(&fs->stats, FS_STAT_FAILURES, 1);
+	if (name && strcmp(name, hash) != 0)
+		snprintf(artifact, sizeof(artifact), "%s (%s)", name, hash);
+	else
+		snprintf(artifact, sizeof(artifact), "%s", hash);
+	fs_stats_error(&fs->stats, artifact, url, errmsg ? errmsg : strerror(-r),
+		       (int64_t)time(NULL));
 }
 
 /*
@@ -165,6 +191,7 @@ out:
 	log_outcome(req.name ? req.name : hash, hash, &prog, seconds_since(&t0), r,
 		    r < 0 ? *errmsg : NULL);
 	fetch_free(f);
+	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
 	if (r == 0)
 		fs_evict_quota(fs);
 	return r;

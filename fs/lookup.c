@@ -201,6 +201,8 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 			r = fs_park(fs, req, p->hash, resume_lookup, parent, name, NULL);
 			return r < 0 ? r : 1;
 		}
+		if (may_park)	/* not again when a parked lookup resumes */
+			fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
 		if (p->kind == FS_HASH)
 			store_touch(fs->store, p->hash);
 		return lookup_tree(fs, p, name, e);

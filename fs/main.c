@@ -416,11 +416,13 @@ int main(int argc, char **argv)
 	struct fs fs;
 	char *msg = NULL, *source = NULL, *store_path_abs = NULL, fsname[PATH_MAX + 16];
 	bool mounted = false;
+	gid_t gid;
 	size_t i;
 	int r, ret = 1;
 
 	memset(&fs, 0, sizeof(fs));
 	fs_reload_init(&fs);
+	fs_control_init(&fs);
 	memset(&opts, 0, sizeof(opts));
 	fs_config_init(&cfg);
 	for (i = 1; i < (size_t)argc; i++) {
@@ -457,12 +459,19 @@ int main(int argc, char **argv)
 		goto out;
 	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
 		goto out;
+	fs.mountpoint = opts.mountpoint;	/* absolute: fuse_parse_cmdline() resolved it */
+	if (cfg.control_group && fs_control_group(cfg.control_group, &gid) < 0) {
+		fprintf(stderr, "artifactfs: control_group '%s' is no group of this host\n",
+			cfg.control_group);
+		goto out;
+	}
 	if (absolutize_tomls(&cfg) < 0 || check_ca_file(&cfg) < 0)
 		goto out;
 	if (setup_host(&cfg, &fs.host) < 0)
 		goto out;
 	fs.cfg = &cfg;
 	r = fs_names_build(&cfg, fs.host, true, &fs.names, &msg);
+	fs.names_loaded = (int64_t)time(NULL);
 	if (r < 0) {
 		fprintf(stderr, "artifactfs: %s\n", msg ? msg : strerror(-r));
 		goto out;
@@ -492,6 +501,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.ino_lock, NULL);
 	pthread_mutex_init(&fs.pin_lock, NULL);
 	pthread_mutex_init(&fs.quota_lock, NULL);
+	fs_stats_init(&fs.stats);
 	if (fs_inode_init(&fs) < 0)
 		goto out;
 	clock_gettime(CLOCK_REALTIME, &fs.started);
@@ -546,6 +556,7 @@ int main(int argc, char **argv)
 	       opts.mountpoint, store_dir(fs.store));
 	fs_evict_quota(&fs);
 	fs_reload_start(&fs);
+	fs_control_start(&fs);
 
 	if (opts.singlethread) {
 		r = fuse_session_loop(fs.se);
@@ -569,6 +580,7 @@ int main(int argc, char **argv)
 	ret = r >= 0 ? 0 : 1;
 	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
 out:
+	fs_control_stop(&fs);
 	fs_reload_stop(&fs);
 	/* Running installs end or roll back; parked requests are answered. */
 	fs_flights_free(fs.flights);
@@ -581,6 +593,7 @@ out:
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
 	fs_inode_release(&fs);
+	fs_stats_release(&fs.stats);
 	fs_evict_release(&fs);
 	fs_install_release(&fs);
 	store_close(fs.store);

@@ -47,6 +47,7 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int r;
 
 	memset(&e, 0, sizeof(e));
+	fs_stats_add(&fs_of(req)->stats, FS_STAT_LOOKUPS, 1);
 	r = fs_lookup_entry(fs_of(req), req, parent, name, &e, true);
 	if (r != 1)
 		fs_lookup_reply(req, r, &e);
@@ -132,6 +133,8 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 		r = fs_park(fs, req, in->hash, resume_open, ino, NULL, fi);
 		return r < 0 ? r : 1;
 	}
+	if (may_park)	/* not again when a parked open resumes */
+		fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
 	fd = fs_inode_open(fs, in, O_RDONLY);
 	if (fd < 0)
 		return fd;
@@ -162,11 +165,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct fs *fs = fs_of(req);	/* req is gone once answered */
+	struct stat st;
 
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = (int)fi->fh;
 	buf.buf[0].pos = off;
-	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	/* The reply holds what the file has from off on, at most size (trees never change). */
+	if (fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE) == 0 &&
+	    fstat((int)fi->fh, &st) == 0 && off >= 0 && st.st_size > off)
+		fs_stats_add(&fs->stats, FS_STAT_SERVED,
+			     (uint64_t)st.st_size - (uint64_t)off < size ?
+			     (uint64_t)st.st_size - (uint64_t)off : size);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

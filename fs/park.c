@@ -152,6 +152,8 @@ int fs_park(struct fs *fs, fuse_req_t req, const char *hash, void (*resume)(stru
 	if (r < 0) {
 		fuse_req_interrupt_func(req, NULL, NULL);
 		free(p);
+	} else {
+		fs_stats_add(&fs->stats, FS_STAT_MISSES, 1);
 	}
 	return r;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -51,8 +52,12 @@ static void inval_name(struct fs *fs, const char *name)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 }
 
-/* Invalidate the kernel's dentries of every name that changed in a reload. */
-static void invalidate_changes(struct fs *fs, struct fs_names *old, struct fs_names *new)
+/*
+ * Invalidate the kernel's dentries of every name that changed in a reload,
+ * and tell change() (may be NULL) about each.
+ */
+static void invalidate_changes(struct fs *fs, struct fs_names *old, struct fs_names *new,
+			       void (*change)(void *, char, const char *), void *arg)
 {
 	const struct fs_name *a, *b;
 	size_t i;
@@ -60,37 +65,60 @@ static void invalidate_changes(struct fs *fs, struct fs_names *old, struct fs_na
 	for (i = 0; i < fs_names_count(old); i++) {
 		a = fs_names_at(old, i);
 		b = fs_names_find(new, a->name);
-		if (!b || strcmp(a->hash, b->hash) != 0)
+		if (!b || strcmp(a->hash, b->hash) != 0) {
 			inval_name(fs, a->name);
+			if (change)
+				change(arg, b ? '~' : '-', a->name);
+		}
 	}
 	for (i = 0; i < fs_names_count(new); i++) {
 		b = fs_names_at(new, i);
-		if (!fs_names_find(old, b->name))
+		if (!fs_names_find(old, b->name)) {
 			inval_name(fs, b->name);
+			if (change)
+				change(arg, '+', b->name);
+		}
 	}
 }
 
-static void reload(struct fs *fs)
+/* One reload at a time: SIGHUP, inotify and the control socket may ask at once. */
+static pthread_mutex_t reload_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char *name),
+		  void *arg, char **errmsg)
 {
 	struct fs_names *n = NULL, *old;
 	char *msg = NULL;
 	int r;
 
+	pthread_mutex_lock(&reload_lock);
 	/* Strict, as at start: a malformed edit keeps the names being served. */
 	r = fs_names_build(fs->cfg, fs->host, true, &n, &msg);
 	if (r < 0) {
 		fs_log(FS_LOG_ERR, "reload failed, keeping the old names: %s",
 		       msg ? msg : strerror(-r));
-		free(msg);
-		return;
+		if (errmsg)
+			*errmsg = msg;
+		else
+			free(msg);
+		goto out;
 	}
 	pthread_mutex_lock(&fs->names_lock);
 	old = fs->names;
 	fs->names = n;
+	fs->names_loaded = (int64_t)time(NULL);
 	pthread_mutex_unlock(&fs->names_lock);
-	invalidate_changes(fs, old, n);
+	invalidate_changes(fs, old, n, change, arg);
 	fs_names_unref(old);
 	fs_log(FS_LOG_NOTICE, "reloaded: %zu names", fs_names_count(n));
+out:
+	pthread_mutex_unlock(&reload_lock);
+	return r;
+}
+
+static void reload(struct fs *fs)
+{
+	fs_reload_now(fs, NULL, NULL, NULL);
 }
 
 static int sighup_fd = -1;

@@ -3,7 +3,7 @@
  * (user.artifactfs.hash), how far its install got (.state, .progress, .error),
  * where it came from or would come from (.source), its size (.size); of the
  * mount root, the daemon's figures (.version, .pid, .uptime, .store, .quota,
- * .used, .inflight)
+ * .used, .hits, .misses, .installs, .failures, .inflight)
  *
  * Every attribute has one value function; getxattr asks the one of the
  * name, listxattr asks every one of the inode's kind and lists the names
@@ -137,6 +137,32 @@ static int root_used(struct xattr_ctx *x, char *buf, size_t size)
 	return snprintf(buf, size, "%" PRIu64, st.bytes);
 }
 
+/* The counters since start (stats.c). */
+static int root_count(struct xattr_ctx *x, enum fs_stat which, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%" PRIu64, fs_stats_get(&x->fs->stats, which));
+}
+
+static int root_hits(struct xattr_ctx *x, char *buf, size_t size)
+{
+	return root_count(x, FS_STAT_HITS, buf, size);
+}
+
+static int root_misses(struct xattr_ctx *x, char *buf, size_t size)
+{
+	return root_count(x, FS_STAT_MISSES, buf, size);
+}
+
+static int root_installs(struct xattr_ctx *x, char *buf, size_t size)
+{
+	return root_count(x, FS_STAT_INSTALLS, buf, size);
+}
+
+static int root_failures(struct xattr_ctx *x, char *buf, size_t size)
+{
+	return root_count(x, FS_STAT_FAILURES, buf, size);
+}
+
 static int root_inflight(struct xattr_ctx *x, char *buf, size_t size)
 {
 	return snprintf(buf, size, "%u", fs_flights_inflight(x->fs->flights));
@@ -159,6 +185,10 @@ static const struct {
 	{ FS_ROOT, "user.artifactfs.store", root_store },
 	{ FS_ROOT, "user.artifactfs.quota", root_quota },
 	{ FS_ROOT, "user.artifactfs.used", root_used },
+	{ FS_ROOT, "user.artifactfs.hits", root_hits },
+	{ FS_ROOT, "user.artifactfs.misses", root_misses },
+	{ FS_ROOT, "user.artifactfs.installs", root_installs },
+	{ FS_ROOT, "user.artifactfs.failures", root_failures },
 	{ FS_ROOT, "user.artifactfs.inflight", root_inflight },
 };
 #define N_XATTRS (sizeof(xattrs) / sizeof(xattrs[0]))

@@ -95,7 +95,7 @@ mount_artifactfs "$mnt" -o "store=$store,toml=$TEST_TMP/Artifacts.toml,quota=64M
 	bail_out "mount failed"
 
 # --- the root's magic xattrs before anything was installed ------------------------------
-root_names="user.artifactfs.inflight user.artifactfs.pid user.artifactfs.quota user.artifactfs.store user.artifactfs.uptime user.artifactfs.used user.artifactfs.version"
+root_names="user.artifactfs.failures user.artifactfs.hits user.artifactfs.inflight user.artifactfs.installs user.artifactfs.misses user.artifactfs.pid user.artifactfs.quota user.artifactfs.store user.artifactfs.uptime user.artifactfs.used user.artifactfs.version"
 is "the root lists its xattrs, each readable" "$(listx "$mnt")" "$root_names"
 version=$("$ARTIFACTFS" --version | cut -d' ' -f2)
 is "version is the daemon's" "$(getx "$mnt" user.artifactfs.version)" "$version"
@@ -104,6 +104,9 @@ is "store is the store's path" "$(getx "$mnt" user.artifactfs.store)" "$(cd "$st
 is "quota in bytes" "$(getx "$mnt" user.artifactfs.quota)" "$quota"
 is "nothing used yet" "$(getx "$mnt" user.artifactfs.used)" 0
 is "nothing in flight" "$(getx "$mnt" user.artifactfs.inflight)" 0
+for c in hits misses installs failures; do
+	is "$c 0 at start" "$(getx "$mnt" user.artifactfs.$c)" 0
+done
 ok "uptime is whole seconds" sh -c 'case $1 in "" | *[!0-9]*) exit 1 ;; esac' - \
 	"$(getx "$mnt" user.artifactfs.uptime)"
 # Another user (the mount has allow_other) reads them with getfattr or the
@@ -135,6 +138,18 @@ for n in zlib tools docs; do
 	used=$((used + $(getx "$mnt/$h" user.artifactfs.size)))
 done
 is "used is the installed bytes" "$(getx "$mnt" user.artifactfs.used)" "$used"
+is "3 installs counted" "$(getx "$mnt" user.artifactfs.installs)" 3
+is "... each after a miss (its opendir waited)" "$(getx "$mnt" user.artifactfs.misses)" 3
+is "... no failure" "$(getx "$mnt" user.artifactfs.failures)" 0
+# Two opens of a file whose lookup the kernel caches: two hits, no miss.
+f=$(cd "$mnt/zlib/" && find . -type f | head -n 1)
+cat "$mnt/zlib/$f" >/dev/null
+hits=$(getx "$mnt" user.artifactfs.hits)
+cat "$mnt/zlib/$f" >/dev/null
+cat "$mnt/zlib/$f" >/dev/null
+is "2 opens of an installed file: 2 more hits" "$(getx "$mnt" user.artifactfs.hits)" $((hits + 2))
+is "... no more misses" "$(getx "$mnt" user.artifactfs.misses)" 3
+is "... no more installs" "$(getx "$mnt" user.artifactfs.installs)" 3
 frsize=$("$PY" -c 'import os,sys; print(os.statvfs(sys.argv[1]).f_frsize)' "$mnt")
 used_blocks=$(( (used + frsize - 1) / frsize * frsize ))
 set -- $(statfs "$mnt")
@@ -156,6 +171,7 @@ case $err in
 esac
 is "a failed artifact lists error, hash, source, state" "$(listx "$mnt/$small")" \
 	"user.artifactfs.error user.artifactfs.hash user.artifactfs.source user.artifactfs.state"
+is "1 failure counted" "$(getx "$mnt" user.artifactfs.failures)" 1
 
 # --- a stalled install: user.artifactfs.progress and the slow line ---------------------------
 reader "$mnt/slow/" >"$TEST_TMP/slow.out" 2>&1 &

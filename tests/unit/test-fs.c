@@ -8,6 +8,8 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -159,12 +161,34 @@ static void advance_clock(struct fs_flights *f, double seconds)
 static const char h1[] = "1111111111111111111111111111111111111111";
 static const char h2[] = "2222222222222222222222222222222222222222";
 
+/* What fs_flights_foreach() showed. */
+struct flights_seen {
+	int n, running;
+	uint64_t bytes, total;
+	char url[512];
+};
+
+static int count_flight(const struct fs_flight_info *i, void *arg)
+{
+	struct flights_seen *fi = arg;
+
+	fi->n++;
+	fi->running += i->running;
+	if (i->bytes) {
+		fi->bytes = i->bytes;
+		fi->total = i->total;
+		snprintf(fi->url, sizeof(fi->url), "%s", i->url);
+	}
+	return 0;
+}
+
 static void test_flights(void)
 {
 	struct stub s = { 0 };
 	struct fs_installer inst = { stub_install, &s };
 	struct fs_flights *f;
 	struct result r = { 0 }, r2 = { 0 };
+	struct flights_seen fi;
 	char *msg;
 	int i, ok32 = 1;
 
@@ -188,8 +212,18 @@ static void test_flights(void)
 	fs_flight_wait(f, h1, NULL, on_done, &r);
 	fs_flight_wait(f, h2, NULL, on_done, &r);
 	wait_running(&s, 2);
+	fs_flight_progress(f, h1, "http://h/one", 100, 1000);
+	memset(&fi, 0, sizeof(fi));
+	is_int(fs_flights_foreach(f, count_flight, &fi), 0, "foreach walks the flights");
+	ok(fi.n == 2 && fi.running == 2, "both running installs are listed (%d, %d)", fi.n,
+	   fi.running);
+	ok(fi.bytes == 100 && fi.total == 1000 && strcmp(fi.url, "http://h/one") == 0,
+	   "with their progress");
 	gate_set(&s, true);
 	wait_calls(&r, 2);
+	memset(&fi, 0, sizeof(fi));
+	fs_flights_foreach(f, count_flight, &fi);
+	is_int(fi.n, 0, "finished installs are not listed");
 	is_int(atomic_load(&s.installs), 2, "two hashes, two installs");
 	is_int(atomic_load(&s.max_running), 2, "and they ran at the same time");
 
@@ -489,6 +523,140 @@ static void test_slow_defaults(void)
 	is_int(fetch_deadline(&o, 640ull << 20), 7, "timeout= wins when set");
 }
 
+/* The counters and the ring of the last errors (stats.c). */
+struct stats_arg {
+	struct fs_stats *s;
+	int n;
+};
+
+static void *stats_adder(void *arg)
+{
+	struct stats_arg *a = arg;
+	int i;
+
+	for (i = 0; i < a->n; i++)
+		fs_stats_add(a->s, FS_STAT_SERVED, 3);
+	return NULL;
+}
+
+static void test_stats(void)
+{
+	struct fs_stats s;
+	struct fs_stats_error e[FS_STATS_ERRORS + 2];
+	struct stats_arg a;
+	pthread_t t[4];
+	char buf[64], big[2000];
+	size_t n;
+	int i;
+
+	fs_stats_init(&s);
+	for (i = 0; i < FS_STAT_N; i++)
+		if (fs_stats_get(&s, (enum fs_stat)i) != 0 || !fs_stats_name((enum fs_stat)i))
+			break;
+	is_int(i, FS_STAT_N, "every counter starts at 0 and has a name");
+	ok(strcmp(fs_stats_name(FS_STAT_DOWNLOADED), "bytes_downloaded") == 0 &&
+	   !fs_stats_name(FS_STAT_N), "names are the documented keys; out of range is NULL");
+	fs_stats_add(&s, FS_STAT_HITS, 2);
+	fs_stats_add(&s, FS_STAT_N, 5);	/* ignored */
+	is_int((long long)fs_stats_get(&s, FS_STAT_HITS), 2, "add counts");
+	is_int((long long)fs_stats_get(&s, FS_STAT_N), 0, "out of range reads 0");
+	a.s = &s;
+	a.n = 100000;
+	for (i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, stats_adder, &a);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	is_int((long long)fs_stats_get(&s, FS_STAT_SERVED), 4LL * 100000 * 3,
+	       "four threads adding at once lose nothing");
+
+	is_int((long long)fs_stats_errors(&s, e, FS_STATS_ERRORS), 0, "no errors at start");
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (i = 0; i < FS_STATS_ERRORS + 3; i++) {
+		snprintf(buf, sizeof(buf), "a%d", i);
+		fs_stats_error(&s, buf, i == 0 ? NULL : "http://h/x", i == 1 ? big :
+			       "cause\nsecond line", 1000 + i);
+	}
+	n = fs_stats_errors(&s, e, FS_STATS_ERRORS + 2);
+	is_int((long long)n, FS_STATS_ERRORS, "the ring keeps the last %d", FS_STATS_ERRORS);
+	snprintf(buf, sizeof(buf), "a%d", FS_STATS_ERRORS + 2);
+	ok(strcmp(e[0].artifact, buf) == 0 && e[0].when == 1000 + FS_STATS_ERRORS + 2,
+	   "newest first: %s", e[0].artifact);
+	snprintf(buf, sizeof(buf), "a%d", 3);
+	ok(strcmp(e[n - 1].artifact, buf) == 0, "oldest kept last: %s", e[n - 1].artifact);
+	ok(strcmp(e[0].cause, "cause") == 0 && strcmp(e[0].url, "http://h/x") == 0,
+	   "only the first line of the cause is kept");
+	n = fs_stats_errors(&s, e, 2);
+	is_int((long long)n, 2, "max bounds the copy");
+	fs_stats_release(&s);
+
+	fs_stats_init(&s);
+	fs_stats_error(&s, NULL, NULL, big, 7);
+	n = fs_stats_errors(&s, e, 1);
+	ok(n == 1 && e[0].artifact[0] == '\0' && e[0].url[0] == '\0' &&
+	   strlen(e[0].cause) == sizeof(e[0].cause) - 1, "NULL strings are empty, long ones truncated");
+	fs_stats_release(&s);
+}
+
+/* The control socket's path rule and request parser (control-proto.c). */
+static void test_control_proto(void)
+{
+	static const struct {
+		const char *req;
+		int want;	/* a verb, or -1 for refused */
+	} cases[] = {
+		{ "status\n", FS_CONTROL_STATUS }, { "status", FS_CONTROL_STATUS },
+		{ " metrics \r\n", FS_CONTROL_METRICS }, { "reload\n", FS_CONTROL_RELOAD },
+		{ "", -1 }, { "\n", -1 }, { "  \r\n", -1 }, { "stat", -1 }, { "statusx", -1 },
+		{ "status\nreload\n", -1 }, { "status now", -1 }, { "Status", -1 },
+		{ "status\r", -1 }, { "sta\ttus", -1 }, { "\x7fstatus", -1 },
+	};
+	enum fs_control_verb v;
+	const char *msg = NULL;
+	char big[FS_CONTROL_MAX + 1], *p = NULL;
+	size_t i;
+	int bad = 0;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = fs_control_parse(cases[i].req, strlen(cases[i].req), &v, &msg);
+
+		if (cases[i].want < 0 ? r != -EINVAL : r != 0 || (int)v != cases[i].want) {
+			diag("request '%s': %d", cases[i].req, r);
+			bad++;
+		}
+	}
+	is_int(bad, 0, "requests are parsed or refused as documented");
+	is_int(fs_control_parse("status\0x\n", 9, &v, &msg), -EINVAL, "a NUL byte is refused");
+	memset(big, ' ', sizeof(big));
+	memcpy(big, "status", 6);
+	is_int(fs_control_parse(big, FS_CONTROL_MAX, &v, &msg), -EINVAL, "... and a request too long");
+	is_str(msg, "request too long", "... saying so");
+	is_int(fs_control_parse(big, FS_CONTROL_MAX - 1, &v, &msg), 0,
+	       "the longest request that fits is read");
+	ok(fs_control_owner_only(FS_CONTROL_RELOAD) && !fs_control_owner_only(FS_CONTROL_STATUS) &&
+	   !fs_control_owner_only(FS_CONTROL_METRICS), "only reload is for the owner");
+	is_str(fs_control_verb_name(FS_CONTROL_METRICS), "metrics", "verb names");
+
+	is_int(fs_control_path("/mnt/a-b/c.d", NULL, true, &p), 0, "a system socket's path");
+	is_str(p, "/run/artifactfs/mnt-a\\x2db-c.d.sock", "... escaped as systemd-escape --path");
+	free(p);
+	is_int(fs_control_path("/", NULL, true, &p), 0, "the root");
+	is_str(p, "/run/artifactfs/-.sock", "... is '-'");
+	free(p);
+	is_int(fs_control_path("/m/.x", NULL, true, &p), 0, "a dot");
+	is_str(p, "/run/artifactfs/m-.x.sock", "... inside is kept");
+	free(p);
+	is_int(fs_control_path("/mnt", "/var/cache/af", false, &p), 0, "a user's socket");
+	is_str(p, "/var/cache/af/control.sock", "... is in the store");
+	free(p);
+	is_int(fs_control_path("mnt", "/s", false, &p), -EINVAL, "a relative mount point is refused");
+	is_int(fs_control_path("/mnt", NULL, false, &p), -EINVAL, "a user's socket needs the store");
+	memset(big, 'a', 200);
+	big[0] = '/';
+	big[200] = '\0';
+	is_int(fs_control_path(big, NULL, true, &p), -ENAMETOOLONG, "too long for an address");
+}
+
 int main(void)
 {
 	fs_log_open(true, false);
@@ -497,5 +665,7 @@ int main(void)
 	test_config();
 	test_config_types();
 	test_slow_defaults();
+	test_stats();
+	test_control_proto();
 	return tap_done();
 }

@@ -10,10 +10,7 @@
 . "$TESTS_SRCDIR/fuse.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 
-need_fuse
-need_prog "${PYTHON3:-python3}"
-PY=${PYTHON3:-python3}
-WATCHDOG=60	# seconds
+need_mount_test
 
 art=$TEST_TMP/art
 "$PY" "$TARBALLS" realfiles "$art" --only zlib --only tools --only docs --only small \
@@ -71,23 +68,6 @@ statfs() {
 	"$PY" -c 'import os,sys; s=os.statvfs(sys.argv[1])
 print(s.f_blocks*s.f_frsize, (s.f_blocks-s.f_bfree)*s.f_frsize, s.f_bavail*s.f_frsize)' "$1"
 }
-# wait_for CMD ARG...: until CMD succeeds, at most WATCHDOG seconds.
-wait_for() {
-	_w=0
-	until "$@"; do
-		[ $_w -lt $((WATCHDOG * 10)) ] || return 1
-		sleep 0.1
-		_w=$((_w + 1))
-	done
-}
-# reader PATH: list PATH, print "ok" or the errno name.
-reader() {
-	"$PY" -c 'import errno,os,sys
-try:
-    os.listdir(sys.argv[1]); print("ok")
-except OSError as e:
-    print(errno.errorcode.get(e.errno, str(e.errno)))' "$1"
-}
 
 # 64 MiB, a multiple of any block size.
 quota=67108864
@@ -127,7 +107,7 @@ is "df: the quota is the size, nothing used" "$(statfs "$mnt")" "$quota 0 $quota
 
 # --- three installs: log lines, used bytes, df ----------------------------------------------
 for n in zlib tools docs; do
-	is "$n installed through the mount" "$(reader "$mnt/$n/")" ok
+	is "$n installed through the mount" "$(list_errno "$mnt/$n/")" listed
 done
 used=0
 for n in zlib tools docs; do
@@ -161,7 +141,7 @@ is "an installed artifact lists hash, size, source, state" "$(listx "$mnt/$zlib"
 fails "... no error" getx "$mnt/$zlib" user.artifactfs.error
 
 # --- a failed install: the log line and user.artifactfs.error ------------------------------
-is "an artifact whose only URL is 404 is EIO" "$(reader "$mnt/bad/")" EIO
+is "an artifact whose only URL is 404 is EIO" "$(list_errno "$mnt/bad/")" EIO
 ok "the failure is logged on one line with the URL and its cause" \
 	grep -Eq "error: cannot install 'bad' \($small\) after [0-9.]+ s: .*$SERVER_URL/404/small.tar.gz.*404" "$log"
 err=$(getx "$mnt/$small" user.artifactfs.error)
@@ -174,7 +154,7 @@ is "a failed artifact lists error, hash, source, state" "$(listx "$mnt/$small")"
 is "1 failure counted" "$(getx "$mnt" user.artifactfs.failures)" 1
 
 # --- a stalled install: user.artifactfs.progress and the slow line ---------------------------
-reader "$mnt/slow/" >"$TEST_TMP/slow.out" 2>&1 &
+list_errno "$mnt/slow/" >"$TEST_TMP/slow.out" 2>&1 &
 slow_reader=$!
 total=$(stat -c %s "$art/stalled.tar.gz")
 progress_started() {
@@ -218,9 +198,9 @@ is "... and quota says 0" "$(getx "$mnt" user.artifactfs.quota)" 0
 
 # --- log_level=warning: no info lines, errors still logged --------------------------------------
 lines=$(wc -l <"$log")
-is "bad fails again" "$(reader "$mnt/bad/")" EIO
+is "bad fails again" "$(list_errno "$mnt/bad/")" EIO
 rm -rf "${store:?}/artifacts/$zlib"
-is "zlib installed again" "$(reader "$mnt/zlib/")" ok
+is "zlib installed again" "$(list_errno "$mnt/zlib/")" listed
 tail -n +"$((lines + 1))" "$log" >"$TEST_TMP/new.log"
 ok "log_level=warning logs the failure" grep -q "error: cannot install 'bad'" "$TEST_TMP/new.log"
 fails "... but no info line" grep -q "info:" "$TEST_TMP/new.log"

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -321,6 +322,80 @@ static void test_flights_leave(void)
 	is_int((int)fs_flights_inflight(f), 0, "none in flight after it");
 	fs_flights_free(f);	/* every thread joined: no callback can come later */
 	is_int(atomic_load(&r1.calls), 0, "the cancelled waiter is never called back");
+}
+
+/*
+ * log_has - whether the file fd (the log, stderr redirected) holds text,
+ * looking again every 10 ms for at most 10 s: the timer thread logs
+ * asynchronously.
+ */
+static bool log_has(int fd, const char *text)
+{
+	struct timespec ts = { 0, 10000000 };
+	char buf[8192];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		fflush(stderr);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, text))
+				return true;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* slow_install_log: a waiter past the mark is logged once, with the artifact's name. */
+static void test_flights_slow(void)
+{
+	struct stub s = { 0 };
+	struct fs_installer inst = { stub_install, &s };
+	struct fs_flights *f;
+	struct result r = { 0 };
+	struct fs_install_req *req;
+	char path[] = "/tmp/test-fs-log.XXXXXX", buf[8192];
+	int fd, saved, k1;
+	ssize_t n;
+
+	fd = mkstemp(path);
+	saved = dup(2);
+	if (fd < 0 || saved < 0) {
+		ok(0, "a file for the log");
+		return;
+	}
+	unlink(path);
+	fflush(stderr);
+	dup2(fd, 2);
+	req = calloc(1, sizeof(*req));
+	req->name = strdup("SlowName");
+	ok(fs_flights_new(1, 0, 600, &inst, &f) == 0, "flights with install_timeout 600 s");
+	fs_flights_set_clock(f, read_clock, NULL);
+	fs_flights_set_slow_log(f, 10);
+	fs_flight_wait_req(f, h1, &k1, req, on_done, &r);
+	wait_running(&s, 1);
+	fs_flight_progress(f, h1, "http://127.0.0.1/slow.tar.gz", 20, 4000);
+	advance_clock(f, 5);
+	advance_clock(f, 6);
+	ok(log_has(fd, "slow install of 'SlowName' (" "1111111111111111111111111111111111111111"
+		   "): 1 request waiting for 11.0 s (slow_install_log 10 s): running for 11.0 s, "
+		   "20 of 4000 bytes received from 'http://127.0.0.1/slow.tar.gz'"),
+	   "a waiter past slow_install_log is logged with the name and the progress");
+	advance_clock(f, 20);
+	gate_set(&s, true);
+	wait_calls(&r, 1);
+	fs_flights_free(f);
+	fflush(stderr);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(strstr(buf, "slow install") && !strstr(strstr(buf, "slow install") + 1, "slow install"),
+	   "... once");
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
 }
 
 static void test_config(void)
@@ -662,6 +737,7 @@ int main(void)
 	fs_log_open(true, false);
 	test_flights();
 	test_flights_leave();
+	test_flights_slow();
 	test_config();
 	test_config_types();
 	test_slow_defaults();

@@ -457,6 +457,8 @@ int main(int argc, char **argv)
 	}
 	if (apply_options(&cfg, &ol) < 0)
 		goto out;
+	/* Before the first line the daemon may log (names_build's debug lines). */
+	fs_log_set_level(opts.debug ? FS_LOG_DEBUG : (enum fs_log_level)cfg.log_level);
 	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
 		goto out;
 	fs.mountpoint = opts.mountpoint;	/* absolute: fuse_parse_cmdline() resolved it */
@@ -520,8 +522,6 @@ int main(int argc, char **argv)
 		fs_log_open(false, opts.debug);
 	else
 		fs_log_open(true, opts.debug);
-	if (!opts.debug)
-		fs_log_set_level(cfg.log_level);
 
 	fs.se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
 	if (!fs.se)

@@ -207,6 +207,24 @@ fails "... but no info line" grep -q "info:" "$TEST_TMP/new.log"
 unmount_artifactfs
 is "clean unmount" $? 0
 
+# --- log_level=debug: the daemon's debug lines without FUSE's trace ------------------------------
+cat >"$TEST_TMP/Other.toml" <<EOF
+[[elsewhere]]
+arch = "powerpc64le"
+os = "linux"
+git-tree-sha1 = "$zlib"
+EOF
+lines=$(wc -l <"$log")
+mount_artifactfs "$mnt" -o "store=$store,toml=$TEST_TMP/Other.toml,log_level=debug" ||
+	bail_out "mount failed"
+ls "$mnt" >/dev/null
+unmount_artifactfs
+is "clean unmount" $? 0
+tail -n +"$((lines + 1))" "$log" >"$TEST_TMP/new.log"
+ok "log_level=debug logs the daemon's debug lines" \
+	grep -q "debug: .*'elsewhere' has no entry for this platform" "$TEST_TMP/new.log"
+fails "... but not FUSE's trace (as -d would)" grep -q "unique: " "$TEST_TMP/new.log"
+
 out=$("$ARTIFACTFS" -f "$mnt" -o "store=$store,log_level=loud" 2>&1)
 is "log_level=loud is refused" "$?" 1
 is "... saying what it needs" "$out" \

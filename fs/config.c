@@ -31,6 +31,8 @@ void fs_config_init(struct fs_config *c)
 	c->retry_after = 10;
 	c->name_timeout = 1;
 	c->quota_low = 75;
+	c->log_level = FS_LOG_INFO;
+	c->slow_install_log = FS_SLOW_INSTALL_LOG;
 }
 
 static void free_list(char **v, size_t n)
@@ -117,8 +119,9 @@ static int set_string(char **dst, const char *value, const char **errmsg)
  *               integer or float (seconds) or a string with that syntax
  *   S_SIZE      units_parse_size() text; a TOML integer (bytes) or a string
  *   S_BOOL      bare, or true/false yes/no on/off 1/0; a TOML boolean only
+ *   S_LEVEL     error, warning, info or debug (an enum fs_log_level); a TOML string
  */
-enum setting_type { S_STRING, S_LIST, S_INT, S_PERCENT, S_DURATION, S_SIZE, S_BOOL };
+enum setting_type { S_STRING, S_LIST, S_INT, S_PERCENT, S_DURATION, S_SIZE, S_BOOL, S_LEVEL };
 
 struct setting {
 	const char *key;
@@ -158,6 +161,17 @@ static const struct setting settings[] = {
 	{ "ignore_hashes", S_BOOL, F(ignore_hashes), 0, 0, BOOL },
 	{ "overmount", S_BOOL, F(overmount), 0, 0, BOOL },
 	{ "control_group", S_STRING, F(control_group), 0, 0, "a group name or number" },
+	{ "log_level", S_LEVEL, F(log_level), 0, 0, "one of error, warning, info, debug" },
+	{ "slow_install_log", S_DURATION, F(slow_install_log), 0, YEAR, DURATION },
+};
+
+/* The words of log_level=, with the least important lines each lets through. */
+static const struct {
+	const char *word;
+	enum fs_log_level max;
+} log_levels[] = {
+	{ "error", FS_LOG_ERR }, { "warning", FS_LOG_WARNING }, { "info", FS_LOG_INFO },
+	{ "debug", FS_LOG_DEBUG },
 };
 
 static const struct setting *find_setting(const char *key)
@@ -279,6 +293,14 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value, const
 		}
 		*(bool *)field = b;
 		return 1;
+	case S_LEVEL:
+		for (n = 0; n < sizeof(log_levels) / sizeof(log_levels[0]); n++)
+			if (strcasecmp(value, log_levels[n].word) == 0) {
+				*(unsigned *)field = log_levels[n].max;
+				return 1;
+			}
+		*errmsg = needs(s);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -526,6 +548,7 @@ static bool same_value(const struct setting *s, const struct fs_config *a,
 		return true;
 	case S_INT:
 	case S_PERCENT:
+	case S_LEVEL:
 		return *(const unsigned *)pa == *(const unsigned *)pb;
 	case S_DURATION:
 		return *(const double *)pa == *(const double *)pb;

@@ -221,8 +221,12 @@ void fs_dir_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* --- xattr.c: the FUSE handlers of extended attributes (registered in fs_ops) --- */
 
 /*
- * getxattr and listxattr of user.artifactfs.{hash,state,source,size} on
- * artifact directories (ENODATA elsewhere); each replies exactly once.
+ * getxattr and listxattr of user.artifactfs.{hash,state,source,size,
+ * progress,error} on artifact directories and user.artifactfs.{version,pid,
+ * uptime,store,quota,used,hits,misses,installs,failures,inflight} on the
+ * mount root (ENODATA elsewhere);
+ * listxattr lists exactly the names getxattr answers.  Each replies exactly
+ * once.
  */
 void fs_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size);
 void fs_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);

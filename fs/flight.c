@@ -33,6 +33,7 @@ struct waiter {
 	void *arg;
 	const void *key;	/* for fs_flight_cancel(); NULL: not cancellable */
 	double deadline;	/* monotonic seconds: answered -EIO after it */
+	double slow_at;		/* monotonic seconds: logged as slow after it; 0 = never */
 };
 
 struct flight {
@@ -48,6 +49,7 @@ struct flight {
 	uint64_t bytes, total;	/* progress of the running download */
 	char *url;		/* ... and its URL, or NULL */
 	char name[256];		/* the running install's name, or "" */
+	char *error;		/* the last failure's message (one line), or NULL */
 };
 
 struct fs_flights {
@@ -57,6 +59,7 @@ struct fs_flights {
 	struct fs_installer inst;
 	double retry_after;
 	double install_timeout;
+	double slow_log;	/* fs_flights_set_slow_log(); 0 = never */
 	bool stopping;
 	struct flight *flights;	/* short list: flights in progress or recently failed */
 	pthread_t *threads;
@@ -102,6 +105,14 @@ static void unlink_flight(struct fs_flights *f, struct flight *fl)
 		}
 }
 
+static void flight_free(struct flight *fl)
+{
+	fs_install_req_free(fl->req);
+	free(fl->url);
+	free(fl->error);
+	free(fl);
+}
+
 static void call_waiters(struct waiter *w, int err)
 {
 	struct waiter *next;
@@ -143,12 +154,11 @@ static void *worker(void *arg)
 		snprintf(fl->name, sizeof(fl->name), "%s", req && req->name ? req->name : "");
 		pthread_mutex_unlock(&f->lock);
 
+		/* The installer logs the outcome (install.c); the flight keeps the failure. */
 		msg = NULL;
 		r = f->inst.install(f->inst.ctx, hash, req, &msg);
-		if (r < 0)
-			fs_log(FS_LOG_ERR, "cannot install artifact %s: %s", hash,
-			       msg ? msg : strerror(-r));
-		free(msg);
+		if (r < 0 && !msg)
+			msg = strdup(strerror(-r));
 		fs_install_req_free(req);
 
 		pthread_mutex_lock(&f->lock);
@@ -161,10 +171,16 @@ static void *worker(void *arg)
 		if (r < 0) {
 			fl->failed_at = clock_now(f);
 			fl->err = r == -EFBIG ? -EFBIG : -EIO;
+			if (msg) {
+				free(fl->error);
+				fl->error = msg;
+				msg = NULL;
+			}
 		} else {
 			unlink_flight(f, fl);
-			free(fl);
+			flight_free(fl);
 		}
+		free(msg);
 		pthread_mutex_unlock(&f->lock);
 		call_waiters(w, r < 0 ? (r == -EFBIG ? -EFBIG : -EIO) : 0);
 		pthread_mutex_lock(&f->lock);
@@ -192,11 +208,55 @@ static void describe_progress(const struct flight *fl, double now, char *buf, si
 			 now - fl->started);
 }
 
+/* The name of fl's install for the log: the running request's, else the queued one's. */
+static const char *flight_name(const struct flight *fl)
+{
+	if (fl->running && fl->name[0])
+		return fl->name;
+	if (fl->req && fl->req->name)
+		return fl->req->name;
+	return "(no name)";
+}
+
+/*
+ * slow_waiters - log once per flight the waiters that have waited longer
+ * than slow_log since the last look (each waiter once), and lower *next to
+ * the earliest slow mark still to come.
+ */
+static void slow_waiters(struct fs_flights *f, struct flight *fl, double now, double *next)
+{
+	struct waiter *w;
+	double waited = 0;
+	char progress[512];
+	unsigned n = 0;
+
+	for (w = fl->waiters; w; w = w->next) {
+		if (!w->slow_at)
+			continue;
+		if (w->slow_at > now) {
+			if (!*next || w->slow_at < *next)
+				*next = w->slow_at;
+			continue;
+		}
+		if (now - (w->slow_at - f->slow_log) > waited)
+			waited = now - (w->slow_at - f->slow_log);
+		w->slow_at = 0;
+		n++;
+	}
+	if (!n)
+		return;
+	describe_progress(fl, now, progress, sizeof(progress));
+	fs_log(FS_LOG_WARNING, "slow install of '%s' (%s): %u request%s waiting for %.1f s "
+	       "(slow_install_log %g s): %s", flight_name(fl), fl->hash, n, n == 1 ? "" : "s",
+	       waited, f->slow_log, progress);
+}
+
 /*
  * The timer thread: answers -EIO to every waiter whose install_timeout has
- * passed, one log line per flight.  It sleeps until the earliest deadline,
- * woken early when a waiter is added (which may be due earlier), at stop,
- * or when a test's clock moved (fs_flights_tick()).
+ * passed, one log line per flight, and logs the waiters that have waited
+ * longer than slow_log (slow_waiters()).  It sleeps until the earliest
+ * deadline, woken early when a waiter is added (which may be due earlier),
+ * at stop, or when a test's clock moved (fs_flights_tick()).
  */
 static void *timer_thread(void *arg)
 {
@@ -233,6 +293,8 @@ static void *timer_thread(void *arg)
 				       "install_timeout (%g s): %u request%s answered EIO; "
 				       "the install goes on (%s)", fl->hash, f->install_timeout,
 				       n, n == 1 ? "" : "s", progress);
+			} else {
+				slow_waiters(f, fl, now, &next);
 			}
 		}
 		if (expired) {
@@ -261,6 +323,13 @@ void fs_flights_set_clock(struct fs_flights *f, double (*now)(void *arg), void *
 	f->clock = now;
 	f->clock_arg = arg;
 	pthread_cond_signal(&f->timer_cond);
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fs_flights_set_slow_log(struct fs_flights *f, double seconds)
+{
+	pthread_mutex_lock(&f->lock);
+	f->slow_log = seconds;
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -348,9 +417,7 @@ void fs_flights_free(struct fs_flights *f)
 	for (fl = f->flights; fl; fl = next) {
 		next = fl->next;
 		call_waiters(fl->waiters, -EINTR);
-		fs_install_req_free(fl->req);
-		free(fl->url);
-		free(fl);
+		flight_free(fl);
 	}
 	pthread_cond_destroy(&f->timer_cond);
 	pthread_cond_destroy(&f->work);
@@ -416,6 +483,8 @@ int fs_flight_wait_req(struct fs_flights *f, const char *hash, const void *key,
 		fl->req = req;
 		req = NULL;
 	}
+	if (f->slow_log > 0 && f->slow_log < f->install_timeout)
+		w->slow_at = w->deadline - f->install_timeout + f->slow_log;
 	w->next = fl->waiters;
 	fl->waiters = w;
 	w = NULL;
@@ -485,6 +554,49 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash)
 		state = "failed";
 	pthread_mutex_unlock(&f->lock);
 	return state;
+}
+
+int fs_flight_get_progress(struct fs_flights *f, const char *hash, uint64_t *bytes,
+			   uint64_t *total)
+{
+	struct flight *fl;
+	int r = 0;
+
+	pthread_mutex_lock(&f->lock);
+	fl = find(f, hash);
+	if (fl && fl->running) {
+		*bytes = fl->bytes;
+		*total = fl->total;
+		r = 1;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return r;
+}
+
+char *fs_flight_error(struct fs_flights *f, const char *hash)
+{
+	struct flight *fl;
+	char *msg = NULL;
+
+	pthread_mutex_lock(&f->lock);
+	fl = find(f, hash);
+	if (fl && fl->error)
+		msg = strdup(fl->error);
+	pthread_mutex_unlock(&f->lock);
+	return msg;
+}
+
+unsigned fs_flights_inflight(struct fs_flights *f)
+{
+	struct flight *fl;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (fl = f->flights; fl; fl = fl->next)
+		if (fl->queued || fl->running)
+			n++;
+	pthread_mutex_unlock(&f->lock);
+	return n;
 }
 
 int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),

@@ -48,10 +48,14 @@ struct fs_config {
 	unsigned quota_low;		/* quota_low=PERCENT: evict down to this share (default 75) */
 	uint64_t max_unpacked;		/* max_unpacked=SIZE: bytes an install writes; 0: built-in */
 	char *control_group;		/* control_group=GROUP: status and metrics for it too */
+	unsigned log_level;		/* log_level=: an enum fs_log_level (default FS_LOG_INFO) */
+	double slow_install_log;	/* slow_install_log=SECONDS a request waits before a
+					 * log line says so (default 10); 0 = never */
 };
 
 /* Defaults of the settings whose value the daemon chooses. */
 #define FS_INSTALL_TIMEOUT 600.0	/* seconds */
+#define FS_SLOW_INSTALL_LOG 10.0	/* seconds */
 
 /*
  * fs_config_init - defaults; fs_config_release - free what it owns.
@@ -105,9 +109,16 @@ enum fs_log_level { FS_LOG_ERR, FS_LOG_WARNING, FS_LOG_NOTICE, FS_LOG_INFO, FS_L
 
 /*
  * fs_log_open - choose the sink: stderr (foreground) or syslog(3) with ident
- * "artifactfs" (daemonised).  debug enables FS_LOG_DEBUG.
+ * "artifactfs" (daemonised).  debug enables FS_LOG_DEBUG (-d).
  */
 void fs_log_open(bool to_stderr, bool debug);
+
+/*
+ * fs_log_set_level - log only lines of level max or more important
+ * (log_level=; FS_LOG_INFO, the default, includes FS_LOG_NOTICE).  Call
+ * before threads log.
+ */
+void fs_log_set_level(enum fs_log_level max);
 
 /* fs_log - one line; thread-safe. */
 void fs_log(enum fs_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -234,7 +245,9 @@ struct fs_flights;
 /*
  * fs_flights_new - start jobs worker threads and a timer thread.  A failed
  * install is remembered for retry_after seconds: requests in that window
- * fail at once instead of hammering a dead mirror.  No waiter waits longer
+ * fail at once instead of hammering a dead mirror.  The installer logs the
+ * outcome of each install; the flight keeps a failure's message
+ * (fs_flight_error()).  No waiter waits longer
  * than install_timeout seconds (> 0): then its done() gets -EIO and the log
  * says how far the install got; the install goes on.
  * Returns 0 or -ENOMEM/-EAGAIN.
@@ -305,6 +318,34 @@ void fs_flights_set_clock(struct fs_flights *f, double (*now)(void *arg), void *
 
 /* fs_flights_tick - the clock of fs_flights_set_clock() moved: check the deadlines now. */
 void fs_flights_tick(struct fs_flights *f);
+
+/*
+ * fs_flights_set_slow_log - log a warning naming the artifact and its
+ * install's progress for the waiters that have waited more than seconds
+ * (once per waiter; the waiters of one flight that pass the mark together
+ * share one line); 0 (the default) never.  Thread-safe.
+ */
+void fs_flights_set_slow_log(struct fs_flights *f, double seconds);
+
+/*
+ * fs_flight_get_progress - the progress of hash's running install: 1 with
+ * *bytes received so far and *total (0 when unknown; both 0 before the
+ * download began), or 0 when no install of hash runs (queued, failed,
+ * done).  Thread-safe.
+ */
+int fs_flight_get_progress(struct fs_flights *f, const char *hash, uint64_t *bytes,
+			   uint64_t *total);
+
+/*
+ * fs_flight_error - the message of hash's last failed install (one line:
+ * every URL tried and its cause), kept until an install of hash succeeds;
+ * NULL when there is none (or ENOMEM).  malloc'ed, the caller frees.
+ * Thread-safe.
+ */
+char *fs_flight_error(struct fs_flights *f, const char *hash);
+
+/* fs_flights_inflight - the installs queued or running now.  Thread-safe. */
+unsigned fs_flights_inflight(struct fs_flights *f);
 
 /* fs_flight_state - "pending" while an install of hash runs, "failed" in the
  * retry_after window after a failure, NULL otherwise (static strings). */

@@ -56,15 +56,16 @@ static char *one_line(const char *msg)
 }
 
 /*
- * An install's progress goes to its flight, for the message of an
- * install_timeout, and to the bytes_downloaded counter as it grows: now is
- * the bytes of the current URL so far, so a new URL (or a restart of one,
- * now going back) starts from 0.
+ * An install's progress goes to its flight (for the install_timeout and
+ * slow_install_log messages and user.artifactfs.progress), to the
+ * bytes_downloaded counter as it grows, and is kept for the install's log
+ * line: now is the bytes of the current URL so far, so a new URL (or a
+ * restart of one, now going back) starts from 0.
  */
 struct progress {
 	struct fs *fs;
 	const char *hash;
-	char url[512];			/* the last URL reported, truncated */
+	char url[1024];		/* the last URL reported, truncated; "" before any */
 	uint64_t now;			/* its bytes so far */
 };
 
@@ -81,6 +82,34 @@ static void on_progress(void *arg, const char *url, uint64_t now, uint64_t total
 		fs_stats_add(&p->fs->stats, FS_STAT_DOWNLOADED, now - before);
 	p->now = now;
 	fs_flight_progress(p->fs->flights, p->hash, url, now, total);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * log_outcome - the install's one log line: name, hash, URL, bytes,
+ * seconds and rate when it downloaded, or the failure with every URL tried
+ * and its cause (msg, one line).
+ */
+static void log_outcome(const char *name, const char *hash, const struct progress *p, double secs,
+			int r, const char *msg)
+{
+	if (r < 0)
+		fs_log(FS_LOG_ERR, "cannot install '%s' (%s) after %.2f s: %s", name, hash, secs,
+		       msg && *msg ? msg : strerror(-r));
+	else if (!*p->url)
+		fs_log(FS_LOG_INFO, "installed '%s' (%s): found in the store after %.2f s", name,
+		       hash, secs);
+	else
+		fs_log(FS_LOG_INFO, "installed '%s' (%s) from '%s': %" PRIu64 " bytes in %.2f s, "
+		       "%.0f bytes/s", name, hash, p->url, p->now, secs,
+		       secs > 0 ? (double)p->now / secs : (double)p->now);
 }
 
 /* count - count one finished install in fs->stats; a failure goes to the error ring too. */
@@ -113,11 +142,13 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 	struct fs_install *in = ctx;
 	struct fs *fs = in->fs;
 	struct progress prog = { .fs = fs, .hash = hash };
+	struct timespec t0;
 	struct fetch_options o = in->opts;
 	struct fetch_request req;
 	struct fetch *f = NULL;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&req, 0, sizeof(req));
 	req.hash = hash;
 	req.name = ir && ir->name ? ir->name : hash;
@@ -153,12 +184,12 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 	r = fetch_install(f, &req, NULL);
 	if (r < 0)
 		*errmsg = one_line(fetch_errmsg(f));
-	else
-		fs_log(FS_LOG_INFO, "installed '%s' (%s)", req.name, hash);
 	if (r == -EFBIG)
 		fs_log(FS_LOG_ERR, "'%s' (%s) is larger than the whole quota of %" PRIu64
 		       " bytes: refused", req.name, hash, fs->cfg->quota);
 out:
+	log_outcome(req.name ? req.name : hash, hash, &prog, seconds_since(&t0), r,
+		    r < 0 ? *errmsg : NULL);
 	fetch_free(f);
 	/*
 	 * The last URL tried: the one that last made progress, else (nothing

@@ -11,15 +11,21 @@
 #include <time.h>
 
 static bool log_stderr = true;
-static bool log_debug;
+static enum fs_log_level log_max = FS_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void fs_log_open(bool to_stderr, bool debug)
 {
 	log_stderr = to_stderr;
-	log_debug = debug;
+	if (debug)
+		log_max = FS_LOG_DEBUG;
 	if (!to_stderr)
 		openlog("artifactfs", LOG_PID, LOG_DAEMON);
+}
+
+void fs_log_set_level(enum fs_log_level max)
+{
+	log_max = max;
 }
 
 void fs_log(enum fs_log_level level, const char *fmt, ...)
@@ -28,7 +34,7 @@ void fs_log(enum fs_log_level level, const char *fmt, ...)
 	static const char *const name[] = { "error", "warning", "notice", "info", "debug" };
 	va_list ap;
 
-	if (level == FS_LOG_DEBUG && !log_debug)
+	if (level > log_max)
 		return;
 	va_start(ap, fmt);
 	if (log_stderr) {

@@ -65,6 +65,9 @@ static const char usage_text[] =
 	"    ignore_hashes[=BOOL]   install despite a tree hash mismatch (loud)\n"
 	"    overmount[=BOOL]       mount even where something is mounted already\n"
 	"    control_group=GROUP    open status and metrics of the control socket to GROUP\n"
+	"    log_level=LEVEL        error, warning, info (default) or debug\n"
+	"    slow_install_log=SECS  log a request waiting longer than SECS for an\n"
+	"                           install (default 10; 0: never)\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
@@ -444,6 +447,8 @@ int main(int argc, char **argv)
 		free(msg);
 		msg = NULL;
 	}
+	/* Before the first line the daemon may log (names_build's debug lines). */
+	fs_log_set_level(opts.debug ? FS_LOG_DEBUG : (enum fs_log_level)cfg.log_level);
 	if (check_mountpoint(opts.mountpoint, cfg.overmount) < 0)
 		goto out;
 	fs.mountpoint = opts.mountpoint;	/* absolute: fuse_parse_cmdline() resolved it */
@@ -536,6 +541,7 @@ int main(int argc, char **argv)
 		fs_log(FS_LOG_ERR, "cannot start install workers: %s", strerror(-r));
 		goto out;
 	}
+	fs_flights_set_slow_log(fs.flights, cfg.slow_install_log);
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
 	fs_evict_quota(&fs);

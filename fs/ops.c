@@ -192,14 +192,33 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
+/*
+ * statfs: the store's filesystem, except with a quota, which is then the
+ * size (f_blocks) and the installed bytes (store_stats()) the used part;
+ * what is available is what the quota leaves, at most what the store's
+ * filesystem has free.  df(1) then shows how full the cache is.
+ */
 static void fs_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct fs *fs = fs_of(req);
+	struct store_stats st;
 	struct statvfs sv;
+	uint64_t frsize, blocks, used, avail;
 
 	if (statvfs(store_dir(fs->store), &sv) < 0) {
 		fuse_reply_err(req, errno);
 		return;
+	}
+	if (fs->cfg->quota && store_stats(fs->store, &st) == 0) {
+		frsize = sv.f_frsize ? sv.f_frsize : sv.f_bsize ? sv.f_bsize : 4096;
+		blocks = fs->cfg->quota / frsize;
+		used = (st.bytes + frsize - 1) / frsize;
+		avail = used < blocks ? blocks - used : 0;
+		sv.f_frsize = frsize;
+		sv.f_blocks = blocks;
+		sv.f_bfree = avail;
+		if (sv.f_bavail > avail)
+			sv.f_bavail = avail;
 	}
 	sv.f_flag |= ST_RDONLY;
 	fuse_reply_statfs(req, &sv);

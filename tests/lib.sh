@@ -193,6 +193,17 @@ toml_entry() {
 	echo
 }
 
+# wait_for CMD ARG...: run CMD every 0.1 s until it succeeds, at most
+# WATCHDOG seconds (default 60); fails when it never did.
+wait_for() {
+	_w=0
+	until "$@"; do
+		[ $_w -lt $((${WATCHDOG:-60} * 10)) ] || return 1
+		sleep 0.1
+		_w=$((_w + 1))
+	done
+}
+
 # done_testing: print the plan; exit status says whether anything failed.
 done_testing() {
 	echo "1..$test_count"

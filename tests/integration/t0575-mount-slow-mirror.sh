@@ -34,15 +34,6 @@ alive() {
 gone() { ! alive "$1"; }
 got_get() { [ "$(server_stat GET "$1")" -ge 1 ]; }
 
-# wait_for CMD ARG...: until CMD succeeds, at most WATCHDOG seconds.
-wait_for() {
-	_w=0
-	until "$@"; do
-		[ $_w -lt $((WATCHDOG * 10)) ] || return 1
-		sleep 0.1
-		_w=$((_w + 1))
-	done
-}
 wait_gone() { wait_for gone "$1"; }
 wait_get() { wait_for got_get "$1"; }
 

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -191,6 +192,7 @@ static void test_flights(void)
 	struct fs_flights *f;
 	struct result r = { 0 }, r2 = { 0 };
 	struct flights_seen fi;
+	char *msg;
 	int i, ok32 = 1;
 
 	ok(fs_flights_new(4, 0.3, 600, &inst, &f) == 0, "flights start with 4 workers");
@@ -239,6 +241,10 @@ static void test_flights(void)
 	is_int(atomic_load(&r2.errors), 5, "a failed install fails all its waiters");
 	is_int(atomic_load(&r2.last_err), -EIO, "with -EIO");
 	is_str(fs_flight_state(f, h2), "failed", "state is failed within retry_after");
+	msg = fs_flight_error(f, h2);
+	is_str(msg, "stub failure", "the flight keeps the failure's message");
+	free(msg);
+	ok(fs_flight_error(f, h1) == NULL, "a hash that did not fail has none");
 	is_int(fs_flight_wait(f, h2, NULL, on_done, &r2), -EIO,
 	       "within retry_after a new request fails at once");
 	is_int(atomic_load(&s.installs), 1, "without another install");
@@ -250,6 +256,7 @@ static void test_flights(void)
 	       "after retry_after a request is queued");
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.errors), 0, "and the retry succeeds");
+	ok(fs_flight_error(f, h2) == NULL, "a success forgets the failure's message");
 	is_int(atomic_load(&s.installs), 2, "with a second install");
 
 	/*
@@ -283,6 +290,7 @@ static void test_flights_leave(void)
 	struct fs_flights *f;
 	struct result r1 = { 0 }, r2 = { 0 }, r3 = { 0 };
 	int k1, k2, k3;
+	uint64_t bytes, total;
 	void *arg = NULL;
 
 	ok(fs_flights_new(2, 0, 0.3, &inst, &f) == 0, "flights with install_timeout 0.3 s");
@@ -294,7 +302,13 @@ static void test_flights_leave(void)
 	is_int(fs_flight_cancel(f, &k1, &arg), 0, "... once");
 	is_int(fs_flight_cancel(f, NULL, &arg), 0, "a NULL key is never cancelled");
 	wait_running(&s, 1);
+	ok(fs_flight_get_progress(f, h1, &bytes, &total) == 1 && bytes == 0 && total == 0,
+	   "a running install's progress is 0/0 before its download");
 	fs_flight_progress(f, h1, "http://127.0.0.1/x.tar.gz", 10, 1000);
+	ok(fs_flight_get_progress(f, h1, &bytes, &total) == 1 && bytes == 10 && total == 1000,
+	   "... then what the download reported");
+	is_int(fs_flight_get_progress(f, h2, &bytes, &total), 0, "no progress without an install");
+	is_int((int)fs_flights_inflight(f), 1, "one install in flight");
 	advance_clock(f, 0.4);
 	wait_calls(&r2, 1);
 	is_int(atomic_load(&r2.calls), 1, "the other waiter is answered after install_timeout");
@@ -307,8 +321,83 @@ static void test_flights_leave(void)
 	wait_calls(&r3, 1);
 	is_int(atomic_load(&r3.last_err), 0, "a later waiter gets the finished install");
 	is_int(atomic_load(&s.installs), 1, "one install for all three");
+	is_int((int)fs_flights_inflight(f), 0, "none in flight after it");
 	fs_flights_free(f);	/* every thread joined: no callback can come later */
 	is_int(atomic_load(&r1.calls), 0, "the cancelled waiter is never called back");
+}
+
+/*
+ * log_has - whether the file fd (the log, stderr redirected) holds text,
+ * looking again every 10 ms for at most 10 s: the timer thread logs
+ * asynchronously.
+ */
+static bool log_has(int fd, const char *text)
+{
+	struct timespec ts = { 0, 10000000 };
+	char buf[8192];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		fflush(stderr);
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (strstr(buf, text))
+				return true;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* slow_install_log: a waiter past the mark is logged once, with the artifact's name. */
+static void test_flights_slow(void)
+{
+	struct stub s = { 0 };
+	struct fs_installer inst = { stub_install, &s };
+	struct fs_flights *f;
+	struct result r = { 0 };
+	struct fs_install_req *req;
+	char path[] = "/tmp/test-fs-log.XXXXXX", buf[8192];
+	int fd, saved, k1;
+	ssize_t n;
+
+	fd = mkstemp(path);
+	saved = dup(2);
+	if (fd < 0 || saved < 0) {
+		ok(0, "a file for the log");
+		return;
+	}
+	unlink(path);
+	fflush(stderr);
+	dup2(fd, 2);
+	req = calloc(1, sizeof(*req));
+	req->name = strdup("SlowName");
+	ok(fs_flights_new(1, 0, 600, &inst, &f) == 0, "flights with install_timeout 600 s");
+	fs_flights_set_clock(f, read_clock, NULL);
+	fs_flights_set_slow_log(f, 10);
+	fs_flight_wait_req(f, h1, &k1, req, on_done, &r);
+	wait_running(&s, 1);
+	fs_flight_progress(f, h1, "http://127.0.0.1/slow.tar.gz", 20, 4000);
+	advance_clock(f, 5);
+	advance_clock(f, 6);
+	ok(log_has(fd, "slow install of 'SlowName' (" "1111111111111111111111111111111111111111"
+		   "): 1 request waiting for 11.0 s (slow_install_log 10 s): running for 11.0 s, "
+		   "20 of 4000 bytes received from 'http://127.0.0.1/slow.tar.gz'"),
+	   "a waiter past slow_install_log is logged with the name and the progress");
+	advance_clock(f, 20);
+	gate_set(&s, true);
+	wait_calls(&r, 1);
+	fs_flights_free(f);
+	fflush(stderr);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	ok(strstr(buf, "slow install") && !strstr(strstr(buf, "slow install") + 1, "slow install"),
+	   "... once");
+	dup2(saved, 2);
+	close(saved);
+	close(fd);
 }
 
 static void test_config(void)
@@ -336,6 +425,13 @@ static void test_config(void)
 	ok(c.low_speed_time > 0.499 && c.low_speed_time < 0.501, "500ms is 0.5 s");
 	is_int(fs_config_set(&c, "timeout", "soon", &why), -EINVAL, "a bad duration is refused");
 	is_int(fs_config_set(&c, "offline", NULL, &why), 1, "offline is a flag");
+	is_int((int)c.log_level, FS_LOG_INFO, "log_level is info by default");
+	is_int(fs_config_set(&c, "log_level", "warning", &why), 1, "log_level=warning");
+	is_int((int)c.log_level, FS_LOG_WARNING, "... sets FS_LOG_WARNING");
+	is_int(fs_config_set(&c, "log_level", "loud", &why), -EINVAL, "log_level=loud refused");
+	is_str(why, "needs one of error, warning, info, debug", "... saying what it needs");
+	ok(c.slow_install_log == 10, "slow_install_log is 10 s by default");
+	is_int(fs_config_set(&c, "slow_install_log", "0", &why), 1, "slow_install_log=0");
 	ok(c.offline, "offline set");
 	ok(units_parse_seconds("2m", &d) == 0 && d == 120, "2m = 120 s");
 	{
@@ -682,6 +778,7 @@ int main(void)
 	fs_log_open(true, false);
 	test_flights();
 	test_flights_leave();
+	test_flights_slow();
 	test_config();
 	test_config_types();
 	test_slow_defaults();

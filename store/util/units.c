@@ -79,15 +79,23 @@ int units_parse_duration(const char *s, int64_t *ret)
 	return r;
 }
 
+/* A number, integer or fraction, not negative, at the start of s: *v and its end. */
+static int leading_number(const char *s, double *v, char **end)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	*v = strtod(s, end);
+	if (*end == s || !isfinite(*v) || *v < 0)
+		return -EINVAL;
+	return 0;
+}
+
 int units_parse_seconds(const char *s, double *ret)
 {
 	char *end;
 	double v;
 
-	if (!s || !*s)
-		return -EINVAL;
-	v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v < 0)
+	if (leading_number(s, &v, &end) < 0)
 		return -EINVAL;
 	if (strcmp(end, "ms") == 0)
 		v /= 1000;
@@ -110,10 +118,7 @@ int units_parse_size(const char *s, uint64_t *ret)
 	char *end;
 	double v;
 
-	if (!s || !*s)
-		return -EINVAL;
-	v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v < 0)
+	if (leading_number(s, &v, &end) < 0)
 		return -EINVAL;
 	if (*end && (u = strchr(units, *end & ~0x20)) && *end != '\0') {
 		v *= pow(1024, (double)(u - units + 1));

@@ -298,6 +298,18 @@ int fs_park(struct fs *fs, fuse_req_t req, const char *hash, void (*resume)(stru
 	    fuse_ino_t ino, const char *name, const struct fuse_file_info *fi);
 
 /*
+ * fs_park_unless_installed - the first step of every request into an
+ * artifact: when hash is installed (fs_evict_installed()), count a hit and
+ * return 0 so the caller serves the request; otherwise park it as fs_park()
+ * does and return 1 (the reply comes later), or -errno to reply now.  With
+ * may_park false (a parked request resuming) a missing artifact is -EIO and
+ * no hit is counted again.  Thread-safe.
+ */
+int fs_park_unless_installed(struct fs *fs, fuse_req_t req, const char *hash, bool may_park,
+			     void (*resume)(struct fs_parked *), fuse_ino_t ino, const char *name,
+			     const struct fuse_file_info *fi);
+
+/*
  * fs_park_via - remember that hash was reached through name, so that an
  * install of hash tries that name's sources first.  Thread-safe.
  */

@@ -91,14 +91,12 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 
 	if (in->kind == FS_NAME)
 		return -ENOTDIR;
-	if ((in->kind == FS_HASH || in->kind == FS_TREE) && !fs_evict_installed(fs, in->hash)) {
-		if (!may_park)
-			return -EIO;
-		r = fs_park(fs, req, in->hash, resume_opendir, ino, NULL, fi);
-		return r < 0 ? r : 1;
+	if (in->kind == FS_HASH || in->kind == FS_TREE) {
+		r = fs_park_unless_installed(fs, req, in->hash, may_park, resume_opendir, ino,
+					     NULL, fi);
+		if (r != 0)
+			return r;
 	}
-	if (may_park && in->kind != FS_ROOT)	/* not again when a parked opendir resumes */
-		fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return -ENOMEM;

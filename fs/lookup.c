@@ -195,14 +195,10 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 		 * Not installed yet, or (below a tree inode) the artifact went
 		 * (gc, quota) under cached inodes: install it again.
 		 */
-		if (!fs_evict_installed(fs, p->hash)) {
-			if (!may_park)
-				return -EIO;
-			r = fs_park(fs, req, p->hash, resume_lookup, parent, name, NULL);
-			return r < 0 ? r : 1;
-		}
-		if (may_park)	/* not again when a parked lookup resumes */
-			fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
+		r = fs_park_unless_installed(fs, req, p->hash, may_park, resume_lookup, parent,
+					     name, NULL);
+		if (r != 0)
+			return r;
 		if (p->kind == FS_HASH)
 			store_touch(fs->store, p->hash);
 		return lookup_tree(fs, p, name, e);

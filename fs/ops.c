@@ -126,15 +126,10 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 		return -EROFS;
 	if (in->kind != FS_TREE)
 		return -EISDIR;
-	if (!fs_evict_installed(fs, in->hash)) {
-		/* gone since the lookup (gc, quota): install it again */
-		if (!may_park)
-			return -EIO;
-		r = fs_park(fs, req, in->hash, resume_open, ino, NULL, fi);
-		return r < 0 ? r : 1;
-	}
-	if (may_park)	/* not again when a parked open resumes */
-		fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
+	/* gone since the lookup (gc, quota): install it again */
+	r = fs_park_unless_installed(fs, req, in->hash, may_park, resume_open, ino, NULL, fi);
+	if (r != 0)
+		return r;
 	fd = fs_inode_open(fs, in, O_RDONLY);
 	if (fd < 0)
 		return fd;

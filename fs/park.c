@@ -157,3 +157,20 @@ int fs_park(struct fs *fs, fuse_req_t req, const char *hash, void (*resume)(stru
 	}
 	return r;
 }
+
+int fs_park_unless_installed(struct fs *fs, fuse_req_t req, const char *hash, bool may_park,
+			     void (*resume)(struct fs_parked *), fuse_ino_t ino, const char *name,
+			     const struct fuse_file_info *fi)
+{
+	int r;
+
+	if (fs_evict_installed(fs, hash)) {
+		if (may_park)	/* not again when a parked request resumes */
+			fs_stats_add(&fs->stats, FS_STAT_HITS, 1);
+		return 0;
+	}
+	if (!may_park)
+		return -EIO;
+	r = fs_park(fs, req, hash, resume, ino, name, fi);
+	return r < 0 ? r : 1;
+}

@@ -339,11 +339,19 @@ out:
 }
 
 /*
- * One directory, already emitted: its children in name order, depth
- * first.  Each subdirectory is entered with openat(O_NOFOLLOW) from its
- * parent's fd, so a symlink swapped in after the lstat is not followed.
+ * What the walk does with one entry below a directory: <0 stops the walk
+ * with that error, 0 goes on, 1 enters the entry (a directory).
  */
-static int pack_dir(struct packer *pk, int dfd, unsigned depth)
+typedef int (*visit_fn)(struct packer *pk, int dfd, const char *name, const struct stat *st);
+
+/*
+ * One directory: its children in name order, depth first, each given to
+ * visit.  A subdirectory is entered with openat(O_NOFOLLOW) from its
+ * parent's fd, so a symlink swapped in after the lstat is not followed.
+ * strict: an entry that cannot be stat'ed or opened is an error (the real
+ * walk); otherwise it is skipped (the progress scan: the real walk reports it).
+ */
+static int walk_dir(struct packer *pk, int dfd, unsigned depth, visit_fn visit, bool strict)
 {
 	size_t i, n = 0, plen = pk->plen;
 	char **names = NULL;
@@ -353,43 +361,30 @@ static int pack_dir(struct packer *pk, int dfd, unsigned depth)
 	if (depth >= TREE_MAX_DEPTH)
 		return pack_failf(pk, -ENAMETOOLONG, "'%s' is nested too deeply", cur_path(pk));
 	r = list_dir(pk, dfd, &names, &n);
-	if (r < 0)
-		return r;
 	for (i = 0; i < n && r == 0; i++) {
 		if ((r = path_push(pk, plen, names[i])) < 0)
 			break;
-		if (strcmp(names[i], ".git") == 0)
-			pk->res.dotgit++;
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = -errno;
-			r = pack_failf(pk, r, "cannot stat '%s': %s", cur_path(pk), strerror(-r));
-		} else if (S_ISREG(st.st_mode)) {
-			r = pack_file(pk, dfd, names[i]);
-		} else if (S_ISLNK(st.st_mode)) {
-			r = pack_symlink(pk, dfd, names[i], (size_t)st.st_size);
-		} else if (S_ISDIR(st.st_mode)) {
-			r = emit_header(pk, '5', 0755, 0, NULL);
-			if (r == 0 && (r = tree_builder_add_dir(pk->tb, pk->path)) < 0)
-				r = pack_failf(
-					pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
-			if (r < 0)
-				break;
-			pk->res.dirs++;
-			fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				r = -errno;
-				r = pack_failf(
-					pk, r, "cannot open '%s': %s", cur_path(pk), strerror(-r));
-				break;
-			}
-			r = pack_dir(pk, fd, depth + 1);
-			close(fd);
-		} else {
-			r = pack_failf(pk, -ENOTSUP,
-				"'%s' is %s: only files, directories and symlinks "
-				"can be packed",
-				cur_path(pk), type_name(st.st_mode));
+			r = strict ? pack_failf(pk, r, "cannot stat '%s': %s", cur_path(pk),
+						strerror(-r))
+				   : 0;
+			continue;
 		}
+		r = visit(pk, dfd, names[i], &st);
+		if (r <= 0)
+			continue;
+		r = 0;
+		fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			r = strict ? pack_failf(pk, r, "cannot open '%s': %s", cur_path(pk),
+						strerror(-r))
+				   : 0;
+			continue;
+		}
+		r = walk_dir(pk, fd, depth + 1, visit, strict);
+		close(fd);
 	}
 	pk->plen = plen;
 	if (pk->path)
@@ -398,37 +393,36 @@ static int pack_dir(struct packer *pk, int dfd, unsigned depth)
 	return r;
 }
 
-/* The progress total: regular file bytes below dfd (a walk with lstat only). */
-static int scan_dir(struct packer *pk, int dfd, unsigned depth)
+/* The real walk: each entry emitted and hashed (directories before their children). */
+static int pack_visit(struct packer *pk, int dfd, const char *name, const struct stat *st)
 {
-	size_t i, n = 0, plen = pk->plen;
-	char **names = NULL;
-	struct stat st;
-	int fd, r;
+	int r;
 
-	if (depth >= TREE_MAX_DEPTH)
-		return pack_failf(pk, -ENAMETOOLONG, "'%s' is nested too deeply", cur_path(pk));
-	r = list_dir(pk, dfd, &names, &n);
-	for (i = 0; i < n && r == 0; i++) {
-		if ((r = path_push(pk, plen, names[i])) < 0)
-			break;
-		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue; /* the real walk reports it */
-		if (S_ISREG(st.st_mode))
-			pk->total += (uint64_t)st.st_size;
-		if (!S_ISDIR(st.st_mode))
-			continue;
-		fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		r = scan_dir(pk, fd, depth + 1);
-		close(fd);
-	}
-	pk->plen = plen;
-	if (pk->path)
-		pk->path[plen] = '\0';
-	free_names(names, n);
-	return r;
+	if (strcmp(name, ".git") == 0)
+		pk->res.dotgit++;
+	if (S_ISREG(st->st_mode))
+		return pack_file(pk, dfd, name);
+	if (S_ISLNK(st->st_mode))
+		return pack_symlink(pk, dfd, name, (size_t)st->st_size);
+	if (!S_ISDIR(st->st_mode))
+		return pack_failf(pk, -ENOTSUP,
+			"'%s' is %s: only files, directories and symlinks can be packed",
+			cur_path(pk), type_name(st->st_mode));
+	r = emit_header(pk, '5', 0755, 0, NULL);
+	if (r == 0 && (r = tree_builder_add_dir(pk->tb, pk->path)) < 0)
+		r = pack_failf(pk, r, "cannot hash '%s': %s", cur_path(pk), strerror(-r));
+	if (r < 0)
+		return r;
+	pk->res.dirs++;
+	return 1;
+}
+
+/* The progress total: regular file bytes below the root (lstat only). */
+static int scan_visit(struct packer *pk, int dfd, const char *name, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		pk->total += (uint64_t)st->st_size;
+	return S_ISDIR(st->st_mode) ? 1 : 0;
 }
 
 /* ---- entry points ------------------------------------------------------------------ */
@@ -485,7 +479,7 @@ static int pack_run(int dirfd, const char *dir, const char *shown, int outfd,
 		goto out;
 	}
 	if (pk.progress) {
-		r = scan_dir(&pk, fd, 0);
+		r = walk_dir(&pk, fd, 0, scan_visit, false);
 		if (r < 0)
 			goto out;
 		pk.next_report = 0;
@@ -494,7 +488,7 @@ static int pack_run(int dirfd, const char *dir, const char *shown, int outfd,
 	if ((r = pack_out_open(&pk, c, opts->level)) < 0)
 		goto out;
 
-	r = pack_dir(&pk, fd, 0);
+	r = walk_dir(&pk, fd, 0, pack_visit, true);
 	if (r < 0)
 		goto out;
 	if (pk.tar_bytes == 0) {

@@ -588,6 +588,19 @@ static void test_unbind(void)
 
 /* ---- add-mirror --------------------------------------------------------------------- */
 
+/*
+ * Adds URL as a mirror of NAME (SHA256, PLATFORM as bind_add_mirror()) in PATH
+ * and checks that it returns WANT (WHAT).
+ */
+static void check_mirror(const char *path, const char *name, const char *url, const char *sha256,
+    const struct platform *platform, int want, const char *what)
+{
+	char *msg = NULL;
+
+	is_int(bind_add_mirror(path, name, url, sha256, platform, &msg), want, "%s", what);
+	free(msg);
+}
+
 static void test_add_mirror(void)
 {
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "mirror.toml"),
@@ -597,14 +610,13 @@ static void test_add_mirror(void)
 	const struct artifact_download *d;
 	const struct artifact_entry *e;
 	struct artifacts *a;
-	char *msg = NULL, *want, *block;
+	char *want, *block;
 	struct blocks b;
-	int r, i;
+	int i;
 	size_t n;
 
-	r = bind_add_mirror(
-		path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, &msg);
-	is_int(r, 0, "add a mirror to a single table");
+	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
+	    "add a mirror to a single table");
 	e = select_entry(path, "MozillaCACerts", "x86_64-linux-gnu", &a);
 	n = e ? artifact_entry_downloads(e, &d) : 0;
 	ok(n == 2 && strcmp(d[1].url, "https://mirror.example/cacert.tar.gz") == 0 &&
@@ -616,35 +628,24 @@ static void test_add_mirror(void)
 		orig, "ae2d807ec041599ae184b9075dc59a0975fd8b573f2f682c4adfd089270dcc58",
 		"https://mirror.example/cacert.tar.gz");
 	is_file(path, want, "layout: appended after the first download");
-	r = bind_add_mirror(
-		path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, &msg);
-	is_int(r, 0, "the same URL again succeeds");
+	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
+	    "the same URL again succeeds");
 	is_file(path, want, "... without adding it twice");
-	r = bind_add_mirror(path, "MozillaCACerts", "https://other/x", SHA_A, NULL, &msg);
-	is_int(r, -EBADMSG, "a sha256 that differs from the existing one: -EBADMSG");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(path, "nope", "https://other/x", NULL, NULL, &msg);
-	is_int(r, -ENOENT, "unknown name: -ENOENT");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(path, "MozillaCACerts", "https://other/x", NULL, p, &msg);
-	is_int(r, -ENOENT, "a platform for a platform-independent name: -ENOENT");
-	free(msg);
-	msg = NULL;
+	check_mirror(path, "MozillaCACerts", "https://other/x", SHA_A, NULL, -EBADMSG,
+	    "a sha256 that differs from the existing one: -EBADMSG");
+	check_mirror(path, "nope", "https://other/x", NULL, NULL, -ENOENT,
+	    "unknown name: -ENOENT");
+	check_mirror(path, "MozillaCACerts", "https://other/x", NULL, p, -ENOENT,
+	    "a platform for a platform-independent name: -ENOENT");
 	is_file(path, want, "file unchanged by the failures");
 	free(want);
 
-	r = bind_add_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, NULL, &msg);
-	is_int(r, -ENOTUNIQ, "array name without a platform: -ENOTUNIQ");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, q, &msg);
-	is_int(r, -ENOENT, "a platform with no equal entry: -ENOENT");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, p, &msg);
-	is_int(r, 0, "add a mirror to the x86_64-linux-gnu entry");
+	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, NULL, -ENOTUNIQ,
+	    "array name without a platform: -ENOTUNIQ");
+	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, q, -ENOENT,
+	    "a platform with no equal entry: -ENOENT");
+	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, p, 0,
+	    "add a mirror to the x86_64-linux-gnu entry");
 	split(zorig, &b);
 	i = find_block(&b, ZLIB_X86_GLIBC);
 	block = strndup(b.start[i], b.len[i]);
@@ -673,15 +674,12 @@ static void test_add_mirror(void)
 
 	/* an entry without downloads needs the sha256 */
 	bind_artifact(zpath, "bare", HASH_A, NULL, NULL, 0, 0, NULL);
-	r = bind_add_mirror(zpath, "bare", "https://m/b.tar.gz", NULL, NULL, &msg);
-	is_int(r, -ENODATA, "no download to copy the sha256 from: -ENODATA");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(zpath, "bare", "https://m/b.tar.gz", SHA_A, NULL, &msg);
-	is_int(r, 0, "... given explicitly, it is used");
+	check_mirror(zpath, "bare", "https://m/b.tar.gz", NULL, NULL, -ENODATA,
+	    "no download to copy the sha256 from: -ENODATA");
+	check_mirror(zpath, "bare", "https://m/b.tar.gz", SHA_A, NULL, 0,
+	    "... given explicitly, it is used");
 	is_sel(zpath, "bare", "x86_64-linux-gnu", HASH_A, "bare still resolves");
 	ok(loads_strict(zpath), "the edited file loads");
-	free(msg);
 	free(orig);
 	free(zorig);
 	free(path);

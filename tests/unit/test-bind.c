@@ -216,6 +216,21 @@ static bool loads_strict(const char *path)
 
 /* ---- bind ------------------------------------------------------------------------ */
 
+/*
+ * Binds NAME to HASH in PATH as bind_artifact() (PLATFORM, DOWNLOADS, N, FLAGS)
+ * and checks that it returns WANT (WHAT); the message is dropped.
+ */
+static void check_bind(const char *path, const char *name, const char *hash,
+    const struct platform *platform, const struct bind_download *downloads, size_t n,
+    unsigned flags, int want, const char *what)
+{
+	char *msg = NULL;
+
+	is_int(bind_artifact(path, name, hash, platform, downloads, n, flags, &msg), want, "%s",
+	    what);
+	free(msg);
+}
+
 static void test_bind_new_platform(void)
 {
 	static const struct bind_download dl[] = {{"https://example.org/z-cxx11.tar.gz",
@@ -318,14 +333,10 @@ static void test_bind_single_table(void)
 	char *msg = NULL;
 	int r;
 
-	r = bind_artifact(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, 0, &msg);
-	is_int(r, -EEXIST, "bind an existing single table without force: -EEXIST");
-	free(msg);
-	msg = NULL;
-	r = bind_artifact(path, "MozillaCACerts", HASH_A, p, NULL, 0, 0, &msg);
-	is_int(r, -EEXIST, "bind a platform over a single table without force: -EEXIST");
-	free(msg);
-	msg = NULL;
+	check_bind(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, 0, -EEXIST,
+	    "bind an existing single table without force: -EEXIST");
+	check_bind(path, "MozillaCACerts", HASH_A, p, NULL, 0, 0, -EEXIST,
+	    "bind a platform over a single table without force: -EEXIST");
 	is_file(path, orig, "file unchanged");
 	r = bind_artifact(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, BIND_FORCE, &msg);
 	is_int(r, 0, "force replaces the single table");
@@ -414,22 +425,16 @@ static void test_bind_new_file_and_errors(void)
 	r = bind_artifact(path, "y", HASH_B, NULL, NULL, 0, 0, &msg);
 	ok(r == 0 && stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "mode kept on rewrite");
 
-	r = bind_artifact(path, "z", "xyz", NULL, NULL, 0, 0, &msg);
-	is_int(r, -EINVAL, "bad hash: -EINVAL");
-	free(msg);
-	msg = NULL;
+	check_bind(path, "z", "xyz", NULL, NULL, 0, 0, -EINVAL,
+	    "bad hash: -EINVAL");
 	{
 		static const struct bind_download d[] = {{"u", "abc", 0}};
 
-		r = bind_artifact(path, "z", HASH_A, NULL, d, 1, 0, &msg);
-		is_int(r, -EINVAL, "bad sha256: -EINVAL");
-		free(msg);
-		msg = NULL;
+		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL,
+		    "bad sha256: -EINVAL");
 	}
-	r = bind_artifact(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, &msg);
-	is_int(r, -EISDIR, "a directory: -EISDIR");
-	free(msg);
-	msg = NULL;
+	check_bind(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, -EISDIR,
+	    "a directory: -EISDIR");
 
 	/* malformed files are never rewritten */
 	if (asprintf(&bad, "%s/bad.toml", tmpdir) < 0)
@@ -448,10 +453,8 @@ static void test_bind_new_file_and_errors(void)
 	{
 		struct platform *p = parse("x86_64-linux-gnu");
 
-		r = bind_artifact(bad, "broken_artifact", HASH_A, p, NULL, 0, 0, &msg);
-		is_int(r, -EINVAL, "platform bind over a string value: -EINVAL");
-		free(msg);
-		msg = NULL;
+		check_bind(bad, "broken_artifact", HASH_A, p, NULL, 0, 0, -EINVAL,
+		    "platform bind over a string value: -EINVAL");
 		is_file(bad, text, "file unchanged");
 		r = bind_artifact(bad, "broken_artifact", HASH_A, p, NULL, 0, BIND_FORCE, &msg);
 		is_int(r, 0, "force replaces the string value");

@@ -103,6 +103,19 @@ static void *errmsg_thread(void *arg)
 	return (void *)(uintptr_t)(fresh && strstr(m, "not a gc root") != NULL);
 }
 
+/*
+ * Whether S (opened in DIR) is open; if not, reports the failure and frees DIR,
+ * and the caller returns.
+ */
+static bool sf_opened(struct store *s, char *dir)
+{
+	if (s)
+		return true;
+	ok(0, "open");
+	free(dir);
+	return false;
+}
+
 static void test_errmsg(void)
 {
 	char *dir = tu_path(sf_base, "errmsg");
@@ -111,11 +124,8 @@ static void test_errmsg(void)
 	pthread_t t;
 	void *res = NULL;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	store_clear_error(s);
 	is_int(store_root_remove(s, "/first"), -ENOENT, "removing an unknown root");
 	store_install_begin(s, "bad", &in);
@@ -157,11 +167,8 @@ static void test_install(void)
 	mode_t m;
 	int r;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	is_int(store_lookup(s, SF_ABSENT_HASH, &info), -ENOENT, "lookup: absent");
 	is_int(store_lookup(s, "0123", &info), -EINVAL, "lookup: short hash");
 	is_int(store_lookup(s, "339AAD93C0F854604248EA3B7C5B7EDEA20625A9", &info), -EINVAL,
@@ -415,11 +422,8 @@ static void test_locks(void)
 	FILE *f;
 	char c;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	is_int(store_lock_hash(s, "nothex", 1, &l), -EINVAL, "lock: bad hash");
 	is_int(store_lock_hash(s, SF_HELLO_HASH, -1, &l), -EINVAL, "lock: negative timeout");
 
@@ -487,11 +491,8 @@ static void test_lock_threads(void)
 	double t0;
 	int i;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	/* 8 threads, 1 s each */
 	t0 = tu_now_s();
 	for (i = 0; i < 8; i++)
@@ -569,11 +570,8 @@ static void test_concurrency(void)
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
 	for (i = 0; i < 6; i++) {
@@ -632,11 +630,8 @@ static void test_mapsize(void)
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	mdb_env_info(s->env, &ei);
 	ok(ei.me_mapsize <= 65536, "tiny map: %zu bytes", ei.me_mapsize);
 	for (i = 0; i < 5000 && r == 0; i++) {
@@ -678,11 +673,8 @@ static void test_mapsize(void)
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	h[0] = h[1] = 0;
 	h[2] = 1;
 	info.source = NULL;
@@ -716,11 +708,8 @@ static void test_access(void)
 	int64_t t0 = time(NULL);
 	int i;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
 	for (i = 0; i < 100; i++)
@@ -775,11 +764,8 @@ static void test_faults(void)
 	is_int(store_fault_set("nosuchcall", 1, EIO), -EINVAL, "fault: unknown syscall");
 	unsetenv("ARTIFACTFS_UNSAFE_NO_FSYNC");
 	s = tu_store_open(dir, STORE_CREATE);
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		store_clear_error(s);
 		store_fault_set(calls[i], 1, ENOSPC);

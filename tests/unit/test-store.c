@@ -155,6 +155,13 @@ static int stop_walk(const char *hash, const struct store_info *info, void *arg)
 	return 42;
 }
 
+/* the mode that install gives the path SUB below a tree */
+struct sf_mode_case {
+	const char *sub;
+	mode_t mode;
+	const char *what;
+};
+
 static void test_install(void)
 {
 	char *dir = tu_path(sf_base, "install"), last[STORE_HASH_HEX + 1] = "";
@@ -164,6 +171,12 @@ static void test_install(void)
 	struct store_info info;
 	char rel[128];
 	int64_t t0 = time(NULL);
+	static const struct sf_mode_case modes[] = {
+		{ "foo", 0555, "file: read-only, setuid gone" },
+		{ "d", 0775, "dir: writable, setgid gone" },
+		{ "d/bar", 0444, "group-writable file: 0444" },
+	};
+	size_t i;
 	mode_t m;
 	int r;
 
@@ -176,18 +189,11 @@ static void test_install(void)
 
 	r = sf_install(s, sf_tree_hash, "https://example.org/a.tar.gz");
 	is_int(r, 0, "install begin/build/commit");
-	snprintf(rel, sizeof(rel), "artifacts/%s/foo", sf_tree_hash);
-	r = sf_mode_of(dir, rel, &m);
-	ok(r == 0 && (m & 07777) == 0555, "file: read-only, setuid gone (%o)",
-		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/d", sf_tree_hash);
-	r = sf_mode_of(dir, rel, &m);
-	ok(r == 0 && (m & 07777) == 0775, "dir: writable, setgid gone (%o)",
-		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/d/bar", sf_tree_hash);
-	r = sf_mode_of(dir, rel, &m);
-	ok(r == 0 && (m & 07777) == 0444, "group-writable file: 0444 (%o)",
-		m & 07777);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(rel, sizeof(rel), "artifacts/%s/%s", sf_tree_hash, modes[i].sub);
+		r = sf_mode_of(dir, rel, &m);
+		ok(r == 0 && (m & 07777) == modes[i].mode, "%s (%o)", modes[i].what, m & 07777);
+	}
 	snprintf(rel, sizeof(rel), "artifacts/%s/link", sf_tree_hash);
 	r = sf_mode_of(dir, rel, &m);
 	ok(r == 0 && S_ISLNK(m), "symlink kept");

@@ -471,13 +471,14 @@ static void test_bind_new_file_and_errors(void)
 static void test_bind_many_atomic(void)
 {
 	char *path = copy_fixture("OpenSSL_jll.toml", "many.toml"), *orig = tu_slurp(path, NULL);
-	struct platform *p1 = parse("x86_64-linux-gnu-cxx03"), *p2 = parse("x86_64-linux-gnu");
+	static const char *const host[2] = { "x86_64-linux-gnu-cxx03", "x86_64-linux-gnu" };
+	struct platform *p1 = parse(host[0]), *p2 = parse(host[1]);
 	struct bind_request req[2] = {
 		{.name = "OpenSSL", .hash = HASH_A, .platform = p1},
 		{.name = "OpenSSL", .hash = HASH_B, .platform = p2},
 	};
 	char *msg = NULL;
-	int r;
+	int r, i;
 
 	r = bind_artifacts(path, req, 2, &msg);
 	is_int(r, -EEXIST, "bind_artifacts: second request conflicts");
@@ -487,8 +488,9 @@ static void test_bind_many_atomic(void)
 	req[1].flags = BIND_FORCE;
 	r = bind_artifacts(path, req, 2, &msg);
 	is_int(r, 0, "bind_artifacts with force on the second");
-	is_sel(path, "OpenSSL", "x86_64-linux-gnu-cxx03", HASH_A, "first request bound");
-	is_sel(path, "OpenSSL", "x86_64-linux-gnu", HASH_B, "second request bound");
+	for (i = 0; i < 2; i++)
+		is_sel(path, "OpenSSL", host[i], req[i].hash, "request %d of 2 bound (%s)", i + 1,
+		    host[i]);
 	free(msg);
 	free(orig);
 	free(path);
@@ -604,28 +606,38 @@ static void check_mirror(const char *path, const char *name, const char *url, co
 	free(msg);
 }
 
+/*
+ * Checks that NAME in PATH, selected for x86_64-linux-gnu, has two downloads,
+ * the second at URL with the first one's sha256 (WHAT).
+ */
+static void is_mirrored(const char *path, const char *name, const char *url, const char *what)
+{
+	const struct artifact_download *d;
+	const struct artifact_entry *e;
+	struct artifacts *a;
+	size_t n;
+
+	e = select_entry(path, name, "x86_64-linux-gnu", &a);
+	n = e ? artifact_entry_downloads(e, &d) : 0;
+	ok(n == 2 && strcmp(d[1].url, url) == 0 && strcmp(d[0].sha256, d[1].sha256) == 0, "%s",
+	    what);
+	artifacts_free(a);
+}
+
 static void test_add_mirror(void)
 {
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "mirror.toml"),
 	     *orig = tu_slurp(path, NULL);
 	char *zpath = copy_fixture("Zlib_jll.toml", "zmirror.toml"), *zorig = tu_slurp(zpath, NULL);
 	struct platform *p = parse("x86_64-linux-gnu"), *q = parse("x86_64-linux-gnu-cxx11");
-	const struct artifact_download *d;
-	const struct artifact_entry *e;
-	struct artifacts *a;
 	char *want, *block;
 	struct blocks b;
 	int i;
-	size_t n;
 
 	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
 	    "add a mirror to a single table");
-	e = select_entry(path, "MozillaCACerts", "x86_64-linux-gnu", &a);
-	n = e ? artifact_entry_downloads(e, &d) : 0;
-	ok(n == 2 && strcmp(d[1].url, "https://mirror.example/cacert.tar.gz") == 0 &&
-			strcmp(d[0].sha256, d[1].sha256) == 0,
-		"second download, same sha256 as the first");
-	artifacts_free(a);
+	is_mirrored(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz",
+	    "second download, same sha256 as the first");
 	want = malloc(strlen(orig) + 256);
 	sprintf(want, "%s    [[MozillaCACerts.download]]\n    sha256 = \"%s\"\n    url = \"%s\"\n",
 		orig, "ae2d807ec041599ae184b9075dc59a0975fd8b573f2f682c4adfd089270dcc58",
@@ -652,12 +664,8 @@ static void test_add_mirror(void)
 	split(zorig, &b);
 	i = find_block(&b, ZLIB_X86_GLIBC);
 	block = strndup(b.start[i], b.len[i]);
-	e = select_entry(zpath, "Zlib", "x86_64-linux-gnu", &a);
-	n = e ? artifact_entry_downloads(e, &d) : 0;
-	ok(n == 2 && strcmp(d[1].url, "https://mirror/z.tar.gz") == 0 &&
-			strcmp(d[0].sha256, d[1].sha256) == 0,
-		"the selected entry got the mirror");
-	artifacts_free(a);
+	is_mirrored(zpath, "Zlib", "https://mirror/z.tar.gz",
+	    "the selected entry got the mirror");
 	/* all other blocks byte-identical: drop the edited block from both sides */
 	{
 		char *got = tu_slurp(zpath, NULL), *g, *w;

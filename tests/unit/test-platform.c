@@ -6,6 +6,7 @@
  */
 #include "fetch/platform.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -843,17 +844,6 @@ static void test_select(void)
 	platform_free(h);
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int r;
-
-	if (!f)
-		return -1;
-	r = fwrite(data, 1, len, f) == len ? 0 : -1;
-	return fclose(f) == 0 ? r : -1;
-}
-
 static void test_host(void)
 {
 	struct platform *h = NULL, *q = NULL;
@@ -893,13 +883,13 @@ static void test_host(void)
 	q = NULL;
 
 	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.3", root);
-	write_file(path, "x", 1);
+	tu_write_bytes(path, "x", 1);
 	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.5.0.0", root);
-	write_file(path, "x", 1);
+	tu_write_bytes(path, "x", 1);
 	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.6", root);
-	write_file(path, "x", 1);
+	tu_write_bytes(path, "x", 1);
 	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.4x", root);
-	write_file(path, "x", 1);
+	tu_write_bytes(path, "x", 1);
 	/* GLIBCXX_3.4.29 straddles the first 64 KiB read; 32 is above Julia's 30 */
 	memset(big, 'z', sizeof(big));
 	memcpy(big + 10, "GLIBCXX_3.4.19", 15);
@@ -909,7 +899,7 @@ static void test_host(void)
 	memcpy(big + 68100, "GLIBCXX_3.4.17", 15);
 	memcpy(big + 68200, "GLIBCXX_3.4.30x", 15);
 	snprintf(path, sizeof(path), "%s/usr/lib/libstdc++.so.6", root);
-	write_file(path, big, sizeof(big));
+	tu_write_bytes(path, big, sizeof(big));
 	is_int(platform_host_detect(root, &q), 0, "detect with fake libraries");
 	is_str(get(q, "libgfortran_version"), "5.0.0", "highest libgfortran 3..5 is 5");
 	is_str(get(q, "cxxstring_abi"), "cxx11", "libstdc++ -> cxx11");

@@ -67,6 +67,13 @@ static const char *get(const struct platform *p, const char *k)
 	return p ? platform_get(p, k) : "(no platform)";
 }
 
+/* Checks that P renders as the triplet WANT (WHAT), then frees P. */
+static void is_trip(struct platform *p, const char *want, const char *what)
+{
+	is_str(trip(p), want, "%s", what);
+	platform_free(p);
+}
+
 static void test_parse(void)
 {
 	static const struct {
@@ -214,51 +221,29 @@ static void test_render(void)
 	struct platform *p;
 	size_t i;
 
-	p = P("i686", "Windows", NULL);
-	is_str(trip(p), "i686-w64-mingw32", "P(i686, Windows)");
-	platform_free(p);
-	p = P("x86_64", "linux", "libc", "musl", NULL);
-	is_str(trip(p), "x86_64-linux-musl", "P(x86_64, linux; libc=musl)");
-	platform_free(p);
-	p = P("armv7l", "linux", "libc", "musl", NULL);
-	is_str(trip(p), "armv7l-linux-musleabihf", "P(armv7l, linux; libc=musl)");
-	platform_free(p);
-	p = P("armv6l", "linux", "libc", "musl", "call_abi", "eabihf", NULL);
-	is_str(trip(p), "armv6l-linux-musleabihf", "P(armv6l, linux; musl, eabihf)");
-	platform_free(p);
-	p = P("armv6l", "linux", "call_abi", "eabi", NULL);
-	is_str(trip(p), "armv6l-linux-gnueabi", "P(armv6l, linux; call_abi=eabi)");
-	platform_free(p);
-	p = P("x86_64", "linux", NULL);
-	is_str(trip(p), "x86_64-linux-gnu", "P(x86_64, lnx)");
-	platform_free(p);
-	p = P("armv6l", "linux", NULL);
-	is_str(trip(p), "armv6l-linux-gnueabihf", "P(armv6l, lnx)");
-	platform_free(p);
-	p = P("x86_64", "macos", NULL);
-	is_str(trip(p), "x86_64-apple-darwin", "P(x86_64, macos)");
-	platform_free(p);
-	p = P("x86_64", "macos", "os_version", "16", NULL);
-	is_str(trip(p), "x86_64-apple-darwin16", "P(x86_64, macos; os_version=16)");
-	platform_free(p);
-	p = P("x86_64", "freebsd", NULL);
-	is_str(trip(p), "x86_64-unknown-freebsd", "P(x86_64, freebsd)");
-	platform_free(p);
-	p = P("i686", "freebsd", NULL);
-	is_str(trip(p), "i686-unknown-freebsd", "P(i686, freebsd)");
-	platform_free(p);
-	p = P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL);
-	is_str(trip(p), "x86_64-linux-gnu-libgfortran3-cxx11", "P(...; libgfortran 3, cxx11)");
-	platform_free(p);
-	p = P("armv7l", "linux", "libc", "musl", "cxxstring_abi", "cxx03", NULL);
-	is_str(trip(p), "armv7l-linux-musleabihf-cxx03", "P(armv7l, linux; musl, cxx03)");
-	platform_free(p);
-	p = P("x86_64", "linux", "libstdcxx_version", "3.4.26", NULL);
-	is_str(trip(p), "x86_64-linux-gnu-libstdcxx26", "P(...; libstdcxx_version=3.4.26)");
-	platform_free(p);
-	p = P("x86_64", "haiku", NULL);
-	is_str(trip(p), "x86_64-unknown", "unknown os renders -unknown");
-	platform_free(p);
+	is_trip(P("i686", "Windows", NULL), "i686-w64-mingw32", "P(i686, Windows)");
+	is_trip(P("x86_64", "linux", "libc", "musl", NULL), "x86_64-linux-musl",
+	    "P(x86_64, linux; libc=musl)");
+	is_trip(P("armv7l", "linux", "libc", "musl", NULL), "armv7l-linux-musleabihf",
+	    "P(armv7l, linux; libc=musl)");
+	is_trip(P("armv6l", "linux", "libc", "musl", "call_abi", "eabihf", NULL),
+	    "armv6l-linux-musleabihf", "P(armv6l, linux; musl, eabihf)");
+	is_trip(P("armv6l", "linux", "call_abi", "eabi", NULL), "armv6l-linux-gnueabi",
+	    "P(armv6l, linux; call_abi=eabi)");
+	is_trip(P("x86_64", "linux", NULL), "x86_64-linux-gnu", "P(x86_64, lnx)");
+	is_trip(P("armv6l", "linux", NULL), "armv6l-linux-gnueabihf", "P(armv6l, lnx)");
+	is_trip(P("x86_64", "macos", NULL), "x86_64-apple-darwin", "P(x86_64, macos)");
+	is_trip(P("x86_64", "macos", "os_version", "16", NULL), "x86_64-apple-darwin16",
+	    "P(x86_64, macos; os_version=16)");
+	is_trip(P("x86_64", "freebsd", NULL), "x86_64-unknown-freebsd", "P(x86_64, freebsd)");
+	is_trip(P("i686", "freebsd", NULL), "i686-unknown-freebsd", "P(i686, freebsd)");
+	is_trip(P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL),
+	    "x86_64-linux-gnu-libgfortran3-cxx11", "P(...; libgfortran 3, cxx11)");
+	is_trip(P("armv7l", "linux", "libc", "musl", "cxxstring_abi", "cxx03", NULL),
+	    "armv7l-linux-musleabihf-cxx03", "P(armv7l, linux; musl, cxx03)");
+	is_trip(P("x86_64", "linux", "libstdcxx_version", "3.4.26", NULL),
+	    "x86_64-linux-gnu-libstdcxx26", "P(...; libstdcxx_version=3.4.26)");
+	is_trip(P("x86_64", "haiku", NULL), "x86_64-unknown", "unknown os renders -unknown");
 
 	/* "Deterministic serialization": extra tags sorted whatever the input order */
 	{

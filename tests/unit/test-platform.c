@@ -684,6 +684,14 @@ static const char *select_label(struct cand *c, size_t n, const struct platform 
 	return c[idx].label;
 }
 
+/* Checks that selecting among the N candidates C for HOST gives WANT (WHAT), then frees HOST. */
+static void is_select(struct cand *c, size_t n, struct platform *host, const char *want,
+    const char *what)
+{
+	is_str(select_label(c, n, host), want, "%s", what);
+	platform_free(host);
+}
+
 static void free_cands(struct cand *c, size_t n)
 {
 	size_t i;
@@ -710,40 +718,26 @@ static void test_select(void)
 	c[7] = (struct cand){ P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL), "win" };
 
 	/* §1.7: equal loss 1, descending triplet: libgfortran5 */
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 8, h), "linux8", "x86_64 linux -> linux8");
-	platform_free(h);
-	h = P("x86_64", "linux", "libgfortran_version", "4", NULL);
-	is_str(select_label(c, 8, h), "linux7", "x86_64 linux gf4 -> linux7");
-	platform_free(h);
+	is_select(c, 8, P("x86_64", "linux", NULL), "linux8", "x86_64 linux -> linux8");
+	is_select(c, 8, P("x86_64", "linux", "libgfortran_version", "4", NULL), "linux7",
+	    "x86_64 linux gf4 -> linux7");
 	/* loss 1 < 2 < 3 */
-	h = P("aarch64", "linux", NULL);
-	is_str(select_label(c, 8, h), "linux3", "aarch64 linux -> linux3");
-	platform_free(h);
-	h = P("aarch64", "linux", "libgfortran_version", "3", NULL);
-	is_str(select_label(c, 8, h), "linux3", "aarch64 linux gf3 -> linux3");
-	platform_free(h);
-	h = P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.18", NULL);
-	is_str(select_label(c, 8, h), "linux5", "aarch64 gf3 libstdcxx 3.4.18 -> linux5");
-	platform_free(h);
-	h = P("aarch64", "linux", "libgfortran_version", "4", NULL);
-	is_str(select_label(c, 8, h), "nothing", "aarch64 gf4 -> nothing");
-	platform_free(h);
-	h = P("x86_64", "macos", NULL);
-	is_str(select_label(c, 8, h), "mac4", "x86_64 macos -> mac4");
-	platform_free(h);
-	h = P("x86_64", "macos", "libgfortran_version", "4", NULL);
-	is_str(select_label(c, 8, h), "nothing", "x86_64 macos gf4 -> nothing");
-	platform_free(h);
-	h = P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL);
-	is_str(select_label(c, 8, h), "win", "windows cxx11 -> win");
-	platform_free(h);
-	h = P("x86_64", "windows", "cxxstring_abi", "cxx03", NULL);
-	is_str(select_label(c, 8, h), "nothing", "windows cxx03 -> nothing");
-	platform_free(h);
-	h = P("x86_64", "freebsd", NULL);
-	is_str(select_label(c, 8, h), "nothing", "freebsd -> nothing");
-	platform_free(h);
+	is_select(c, 8, P("aarch64", "linux", NULL), "linux3", "aarch64 linux -> linux3");
+	is_select(c, 8, P("aarch64", "linux", "libgfortran_version", "3", NULL), "linux3",
+	    "aarch64 linux gf3 -> linux3");
+	is_select(c, 8,
+	    P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.18", NULL),
+	    "linux5", "aarch64 gf3 libstdcxx 3.4.18 -> linux5");
+	is_select(c, 8, P("aarch64", "linux", "libgfortran_version", "4", NULL), "nothing",
+	    "aarch64 gf4 -> nothing");
+	is_select(c, 8, P("x86_64", "macos", NULL), "mac4", "x86_64 macos -> mac4");
+	is_select(c, 8, P("x86_64", "macos", "libgfortran_version", "4", NULL), "nothing",
+	    "x86_64 macos gf4 -> nothing");
+	is_select(c, 8, P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL), "win",
+	    "windows cxx11 -> win");
+	is_select(c, 8, P("x86_64", "windows", "cxxstring_abi", "cxx03", NULL), "nothing",
+	    "windows cxx03 -> nothing");
+	is_select(c, 8, P("x86_64", "freebsd", NULL), "nothing", "freebsd -> nothing");
 	/* a host-side version cap against libstdcxx entries */
 	h = P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.30", NULL);
 	platform_make_host(h);
@@ -758,12 +752,9 @@ static void test_select(void)
 	/* extra artifact-only tags are penalised */
 	c[0] = (struct cand){ P("x86_64", "linux", NULL), "normal" };
 	c[1] = (struct cand){ P("x86_64", "linux", "sanitize", "memory", NULL), "sanitized" };
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 2, h), "normal", "plain host -> normal");
-	platform_free(h);
-	h = P("x86_64", "linux", "sanitize", "memory", NULL);
-	is_str(select_label(c, 2, h), "sanitized", "sanitize=memory host -> sanitized");
-	platform_free(h);
+	is_select(c, 2, P("x86_64", "linux", NULL), "normal", "plain host -> normal");
+	is_select(c, 2, P("x86_64", "linux", "sanitize", "memory", NULL), "sanitized",
+	    "sanitize=memory host -> sanitized");
 	free_cands(c, 2);
 
 	/* ties broken by reverse-sorting by triplet */
@@ -771,12 +762,9 @@ static void test_select(void)
 		"libgfortran3" };
 	c[1] = (struct cand){ P("x86_64", "linux", "libgfortran_version", "4", NULL),
 		"libgfortran4" };
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 2, h), "libgfortran4", "tie -> libgfortran4");
-	platform_free(h);
-	h = P("x86_64", "linux", "libgfortran_version", "3", NULL);
-	is_str(select_label(c, 2, h), "libgfortran3", "gf3 host -> libgfortran3");
-	platform_free(h);
+	is_select(c, 2, P("x86_64", "linux", NULL), "libgfortran4", "tie -> libgfortran4");
+	is_select(c, 2, P("x86_64", "linux", "libgfortran_version", "3", NULL), "libgfortran3",
+	    "gf3 host -> libgfortran3");
 	/* the order of candidates does not matter */
 	{
 		struct cand t = c[0];
@@ -784,9 +772,8 @@ static void test_select(void)
 		c[0] = c[1];
 		c[1] = t;
 	}
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 2, h), "libgfortran4", "tie -> libgfortran4, other order");
-	platform_free(h);
+	is_select(c, 2, P("x86_64", "linux", NULL), "libgfortran4",
+	    "tie -> libgfortran4, other order");
 	free_cands(c, 2);
 
 	/* §1.7/§9 hazard: llvm_version 20 vs 20.asserts */

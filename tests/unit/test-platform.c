@@ -67,6 +67,15 @@ static const char *get(const struct platform *p, const char *k)
 	return p ? platform_get(p, k) : "(no platform)";
 }
 
+/* Checks that TRIPLET parses with the tag KEY set to WANT (WHAT). */
+static void is_tag(const char *triplet, const char *key, const char *want, const char *what)
+{
+	struct platform *p = parse(triplet);
+
+	is_str(get(p, key), want, "%s", what);
+	platform_free(p);
+}
+
 /* Checks that P renders as the triplet WANT (WHAT), then frees P. */
 static void is_trip(struct platform *p, const char *want, const char *what)
 {
@@ -167,9 +176,8 @@ static void test_parse(void)
 	platform_free(p);
 	platform_free(q);
 
-	p = parse("x86_64-unknown-freebsd11.1");
-	is_str(get(p, "os_version"), "11.1.0", "freebsd11.1 -> os_version 11.1.0");
-	platform_free(p);
+	is_tag("x86_64-unknown-freebsd11.1", "os_version", "11.1.0",
+	    "freebsd11.1 -> os_version 11.1.0");
 
 	p = parse("x86_64-linux-gnu-gcc4-cxx11");
 	q = P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL);
@@ -187,33 +195,26 @@ static void test_parse(void)
 	platform_free(p);
 	platform_free(q);
 
-	p = parse("x86_64-linux-gnu-libstdcxx26");
-	is_str(get(p, "libstdcxx_version"), "3.4.26", "libstdcxx26 -> 3.4.26");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-libstdcxx26", "libstdcxx_version", "3.4.26",
+	    "libstdcxx26 -> 3.4.26");
 
 	p = parse("i686-w64-mingw32");
 	is_str(get(p, "os"), "windows", "mingw32 -> windows");
 	is_int(platform_ntags(p), 2, "windows has arch and os only");
 	platform_free(p);
 
-	p = parse("x86_64-linux-gnu-julia_version+1.7.2");
-	is_str(get(p, "julia_version"), "1.7.2", "julia_version kept as given");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-julia_version+1.7.2", "julia_version", "1.7.2",
+	    "julia_version kept as given");
 
 	/* an "-os_version+" tag is overwritten by the os part (nothing on lnx) */
-	p = parse("x86_64-linux-gnu-os_version+5");
-	is_str(get(p, "os_version"), NULL, "os_version tag dropped on linux");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-os_version+5", "os_version", NULL,
+	    "os_version tag dropped on linux");
 
 	/* extended tags override the fixed fields (Julia's merge!) */
-	p = parse("x86_64-linux-musl-libc+glibc");
-	is_str(get(p, "libc"), "glibc", "libc+glibc overrides -musl");
-	platform_free(p);
+	is_tag("x86_64-linux-musl-libc+glibc", "libc", "glibc", "libc+glibc overrides -musl");
 
 	/* tags are lowercased; the regex itself is case-sensitive */
-	p = parse("x86_64-linux-gnu-CUDA+Ten");
-	is_str(get(p, "cuda"), "ten", "tag name and value lowercased");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-CUDA+Ten", "cuda", "ten", "tag name and value lowercased");
 }
 
 static void test_render(void)

@@ -822,8 +822,12 @@ static void test_host(void)
 	struct platform *h = NULL, *q = NULL;
 	char tmpl[] = "/tmp/test-platform.XXXXXX", path[512], *t = NULL;
 	static char big[70000];
+	/* fake libgfortran files; detection keeps the highest of versions 3..5 */
+	static const char *const gfortran[] = {
+		"libgfortran.so.3", "libgfortran.so.5.0.0", "libgfortran.so.6", "libgfortran.so.4x",
+	};
 	const char *root;
-	size_t off;
+	size_t off, i;
 
 	is_int(platform_host_detect(NULL, &h), 0, "host detection");
 	ok(h && platform_arch(h)[0] && platform_os(h)[0], "host arch and os non-empty");
@@ -855,14 +859,10 @@ static void test_host(void)
 	platform_free(q);
 	q = NULL;
 
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.3", root);
-	tu_write_bytes(path, "x", 1);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.5.0.0", root);
-	tu_write_bytes(path, "x", 1);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.6", root);
-	tu_write_bytes(path, "x", 1);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.4x", root);
-	tu_write_bytes(path, "x", 1);
+	for (i = 0; i < sizeof(gfortran) / sizeof(gfortran[0]); i++) {
+		snprintf(path, sizeof(path), "%s/usr/lib/%s", root, gfortran[i]);
+		tu_write_bytes(path, "x", 1);
+	}
 	/* GLIBCXX_3.4.29 straddles the first 64 KiB read; 32 is above Julia's 30 */
 	memset(big, 'z', sizeof(big));
 	memcpy(big + 10, "GLIBCXX_3.4.19", 15);
@@ -892,14 +892,10 @@ static void test_host(void)
 
 	snprintf(path, sizeof(path), "%s/usr/lib/libstdc++.so.6", root);
 	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.3", root);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.5.0.0", root);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.6", root);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.4x", root);
-	unlink(path);
+	for (i = 0; i < sizeof(gfortran) / sizeof(gfortran[0]); i++) {
+		snprintf(path, sizeof(path), "%s/usr/lib/%s", root, gfortran[i]);
+		unlink(path);
+	}
 	snprintf(path, sizeof(path), "%s/usr/lib", root);
 	rmdir(path);
 	snprintf(path, sizeof(path), "%s/usr", root);

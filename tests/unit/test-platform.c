@@ -67,6 +67,13 @@ static const char *get(const struct platform *p, const char *k)
 	return p ? platform_get(p, k) : "(no platform)";
 }
 
+/* Checks that platforms_match(A, HOST) is WANT (WHAT), then frees A. */
+static void is_match(struct platform *a, const struct platform *host, int want, const char *what)
+{
+	is_int(platforms_match(a, host), want, "%s", what);
+	platform_free(a);
+}
+
 /* Checks that TRIPLET parses with the tag KEY set to WANT (WHAT). */
 static void is_tag(const char *triplet, const char *key, const char *want, const char *what)
 {
@@ -604,12 +611,8 @@ static void test_match(void)
 	platform_free(b);
 
 	platform_set_tag(host, "cuda", "12.4", PLATFORM_CMP_VERSION_CAP);
-	a = P("x86_64", "linux", "cuda", "12.2", NULL);
-	is_int(platforms_match(a, host), 1, "cap: cuda 12.2 <= 12.4");
-	platform_free(a);
-	a = P("x86_64", "linux", "cuda", "12.4", NULL);
-	is_int(platforms_match(a, host), 1, "cap: cuda 12.4 <= 12.4");
-	platform_free(a);
+	is_match(P("x86_64", "linux", "cuda", "12.2", NULL), host, 1, "cap: cuda 12.2 <= 12.4");
+	is_match(P("x86_64", "linux", "cuda", "12.4", NULL), host, 1, "cap: cuda 12.4 <= 12.4");
 	a = P("x86_64", "linux", "cuda", "13.0", NULL);
 	is_int(platforms_match(a, host), 0, "cap: cuda 13.0 > 12.4");
 	/* xreq/yreq: the capped side may be either argument */
@@ -626,9 +629,7 @@ static void test_match(void)
 
 	/* major.minor on a custom tag */
 	platform_set_tag(host, "foo", "1.2.3", PLATFORM_CMP_MAJOR_MINOR);
-	a = P("x86_64", "linux", "foo", "1.2.9", NULL);
-	is_int(platforms_match(a, host), 1, "majmin: 1.2.9 ~ 1.2.3");
-	platform_free(a);
+	is_match(P("x86_64", "linux", "foo", "1.2.9", NULL), host, 1, "majmin: 1.2.9 ~ 1.2.3");
 	a = P("x86_64", "linux", "foo", "1.3", NULL);
 	is_int(platforms_match(a, host), 0, "majmin: 1.3 !~ 1.2.3");
 	/* different non-default strategies on both sides: Julia throws */
@@ -640,9 +641,8 @@ static void test_match(void)
 	platform_free(a);
 
 	/* a version compare on a non-version value */
-	a = P("x86_64", "linux", "cuda", "twelve", NULL);
-	is_int(platforms_match(a, host), -EINVAL, "cap on a non-version");
-	platform_free(a);
+	is_match(P("x86_64", "linux", "cuda", "twelve", NULL), host, -EINVAL,
+	    "cap on a non-version");
 	/* exact yields to the other side's strategy, as compare_default does */
 	a = P("x86_64", "linux", "julia_version", "1.11.1", NULL);
 	platform_set_tag(host, "julia_version", "1.11", PLATFORM_CMP_DEFAULT);

@@ -74,6 +74,14 @@ static void is_match(struct platform *a, const struct platform *host, int want, 
 	platform_free(a);
 }
 
+/* Checks that the parsed P equals Q (WHAT), then frees both. */
+static void is_same(struct platform *p, struct platform *q, const char *what)
+{
+	ok(p && q && platform_equal(p, q), "%s", what);
+	platform_free(p);
+	platform_free(q);
+}
+
 /* Checks that TRIPLET parses with the tag KEY set to WANT (WHAT). */
 static void is_tag(const char *triplet, const char *key, const char *want, const char *what)
 {
@@ -178,10 +186,8 @@ static void test_parse(void)
 	q = P("x86_64", "macos", "os_version", "17", NULL);
 	is_str(get(p, "os"), "macos", "darwin -> macos");
 	is_str(get(p, "os_version"), "17.0.0", "os_version 17.0.0");
-	ok(p && q && platform_equal(p, q), "darwin17.0.0 == P(x86_64, macos; os_version=17)");
 	is_str(get(p, "libc"), NULL, "macos has no libc");
-	platform_free(p);
-	platform_free(q);
+	is_same(p, q, "darwin17.0.0 == P(x86_64, macos; os_version=17)");
 
 	is_tag("x86_64-unknown-freebsd11.1", "os_version", "11.1.0",
 	    "freebsd11.1 -> os_version 11.1.0");
@@ -190,17 +196,13 @@ static void test_parse(void)
 	q = P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL);
 	is_str(get(p, "libgfortran_version"), "3.0.0", "gcc4 -> libgfortran 3.0.0");
 	is_str(get(p, "cxxstring_abi"), "cxx11", "cxx11");
-	ok(p && q && platform_equal(p, q), "gcc4-cxx11 == P(...; libgfortran_version=3, cxx11)");
-	platform_free(p);
-	platform_free(q);
+	is_same(p, q, "gcc4-cxx11 == P(...; libgfortran_version=3, cxx11)");
 
 	p = parse("x86_64-linux-gnu-march+x86_64-cuda+10.1");
 	q = P("x86_64", "linux", "march", "x86_64", "cuda", "10.1", NULL);
 	is_str(get(p, "march"), "x86_64", "march tag");
 	is_str(get(p, "cuda"), "10.1", "cuda tag");
-	ok(p && q && platform_equal(p, q), "march+cuda == P(...; march, cuda)");
-	platform_free(p);
-	platform_free(q);
+	is_same(p, q, "march+cuda == P(...; march, cuda)");
 
 	is_tag("x86_64-linux-gnu-libstdcxx26", "libstdcxx_version", "3.4.26",
 	    "libstdcxx26 -> 3.4.26");

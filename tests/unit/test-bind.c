@@ -221,13 +221,13 @@ static bool loads_strict(const char *path)
  * and checks that it returns WANT (WHAT); the message is dropped.
  */
 static void check_bind(const char *path, const char *name, const char *hash,
-    const struct platform *platform, const struct bind_download *downloads, size_t n,
-    unsigned flags, int want, const char *what)
+	const struct platform *platform, const struct bind_download *downloads, size_t n,
+	unsigned flags, int want, const char *what)
 {
 	char *msg = NULL;
 
 	is_int(bind_artifact(path, name, hash, platform, downloads, n, flags, &msg), want, "%s",
-	    what);
+		what);
 	free(msg);
 }
 
@@ -334,9 +334,9 @@ static void test_bind_single_table(void)
 	int r;
 
 	check_bind(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, 0, -EEXIST,
-	    "bind an existing single table without force: -EEXIST");
+		"bind an existing single table without force: -EEXIST");
 	check_bind(path, "MozillaCACerts", HASH_A, p, NULL, 0, 0, -EEXIST,
-	    "bind a platform over a single table without force: -EEXIST");
+		"bind a platform over a single table without force: -EEXIST");
 	is_file(path, orig, "file unchanged");
 	r = bind_artifact(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, BIND_FORCE, &msg);
 	is_int(r, 0, "force replaces the single table");
@@ -425,16 +425,13 @@ static void test_bind_new_file_and_errors(void)
 	r = bind_artifact(path, "y", HASH_B, NULL, NULL, 0, 0, &msg);
 	ok(r == 0 && stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "mode kept on rewrite");
 
-	check_bind(path, "z", "xyz", NULL, NULL, 0, 0, -EINVAL,
-	    "bad hash: -EINVAL");
+	check_bind(path, "z", "xyz", NULL, NULL, 0, 0, -EINVAL, "bad hash: -EINVAL");
 	{
 		static const struct bind_download d[] = {{"u", "abc", 0}};
 
-		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL,
-		    "bad sha256: -EINVAL");
+		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL, "bad sha256: -EINVAL");
 	}
-	check_bind(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, -EISDIR,
-	    "a directory: -EISDIR");
+	check_bind(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, -EISDIR, "a directory: -EISDIR");
 
 	/* malformed files are never rewritten */
 	if (asprintf(&bad, "%s/bad.toml", tmpdir) < 0)
@@ -454,7 +451,7 @@ static void test_bind_new_file_and_errors(void)
 		struct platform *p = parse("x86_64-linux-gnu");
 
 		check_bind(bad, "broken_artifact", HASH_A, p, NULL, 0, 0, -EINVAL,
-		    "platform bind over a string value: -EINVAL");
+			"platform bind over a string value: -EINVAL");
 		is_file(bad, text, "file unchanged");
 		r = bind_artifact(bad, "broken_artifact", HASH_A, p, NULL, 0, BIND_FORCE, &msg);
 		is_int(r, 0, "force replaces the string value");
@@ -471,7 +468,7 @@ static void test_bind_new_file_and_errors(void)
 static void test_bind_many_atomic(void)
 {
 	char *path = copy_fixture("OpenSSL_jll.toml", "many.toml"), *orig = tu_slurp(path, NULL);
-	static const char *const host[2] = { "x86_64-linux-gnu-cxx03", "x86_64-linux-gnu" };
+	static const char *const host[2] = {"x86_64-linux-gnu-cxx03", "x86_64-linux-gnu"};
 	struct platform *p1 = parse(host[0]), *p2 = parse(host[1]);
 	struct bind_request req[2] = {
 		{.name = "OpenSSL", .hash = HASH_A, .platform = p1},
@@ -490,7 +487,7 @@ static void test_bind_many_atomic(void)
 	is_int(r, 0, "bind_artifacts with force on the second");
 	for (i = 0; i < 2; i++)
 		is_sel(path, "OpenSSL", host[i], req[i].hash, "request %d of 2 bound (%s)", i + 1,
-		    host[i]);
+			host[i]);
 	free(msg);
 	free(orig);
 	free(path);
@@ -598,7 +595,7 @@ static void test_unbind(void)
  * and checks that it returns WANT (WHAT).
  */
 static void check_mirror(const char *path, const char *name, const char *url, const char *sha256,
-    const struct platform *platform, int want, const char *what)
+	const struct platform *platform, int want, const char *what)
 {
 	char *msg = NULL;
 
@@ -620,7 +617,7 @@ static void is_mirrored(const char *path, const char *name, const char *url, con
 	e = select_entry(path, name, "x86_64-linux-gnu", &a);
 	n = e ? artifact_entry_downloads(e, &d) : 0;
 	ok(n == 2 && strcmp(d[1].url, url) == 0 && strcmp(d[0].sha256, d[1].sha256) == 0, "%s",
-	    what);
+		what);
 	artifacts_free(a);
 }
 
@@ -635,37 +632,35 @@ static void test_add_mirror(void)
 	int i;
 
 	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
-	    "add a mirror to a single table");
+		"add a mirror to a single table");
 	is_mirrored(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz",
-	    "second download, same sha256 as the first");
+		"second download, same sha256 as the first");
 	want = malloc(strlen(orig) + 256);
 	sprintf(want, "%s    [[MozillaCACerts.download]]\n    sha256 = \"%s\"\n    url = \"%s\"\n",
 		orig, "ae2d807ec041599ae184b9075dc59a0975fd8b573f2f682c4adfd089270dcc58",
 		"https://mirror.example/cacert.tar.gz");
 	is_file(path, want, "layout: appended after the first download");
 	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
-	    "the same URL again succeeds");
+		"the same URL again succeeds");
 	is_file(path, want, "... without adding it twice");
 	check_mirror(path, "MozillaCACerts", "https://other/x", SHA_A, NULL, -EBADMSG,
-	    "a sha256 that differs from the existing one: -EBADMSG");
-	check_mirror(path, "nope", "https://other/x", NULL, NULL, -ENOENT,
-	    "unknown name: -ENOENT");
+		"a sha256 that differs from the existing one: -EBADMSG");
+	check_mirror(path, "nope", "https://other/x", NULL, NULL, -ENOENT, "unknown name: -ENOENT");
 	check_mirror(path, "MozillaCACerts", "https://other/x", NULL, p, -ENOENT,
-	    "a platform for a platform-independent name: -ENOENT");
+		"a platform for a platform-independent name: -ENOENT");
 	is_file(path, want, "file unchanged by the failures");
 	free(want);
 
 	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, NULL, -ENOTUNIQ,
-	    "array name without a platform: -ENOTUNIQ");
+		"array name without a platform: -ENOTUNIQ");
 	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, q, -ENOENT,
-	    "a platform with no equal entry: -ENOENT");
+		"a platform with no equal entry: -ENOENT");
 	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, p, 0,
-	    "add a mirror to the x86_64-linux-gnu entry");
+		"add a mirror to the x86_64-linux-gnu entry");
 	split(zorig, &b);
 	i = find_block(&b, ZLIB_X86_GLIBC);
 	block = strndup(b.start[i], b.len[i]);
-	is_mirrored(zpath, "Zlib", "https://mirror/z.tar.gz",
-	    "the selected entry got the mirror");
+	is_mirrored(zpath, "Zlib", "https://mirror/z.tar.gz", "the selected entry got the mirror");
 	/* all other blocks byte-identical: drop the edited block from both sides */
 	{
 		char *got = tu_slurp(zpath, NULL), *g, *w;
@@ -686,9 +681,9 @@ static void test_add_mirror(void)
 	/* an entry without downloads needs the sha256 */
 	bind_artifact(zpath, "bare", HASH_A, NULL, NULL, 0, 0, NULL);
 	check_mirror(zpath, "bare", "https://m/b.tar.gz", NULL, NULL, -ENODATA,
-	    "no download to copy the sha256 from: -ENODATA");
+		"no download to copy the sha256 from: -ENODATA");
 	check_mirror(zpath, "bare", "https://m/b.tar.gz", SHA_A, NULL, 0,
-	    "... given explicitly, it is used");
+		"... given explicitly, it is used");
 	is_sel(zpath, "bare", "x86_64-linux-gnu", HASH_A, "bare still resolves");
 	ok(loads_strict(zpath), "the edited file loads");
 	free(orig);

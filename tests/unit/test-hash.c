@@ -316,7 +316,7 @@ static void check(const char *name, const struct ent *ents, unsigned flags, cons
  * which keeps empty directories (WANT_KEEP, named WHAT_KEEP).
  */
 static void check_keep(const struct ent *ents, const char *what, const char *want,
-    const char *what_keep, const char *want_keep)
+	const char *what_keep, const char *want_keep)
 {
 	check(what, ents, 0, want);
 	check(what_keep, ents, TREE_TARJL, want_keep);
@@ -470,8 +470,8 @@ static void test_dotgit(void)
 	check(".git dir with files alone makes its dir an empty tree", only_dir, 0,
 		"3f3773e54be5aa8f8f0557dfb61c4594f5a5f080");
 	check("dir holding only an empty .git dir is empty", empty_dotgit, 0, FOO_TREE);
-	check_keep(root_dir, "root .git dir skipped", FOO_TREE, "root .git dir kept with keep-empty",
-		"0e1facb1db56dad19a5b5d945465c27e98b2f5a0");
+	check_keep(root_dir, "root .git dir skipped", FOO_TREE,
+		"root .git dir kept with keep-empty", "0e1facb1db56dad19a5b5d945465c27e98b2f5a0");
 	check_keep(root_empty, "empty root .git dir", FOO_TREE, "empty root .git dir, keep-empty",
 		"79cf5204bb4817b88318be1c59a8ec40e2a62fdb");
 	check(".git symlink skipped", root_link, 0, FOO_TREE);

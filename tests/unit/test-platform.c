@@ -190,7 +190,7 @@ static void test_parse(void)
 	is_same(p, q, "darwin17.0.0 == P(x86_64, macos; os_version=17)");
 
 	is_tag("x86_64-unknown-freebsd11.1", "os_version", "11.1.0",
-	    "freebsd11.1 -> os_version 11.1.0");
+		"freebsd11.1 -> os_version 11.1.0");
 
 	p = parse("x86_64-linux-gnu-gcc4-cxx11");
 	q = P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL);
@@ -205,7 +205,7 @@ static void test_parse(void)
 	is_same(p, q, "march+cuda == P(...; march, cuda)");
 
 	is_tag("x86_64-linux-gnu-libstdcxx26", "libstdcxx_version", "3.4.26",
-	    "libstdcxx26 -> 3.4.26");
+		"libstdcxx26 -> 3.4.26");
 
 	p = parse("i686-w64-mingw32");
 	is_str(get(p, "os"), "windows", "mingw32 -> windows");
@@ -213,11 +213,11 @@ static void test_parse(void)
 	platform_free(p);
 
 	is_tag("x86_64-linux-gnu-julia_version+1.7.2", "julia_version", "1.7.2",
-	    "julia_version kept as given");
+		"julia_version kept as given");
 
 	/* an "-os_version+" tag is overwritten by the os part (nothing on lnx) */
 	is_tag("x86_64-linux-gnu-os_version+5", "os_version", NULL,
-	    "os_version tag dropped on linux");
+		"os_version tag dropped on linux");
 
 	/* extended tags override the fixed fields (Julia's merge!) */
 	is_tag("x86_64-linux-musl-libc+glibc", "libc", "glibc", "libc+glibc overrides -musl");
@@ -233,26 +233,26 @@ static void test_render(void)
 
 	is_trip(P("i686", "Windows", NULL), "i686-w64-mingw32", "P(i686, Windows)");
 	is_trip(P("x86_64", "linux", "libc", "musl", NULL), "x86_64-linux-musl",
-	    "P(x86_64, linux; libc=musl)");
+		"P(x86_64, linux; libc=musl)");
 	is_trip(P("armv7l", "linux", "libc", "musl", NULL), "armv7l-linux-musleabihf",
-	    "P(armv7l, linux; libc=musl)");
+		"P(armv7l, linux; libc=musl)");
 	is_trip(P("armv6l", "linux", "libc", "musl", "call_abi", "eabihf", NULL),
-	    "armv6l-linux-musleabihf", "P(armv6l, linux; musl, eabihf)");
+		"armv6l-linux-musleabihf", "P(armv6l, linux; musl, eabihf)");
 	is_trip(P("armv6l", "linux", "call_abi", "eabi", NULL), "armv6l-linux-gnueabi",
-	    "P(armv6l, linux; call_abi=eabi)");
+		"P(armv6l, linux; call_abi=eabi)");
 	is_trip(P("x86_64", "linux", NULL), "x86_64-linux-gnu", "P(x86_64, lnx)");
 	is_trip(P("armv6l", "linux", NULL), "armv6l-linux-gnueabihf", "P(armv6l, lnx)");
 	is_trip(P("x86_64", "macos", NULL), "x86_64-apple-darwin", "P(x86_64, macos)");
 	is_trip(P("x86_64", "macos", "os_version", "16", NULL), "x86_64-apple-darwin16",
-	    "P(x86_64, macos; os_version=16)");
+		"P(x86_64, macos; os_version=16)");
 	is_trip(P("x86_64", "freebsd", NULL), "x86_64-unknown-freebsd", "P(x86_64, freebsd)");
 	is_trip(P("i686", "freebsd", NULL), "i686-unknown-freebsd", "P(i686, freebsd)");
 	is_trip(P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL),
-	    "x86_64-linux-gnu-libgfortran3-cxx11", "P(...; libgfortran 3, cxx11)");
+		"x86_64-linux-gnu-libgfortran3-cxx11", "P(...; libgfortran 3, cxx11)");
 	is_trip(P("armv7l", "linux", "libc", "musl", "cxxstring_abi", "cxx03", NULL),
-	    "armv7l-linux-musleabihf-cxx03", "P(armv7l, linux; musl, cxx03)");
+		"armv7l-linux-musleabihf-cxx03", "P(armv7l, linux; musl, cxx03)");
 	is_trip(P("x86_64", "linux", "libstdcxx_version", "3.4.26", NULL),
-	    "x86_64-linux-gnu-libstdcxx26", "P(...; libstdcxx_version=3.4.26)");
+		"x86_64-linux-gnu-libstdcxx26", "P(...; libstdcxx_version=3.4.26)");
 	is_trip(P("x86_64", "haiku", NULL), "x86_64-unknown", "unknown os renders -unknown");
 
 	/* "Deterministic serialization": extra tags sorted whatever the input order */
@@ -644,7 +644,7 @@ static void test_match(void)
 
 	/* a version compare on a non-version value */
 	is_match(P("x86_64", "linux", "cuda", "twelve", NULL), host, -EINVAL,
-	    "cap on a non-version");
+		"cap on a non-version");
 	/* exact yields to the other side's strategy, as compare_default does */
 	a = P("x86_64", "linux", "julia_version", "1.11.1", NULL);
 	platform_set_tag(host, "julia_version", "1.11", PLATFORM_CMP_DEFAULT);
@@ -688,8 +688,8 @@ static const char *select_label(struct cand *c, size_t n, const struct platform 
 }
 
 /* Checks that selecting among the N candidates C for HOST gives WANT (WHAT), then frees HOST. */
-static void is_select(struct cand *c, size_t n, struct platform *host, const char *want,
-    const char *what)
+static void is_select(
+	struct cand *c, size_t n, struct platform *host, const char *want, const char *what)
 {
 	is_str(select_label(c, n, host), want, "%s", what);
 	platform_free(host);
@@ -723,23 +723,24 @@ static void test_select(void)
 	/* §1.7: equal loss 1, descending triplet: libgfortran5 */
 	is_select(c, 8, P("x86_64", "linux", NULL), "linux8", "x86_64 linux -> linux8");
 	is_select(c, 8, P("x86_64", "linux", "libgfortran_version", "4", NULL), "linux7",
-	    "x86_64 linux gf4 -> linux7");
+		"x86_64 linux gf4 -> linux7");
 	/* loss 1 < 2 < 3 */
 	is_select(c, 8, P("aarch64", "linux", NULL), "linux3", "aarch64 linux -> linux3");
 	is_select(c, 8, P("aarch64", "linux", "libgfortran_version", "3", NULL), "linux3",
-	    "aarch64 linux gf3 -> linux3");
+		"aarch64 linux gf3 -> linux3");
 	is_select(c, 8,
-	    P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.18", NULL),
-	    "linux5", "aarch64 gf3 libstdcxx 3.4.18 -> linux5");
+		P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.18",
+			NULL),
+		"linux5", "aarch64 gf3 libstdcxx 3.4.18 -> linux5");
 	is_select(c, 8, P("aarch64", "linux", "libgfortran_version", "4", NULL), "nothing",
-	    "aarch64 gf4 -> nothing");
+		"aarch64 gf4 -> nothing");
 	is_select(c, 8, P("x86_64", "macos", NULL), "mac4", "x86_64 macos -> mac4");
 	is_select(c, 8, P("x86_64", "macos", "libgfortran_version", "4", NULL), "nothing",
-	    "x86_64 macos gf4 -> nothing");
+		"x86_64 macos gf4 -> nothing");
 	is_select(c, 8, P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL), "win",
-	    "windows cxx11 -> win");
+		"windows cxx11 -> win");
 	is_select(c, 8, P("x86_64", "windows", "cxxstring_abi", "cxx03", NULL), "nothing",
-	    "windows cxx03 -> nothing");
+		"windows cxx03 -> nothing");
 	is_select(c, 8, P("x86_64", "freebsd", NULL), "nothing", "freebsd -> nothing");
 	/* a host-side version cap against libstdcxx entries */
 	h = P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.30", NULL);
@@ -757,7 +758,7 @@ static void test_select(void)
 	c[1] = (struct cand){ P("x86_64", "linux", "sanitize", "memory", NULL), "sanitized" };
 	is_select(c, 2, P("x86_64", "linux", NULL), "normal", "plain host -> normal");
 	is_select(c, 2, P("x86_64", "linux", "sanitize", "memory", NULL), "sanitized",
-	    "sanitize=memory host -> sanitized");
+		"sanitize=memory host -> sanitized");
 	free_cands(c, 2);
 
 	/* ties broken by reverse-sorting by triplet */
@@ -767,7 +768,7 @@ static void test_select(void)
 		"libgfortran4" };
 	is_select(c, 2, P("x86_64", "linux", NULL), "libgfortran4", "tie -> libgfortran4");
 	is_select(c, 2, P("x86_64", "linux", "libgfortran_version", "3", NULL), "libgfortran3",
-	    "gf3 host -> libgfortran3");
+		"gf3 host -> libgfortran3");
 	/* the order of candidates does not matter */
 	{
 		struct cand t = c[0];
@@ -776,7 +777,7 @@ static void test_select(void)
 		c[1] = t;
 	}
 	is_select(c, 2, P("x86_64", "linux", NULL), "libgfortran4",
-	    "tie -> libgfortran4, other order");
+		"tie -> libgfortran4, other order");
 	free_cands(c, 2);
 
 	/* §1.7/§9 hazard: llvm_version 20 vs 20.asserts */
@@ -826,7 +827,10 @@ static void test_host(void)
 	static char big[70000];
 	/* fake libgfortran files; detection keeps the highest of versions 3..5 */
 	static const char *const gfortran[] = {
-		"libgfortran.so.3", "libgfortran.so.5.0.0", "libgfortran.so.6", "libgfortran.so.4x",
+		"libgfortran.so.3",
+		"libgfortran.so.5.0.0",
+		"libgfortran.so.6",
+		"libgfortran.so.4x",
 	};
 	const char *root;
 	size_t off, i;

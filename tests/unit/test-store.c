@@ -172,9 +172,9 @@ static void test_install(void)
 	char rel[128];
 	int64_t t0 = time(NULL);
 	static const struct sf_mode_case modes[] = {
-		{ "foo", 0555, "file: read-only, setuid gone" },
-		{ "d", 0775, "dir: writable, setgid gone" },
-		{ "d/bar", 0444, "group-writable file: 0444" },
+		{"foo", 0555, "file: read-only, setuid gone"},
+		{"d", 0775, "dir: writable, setgid gone"},
+		{"d/bar", 0444, "group-writable file: 0444"},
 	};
 	size_t i;
 	mode_t m;

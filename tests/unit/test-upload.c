@@ -120,7 +120,7 @@ static void test_sidecar(void)
  * gives a URL and that the URL is WANT (HOW); frees it all.
  */
 static void check_dest_url(const char *dest, const struct upload_options *o, const char *key,
-    const char *want, const char *what, const char *how)
+	const char *want, const char *what, const char *how)
 {
 	struct upload *u = NULL;
 	char *url = NULL;
@@ -170,7 +170,7 @@ static void test_urls(void)
 	free(msg);
 	o.region = "eu-west-1";
 	check_dest_url("s3://bkt", &o, "k", "https://s3.eu-west-1.amazonaws.com/bkt/k",
-	    "a region gives the AWS endpoint", "... path-style on AWS");
+		"a region gives the AWS endpoint", "... path-style on AWS");
 	o.region = "bad:region";
 	is_int(upload_new("s3://bkt", &o, &u, NULL), -EINVAL, "a region with ':' is refused");
 	o.region = NULL;
@@ -183,12 +183,12 @@ static void test_urls(void)
 	is_int(upload_new("ftp://h/x", NULL, &u, NULL), -EPROTONOSUPPORT, "ftp:// refused");
 
 	check_dest_url("https://us%40r:p%3Ass@h:8443/dav/", NULL, "o", "https://h:8443/dav/o",
-	    "http destination with user:password", "... without the credentials");
+		"http destination with user:password", "... without the credentials");
 	is_int(upload_new("https://h/dav?x=1", NULL, &u, NULL), -EINVAL, "a query in DEST");
 	check_dest_url("https://h/dav", NULL, "o.json", "https://h/dav/o.json", "http destination",
-	    "... DEST/KEY");
-	check_dest_url("file:///tmp/a%20b/", NULL, "k", "file:///tmp/a%20b/k", "file:// destination",
-	    "... decoded, then encoded again");
+		"... DEST/KEY");
+	check_dest_url("file:///tmp/a%20b/", NULL, "k", "file:///tmp/a%20b/k",
+		"file:// destination", "... decoded, then encoded again");
 	is_int(upload_join_url(
 		       "https://cdn.example.org/a//", "N.x86_64-linux-gnu-cuda+12.0.tar.gz", &url),
 		0, "upload_join_url");

@@ -17,6 +17,7 @@
 #include "fetch/artifacts.h"
 #include "fetch/platform.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -607,17 +608,6 @@ static void test_model(void)
 
 /* ---- synthetic files ------------------------------------------------------ */
 
-static int write_file(const char *path, const char *text, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int r;
-
-	if (!f)
-		return -1;
-	r = fwrite(text, 1, len, f) == len ? 0 : -1;
-	return fclose(f) == 0 ? r : -1;
-}
-
 /* Load text from tmpdir/name.toml; *msg gets the load error. */
 static struct artifacts *load_text(const char *name, const char *text, char **msg)
 {
@@ -625,7 +615,7 @@ static struct artifacts *load_text(const char *name, const char *text, char **ms
 	char path[8192];
 
 	snprintf(path, sizeof(path), "%s/%s.toml", tmpdir, name);
-	if (write_file(path, text, strlen(text)) < 0)
+	if (tu_write_bytes(path, text, strlen(text)) < 0)
 		return NULL;
 	if (artifacts_load(path, &a, msg) < 0)
 		a = NULL;
@@ -878,7 +868,7 @@ static int copy_file(const char *from, const char *to)
 		return -1;
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
-	r = write_file(to, buf, n);
+	r = tu_write_bytes(to, buf, n);
 	return r;
 }
 

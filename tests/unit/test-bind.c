@@ -216,6 +216,21 @@ static bool loads_strict(const char *path)
 
 /* ---- bind ------------------------------------------------------------------------ */
 
+/*
+ * Binds NAME to HASH in PATH as bind_artifact() (PLATFORM, DOWNLOADS, N, FLAGS)
+ * and checks that it returns WANT (WHAT); the message is dropped.
+ */
+static void check_bind(const char *path, const char *name, const char *hash,
+	const struct platform *platform, const struct bind_download *downloads, size_t n,
+	unsigned flags, int want, const char *what)
+{
+	char *msg = NULL;
+
+	is_int(bind_artifact(path, name, hash, platform, downloads, n, flags, &msg), want, "%s",
+		what);
+	free(msg);
+}
+
 static void test_bind_new_platform(void)
 {
 	static const struct bind_download dl[] = {{"https://example.org/z-cxx11.tar.gz",
@@ -318,14 +333,10 @@ static void test_bind_single_table(void)
 	char *msg = NULL;
 	int r;
 
-	r = bind_artifact(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, 0, &msg);
-	is_int(r, -EEXIST, "bind an existing single table without force: -EEXIST");
-	free(msg);
-	msg = NULL;
-	r = bind_artifact(path, "MozillaCACerts", HASH_A, p, NULL, 0, 0, &msg);
-	is_int(r, -EEXIST, "bind a platform over a single table without force: -EEXIST");
-	free(msg);
-	msg = NULL;
+	check_bind(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, 0, -EEXIST,
+		"bind an existing single table without force: -EEXIST");
+	check_bind(path, "MozillaCACerts", HASH_A, p, NULL, 0, 0, -EEXIST,
+		"bind a platform over a single table without force: -EEXIST");
 	is_file(path, orig, "file unchanged");
 	r = bind_artifact(path, "MozillaCACerts", HASH_A, NULL, NULL, 0, BIND_FORCE, &msg);
 	is_int(r, 0, "force replaces the single table");
@@ -414,22 +425,13 @@ static void test_bind_new_file_and_errors(void)
 	r = bind_artifact(path, "y", HASH_B, NULL, NULL, 0, 0, &msg);
 	ok(r == 0 && stat(path, &st) == 0 && (st.st_mode & 0777) == 0640, "mode kept on rewrite");
 
-	r = bind_artifact(path, "z", "xyz", NULL, NULL, 0, 0, &msg);
-	is_int(r, -EINVAL, "bad hash: -EINVAL");
-	free(msg);
-	msg = NULL;
+	check_bind(path, "z", "xyz", NULL, NULL, 0, 0, -EINVAL, "bad hash: -EINVAL");
 	{
 		static const struct bind_download d[] = {{"u", "abc", 0}};
 
-		r = bind_artifact(path, "z", HASH_A, NULL, d, 1, 0, &msg);
-		is_int(r, -EINVAL, "bad sha256: -EINVAL");
-		free(msg);
-		msg = NULL;
+		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL, "bad sha256: -EINVAL");
 	}
-	r = bind_artifact(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, &msg);
-	is_int(r, -EISDIR, "a directory: -EISDIR");
-	free(msg);
-	msg = NULL;
+	check_bind(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, -EISDIR, "a directory: -EISDIR");
 
 	/* malformed files are never rewritten */
 	if (asprintf(&bad, "%s/bad.toml", tmpdir) < 0)
@@ -448,10 +450,8 @@ static void test_bind_new_file_and_errors(void)
 	{
 		struct platform *p = parse("x86_64-linux-gnu");
 
-		r = bind_artifact(bad, "broken_artifact", HASH_A, p, NULL, 0, 0, &msg);
-		is_int(r, -EINVAL, "platform bind over a string value: -EINVAL");
-		free(msg);
-		msg = NULL;
+		check_bind(bad, "broken_artifact", HASH_A, p, NULL, 0, 0, -EINVAL,
+			"platform bind over a string value: -EINVAL");
 		is_file(bad, text, "file unchanged");
 		r = bind_artifact(bad, "broken_artifact", HASH_A, p, NULL, 0, BIND_FORCE, &msg);
 		is_int(r, 0, "force replaces the string value");
@@ -468,13 +468,14 @@ static void test_bind_new_file_and_errors(void)
 static void test_bind_many_atomic(void)
 {
 	char *path = copy_fixture("OpenSSL_jll.toml", "many.toml"), *orig = tu_slurp(path, NULL);
-	struct platform *p1 = parse("x86_64-linux-gnu-cxx03"), *p2 = parse("x86_64-linux-gnu");
+	static const char *const host[2] = {"x86_64-linux-gnu-cxx03", "x86_64-linux-gnu"};
+	struct platform *p1 = parse(host[0]), *p2 = parse(host[1]);
 	struct bind_request req[2] = {
 		{.name = "OpenSSL", .hash = HASH_A, .platform = p1},
 		{.name = "OpenSSL", .hash = HASH_B, .platform = p2},
 	};
 	char *msg = NULL;
-	int r;
+	int r, i;
 
 	r = bind_artifacts(path, req, 2, &msg);
 	is_int(r, -EEXIST, "bind_artifacts: second request conflicts");
@@ -484,8 +485,9 @@ static void test_bind_many_atomic(void)
 	req[1].flags = BIND_FORCE;
 	r = bind_artifacts(path, req, 2, &msg);
 	is_int(r, 0, "bind_artifacts with force on the second");
-	is_sel(path, "OpenSSL", "x86_64-linux-gnu-cxx03", HASH_A, "first request bound");
-	is_sel(path, "OpenSSL", "x86_64-linux-gnu", HASH_B, "second request bound");
+	for (i = 0; i < 2; i++)
+		is_sel(path, "OpenSSL", host[i], req[i].hash, "request %d of 2 bound (%s)", i + 1,
+			host[i]);
 	free(msg);
 	free(orig);
 	free(path);
@@ -588,72 +590,77 @@ static void test_unbind(void)
 
 /* ---- add-mirror --------------------------------------------------------------------- */
 
+/*
+ * Adds URL as a mirror of NAME (SHA256, PLATFORM as bind_add_mirror()) in PATH
+ * and checks that it returns WANT (WHAT).
+ */
+static void check_mirror(const char *path, const char *name, const char *url, const char *sha256,
+	const struct platform *platform, int want, const char *what)
+{
+	char *msg = NULL;
+
+	is_int(bind_add_mirror(path, name, url, sha256, platform, &msg), want, "%s", what);
+	free(msg);
+}
+
+/*
+ * Checks that NAME in PATH, selected for x86_64-linux-gnu, has two downloads,
+ * the second at URL with the first one's sha256 (WHAT).
+ */
+static void is_mirrored(const char *path, const char *name, const char *url, const char *what)
+{
+	const struct artifact_download *d;
+	const struct artifact_entry *e;
+	struct artifacts *a;
+	size_t n;
+
+	e = select_entry(path, name, "x86_64-linux-gnu", &a);
+	n = e ? artifact_entry_downloads(e, &d) : 0;
+	ok(n == 2 && strcmp(d[1].url, url) == 0 && strcmp(d[0].sha256, d[1].sha256) == 0, "%s",
+		what);
+	artifacts_free(a);
+}
+
 static void test_add_mirror(void)
 {
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "mirror.toml"),
 	     *orig = tu_slurp(path, NULL);
 	char *zpath = copy_fixture("Zlib_jll.toml", "zmirror.toml"), *zorig = tu_slurp(zpath, NULL);
 	struct platform *p = parse("x86_64-linux-gnu"), *q = parse("x86_64-linux-gnu-cxx11");
-	const struct artifact_download *d;
-	const struct artifact_entry *e;
-	struct artifacts *a;
-	char *msg = NULL, *want, *block;
+	char *want, *block;
 	struct blocks b;
-	int r, i;
-	size_t n;
+	int i;
 
-	r = bind_add_mirror(
-		path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, &msg);
-	is_int(r, 0, "add a mirror to a single table");
-	e = select_entry(path, "MozillaCACerts", "x86_64-linux-gnu", &a);
-	n = e ? artifact_entry_downloads(e, &d) : 0;
-	ok(n == 2 && strcmp(d[1].url, "https://mirror.example/cacert.tar.gz") == 0 &&
-			strcmp(d[0].sha256, d[1].sha256) == 0,
+	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
+		"add a mirror to a single table");
+	is_mirrored(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz",
 		"second download, same sha256 as the first");
-	artifacts_free(a);
 	want = malloc(strlen(orig) + 256);
 	sprintf(want, "%s    [[MozillaCACerts.download]]\n    sha256 = \"%s\"\n    url = \"%s\"\n",
 		orig, "ae2d807ec041599ae184b9075dc59a0975fd8b573f2f682c4adfd089270dcc58",
 		"https://mirror.example/cacert.tar.gz");
 	is_file(path, want, "layout: appended after the first download");
-	r = bind_add_mirror(
-		path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, &msg);
-	is_int(r, 0, "the same URL again succeeds");
+	check_mirror(path, "MozillaCACerts", "https://mirror.example/cacert.tar.gz", NULL, NULL, 0,
+		"the same URL again succeeds");
 	is_file(path, want, "... without adding it twice");
-	r = bind_add_mirror(path, "MozillaCACerts", "https://other/x", SHA_A, NULL, &msg);
-	is_int(r, -EBADMSG, "a sha256 that differs from the existing one: -EBADMSG");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(path, "nope", "https://other/x", NULL, NULL, &msg);
-	is_int(r, -ENOENT, "unknown name: -ENOENT");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(path, "MozillaCACerts", "https://other/x", NULL, p, &msg);
-	is_int(r, -ENOENT, "a platform for a platform-independent name: -ENOENT");
-	free(msg);
-	msg = NULL;
+	check_mirror(path, "MozillaCACerts", "https://other/x", SHA_A, NULL, -EBADMSG,
+		"a sha256 that differs from the existing one: -EBADMSG");
+	check_mirror(path, "nope", "https://other/x", NULL, NULL, -ENOENT, "unknown name: -ENOENT");
+	check_mirror(path, "MozillaCACerts", "https://other/x", NULL, p, -ENOENT,
+		"a platform for a platform-independent name: -ENOENT");
 	is_file(path, want, "file unchanged by the failures");
 	free(want);
 
-	r = bind_add_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, NULL, &msg);
-	is_int(r, -ENOTUNIQ, "array name without a platform: -ENOTUNIQ");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, q, &msg);
-	is_int(r, -ENOENT, "a platform with no equal entry: -ENOENT");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, p, &msg);
-	is_int(r, 0, "add a mirror to the x86_64-linux-gnu entry");
+	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, NULL, -ENOTUNIQ,
+		"array name without a platform: -ENOTUNIQ");
+	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, q, -ENOENT,
+		"a platform with no equal entry: -ENOENT");
+	check_mirror(zpath, "Zlib", "https://mirror/z.tar.gz", NULL, p, 0,
+		"add a mirror to the x86_64-linux-gnu entry");
 	split(zorig, &b);
 	i = find_block(&b, ZLIB_X86_GLIBC);
 	block = strndup(b.start[i], b.len[i]);
-	e = select_entry(zpath, "Zlib", "x86_64-linux-gnu", &a);
-	n = e ? artifact_entry_downloads(e, &d) : 0;
-	ok(n == 2 && strcmp(d[1].url, "https://mirror/z.tar.gz") == 0 &&
-			strcmp(d[0].sha256, d[1].sha256) == 0,
-		"the selected entry got the mirror");
-	artifacts_free(a);
+	is_mirrored(zpath, "Zlib", "https://mirror/z.tar.gz", "the selected entry got the mirror");
 	/* all other blocks byte-identical: drop the edited block from both sides */
 	{
 		char *got = tu_slurp(zpath, NULL), *g, *w;
@@ -673,15 +680,12 @@ static void test_add_mirror(void)
 
 	/* an entry without downloads needs the sha256 */
 	bind_artifact(zpath, "bare", HASH_A, NULL, NULL, 0, 0, NULL);
-	r = bind_add_mirror(zpath, "bare", "https://m/b.tar.gz", NULL, NULL, &msg);
-	is_int(r, -ENODATA, "no download to copy the sha256 from: -ENODATA");
-	free(msg);
-	msg = NULL;
-	r = bind_add_mirror(zpath, "bare", "https://m/b.tar.gz", SHA_A, NULL, &msg);
-	is_int(r, 0, "... given explicitly, it is used");
+	check_mirror(zpath, "bare", "https://m/b.tar.gz", NULL, NULL, -ENODATA,
+		"no download to copy the sha256 from: -ENODATA");
+	check_mirror(zpath, "bare", "https://m/b.tar.gz", SHA_A, NULL, 0,
+		"... given explicitly, it is used");
 	is_sel(zpath, "bare", "x86_64-linux-gnu", HASH_A, "bare still resolves");
 	ok(loads_strict(zpath), "the edited file loads");
-	free(msg);
 	free(orig);
 	free(zorig);
 	free(path);

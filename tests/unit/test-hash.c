@@ -311,6 +311,17 @@ static void check(const char *name, const struct ent *ents, unsigned flags, cons
 	is_str(disk_hash(dir, flags), want, "disk: %s", name);
 }
 
+/*
+ * check() of ENTS hashed as they are (WANT, named WHAT) and with TREE_TARJL,
+ * which keeps empty directories (WANT_KEEP, named WHAT_KEEP).
+ */
+static void check_keep(const struct ent *ents, const char *what, const char *want,
+	const char *what_keep, const char *want_keep)
+{
+	check(what, ents, 0, want);
+	check(what_keep, ents, TREE_TARJL, want_keep);
+}
+
 static void test_vectors(void)
 {
 	const struct ent empty[] = { END };
@@ -349,8 +360,7 @@ static void test_vectors(void)
 	};
 	const struct ent schoen[] = { { 'l', "link", "sch\xc3\xb6n", 0 }, END };
 
-	check("empty tree", empty, 0, EMPTY_TREE);
-	check("empty tree, keep-empty", empty, TREE_TARJL, EMPTY_TREE);
+	check_keep(empty, "empty tree", EMPTY_TREE, "empty tree, keep-empty", EMPTY_TREE);
 	check("foo", foo, 0, FOO_TREE);
 	check("foo1 + foo2", foo12, 0, "98cda294312216b19e2a973e9c291c0f5181c98c");
 	check("links and empty dirs", complex, 0, "86a1ce580587d5851fdfa841aeb3c8d55663f6f9");
@@ -358,12 +368,10 @@ static void test_vectors(void)
 	check("bar=bar", sbar, 0, "64d0b4f8d9c004b862b38c4acfbd74988226995c");
 	check("baz=baz", sbaz, 0, "087d8c93bff2f2b05f016bcd6ec653c8def76568");
 	check("mode 0755", exec, 0, "12d608198abb00873cab63f54abbfa4b6176cdc6");
-	check("empty dir e, keep-empty", e1, TREE_TARJL,
+	check_keep(e1, "empty dir e, default", FOO_TREE, "empty dir e, keep-empty",
 		"b432e92555272d36383341668e0c9e63683a0877");
-	check("empty dir e, default", e1, 0, FOO_TREE);
-	check("empty dir e/inner, keep-empty", e2, TREE_TARJL,
+	check_keep(e2, "empty dir e/inner, default", FOO_TREE, "empty dir e/inner, keep-empty",
 		"e9ea92c6bf62f379c60280ddf00712ba09c6cb16");
-	check("empty dir e/inner, default", e2, 0, FOO_TREE);
 	check("ordering a/ a.b a0", order, 0, "cb21d9b7679a994c828816ff5cdeb6aac3987555");
 	check("symlink 5.28 -> 5.28.1 (#2881)", v528, 0,
 		"c3e1c4267db6382c4a50369511d9caddb76ca29d");
@@ -454,21 +462,17 @@ static void test_dotgit(void)
 	};
 
 	/* a dir holding only a .git file counts as non-empty: "40000 d <empty tree>" */
-	check(".git file alone makes its dir an empty tree", only_file, 0,
-		"3f3773e54be5aa8f8f0557dfb61c4594f5a5f080");
-	check(".git file kept with keep-empty", only_file, TREE_TARJL,
+	check_keep(only_file, ".git file alone makes its dir an empty tree",
+		"3f3773e54be5aa8f8f0557dfb61c4594f5a5f080", ".git file kept with keep-empty",
 		"e4891b4492ad55c2323907a5ee7569b34796072c");
-	check("nested .git dir skipped", nested, 0, "f1847a647bc4d0ba77028c5a32db3c73ae9f18d3");
-	check("nested .git dir kept with keep-empty", nested, TREE_TARJL,
-		"cb9994ec574d9031f666063fb7326d36b605e382");
+	check_keep(nested, "nested .git dir skipped", "f1847a647bc4d0ba77028c5a32db3c73ae9f18d3",
+		"nested .git dir kept with keep-empty", "cb9994ec574d9031f666063fb7326d36b605e382");
 	check(".git dir with files alone makes its dir an empty tree", only_dir, 0,
 		"3f3773e54be5aa8f8f0557dfb61c4594f5a5f080");
 	check("dir holding only an empty .git dir is empty", empty_dotgit, 0, FOO_TREE);
-	check("root .git dir skipped", root_dir, 0, FOO_TREE);
-	check("root .git dir kept with keep-empty", root_dir, TREE_TARJL,
-		"0e1facb1db56dad19a5b5d945465c27e98b2f5a0");
-	check("empty root .git dir", root_empty, 0, FOO_TREE);
-	check("empty root .git dir, keep-empty", root_empty, TREE_TARJL,
+	check_keep(root_dir, "root .git dir skipped", FOO_TREE,
+		"root .git dir kept with keep-empty", "0e1facb1db56dad19a5b5d945465c27e98b2f5a0");
+	check_keep(root_empty, "empty root .git dir", FOO_TREE, "empty root .git dir, keep-empty",
 		"79cf5204bb4817b88318be1c59a8ec40e2a62fdb");
 	check(".git symlink skipped", root_link, 0, FOO_TREE);
 	check(".git file only, keep-empty without keep-dotgit", only_file, TREE_KEEP_EMPTY,

@@ -6,6 +6,7 @@
  */
 #include "fetch/platform.h"
 #include "tests/tap.h"
+#include "tests/unit/util.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -64,6 +65,37 @@ static const char *trip(const struct platform *p)
 static const char *get(const struct platform *p, const char *k)
 {
 	return p ? platform_get(p, k) : "(no platform)";
+}
+
+/* Checks that platforms_match(A, HOST) is WANT (WHAT), then frees A. */
+static void is_match(struct platform *a, const struct platform *host, int want, const char *what)
+{
+	is_int(platforms_match(a, host), want, "%s", what);
+	platform_free(a);
+}
+
+/* Checks that the parsed P equals Q (WHAT), then frees both. */
+static void is_same(struct platform *p, struct platform *q, const char *what)
+{
+	ok(p && q && platform_equal(p, q), "%s", what);
+	platform_free(p);
+	platform_free(q);
+}
+
+/* Checks that TRIPLET parses with the tag KEY set to WANT (WHAT). */
+static void is_tag(const char *triplet, const char *key, const char *want, const char *what)
+{
+	struct platform *p = parse(triplet);
+
+	is_str(get(p, key), want, "%s", what);
+	platform_free(p);
+}
+
+/* Checks that P renders as the triplet WANT (WHAT), then frees P. */
+static void is_trip(struct platform *p, const char *want, const char *what)
+{
+	is_str(trip(p), want, "%s", what);
+	platform_free(p);
 }
 
 static void test_parse(void)
@@ -154,58 +186,44 @@ static void test_parse(void)
 	q = P("x86_64", "macos", "os_version", "17", NULL);
 	is_str(get(p, "os"), "macos", "darwin -> macos");
 	is_str(get(p, "os_version"), "17.0.0", "os_version 17.0.0");
-	ok(p && q && platform_equal(p, q), "darwin17.0.0 == P(x86_64, macos; os_version=17)");
 	is_str(get(p, "libc"), NULL, "macos has no libc");
-	platform_free(p);
-	platform_free(q);
+	is_same(p, q, "darwin17.0.0 == P(x86_64, macos; os_version=17)");
 
-	p = parse("x86_64-unknown-freebsd11.1");
-	is_str(get(p, "os_version"), "11.1.0", "freebsd11.1 -> os_version 11.1.0");
-	platform_free(p);
+	is_tag("x86_64-unknown-freebsd11.1", "os_version", "11.1.0",
+		"freebsd11.1 -> os_version 11.1.0");
 
 	p = parse("x86_64-linux-gnu-gcc4-cxx11");
 	q = P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL);
 	is_str(get(p, "libgfortran_version"), "3.0.0", "gcc4 -> libgfortran 3.0.0");
 	is_str(get(p, "cxxstring_abi"), "cxx11", "cxx11");
-	ok(p && q && platform_equal(p, q), "gcc4-cxx11 == P(...; libgfortran_version=3, cxx11)");
-	platform_free(p);
-	platform_free(q);
+	is_same(p, q, "gcc4-cxx11 == P(...; libgfortran_version=3, cxx11)");
 
 	p = parse("x86_64-linux-gnu-march+x86_64-cuda+10.1");
 	q = P("x86_64", "linux", "march", "x86_64", "cuda", "10.1", NULL);
 	is_str(get(p, "march"), "x86_64", "march tag");
 	is_str(get(p, "cuda"), "10.1", "cuda tag");
-	ok(p && q && platform_equal(p, q), "march+cuda == P(...; march, cuda)");
-	platform_free(p);
-	platform_free(q);
+	is_same(p, q, "march+cuda == P(...; march, cuda)");
 
-	p = parse("x86_64-linux-gnu-libstdcxx26");
-	is_str(get(p, "libstdcxx_version"), "3.4.26", "libstdcxx26 -> 3.4.26");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-libstdcxx26", "libstdcxx_version", "3.4.26",
+		"libstdcxx26 -> 3.4.26");
 
 	p = parse("i686-w64-mingw32");
 	is_str(get(p, "os"), "windows", "mingw32 -> windows");
 	is_int(platform_ntags(p), 2, "windows has arch and os only");
 	platform_free(p);
 
-	p = parse("x86_64-linux-gnu-julia_version+1.7.2");
-	is_str(get(p, "julia_version"), "1.7.2", "julia_version kept as given");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-julia_version+1.7.2", "julia_version", "1.7.2",
+		"julia_version kept as given");
 
 	/* an "-os_version+" tag is overwritten by the os part (nothing on lnx) */
-	p = parse("x86_64-linux-gnu-os_version+5");
-	is_str(get(p, "os_version"), NULL, "os_version tag dropped on linux");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-os_version+5", "os_version", NULL,
+		"os_version tag dropped on linux");
 
 	/* extended tags override the fixed fields (Julia's merge!) */
-	p = parse("x86_64-linux-musl-libc+glibc");
-	is_str(get(p, "libc"), "glibc", "libc+glibc overrides -musl");
-	platform_free(p);
+	is_tag("x86_64-linux-musl-libc+glibc", "libc", "glibc", "libc+glibc overrides -musl");
 
 	/* tags are lowercased; the regex itself is case-sensitive */
-	p = parse("x86_64-linux-gnu-CUDA+Ten");
-	is_str(get(p, "cuda"), "ten", "tag name and value lowercased");
-	platform_free(p);
+	is_tag("x86_64-linux-gnu-CUDA+Ten", "cuda", "ten", "tag name and value lowercased");
 }
 
 static void test_render(void)
@@ -213,51 +231,29 @@ static void test_render(void)
 	struct platform *p;
 	size_t i;
 
-	p = P("i686", "Windows", NULL);
-	is_str(trip(p), "i686-w64-mingw32", "P(i686, Windows)");
-	platform_free(p);
-	p = P("x86_64", "linux", "libc", "musl", NULL);
-	is_str(trip(p), "x86_64-linux-musl", "P(x86_64, linux; libc=musl)");
-	platform_free(p);
-	p = P("armv7l", "linux", "libc", "musl", NULL);
-	is_str(trip(p), "armv7l-linux-musleabihf", "P(armv7l, linux; libc=musl)");
-	platform_free(p);
-	p = P("armv6l", "linux", "libc", "musl", "call_abi", "eabihf", NULL);
-	is_str(trip(p), "armv6l-linux-musleabihf", "P(armv6l, linux; musl, eabihf)");
-	platform_free(p);
-	p = P("armv6l", "linux", "call_abi", "eabi", NULL);
-	is_str(trip(p), "armv6l-linux-gnueabi", "P(armv6l, linux; call_abi=eabi)");
-	platform_free(p);
-	p = P("x86_64", "linux", NULL);
-	is_str(trip(p), "x86_64-linux-gnu", "P(x86_64, lnx)");
-	platform_free(p);
-	p = P("armv6l", "linux", NULL);
-	is_str(trip(p), "armv6l-linux-gnueabihf", "P(armv6l, lnx)");
-	platform_free(p);
-	p = P("x86_64", "macos", NULL);
-	is_str(trip(p), "x86_64-apple-darwin", "P(x86_64, macos)");
-	platform_free(p);
-	p = P("x86_64", "macos", "os_version", "16", NULL);
-	is_str(trip(p), "x86_64-apple-darwin16", "P(x86_64, macos; os_version=16)");
-	platform_free(p);
-	p = P("x86_64", "freebsd", NULL);
-	is_str(trip(p), "x86_64-unknown-freebsd", "P(x86_64, freebsd)");
-	platform_free(p);
-	p = P("i686", "freebsd", NULL);
-	is_str(trip(p), "i686-unknown-freebsd", "P(i686, freebsd)");
-	platform_free(p);
-	p = P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL);
-	is_str(trip(p), "x86_64-linux-gnu-libgfortran3-cxx11", "P(...; libgfortran 3, cxx11)");
-	platform_free(p);
-	p = P("armv7l", "linux", "libc", "musl", "cxxstring_abi", "cxx03", NULL);
-	is_str(trip(p), "armv7l-linux-musleabihf-cxx03", "P(armv7l, linux; musl, cxx03)");
-	platform_free(p);
-	p = P("x86_64", "linux", "libstdcxx_version", "3.4.26", NULL);
-	is_str(trip(p), "x86_64-linux-gnu-libstdcxx26", "P(...; libstdcxx_version=3.4.26)");
-	platform_free(p);
-	p = P("x86_64", "haiku", NULL);
-	is_str(trip(p), "x86_64-unknown", "unknown os renders -unknown");
-	platform_free(p);
+	is_trip(P("i686", "Windows", NULL), "i686-w64-mingw32", "P(i686, Windows)");
+	is_trip(P("x86_64", "linux", "libc", "musl", NULL), "x86_64-linux-musl",
+		"P(x86_64, linux; libc=musl)");
+	is_trip(P("armv7l", "linux", "libc", "musl", NULL), "armv7l-linux-musleabihf",
+		"P(armv7l, linux; libc=musl)");
+	is_trip(P("armv6l", "linux", "libc", "musl", "call_abi", "eabihf", NULL),
+		"armv6l-linux-musleabihf", "P(armv6l, linux; musl, eabihf)");
+	is_trip(P("armv6l", "linux", "call_abi", "eabi", NULL), "armv6l-linux-gnueabi",
+		"P(armv6l, linux; call_abi=eabi)");
+	is_trip(P("x86_64", "linux", NULL), "x86_64-linux-gnu", "P(x86_64, lnx)");
+	is_trip(P("armv6l", "linux", NULL), "armv6l-linux-gnueabihf", "P(armv6l, lnx)");
+	is_trip(P("x86_64", "macos", NULL), "x86_64-apple-darwin", "P(x86_64, macos)");
+	is_trip(P("x86_64", "macos", "os_version", "16", NULL), "x86_64-apple-darwin16",
+		"P(x86_64, macos; os_version=16)");
+	is_trip(P("x86_64", "freebsd", NULL), "x86_64-unknown-freebsd", "P(x86_64, freebsd)");
+	is_trip(P("i686", "freebsd", NULL), "i686-unknown-freebsd", "P(i686, freebsd)");
+	is_trip(P("x86_64", "linux", "libgfortran_version", "3", "cxxstring_abi", "cxx11", NULL),
+		"x86_64-linux-gnu-libgfortran3-cxx11", "P(...; libgfortran 3, cxx11)");
+	is_trip(P("armv7l", "linux", "libc", "musl", "cxxstring_abi", "cxx03", NULL),
+		"armv7l-linux-musleabihf-cxx03", "P(armv7l, linux; musl, cxx03)");
+	is_trip(P("x86_64", "linux", "libstdcxx_version", "3.4.26", NULL),
+		"x86_64-linux-gnu-libstdcxx26", "P(...; libstdcxx_version=3.4.26)");
+	is_trip(P("x86_64", "haiku", NULL), "x86_64-unknown", "unknown os renders -unknown");
 
 	/* "Deterministic serialization": extra tags sorted whatever the input order */
 	{
@@ -617,12 +613,8 @@ static void test_match(void)
 	platform_free(b);
 
 	platform_set_tag(host, "cuda", "12.4", PLATFORM_CMP_VERSION_CAP);
-	a = P("x86_64", "linux", "cuda", "12.2", NULL);
-	is_int(platforms_match(a, host), 1, "cap: cuda 12.2 <= 12.4");
-	platform_free(a);
-	a = P("x86_64", "linux", "cuda", "12.4", NULL);
-	is_int(platforms_match(a, host), 1, "cap: cuda 12.4 <= 12.4");
-	platform_free(a);
+	is_match(P("x86_64", "linux", "cuda", "12.2", NULL), host, 1, "cap: cuda 12.2 <= 12.4");
+	is_match(P("x86_64", "linux", "cuda", "12.4", NULL), host, 1, "cap: cuda 12.4 <= 12.4");
 	a = P("x86_64", "linux", "cuda", "13.0", NULL);
 	is_int(platforms_match(a, host), 0, "cap: cuda 13.0 > 12.4");
 	/* xreq/yreq: the capped side may be either argument */
@@ -639,9 +631,7 @@ static void test_match(void)
 
 	/* major.minor on a custom tag */
 	platform_set_tag(host, "foo", "1.2.3", PLATFORM_CMP_MAJOR_MINOR);
-	a = P("x86_64", "linux", "foo", "1.2.9", NULL);
-	is_int(platforms_match(a, host), 1, "majmin: 1.2.9 ~ 1.2.3");
-	platform_free(a);
+	is_match(P("x86_64", "linux", "foo", "1.2.9", NULL), host, 1, "majmin: 1.2.9 ~ 1.2.3");
 	a = P("x86_64", "linux", "foo", "1.3", NULL);
 	is_int(platforms_match(a, host), 0, "majmin: 1.3 !~ 1.2.3");
 	/* different non-default strategies on both sides: Julia throws */
@@ -653,9 +643,8 @@ static void test_match(void)
 	platform_free(a);
 
 	/* a version compare on a non-version value */
-	a = P("x86_64", "linux", "cuda", "twelve", NULL);
-	is_int(platforms_match(a, host), -EINVAL, "cap on a non-version");
-	platform_free(a);
+	is_match(P("x86_64", "linux", "cuda", "twelve", NULL), host, -EINVAL,
+		"cap on a non-version");
 	/* exact yields to the other side's strategy, as compare_default does */
 	a = P("x86_64", "linux", "julia_version", "1.11.1", NULL);
 	platform_set_tag(host, "julia_version", "1.11", PLATFORM_CMP_DEFAULT);
@@ -698,6 +687,14 @@ static const char *select_label(struct cand *c, size_t n, const struct platform 
 	return c[idx].label;
 }
 
+/* Checks that selecting among the N candidates C for HOST gives WANT (WHAT), then frees HOST. */
+static void is_select(
+	struct cand *c, size_t n, struct platform *host, const char *want, const char *what)
+{
+	is_str(select_label(c, n, host), want, "%s", what);
+	platform_free(host);
+}
+
 static void free_cands(struct cand *c, size_t n)
 {
 	size_t i;
@@ -724,40 +721,27 @@ static void test_select(void)
 	c[7] = (struct cand){ P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL), "win" };
 
 	/* §1.7: equal loss 1, descending triplet: libgfortran5 */
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 8, h), "linux8", "x86_64 linux -> linux8");
-	platform_free(h);
-	h = P("x86_64", "linux", "libgfortran_version", "4", NULL);
-	is_str(select_label(c, 8, h), "linux7", "x86_64 linux gf4 -> linux7");
-	platform_free(h);
+	is_select(c, 8, P("x86_64", "linux", NULL), "linux8", "x86_64 linux -> linux8");
+	is_select(c, 8, P("x86_64", "linux", "libgfortran_version", "4", NULL), "linux7",
+		"x86_64 linux gf4 -> linux7");
 	/* loss 1 < 2 < 3 */
-	h = P("aarch64", "linux", NULL);
-	is_str(select_label(c, 8, h), "linux3", "aarch64 linux -> linux3");
-	platform_free(h);
-	h = P("aarch64", "linux", "libgfortran_version", "3", NULL);
-	is_str(select_label(c, 8, h), "linux3", "aarch64 linux gf3 -> linux3");
-	platform_free(h);
-	h = P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.18", NULL);
-	is_str(select_label(c, 8, h), "linux5", "aarch64 gf3 libstdcxx 3.4.18 -> linux5");
-	platform_free(h);
-	h = P("aarch64", "linux", "libgfortran_version", "4", NULL);
-	is_str(select_label(c, 8, h), "nothing", "aarch64 gf4 -> nothing");
-	platform_free(h);
-	h = P("x86_64", "macos", NULL);
-	is_str(select_label(c, 8, h), "mac4", "x86_64 macos -> mac4");
-	platform_free(h);
-	h = P("x86_64", "macos", "libgfortran_version", "4", NULL);
-	is_str(select_label(c, 8, h), "nothing", "x86_64 macos gf4 -> nothing");
-	platform_free(h);
-	h = P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL);
-	is_str(select_label(c, 8, h), "win", "windows cxx11 -> win");
-	platform_free(h);
-	h = P("x86_64", "windows", "cxxstring_abi", "cxx03", NULL);
-	is_str(select_label(c, 8, h), "nothing", "windows cxx03 -> nothing");
-	platform_free(h);
-	h = P("x86_64", "freebsd", NULL);
-	is_str(select_label(c, 8, h), "nothing", "freebsd -> nothing");
-	platform_free(h);
+	is_select(c, 8, P("aarch64", "linux", NULL), "linux3", "aarch64 linux -> linux3");
+	is_select(c, 8, P("aarch64", "linux", "libgfortran_version", "3", NULL), "linux3",
+		"aarch64 linux gf3 -> linux3");
+	is_select(c, 8,
+		P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.18",
+			NULL),
+		"linux5", "aarch64 gf3 libstdcxx 3.4.18 -> linux5");
+	is_select(c, 8, P("aarch64", "linux", "libgfortran_version", "4", NULL), "nothing",
+		"aarch64 gf4 -> nothing");
+	is_select(c, 8, P("x86_64", "macos", NULL), "mac4", "x86_64 macos -> mac4");
+	is_select(c, 8, P("x86_64", "macos", "libgfortran_version", "4", NULL), "nothing",
+		"x86_64 macos gf4 -> nothing");
+	is_select(c, 8, P("x86_64", "windows", "cxxstring_abi", "cxx11", NULL), "win",
+		"windows cxx11 -> win");
+	is_select(c, 8, P("x86_64", "windows", "cxxstring_abi", "cxx03", NULL), "nothing",
+		"windows cxx03 -> nothing");
+	is_select(c, 8, P("x86_64", "freebsd", NULL), "nothing", "freebsd -> nothing");
 	/* a host-side version cap against libstdcxx entries */
 	h = P("aarch64", "linux", "libgfortran_version", "3", "libstdcxx_version", "3.4.30", NULL);
 	platform_make_host(h);
@@ -772,12 +756,9 @@ static void test_select(void)
 	/* extra artifact-only tags are penalised */
 	c[0] = (struct cand){ P("x86_64", "linux", NULL), "normal" };
 	c[1] = (struct cand){ P("x86_64", "linux", "sanitize", "memory", NULL), "sanitized" };
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 2, h), "normal", "plain host -> normal");
-	platform_free(h);
-	h = P("x86_64", "linux", "sanitize", "memory", NULL);
-	is_str(select_label(c, 2, h), "sanitized", "sanitize=memory host -> sanitized");
-	platform_free(h);
+	is_select(c, 2, P("x86_64", "linux", NULL), "normal", "plain host -> normal");
+	is_select(c, 2, P("x86_64", "linux", "sanitize", "memory", NULL), "sanitized",
+		"sanitize=memory host -> sanitized");
 	free_cands(c, 2);
 
 	/* ties broken by reverse-sorting by triplet */
@@ -785,12 +766,9 @@ static void test_select(void)
 		"libgfortran3" };
 	c[1] = (struct cand){ P("x86_64", "linux", "libgfortran_version", "4", NULL),
 		"libgfortran4" };
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 2, h), "libgfortran4", "tie -> libgfortran4");
-	platform_free(h);
-	h = P("x86_64", "linux", "libgfortran_version", "3", NULL);
-	is_str(select_label(c, 2, h), "libgfortran3", "gf3 host -> libgfortran3");
-	platform_free(h);
+	is_select(c, 2, P("x86_64", "linux", NULL), "libgfortran4", "tie -> libgfortran4");
+	is_select(c, 2, P("x86_64", "linux", "libgfortran_version", "3", NULL), "libgfortran3",
+		"gf3 host -> libgfortran3");
 	/* the order of candidates does not matter */
 	{
 		struct cand t = c[0];
@@ -798,9 +776,8 @@ static void test_select(void)
 		c[0] = c[1];
 		c[1] = t;
 	}
-	h = P("x86_64", "linux", NULL);
-	is_str(select_label(c, 2, h), "libgfortran4", "tie -> libgfortran4, other order");
-	platform_free(h);
+	is_select(c, 2, P("x86_64", "linux", NULL), "libgfortran4",
+		"tie -> libgfortran4, other order");
 	free_cands(c, 2);
 
 	/* §1.7/§9 hazard: llvm_version 20 vs 20.asserts */
@@ -843,24 +820,20 @@ static void test_select(void)
 	platform_free(h);
 }
 
-static int write_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int r;
-
-	if (!f)
-		return -1;
-	r = fwrite(data, 1, len, f) == len ? 0 : -1;
-	return fclose(f) == 0 ? r : -1;
-}
-
 static void test_host(void)
 {
 	struct platform *h = NULL, *q = NULL;
 	char tmpl[] = "/tmp/test-platform.XXXXXX", path[512], *t = NULL;
 	static char big[70000];
+	/* fake libgfortran files; detection keeps the highest of versions 3..5 */
+	static const char *const gfortran[] = {
+		"libgfortran.so.3",
+		"libgfortran.so.5.0.0",
+		"libgfortran.so.6",
+		"libgfortran.so.4x",
+	};
 	const char *root;
-	size_t off;
+	size_t off, i;
 
 	is_int(platform_host_detect(NULL, &h), 0, "host detection");
 	ok(h && platform_arch(h)[0] && platform_os(h)[0], "host arch and os non-empty");
@@ -892,14 +865,10 @@ static void test_host(void)
 	platform_free(q);
 	q = NULL;
 
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.3", root);
-	write_file(path, "x", 1);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.5.0.0", root);
-	write_file(path, "x", 1);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.6", root);
-	write_file(path, "x", 1);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.4x", root);
-	write_file(path, "x", 1);
+	for (i = 0; i < sizeof(gfortran) / sizeof(gfortran[0]); i++) {
+		snprintf(path, sizeof(path), "%s/usr/lib/%s", root, gfortran[i]);
+		tu_write_bytes(path, "x", 1);
+	}
 	/* GLIBCXX_3.4.29 straddles the first 64 KiB read; 32 is above Julia's 30 */
 	memset(big, 'z', sizeof(big));
 	memcpy(big + 10, "GLIBCXX_3.4.19", 15);
@@ -909,7 +878,7 @@ static void test_host(void)
 	memcpy(big + 68100, "GLIBCXX_3.4.17", 15);
 	memcpy(big + 68200, "GLIBCXX_3.4.30x", 15);
 	snprintf(path, sizeof(path), "%s/usr/lib/libstdc++.so.6", root);
-	write_file(path, big, sizeof(big));
+	tu_write_bytes(path, big, sizeof(big));
 	is_int(platform_host_detect(root, &q), 0, "detect with fake libraries");
 	is_str(get(q, "libgfortran_version"), "5.0.0", "highest libgfortran 3..5 is 5");
 	is_str(get(q, "cxxstring_abi"), "cxx11", "libstdc++ -> cxx11");
@@ -929,14 +898,10 @@ static void test_host(void)
 
 	snprintf(path, sizeof(path), "%s/usr/lib/libstdc++.so.6", root);
 	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.3", root);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.5.0.0", root);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.6", root);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/usr/lib/libgfortran.so.4x", root);
-	unlink(path);
+	for (i = 0; i < sizeof(gfortran) / sizeof(gfortran[0]); i++) {
+		snprintf(path, sizeof(path), "%s/usr/lib/%s", root, gfortran[i]);
+		unlink(path);
+	}
 	snprintf(path, sizeof(path), "%s/usr/lib", root);
 	rmdir(path);
 	snprintf(path, sizeof(path), "%s/usr", root);

@@ -103,6 +103,19 @@ static void *errmsg_thread(void *arg)
 	return (void *)(uintptr_t)(fresh && strstr(m, "not a gc root") != NULL);
 }
 
+/*
+ * Whether S (opened in DIR) is open; if not, reports the failure and frees DIR,
+ * and the caller returns.
+ */
+static bool sf_opened(struct store *s, char *dir)
+{
+	if (s)
+		return true;
+	ok(0, "open");
+	free(dir);
+	return false;
+}
+
 static void test_errmsg(void)
 {
 	char *dir = tu_path(sf_base, "errmsg");
@@ -111,11 +124,8 @@ static void test_errmsg(void)
 	pthread_t t;
 	void *res = NULL;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	store_clear_error(s);
 	is_int(store_root_remove(s, "/first"), -ENOENT, "removing an unknown root");
 	store_install_begin(s, "bad", &in);
@@ -145,6 +155,13 @@ static int stop_walk(const char *hash, const struct store_info *info, void *arg)
 	return 42;
 }
 
+/* the mode that install gives the path SUB below a tree */
+struct sf_mode_case {
+	const char *sub;
+	mode_t mode;
+	const char *what;
+};
+
 static void test_install(void)
 {
 	char *dir = tu_path(sf_base, "install"), last[STORE_HASH_HEX + 1] = "";
@@ -154,14 +171,17 @@ static void test_install(void)
 	struct store_info info;
 	char rel[128];
 	int64_t t0 = time(NULL);
+	static const struct sf_mode_case modes[] = {
+		{"foo", 0555, "file: read-only, setuid gone"},
+		{"d", 0775, "dir: writable, setgid gone"},
+		{"d/bar", 0444, "group-writable file: 0444"},
+	};
+	size_t i;
 	mode_t m;
 	int r;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	is_int(store_lookup(s, SF_ABSENT_HASH, &info), -ENOENT, "lookup: absent");
 	is_int(store_lookup(s, "0123", &info), -EINVAL, "lookup: short hash");
 	is_int(store_lookup(s, "339AAD93C0F854604248EA3B7C5B7EDEA20625A9", &info), -EINVAL,
@@ -169,18 +189,11 @@ static void test_install(void)
 
 	r = sf_install(s, sf_tree_hash, "https://example.org/a.tar.gz");
 	is_int(r, 0, "install begin/build/commit");
-	snprintf(rel, sizeof(rel), "artifacts/%s/foo", sf_tree_hash);
-	r = sf_mode_of(dir, rel, &m);
-	ok(r == 0 && (m & 07777) == 0555, "file: read-only, setuid gone (%o)",
-		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/d", sf_tree_hash);
-	r = sf_mode_of(dir, rel, &m);
-	ok(r == 0 && (m & 07777) == 0775, "dir: writable, setgid gone (%o)",
-		m & 07777);
-	snprintf(rel, sizeof(rel), "artifacts/%s/d/bar", sf_tree_hash);
-	r = sf_mode_of(dir, rel, &m);
-	ok(r == 0 && (m & 07777) == 0444, "group-writable file: 0444 (%o)",
-		m & 07777);
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(rel, sizeof(rel), "artifacts/%s/%s", sf_tree_hash, modes[i].sub);
+		r = sf_mode_of(dir, rel, &m);
+		ok(r == 0 && (m & 07777) == modes[i].mode, "%s (%o)", modes[i].what, m & 07777);
+	}
 	snprintf(rel, sizeof(rel), "artifacts/%s/link", sf_tree_hash);
 	r = sf_mode_of(dir, rel, &m);
 	ok(r == 0 && S_ISLNK(m), "symlink kept");
@@ -415,11 +428,8 @@ static void test_locks(void)
 	FILE *f;
 	char c;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	is_int(store_lock_hash(s, "nothex", 1, &l), -EINVAL, "lock: bad hash");
 	is_int(store_lock_hash(s, SF_HELLO_HASH, -1, &l), -EINVAL, "lock: negative timeout");
 
@@ -487,11 +497,8 @@ static void test_lock_threads(void)
 	double t0;
 	int i;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	/* 8 threads, 1 s each */
 	t0 = tu_now_s();
 	for (i = 0; i < 8; i++)
@@ -569,11 +576,8 @@ static void test_concurrency(void)
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
 	for (i = 0; i < 6; i++) {
@@ -632,11 +636,8 @@ static void test_mapsize(void)
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	mdb_env_info(s->env, &ei);
 	ok(ei.me_mapsize <= 65536, "tiny map: %zu bytes", ei.me_mapsize);
 	for (i = 0; i < 5000 && r == 0; i++) {
@@ -678,11 +679,8 @@ static void test_mapsize(void)
 	setenv("ARTIFACTFS_TEST_MAPSIZE", "65536", 1);
 	s = tu_store_open(dir, STORE_CREATE);
 	unsetenv("ARTIFACTFS_TEST_MAPSIZE");
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	h[0] = h[1] = 0;
 	h[2] = 1;
 	info.source = NULL;
@@ -716,11 +714,8 @@ static void test_access(void)
 	int64_t t0 = time(NULL);
 	int i;
 
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	store_hash_parse(SF_HELLO_HASH, h);
 	store_idx_set(s, h, &info, 0);
 	for (i = 0; i < 100; i++)
@@ -775,11 +770,8 @@ static void test_faults(void)
 	is_int(store_fault_set("nosuchcall", 1, EIO), -EINVAL, "fault: unknown syscall");
 	unsetenv("ARTIFACTFS_UNSAFE_NO_FSYNC");
 	s = tu_store_open(dir, STORE_CREATE);
-	if (!s) {
-		ok(0, "open");
-		free(dir);
+	if (!sf_opened(s, dir))
 		return;
-	}
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
 		store_clear_error(s);
 		store_fault_set(calls[i], 1, ENOSPC);

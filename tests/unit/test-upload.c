@@ -115,6 +115,23 @@ static void test_sidecar(void)
 	ok(!sidecar_is_key(".tar.gz.json"), "nothing before the suffix");
 }
 
+/*
+ * Opens DEST with O (NULL: defaults), checks that it opens (WHAT), that KEY
+ * gives a URL and that the URL is WANT (HOW); frees it all.
+ */
+static void check_dest_url(const char *dest, const struct upload_options *o, const char *key,
+	const char *want, const char *what, const char *how)
+{
+	struct upload *u = NULL;
+	char *url = NULL;
+
+	is_int(upload_new(dest, o, &u, NULL), 0, "%s", what);
+	is_int(upload_url(u, key, &url), 0, "... url");
+	is_str(url, want, "%s", how);
+	free(url);
+	upload_free(u);
+}
+
 static void test_urls(void)
 {
 	struct upload *u = NULL;
@@ -152,13 +169,8 @@ static void test_urls(void)
 	is_int(upload_new("s3://bkt", &o, &u, &msg), -EINVAL, "no endpoint for region auto");
 	free(msg);
 	o.region = "eu-west-1";
-	is_int(upload_new("s3://bkt", &o, &u, NULL), 0, "a region gives the AWS endpoint");
-	is_int(upload_url(u, "k", &url), 0, "... url");
-	is_str(url, "https://s3.eu-west-1.amazonaws.com/bkt/k", "... path-style on AWS");
-	free(url);
-	url = NULL;
-	upload_free(u);
-	u = NULL;
+	check_dest_url("s3://bkt", &o, "k", "https://s3.eu-west-1.amazonaws.com/bkt/k",
+		"a region gives the AWS endpoint", "... path-style on AWS");
 	o.region = "bad:region";
 	is_int(upload_new("s3://bkt", &o, &u, NULL), -EINVAL, "a region with ':' is refused");
 	o.region = NULL;
@@ -170,28 +182,13 @@ static void test_urls(void)
 	o.part_size = 0;
 	is_int(upload_new("ftp://h/x", NULL, &u, NULL), -EPROTONOSUPPORT, "ftp:// refused");
 
-	is_int(upload_new("https://us%40r:p%3Ass@h:8443/dav/", NULL, &u, NULL), 0,
-		"http destination with user:password");
-	is_int(upload_url(u, "o", &url), 0, "... url");
-	is_str(url, "https://h:8443/dav/o", "... without the credentials");
-	free(url);
-	url = NULL;
-	upload_free(u);
-	u = NULL;
+	check_dest_url("https://us%40r:p%3Ass@h:8443/dav/", NULL, "o", "https://h:8443/dav/o",
+		"http destination with user:password", "... without the credentials");
 	is_int(upload_new("https://h/dav?x=1", NULL, &u, NULL), -EINVAL, "a query in DEST");
-	is_int(upload_new("https://h/dav", NULL, &u, NULL), 0, "http destination");
-	is_int(upload_url(u, "o.json", &url), 0, "... url");
-	is_str(url, "https://h/dav/o.json", "... DEST/KEY");
-	free(url);
-	url = NULL;
-	upload_free(u);
-	u = NULL;
-	is_int(upload_new("file:///tmp/a%20b/", NULL, &u, NULL), 0, "file:// destination");
-	is_int(upload_url(u, "k", &url), 0, "... url");
-	is_str(url, "file:///tmp/a%20b/k", "... decoded, then encoded again");
-	free(url);
-	url = NULL;
-	upload_free(u);
+	check_dest_url("https://h/dav", NULL, "o.json", "https://h/dav/o.json", "http destination",
+		"... DEST/KEY");
+	check_dest_url("file:///tmp/a%20b/", NULL, "k", "file:///tmp/a%20b/k",
+		"file:// destination", "... decoded, then encoded again");
 	is_int(upload_join_url(
 		       "https://cdn.example.org/a//", "N.x86_64-linux-gnu-cuda+12.0.tar.gz", &url),
 		0, "upload_join_url");

@@ -86,6 +86,17 @@ void tu_write_file(const char *path, const char *text)
 	close(fd);
 }
 
+int tu_write_bytes(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int r;
+
+	if (!f)
+		return -1;
+	r = fwrite(data, 1, len, f) == len ? 0 : -1;
+	return fclose(f) == 0 ? r : -1;
+}
+
 const char *tu_hex(const uint8_t *d, size_t len)
 {
 	static char bufs[8][HASH_HEX_MAX];

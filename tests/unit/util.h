@@ -41,6 +41,13 @@ char *tu_slurp(const char *path, size_t *len);
 void tu_write_file(const char *path, const char *text);
 
 /*
+ * tu_write_bytes - create or truncate path (0666 less the umask) and write
+ * the len bytes at data to it.  Returns 0, or -1 when it cannot be opened,
+ * written or closed.
+ */
+int tu_write_bytes(const char *path, const void *data, size_t len);
+
+/*
  * tu_hex - the len bytes at d as lowercase hex, in one of 8 static buffers
  * used in turn (so that up to 8 can stand in one printf).
  */

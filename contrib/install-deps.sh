@@ -12,13 +12,16 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # systemd is here only for systemd-analyze, which verifies the units of
 # contrib/systemd/ (t0800-contrib); installing it in a container starts nothing.
+# squid is the site proxy of the proxy tests (tests start their own instances
+# on loopback ports; the packaged service is not used).
 $SUDO apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils \
 	libarchive-dev libarchive-tools libjansson-dev \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
-	zlib1g-dev nginx curl nodejs systemd
+	zlib1g-dev nginx curl nodejs systemd \
+	libisal-dev libzstd-dev libsystemd-dev squid
 
 # clang and its libFuzzer/sanitizer runtimes build tests/fuzz (configure
 # --enable-fuzzing, make fuzz-smoke).  The runtime package carries clang's

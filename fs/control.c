@@ -312,50 +312,136 @@ static ssize_t read_request(int fd, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
+/* End a connection: the answer, then drop what is queued (unread bytes reset it). */
+static void finish(int fd, json_t *doc)
+{
+	char buf[4096];
+
+	reply(fd, doc);
+	json_decref(doc);
+	shutdown(fd, SHUT_WR);
+	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	close(fd);
+}
+
+/* The answer of a request that may wait (evict, wipe, prefetch). */
+static json_t *run(struct fs *fs, const struct control_request *rq, int fd)
+{
+	switch (rq->verb) {
+	case CONTROL_EVICT:
+	case CONTROL_WIPE:
+		return fs_manage_evict(fs, rq, fd);
+	case CONTROL_PREFETCH:
+		return fs_manage_prefetch(fs, rq, fd);
+	case CONTROL_SOURCES:
+		return fs_manage_sources(fs);
+	case CONTROL_RELOAD:
+		return reload_doc(fs);
+	default:
+		return status_doc(fs);
+	}
+}
+
+struct waiter {
+	struct fs *fs;
+	int fd;
+	struct control_request rq;
+};
+
+static void *waiter_thread(void *arg)
+{
+	struct waiter *w = arg;
+	struct fs *fs = w->fs;
+
+	finish(w->fd, run(fs, &w->rq, w->fd));
+	control_request_release(&w->rq);
+	free(w);
+	pthread_mutex_lock(&fs->control.lock);
+	fs->control.n_waiters--;
+	pthread_cond_broadcast(&fs->control.cond);
+	pthread_mutex_unlock(&fs->control.lock);
+	return NULL;
+}
+
+/* Answer rq on a thread of its own; false when none could start (answer here). */
+static bool hand_off(struct fs *fs, int fd, struct control_request *rq)
+{
+	struct waiter *w = malloc(sizeof(*w));
+	pthread_attr_t attr;
+	pthread_t t;
+	bool started;
+
+	if (!w)
+		return false;
+	w->fs = fs;
+	w->fd = fd;
+	w->rq = *rq;
+	pthread_mutex_lock(&fs->control.lock);
+	fs->control.n_waiters++;
+	pthread_mutex_unlock(&fs->control.lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	started = pthread_create(&t, &attr, waiter_thread, w) == 0;
+	pthread_attr_destroy(&attr);
+	if (!started) {
+		pthread_mutex_lock(&fs->control.lock);
+		fs->control.n_waiters--;
+		pthread_mutex_unlock(&fs->control.lock);
+		free(w);
+	}
+	return started;
+}
+
+/* Answer the connection fd, and close it (or hand it to a waiter thread). */
 static void serve(struct fs *fs, int fd)
 {
 	struct timeval tv = { IO_TIMEOUT_S, 0 };
+	struct control_request rq = { 0 };
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
-	enum control_verb verb;
-	char buf[CONTROL_MAX];
 	const char *msg = NULL;
 	json_t *doc = NULL;
-	char text[160];
+	char text[160], *buf;
 	ssize_t len;
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+	buf = malloc(CONTROL_ARGS_MAX + 1);
+	if (!buf || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+		free(buf);
+		close(fd);
 		return;
-	len = read_request(fd, buf, sizeof(buf));
-	if (len < 0)
+	}
+	len = read_request(fd, buf, CONTROL_ARGS_MAX + 1);
+	if (len < 0) {
+		free(buf);
+		close(fd);
 		return;
-	if (control_parse(buf, (size_t)len, &verb, &msg) < 0) {
-		doc = error_doc(msg);
-	} else if (control_owner_only(verb) && cred.uid != 0 && cred.uid != geteuid()) {
+	}
+	if (control_parse_request(buf, (size_t)len, &rq, &msg) < 0) {
+		doc = error_doc(msg ? msg : "out of memory");
+	} else if (control_owner_only(rq.verb) && cred.uid != 0 && cred.uid != geteuid()) {
 		snprintf(text, sizeof(text), "'%s' is for the daemon's owner (uid %u) and root only; "
-			 "you are uid %u", control_verb_name(verb), (unsigned)geteuid(),
+			 "you are uid %u", control_verb_name(rq.verb), (unsigned)geteuid(),
 			 (unsigned)cred.uid);
 		doc = error_doc(text);
 		fs_log(FS_LOG_WARNING, "control: '%s' refused to uid %u (pid %d)",
-		       control_verb_name(verb), (unsigned)cred.uid, (int)cred.pid);
-	} else if (verb == CONTROL_RELOAD) {
-		fs_log(FS_LOG_NOTICE, "control: reload asked by uid %u (pid %d)", (unsigned)cred.uid,
-		       (int)cred.pid);
-		doc = reload_doc(fs);
+		       control_verb_name(rq.verb), (unsigned)cred.uid, (int)cred.pid);
 	} else {
-		doc = status_doc(fs);
+		if (control_owner_only(rq.verb))
+			fs_log(FS_LOG_NOTICE, "control: %s asked by uid %u (pid %d)",
+			       control_verb_name(rq.verb), (unsigned)cred.uid, (int)cred.pid);
+		free(buf);
+		if ((rq.flags & CONTROL_WAIT) && hand_off(fs, fd, &rq))
+			return;
+		finish(fd, run(fs, &rq, fd));
+		control_request_release(&rq);
+		return;
 	}
-	reply(fd, doc);
-	json_decref(doc);
-	/*
-	 * Unread bytes (a request too long) would make close() reset the
-	 * connection and lose the answer: end our side, drop what is queued.
-	 */
-	shutdown(fd, SHUT_WR);
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-		;
+	free(buf);
+	control_request_release(&rq);
+	finish(fd, doc);
 }
 
 static void *control_thread(void *arg)
@@ -382,7 +468,6 @@ static void *control_thread(void *arg)
 		if (fd < 0)
 			continue;
 		serve(fs, fd);
-		close(fd);
 	}
 	return NULL;
 }
@@ -395,6 +480,10 @@ void fs_control_init(struct fs *fs)
 	fs->control.stop_fd[0] = fs->control.stop_fd[1] = -1;
 	fs->control.started = false;
 	fs->control.path = NULL;
+	pthread_mutex_init(&fs->control.lock, NULL);
+	pthread_cond_init(&fs->control.cond, NULL);
+	fs->control.n_waiters = 0;
+	fs->control.stopping = false;
 }
 
 /* Whether a daemon answers at path (a live socket, not a stale file). */
@@ -547,6 +636,15 @@ void fs_control_stop(struct fs *fs)
 		pthread_join(ctl->thread, NULL);
 		ctl->started = false;
 	}
+	/* The requests that wait give up (within WAIT_TICK_MS) and answer. */
+	pthread_mutex_lock(&ctl->lock);
+	ctl->stopping = true;
+	pthread_mutex_unlock(&ctl->lock);
+	fs_evict_wake(fs);
+	pthread_mutex_lock(&ctl->lock);
+	while (ctl->n_waiters > 0)
+		pthread_cond_wait(&ctl->cond, &ctl->lock);
+	pthread_mutex_unlock(&ctl->lock);
 	if (ctl->listen_fd >= 0) {
 		close(ctl->listen_fd);
 		ctl->listen_fd = -1;

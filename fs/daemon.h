@@ -8,6 +8,7 @@
  *
  *   main.c    main and the options                         (no exports)
  *   control.c the control socket: status, metrics, reload   fs_control_*
+ *   manage.c  the socket's evict, wipe, prefetch, sources   fs_manage_*
  *   ops.c     the FUSE operations table, the ops left      fs_ops
  *   dir.c     opendir, readdir(plus), releasedir           fs_dir_*
  *   xattr.c   getxattr, listxattr                          fs_xattr_*
@@ -108,6 +109,15 @@ struct fs_control {
 	bool started;
 	char *path;			/* the socket, owned; NULL when there is none */
 	bool group_set;			/* control_group= given: status and metrics for it */
+	/*
+	 * Requests that wait (--wait) run on threads of their own, so that
+	 * status stays answered meanwhile; lock guards n_waiters and stopping,
+	 * cond tells fs_control_stop() that a waiter ended.
+	 */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned n_waiters;
+	bool stopping;
 };
 
 /* The maintenance thread (reload.c). */
@@ -150,6 +160,7 @@ struct fs {
 	size_t n_graveyard;
 
 	pthread_mutex_t pin_lock;
+	pthread_cond_t pin_cond;	/* broadcast when an artifact's last file closes */
 	struct fs_pin *pins;		/* open files per artifact */
 
 	pthread_mutex_t quota_lock;	/* one eviction at a time */
@@ -198,6 +209,39 @@ void fs_control_stop(struct fs *fs);
  * a number) into *ret.  Returns 0 or -ENOENT.  Thread-safe.
  */
 int fs_control_group(const char *name, gid_t *ret);
+
+/* --- manage.c: the control socket's requests that change the store --------------- */
+
+struct json_t;
+struct control_request;
+
+/*
+ * Each returns the JSON answer ({"ok": true, ...}; NULL on ENOMEM) of one
+ * request of the control socket (artifactfs(8) CONTROL SOCKET).  client is
+ * the connection, watched while a request waits (--wait) so that a client
+ * that went ends the wait; the daemon's stop (fs->control.stopping) ends
+ * it too.  Run on the control thread or a waiter thread of control.c,
+ * never a FUSE thread.
+ *
+ * fs_manage_evict - evict (rq->args: names or hashes) or wipe (every
+ * installed artifact): per artifact "removed" with its bytes, "held" with
+ * the open files and the holding processes, "not installed", "unknown" or
+ * "failed"; with CONTROL_WAIT a held artifact is removed once its files
+ * close.
+ *
+ * fs_manage_prefetch - start the installs of rq->args (names or hashes) or
+ * of every name (CONTROL_ALL) through the flights, as a lookup would;
+ * without CONTROL_WAIT answer at once ("started", "installed already",
+ * "failed" with its cause), with it once every install ended ("installed"
+ * with bytes and seconds, or "failed" with the cause).
+ *
+ * fs_manage_sources - the configured Artifacts.toml files, the Pkg server,
+ * every download URL of the current names and one of their hashes (for
+ * artifactctl probe).
+ */
+struct json_t *fs_manage_evict(struct fs *fs, const struct control_request *rq, int client);
+struct json_t *fs_manage_prefetch(struct fs *fs, const struct control_request *rq, int client);
+struct json_t *fs_manage_sources(struct fs *fs);
 
 /* --- ops.c ------------------------------------------------------------------- */
 
@@ -401,6 +445,50 @@ void fs_evict_pin(struct fs *fs, const char *hash, int delta);
  */
 void fs_evict_quota(struct fs *fs);
 
+/*
+ * fs_evict_open_files - how many files of hash the mount has open now.
+ * Thread-safe.
+ */
+unsigned fs_evict_open_files(struct fs *fs, const char *hash);
+
+/*
+ * fs_evict_wait_closed - block until the mount has no open file of hash,
+ * at most ms milliseconds, or until fs_evict_wake() is called.  Returns
+ * true when none is open.  Thread-safe; not from a FUSE request handler.
+ */
+bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms);
+
+/* fs_evict_wake - wake every fs_evict_wait_closed() (at stop).  Thread-safe. */
+void fs_evict_wake(struct fs *fs);
+
+/*
+ * fs_evict_remove - remove the installed artifact hash from the store
+ * (artifactctl evict, wipe): refused while the mount has a file of it open
+ * or another process pins it, then the kernel's dentry of /<hash> and the
+ * attributes of its inode are invalidated, so that the next access
+ * installs it again.  Serialised with the quota's evictions.  *freed (may
+ * be NULL) gets the bytes removed.  Returns 0, -EBUSY (open files here, or
+ * pinned or being installed elsewhere), -ENOENT (not installed), or
+ * store_remove()'s -errno.  Calls into the kernel (notify): never from a
+ * FUSE request handler.  Thread-safe.
+ */
+int fs_evict_remove(struct fs *fs, const char *hash, uint64_t *freed);
+
+/* One process that holds a file or its working directory in an artifact. */
+struct fs_evict_holder {
+	int pid;
+	char comm[32];			/* its command name (/proc/PID/comm), or "" */
+};
+
+/*
+ * fs_evict_holders - the processes whose descriptors or working directory
+ * are under <mountpoint>/<hash>, found by scanning /proc/<pid>/fd and cwd
+ * (only processes the daemon may inspect: its own user's, or all as
+ * root): up to max into out.  Returns how many were found (may exceed
+ * max).  Thread-safe.
+ */
+size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder *out, size_t max);
+
 /* fs_evict_release - drop every pin (at exit). */
 void fs_evict_release(struct fs *fs);
 
@@ -458,6 +546,9 @@ int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags);
 
 /* fs_inode_find_name - the inode number of name's FS_NAME inode, or 0. */
 fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name);
+
+/* fs_inode_find_hash - the inode number of hash's FS_HASH inode, or 0. */
+fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash);
 
 /* One artifact inode, as fs_inode_artifacts() lists them. */
 struct fs_inode_artifact {

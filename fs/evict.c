@@ -6,11 +6,17 @@
 #include "fs/daemon.h"
 #include "store/store.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- the missing-tree check ------------------------------------------------------- */
 
@@ -80,9 +86,21 @@ void fs_evict_pin(struct fs *fs, const char *hash, int delta)
 			*pp = p->next;
 			store_unpin(p->pin);
 			free(p);
+			pthread_cond_broadcast(&fs->pin_cond);	/* evict --wait */
 		}
 	}
 	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+/* The number of open files of hash; called with fs->pin_lock held. */
+static unsigned pinned_locked(struct fs *fs, const char *hash)
+{
+	struct fs_pin *p;
+
+	for (p = fs->pins; p; p = p->next)
+		if (strcmp(p->hash, hash) == 0)
+			return p->count;
+	return 0;
 }
 
 /* The number of open files of hash. */
@@ -96,6 +114,129 @@ static unsigned pinned(struct fs *fs, const char *hash)
 		if (strcmp(p->hash, hash) == 0)
 			n = p->count;
 	pthread_mutex_unlock(&fs->pin_lock);
+	return n;
+}
+
+unsigned fs_evict_open_files(struct fs *fs, const char *hash)
+{
+	return pinned(fs, hash);
+}
+
+bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms)
+{
+	struct timespec t;
+	bool closed;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&fs->pin_lock);
+	if (pinned_locked(fs, hash) > 0)
+		pthread_cond_timedwait(&fs->pin_cond, &fs->pin_lock, &t);
+	closed = pinned_locked(fs, hash) == 0;
+	pthread_mutex_unlock(&fs->pin_lock);
+	return closed;
+}
+
+void fs_evict_wake(struct fs *fs)
+{
+	pthread_mutex_lock(&fs->pin_lock);
+	pthread_cond_broadcast(&fs->pin_cond);
+	pthread_mutex_unlock(&fs->pin_lock);
+}
+
+/* ---- holders: who has files of an artifact open ------------------------------------ */
+
+/* Whether link (a /proc/PID/fd/N or cwd target) is at or below prefix (plen bytes). */
+static bool below(const char *link, const char *prefix, size_t plen)
+{
+	return strncmp(link, prefix, plen) == 0 && (link[plen] == '\0' || link[plen] == '/');
+}
+
+/* Whether process dir (a /proc/PID directory descriptor) holds something below prefix. */
+static bool holds(int dir, const char *prefix, size_t plen)
+{
+	char target[PATH_MAX];
+	struct dirent *de;
+	ssize_t n;
+	DIR *d;
+	int fd;
+	bool found = false;
+
+	n = readlinkat(dir, "cwd", target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		if (below(target, prefix, plen))
+			return true;
+	}
+	fd = openat(dir, "fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return false;
+	}
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), de->d_name, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		found = below(target, prefix, plen);
+	}
+	closedir(d);
+	return found;
+}
+
+size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder *out, size_t max)
+{
+	char prefix[PATH_MAX];
+	struct dirent *de;
+	size_t n = 0, plen;
+	ssize_t len;
+	char *end;
+	long pid;
+	DIR *proc;
+	int dir, fd;
+
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/%s",
+				strcmp(fs->mountpoint, "/") == 0 ? "" : fs->mountpoint, hash);
+	if (plen >= sizeof(prefix))
+		return 0;
+	proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	while ((de = readdir(proc))) {
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
+		dir = openat(dirfd(proc), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir < 0)
+			continue;
+		if (holds(dir, prefix, plen)) {
+			if (n < max) {
+				out[n].pid = (int)pid;
+				out[n].comm[0] = '\0';
+				fd = openat(dir, "comm", O_RDONLY | O_CLOEXEC);
+				len = fd >= 0 ? read(fd, out[n].comm, sizeof(out[n].comm) - 1) : -1;
+				if (fd >= 0)
+					close(fd);
+				if (len > 0) {
+					out[n].comm[len] = '\0';
+					out[n].comm[strcspn(out[n].comm, "\n")] = '\0';
+				}
+			}
+			n++;
+		}
+		close(dir);
+	}
+	closedir(proc);
 	return n;
 }
 
@@ -136,6 +277,44 @@ static void forget_removed(struct fs *fs)
 		fuse_lowlevel_notify_inval_inode(fs->se, v[i].ino, 0, 0);
 	}
 	free(v);
+}
+
+/*
+ * Make the kernel forget /<hash> and the attributes of its inode.  From
+ * the control thread, never from a FUSE request handler, with no lock
+ * held: the kernel may call back into the filesystem.
+ */
+static void forget_hash(struct fs *fs, const char *hash)
+{
+	fuse_ino_t ino = fs_inode_find_hash(fs, hash);
+
+	fuse_lowlevel_notify_inval_entry(fs->se, FUSE_ROOT_ID, hash, 40);
+	if (ino)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+}
+
+int fs_evict_remove(struct fs *fs, const char *hash, uint64_t *freed)
+{
+	uint64_t bytes = 0;
+	int r;
+
+	pthread_mutex_lock(&fs->quota_lock);
+	/* Our pins hold the store's use lock too; this only names the cause first. */
+	if (pinned(fs, hash) > 0) {
+		r = -EBUSY;
+		goto out;
+	}
+	r = store_remove(fs->store, hash, &bytes);
+	if (r == 0)
+		fs_log(FS_LOG_NOTICE, "evicted %s: %" PRIu64 " bytes", hash, bytes);
+out:
+	pthread_mutex_unlock(&fs->quota_lock);
+	if (r == 0) {
+		forget_hash(fs, hash);
+		if (freed)
+			*freed = bytes;
+	}
+	return r;
 }
 
 static bool has_open_files(const char *hash, void *arg)

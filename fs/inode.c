@@ -290,19 +290,30 @@ int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags)
 	return open_beneath(fd, path, flags);
 }
 
-fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name)
+/* The inode number of the FS_NAME or FS_HASH inode of key, or 0. */
+static fuse_ino_t find_key(struct fs *fs, enum fs_kind kind, const char *key)
 {
 	struct fs_inode *in;
 	fuse_ino_t ino = 0;
 	size_t slot;
 
 	pthread_mutex_lock(&fs->ino_lock);
-	slot = inode_slot(fs, FS_NAME, name, NULL);
+	slot = inode_slot(fs, kind, key, NULL);
 	for (in = fs->ino_table[slot]; in; in = in->next)
-		if (inode_matches(in, FS_NAME, name, NULL))
+		if (inode_matches(in, kind, key, NULL))
 			ino = fs_inode_ino(fs, in);
 	pthread_mutex_unlock(&fs->ino_lock);
 	return ino;
+}
+
+fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name)
+{
+	return find_key(fs, FS_NAME, name);
+}
+
+fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash)
+{
+	return find_key(fs, FS_HASH, hash);
 }
 
 void fs_inode_artifacts(struct fs *fs, struct fs_inode_artifact **ret, size_t *ret_n)

@@ -30,6 +30,10 @@ static const struct command {
 	{ "status", cmd_status, "show the state of a running artifactfs daemon" },
 	{ "metrics", cmd_metrics, "print a running daemon's metrics for Prometheus" },
 	{ "reload", cmd_reload, "make a running daemon re-read its Artifacts.toml files" },
+	{ "evict", cmd_evict, "remove artifacts from a running daemon's store" },
+	{ "wipe", cmd_wipe, "remove every artifact from a running daemon's store" },
+	{ "prefetch", cmd_prefetch, "make a running daemon install artifacts now" },
+	{ "probe", cmd_probe, "check every mirror host and the Pkg server" },
 };
 
 static void usage(FILE *f)

@@ -23,6 +23,7 @@ enum {
 	EXIT_NOMATCH = 3,	/* no entry matches the platform */
 	EXIT_EXISTS = 4,	/* bind: the name or platform entry exists (no --force) */
 	EXIT_NODAEMON = 5,	/* status, metrics, reload: no daemon answers */
+	EXIT_BUSY = 6,		/* evict, wipe: an artifact is held by open files */
 	EXIT_USAGE = 64,	/* bad command line (sysexits.h EX_USAGE) */
 };
 
@@ -47,6 +48,10 @@ int cmd_root(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
+int cmd_evict(int argc, char **argv);
+int cmd_wipe(int argc, char **argv);
+int cmd_prefetch(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 /*
  * Messages on stderr, "artifactctl: <text>", lowercase and without a final

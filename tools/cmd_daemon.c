@@ -13,6 +13,7 @@
  * user.artifactfs.store attribute names, else --store's).
  */
 #include "tools/artifactctl.h"
+#include "tools/ctl_daemon.h"
 #include "tools/store_opt.h"
 #include "store/util/control.h"
 
@@ -22,6 +23,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #define REPLY_MAX (16u << 20)	/* bytes of a reply we accept */
+#define TICK_MS 500		/* how often a long wait calls its tick */
 #define IO_TIMEOUT_S 30		/* seconds we wait for the daemon */
 
 static void usage_status(FILE *f)
@@ -69,14 +72,6 @@ static void usage_reload(FILE *f)
 		   "  --json         print the daemon's answer as JSON\n",
 		progname, CTL_STORE_DEFAULT);
 }
-
-struct daemon_opts {
-	const char *cmd;
-	const char *mountpoint;		/* the argument, or NULL */
-	const char *socket;		/* --socket */
-	const char *store;		/* --store */
-	bool json;
-};
 
 static void parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), bool json,
 		  struct daemon_opts *o)
@@ -153,8 +148,7 @@ static int only_mount(char **ret)
 	return n;
 }
 
-/* The control socket to ask (malloc'ed); exits with EXIT_USAGE when it cannot tell. */
-static char *find_socket(const struct daemon_opts *o)
+char *ctl_daemon_socket(const struct daemon_opts *o)
 {
 	char real[PATH_MAX], store[PATH_MAX], *mp = NULL, *path = NULL;
 	struct stat sb;
@@ -205,19 +199,58 @@ out:
 	return path;
 }
 
-/*
- * ask - send request to the daemon at path and read its JSON answer into
- * *ret.  Returns 0, or -errno with *why naming the step (connect, the
- * answer) for the message.
- */
-static int ask(const char *path, const char *request, json_t **ret, const char **why)
+/* Read what fd sends until EOF into *buf (*len bytes); -errno (-ETIMEDOUT after timeout_s, 0: never). */
+static int read_answer(int fd, int timeout_s, void (*tick)(void *), void *arg, char **buf,
+		       size_t *len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t cap = 0;
+	int waited_ms = 0, r;
+	ssize_t n;
+	char *nb;
+
+	for (;;) {
+		if (*len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > REPLY_MAX)
+				return -EMSGSIZE;
+			nb = realloc(*buf, cap);
+			if (!nb)
+				return -ENOMEM;
+			*buf = nb;
+		}
+		r = poll(&p, 1, TICK_MS);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0) {
+			waited_ms += TICK_MS;
+			if (timeout_s > 0 && waited_ms >= timeout_s * 1000)
+				return -ETIMEDOUT;
+			if (tick)
+				tick(arg);
+			continue;
+		}
+		n = recv(fd, *buf + *len, cap - *len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		*len += (size_t)n;
+	}
+}
+
+int ctl_daemon_ask(const char *path, const char *request, int timeout_s, void (*tick)(void *),
+		   void *arg, json_t **ret, const char **why)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { IO_TIMEOUT_S, 0 };
-	char *buf = NULL, *nb;
-	size_t len = 0, cap = 0;
+	char *buf = NULL;
+	size_t len = 0;
 	json_error_t jerr;
-	ssize_t n;
 	int fd, r;
 
 	*why = "connect";
@@ -227,7 +260,6 @@ static int ask(const char *path, const char *request, json_t **ret, const char *
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		goto fail;
@@ -236,30 +268,12 @@ static int ask(const char *path, const char *request, json_t **ret, const char *
 		goto fail;
 	shutdown(fd, SHUT_WR);
 	*why = "the answer";
-	for (;;) {
-		if (len + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 65536;
-			if (cap > REPLY_MAX) {
-				errno = EMSGSIZE;
-				goto fail;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				errno = ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto fail;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	r = read_answer(fd, timeout_s, tick, arg, &buf, &len);
 	close(fd);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
 	*ret = json_loadb(buf ? buf : "", len, 0, &jerr);
 	free(buf);
 	if (!*ret || !json_is_object(*ret)) {
@@ -271,20 +285,20 @@ static int ask(const char *path, const char *request, json_t **ret, const char *
 fail:
 	r = -errno;
 	close(fd);
-	free(buf);
 	return r;
 }
 
 /* Ask, or say that no daemon answers and exit (status 5) after what tail prints. */
 static json_t *ask_or_exit(const struct daemon_opts *o, const char *request,
-			   void (*tail)(const struct daemon_opts *))
+			   void (*tail)(const struct daemon_opts *), int timeout_s,
+			   void (*tick)(void *), void *arg)
 {
 	const char *why;
 	json_t *doc = NULL;
-	char *path = find_socket(o);
+	char *path = ctl_daemon_socket(o);
 	int r;
 
-	r = ask(path, request, &doc, &why);
+	r = ctl_daemon_ask(path, request, timeout_s, tick, arg, &doc, &why);
 	if (r < 0) {
 		ctl_warnx("%s: no daemon answers at '%s': %s: %s", o->cmd, path, why,
 			  strerror(-r));
@@ -297,28 +311,37 @@ static json_t *ask_or_exit(const struct daemon_opts *o, const char *request,
 	return doc;
 }
 
-static const char *str(json_t *o, const char *key);
+json_t *ctl_daemon_request(const struct daemon_opts *o, const char *request, bool wait,
+			   void (*tick)(void *), void *arg)
+{
+	json_t *doc = ask_or_exit(o, request, NULL, wait ? 0 : IO_TIMEOUT_S, tick, arg);
+
+	if (!json_is_true(json_object_get(doc, "ok")))
+		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, ctl_json_str(doc, "error"));
+	json_object_del(doc, "ok");
+	return doc;
+}
 
 /* ask_or_exit(), then the daemon's refusal ({"ok": false}) ends in EXIT_FAIL. */
 static json_t *ask_ok(const struct daemon_opts *o, const char *request,
 		      void (*tail)(const struct daemon_opts *))
 {
-	json_t *doc = ask_or_exit(o, request, tail);
+	json_t *doc = ask_or_exit(o, request, tail, IO_TIMEOUT_S, NULL, NULL);
 
 	if (!json_is_true(json_object_get(doc, "ok")))
-		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, str(doc, "error"));
+		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, ctl_json_str(doc, "error"));
 	json_object_del(doc, "ok");
 	return doc;
 }
 
-static const char *str(json_t *o, const char *key)
+const char *ctl_json_str(json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "";
 }
 
-static json_int_t num(json_t *o, const char *key)
+json_int_t ctl_json_num(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -387,59 +410,59 @@ static void print_status(json_t *d)
 	char b1[32], b2[32], b3[32], t1[32];
 	size_t i;
 
-	printf("artifactfs %s at %s, pid %" JSON_INTEGER_FORMAT ", up %s\n", str(d, "version"),
-	       str(d, "mountpoint"), num(d, "pid"),
+	printf("artifactfs %s at %s, pid %" JSON_INTEGER_FORMAT ", up %s\n", ctl_json_str(d, "version"),
+	       ctl_json_str(d, "mountpoint"), ctl_json_num(d, "pid"),
 	       duration(json_number_value(json_object_get(d, "uptime_seconds")), b1));
-	printf("store        %s\n", str(d, "store"));
-	printf("socket       %s\n", str(d, "socket"));
+	printf("store        %s\n", ctl_json_str(d, "store"));
+	printf("socket       %s\n", ctl_json_str(d, "socket"));
 	a = json_object_get(d, "tomls");
 	printf("files        %zu Artifacts.toml\n", json_array_size(a));
 	json_array_foreach(a, i, v)
-		printf("  %s  loaded %s\n", str(v, "path"), ctl_utc(num(v, "loaded"), t1));
+		printf("  %s  loaded %s\n", ctl_json_str(v, "path"), ctl_utc(ctl_json_num(v, "loaded"), t1));
 	printf("names        %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " artifacts)\n",
-	       num(d, "names"), num(d, "artifacts_known"));
+	       ctl_json_num(d, "names"), ctl_json_num(d, "artifacts_known"));
 	v = json_object_get(d, "installed");
-	printf("installed    %" JSON_INTEGER_FORMAT " artifacts, %s\n", num(v, "artifacts"),
-	       human(num(v, "bytes"), b1));
+	printf("installed    %" JSON_INTEGER_FORMAT " artifacts, %s\n", ctl_json_num(v, "artifacts"),
+	       human(ctl_json_num(v, "bytes"), b1));
 	q = json_object_get(d, "quota");
-	if (num(q, "bytes") > 0)
+	if (ctl_json_num(q, "bytes") > 0)
 		printf("quota        %s, low-water mark %" JSON_INTEGER_FORMAT "%% (%s); "
-		       "%.1f%% used\n", human(num(q, "bytes"), b1), num(q, "low_percent"),
-		       human(num(q, "low_bytes"), b2),
+		       "%.1f%% used\n", human(ctl_json_num(q, "bytes"), b1), ctl_json_num(q, "low_percent"),
+		       human(ctl_json_num(q, "low_bytes"), b2),
 		       json_number_value(json_object_get(q, "used_percent")));
 	else
 		printf("quota        none\n");
 	a = json_object_get(d, "inflight");
 	printf("in flight    %zu\n", json_array_size(a));
 	json_array_foreach(a, i, v) {
-		if (strcmp(str(v, "state"), "running") != 0) {
-			printf("  %s  queued\n", str(v, "hash"));
+		if (strcmp(ctl_json_str(v, "state"), "running") != 0) {
+			printf("  %s  queued\n", ctl_json_str(v, "hash"));
 			continue;
 		}
-		printf("  %s (%s)  %s of %s, %s/s, %s  %s\n", *str(v, "name") ? str(v, "name") : "-",
-		       str(v, "hash"), human(num(v, "bytes"), b1),
-		       num(v, "total_bytes") ? human(num(v, "total_bytes"), b2) : "?",
+		printf("  %s (%s)  %s of %s, %s/s, %s  %s\n", *ctl_json_str(v, "name") ? ctl_json_str(v, "name") : "-",
+		       ctl_json_str(v, "hash"), human(ctl_json_num(v, "bytes"), b1),
+		       ctl_json_num(v, "total_bytes") ? human(ctl_json_num(v, "total_bytes"), b2) : "?",
 		       human((json_int_t)json_number_value(json_object_get(v, "bytes_per_second")),
 			     b3),
 		       duration(json_number_value(json_object_get(v, "age_seconds")), t1),
-		       str(v, "url"));
+		       ctl_json_str(v, "url"));
 	}
 	c = json_object_get(d, "counters");
 	printf("counters     lookups %" JSON_INTEGER_FORMAT ", hits %" JSON_INTEGER_FORMAT
 	       ", misses %" JSON_INTEGER_FORMAT ", installs %" JSON_INTEGER_FORMAT
 	       ", failures %" JSON_INTEGER_FORMAT ", evictions %" JSON_INTEGER_FORMAT "\n",
-	       num(c, "lookups"), num(c, "hits"), num(c, "misses"), num(c, "installs"),
-	       num(c, "failures"), num(c, "evictions"));
-	printf("             downloaded %s, served %s\n", human(num(c, "bytes_downloaded"), b1),
-	       human(num(c, "bytes_served"), b2));
+	       ctl_json_num(c, "lookups"), ctl_json_num(c, "hits"), ctl_json_num(c, "misses"), ctl_json_num(c, "installs"),
+	       ctl_json_num(c, "failures"), ctl_json_num(c, "evictions"));
+	printf("             downloaded %s, served %s\n", human(ctl_json_num(c, "bytes_downloaded"), b1),
+	       human(ctl_json_num(c, "bytes_served"), b2));
 	a = json_object_get(d, "errors");
 	printf("last errors  %s\n", json_array_size(a) ? "" : "none");
 	json_array_foreach(a, i, v)
-		printf("  %s  %s  %s: %s\n", ctl_utc(num(v, "time"), t1), str(v, "artifact"),
-		       *str(v, "url") ? str(v, "url") : "-", str(v, "cause"));
+		printf("  %s  %s  %s: %s\n", ctl_utc(ctl_json_num(v, "time"), t1), ctl_json_str(v, "artifact"),
+		       *ctl_json_str(v, "url") ? ctl_json_str(v, "url") : "-", ctl_json_str(v, "cause"));
 	m = json_object_get(d, "memory");
-	printf("memory       RssAnon %s, RssFile %s\n", human(num(m, "rss_anon_bytes"), b1),
-	       human(num(m, "rss_file_bytes"), b2));
+	printf("memory       RssAnon %s, RssFile %s\n", human(ctl_json_num(m, "rss_anon_bytes"), b1),
+	       human(ctl_json_num(m, "rss_file_bytes"), b2));
 }
 
 int cmd_status(int argc, char **argv)
@@ -512,35 +535,35 @@ static void print_metrics(json_t *d)
 	char mp[3 * PATH_MAX];
 	size_t i;
 
-	snprintf(mp, sizeof(mp), "%s", label(str(d, "mountpoint")));
+	snprintf(mp, sizeof(mp), "%s", label(ctl_json_str(d, "mountpoint")));
 	printf("# HELP artifactfs_info The daemon's version, store and mount point.\n"
 	       "# TYPE artifactfs_info gauge\n"
-	       "artifactfs_info{mountpoint=\"%s\",version=\"%s\",", mp, label(str(d, "version")));
-	printf("store=\"%s\"} 1\n", label(str(d, "store")));
+	       "artifactfs_info{mountpoint=\"%s\",version=\"%s\",", mp, label(ctl_json_str(d, "version")));
+	printf("store=\"%s\"} 1\n", label(ctl_json_str(d, "store")));
 	metric("start_time_seconds", "gauge", "When the daemon started, seconds since the epoch.",
-	       mp, (double)num(d, "started"));
+	       mp, (double)ctl_json_num(d, "started"));
 	metric("uptime_seconds", "gauge", "Seconds since the daemon started.", mp,
 	       json_number_value(json_object_get(d, "uptime_seconds")));
 	metric("names", "gauge", "Names of the configured Artifacts.toml files.", mp,
-	       (double)num(d, "names"));
+	       (double)ctl_json_num(d, "names"));
 	metric("known_artifacts", "gauge", "Distinct artifacts the names bind.", mp,
-	       (double)num(d, "artifacts_known"));
+	       (double)ctl_json_num(d, "artifacts_known"));
 	metric("installed_artifacts", "gauge", "Artifacts installed in the store.", mp,
-	       (double)num(in, "artifacts"));
+	       (double)ctl_json_num(in, "artifacts"));
 	metric("installed_bytes", "gauge", "Bytes of the installed artifacts.", mp,
-	       (double)num(in, "bytes"));
-	metric("quota_bytes", "gauge", "The quota, 0 when none.", mp, (double)num(q, "bytes"));
+	       (double)ctl_json_num(in, "bytes"));
+	metric("quota_bytes", "gauge", "The quota, 0 when none.", mp, (double)ctl_json_num(q, "bytes"));
 	metric("quota_low_bytes", "gauge", "The low-water mark eviction goes down to.", mp,
-	       (double)num(q, "low_bytes"));
+	       (double)ctl_json_num(q, "low_bytes"));
 	metric("inflight_installs", "gauge", "Installs queued or running.", mp,
 	       (double)json_array_size(json_object_get(d, "inflight")));
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		metric(counters[i].name, "counter", counters[i].help, mp,
-		       (double)num(c, counters[i].key));
+		       (double)ctl_json_num(c, counters[i].key));
 	metric("resident_anon_bytes", "gauge", "The daemon's anonymous resident memory (RssAnon).",
-	       mp, (double)num(m, "rss_anon_bytes"));
+	       mp, (double)ctl_json_num(m, "rss_anon_bytes"));
 	metric("resident_file_bytes", "gauge", "The daemon's file-backed resident memory (RssFile).",
-	       mp, (double)num(m, "rss_file_bytes"));
+	       mp, (double)ctl_json_num(m, "rss_file_bytes"));
 }
 
 int cmd_metrics(int argc, char **argv)
@@ -582,12 +605,12 @@ int cmd_reload(int argc, char **argv)
 	if (o.json) {
 		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
 	} else {
-		printf("reloaded: %" JSON_INTEGER_FORMAT " names\n", num(doc, "names"));
+		printf("reloaded: %" JSON_INTEGER_FORMAT " names\n", ctl_json_num(doc, "names"));
 		print_names("added", json_object_get(doc, "added"));
 		print_names("removed", json_object_get(doc, "removed"));
 		print_names("changed", json_object_get(doc, "changed"));
 		if (json_string_value(json_object_get(doc, "config_error")))
-			printf("config file %s: %s\n", str(doc, "config"), str(doc, "config_error"));
+			printf("config file %s: %s\n", ctl_json_str(doc, "config"), ctl_json_str(doc, "config_error"));
 		print_names("not applied, need a remount",
 			    json_object_get(doc, "needs_remount"));
 		json_decref(doc);

@@ -17,9 +17,14 @@ static const char *const verbs[] = {
 	[CONTROL_STATUS] = "status",
 	[CONTROL_METRICS] = "metrics",
 	[CONTROL_RELOAD] = "reload",
+	[CONTROL_EVICT] = "evict",
+	[CONTROL_WIPE] = "wipe",
+	[CONTROL_PREFETCH] = "prefetch",
+	[CONTROL_SOURCES] = "sources",
 };
 
 #define N_VERBS (sizeof(verbs) / sizeof(verbs[0]))
+#define N_SIMPLE (CONTROL_RELOAD + 1)	/* the verbs without arguments */
 
 /* Room in a socket address for the path and its NUL. */
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
@@ -135,7 +140,7 @@ int control_parse(const char *buf, size_t len, enum control_verb *ret, const cha
 			return -EINVAL;
 		}
 	}
-	for (k = 0; k < N_VERBS; k++) {
+	for (k = 0; k < N_SIMPLE; k++) {
 		if (strlen(verbs[k]) == e - b && memcmp(verbs[k], buf + b, e - b) == 0) {
 			*ret = (enum control_verb)k;
 			return 0;
@@ -145,9 +150,189 @@ int control_parse(const char *buf, size_t len, enum control_verb *ret, const cha
 	return -EINVAL;
 }
 
+/* The flags each verb with arguments takes, and whether it takes arguments. */
+static const struct {
+	unsigned flags;
+	bool args;
+} arg_verbs[] = {
+	[CONTROL_EVICT] = { CONTROL_WAIT, true },
+	[CONTROL_WIPE] = { CONTROL_WAIT, false },
+	[CONTROL_PREFETCH] = { CONTROL_WAIT | CONTROL_ALL, true },
+	[CONTROL_SOURCES] = { 0, false },
+};
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode the percent-encoded word w (n bytes) into a new string; -EINVAL, -ENOMEM. */
+static int decode_word(const char *w, size_t n, char **ret, const char **errmsg)
+{
+	char *out = malloc(n + 1);
+	size_t i, o = 0;
+	int hi, lo;
+
+	if (!out)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (w[i] != '%') {
+			out[o++] = w[i];
+			continue;
+		}
+		hi = i + 1 < n ? hexval(w[i + 1]) : -1;
+		lo = i + 2 < n ? hexval(w[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(out);
+			*errmsg = "a malformed %-escape in an argument";
+			return -EINVAL;
+		}
+		out[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	out[o] = '\0';
+	if (o == 0) {
+		free(out);
+		*errmsg = "an empty argument";
+		return -EINVAL;
+	}
+	*ret = out;
+	return 0;
+}
+
+int control_parse_request(const char *buf, size_t len, struct control_request *ret,
+			  const char **errmsg)
+{
+	struct control_request r = { 0 };
+	size_t b = 0, e = len, w, k, n;
+	char **nv;
+	int rc;
+
+	if (len > CONTROL_ARGS_MAX) {
+		*errmsg = "request too long";
+		return -EINVAL;
+	}
+	if (e && buf[e - 1] == '\n') {
+		e--;
+		if (e && buf[e - 1] == '\r')
+			e--;
+	}
+	while (b < e && blank(buf[b]))
+		b++;
+	while (e > b && blank(buf[e - 1]))
+		e--;
+	for (w = b; w < e && !blank(buf[w]); w++)
+		;
+	for (k = N_SIMPLE; k < N_VERBS; k++)
+		if (strlen(verbs[k]) == w - b && memcmp(verbs[k], buf + b, w - b) == 0)
+			break;
+	if (k == N_VERBS) {
+		rc = control_parse(buf, len, &r.verb, errmsg);
+		if (rc == 0)
+			*ret = r;
+		return rc;
+	}
+	r.verb = (enum control_verb)k;
+	for (b = w; b < e; b = w) {
+		if (!blank(buf[b]) || b + 1 >= e || blank(buf[b + 1])) {
+			*errmsg = "words are separated by one blank";
+			goto fail_inval;
+		}
+		b++;
+		for (w = b; w < e && !blank(buf[w]); w++) {
+			unsigned char c = (unsigned char)buf[w];
+
+			if (c < 0x20 || c >= 0x7f) {
+				*errmsg = "a control byte in the request";
+				goto fail_inval;
+			}
+		}
+		n = w - b;
+		if (buf[b] == '-') {
+			if (n == 6 && memcmp(buf + b, "--wait", 6) == 0 &&
+			    (arg_verbs[k].flags & CONTROL_WAIT)) {
+				r.flags |= CONTROL_WAIT;
+			} else if (n == 5 && memcmp(buf + b, "--all", 5) == 0 &&
+				   (arg_verbs[k].flags & CONTROL_ALL)) {
+				r.flags |= CONTROL_ALL;
+			} else {
+				*errmsg = "an unknown flag";
+				goto fail_inval;
+			}
+			continue;
+		}
+		if (!arg_verbs[k].args) {
+			*errmsg = "this request takes no arguments";
+			goto fail_inval;
+		}
+		nv = realloc(r.args, (r.n_args + 1) * sizeof(*nv));
+		if (!nv) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+		r.args = nv;
+		rc = decode_word(buf + b, n, &r.args[r.n_args], errmsg);
+		if (rc < 0)
+			goto fail;
+		r.n_args++;
+	}
+	*ret = r;
+	return 0;
+fail_inval:
+	rc = -EINVAL;
+fail:
+	control_request_release(&r);
+	return rc;
+}
+
+void control_request_release(struct control_request *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_args; i++)
+		free(r->args[i]);
+	free(r->args);
+	r->args = NULL;
+	r->n_args = 0;
+}
+
+int control_encode_arg(char *buf, size_t size, const char *arg)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = strlen(buf), start = o;
+	const unsigned char *p;
+
+	if (o + 1 >= size)
+		return -ENAMETOOLONG;
+	buf[o++] = ' ';
+	for (p = (const unsigned char *)arg; *p; p++) {
+		if (o + 4 >= size) {
+			buf[start] = '\0';
+			return -ENAMETOOLONG;
+		}
+		if (*p <= 0x20 || *p >= 0x7f || *p == '%' ||
+		    (*p == '-' && p == (const unsigned char *)arg)) {
+			buf[o++] = '%';
+			buf[o++] = hex[*p >> 4];
+			buf[o++] = hex[*p & 15];
+		} else {
+			buf[o++] = (char)*p;
+		}
+	}
+	buf[o] = '\0';
+	return 0;
+}
+
 bool control_owner_only(enum control_verb verb)
 {
-	return verb == CONTROL_RELOAD;
+	return verb == CONTROL_RELOAD || verb == CONTROL_EVICT || verb == CONTROL_WIPE ||
+	       verb == CONTROL_PREFETCH;
 }
 
 const char *control_verb_name(enum control_verb verb)

@@ -33,6 +33,27 @@ enum control_verb {
 	CONTROL_STATUS,		/* the daemon's state, read-only */
 	CONTROL_METRICS,		/* the same document, for the metrics; read-only */
 	CONTROL_RELOAD,		/* re-read the Artifacts.toml files; owner only */
+	/* The verbs with arguments (control_parse_request() only): */
+	CONTROL_EVICT,		/* remove the named artifacts from the store; owner only */
+	CONTROL_WIPE,		/* remove every installed artifact; owner only */
+	CONTROL_PREFETCH,	/* start installs of names; owner only */
+	CONTROL_SOURCES,	/* the configured files and Pkg server, read-only */
+};
+
+#define CONTROL_ARGS_MAX 65536		/* bytes of a request with arguments */
+
+/* Flags of a request (the words --wait and --all). */
+enum control_flags {
+	CONTROL_WAIT = 1 << 0,		/* block until done (evict, wipe, prefetch) */
+	CONTROL_ALL = 1 << 1,		/* every name (prefetch) */
+};
+
+/* A parsed request: the verb, its flags, and its arguments decoded. */
+struct control_request {
+	enum control_verb verb;
+	unsigned flags;			/* enum control_flags */
+	char **args;			/* n_args NUL-terminated strings, malloc'ed */
+	size_t n_args;
 };
 
 /*
@@ -45,6 +66,31 @@ enum control_verb {
  * Never reads beyond buf + len.  Thread-safe.
  */
 int control_parse(const char *buf, size_t len, enum control_verb *ret, const char **errmsg);
+
+/*
+ * control_parse_request - parse one request of any verb: len bytes at buf
+ * (any bytes, at most CONTROL_ARGS_MAX), one line of words separated by one
+ * blank, ended as control_parse() says.  The first word is the verb; a verb
+ * without arguments (status, metrics, reload) goes through control_parse().
+ * The other words are the flags "--wait" and "--all" (where the verb takes
+ * them) and arguments, each percent-encoded as control_encode_arg() writes
+ * it: a word that starts with '-' but is no flag is refused.  Returns 0 with
+ * *ret filled (release with control_request_release()), -EINVAL with
+ * *errmsg (static) saying why, or -ENOMEM.  Thread-safe.
+ */
+int control_parse_request(const char *buf, size_t len, struct control_request *ret,
+			  const char **errmsg);
+
+/* control_request_release - free the arguments of r; a zeroed r is fine. */
+void control_request_release(struct control_request *r);
+
+/*
+ * control_encode_arg - append one argument to the request in buf (size
+ * bytes, NUL-terminated): a blank, then arg with every byte that is a
+ * control byte, a blank, '%', non-ASCII, or a leading '-' written as %XX.
+ * Returns 0 or -ENAMETOOLONG (buf unchanged) when it does not fit.
+ */
+int control_encode_arg(char *buf, size_t size, const char *arg);
 
 /* control_owner_only - whether verb is for the daemon's owner (and root) only. */
 bool control_owner_only(enum control_verb verb);

@@ -110,9 +110,6 @@ static json_t *status_doc(struct fs *fs)
 	clock_gettime(CLOCK_REALTIME, &now);
 	store_stats(fs->store, &st);
 	own_memory(&anon, &file);
-	pthread_mutex_lock(&fs->names_lock);
-	loaded = fs->names_loaded;
-	pthread_mutex_unlock(&fs->names_lock);
 	names = fs_reload_names(fs);
 
 	doc = json_pack("{s:b, s:s, s:s, s:s, s:s?, s:I, s:I, s:f}", "ok", 1,
@@ -125,12 +122,16 @@ static json_t *status_doc(struct fs *fs)
 		goto fail;
 	a = json_array();
 	e |= json_object_set_new(doc, "tomls", a);
+	/* cfg->tomls changes in a reload (under names_lock) */
+	pthread_mutex_lock(&fs->names_lock);
+	loaded = fs->names_loaded;
 	for (i = 0; a && i < c->n_tomls; i++) {
 		o = json_pack("{s:s, s:I}", "path", c->tomls[i], "loaded", (json_int_t)loaded);
 		if (o && stat(c->tomls[i], &sb) == 0)
 			e |= json_object_set_new(o, "modified", json_integer(sb.st_mtim.tv_sec));
 		e |= json_array_append_new(a, o);
 	}
+	pthread_mutex_unlock(&fs->names_lock);
 	e |= json_object_set_new(doc, "names", json_integer((json_int_t)fs_names_count(names)));
 	e |= json_object_set_new(doc, "artifacts_known",
 				 json_integer((json_int_t)count_artifacts(names)));
@@ -174,15 +175,32 @@ fail:
 }
 
 struct changes {
-	json_t *added, *removed, *changed;
+	json_t *added, *removed, *changed, *tomls_added, *tomls_removed;
 };
 
 static void on_change(void *arg, char what, const char *name)
 {
 	struct changes *ch = arg;
+	json_t *a;
 
-	json_array_append_new(what == '+' ? ch->added : what == '-' ? ch->removed : ch->changed,
-			      json_string(name));
+	switch (what) {
+	case '+':
+		a = ch->added;
+		break;
+	case '-':
+		a = ch->removed;
+		break;
+	case 'T':
+		a = ch->tomls_added;
+		break;
+	case 't':
+		a = ch->tomls_removed;
+		break;
+	default:
+		a = ch->changed;
+		break;
+	}
+	json_array_append_new(a, json_string(name));
 }
 
 static void on_setting(void *arg, const char *key)
@@ -191,41 +209,39 @@ static void on_setting(void *arg, const char *key)
 }
 
 /*
- * The settings of the config file that changed since start: none applies
- * while mounted (only the Artifacts.toml files are read again), so each is
- * named in the answer.  NULL on ENOMEM.
+ * The settings of the config file that changed since start and that a
+ * reload does not apply (all but toml=), each named in the answer.  NULL
+ * on ENOMEM.
  */
 static json_t *config_changes(struct fs *fs)
 {
-	struct fs_config now;
 	char *msg = NULL;
 	json_t *o;
 	int r;
 
 	if (!fs->file_cfg)
 		return json_pack("{s:n, s:[]}", "config", "needs_remount");
-	fs_config_init(&now);
-	r = fs_config_load_file(&now, fs->cfg->config_file, &msg);
 	o = json_pack("{s:s, s:[]}", "config", fs->cfg->config_file, "needs_remount");
-	if (o && r < 0)
+	if (!o)
+		return NULL;
+	r = fs_reload_settings(fs, on_setting, json_object_get(o, "needs_remount"), &msg);
+	if (r < 0)
 		json_object_set_new(o, "config_error", json_string(msg ? msg : strerror(-r)));
-	else if (o)
-		fs_config_diff(fs->file_cfg, &now, on_setting, json_object_get(o, "needs_remount"));
 	free(msg);
-	fs_config_release(&now);
 	return o;
 }
 
-/* reload: the Artifacts.toml files again, and what changed. */
+/* reload: the config file's toml= list and the Artifacts.toml files again, and what changed. */
 static json_t *reload_doc(struct fs *fs)
 {
-	struct changes ch = { json_array(), json_array(), json_array() };
+	struct changes ch = { json_array(), json_array(), json_array(), json_array(),
+			      json_array() };
 	struct fs_names *names;
 	char *msg = NULL;
 	json_t *doc, *cc;
 	int r;
 
-	if (!ch.added || !ch.removed || !ch.changed) {
+	if (!ch.added || !ch.removed || !ch.changed || !ch.tomls_added || !ch.tomls_removed) {
 		doc = NULL;
 		goto out;
 	}
@@ -237,9 +253,10 @@ static json_t *reload_doc(struct fs *fs)
 		goto out;
 	}
 	names = fs_reload_names(fs);
-	doc = json_pack("{s:b, s:I, s:O, s:O, s:O}", "ok", 1,
+	doc = json_pack("{s:b, s:I, s:O, s:O, s:O, s:O, s:O}", "ok", 1,
 			"names", (json_int_t)fs_names_count(names), "added", ch.added,
-			"removed", ch.removed, "changed", ch.changed);
+			"removed", ch.removed, "changed", ch.changed, "tomls_added",
+			ch.tomls_added, "tomls_removed", ch.tomls_removed);
 	fs_names_unref(names);
 	cc = doc ? config_changes(fs) : NULL;
 	if (doc && (!cc || json_object_update(doc, cc) < 0)) {
@@ -251,6 +268,8 @@ out:
 	json_decref(ch.added);
 	json_decref(ch.removed);
 	json_decref(ch.changed);
+	json_decref(ch.tomls_added);
+	json_decref(ch.tomls_removed);
 	return doc;
 }
 
@@ -307,6 +326,9 @@ static ssize_t read_request(int fd, char *buf, size_t size)
 			break;
 		len += (size_t)r;
 		if (memchr(buf + len - (size_t)r, '\n', (size_t)r))
+			break;
+		/* Only requests with arguments may be longer than CONTROL_MAX. */
+		if (len >= CONTROL_MAX && !control_has_args(buf, len))
 			break;
 	}
 	return (ssize_t)len;

@@ -124,8 +124,10 @@ struct fs_control {
 struct fs_reload {
 	int inotify_fd;
 	int stop_fd;
+	int wake_fd;			/* an eventfd: the list of files changed */
 	pthread_t thread;
 	bool started;
+	_Atomic unsigned generation;	/* counts the changes of cfg->tomls */
 };
 
 struct fs {
@@ -144,7 +146,11 @@ struct fs {
 	struct fs_control control;
 	struct timespec started;
 
-	pthread_mutex_t names_lock;	/* guards names and names_loaded */
+	/*
+	 * guards names, names_loaded and cfg->tomls (a reload replaces the
+	 * list; it is also changed only under reload.c's reload lock)
+	 */
+	pthread_mutex_t names_lock;
 	struct fs_names *names;
 	int64_t names_loaded;		/* when names was built, seconds since the epoch */
 	const char *mountpoint;		/* absolute; borrowed from main() */
@@ -399,14 +405,30 @@ void fs_reload_stop(struct fs *fs);
 /*
  * fs_reload_now - re-read the configured Artifacts.toml files now, as
  * SIGHUP does (strict: a malformed file keeps the names being served), swap
- * the snapshot in and make the kernel forget the names that changed.
- * change(arg, what, name) (may be NULL) is called for each name: '+' added,
- * '-' removed, '~' bound to another hash.  Returns 0, or -errno with
- * *errmsg (may be NULL; malloc'ed, may be NULL) saying why.  Serialised
- * with the other reloads; needs fs->se.  Thread-safe.
+ * the snapshot in and make the kernel forget the names that changed.  With
+ * a config file, its toml= list is read again first: a file added to it is
+ * served, the names of a file removed from it go (the files of -o toml=
+ * stay), and the inotify watches follow.
+ * change(arg, what, name) (may be NULL) is called for each change: '+' a
+ * name added, '-' removed, '~' bound to another hash, 'T' an Artifacts.toml
+ * added (its absolute path), 't' one removed.  Returns 0, or -errno with
+ * *errmsg (may be NULL; malloc'ed, may be NULL) saying why (a malformed
+ * file, a config file that does not parse or names a missing file).
+ * Serialised with the other reloads; needs fs->se.  Thread-safe.
  */
 int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char *name),
 		  void *arg, char **errmsg);
+
+/*
+ * fs_reload_settings - call fn(arg, key) for every setting of the config
+ * file that differs from what it said at start (fs_config_diff()), the
+ * toml= list excepted, which fs_reload_now() applies: the settings a
+ * reload does not apply.  Returns 0 (also without a config file), or
+ * -errno with *errmsg (malloc'ed) when the file does not parse.
+ * Serialised with the reloads.  Thread-safe.
+ */
+int fs_reload_settings(struct fs *fs, void (*fn)(void *arg, const char *key), void *arg,
+		       char **errmsg);
 
 /* --- install.c ------------------------------------------------------------------ */
 

@@ -64,9 +64,11 @@ static void usage_metrics(FILE *f)
 static void usage_reload(FILE *f)
 {
 	fprintf(f, "usage: %s reload [MOUNTPOINT] [--socket PATH] [--store DIR] [--json]\n\n"
-		   "Make the daemon re-read its Artifacts.toml files now, as SIGHUP does, and\n"
-		   "print the names added, removed and bound to another hash.  Only the daemon's\n"
-		   "user and root may.\n\n"
+		   "Make the daemon re-read its config file and its Artifacts.toml files now, as\n"
+		   "SIGHUP does: a changed toml= list applies (files added and removed), other\n"
+		   "changed settings are named as needing a remount.  Print the files added and\n"
+		   "removed and the names added, removed and bound to another hash.  Only the\n"
+		   "daemon's user and root may.\n\n"
 		   "  --socket PATH  the daemon's control socket (default: found from the mount)\n"
 		   "  --store DIR    the store (default: $ARTIFACTFS_STORE, else %s)\n"
 		   "  --json         print the daemon's answer as JSON\n",
@@ -609,6 +611,8 @@ int cmd_reload(int argc, char **argv)
 		print_names("added", json_object_get(doc, "added"));
 		print_names("removed", json_object_get(doc, "removed"));
 		print_names("changed", json_object_get(doc, "changed"));
+		print_names("files added", json_object_get(doc, "tomls_added"));
+		print_names("files removed", json_object_get(doc, "tomls_removed"));
 		if (json_string_value(json_object_get(doc, "config_error")))
 			printf("config file %s: %s\n", ctl_json_str(doc, "config"), ctl_json_str(doc, "config_error"));
 		print_names("not applied, need a remount",

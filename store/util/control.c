@@ -206,6 +206,26 @@ static int decode_word(const char *w, size_t n, char **ret, const char **errmsg)
 	return 0;
 }
 
+/* The verb with arguments the first word of buf names, or N_VERBS. */
+static size_t arg_verb(const char *buf, size_t len)
+{
+	size_t b = 0, w, k;
+
+	while (b < len && blank(buf[b]))
+		b++;
+	for (w = b; w < len && !blank(buf[w]) && buf[w] != '\n' && buf[w] != '\r'; w++)
+		;
+	for (k = N_SIMPLE; k < N_VERBS; k++)
+		if (strlen(verbs[k]) == w - b && memcmp(verbs[k], buf + b, w - b) == 0)
+			return k;
+	return N_VERBS;
+}
+
+bool control_has_args(const char *buf, size_t len)
+{
+	return arg_verb(buf, len) < N_VERBS;
+}
+
 int control_parse_request(const char *buf, size_t len, struct control_request *ret,
 			  const char **errmsg)
 {
@@ -229,9 +249,7 @@ int control_parse_request(const char *buf, size_t len, struct control_request *r
 		e--;
 	for (w = b; w < e && !blank(buf[w]); w++)
 		;
-	for (k = N_SIMPLE; k < N_VERBS; k++)
-		if (strlen(verbs[k]) == w - b && memcmp(verbs[k], buf + b, w - b) == 0)
-			break;
+	k = arg_verb(buf + b, w - b);
 	if (k == N_VERBS) {
 		rc = control_parse(buf, len, &r.verb, errmsg);
 		if (rc == 0)

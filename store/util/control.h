@@ -81,6 +81,13 @@ int control_parse(const char *buf, size_t len, enum control_verb *ret, const cha
 int control_parse_request(const char *buf, size_t len, struct control_request *ret,
 			  const char **errmsg);
 
+/*
+ * control_has_args - whether the len bytes at buf start with a verb that
+ * takes arguments (so that its request may be longer than CONTROL_MAX), as
+ * a reader checks before it has the whole line.  Thread-safe.
+ */
+bool control_has_args(const char *buf, size_t len);
+
 /* control_request_release - free the arguments of r; a zeroed r is fine. */
 void control_request_release(struct control_request *r);
 

@@ -714,6 +714,49 @@ static void test_control_proto(void)
 	   !control_owner_only(CONTROL_METRICS), "only reload is for the owner");
 	is_str(control_verb_name(CONTROL_METRICS), "metrics", "verb names");
 
+	/* Requests with arguments: encoded by the client, decoded by the daemon. */
+	{
+		static const char *const names[] = { "a b", "50%", "--wait", "-x", "\xc3\xa9t\xc3\xa9",
+						     "tab\there" };
+		struct control_request rq;
+		char req[CONTROL_ARGS_MAX];
+		size_t k;
+
+		snprintf(req, sizeof(req), "evict --wait");
+		for (k = 0; k < 6; k++)
+			control_encode_arg(req, sizeof(req), names[k]);
+		strcat(req, "\n");
+		is_int(control_parse_request(req, strlen(req), &rq, &msg), 0,
+		       "an encoded evict request is parsed");
+		ok(rq.verb == CONTROL_EVICT && rq.flags == CONTROL_WAIT && rq.n_args == 6,
+		   "... its verb, its flag, its arguments");
+		for (k = 0, bad = 0; k < rq.n_args && k < 6; k++)
+			bad += strcmp(rq.args[k], names[k]) != 0;
+		is_int(bad, 0, "... decoded as they were given (a leading '-' stays an argument)");
+		control_request_release(&rq);
+		is_int(control_parse_request("prefetch --all\n", 15, &rq, &msg), 0, "prefetch --all");
+		ok(rq.verb == CONTROL_PREFETCH && rq.flags == CONTROL_ALL && rq.n_args == 0,
+		   "... no arguments");
+		is_int(control_parse_request("status\n", 7, &rq, &msg), 0, "a simple verb too");
+		ok(rq.verb == CONTROL_STATUS && rq.n_args == 0, "... through control_parse()");
+		is_int(control_parse_request("wipe x\n", 7, &rq, &msg), -EINVAL,
+		       "wipe takes no arguments");
+		is_int(control_parse_request("evict --all x\n", 14, &rq, &msg), -EINVAL,
+		       "evict takes no --all");
+		is_int(control_parse_request("evict  x\n", 9, &rq, &msg), -EINVAL,
+		       "two blanks are refused");
+		is_int(control_parse_request("evict %4\n", 9, &rq, &msg), -EINVAL,
+		       "a cut %%-escape is refused");
+		is_int(control_parse_request("evict a%00b\n", 12, &rq, &msg), -EINVAL,
+		       "an encoded NUL is refused");
+		is_int(control_parse("wipe\n", 5, &v, &msg), -EINVAL,
+		       "control_parse() knows only the verbs without arguments");
+		ok(control_has_args("prefetch x", 10) && !control_has_args("status", 6),
+		   "control_has_args");
+		ok(control_owner_only(CONTROL_EVICT) && control_owner_only(CONTROL_PREFETCH) &&
+		   !control_owner_only(CONTROL_SOURCES), "evict, prefetch: owner only; sources not");
+	}
+
 	is_int(control_path("/mnt/a-b/c.d", NULL, true, &p), 0, "a system socket's path");
 	is_str(p, "/run/artifactfs/mnt-a\\x2db-c.d.sock", "... escaped as systemd-escape --path");
 	free(p);

@@ -420,6 +420,15 @@ int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char
 		  void *arg, char **errmsg);
 
 /*
+ * fs_reload_notify - tell systemd the daemon's state with sd_notify(3)
+ * ("READY=1", "RELOADING=1", "STOPPING=1"; RELOADING=1 gets its
+ * MONOTONIC_USEC=): a no-op without $NOTIFY_SOCKET or when built without
+ * libsystemd.  fs_reload_now() sends RELOADING=1 and READY=1 around each
+ * reload.  Thread-safe.
+ */
+void fs_reload_notify(const char *state);
+
+/*
  * fs_reload_settings - call fn(arg, key) for every setting of the config
  * file that differs from what it said at start (fs_config_diff()), the
  * toml= list excepted, which fs_reload_now() applies: the settings a

@@ -548,6 +548,8 @@ int main(int argc, char **argv)
 	fs_evict_quota(&fs);
 	fs_reload_start(&fs);
 	fs_control_start(&fs);
+	/* Type=notify: mounted, the store open, the workers and the socket up. */
+	fs_reload_notify("READY=1");
 
 	if (opts.singlethread) {
 		r = fuse_session_loop(fs.se);
@@ -570,6 +572,7 @@ int main(int argc, char **argv)
 	 */
 	ret = r >= 0 ? 0 : 1;
 	fs_log(FS_LOG_NOTICE, "unmounting %s", opts.mountpoint);
+	fs_reload_notify("STOPPING=1");
 out:
 	fs_control_stop(&fs);
 	fs_reload_stop(&fs);

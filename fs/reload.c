@@ -7,9 +7,15 @@
  * forget the names that changed.  It also flushes the store's batched
  * access times every 5 s.
  */
+#include "config.h"
+
 #include "fs/daemon.h"
 #include "store/util/time.h"
 #include "store/store.h"
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include <errno.h>
 #include <limits.h>
@@ -167,6 +173,25 @@ static int new_tomls(struct fs *fs, char ***ret, size_t *ret_n, struct fs_config
 	return 1;
 }
 
+void fs_reload_notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	struct timespec t;
+
+	/* systemd >= 253 wants the time of RELOADING=1; older ones ignore it. */
+	if (strcmp(state, "RELOADING=1") == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+			   (unsigned long long)t.tv_sec * 1000000ULL +
+			   (unsigned long long)t.tv_nsec / 1000);
+		return;
+	}
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
 int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char *name),
 		  void *arg, char **errmsg)
 {
@@ -177,6 +202,7 @@ int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char
 	int r;
 
 	pthread_mutex_lock(&reload_lock);
+	fs_reload_notify("RELOADING=1");
 	fs_config_init(&now);
 	/* A changed toml= list of the config file applies, a new file first. */
 	r = new_tomls(fs, &tomls, &n_tomls, &now, &msg);
@@ -244,6 +270,7 @@ failed:
 		free_list(tomls, n_tomls);
 out:
 	fs_config_release(&now);
+	fs_reload_notify("READY=1");
 	pthread_mutex_unlock(&reload_lock);
 	return r < 0 ? r : 0;
 }

@@ -6,13 +6,15 @@
 #
 # Completes the commands, the options of each command (from its --help),
 # file and directory arguments, the host triplet after --platform, and the
-# artifact names of the Artifacts.toml given before a NAME argument, and
-# directories for the MOUNTPOINT of status, metrics and reload.
+# artifact names of the Artifacts.toml given before a NAME argument,
+# directories for the MOUNTPOINT of status, metrics, reload, wipe, evict and
+# prefetch, then the names the mount lists for evict and prefetch, and a
+# mount point or an Artifacts.toml for probe.
 # tests/integration/t0800-contrib.sh checks that the commands and options
 # here are exactly those that "artifactctl --help" and "artifactctl COMMAND
 # --help" list: update both together.
 
-_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index gc root status metrics reload"
+_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index gc root status metrics reload evict wipe prefetch probe"
 
 # _artifactctl_opts COMMAND [SUBCOMMAND]: the options of COMMAND.
 _artifactctl_opts() {
@@ -46,6 +48,9 @@ _artifactctl_opts() {
 		;;
 	status | reload) echo "--socket --store --json -h --help" ;;
 	metrics) echo "--socket --store -h --help" ;;
+	evict | wipe) echo "--wait --socket --store --json -h --help" ;;
+	prefetch) echo "--all --wait --socket --store --json -h --help" ;;
+	probe) echo "--timeout --pkg-server --socket --store --json -h --help" ;;
 	root)
 		case $2 in
 		ls) echo "-s --store --json -h --help" ;;
@@ -189,9 +194,21 @@ _artifactctl() {
 			mapfile -t COMPREPLY < <(compgen -W "$(_artifactctl_names "$first")" -- "$cur")
 		fi
 		;;
-	status | metrics | reload)
+	status | metrics | reload | wipe)
 		# MOUNTPOINT: a directory.
 		((n == 0)) && mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+		;;
+	evict | prefetch)
+		# [MOUNTPOINT] NAME...: a directory first, then what the mount lists.
+		if ((n == 0)) && [[ $cur == */* || -z $cur ]]; then
+			_artifactctl_dirs "$cur"
+		elif [[ -d $first ]]; then
+			mapfile -t COMPREPLY < <(compgen -W "$(ls "$first" 2>/dev/null)" -- "$cur")
+		fi
+		;;
+	probe)
+		# MOUNTPOINT or an Artifacts.toml.
+		((n == 0)) && _artifactctl_files "$cur"
 		;;
 	fetch)
 		if ((n == 0)); then

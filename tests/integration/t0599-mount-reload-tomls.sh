@@ -5,7 +5,9 @@
 # of a removed file disappear (installed <hash> entries stay), the answer names the files, toml is not
 # among the settings that "need a remount"; the added file is then
 # watched by inotify like the others; a toml= that names a missing file
-# keeps everything as it was.
+# keeps everything as it was.  With libsystemd, the daemon tells
+# $NOTIFY_SOCKET READY=1 once mounted and RELOADING=1, READY=1 around each
+# reload (systemd's Type=notify).
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
 
@@ -26,8 +28,40 @@ one=$TEST_TMP/one/Artifacts.toml two=$TEST_TMP/two/Artifacts.toml
 conf=$TEST_TMP/af.toml
 printf 'toml = ["%s"]\n' "$one" >"$conf"
 
+# A notify socket as systemd's: every datagram appended to notify.log.
+notify=no
+if ldd "$ARTIFACTFS" 2>/dev/null | grep -q libsystemd; then
+	notify=yes
+	NOTIFY_SOCKET=$TEST_TMP/notify.sock
+	"$PY" -c 'import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+open(sys.argv[1] + ".ready", "w").close()
+while os.getppid() != 1:
+    s.settimeout(1)
+    try:
+        m = s.recv(4096)
+    except socket.timeout:
+        continue
+    with open(sys.argv[2], "ab") as f:
+        f.write(m.replace(b"\n", b" ") + b"\n")' "$NOTIFY_SOCKET" "$TEST_TMP/notify.log" &
+	listener=$!
+	stop_listener() { kill "$listener" 2>/dev/null; }
+	at_exit stop_listener
+	wait_for test -e "$NOTIFY_SOCKET.ready"
+	export NOTIFY_SOCKET
+fi
 mnt=$TEST_TMP/mnt
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/store,config=$conf" || skip_all "mount failed"
+unset NOTIFY_SOCKET
+notified() { grep -c "^$1\$" "$TEST_TMP/notify.log" 2>/dev/null; }
+notified_n() { test "$(notified "$1")" -ge "$2"; }
+if [ "$notify" = yes ]; then
+	ok "sd_notify: READY=1 once the mount serves" wait_for notified_n READY=1 1
+	is "... and nothing else yet" "$(wc -l <"$TEST_TMP/notify.log")" 1
+else
+	skip "sd_notify: READY=1 once the mount serves" "built without libsystemd"
+fi
 ctl() { "$ARTIFACTCTL" "$@"; }
 names() { ls "$mnt" | grep -vE '^[0-9a-f]{40}$' | tr '\n' ' '; }
 
@@ -40,6 +74,12 @@ ok "reload" exit_is 0 ctl reload "$mnt"
 ok "... names the file added" grep -qxF "files added: $two" "$TEST_TMP/out"
 ok "... and its name" grep -qx "added: B" "$TEST_TMP/out"
 ok "... nothing needs a remount" sh -c '! grep -q remount "$1"' sh "$TEST_TMP/out"
+if [ "$notify" = yes ]; then
+	ok "sd_notify: RELOADING=1 for the reload" wait_for notified_n "RELOADING=1 MONOTONIC_USEC=[0-9]*" 1
+	ok "... then READY=1 again" wait_for notified_n READY=1 2
+	is "... in this order" "$(sed 's/ MONOTONIC_USEC=.*//' "$TEST_TMP/notify.log" | tr '\n' ' ')" \
+		"READY=1 RELOADING=1 READY=1 "
+fi
 is "ls shows B" "$(names)" "A B "
 is "B is served" "$(cat "$mnt/B/f")" "artifact B"
 ok "status lists both files" sh -c '"$1" status "$2" | grep -q "^files        2 Artifacts.toml"' \

@@ -138,7 +138,7 @@ comp() {
 help_cmds=$("$ARTIFACTCTL" --help | awk '/^Commands:/ { c = 1; next } c && /^  [a-z]/ { print $1 }' | sort)
 ok "artifactctl --help lists commands" test -n "$help_cmds"
 is "the completion offers exactly the commands of artifactctl --help" "$(comp '')" "$help_cmds"
-is "... a prefix narrows them" "$(comp 'p')" "$(printf 'pack\nplatform\npublish')"
+is "... a prefix narrows them" "$(comp 'p')" "$(printf 'pack\nplatform\nprefetch\nprobe\npublish')"
 is "root: its subcommands" "$(comp root '')" "$(printf 'add\nls\nrm')"
 # long_opts: the --options in a --help text; short_opts: the -x ones.
 long_opts() { grep -oE -- '--[a-z][a-z0-9-]*' | sort -u; }

@@ -1,15 +1,18 @@
 /*
  * control.c - the control socket: status, metrics and reload of a running
- * daemon (artifactctl status, metrics, reload)
+ * daemon, and the door to evict, wipe, prefetch and sources (manage.c)
  *
  * A Unix stream socket (control_path(): under CONTROL_DIR when the
  * daemon runs as root, else in the store), mode 0600, or 0660 and the
  * group of control_group= when set.  One thread accepts the connections
- * one at a time: it reads one request line (at most CONTROL_MAX bytes,
- * 5 s), answers one JSON object and closes.  It takes no lock a FUSE
+ * one at a time: it reads one request line (at most CONTROL_MAX bytes, or
+ * CONTROL_ARGS_MAX for a request with arguments; 5 s), answers one JSON
+ * object and closes.  A request with --wait is handed to a thread of its
+ * own, so that it never holds up the others.  It takes no lock a FUSE
  * thread holds for long, so it never stops the mount.  The peer's
- * credentials (SO_PEERCRED) decide the owner-only requests (reload): the
- * daemon's user and root may, others get {"ok": false, "error": ...}.
+ * credentials (SO_PEERCRED) decide the owner-only requests (reload, evict,
+ * wipe, prefetch): the daemon's user and root may, others get {"ok":
+ * false, "error": ...}.
  */
 #include "fs/daemon.h"
 #include "store/store.h"
@@ -302,7 +305,8 @@ static json_t *error_doc(const char *msg)
 }
 
 /*
- * Read one request (up to its newline or EOF) into buf; its length, or
+ * Read one request (up to its newline or EOF; beyond CONTROL_MAX bytes only
+ * for a verb with arguments) into buf; its length, or
  * -errno (-ETIMEDOUT after IO_TIMEOUT_S in all, however slowly the bytes
  * trickle in: each recv() is bounded by SO_RCVTIMEO, the whole by this).
  */

@@ -199,12 +199,15 @@ static inline void fs_reply_open(fuse_req_t req, int r, const struct fuse_file_i
  * made 0755, when running as root, else the store), mode 0600, or 0660 and
  * chown'ed to control_group= when set; a live daemon's socket is never
  * taken over, a stale one is replaced.  Start the thread that answers
- * status, metrics and reload (owner and root only, by SO_PEERCRED).  Needs
- * fs->mountpoint, fs->store, fs->cfg and, for reload, fs->se.  Logs the
+ * status, metrics, sources, and reload, evict, wipe and prefetch (owner
+ * and root only, by SO_PEERCRED).  Needs fs->mountpoint, fs->store,
+ * fs->cfg, fs->flights and, for reload and evict, fs->se.  Logs the
  * path, or a warning when it cannot (the mount then serves without one).
  *
- * fs_control_stop - stop and join the thread, close and unlink the socket;
- * a no-op when it was not started.  Call from the thread that started it.
+ * fs_control_stop - stop and join the thread, make the requests that wait
+ * (--wait) give up and wait for their threads, close and unlink the
+ * socket; a no-op when it was not started.  Call from the thread that
+ * started it, before the flights are freed.
  */
 void fs_control_init(struct fs *fs);
 void fs_control_start(struct fs *fs);

@@ -201,7 +201,10 @@ out:
 	return path;
 }
 
-/* Read what fd sends until EOF into *buf (*len bytes); -errno (-ETIMEDOUT after timeout_s, 0: never). */
+/*
+ * Read what fd sends until EOF into *buf (*len bytes); -errno (-ETIMEDOUT
+ * after timeout_s; 0: never).
+ */
 static int read_answer(int fd, int timeout_s, void (*tick)(void *), void *arg, char **buf,
 		       size_t *len)
 {
@@ -290,6 +293,8 @@ fail:
 	return r;
 }
 
+static const char *str(json_t *o, const char *key);
+
 /* Ask, or say that no daemon answers and exit (status 5) after what tail prints. */
 static json_t *ask_or_exit(const struct daemon_opts *o, const char *request,
 			   void (*tail)(const struct daemon_opts *), int timeout_s,
@@ -319,7 +324,7 @@ json_t *ctl_daemon_request(const struct daemon_opts *o, const char *request, boo
 	json_t *doc = ask_or_exit(o, request, NULL, wait ? 0 : IO_TIMEOUT_S, tick, arg);
 
 	if (!json_is_true(json_object_get(doc, "ok")))
-		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, ctl_json_str(doc, "error"));
+		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, str(doc, "error"));
 	json_object_del(doc, "ok");
 	return doc;
 }
@@ -331,7 +336,7 @@ static json_t *ask_ok(const struct daemon_opts *o, const char *request,
 	json_t *doc = ask_or_exit(o, request, tail, IO_TIMEOUT_S, NULL, NULL);
 
 	if (!json_is_true(json_object_get(doc, "ok")))
-		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, ctl_json_str(doc, "error"));
+		ctl_errx(EXIT_FAIL, "%s: %s", o->cmd, str(doc, "error"));
 	json_object_del(doc, "ok");
 	return doc;
 }
@@ -348,6 +353,17 @@ json_int_t ctl_json_num(json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 
 	return json_is_integer(v) ? json_integer_value(v) : (json_int_t)json_number_value(v);
+}
+
+/* The short names this file's many printf lines use. */
+static const char *str(json_t *o, const char *key)
+{
+	return ctl_json_str(o, key);
+}
+
+static json_int_t num(json_t *o, const char *key)
+{
+	return ctl_json_num(o, key);
 }
 
 static const char *human(json_int_t n, char buf[32])
@@ -412,59 +428,59 @@ static void print_status(json_t *d)
 	char b1[32], b2[32], b3[32], t1[32];
 	size_t i;
 
-	printf("artifactfs %s at %s, pid %" JSON_INTEGER_FORMAT ", up %s\n", ctl_json_str(d, "version"),
-	       ctl_json_str(d, "mountpoint"), ctl_json_num(d, "pid"),
+	printf("artifactfs %s at %s, pid %" JSON_INTEGER_FORMAT ", up %s\n", str(d, "version"),
+	       str(d, "mountpoint"), num(d, "pid"),
 	       duration(json_number_value(json_object_get(d, "uptime_seconds")), b1));
-	printf("store        %s\n", ctl_json_str(d, "store"));
-	printf("socket       %s\n", ctl_json_str(d, "socket"));
+	printf("store        %s\n", str(d, "store"));
+	printf("socket       %s\n", str(d, "socket"));
 	a = json_object_get(d, "tomls");
 	printf("files        %zu Artifacts.toml\n", json_array_size(a));
 	json_array_foreach(a, i, v)
-		printf("  %s  loaded %s\n", ctl_json_str(v, "path"), ctl_utc(ctl_json_num(v, "loaded"), t1));
+		printf("  %s  loaded %s\n", str(v, "path"), ctl_utc(num(v, "loaded"), t1));
 	printf("names        %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " artifacts)\n",
-	       ctl_json_num(d, "names"), ctl_json_num(d, "artifacts_known"));
+	       num(d, "names"), num(d, "artifacts_known"));
 	v = json_object_get(d, "installed");
-	printf("installed    %" JSON_INTEGER_FORMAT " artifacts, %s\n", ctl_json_num(v, "artifacts"),
-	       human(ctl_json_num(v, "bytes"), b1));
+	printf("installed    %" JSON_INTEGER_FORMAT " artifacts, %s\n", num(v, "artifacts"),
+	       human(num(v, "bytes"), b1));
 	q = json_object_get(d, "quota");
-	if (ctl_json_num(q, "bytes") > 0)
+	if (num(q, "bytes") > 0)
 		printf("quota        %s, low-water mark %" JSON_INTEGER_FORMAT "%% (%s); "
-		       "%.1f%% used\n", human(ctl_json_num(q, "bytes"), b1), ctl_json_num(q, "low_percent"),
-		       human(ctl_json_num(q, "low_bytes"), b2),
+		       "%.1f%% used\n", human(num(q, "bytes"), b1), num(q, "low_percent"),
+		       human(num(q, "low_bytes"), b2),
 		       json_number_value(json_object_get(q, "used_percent")));
 	else
 		printf("quota        none\n");
 	a = json_object_get(d, "inflight");
 	printf("in flight    %zu\n", json_array_size(a));
 	json_array_foreach(a, i, v) {
-		if (strcmp(ctl_json_str(v, "state"), "running") != 0) {
-			printf("  %s  queued\n", ctl_json_str(v, "hash"));
+		if (strcmp(str(v, "state"), "running") != 0) {
+			printf("  %s  queued\n", str(v, "hash"));
 			continue;
 		}
-		printf("  %s (%s)  %s of %s, %s/s, %s  %s\n", *ctl_json_str(v, "name") ? ctl_json_str(v, "name") : "-",
-		       ctl_json_str(v, "hash"), human(ctl_json_num(v, "bytes"), b1),
-		       ctl_json_num(v, "total_bytes") ? human(ctl_json_num(v, "total_bytes"), b2) : "?",
+		printf("  %s (%s)  %s of %s, %s/s, %s  %s\n", *str(v, "name") ? str(v, "name") : "-",
+		       str(v, "hash"), human(num(v, "bytes"), b1),
+		       num(v, "total_bytes") ? human(num(v, "total_bytes"), b2) : "?",
 		       human((json_int_t)json_number_value(json_object_get(v, "bytes_per_second")),
 			     b3),
 		       duration(json_number_value(json_object_get(v, "age_seconds")), t1),
-		       ctl_json_str(v, "url"));
+		       str(v, "url"));
 	}
 	c = json_object_get(d, "counters");
 	printf("counters     lookups %" JSON_INTEGER_FORMAT ", hits %" JSON_INTEGER_FORMAT
 	       ", misses %" JSON_INTEGER_FORMAT ", installs %" JSON_INTEGER_FORMAT
 	       ", failures %" JSON_INTEGER_FORMAT ", evictions %" JSON_INTEGER_FORMAT "\n",
-	       ctl_json_num(c, "lookups"), ctl_json_num(c, "hits"), ctl_json_num(c, "misses"), ctl_json_num(c, "installs"),
-	       ctl_json_num(c, "failures"), ctl_json_num(c, "evictions"));
-	printf("             downloaded %s, served %s\n", human(ctl_json_num(c, "bytes_downloaded"), b1),
-	       human(ctl_json_num(c, "bytes_served"), b2));
+	       num(c, "lookups"), num(c, "hits"), num(c, "misses"), num(c, "installs"),
+	       num(c, "failures"), num(c, "evictions"));
+	printf("             downloaded %s, served %s\n", human(num(c, "bytes_downloaded"), b1),
+	       human(num(c, "bytes_served"), b2));
 	a = json_object_get(d, "errors");
 	printf("last errors  %s\n", json_array_size(a) ? "" : "none");
 	json_array_foreach(a, i, v)
-		printf("  %s  %s  %s: %s\n", ctl_utc(ctl_json_num(v, "time"), t1), ctl_json_str(v, "artifact"),
-		       *ctl_json_str(v, "url") ? ctl_json_str(v, "url") : "-", ctl_json_str(v, "cause"));
+		printf("  %s  %s  %s: %s\n", ctl_utc(num(v, "time"), t1), str(v, "artifact"),
+		       *str(v, "url") ? str(v, "url") : "-", str(v, "cause"));
 	m = json_object_get(d, "memory");
-	printf("memory       RssAnon %s, RssFile %s\n", human(ctl_json_num(m, "rss_anon_bytes"), b1),
-	       human(ctl_json_num(m, "rss_file_bytes"), b2));
+	printf("memory       RssAnon %s, RssFile %s\n", human(num(m, "rss_anon_bytes"), b1),
+	       human(num(m, "rss_file_bytes"), b2));
 }
 
 int cmd_status(int argc, char **argv)
@@ -537,35 +553,35 @@ static void print_metrics(json_t *d)
 	char mp[3 * PATH_MAX];
 	size_t i;
 
-	snprintf(mp, sizeof(mp), "%s", label(ctl_json_str(d, "mountpoint")));
+	snprintf(mp, sizeof(mp), "%s", label(str(d, "mountpoint")));
 	printf("# HELP artifactfs_info The daemon's version, store and mount point.\n"
 	       "# TYPE artifactfs_info gauge\n"
-	       "artifactfs_info{mountpoint=\"%s\",version=\"%s\",", mp, label(ctl_json_str(d, "version")));
-	printf("store=\"%s\"} 1\n", label(ctl_json_str(d, "store")));
+	       "artifactfs_info{mountpoint=\"%s\",version=\"%s\",", mp, label(str(d, "version")));
+	printf("store=\"%s\"} 1\n", label(str(d, "store")));
 	metric("start_time_seconds", "gauge", "When the daemon started, seconds since the epoch.",
-	       mp, (double)ctl_json_num(d, "started"));
+	       mp, (double)num(d, "started"));
 	metric("uptime_seconds", "gauge", "Seconds since the daemon started.", mp,
 	       json_number_value(json_object_get(d, "uptime_seconds")));
 	metric("names", "gauge", "Names of the configured Artifacts.toml files.", mp,
-	       (double)ctl_json_num(d, "names"));
+	       (double)num(d, "names"));
 	metric("known_artifacts", "gauge", "Distinct artifacts the names bind.", mp,
-	       (double)ctl_json_num(d, "artifacts_known"));
+	       (double)num(d, "artifacts_known"));
 	metric("installed_artifacts", "gauge", "Artifacts installed in the store.", mp,
-	       (double)ctl_json_num(in, "artifacts"));
+	       (double)num(in, "artifacts"));
 	metric("installed_bytes", "gauge", "Bytes of the installed artifacts.", mp,
-	       (double)ctl_json_num(in, "bytes"));
-	metric("quota_bytes", "gauge", "The quota, 0 when none.", mp, (double)ctl_json_num(q, "bytes"));
+	       (double)num(in, "bytes"));
+	metric("quota_bytes", "gauge", "The quota, 0 when none.", mp, (double)num(q, "bytes"));
 	metric("quota_low_bytes", "gauge", "The low-water mark eviction goes down to.", mp,
-	       (double)ctl_json_num(q, "low_bytes"));
+	       (double)num(q, "low_bytes"));
 	metric("inflight_installs", "gauge", "Installs queued or running.", mp,
 	       (double)json_array_size(json_object_get(d, "inflight")));
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		metric(counters[i].name, "counter", counters[i].help, mp,
-		       (double)ctl_json_num(c, counters[i].key));
+		       (double)num(c, counters[i].key));
 	metric("resident_anon_bytes", "gauge", "The daemon's anonymous resident memory (RssAnon).",
-	       mp, (double)ctl_json_num(m, "rss_anon_bytes"));
+	       mp, (double)num(m, "rss_anon_bytes"));
 	metric("resident_file_bytes", "gauge", "The daemon's file-backed resident memory (RssFile).",
-	       mp, (double)ctl_json_num(m, "rss_file_bytes"));
+	       mp, (double)num(m, "rss_file_bytes"));
 }
 
 int cmd_metrics(int argc, char **argv)
@@ -607,14 +623,14 @@ int cmd_reload(int argc, char **argv)
 	if (o.json) {
 		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
 	} else {
-		printf("reloaded: %" JSON_INTEGER_FORMAT " names\n", ctl_json_num(doc, "names"));
+		printf("reloaded: %" JSON_INTEGER_FORMAT " names\n", num(doc, "names"));
 		print_names("added", json_object_get(doc, "added"));
 		print_names("removed", json_object_get(doc, "removed"));
 		print_names("changed", json_object_get(doc, "changed"));
 		print_names("files added", json_object_get(doc, "tomls_added"));
 		print_names("files removed", json_object_get(doc, "tomls_removed"));
 		if (json_string_value(json_object_get(doc, "config_error")))
-			printf("config file %s: %s\n", ctl_json_str(doc, "config"), ctl_json_str(doc, "config_error"));
+			printf("config file %s: %s\n", str(doc, "config"), str(doc, "config_error"));
 		print_names("not applied, need a remount",
 			    json_object_get(doc, "needs_remount"));
 		json_decref(doc);

@@ -2,9 +2,11 @@
  * cmd_manage.c - the commands that change the store of a running daemon
  * through its control socket (artifactfs(8) CONTROL SOCKET)
  *
- *   artifactctl evict    [MOUNTPOINT] HASH|NAME... [--wait] [--socket PATH] [--store DIR] [--json]
- *   artifactctl wipe     [MOUNTPOINT] [--wait] [--socket PATH] [--store DIR] [--json]
- *   artifactctl prefetch [MOUNTPOINT] NAME...|--all [--wait] [--socket PATH] [--store DIR] [--json]
+ *   artifactctl evict    [MOUNTPOINT] HASH|NAME... [--wait] [OPTIONS]
+ *   artifactctl wipe     [MOUNTPOINT] [--wait] [OPTIONS]
+ *   artifactctl prefetch [MOUNTPOINT] NAME...|--all [--wait] [OPTIONS]
+ *
+ * with the OPTIONS --socket PATH, --store DIR, --json.
  *
  * The first argument is the mount point when it holds a '/' (names never
  * do) or, followed by more arguments or alone for wipe and prefetch --all,
@@ -31,8 +33,8 @@
 
 static void usage_evict(FILE *f)
 {
-	fprintf(f, "usage: %s evict [MOUNTPOINT] HASH|NAME... [--wait] [--socket PATH] [--store DIR]\n"
-		   "       [--json]\n\n"
+	fprintf(f, "usage: %s evict [MOUNTPOINT] HASH|NAME... [--wait] [--socket PATH]\n"
+		   "       [--store DIR] [--json]\n\n"
 		   "Remove artifacts from the store of the daemon serving MOUNTPOINT (default:\n"
 		   "the only artifactfs mount); the next access installs them again.  An\n"
 		   "artifact with open files is not removed: the processes holding it are named\n"
@@ -151,6 +153,18 @@ static char *request(const struct manage_opts *o, const char *verb)
 	return buf;
 }
 
+/* Print the answer with --json (or just drop it), flush; the exit status ret. */
+static int finish(const struct manage_opts *o, json_t *doc, int ret)
+{
+	if (o->d.json)
+		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
+	else
+		json_decref(doc);
+	if (fflush(stdout) != 0)
+		ctl_erre(EXIT_FAIL, -errno, "cannot write the answer");
+	return ret;
+}
+
 /* ---- evict and wipe ------------------------------------------------------------------ */
 
 /* Print one entry of an evict or wipe answer; returns the exit status it asks for. */
@@ -162,7 +176,8 @@ static int print_evicted(json_t *v)
 	size_t i;
 
 	if (strcmp(result, "removed") == 0) {
-		printf("removed %s (%s), %s\n", ctl_json_str(v, "artifact"), ctl_json_str(v, "hash"),
+		printf("removed %s (%s), %s\n", ctl_json_str(v, "artifact"),
+		       ctl_json_str(v, "hash"),
 		       units_human_bytes((uint64_t)ctl_json_num(v, "bytes"), b, sizeof(b)));
 		return EXIT_OK;
 	}
@@ -212,13 +227,7 @@ static int evict_or_wipe(int argc, char **argv, const char *cmd, void (*usage)(F
 		if (r == EXIT_BUSY || (r != EXIT_OK && ret == EXIT_OK))
 			ret = r;
 	}
-	if (o.d.json)
-		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
-	else
-		json_decref(doc);
-	if (fflush(stdout) != 0)
-		ctl_erre(EXIT_FAIL, -errno, "cannot write the answer");
-	return ret;
+	return finish(&o, doc, ret);
 }
 
 int cmd_evict(int argc, char **argv)
@@ -241,6 +250,7 @@ static void progress(void *arg)
 	const char *why, *name;
 	json_t *doc = NULL, *v;
 	size_t i, len = 0;
+	uint64_t bytes;
 	double rate;
 
 	if (ctl_daemon_ask(path, "status\n", 5, NULL, NULL, &doc, &why) == 0) {
@@ -250,10 +260,12 @@ static void progress(void *arg)
 			if (strcmp(ctl_json_str(v, "state"), "running") != 0 || len >= sizeof(line))
 				continue;
 			rate = json_number_value(json_object_get(v, "bytes_per_second"));
+			bytes = (uint64_t)ctl_json_num(v, "bytes");
+			if (!*name)
+				name = ctl_json_str(v, "hash");
 			len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s %s %s/s",
-						len ? "  " : "", *name ? name : ctl_json_str(v, "hash"),
-						units_human_bytes((uint64_t)ctl_json_num(v, "bytes"),
-								  b1, sizeof(b1)),
+						len ? "  " : "", name,
+						units_human_bytes(bytes, b1, sizeof(b1)),
 						units_human_bytes(rate > 0 ? (uint64_t)rate : 0, b2,
 								  sizeof(b2)));
 		}
@@ -272,6 +284,7 @@ int cmd_prefetch(int argc, char **argv)
 	json_t *doc, *v;
 	int ret = EXIT_OK;
 	char b1[32], b2[32], *req;
+	uint64_t bytes;
 	double s;
 	size_t i;
 
@@ -289,11 +302,11 @@ int cmd_prefetch(int argc, char **argv)
 			continue;
 		if (strcmp(result, "installed") == 0) {
 			s = json_number_value(json_object_get(v, "seconds"));
+			bytes = (uint64_t)ctl_json_num(v, "bytes");
 			printf("installed %s (%s): %s in %.1f s, %s/s\n", ctl_json_str(v, "name"),
-			       ctl_json_str(v, "hash"),
-			       units_human_bytes((uint64_t)ctl_json_num(v, "bytes"), b1, sizeof(b1)),
-			       s, units_human_bytes(s > 0 ? (uint64_t)((double)ctl_json_num(v, "bytes") /
-								     s) : 0, b2, sizeof(b2)));
+			       ctl_json_str(v, "hash"), units_human_bytes(bytes, b1, sizeof(b1)), s,
+			       units_human_bytes(s > 0 ? (uint64_t)((double)bytes / s) : 0, b2,
+						 sizeof(b2)));
 		} else if (strcmp(result, "failed") == 0) {
 			printf("failed %s%s%s%s: %s\n", ctl_json_str(v, "name"),
 			       *ctl_json_str(v, "hash") ? " (" : "", ctl_json_str(v, "hash"),
@@ -303,11 +316,5 @@ int cmd_prefetch(int argc, char **argv)
 			       ctl_json_str(v, "hash"));
 		}
 	}
-	if (o.d.json)
-		ctl_json_print(doc, JSON_INDENT(2), "", "\n");
-	else
-		json_decref(doc);
-	if (fflush(stdout) != 0)
-		ctl_erre(EXIT_FAIL, -errno, "cannot write the answer");
-	return ret;
+	return finish(&o, doc, ret);
 }

@@ -37,7 +37,7 @@ static void usage(FILE *f)
 		   "when a host does not answer or answers with an error.\n\n"
 		   "  --timeout SECONDS  the limit of each request (default 5)\n"
 		   "  --pkg-server URL   with TOML: the Pkg server (default: $JULIA_PKG_SERVER)\n"
-		   "  --socket PATH      the daemon's control socket (default: found from the mount)\n"
+		   "  --socket PATH      the daemon's control socket (default: from the mount)\n"
 		   "  --store DIR        the store (default: $ARTIFACTFS_STORE, else %s)\n"
 		   "  --json             print one JSON object per host\n",
 		progname, CTL_STORE_DEFAULT);

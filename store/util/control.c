@@ -6,6 +6,7 @@
  * the parser is the one function that reads bytes a client sent.
  */
 #include "store/util/control.h"
+#include "store/util/hex.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +103,23 @@ static bool blank(char c)
 	return c == ' ' || c == '\t';
 }
 
+/*
+ * The line of buf between *b and *e without an optional final "\n" or
+ * "\r\n" and without the blanks around it.
+ */
+static void trim_line(const char *buf, size_t *b, size_t *e)
+{
+	if (*e > *b && buf[*e - 1] == '\n') {
+		(*e)--;
+		if (*e > *b && buf[*e - 1] == '\r')
+			(*e)--;
+	}
+	while (*b < *e && blank(buf[*b]))
+		(*b)++;
+	while (*e > *b && blank(buf[*e - 1]))
+		(*e)--;
+}
+
 int control_parse(const char *buf, size_t len, enum control_verb *ret, const char **errmsg)
 {
 	size_t b = 0, e = len, i, k;
@@ -111,15 +129,7 @@ int control_parse(const char *buf, size_t len, enum control_verb *ret, const cha
 		return -EINVAL;
 	}
 	/* One line: an optional final "\n" or "\r\n", no other line break. */
-	if (e && buf[e - 1] == '\n') {
-		e--;
-		if (e && buf[e - 1] == '\r')
-			e--;
-	}
-	while (b < e && blank(buf[b]))
-		b++;
-	while (e > b && blank(buf[e - 1]))
-		e--;
+	trim_line(buf, &b, &e);
 	if (b == e) {
 		*errmsg = "empty request";
 		return -EINVAL;
@@ -161,17 +171,6 @@ static const struct {
 	[CONTROL_SOURCES] = { 0, false },
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the percent-encoded word w (n bytes) into a new string; -EINVAL, -ENOMEM. */
 static int decode_word(const char *w, size_t n, char **ret, const char **errmsg)
 {
@@ -186,8 +185,8 @@ static int decode_word(const char *w, size_t n, char **ret, const char **errmsg)
 			out[o++] = w[i];
 			continue;
 		}
-		hi = i + 1 < n ? hexval(w[i + 1]) : -1;
-		lo = i + 2 < n ? hexval(w[i + 2]) : -1;
+		hi = i + 1 < n ? hex_value(w[i + 1]) : -1;
+		lo = i + 2 < n ? hex_value(w[i + 2]) : -1;
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 			free(out);
 			*errmsg = "a malformed %-escape in an argument";
@@ -238,15 +237,7 @@ int control_parse_request(const char *buf, size_t len, struct control_request *r
 		*errmsg = "request too long";
 		return -EINVAL;
 	}
-	if (e && buf[e - 1] == '\n') {
-		e--;
-		if (e && buf[e - 1] == '\r')
-			e--;
-	}
-	while (b < e && blank(buf[b]))
-		b++;
-	while (e > b && blank(buf[e - 1]))
-		e--;
+	trim_line(buf, &b, &e);
 	for (w = b; w < e && !blank(buf[w]); w++)
 		;
 	k = arg_verb(buf + b, w - b);

@@ -42,7 +42,7 @@ is "... after a second GET at the server" "$(gets A)" 2
 ok "A is installed again" installed "$A"
 
 # --- by hash ----------------------------------------------------------------------------------
-ok "evict B by its hash (the only mount: no mount point)" exit_is 0 ctl evict "$B"
+ok "evict B by its hash" exit_is 0 ctl evict "$mnt" "$B"
 ok "... removed" grep -q "^removed $B ($B)" "$TEST_TMP/out"
 is "B through its hash directory installs again" "$(cat "$mnt/$B/f")" "artifact B"
 is "... with a second GET" "$(gets B)" 2

@@ -52,6 +52,11 @@ ok "--json" exit_is 0 ctl evict --json "$mnt" C
 is "... result" "$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["artifacts"][0]["result"])' "$TEST_TMP/out")" removed
 ok "evicting what is not installed is no error" exit_is 0 ctl evict "$mnt" C
 ok "... it says so" grep -q "^not installed C" "$TEST_TMP/out"
+# The kernel had C/f's attributes for a day: only the invalidation makes a
+# stat (no open, which always reaches the daemon) look it up and install C.
+ok "a stat of C/f after the eviction" stat "$mnt/C/f"
+ok "... reached the daemon: C is installed again" installed "$C"
+is "... with a second GET" "$(gets C)" 2
 
 # --- held open by a process ----------------------------------------------------------------
 ok "read A" cat "$mnt/A/f"

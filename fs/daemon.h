@@ -486,9 +486,12 @@ void fs_evict_quota(struct fs *fs);
 unsigned fs_evict_open_files(struct fs *fs, const char *hash);
 
 /*
- * fs_evict_wait_closed - block until the mount has no open file of hash,
- * at most ms milliseconds, or until fs_evict_wake() is called.  Returns
- * true when none is open.  Thread-safe; not from a FUSE request handler.
+ * fs_evict_wait_closed - block until an artifact's last open file on the
+ * mount closes (any artifact's: the caller checks again), at most ms
+ * milliseconds, or until fs_evict_wake() is called; with no file of hash
+ * open, it waits the ms (another process may pin it; nothing tells when it
+ * stops).  Returns true when no file of hash is open.  Thread-safe; not
+ * from a FUSE request handler.
  */
 bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms);
 

@@ -134,9 +134,13 @@ bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms)
 		t.tv_sec++;
 		t.tv_nsec -= 1000000000;
 	}
+	/*
+	 * With files open here, the last close broadcasts; with none (another
+	 * process pins it) nothing will: the wait is then the caller's tick,
+	 * cut short only by fs_evict_wake().
+	 */
 	pthread_mutex_lock(&fs->pin_lock);
-	if (pinned_locked(fs, hash) > 0)
-		pthread_cond_timedwait(&fs->pin_cond, &fs->pin_lock, &t);
+	pthread_cond_timedwait(&fs->pin_cond, &fs->pin_lock, &t);
 	closed = pinned_locked(fs, hash) == 0;
 	pthread_mutex_unlock(&fs->pin_lock);
 	return closed;

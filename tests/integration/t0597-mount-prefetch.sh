@@ -13,15 +13,16 @@
 need_mount_test
 need_artifactctl
 
-for n in A B C D S F; do
+for n in A B C D S F T; do
 	mkdir -p "$TEST_TMP/src/$n"
 	printf 'artifact %s\n' "$n" >"$TEST_TMP/src/$n/f"
 done
 head -c 20000 /dev/urandom >"$TEST_TMP/src/S/big"
+head -c 20000 /dev/urandom >"$TEST_TMP/src/T/big"
 : >"$TEST_TMP/Artifacts.toml"
-for n in A B C D S; do add_src_artifact "$n"; done
+for n in A B C D S T; do add_src_artifact "$n"; done
 start_test_server "$TEST_TMP"
-sed -i "s|file://$TEST_TMP/S.tar.gz|$SERVER_URL/trickle/2000/S.tar.gz|; s|file://$TEST_TMP/|$SERVER_URL/|" \
+sed -i "s|file://$TEST_TMP/S.tar.gz|$SERVER_URL/trickle/2000/S.tar.gz|; s|file://$TEST_TMP/T.tar.gz|$SERVER_URL/trickle/8000/T.tar.gz|; s|file://$TEST_TMP/|$SERVER_URL/|" \
 	"$TEST_TMP/Artifacts.toml"
 toml_entry F "$("$ARTIFACTCTL" hash "$TEST_TMP/src/F")" "$(printf '%064d' 0)" \
 	"$SERVER_URL/404/F.tar.gz" >>"$TEST_TMP/Artifacts.toml"
@@ -62,6 +63,17 @@ ok "... B is installed when it returns" installed "$B"
 ok "--json" exit_is 0 ctl prefetch --wait --json "$mnt" "$B"
 is "... result by hash" "$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["artifacts"][0]["result"])' "$TEST_TMP/out")" "installed already"
 
+# On a terminal, --wait shows the progress of the install on stderr (script(1) gives the tty).
+if command -v script >/dev/null 2>&1; then
+	ok "prefetch --wait T on a terminal" script -qec "'$ARTIFACTCTL' prefetch --wait '$mnt' T" \
+		"$TEST_TMP/typescript"
+	ok "... showed T's bytes and rate on a cleared line" grep -qaE "$(printf '\r\033')\[KT [0-9.]+ [KMG]?i?B [0-9.]+ [KMG]?i?B/s" \
+		"$TEST_TMP/typescript"
+	ok "... and the final line" grep -qaE "(^|\[K)installed T \(" "$TEST_TMP/typescript"
+else
+	skip "prefetch --wait on a terminal" "script(1) not installed"
+fi
+
 # --- a failing one -----------------------------------------------------------------------------------
 ok "prefetch --wait F (404): exit status 1" exit_is 1 ctl prefetch --wait "$mnt" F
 ok "... naming the cause" grep -qE "^failed F \([0-9a-f]{40}\): .*404" "$TEST_TMP/out"
@@ -77,7 +89,7 @@ done
 ok "... A and B were installed already" sh -c 'grep -q "^installed already A" "$1" &&
 	grep -q "^installed already B" "$1"' sh "$TEST_TMP/out"
 ok "... F failed" grep -q "^failed F (" "$TEST_TMP/out"
-is "status counts the installs" "$(ctl status --json "$mnt" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["installs"])')" 4
+is "status counts the installs" "$(ctl status --json "$mnt" | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["counters"]["installs"])')" 5
 ok "usage: names or --all" exit_is 64 ctl prefetch "$mnt"
 ok "usage: not both" exit_is 64 ctl prefetch --all "$mnt" A
 done_testing

@@ -280,7 +280,7 @@ gh_mark
 for bad in github://julia github://julia/Ray.jl github://julia/Ray.jl/ github:///Ray.jl/v1 \
 	github://julia//v1 github:julia/Ray.jl/v1 'github://ju lia/Ray.jl/v1' \
 	'github://julia/Ray.jl/v1..2' https://github.com/julia/Ray.jl \
-	https://github.com/julia/Ray.jl/releases/tag/; do
+	https://github.com/julia/Ray.jl/releases/tag/ https://github.com; do
 	pub bad "$art/src/docs" --to "$bad" --name Docs --toml "$TEST_TMP/bad.toml"
 	is "--to $bad: usage error" "$rc" 64
 	ok "... the message names it and the accepted forms" grep -qF \

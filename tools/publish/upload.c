@@ -492,7 +492,8 @@ static void describe_status(const struct upload *u, const struct up_req *r, char
 		return;
 	if (u->kind == UPLOAD_GITHUB)
 		github_describe(r->resp, out + n, size - (size_t)n);
-	else if (up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
+	else if (up_xml_text(
+			 r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
 		up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Message", msg, sizeof(msg));
 		snprintf(out + n, size - (size_t)n, " (%s%s%s)", code, *msg ? ": " : "", msg);
 	}
@@ -523,7 +524,8 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 			err = fetch_http_errno(r->status, NULL);
 			goto out;
 		}
-		if (err == 0 && u->kind == UPLOAD_GITHUB && (r->status == 403 || r->status == 429) &&
+		if (err == 0 && u->kind == UPLOAD_GITHUB &&
+			(r->status == 403 || r->status == 429) &&
 			(wait = github_rate_wait(u, r, &waited_ms)) != 0) {
 			if (wait < 0) {
 				err = (int)wait; /* the message is recorded */

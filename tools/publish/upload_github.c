@@ -75,24 +75,34 @@ static bool is_http(const char *s)
 	return strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
 }
 
-/* dest's scheme://host when it is an http(s) URL of $GITHUB_SERVER_URL or github.com. */
-bool github_dest(const char *dest)
+/*
+ * The length of the server part of dest when it is an http(s) URL below
+ * $GITHUB_SERVER_URL, or https://github.com[/...]; else 0.
+ */
+static size_t server_len(const char *dest)
 {
 	const char *srv = env("GITHUB_SERVER_URL"), *h;
 	size_t n;
 
 	if (!is_http(dest))
-		return false;
+		return 0;
 	if (srv) {
 		n = strlen(srv);
 		while (n > 0 && srv[n - 1] == '/')
 			n--;
 		if (n > 0 && strncmp(dest, srv, n) == 0 && dest[n] == '/')
-			return true;
+			return n;
 	}
 	h = strstr(dest, "://") + 3;
 	n = strcspn(h, "/?#");
-	return n == 10 && strncasecmp(h, "github.com", 10) == 0 && dest[4] == 's';
+	if (n == 10 && strncasecmp(h, "github.com", 10) == 0 && dest[4] == 's')
+		return (size_t)(h - dest) + n;
+	return 0;
+}
+
+bool github_dest(const char *dest)
+{
+	return server_len(dest) > 0;
 }
 
 static bool name_ok(const char *s, size_t n, const char *extra)
@@ -140,13 +150,10 @@ static int parse_dest(struct upload *u, struct github *g, const char *dest)
 		why = "github:// expected";
 		goto bad;
 	} else {
-		p = strstr(dest, "://") + 3;
-		p += strcspn(p, "/");
-		if (asprintf(&g->server, "%.*s", (int)(p - dest), dest) < 0) {
-			g->server = NULL;
+		p = dest + server_len(dest);
+		if (!(g->server = strndup(dest, (size_t)(p - dest))))
 			return -ENOMEM;
-		}
-		p++;
+		p += *p == '/';
 	}
 	owner = p;
 	no = strcspn(owner, "/");
@@ -186,8 +193,8 @@ static int parse_dest(struct upload *u, struct github *g, const char *dest)
 	return g->owner && g->repo ? 0 : -ENOMEM;
 bad:
 	free(tag);
-	return up_fail(u, -EINVAL, "invalid GitHub release '%s': %s; use " UP_GITHUB_FORMS, dest,
-		why);
+	return up_fail(
+		u, -EINVAL, "invalid GitHub release '%s': %s; use " UP_GITHUB_FORMS, dest, why);
 }
 
 /* The first line of a token file only its owner can read, into *ret. */
@@ -201,11 +208,11 @@ static int read_token(struct upload *u, const char *path, char **ret)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return up_fail(u, -errno, "cannot open the token file '%s': %s", path,
-			strerror(errno));
+		return up_fail(
+			u, -errno, "cannot open the token file '%s': %s", path, strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size >= TOKEN_MAX) {
-		err = up_fail(u, -EINVAL, "token file '%s' is not a regular file of less than 64 KiB",
-			path);
+		err = up_fail(u, -EINVAL,
+			"token file '%s' is not a regular file of less than 64 KiB", path);
 		goto out;
 	}
 	if (st.st_mode & 077) { /* a secret others can read is refused, as ssh does */
@@ -273,14 +280,15 @@ int github_init(struct upload *u, const char *dest, const struct upload_options 
 	if ((err = parse_dest(u, g, dest)) < 0)
 		return err;
 	if (api && !is_http(api))
-		return up_fail(u, -EINVAL, "invalid GITHUB_API_URL '%s': http(s)://HOST[/PATH] expected",
-			api);
+		return up_fail(u, -EINVAL,
+			"invalid GITHUB_API_URL '%s': http(s)://HOST[/PATH] expected", api);
 	if ((err = dup_base(&g->api, api ? api : "https://api.github.com")) < 0)
 		return err;
 	if (!g->server) {
 		const char *srv = env("GITHUB_SERVER_URL");
 
-		if ((err = dup_base(&g->server, srv && is_http(srv) ? srv : "https://github.com")) < 0)
+		if ((err = dup_base(&g->server, srv && is_http(srv) ? srv : "https://github.com")) <
+			0)
 			return err;
 	}
 	if ((o->release_name && !(g->release_name = strdup(o->release_name))) ||
@@ -367,8 +375,7 @@ int github_url(const struct upload *u, const char *key, bool public, char **ret)
 	if (public && (a = find_asset(g, key)) && a->url)
 		return (*ret = strdup(a->url)) ? 0 : -ENOMEM;
 	buf_init(&b, 1 << 20);
-	if ((r = buf_addf(&b, "%s/%s/%s/releases/download/", g->server, g->owner, g->repo)) ==
-			0 &&
+	if ((r = buf_addf(&b, "%s/%s/%s/releases/download/", g->server, g->owner, g->repo)) == 0 &&
 		(r = up_escape(&b, g->tag, true)) == 0 && (r = buf_addc(&b, '/')) == 0)
 		r = up_escape(&b, key, false);
 	return buf_finish(&b, r, ret);
@@ -483,8 +490,8 @@ static int take_release(struct upload *u, json_t *rel, const char *url)
 
 	if (!json_is_integer(id) || json_integer_value(id) <= 0 || !json_is_string(up) ||
 		!is_http(json_string_value(up)))
-		return up_fail(u, -EBADMSG, "cannot read the release at '%s': no id or upload_url",
-			url);
+		return up_fail(
+			u, -EBADMSG, "cannot read the release at '%s': no id or upload_url", url);
 	free(g->upload_tmpl);
 	if (!(g->upload_tmpl = strdup(json_string_value(up))))
 		return -ENOMEM;
@@ -510,7 +517,8 @@ void github_describe(const struct buf *b, char *out, size_t size)
 
 	out[0] = '\0';
 	if (json_is_string(m))
-		snprintf(out, size, " (%s%s%s)", json_string_value(m), json_is_string(c) ? ": " : "",
+		snprintf(out, size, " (%s%s%s)", json_string_value(m),
+			json_is_string(c) ? ": " : "",
 			json_is_string(c) ? json_string_value(c) : "");
 	json_decref(j);
 }
@@ -616,14 +624,15 @@ static int add_asset(struct upload *u, json_t *a, void *arg)
 {
 	struct github *g = u->gh;
 	json_t *name = json_object_get(a, "name"), *id = json_object_get(a, "id"),
-	       *size = json_object_get(a, "size"), *url = json_object_get(a, "browser_download_url"),
+	       *size = json_object_get(a, "size"),
+	       *url = json_object_get(a, "browser_download_url"),
 	       *state = json_object_get(a, "state");
 	struct gh_asset *v, *old;
 
 	if (!json_is_string(name) || !json_is_integer(id) || !json_is_integer(size) ||
 		json_integer_value(size) < 0)
-		return up_fail(u, -EBADMSG, "cannot list the assets of '%s': malformed asset",
-			u->base);
+		return up_fail(
+			u, -EBADMSG, "cannot list the assets of '%s': malformed asset", u->base);
 	if ((old = find_asset(g, json_string_value(name)))) { /* an upload's answer: renew */
 		free(old->name);
 		free(old->url);
@@ -666,7 +675,8 @@ static int list_assets(struct upload *u, bool fresh)
 		return -ENOMEM;
 	err = each_item(u, url, "list the assets of", add_asset, NULL);
 	if (err == -ENOENT)
-		err = up_fail(u, err, "cannot list the assets of '%s': the release is gone", u->base);
+		err = up_fail(
+			u, err, "cannot list the assets of '%s': the release is gone", u->base);
 	free(url);
 	g->listed = err == 0;
 	return err;

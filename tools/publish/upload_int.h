@@ -16,7 +16,7 @@
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define RESPONSE_MAX (16u << 20) /* ceiling of a response body kept in memory */
 #define UP_GITHUB_FORMS "github://OWNER/REPO/TAG or https://github.com/OWNER/REPO/releases/tag/TAG"
-#define UP_DEST_FORMS                                                                             \
+#define UP_DEST_FORMS                                                                              \
 	"s3://BUCKET[/PREFIX], http(s)://HOST/PATH, file:///DIR or a plain path; " UP_GITHUB_FORMS \
 	" for a GitHub release"
 
@@ -58,7 +58,7 @@ struct up_req {
 	const char *payload_sha256; /* s3: the x-amz-content-sha256 value */
 	struct buf *resp;	    /* the answer's body (NULL: discarded) */
 	const char *range;	    /* GET: CURLOPT_RANGE, e.g. "0-0"; NULL: all */
-	const char *accept;	    /* github: the Accept header; NULL: application/vnd.github+json */
+	const char *accept;	    /* github: Accept; NULL: application/vnd.github+json */
 	bool follow;		    /* follow redirects (fetch/http.h) */
 	upload_progress_fn progress;
 	void *progress_arg;
@@ -68,9 +68,9 @@ struct up_req {
 	char reason[64]; /* reason phrase of the status line */
 	char etag[128];
 	int64_t length; /* Content-Length of the answer, -1 when unknown */
-	char link[2048]; /* the Link header (RFC 8288), "" without one */
-	long retry_after; /* Retry-After in seconds, -1 without one */
-	long rl_remaining; /* x-ratelimit-remaining, -1 without one */
+	char link[2048];    /* the Link header (RFC 8288), "" without one */
+	long retry_after;   /* Retry-After in seconds, -1 without one */
+	long rl_remaining;  /* x-ratelimit-remaining, -1 without one */
 	long long rl_reset; /* x-ratelimit-reset (Unix time), -1 without one */
 	/* internal */
 	uint64_t last_ms;

@@ -74,15 +74,16 @@ import argparse
 import http.server
 import json
 import os
-import signal
-import socket
 import sys
 import threading
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import httpd  # noqa: E402  (its Server, and serve(): signals, port file, lifetime)
+
 API_VERSION = "2022-11-28"
-STOP = threading.Event()
 
 
 class State:
@@ -437,27 +438,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return self.error(404, "Not Found")
 
 
-class Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (BrokenPipeError, ConnectionResetError, socket.timeout)):
-            return
-        super().handle_error(request, client_address)
-
-
-def parent_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def main():
     ap = argparse.ArgumentParser(description="loopback GitHub releases API")
     ap.add_argument("--port-file", required=True)
@@ -471,7 +451,7 @@ def main():
     state = State(args.token, max(1, args.max_per_page))
     servers = []
     for kind in ("api", "files"):
-        s = Server(("127.0.0.1", 0), Handler)
+        s = httpd.Server(("127.0.0.1", 0), Handler)
         s.kind = kind
         s.state = state
         s.logfile = os.path.abspath(args.log) if args.log else None
@@ -482,31 +462,9 @@ def main():
     state.api_base = "http://127.0.0.1:%d" % servers[0].server_address[1]
     state.files_base = "http://127.0.0.1:%d" % servers[1].server_address[1]
 
-    def on_signal(signum, frame):
-        STOP.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    for s in servers:
-        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.1},
-                         daemon=True).start()
-    tmp = "%s.tmp.%d" % (args.port_file, os.getpid())
-    with open(tmp, "w") as f:
-        f.write("%d %d\n" % (servers[0].server_address[1], servers[1].server_address[1]))
-    os.replace(tmp, args.port_file)
-
-    end = time.monotonic() + args.lifetime
-    while not STOP.wait(0.25):
-        if args.parent_pid and not parent_alive(args.parent_pid):
-            break
-        if time.monotonic() > end:
-            sys.stderr.write("github.py: --lifetime reached, exiting\n")
-            break
-    STOP.set()
-    for s in servers:
-        s.shutdown()
-        s.server_close()
-    return 0
+    return httpd.serve(servers, args.port_file, "%d %d" % (servers[0].server_address[1],
+                                                           servers[1].server_address[1]),
+                       args.parent_pid, args.lifetime, "github.py")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@
 #include "tools/publish/sidecar.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void upload_options_init(struct upload_options *o)
@@ -60,6 +62,62 @@ bool upload_signed(const struct upload *u)
 	if (u->kind == UPLOAD_GITHUB)
 		return github_signed(u);
 	return u->kind != UPLOAD_S3 || u->key_id;
+}
+
+int up_read_secret(
+	struct upload *u, const char *path, const char *what, size_t max, char **ret, size_t *len)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		err = -errno;
+		return up_fail(u, err, "cannot open the %s '%s': %s", what, path, strerror(-err));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = up_fail(u, -EINVAL, "%s '%s' is not a regular file", what, path);
+		goto out;
+	}
+	/* like ssh with a private key: a secret others can read is refused */
+	if (st.st_mode & 077) {
+		err = up_fail(u, -EPERM,
+			"%s '%s' is accessible by group or others (mode %04o); run chmod 600 '%s'",
+			what, path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size >= max) {
+		err = up_fail(u, -E2BIG, "%s '%s' is too large", what, path);
+		goto out;
+	}
+	if (!(text = malloc((size_t)st.st_size + 1))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size &&
+		(n = read(fd, text + got, (size_t)st.st_size - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = up_fail(u, -errno, "cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	text[got] = '\0';
+	*ret = text;
+	*len = got;
+	text = NULL;
+out:
+	if (text) {
+		explicit_bzero(text, got);
+		free(text);
+	}
+	close(fd);
+	return err;
 }
 
 /* ---- keys ------------------------------------------------------------------ */

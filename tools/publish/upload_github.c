@@ -200,59 +200,23 @@ bad:
 /* The first line of a token file only its owner can read, into *ret. */
 static int read_token(struct upload *u, const char *path, char **ret)
 {
-	struct stat st;
 	char *text = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, err = 0;
+	size_t len = 0, n;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return up_fail(
-			u, -errno, "cannot open the token file '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size >= TOKEN_MAX) {
-		err = up_fail(u, -EINVAL,
-			"token file '%s' is not a regular file of less than 64 KiB", path);
-		goto out;
-	}
-	if (st.st_mode & 077) { /* a secret others can read is refused, as ssh does */
-		err = up_fail(u, -EPERM,
-			"token file '%s' is accessible by group or others (mode %04o); "
-			"run chmod 600 '%s'",
-			path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	if (!(text = calloc(1, (size_t)st.st_size + 1))) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size &&
-		(n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = up_fail(u, -errno, "cannot read '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
+	if ((err = up_read_secret(u, path, "token file", TOKEN_MAX, &text, &len)) < 0)
+		return err;
 	text[strcspn(text, "\r\n")] = '\0';
-	n = (ssize_t)strlen(text);
+	n = strlen(text);
 	while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t'))
 		text[--n] = '\0';
-	if (!*text || strcspn(text, " \t") != strlen(text)) {
-		err = up_fail(u, -EINVAL, "token file '%s' holds no token on its first line", path);
-		goto out;
-	}
-	*ret = text;
-	text = NULL;
-out:
-	if (text) {
+	if (!*text || strcspn(text, " \t") != n) {
 		explicit_bzero(text, len);
 		free(text);
+		return up_fail(u, -EINVAL, "token file '%s' holds no token on its first line", path);
 	}
-	close(fd);
-	return err;
+	*ret = text;
+	return 0;
 }
 
 static int dup_base(char **dst, const char *v)

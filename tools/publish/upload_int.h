@@ -107,6 +107,18 @@ int up_fail(struct upload *u, int err, const char *fmt, ...) __attribute__((form
 /* up_clear_error - forget the message of u; every public call starts so. */
 void up_clear_error(struct upload *u);
 
+/*
+ * up_read_secret - the content of the file path, which holds a secret (the
+ * S3 credentials file, a GitHub token file; what names it in messages): a
+ * regular file of less than max bytes that only its owner may read or
+ * write.  @ret: malloc'ed, NUL-terminated after its *len bytes; the caller
+ * wipes (explicit_bzero) and frees it; untouched on failure.
+ * Returns 0, or with the message -ENOENT and the other errors of open(2)
+ * and read(2), -EINVAL (not a regular file), -EPERM (mode & 077), -E2BIG.
+ */
+int up_read_secret(
+	struct upload *u, const char *path, const char *what, size_t max, char **ret, size_t *len);
+
 /* up_key_valid - key follows the rules of upload_url(). */
 bool up_key_valid(const char *key);
 

@@ -236,17 +236,20 @@ struct upload_stat {
 };
 
 /*
- * upload_head - whether key exists and its size (HEAD, or stat(2)), and when
- * it does, the sha256 its sidecar KEY.json records (GET, or read(2)).  A
- * missing object or sidecar is not an error.  A sidecar that cannot be
- * parsed counts as absent.
+ * upload_head - whether key exists and its size (HEAD, stat(2), or the
+ * release's asset list), and when it does, the sha256 its sidecar KEY.json
+ * records (GET, or read(2)).  A missing object or sidecar is not an error
+ * (nor, on GitHub, a missing release).  A sidecar that cannot be parsed
+ * counts as absent.  An incomplete GitHub asset ("starter") exists with
+ * size 0.
  * Returns 0 with *ret filled, or -errno (a failed HEAD or GET other than
  * 404/410) with the message.
  */
 int upload_head(struct upload *u, const char *key, struct upload_stat *ret);
 
 /*
- * upload_get - the content of key, at most max bytes.
+ * upload_get - the content of key, at most max bytes (GitHub: the asset's
+ * bytes through the API, which may redirect to another host).
  * @ret: receives a malloc'ed buffer, NUL-terminated after its *len bytes
  *   (caller frees); untouched on failure.
  * Returns 0, -ENOENT (no such object), -E2BIG (larger than max), or -errno.

@@ -7,9 +7,9 @@
 # twice (the second uploads nothing); a changed platform and an asset with
 # other bytes, refused without --force and replaced with it (DELETE, then
 # upload); the token (never printed or bound, never sent to the download
-# host; none: nothing sent); pagination of the asset list; rate limits;
-# an upload that fails upstream (502, "starter" asset, 422 already_exists);
-# draft releases; malformed github:// forms.
+# host; none: nothing sent); the index of a release; pagination of the
+# asset list; rate limits; an upload that fails upstream (502, "starter"
+# asset, 422 already_exists); draft releases; malformed github:// forms.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 . "$TESTS_SRCDIR/publish.sh"
@@ -141,6 +141,12 @@ is "... the sidecars read through the API (302 to the download)" \
 is "... and the token not sent on to the download host" \
 	"$(gh_count files GET '/julia/Ray.jl/releases/download/v0.1.0/[^ ]*\.json 200 noauth')" 2
 ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
+"$ARTIFACTCTL" index "$REL" -o "$TEST_TMP/index.json" >"$TEST_TMP/index.out" 2>&1
+is "index of the release: both tarballs, at their download URLs" "$("$PY" -c '
+import json, sys
+v = json.load(open(sys.argv[1]))
+print(len(v), all(e["url"].startswith(sys.argv[2]) and e["name"] == "Ray" for e in v))
+' "$TEST_TMP/index.json" "$DL/v0.1.0/Ray.")" "2 True"
 
 # --- a changed platform ---------------------------------------------------------------
 echo "a new file" >"$ray/x86_64-linux-gnu/NEWS"

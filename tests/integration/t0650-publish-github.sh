@@ -9,7 +9,8 @@
 # upload); the token (never printed or bound, never sent to the download
 # host; none: nothing sent); the index of a release; pagination of the
 # asset list; rate limits; an upload that fails upstream (502, "starter"
-# asset, 422 already_exists); draft releases; malformed github:// forms.
+# asset, 422 already_exists); draft releases; a release created by another
+# run meanwhile; malformed github:// forms.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 . "$TESTS_SRCDIR/publish.sh"
@@ -280,6 +281,20 @@ gh_mark
 pub draft2 "$art/src/docs" --to github://julia/Ray.jl/v0.5.0 --name Docs --draft
 succeeds "... published again"
 is "... the draft found in the list, no second release" "$(gh_count api POST '')$(gh_count files POST '')" 00
+
+# --- two runs creating the same release ------------------------------------------------
+gh_admin POST "/_race?tag=v0.6.0" >/dev/null
+gh_mark
+pub race "$art/src/docs" --to github://julia/Ray.jl/v0.6.0 --name Docs
+succeeds "a release another run created meanwhile"
+is "... 422 to the create, then found by tag and used" \
+	"$(grep -E '^api (POST|GET) /repos/julia/Ray.jl/releases(/tags/v0.6.0)? ' "$GH_LOG" | sed -n '2,3p' |
+		cut -d' ' -f2,4 | tr '\n' ' ')" "POST 422 GET 200 "
+is "... one release v0.6.0, with the asset and its sidecar" \
+	"$(gh_state && "$PY" -c '
+import json, sys
+print([len(r["assets"]) for r in json.load(open(sys.argv[1])) if r["tag_name"] == "v0.6.0"])
+' "$TEST_TMP/state.json")" "[2]"
 
 # --- malformed destinations --------------------------------------------------------------
 gh_mark

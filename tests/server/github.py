@@ -60,7 +60,9 @@ Each behaviour and the GitHub documentation section it follows
   and x-ratelimit-reset a second from now; kind retry: 429 with
   Retry-After: 1; kind far: 403 with the reset an hour away.
 
-Test helpers (not counted, not logged): POST /_tamper?name=NAME appends a
+Test helpers (not counted, not logged): POST /_race?tag=TAG makes the next
+create of a release TAG meet one created just before by "another run" (422
+already_exists, the release there); POST /_tamper?name=NAME appends a
 byte to every asset of that name (another publisher's other bytes); POST
 /_pad?tag=TAG&n=N adds N small assets pad-NNN.bin to the release TAG
 (creating it); GET /_state returns the releases and assets as JSON.
@@ -95,6 +97,7 @@ class State:
         self.next_id = 1
         self.ratelimit = []  # kinds, one per coming API request
         self.fail_uploads = 0
+        self.race = set()  # tags whose release "another run" creates first
         self.files_base = None
         self.api_base = None
 
@@ -313,6 +316,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not tag:
                     return self.error(422, "Validation Failed", [
                         {"resource": "Release", "code": "missing_field", "field": "tag_name"}])
+                if tag in st.race:  # another run creates it first
+                    st.race.discard(tag)
+                    self.new_release(owner, repo, tag, {})
+                    rels = [r for r in st.releases.values() if r["repo"] == (owner, repo)]
                 if any(r["tag_name"] == tag for r in rels):
                     return self.error(422, "Validation Failed", [
                         {"resource": "Release", "code": "already_exists", "field": "tag_name"}])
@@ -404,6 +411,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with st.lock:
             if what == "_ratelimit" and method == "POST":
                 st.ratelimit += [q.get("kind", ["reset"])[0]] * int(q.get("n", ["1"])[0])
+                return self.send(200, {})
+            if what == "_race" and method == "POST":
+                st.race.add(q["tag"][0])
                 return self.send(200, {})
             if what == "_fail_uploads" and method == "POST":
                 st.fail_uploads = int(q.get("n", ["1"])[0])

@@ -213,7 +213,8 @@ static int read_token(struct upload *u, const char *path, char **ret)
 	if (!*text || strcspn(text, " \t") != n) {
 		explicit_bzero(text, len);
 		free(text);
-		return up_fail(u, -EINVAL, "token file '%s' holds no token on its first line", path);
+		return up_fail(
+			u, -EINVAL, "token file '%s' holds no token on its first line", path);
 	}
 	*ret = text;
 	return 0;
@@ -487,6 +488,22 @@ void github_describe(const struct buf *b, char *out, size_t size)
 	json_decref(j);
 }
 
+/* A 422 answer's errors[].code "already_exists": a tag with a release, a taken asset name. */
+static bool already_exists(const struct buf *b)
+{
+	json_t *j = parse(b), *e, *c;
+	bool yes = false;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "errors"), i, e)
+	{
+		c = json_object_get(e, "code");
+		yes |= json_is_string(c) && strcmp(json_string_value(c), "already_exists") == 0;
+	}
+	json_decref(j);
+	return yes;
+}
+
 static int create_release(struct upload *u, const char *url)
 {
 	struct github *g = u->gh;
@@ -520,6 +537,8 @@ static int create_release(struct upload *u, const char *url)
 	if (err == 0) {
 		ans = parse(&resp);
 		err = take_release(u, ans, u->base);
+	} else if (r.status == 422 && already_exists(&resp)) {
+		err = -EEXIST; /* created meanwhile, by another run: no message */
 	} else if (r.status == 422) {
 		github_describe(&resp, cause, sizeof(cause));
 		err = up_fail(u, -EREMOTEIO, "cannot create the release '%s': HTTP 422%s", u->base,
@@ -531,8 +550,8 @@ static int create_release(struct upload *u, const char *url)
 	return err;
 }
 
-/* Look the release up once; create it when create and it is missing. */
-static int find_release(struct upload *u, bool create)
+/* Look the release up: by tag, else among the drafts; none is no error. */
+static int lookup_release(struct upload *u)
 {
 	struct github *g = u->gh;
 	struct up_req r;
@@ -542,8 +561,6 @@ static int find_release(struct upload *u, bool create)
 	json_t *rel = NULL;
 	int err = 0;
 
-	if (g->release_id || (g->looked_up && !create))
-		return 0;
 	buf_init(&resp, RESPONSE_MAX);
 	buf_init(&tb, 4096);
 	if ((err = up_escape(&tb, g->tag, true)) < 0 || !(tag = buf_detach(&tb, NULL)) ||
@@ -552,28 +569,20 @@ static int find_release(struct upload *u, bool create)
 		err = -ENOMEM;
 		goto out;
 	}
-	if (!g->looked_up) {
-		r = (struct up_req){.method = "GET", .url = url, .resp = &resp};
-		err = up_request(u, &r, "look up the release", 404);
-		if (err == 0) {
-			rel = parse(&resp);
-			err = take_release(u, rel, url);
-		} else if (err == -ENOENT) {
-			err = each_item(u, list, "list the releases", match_draft, list);
-			if (err == -ENOENT)
-				err = up_fail(u, err,
-					"cannot look up the release '%s': no repository %s/%s%s",
-					u->base, g->owner, g->repo,
-					g->token ? " that the token can see" : " (no token)");
-		}
-		if (err < 0)
-			goto out;
-		g->looked_up = true;
+	r = (struct up_req){.method = "GET", .url = url, .resp = &resp};
+	err = up_request(u, &r, "look up the release", 404);
+	if (err == 0) {
+		rel = parse(&resp);
+		err = take_release(u, rel, url);
+	} else if (err == -ENOENT) {
+		err = each_item(u, list, "list the releases", match_draft, list);
+		if (err == -ENOENT)
+			err = up_fail(u, err,
+				"cannot look up the release '%s': no repository %s/%s%s", u->base,
+				g->owner, g->repo,
+				g->token ? " that the token can see" : " (no token)");
 	}
-	if (!g->release_id && create) {
-		free(url);
-		err = (url = api_url(g, "/releases")) ? create_release(u, url) : -ENOMEM;
-	}
+	g->looked_up = err == 0;
 out:
 	json_decref(rel);
 	buf_release(&resp);
@@ -581,6 +590,35 @@ out:
 	free(tag);
 	free(url);
 	free(list);
+	return err;
+}
+
+/*
+ * Look the release up once; create it when create and it is missing.  A
+ * release another run created in between (422 already_exists) is looked up
+ * again and used.
+ */
+static int find_release(struct upload *u, bool create)
+{
+	struct github *g = u->gh;
+	char *url;
+	int err;
+
+	if (g->release_id || (g->looked_up && !create))
+		return 0;
+	if (!g->looked_up && (err = lookup_release(u)) < 0)
+		return err;
+	if (g->release_id || !create)
+		return 0;
+	if (!(url = api_url(g, "/releases")))
+		return -ENOMEM;
+	err = create_release(u, url);
+	free(url);
+	if (err == -EEXIST && (err = lookup_release(u)) == 0 && !g->release_id)
+		err = up_fail(u, -EREMOTEIO,
+			"cannot create the release '%s': GitHub says it exists, but shows it "
+			"neither by tag nor in the list",
+			u->base);
 	return err;
 }
 
@@ -769,21 +807,6 @@ static int expand_upload_url(const char *tmpl, const char *name, char **ret)
 		(r = buf_addf(&b, "%cname=", sep)) == 0 && (r = up_escape(&b, name, false)) == 0)
 		r = buf_adds(&b, close ? close + 1 : "");
 	return buf_finish(&b, r, ret);
-}
-
-static bool already_exists(const struct buf *b)
-{
-	json_t *j = parse(b), *e, *c;
-	bool yes = false;
-	size_t i;
-
-	json_array_foreach(json_object_get(j, "errors"), i, e)
-	{
-		c = json_object_get(e, "code");
-		yes |= json_is_string(c) && strcmp(json_string_value(c), "already_exists") == 0;
-	}
-	json_decref(j);
-	return yes;
 }
 
 static int exists_error(struct upload *u, const char *name)

@@ -22,6 +22,11 @@
  * once all are up, every binding is written in one atomic bind_artifacts()
  * call, so a failure anywhere leaves the Artifacts.toml as it was.  The
  * first failure stops the run.
+ *
+ * A GitHub release (tools/publish/upload_github.c) binds each asset's
+ * browser_download_url, and holds one asset per artifact and platform: an
+ * earlier NAME.PLATFORM.* asset stops the run unless --force, which deletes
+ * it once the new one is up (release_siblings()).
  */
 #include "tools/artifactctl.h"
 

@@ -22,6 +22,11 @@
  * once all are up, every binding is written in one atomic bind_artifacts()
  * call, so a failure anywhere leaves the Artifacts.toml as it was.  The
  * first failure stops the run.
+ *
+ * A GitHub release (tools/publish/upload_github.c) binds each asset's
+ * browser_download_url, and holds one asset per artifact and platform: an
+ * earlier NAME.PLATFORM.* asset stops the run unless --force, which deletes
+ * it once the new one is up (release_siblings()).
  */
 #include "tools/artifactctl.h"
 
@@ -56,6 +61,8 @@ static void usage(FILE *f)
 		"                   [--multi-platform | --single-platform] [--dry-run] [--force]\n"
 		"                   [--json] [--endpoint URL] [--region REGION] [--profile NAME]\n"
 		"                   [--credentials FILE] [--part-size BYTES] [--level N]\n"
+		"                   [--token-file FILE] [--release-name NAME]\n"
+		"                   [--target COMMITISH] [--draft] [--prerelease]\n"
 		"\n"
 		"Pack SOURCE (a directory, or a tarball used as it is after it is checked),\n"
 		"upload it with a sidecar OBJECT.json, and bind it into an Artifacts.toml.\n"
@@ -65,7 +72,10 @@ static void usage(FILE *f)
 		"that is already there with the same sha256 is not uploaded again.\n"
 		"\n"
 		"DEST: s3://BUCKET[/PREFIX] (S3-compatible storage), http(s)://HOST/PATH\n"
-		"(a server that accepts PUT, e.g. WebDAV), or file:///DIR or DIR.\n"
+		"(a server that accepts PUT, e.g. WebDAV), github://OWNER/REPO/TAG or\n"
+		"https://github.com/OWNER/REPO/releases/tag/TAG (assets of a GitHub release,\n"
+		"created when missing; token from $GITHUB_TOKEN or $GH_TOKEN), or\n"
+		"file:///DIR or DIR.\n"
 		"\n"
 		"Options:\n"
 		"  -t, --to DEST            where to upload (required)\n"
@@ -79,7 +89,8 @@ static void usage(FILE *f)
 		"      --single-platform    publish SOURCE as one tree even if its entries\n"
 		"                           look like triplets\n"
 		"  -N, --dry-run            say what would happen; upload and write nothing\n"
-		"  -f, --force              upload even what is already there\n"
+		"  -f, --force              upload even what is already there (GitHub:\n"
+		"                           replace an asset of the same name or platform)\n"
 		"      --json               print a JSON array of one object per artifact\n"
 		"      --endpoint URL       S3 endpoint (default $AWS_ENDPOINT_URL)\n"
 		"      --region REGION      S3 region (default $AWS_REGION, else auto)\n"
@@ -90,6 +101,12 @@ static void usage(FILE *f)
 		"      --part-size BYTES    S3 multipart part size and threshold (default\n"
 		"                           64MiB; 5MiB to 5GiB; K, M, G suffixes)\n"
 		"  -l, --level N            gzip level 1-9 (default 6)\n"
+		"      --token-file FILE    GitHub token file, mode 600 (default $GITHUB_TOKEN,\n"
+		"                           else $GH_TOKEN)\n"
+		"      --release-name NAME  name of a GitHub release created (default: TAG)\n"
+		"      --target COMMITISH   branch or commit a release created is tagged at\n"
+		"      --draft              create the GitHub release as a draft\n"
+		"      --prerelease         create the GitHub release as a prerelease\n"
 		"  -h, --help               show this help\n"
 		"\n"
 		"Exit status: 0 done, 1 a step failed, 2 the Artifacts.toml is malformed,\n"
@@ -171,6 +188,11 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		OPT_PROFILE,
 		OPT_CREDENTIALS,
 		OPT_PART_SIZE,
+		OPT_TOKEN_FILE,
+		OPT_RELEASE_NAME,
+		OPT_TARGET,
+		OPT_DRAFT,
+		OPT_PRERELEASE,
 	};
 	static const struct option longopts[] = {
 		{"to", required_argument, NULL, 't'},
@@ -190,6 +212,11 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
 		{"part-size", required_argument, NULL, OPT_PART_SIZE},
 		{"level", required_argument, NULL, 'l'},
+		{"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+		{"release-name", required_argument, NULL, OPT_RELEASE_NAME},
+		{"target", required_argument, NULL, OPT_TARGET},
+		{"draft", no_argument, NULL, OPT_DRAFT},
+		{"prerelease", no_argument, NULL, OPT_PRERELEASE},
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
@@ -231,7 +258,22 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 			o->dry_run = true;
 			break;
 		case 'f':
-			o->force = true;
+			o->force = o->uo.replace = true;
+			break;
+		case OPT_TOKEN_FILE:
+			o->uo.token_file = optarg;
+			break;
+		case OPT_RELEASE_NAME:
+			o->uo.release_name = optarg;
+			break;
+		case OPT_TARGET:
+			o->uo.target = optarg;
+			break;
+		case OPT_DRAFT:
+			o->uo.draft = true;
+			break;
+		case OPT_PRERELEASE:
+			o->uo.prerelease = true;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -669,6 +711,98 @@ out:
 	return r;
 }
 
+/* ---- GitHub releases ------------------------------------------------------------ */
+
+struct siblings {
+	const struct item *it;
+	size_t plen;
+	char **keys;
+	size_t n;
+};
+
+/* NAME.PLATFORM.TREE16-SHA16.tar... (or its sidecar) but for another tree or tarball */
+static int on_sibling(void *arg, const char *key, uint64_t size)
+{
+	struct siblings *s = arg;
+	const char *p = key + s->plen;
+	size_t n = strlen(s->it->key);
+	char **v;
+
+	if (strlen(p) < 37 || strspn(p, "0123456789abcdef") != 16 || p[16] != '-' ||
+		strspn(p + 17, "0123456789abcdef") != 16 || strncmp(p + 33, ".tar", 4) != 0 ||
+		(strncmp(key, s->it->key, n) == 0 && (!key[n] || strcmp(key + n, ".json") == 0)))
+		return 0;
+	if (!(v = realloc(s->keys, (s->n + 1) * sizeof(*v))) || !(v[s->n] = strdup(key))) {
+		s->keys = v ? v : s->keys;
+		return -ENOMEM;
+	}
+	s->keys = v;
+	s->n++;
+	return 0;
+}
+
+/*
+ * A GitHub release holds one asset per artifact and platform: the other
+ * NAME.PLATFORM.* assets are an earlier content of this platform in this
+ * release.  Without --force they stop the run before anything is
+ * uploaded; with it they go (after the new asset is up: when deleted is
+ * true).  Other destinations keep every version.
+ */
+static int release_siblings(const struct pub_opts *o, struct upload *u, const char *name,
+	const struct item *it, bool deleted)
+{
+	struct siblings s = {.it = it};
+	char *prefix = NULL;
+	size_t i;
+	int r;
+
+	if (upload_kind(u) != UPLOAD_GITHUB)
+		return 0;
+	if (asprintf(&prefix, "%s.%s.", name, it->triplet ? it->triplet : "any") < 0)
+		return -ENOMEM;
+	s.plen = strlen(prefix);
+	r = upload_list(u, prefix, on_sibling, &s);
+	if (r < 0)
+		ctl_warnx("%s", upload_errmsg(u));
+	for (i = 0; r == 0 && i < s.n; i++) {
+		if (!deleted && (!o->force || o->dry_run)) {
+			ctl_warnx("%s %s: the release already holds '%s', other contents for "
+				  "this platform; %s",
+				name, it->triplet ? it->triplet : "any", s.keys[i],
+				o->force ? "it would be replaced"
+					 : "--force replaces it (the Artifacts.toml of "
+					   "earlier commits then points at nothing)");
+			if (!o->force)
+				r = -EEXIST;
+		} else if (deleted && (r = upload_delete(u, s.keys[i])) < 0) {
+			ctl_warnx("%s", upload_errmsg(u));
+		} else if (deleted) {
+			ctl_warnx("%s %s: deleted '%s' (--force)", name,
+				it->triplet ? it->triplet : "any", s.keys[i]);
+		}
+	}
+	for (i = 0; i < s.n; i++)
+		free(s.keys[i]);
+	free(s.keys);
+	free(prefix);
+	return r;
+}
+
+/* The URL the destination reports for the object (GitHub: browser_download_url). */
+static int public_url(const struct pub_opts *o, struct upload *u, struct item *it)
+{
+	char *url = NULL;
+	int r;
+
+	if (o->public_url)
+		return 0;
+	if ((r = upload_public_url(u, it->key, &url)) < 0)
+		return r;
+	free(it->bind_url);
+	it->bind_url = url;
+	return 0;
+}
+
 /* Look up, then upload unless the same bytes are there; prints what happens. */
 static int publish_one(
 	const struct pub_opts *o, struct upload *u, const char *name, struct item *it)
@@ -697,8 +831,10 @@ static int publish_one(
 			st.has_sidecar ? "with another sha256" : "without its sidecar",
 			o->dry_run ? "it would be uploaded again" : "uploading it again");
 	}
+	if ((r = release_siblings(o, u, name, it, false)) < 0)
+		return r;
 	if (o->dry_run || it->action == ACT_SKIP)
-		return 0;
+		return public_url(o, u, it);
 
 	snprintf(what, sizeof(what), "uploading %s %s", name, plat);
 	ctl_bar_start(&bar, what);
@@ -715,7 +851,9 @@ static int publish_one(
 		ctl_warnx("interrupted");
 		return -ECANCELED;
 	}
-	return put_sidecar(u, name, it);
+	if ((r = put_sidecar(u, name, it)) < 0 || (r = public_url(o, u, it)) < 0)
+		return r;
+	return release_siblings(o, u, name, it, true);
 }
 
 /* ---- binding -----------------------------------------------------------------------------------
@@ -875,6 +1013,12 @@ int cmd_publish(int argc, char **argv)
 	if (r < 0) {
 		ctl_warnx("%s", msg ? msg : strerror(-r));
 		status = r == -EINVAL || r == -EPROTONOSUPPORT ? EXIT_USAGE : EXIT_FAIL;
+		goto out;
+	}
+	if (upload_kind(u) == UPLOAD_GITHUB && !upload_signed(u) && !o.dry_run) {
+		ctl_warnx("no GitHub token for '%s': set GITHUB_TOKEN or GH_TOKEN, or use "
+			  "--token-file FILE",
+			o.dest);
 		goto out;
 	}
 	if (upload_kind(u) == UPLOAD_S3 && !upload_signed(u) && !o.dry_run) {

@@ -36,7 +36,8 @@ _artifactctl_opts() {
 	publish)
 		echo "-t --to -u --public-url -n --name -T --toml -p --platform --lazy" \
 			"--multi-platform --single-platform -N --dry-run -f --force --json" \
-			"--endpoint --region --profile --credentials --part-size -l --level -h --help"
+			"--endpoint --region --profile --credentials --part-size -l --level -h --help" \
+			"--token-file --release-name --target --draft --prerelease"
 		;;
 	index)
 		echo "-o --output -u --public-url --endpoint --region --profile --credentials" \
@@ -74,6 +75,9 @@ _artifactctl_takes_arg() {
 		-o | --output | --level | -u | --url | --sha256 | --size | --to | --public-url | \
 		-n | --name | -T | --toml | --endpoint | --region | --profile | --credentials | \
 		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket)
+		return 0
+		;;
+	--token-file | --release-name | --target) # publish to GitHub
 		return 0
 		;;
 	esac
@@ -115,6 +119,7 @@ _artifactctl_value() {
 		mapfile -t COMPREPLY < <(compgen -W "$(artifactctl platform 2>/dev/null)" -- "$3")
 		;;
 	--ca-file | --sources-from | --credentials | -T | --toml) _artifactctl_files "$3" ;;
+	--token-file) _artifactctl_files "$3" ;;
 	-o | --output)
 		[[ $1 == pack || $1 == index ]] && _artifactctl_files "$3"
 		;;

@@ -368,9 +368,10 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def write_port_file(path, port):
+    """Write port (a number, or "API FILES" for github.py) to path atomically."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "w") as f:
-        f.write("%d\n" % port)
+        f.write("%s\n" % port)
     os.replace(tmp, path)
 
 
@@ -382,6 +383,35 @@ def parent_alive(pid):
     except PermissionError:
         return True
     return True
+
+
+def serve(servers, port_file, port, parent_pid, lifetime, name):
+    """Serve servers until SIGTERM, SIGINT or SIGHUP, the end of parent_pid, or
+    lifetime seconds; port goes to port_file once they listen.  Shared with
+    github.py."""
+    def on_signal(signum, frame):
+        STOP.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    for server in servers:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                         daemon=True).start()
+    write_port_file(port_file, port)
+
+    end = time.monotonic() + lifetime
+    while not STOP.wait(0.25):
+        if parent_pid and not parent_alive(parent_pid):
+            break
+        if time.monotonic() > end:
+            sys.stderr.write("%s: --lifetime reached, exiting\n" % name)
+            break
+    STOP.set()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+    return 0
 
 
 def main():
@@ -409,30 +439,8 @@ def main():
     server.released = set()
     server.release_all = False
     server.verbose = args.verbose
-
-    def on_signal(signum, frame):
-        STOP.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                         daemon=True)
-    t.start()
-    write_port_file(args.port_file, server.server_address[1])
-
-    end = time.monotonic() + args.lifetime
-    while not STOP.wait(0.25):
-        if args.parent_pid and not parent_alive(args.parent_pid):
-            break
-        if time.monotonic() > end:
-            sys.stderr.write("httpd: --lifetime reached, exiting\n")
-            break
-    STOP.set()
-    server.shutdown()
-    server.server_close()
-    return 0
+    return serve([server], args.port_file, server.server_address[1], args.parent_pid,
+                 args.lifetime, "httpd")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
  * test-upload.c - the parts of tools/publish/upload.h and tools/publish/sidecar.h that need
  * no server: sidecar JSON, key naming and encoding, destinations and S3
  * settings, credentials files, the file:// backend, the parsers of S3's
- * XML answers (upload_int.h).  The network backends
- * are tested against real servers by t0630 (S3) and t0640 (WebDAV).
+ * XML answers (upload_int.h), GitHub release destinations and tokens.  The
+ * network backends are tested against real servers by t0630 (S3), t0640
+ * (WebDAV) and t0650 (GitHub releases, tests/server/github.py).
  */
 #include "tests/tap.h"
 #include "tools/publish/sidecar.h"
@@ -338,6 +339,84 @@ static void test_dest_forms(void)
 	upload_free(u);
 }
 
+/* ---- GitHub releases ---------------------------------------------------------------- */
+
+static void test_github(const char *dir)
+{
+	static const char *const bad[] = {
+		"github://o", "github://o/r", "github://o/r/", "github:///r/v1", "github://o//v1",
+		"github:o/r/v1", "github://o o/r/v1", "github://o/r/v1..2", "github://o/r/v1.lock",
+		"github://o/r/a//b", "https://github.com/o/r", "https://github.com/o/r/releases/tag/",
+		"https://github.com", "https://github.com/o/r/releases/tag/v1?x=1",
+	};
+	struct upload_options o;
+	struct upload *u = NULL;
+	char path[4096], *msg = NULL, *url = NULL;
+	size_t i;
+
+	unsetenv("GITHUB_SERVER_URL");
+	unsetenv("GITHUB_API_URL");
+	unsetenv("GITHUB_TOKEN");
+	unsetenv("GH_TOKEN");
+	check_dest_url("github://o/r/v1", NULL, "x.tar.gz",
+		"https://github.com/o/r/releases/download/v1/x.tar.gz", "github://O/R/TAG",
+		"an asset is named by its download URL");
+	check_dest_url("https://github.com/JuliaLang/Pkg.jl/releases/tag/v1%2B1", NULL, "a b",
+		"https://github.com/JuliaLang/Pkg.jl/releases/download/v1%2B1/a%20b",
+		"the release's https URL", "... its tag decoded, then encoded again");
+	check_dest_url("github://o/r/release/v1", NULL, "x",
+		"https://github.com/o/r/releases/download/release/v1/x", "a tag with a '/'",
+		"... kept in the path");
+	setenv("GITHUB_SERVER_URL", "https://ghe.example.org/", 1);
+	check_dest_url("https://ghe.example.org/o/r/releases/tag/v2", NULL, "x",
+		"https://ghe.example.org/o/r/releases/download/v2/x", "a GitHub Enterprise release",
+		"... named on its server");
+	unsetenv("GITHUB_SERVER_URL");
+
+	is_int(upload_new("github://o/r/v1", NULL, &u, NULL), 0, "a release without a token");
+	is_int(upload_kind(u), UPLOAD_GITHUB, "... a GitHub destination");
+	ok(!upload_signed(u), "... not signed");
+	is_int(upload_url(u, "a/b", &url), -EINVAL, "... an asset name has no '/'");
+	is_int(upload_public_url(u, "x", &url), 0, "... its public URL before any request");
+	is_str(url, "https://github.com/o/r/releases/download/v1/x", "... the predicted one");
+	free(url);
+	upload_free(u);
+	setenv("GH_TOKEN", "t0k", 1);
+	is_int(upload_new("github://o/r/v1", NULL, &u, NULL), 0, "GH_TOKEN");
+	ok(upload_signed(u), "... signed");
+	upload_free(u);
+	unsetenv("GH_TOKEN");
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		is_int(upload_new(bad[i], NULL, &u, &msg), -EINVAL, "'%s' is refused", bad[i]);
+		ok(msg && strstr(msg, "invalid GitHub release") && strstr(msg, UP_GITHUB_FORMS),
+			"... naming the accepted forms: %s", msg ? msg : "");
+		free(msg);
+		msg = NULL;
+	}
+	setenv("GITHUB_API_URL", "ftp://api", 1);
+	is_int(upload_new("github://o/r/v1", NULL, &u, NULL), -EINVAL, "a GITHUB_API_URL not http");
+	unsetenv("GITHUB_API_URL");
+
+	upload_options_init(&o);
+	snprintf(path, sizeof(path), "%s/token", dir);
+	o.token_file = path;
+	write_file(path, "ghp_secret\n", 0644);
+	is_int(upload_new("github://o/r/v1", &o, &u, &msg), -EPERM, "a token file mode 0644");
+	ok(msg && strstr(msg, "group or others") && !strstr(msg, "ghp_secret"),
+		"... refused with the reason, not the token: %s", msg ? msg : "");
+	free(msg);
+	msg = NULL;
+	chmod(path, 0600);
+	is_int(upload_new("github://o/r/v1", &o, &u, NULL), 0, "a token file mode 0600");
+	ok(upload_signed(u), "... signed");
+	upload_free(u);
+	write_file(path, "\n", 0600);
+	is_int(upload_new("github://o/r/v1", &o, &u, NULL), -EINVAL, "an empty token file");
+	o.token_file = "/nonexistent/token";
+	is_int(upload_new("github://o/r/v1", &o, &u, NULL), -ENOENT, "a missing token file");
+}
+
 /* ---- S3's XML answers (upload_int.h) ------------------------------------------------ */
 
 struct seen {
@@ -423,6 +502,7 @@ int main(void)
 	test_file(dir);
 	test_first_error();
 	test_dest_forms();
+	test_github(dir);
 	test_s3_xml();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -2,7 +2,7 @@
  * upload.c - the upload layer: destinations, keys, libcurl requests on the
  * transport of fetch/http.h (handle setup, errno classes, retries), and the
  * dispatch to the backends: upload_s3.c (S3), upload_http.c (http(s) PUT,
- * WebDAV), upload_file.c (file://)
+ * WebDAV), upload_file.c (file://), upload_github.c (GitHub releases)
  */
 #include "tools/publish/upload_int.h"
 
@@ -13,9 +13,12 @@
 #include "tools/publish/sidecar.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void upload_options_init(struct upload_options *o)
@@ -56,7 +59,65 @@ enum upload_kind upload_kind(const struct upload *u)
 
 bool upload_signed(const struct upload *u)
 {
+	if (u->kind == UPLOAD_GITHUB)
+		return github_signed(u);
 	return u->kind != UPLOAD_S3 || u->key_id;
+}
+
+int up_read_secret(
+	struct upload *u, const char *path, const char *what, size_t max, char **ret, size_t *len)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		err = -errno;
+		return up_fail(u, err, "cannot open the %s '%s': %s", what, path, strerror(-err));
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		err = up_fail(u, -EINVAL, "%s '%s' is not a regular file", what, path);
+		goto out;
+	}
+	/* like ssh with a private key: a secret others can read is refused */
+	if (st.st_mode & 077) {
+		err = up_fail(u, -EPERM,
+			"%s '%s' is accessible by group or others (mode %04o); run chmod 600 '%s'",
+			what, path, (unsigned)(st.st_mode & 07777), path);
+		goto out;
+	}
+	if ((uint64_t)st.st_size >= max) {
+		err = up_fail(u, -E2BIG, "%s '%s' is too large", what, path);
+		goto out;
+	}
+	if (!(text = malloc((size_t)st.st_size + 1))) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size &&
+		(n = read(fd, text + got, (size_t)st.st_size - got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = up_fail(u, -errno, "cannot read '%s': %s", path, strerror(errno));
+			goto out;
+		}
+		got += (size_t)n;
+	}
+	text[got] = '\0';
+	*ret = text;
+	*len = got;
+	text = NULL;
+out:
+	if (text) {
+		explicit_bzero(text, got);
+		free(text);
+	}
+	close(fd);
+	return err;
 }
 
 /* ---- keys ------------------------------------------------------------------ */
@@ -109,6 +170,8 @@ int upload_url(const struct upload *u, const char *key, char **ret)
 
 	if (!up_key_valid(key))
 		return -EINVAL;
+	if (u->kind == UPLOAD_GITHUB)
+		return github_url(u, key, false, ret);
 	buf_init(&b, 1 << 20);
 	switch (u->kind) {
 	case UPLOAD_S3:
@@ -126,6 +189,13 @@ int upload_url(const struct upload *u, const char *key, char **ret)
 		break;
 	}
 	return buf_finish(&b, r, ret);
+}
+
+int upload_public_url(const struct upload *u, const char *key, char **ret)
+{
+	if (u->kind == UPLOAD_GITHUB && up_key_valid(key))
+		return github_url(u, key, true, ret);
+	return upload_url(u, key, ret);
 }
 
 int upload_join_url(const char *base, const char *key, char **ret)
@@ -218,6 +288,22 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
+/* A header's decimal value in [0, max], or -1 (absent, malformed: an HTTP date). */
+static long long header_number(const char *s, const char *e, long long max)
+{
+	long long v = 0;
+
+	trim(&s, &e);
+	if (s == e)
+		return -1;
+	for (; s < e; s++) {
+		if (*s < '0' || *s > '9' || v > (max - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
 static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct up_req *r = arg;
@@ -238,6 +324,17 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 		s = p + 5;
 		trim(&s, &e);
 		snprintf(r->etag, sizeof(r->etag), "%.*s", (int)(e - s), s);
+	} else if (n > 5 && strncasecmp(p, "link:", 5) == 0) {
+		s = p + 5;
+		trim(&s, &e);
+		if ((size_t)(e - s) < sizeof(r->link)) /* a longer one is not ours to follow */
+			snprintf(r->link, sizeof(r->link), "%.*s", (int)(e - s), s);
+	} else if (n > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+		r->retry_after = header_number(p + 12, e, LONG_MAX);
+	} else if (n > 22 && strncasecmp(p, "x-ratelimit-remaining:", 22) == 0) {
+		r->rl_remaining = header_number(p + 22, e, LONG_MAX);
+	} else if (n > 18 && strncasecmp(p, "x-ratelimit-reset:", 18) == 0) {
+		r->rl_reset = header_number(p + 18, e, LLONG_MAX);
 	}
 	return n;
 }
@@ -286,6 +383,17 @@ static int set_headers(struct upload *u, struct up_req *r, struct curl_slist **l
 			l = n;
 		}
 	}
+	if (u->kind == UPLOAD_GITHUB) {
+		/* docs.github.com, "Getting started with the REST API": media type, version */
+		snprintf(h, sizeof(h), "Accept: %s",
+			r->accept ? r->accept : "application/vnd.github+json");
+		if (!(n = curl_slist_append(l, h)))
+			goto nomem;
+		l = n;
+		if (!(n = curl_slist_append(l, "X-GitHub-Api-Version: 2022-11-28")))
+			goto nomem;
+		l = n;
+	}
 	if (r->content_type) {
 		snprintf(h, sizeof(h), "Content-Type: %s", r->content_type);
 		if (!(n = curl_slist_append(l, h)))
@@ -316,8 +424,10 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 	int err;
 
 	r->status = 0;
-	r->reason[0] = r->etag[0] = '\0';
+	r->reason[0] = r->etag[0] = r->link[0] = '\0';
 	r->length = -1;
+	r->retry_after = r->rl_remaining = -1;
+	r->rl_reset = -1;
 	r->cancelled = false;
 	r->last_ms = 0;
 	errbuf[0] = '\0';
@@ -332,6 +442,7 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 
 	curl_easy_reset(c);
 	conf.headers = headers;
+	conf.follow_redirects = r->follow;
 	if ((err = fetch_http_setup(c, &conf, r->url, NULL, errbuf)) < 0) {
 		curl_slist_free_all(headers);
 		return err;
@@ -354,6 +465,11 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 		curl_easy_setopt(c, CURLOPT_USERNAME, u->key_id);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, u->secret);
 	}
+	if (u->kind == UPLOAD_GITHUB && github_token(u)) {
+		/* as credentials rather than a header: libcurl keeps them from other hosts */
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, github_token(u));
+	}
 	if (strcmp(r->method, "HEAD") == 0) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(r->method, "PUT") == 0) {
@@ -366,11 +482,18 @@ static int perform(struct upload *u, struct up_req *r, char *errbuf)
 		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
 		curl_easy_setopt(c, CURLOPT_SEEKDATA, b);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)b->len);
+	} else if (strcmp(r->method, "POST") == 0 && r->body) {
+		/* streamed, from memory or a file (a GitHub asset) */
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, r->body);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, r->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body->len);
 	} else if (strcmp(r->method, "POST") == 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body->mem : "");
-		curl_easy_setopt(
-			c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(r->body ? r->body->len : 0));
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
 	} else if (strcmp(r->method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
 	} else if (r->range) {
@@ -417,7 +540,7 @@ bool up_xml_text(const char *p, const char *e, const char *tag, char *out, size_
 }
 
 /* "HTTP 403 Forbidden (AccessDenied: Access Denied)" */
-static void describe_status(const struct up_req *r, char *out, size_t size)
+static void describe_status(const struct upload *u, const struct up_req *r, char *out, size_t size)
 {
 	char code[128] = "", msg[256] = "";
 	int n;
@@ -425,7 +548,10 @@ static void describe_status(const struct up_req *r, char *out, size_t size)
 	n = fetch_http_describe(r->status, r->reason, out, size);
 	if (n < 0 || (size_t)n >= size || !r->resp || !r->resp->ptr)
 		return;
-	if (up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
+	if (u->kind == UPLOAD_GITHUB)
+		github_describe(r->resp, out + n, size - (size_t)n);
+	else if (up_xml_text(
+			 r->resp->ptr, r->resp->ptr + r->resp->len, "Code", code, sizeof(code))) {
 		up_xml_text(r->resp->ptr, r->resp->ptr + r->resp->len, "Message", msg, sizeof(msg));
 		snprintf(out + n, size - (size_t)n, " (%s%s%s)", code, *msg ? ": " : "", msg);
 	}
@@ -436,7 +562,9 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 	char errbuf[CURL_ERROR_SIZE], cause[512];
 	struct fetch_retry rt;
 	struct buf errbody;
+	uint64_t waited_ms = 0;
 	bool own = false;
+	long wait;
 	int err;
 
 	/* keep S3 error bodies even when the caller does not want the answer */
@@ -454,12 +582,22 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 			err = fetch_http_errno(r->status, NULL);
 			goto out;
 		}
+		if (err == 0 && u->kind == UPLOAD_GITHUB &&
+			(r->status == 403 || r->status == 429) &&
+			(wait = github_rate_wait(u, r, &waited_ms)) != 0) {
+			if (wait < 0) {
+				err = (int)wait; /* the message is recorded */
+				goto out;
+			}
+			fetch_sleep_ms((unsigned)wait); /* a rate limit is no failed attempt */
+			continue;
+		}
 		if (!fetch_retry_again(&rt, fetch_http_retryable(err, err ? 0 : r->status)))
 			break;
 		fetch_retry_wait(&rt);
 	}
 	if (err == 0 && (r->status < 200 || r->status >= 300)) {
-		describe_status(r, cause, sizeof(cause));
+		describe_status(u, r, cause, sizeof(cause));
 		err = r->status >= 400 ? fetch_http_errno(r->status, NULL) : -EREMOTEIO;
 	} else if (err == -ECANCELED) {
 		snprintf(cause, sizeof(cause), "interrupted");
@@ -548,9 +686,13 @@ int upload_new(const char *dest, const struct upload_options *o, struct upload *
 	if (strncmp(dest, "s3://", 5) == 0) {
 		u->kind = UPLOAD_S3;
 		err = s3_init(u, dest, o);
-	} else if (strncmp(dest, "http://", 7) == 0 || strncmp(dest, "https://", 8) == 0) {
+	} else if ((strncmp(dest, "http://", 7) == 0 || strncmp(dest, "https://", 8) == 0) &&
+		   !github_dest(dest)) {
 		u->kind = UPLOAD_HTTP;
 		err = http_init(u, dest);
+	} else if (strncmp(dest, "github:", 7) == 0 || github_dest(dest)) {
+		u->kind = UPLOAD_GITHUB;
+		err = github_init(u, dest, o);
 	} else if (strncmp(dest, "file://", 7) == 0 || !scheme_like(dest)) {
 		u->kind = UPLOAD_FILE;
 		err = file_init(u, dest);
@@ -587,6 +729,7 @@ void upload_free(struct upload *u)
 	if (u->curl)
 		curl_easy_cleanup(u->curl);
 	s3_release(u);
+	github_release(u);
 	if (u->userpwd)
 		explicit_bzero(u->userpwd, strlen(u->userpwd));
 	free(u->userpwd);
@@ -603,6 +746,8 @@ static int get_into(struct upload *u, const char *key, const char *url, size_t m
 		return s3_get(u, url, max, out);
 	case UPLOAD_HTTP:
 		return http_get(u, url, max, out);
+	case UPLOAD_GITHUB:
+		return github_get(u, key, max, out);
 	default:
 		return file_get(u, key, max, out);
 	}
@@ -648,6 +793,9 @@ int upload_head(struct upload *u, const char *key, struct upload_stat *ret)
 		break;
 	case UPLOAD_HTTP:
 		err = http_head(u, url, &st.exists, &st.size);
+		break;
+	case UPLOAD_GITHUB:
+		err = github_head(u, key, &st.exists, &st.size);
 		break;
 	default:
 		err = file_head(u, key, &st.exists, &st.size);
@@ -696,6 +844,9 @@ static int put_body(struct upload *u, const char *key, struct up_body *b, const 
 	case UPLOAD_HTTP:
 		err = http_put(u, url, b, type, progress, arg);
 		break;
+	case UPLOAD_GITHUB:
+		err = github_put(u, key, b, type, progress, arg);
+		break;
 	default:
 		err = file_put(u, key, b, progress, arg);
 		break;
@@ -727,8 +878,37 @@ int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *a
 		return s3_list(u, prefix, fn, arg);
 	case UPLOAD_HTTP:
 		return up_fail(u, -EOPNOTSUPP,
-			"cannot list '%s': listing needs s3:// or a directory", u->base);
+			"cannot list '%s': listing needs s3://, github:// or a directory", u->base);
+	case UPLOAD_GITHUB:
+		return github_list(u, prefix, fn, arg);
 	default:
 		return file_list(u, prefix, fn, arg);
 	}
+}
+
+int upload_delete(struct upload *u, const char *key)
+{
+	struct up_req r = {.method = "DELETE"};
+	char *url = NULL;
+	int err;
+
+	up_clear_error(u);
+	if ((err = upload_url(u, key, &url)) < 0)
+		return up_fail(u, err, "invalid object name '%s'", key);
+	switch (u->kind) {
+	case UPLOAD_GITHUB:
+		err = github_delete(u, key);
+		break;
+	case UPLOAD_FILE:
+		err = file_delete(u, key);
+		break;
+	default:
+		r.url = url;
+		err = up_request(u, &r, "delete", 404);
+		if (err == -ENOENT)
+			err = 0;
+		break;
+	}
+	free(url);
+	return err;
 }

@@ -17,6 +17,9 @@
  *                          credentials, else those of ~/.netrc, go as HTTP
  *                          basic authentication and never into a URL that
  *                          upload_url() gives or a message prints
+ *   github://OWNER/REPO/TAG, https://github.com/OWNER/REPO/releases/tag/TAG
+ *                          asset KEY of the GitHub release tagged TAG
+ *                          (upload_github.c, below); a KEY has no '/'
  *   file:///DIR, DIR       DIR/KEY, written to a temporary file in the same
  *                          directory, fsync'ed and renamed into place.  A
  *                          plain DIR must not begin with what reads as a URL
@@ -46,6 +49,42 @@
  *                part_size bytes (CreateMultipartUpload, UploadPart,
  *                CompleteMultipartUpload); a failed upload is aborted
  *                (AbortMultipartUpload) before the error is returned.
+ *
+ * GitHub releases (REST API, docs.github.com "Releases", "Release assets"):
+ *   the release is looked up by tag (GET /repos/OWNER/REPO/releases/tags/TAG,
+ *   then the list of releases for a draft) and created by the first put
+ *   when missing (POST /repos/OWNER/REPO/releases with tag_name, name,
+ *   target_commitish, draft, prerelease of struct upload_options).  Its
+ *   assets are listed once, every page (per_page=100, Link rel="next"), and
+ *   kept up to date by the puts.  A put POSTs the bytes to the release's
+ *   upload_url (its "{?name,label}" template expanded to "?name=KEY").
+ *   GitHub never overwrites an asset: a put of a key that is there fails
+ *   with -EEXIST unless replace is set, which deletes the old asset first
+ *   (DELETE /repos/OWNER/REPO/releases/assets/ID).  A 422 "already_exists"
+ *   answer to the upload (a concurrent publisher, or a retried upload that
+ *   GitHub had half-stored in the "starter" state) is met by listing the
+ *   assets again: one of the same size that is complete counts as put, a
+ *   starter one is deleted and the upload tried once more, any other is
+ *   -EEXIST.  upload_public_url() gives the asset's browser_download_url.
+ *   token        upload_options.token_file (a file readable by its owner
+ *                only, like the S3 credentials file; -EPERM otherwise), else
+ *                $GITHUB_TOKEN, else $GH_TOKEN; sent as "Authorization:
+ *                Bearer", never to another host after a redirect, never in
+ *                a URL or message.  Without one, requests go anonymous
+ *                (enough to read a public release; upload_signed() is false)
+ *   API          $GITHUB_API_URL (GitHub Enterprise: https://HOST/api/v3),
+ *                else https://api.github.com; uploads go where the
+ *                release's upload_url says (uploads.github.com)
+ *   server       $GITHUB_SERVER_URL, else the scheme and host of an https
+ *                DEST, else https://github.com: the base of upload_url()'s
+ *                SERVER/OWNER/REPO/releases/download/TAG/KEY before the
+ *                asset exists, and the host whose http(s) DEST is a release
+ *   rate limits  a 403 or 429 answer with Retry-After, or with
+ *                x-ratelimit-remaining: 0 and x-ratelimit-reset, is waited
+ *                out (Retry-After seconds, or until the reset time) and the
+ *                request sent again, while the waits of one request stay
+ *                within UPLOAD_GITHUB_MAX_WAIT seconds; a longer wait fails
+ *                at once with a message that gives the time of the reset.
  *
  * Retries: every request (every part of a multipart upload) gets up to
  * attempts attempts, with retry_delay_ms before the second, doubled each
@@ -81,7 +120,10 @@ enum upload_kind {
 	UPLOAD_S3 = 1,
 	UPLOAD_HTTP = 2,
 	UPLOAD_FILE = 3,
+	UPLOAD_GITHUB = 4,
 };
+
+#define UPLOAD_GITHUB_MAX_WAIT 300 /* seconds a request waits out GitHub's rate limits */
 
 #define UPLOAD_PART_SIZE_DEFAULT (64ULL << 20) /* 64 MiB */
 #define UPLOAD_PART_SIZE_MIN (5ULL << 20)      /* S3's smallest part but the last */
@@ -103,6 +145,12 @@ struct upload_options {
 	const char *ca_file;	 /* CA bundle (PEM) for https; NULL: the system's */
 	long connect_timeout;	 /* seconds; 0: 30 */
 	long low_speed_time;	 /* abort below 1 byte/s for this long; 0: 60 */
+	/* GitHub releases */
+	const char *token_file;	  /* file holding the token; NULL: $GITHUB_TOKEN, $GH_TOKEN */
+	const char *release_name; /* name of a release created; NULL: the tag */
+	const char *target;	  /* target_commitish of a release created; NULL: GitHub's */
+	bool draft, prerelease;	  /* of a release created */
+	bool replace;		  /* delete an asset of the same name before a put */
 };
 
 /* upload_options_init - zero o: every field takes its default. */
@@ -116,11 +164,12 @@ void upload_options_init(struct upload_options *o);
  * @ret: receives the handle, freed with upload_free(); untouched on failure.
  * @errmsg: when not NULL, receives on failure a malloc'ed message (caller
  *   frees); NULL on success.
- * Returns 0, -EINVAL (malformed dest, e.g. "s3:/b" or "http:///x", endpoint
- * or part size; no endpoint known for s3://), -EPROTONOSUPPORT (another
+ * Returns 0, -EINVAL (malformed dest, e.g. "s3:/b", "http:///x" or
+ * "github://OWNER/REPO" without a tag, endpoint or part size; no endpoint
+ * known for s3://), -EPROTONOSUPPORT (another
  * scheme, "ftp://..."), -EPERM (credentials
- * file readable by group or others), -ENOENT or another -errno (an explicit
- * credentials file cannot be read), -EBADMSG (a credentials file without
+ * or token file readable by group or others), -ENOENT or another -errno (an
+ * explicit credentials or token file cannot be read), -EBADMSG (a credentials file without
  * the profile or with half a key pair), -ENOMEM.
  */
 int upload_new(
@@ -139,21 +188,35 @@ enum upload_kind upload_kind(const struct upload *u);
 const char *upload_errmsg(const struct upload *u);
 
 /*
- * upload_signed - whether S3 requests of u are signed (credentials found);
- * true for the other backends.
+ * upload_signed - whether requests of u are authenticated where the backend
+ * needs it to write: S3 credentials, a GitHub token found; true for http(s)
+ * and file://.
  */
 bool upload_signed(const struct upload *u);
 
 /*
  * upload_url - the URL of key: ENDPOINT/BUCKET/PREFIX/KEY for s3:// (the
  * object behind the S3 API, readable by anyone only when the bucket is
- * public), DEST/KEY for http(s), file:///DIR/KEY for a directory.  Bytes
- * other than A-Z a-z 0-9 - . _ ~ and / of the key are percent-encoded.
+ * public), DEST/KEY for http(s), file:///DIR/KEY for a directory,
+ * SERVER/OWNER/REPO/releases/download/TAG/KEY for a GitHub release (where
+ * GitHub serves the asset; see upload_public_url()).  Bytes other than A-Z
+ * a-z 0-9 - . _ ~ and / of the key are percent-encoded.
  * @ret: malloc'ed (caller frees); untouched on failure.
  * Returns 0, -EINVAL (empty key, a key with "." or ".." components, a
- * leading or doubled "/", a NUL or control byte), -ENOMEM.
+ * leading or doubled "/", a NUL or control byte; any "/" for GitHub),
+ * -ENOMEM.
  */
 int upload_url(const struct upload *u, const char *key, char **ret);
+
+/*
+ * upload_public_url - the URL readers download key from, as the
+ * destination reports it: for GitHub, the browser_download_url of the
+ * asset once upload_head(), upload_list() or a put has seen it; else (and
+ * for the other backends) upload_url().  Sends nothing.
+ * @ret: malloc'ed (caller frees); untouched on failure.
+ * Returns 0, or the errors of upload_url().
+ */
+int upload_public_url(const struct upload *u, const char *key, char **ret);
 
 /*
  * upload_join_url - base + "/" + key, with trailing slashes of base dropped
@@ -173,17 +236,20 @@ struct upload_stat {
 };
 
 /*
- * upload_head - whether key exists and its size (HEAD, or stat(2)), and when
- * it does, the sha256 its sidecar KEY.json records (GET, or read(2)).  A
- * missing object or sidecar is not an error.  A sidecar that cannot be
- * parsed counts as absent.
+ * upload_head - whether key exists and its size (HEAD, stat(2), or the
+ * release's asset list), and when it does, the sha256 its sidecar KEY.json
+ * records (GET, or read(2)).  A missing object or sidecar is not an error
+ * (nor, on GitHub, a missing release).  A sidecar that cannot be parsed
+ * counts as absent.  An incomplete GitHub asset ("starter") exists with
+ * size 0.
  * Returns 0 with *ret filled, or -errno (a failed HEAD or GET other than
  * 404/410) with the message.
  */
 int upload_head(struct upload *u, const char *key, struct upload_stat *ret);
 
 /*
- * upload_get - the content of key, at most max bytes.
+ * upload_get - the content of key, at most max bytes (GitHub: the asset's
+ * bytes through the API, which may redirect to another host).
  * @ret: receives a malloc'ed buffer, NUL-terminated after its *len bytes
  *   (caller frees); untouched on failure.
  * Returns 0, -ENOENT (no such object), -E2BIG (larger than max), or -errno.
@@ -203,7 +269,9 @@ typedef bool (*upload_progress_fn)(void *arg, uint64_t now, uint64_t total);
  * fd is borrowed.  On S3 above part_size it becomes a multipart upload.
  * progress may be NULL.
  * Returns 0 or -errno with the message.  On failure nothing was stored
- * under key (a previous object there is left as it was).
+ * under key (a previous object there is left as it was; on GitHub, with
+ * replace, it may be gone).  GitHub: -EEXIST when an asset key is there
+ * and replace is not set.
  */
 int upload_put_fd(struct upload *u, const char *key, int fd, uint64_t size, const char *type,
 	upload_progress_fn progress, void *arg);
@@ -221,11 +289,21 @@ typedef int (*upload_list_fn)(void *arg, const char *key, uint64_t size);
 /*
  * upload_list - every object under the destination whose key starts with
  * prefix ("" for all), in no particular order for file://, in S3's
- * (byte-wise) order for s3://.  S3: ListObjectsV2 with continuation tokens;
- * file://: a recursive walk that does not follow symlinks and skips the
- * temporary files of puts in progress.
+ * (byte-wise) order for s3://, in GitHub's order for a release (none when
+ * the release does not exist yet).  S3: ListObjectsV2 with continuation
+ * tokens; file://: a recursive walk that does not follow symlinks and skips
+ * the temporary files of puts in progress; GitHub: the assets, every page.
  * Returns 0, the callback's error, -EOPNOTSUPP for http(s), or -errno.
  */
 int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg);
+
+/*
+ * upload_delete - remove key: DELETE for s3:// and http(s), unlink(2) for
+ * a directory, DELETE of the asset for GitHub.  A key that is not there is
+ * not an error.
+ * Returns 0, -EINVAL (a key upload_url() refuses), or -errno with the
+ * message.
+ */
+int upload_delete(struct upload *u, const char *key);
 
 #endif

@@ -316,3 +316,16 @@ int file_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg
 	buf_release(&rel);
 	return err;
 }
+
+int file_delete(struct upload *u, const char *key)
+{
+	char *p = path_of(u, key);
+	int err = 0;
+
+	if (!p)
+		return -ENOMEM;
+	if (unlink(p) < 0 && errno != ENOENT && errno != ENOTDIR)
+		err = up_fail(u, -errno, "cannot delete 'file://%s': %s", p, strerror(errno));
+	free(p);
+	return err;
+}

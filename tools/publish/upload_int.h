@@ -1,7 +1,7 @@
 /*
  * upload_int.h - what upload.c (common code, libcurl requests) and the
- * backends upload_s3.c, upload_http.c and upload_file.c share; not a
- * public header
+ * backends upload_s3.c, upload_http.c, upload_file.c and upload_github.c
+ * share; not a public header
  */
 #ifndef ARTIFACTCTL_UPLOAD_INT_H
 #define ARTIFACTCTL_UPLOAD_INT_H
@@ -15,7 +15,10 @@
 
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define RESPONSE_MAX (16u << 20) /* ceiling of a response body kept in memory */
-#define UP_DEST_FORMS "s3://BUCKET[/PREFIX], http(s)://HOST/PATH, file:///DIR or a plain path"
+#define UP_GITHUB_FORMS "github://OWNER/REPO/TAG or https://github.com/OWNER/REPO/releases/tag/TAG"
+#define UP_DEST_FORMS                                                                              \
+	"s3://BUCKET[/PREFIX], http(s)://HOST/PATH, file:///DIR or a plain path; " UP_GITHUB_FORMS \
+	" for a GitHub release"
 
 struct upload {
 	enum upload_kind kind;
@@ -26,6 +29,8 @@ struct upload {
 	char *key_id, *secret, *token;
 	/* http: "user:password" from DEST's userinfo, kept out of every URL */
 	char *userpwd;
+	/* github (upload_github.c) */
+	struct github *gh;
 	/* settings */
 	uint64_t part_size;
 	unsigned attempts, retry_delay_ms;
@@ -53,6 +58,8 @@ struct up_req {
 	const char *payload_sha256; /* s3: the x-amz-content-sha256 value */
 	struct buf *resp;	    /* the answer's body (NULL: discarded) */
 	const char *range;	    /* GET: CURLOPT_RANGE, e.g. "0-0"; NULL: all */
+	const char *accept;	    /* github: Accept; NULL: application/vnd.github+json */
+	bool follow;		    /* follow redirects (fetch/http.h) */
 	upload_progress_fn progress;
 	void *progress_arg;
 	uint64_t progress_base, progress_total;
@@ -61,6 +68,10 @@ struct up_req {
 	char reason[64]; /* reason phrase of the status line */
 	char etag[128];
 	int64_t length; /* Content-Length of the answer, -1 when unknown */
+	char link[2048];    /* the Link header (RFC 8288), "" without one */
+	long retry_after;   /* Retry-After in seconds, -1 without one */
+	long rl_remaining;  /* x-ratelimit-remaining, -1 without one */
+	long long rl_reset; /* x-ratelimit-reset (Unix time), -1 without one */
 	/* internal */
 	uint64_t last_ms;
 	bool cancelled;
@@ -95,6 +106,18 @@ int up_fail(struct upload *u, int err, const char *fmt, ...) __attribute__((form
 
 /* up_clear_error - forget the message of u; every public call starts so. */
 void up_clear_error(struct upload *u);
+
+/*
+ * up_read_secret - the content of the file path, which holds a secret (the
+ * S3 credentials file, a GitHub token file; what names it in messages): a
+ * regular file of less than max bytes that only its owner may read or
+ * write.  @ret: malloc'ed, NUL-terminated after its *len bytes; the caller
+ * wipes (explicit_bzero) and frees it; untouched on failure.
+ * Returns 0, or with the message -ENOENT and the other errors of open(2)
+ * and read(2), -EINVAL (not a regular file), -EPERM (mode & 077), -E2BIG.
+ */
+int up_read_secret(
+	struct upload *u, const char *path, const char *what, size_t max, char **ret, size_t *len);
 
 /* up_key_valid - key follows the rules of upload_url(). */
 bool up_key_valid(const char *key);
@@ -159,6 +182,34 @@ int s3_xml_take(const char **p, const char *e, const char *tag, char **ret);
 int s3_list_page(const char *body, size_t len, const char *prefix, upload_list_fn fn, void *arg,
 	char **next, const char **why);
 
+/* github (upload_github.c) */
+/* github_dest - whether dest is a GitHub release destination (either form). */
+bool github_dest(const char *dest);
+int github_init(struct upload *u, const char *dest, const struct upload_options *o);
+void github_release(struct upload *u);
+bool github_signed(const struct upload *u);
+int github_url(const struct upload *u, const char *key, bool public, char **ret);
+int github_head(struct upload *u, const char *key, bool *exists, uint64_t *size);
+int github_get(struct upload *u, const char *key, size_t max, struct buf *out);
+int github_put(struct upload *u, const char *key, struct up_body *b, const char *type,
+	upload_progress_fn progress, void *arg);
+int github_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg);
+int github_delete(struct upload *u, const char *key);
+/* github_token - the token sent as "Authorization: Bearer" (borrowed), or NULL */
+const char *github_token(const struct upload *u);
+/*
+ * github_rate_wait - after a 403 or 429 answer r: the milliseconds to wait
+ * before the request is sent again (*waited_ms, the time waited so far for
+ * it, grows by as much), 0 when the answer is no rate limit, or -errno
+ * with the message when the wait would pass UPLOAD_GITHUB_MAX_WAIT.
+ */
+long github_rate_wait(struct upload *u, const struct up_req *r, uint64_t *waited_ms);
+/*
+ * github_describe - " (MESSAGE: CODE)" of GitHub's JSON error answer b
+ * (its "message" and first errors[].code) into out (size bytes), or "".
+ */
+void github_describe(const struct buf *b, char *out, size_t size);
+
 /* file:// (upload_file.c) */
 int file_init(struct upload *u, const char *dest);
 int file_head(struct upload *u, const char *key, bool *exists, uint64_t *size);
@@ -166,5 +217,6 @@ int file_get(struct upload *u, const char *key, size_t max, struct buf *out);
 int file_put(struct upload *u, const char *key, struct up_body *b, upload_progress_fn progress,
 	void *arg);
 int file_list(struct upload *u, const char *prefix, upload_list_fn fn, void *arg);
+int file_delete(struct upload *u, const char *key);
 
 #endif

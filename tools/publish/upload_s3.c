@@ -110,63 +110,24 @@ static int parse_credentials(
  */
 static int read_credentials(struct upload *u, const char *path, const char *profile, bool explicit)
 {
-	struct stat st;
 	char *text = NULL;
-	ssize_t n;
 	size_t len = 0;
 	bool found;
-	int fd, err;
+	int err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		err = -errno;
-		if (err == -ENOENT && !explicit)
-			return 0;
-		return up_fail(
-			u, err, "cannot open the credentials file '%s': %s", path, strerror(-err));
+	err = up_read_secret(u, path, "credentials file", CREDENTIALS_MAX, &text, &len);
+	if (err == -ENOENT && !explicit) {
+		up_clear_error(u); /* no file: no credentials */
+		return 0;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err = up_fail(u, -EINVAL, "credentials file '%s' is not a regular file", path);
-		goto out;
-	}
-	/* like ssh with a private key: a secret others can read is refused */
-	if (st.st_mode & 077) {
-		err = up_fail(u, -EPERM,
-			"credentials file '%s' is accessible by group or others (mode %04o); "
-			"run chmod 600 '%s'",
-			path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	if ((uint64_t)st.st_size >= CREDENTIALS_MAX) {
-		err = up_fail(u, -E2BIG, "credentials file '%s' is too large", path);
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size &&
-		(n = read(fd, text + len, (size_t)st.st_size - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = up_fail(u, -errno, "cannot read '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		len += (size_t)n;
-	}
-	text[len] = '\0';
+	if (err < 0)
+		return err;
 	err = parse_credentials(u, text, path, profile, &found);
 	if (err == 0 && !found && explicit)
 		err = up_fail(
 			u, -EBADMSG, "no profile '%s' in the credentials file '%s'", profile, path);
-out:
-	if (text) {
-		explicit_bzero(text, len);
-		free(text);
-	}
-	close(fd);
+	explicit_bzero(text, len);
+	free(text);
 	return err;
 }
 

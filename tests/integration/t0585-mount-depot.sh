@@ -1,0 +1,182 @@
+#!/bin/sh
+# The mount as a read-only Julia depot (issue 13): depot_layout=on gives
+# <mnt>/artifacts/<hash>, so that a JULIA_DEPOT_PATH of a user depot and
+# the mount finds every artifact the mount knows, the first depot first,
+# without a download until a file inside is touched; any_hash=on asks the
+# Pkg server (here nginx, standing in for a storage server: static files
+# under /artifact/<hash>, found through JULIA_PKG_SERVER) with one HEAD per
+# unknown hash, caches the answer, installs from GET /artifact/<hash> and
+# verifies the tree hash; gzip and zstd tarballs alike.  Julia is not
+# needed: its lookup (isdir of <depot>/artifacts/<hash> per depot, in
+# order) is emulated in shell.
+. "$TESTS_SRCDIR/lib.sh"
+. "$TESTS_SRCDIR/fuse.sh"
+. "$TESTS_SRCDIR/nginx/nginx.sh"
+
+need_mount_test
+need_nginx
+need_prog tar
+need_prog zstd
+
+www=$TEST_TMP/www
+mkdir -p "$www/artifact" "$TEST_TMP/src"
+# mksrc NAME WORDS: a small source tree of its own content
+mksrc() {
+	mkdir -p "$TEST_TMP/src/$1/lib" "$TEST_TMP/src/$1/share/doc"
+	printf '%s\n' "$2" >"$TEST_TMP/src/$1/share/doc/README"
+	head -c 70000 /dev/urandom >"$TEST_TMP/src/$1/lib/lib$1.so"
+	chmod 755 "$TEST_TMP/src/$1/lib/lib$1.so"
+	ln -s "lib$1.so" "$TEST_TMP/src/$1/lib/lib$1.so.1"
+}
+tree() { "$ARTIFACTCTL" hash "$TEST_TMP/src/$1"; }
+# serve NAME gz|zst: put NAME's tarball where the Pkg server serves /artifact/<hash>
+serve() {
+	_h=$(tree "$1")
+	if [ "$2" = zst ]; then
+		tar -C "$TEST_TMP/src/$1" --sort=name --owner=0 --group=0 --numeric-owner \
+			--mtime=@0 -cf - . | zstd -q -c >"$www/artifact/$_h"
+	else
+		tar -C "$TEST_TMP/src/$1" --sort=name --owner=0 --group=0 --numeric-owner \
+			--mtime=@0 -czf "$www/artifact/$_h" .
+	fi
+}
+for n in named pkgonly zst wrong user; do
+	mksrc "$n" "artifact $n"
+done
+for i in 1 2 3 4 5; do
+	mksrc "cold$i" "cold artifact $i"
+	serve "cold$i" gz
+done
+add_src_artifact named
+add_src_artifact user
+# a name that the artifacts/ directory takes
+add_src_artifact user
+awk '/^\[user\]/ { n++ } n == 2 { sub(/\[user\]/, "[artifacts]"); sub(/\[user\.download\]/, "[artifacts.download]") } { print }' \
+	"$TEST_TMP/Artifacts.toml" >"$TEST_TMP/A.toml" && mv "$TEST_TMP/A.toml" "$TEST_TMP/Artifacts.toml"
+serve pkgonly gz
+serve zst zst
+named=$(tree named)
+pkgonly=$(tree pkgonly)
+zst=$(tree zst)
+user=$(tree user)
+# what the server sends for $wrong is another tree: the tree hash must catch it
+wrong=$(printf '%040d' 0 | tr 0 e)
+tar -C "$TEST_TMP/src/wrong" -czf "$www/artifact/$wrong" .
+unknown=$(printf '%040d' 0 | tr 0 d)
+[ "$zst" != "$pkgonly" ] || skip_all "test trees are equal"
+zstd -t "$www/artifact/$zst" 2>/dev/null || skip_all "zstd did not write a zstd stream"
+
+start_nginx "$www" || {
+	echo "not ok 1 - nginx"
+	exit 1
+}
+
+# A user depot holding an installed artifact, as Julia's first depot.
+userdepot=$TEST_TMP/home/.julia
+mkdir -p "$userdepot/artifacts"
+cp -a "$TEST_TMP/src/user" "$userdepot/artifacts/$user"
+
+mnt=$TEST_TMP/mnt
+store=$TEST_TMP/store
+log=$TEST_TMP/fs.log
+JULIA_PKG_SERVER=$NGINX_URL/ mount_artifactfs "$mnt" -o \
+	"store=$store,toml=$TEST_TMP/Artifacts.toml,depot_layout=on,any_hash=on,negative_timeout=3600" || {
+	echo "not ok 1 - mount"
+	exit 1
+}
+
+# julia_find HASH: Julia's artifact_path for JULIA_DEPOT_PATH=$userdepot:$mnt,
+# the first depot where <depot>/artifacts/<hash> is a directory, or nothing.
+JULIA_DEPOT_PATH=$userdepot:$mnt
+julia_find() {
+	_ifs=$IFS
+	IFS=:
+	for _d in $JULIA_DEPOT_PATH; do
+		if [ -d "$_d/artifacts/$1" ]; then
+			IFS=$_ifs
+			echo "$_d/artifacts/$1"
+			return 0
+		fi
+	done
+	IFS=$_ifs
+	return 1
+}
+errno_of() {
+	"$PY" -c 'import errno, os, sys
+try:
+    os.stat(sys.argv[1]); print("ok")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))' "$1"
+}
+
+# --- the layout ------------------------------------------------------------------------
+ok "the root holds artifacts/" test -d "$mnt/artifacts"
+is "the root lists artifacts/ beside the names" "$(ls "$mnt" | tr '\n' ' ')" "artifacts named user "
+ok "a name 'artifacts' is refused with its file" \
+	grep -qF "$TEST_TMP/Artifacts.toml: name 'artifacts' left out: the directory artifacts/" "$log"
+is "artifacts/ lists the hashes of the names" "$(ls "$mnt/artifacts" | sort | tr '\n' ' ')" \
+	"$(printf '%s\n' "$named" "$user" | sort | tr '\n' ' ')"
+is "an entry is a symlink to the hash at the root" "$(readlink "$mnt/artifacts/$named")" "../$named"
+
+# --- Julia's lookup order -----------------------------------------------------------------
+nginx_mark
+is "a hash of the user depot is found there first, though the mount has it too" \
+	"$(julia_find "$user")" "$userdepot/artifacts/$user"
+ok "... (the mount has it)" test -d "$mnt/artifacts/$user"
+is "a named hash is found in the mount" "$(julia_find "$named")" "$mnt/artifacts/$named"
+is "... without a download" "$(nginx_count GET /artifact/)" 0
+fails "... nor an install" test -e "$store/artifacts/$named"
+ok "a file inside installs it" cmp "$TEST_TMP/src/named/share/doc/README" \
+	"$mnt/artifacts/$named/share/doc/README"
+
+# --- a hash only the Pkg server has -----------------------------------------------------------
+nginx_mark
+is "a hash only the Pkg server has is found in the mount" "$(julia_find "$pkgonly")" \
+	"$mnt/artifacts/$pkgonly"
+is "... after one HEAD" "$(nginx_count HEAD "^/artifact/$pkgonly\$")" 1
+is "... and no GET" "$(nginx_count GET /artifact/)" 0
+ok "ls inside installs it from GET /artifact/<hash>" ls "$mnt/artifacts/$pkgonly/lib"
+ok "... byte for byte the source" diff -r "$TEST_TMP/src/pkgonly" "$mnt/artifacts/$pkgonly/"
+is "... whose tree hash is the one asked for" "$("$ARTIFACTCTL" hash "$mnt/artifacts/$pkgonly/")" \
+	"$pkgonly"
+is "... in one GET" "$(nginx_count GET "^/artifact/$pkgonly\$")" 1
+is "... and still one HEAD" "$(nginx_count HEAD "^/artifact/$pkgonly\$")" 1
+ok "... and it is listed now" sh -c "ls '$mnt/artifacts' | grep -qx '$pkgonly'"
+
+ok "a zstd tarball of the Pkg server installs" diff -r "$TEST_TMP/src/zst" "$mnt/artifacts/$zst/"
+is "... with its tree hash" "$("$ARTIFACTCTL" hash "$mnt/$zst/")" "$zst"
+
+is "a tarball of another tree is refused" "$(list_errno "$mnt/artifacts/$wrong/")" EIO
+ok "... with a tree hash mismatch in the log" grep -q "$wrong" "$log"
+fails "... and not installed" test -e "$store/artifacts/$wrong"
+
+# --- a hash the Pkg server does not have ------------------------------------------------------
+nginx_mark
+fails "an unknown hash is not found" julia_find "$unknown"
+is "... ENOENT in artifacts/" "$(errno_of "$mnt/artifacts/$unknown")" ENOENT
+is "... and at the root" "$(errno_of "$mnt/$unknown")" ENOENT
+pids=
+for i in 1 2 3 4 5 6 7 8; do
+	errno_of "$mnt/$unknown/x" >"$TEST_TMP/conc.$i" &
+	pids="$pids $!"
+done
+wait $pids
+is "8 concurrent lookups answer ENOENT" "$(cat "$TEST_TMP"/conc.* | sort -u)" ENOENT
+is "... after exactly one HEAD in all" "$(nginx_count HEAD "^/artifact/$unknown\$")" 1
+is "... and no GET" "$(nginx_count GET "^/artifact/$unknown\$")" 0
+fails "a non-hash name of artifacts/ is absent" test -e "$mnt/artifacts/Overrides.toml"
+
+# --- the time of a cold ls of a hash only the Pkg server has ----------------------------------
+times=
+for i in 1 2 3 4 5; do
+	h=$(tree "cold$i")
+	t0=$(date +%s%N)
+	ls "$mnt/artifacts/$h/lib" >/dev/null
+	t1=$(date +%s%N)
+	times="$times $(((t1 - t0) / 1000))"
+done
+median=$(printf '%s\n' $times | sort -n | sed -n 3p)
+echo "# cold ls <mnt>/artifacts/<hash>/lib of a Pkg-server-only hash (70 KB): runs (us):$times; median $median us"
+ok "every cold ls installed its artifact" sh -c "ls '$store/artifacts' | grep -c . | grep -qx 8"
+
+done_testing

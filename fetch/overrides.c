@@ -6,13 +6,16 @@
  * with the file, the line and the cause, instead of failing lookups later.
  */
 #include "fetch/overrides.h"
+#include "fetch/depot.h"
 #include "fetch/toml.h"
+#include "store/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,49 +51,20 @@ void fetch_overrides_free(struct fetch_overrides *ov)
 	free(ov);
 }
 
-static bool is_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* is_sha1 - 40 hex digits of either case, as Julia's SHA1(hex) takes them. */
 static bool is_sha1(const char *s, size_t len)
 {
-	size_t i;
+	char lower[41];
 
-	if (len != 40)
-		return false;
-	for (i = 0; i < 40; i++)
-		if (!is_hex(s[i]))
-			return false;
-	return true;
+	return hash_hex_lower(s, len, 40, lower);
 }
 
 /* is_uuid - 8-4-4-4-12 hex digits, as Julia's UUID(s) takes them. */
 static bool is_uuid(const char *s, size_t len)
 {
-	size_t i;
+	uint8_t uuid[DEPOT_UUID_LEN];
 
-	if (len != 36)
-		return false;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!is_hex(s[i])) {
-			return false;
-		}
-	}
-	return true;
-}
-
-static void lower40(char *dst, const char *src)
-{
-	size_t i;
-
-	for (i = 0; i < 40; i++)
-		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'F' ? src[i] - 'A' + 'a' : src[i]);
-	dst[40] = '\0';
+	return len == strlen(s) && depot_parse_uuid(s, uuid) == 0;
 }
 
 /*
@@ -333,7 +307,7 @@ int fetch_overrides_parse(const char *data, size_t len, const char *path,
 		r = check_value(&l, line, "hash", v, &kind);
 		if (r < 0)
 			goto out;
-		lower40(one.hash, key);
+		hash_hex_lower(key, klen, 40, one.hash);
 		/* kept sorted; two spellings of one hash ("AB..." and "ab...") are one key */
 		pos = lower_bound(ov, one.hash);
 		if (pos < ov->n && strcmp(ov->v[pos].hash, one.hash) == 0) {
@@ -347,7 +321,7 @@ int fetch_overrides_parse(const char *data, size_t len, const char *path,
 			if (!one.target)
 				goto nomem;
 			if (kind == 'h')
-				lower40(one.target, s);
+				hash_hex_lower(s, 40, 40, one.target);
 		}
 		memmove(&ov->v[pos + 1], &ov->v[pos], (ov->n - pos) * sizeof(*ov->v));
 		ov->v[pos] = one;

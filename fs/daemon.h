@@ -253,9 +253,11 @@ void fs_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
 int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout);
 
 /*
- * fs_lookup_root - look name up at the root: a name of the current
- * snapshot, or a hash that is installed or (online) bound to a name.
- * Counts a lookup of the inode.  Returns 0 with *e filled, or -errno
+ * fs_lookup_root - look name up at the root: artifacts/ (depot_layout),
+ * an overridden hash (a symlink), a name of the current snapshot, or a
+ * hash that is installed or (online) bound to a name or (any_hash) on the
+ * Pkg server, which may ask the server (fs_probe(); seconds, no lock
+ * held).  Counts a lookup of the inode.  Returns 0 with *e filled, or -errno
  * (-ENOENT with e->entry_timeout set: a negative entry the kernel may
  * cache).  Thread-safe.
  */

@@ -186,5 +186,7 @@ done
 median=$(printf '%s\n' $times | sort -n | sed -n 4p)
 echo "# cold ls <mnt>/artifacts/<hash> of a hash only the Pkg server has (70 KB): runs (us):$times; median $median us"
 ok "every cold ls installed its artifact" sh -c "ls '$store/artifacts' | grep -c . | grep -qx 10"
+unmount_artifactfs
+is "the daemon stops cleanly" "$?" 0
 
 done_testing

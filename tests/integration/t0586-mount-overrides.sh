@@ -74,6 +74,7 @@ ok "a package UUID's table is logged as not applied" \
 ok "the overridden hashes are listed in artifacts/" \
 	sh -c "ls '$mnt/artifacts' | grep -qx '$A' && ls '$mnt/artifacts' | grep -qx '$B'"
 unmount_artifactfs
+is "the daemon stops cleanly" "$?" 0
 
 # --- an invalid file stops the start ---------------------------------------------------------
 # bad LINE CAUSE: an overrides file ($bad, written before) makes the start fail,

@@ -23,14 +23,14 @@
 
 struct override {
 	char hash[41];
-	char *target;		/* absolute path or hash; NULL: "" (no override) */
+	char *target; /* absolute path or hash; NULL: "" (no override) */
 };
 
 struct fetch_overrides {
-	struct override *v;	/* sorted by hash */
+	struct override *v; /* sorted by hash */
 	size_t n;
-	size_t n_active;	/* entries with a target */
-	const char **active;	/* their hashes, ascending */
+	size_t n_active;     /* entries with a target */
+	const char **active; /* their hashes, ascending */
 	char **uuids;
 	size_t n_uuids;
 };
@@ -72,8 +72,7 @@ static bool is_uuid(const char *s, size_t len)
  * written as a key ("key =", "\"key\" =", "[key]"), or 0.  The TOML reader
  * keeps no positions: read the text again, only to name the line.
  */
-static unsigned key_line(const char *data, size_t len, const char *key, size_t klen,
-			 unsigned from)
+static unsigned key_line(const char *data, size_t len, const char *key, size_t klen, unsigned from)
 {
 	const char *p = data, *end = data + len, *eol, *q;
 	unsigned line = 1;
@@ -89,7 +88,7 @@ static unsigned key_line(const char *data, size_t len, const char *key, size_t k
 			q++;
 		if (q < eol && (*q == '"' || *q == '\'')) {
 			if ((size_t)(eol - q) < klen + 2 || memcmp(q + 1, key, klen) != 0 ||
-			    q[klen + 1] != *q)
+				q[klen + 1] != *q)
 				continue;
 			q += klen + 2;
 		} else {
@@ -154,7 +153,7 @@ static void shown(char *out, size_t size, const char *s, size_t len)
  * path, or a hash.  *kind gets 0, 'p' or 'h'.
  */
 static int check_value(const struct loader *l, unsigned line, const char *what,
-		       const struct toml_value *v, int *kind)
+	const struct toml_value *v, int *kind)
 {
 	const char *s;
 	char buf[80];
@@ -163,7 +162,7 @@ static int check_value(const struct loader *l, unsigned line, const char *what,
 	s = toml_string(v, &len);
 	if (!s)
 		return fail(l, line, "%s needs a string (a path or a hash), not %s", what,
-			    toml_type_name(toml_type(v)));
+			toml_type_name(toml_type(v)));
 	if (len == 0) {
 		*kind = 0;
 		return 0;
@@ -174,13 +173,14 @@ static int check_value(const struct loader *l, unsigned line, const char *what,
 	}
 	shown(buf, sizeof(buf), s, len);
 	if (s[0] != '/')
-		return fail(l, line, "%s maps to '%s', which is neither an absolute path, "
-			    "a 40-digit hash nor \"\"", what, buf);
+		return fail(l, line,
+			"%s maps to '%s', which is neither an absolute path, "
+			"a 40-digit hash nor \"\"",
+			what, buf);
 	if (memchr(s, '\0', len))
 		return fail(l, line, "%s maps to a path with a NUL byte", what);
 	if (len >= PATH_MAX)
-		return fail(l, line, "%s maps to a path longer than %d bytes", what,
-			    PATH_MAX - 1);
+		return fail(l, line, "%s maps to a path longer than %d bytes", what, PATH_MAX - 1);
 	*kind = 'p';
 	return 0;
 }
@@ -207,7 +207,7 @@ static size_t lower_bound(const struct fetch_overrides *ov, const char *hash)
 
 /* A table keyed by a package UUID: checked, remembered, not applied. */
 static int load_uuid(const struct loader *l, struct fetch_overrides *ov, const char *key,
-		     size_t klen, const struct toml_value *t, unsigned line)
+	size_t klen, const struct toml_value *t, unsigned line)
 {
 	char what[160], name[80], **nu;
 	const char *k;
@@ -223,7 +223,7 @@ static int load_uuid(const struct loader *l, struct fetch_overrides *ov, const c
 		shown(name, sizeof(name), k, nlen);
 		snprintf(what, sizeof(what), "'%s' of package %.36s", name, key);
 		r = check_value(l, key_line(l->data, l->len, k, nlen, line), what,
-				toml_value_at(t, i), &kind);
+			toml_value_at(t, i), &kind);
 		if (r < 0)
 			return r;
 	}
@@ -249,18 +249,19 @@ static int check_chains(const struct loader *l, const struct fetch_overrides *ov
 		for (steps = 0; t && t[0] != '/'; steps++) {
 			if (steps >= ov->n || strcmp(t, ov->v[i].hash) == 0)
 				return fail(l, key_line(l->data, l->len, ov->v[i].hash, 40, 1),
-					    "'%s' is overridden by a chain of hashes that "
-					    "leads back to it", ov->v[i].hash);
+					"'%s' is overridden by a chain of hashes that "
+					"leads back to it",
+					ov->v[i].hash);
 			t = fetch_overrides_find(ov, t);
 		}
 	}
 	return 0;
 }
 
-int fetch_overrides_parse(const char *data, size_t len, const char *path,
-			  struct fetch_overrides **ret, char **errmsg)
+int fetch_overrides_parse(
+	const char *data, size_t len, const char *path, struct fetch_overrides **ret, char **errmsg)
 {
-	struct loader l = { data, len, path, errmsg };
+	struct loader l = {data, len, path, errmsg};
 	struct fetch_overrides *ov = NULL;
 	struct toml_value *doc = NULL, *v;
 	struct toml_error err;
@@ -277,8 +278,8 @@ int fetch_overrides_parse(const char *data, size_t len, const char *path,
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {
-		if (errmsg && asprintf(errmsg, "%s:%u:%u: %s", path, err.line, err.column,
-				       err.msg) < 0)
+		if (errmsg &&
+			asprintf(errmsg, "%s:%u:%u: %s", path, err.line, err.column, err.msg) < 0)
 			*errmsg = NULL;
 		return -EINVAL;
 	}
@@ -300,8 +301,10 @@ int fetch_overrides_parse(const char *data, size_t len, const char *path,
 		}
 		shown(name, sizeof(name), key, klen);
 		if (!is_sha1(key, klen)) {
-			r = fail(&l, line, "'%s' is neither a 40-digit artifact hash nor a "
-				 "package UUID with a table", name);
+			r = fail(&l, line,
+				"'%s' is neither a 40-digit artifact hash nor a "
+				"package UUID with a table",
+				name);
 			goto out;
 		}
 		r = check_value(&l, line, "hash", v, &kind);

@@ -42,7 +42,7 @@ struct fetch_overrides;
  * Returns 0, -EINVAL for a file that breaks a rule above, or -ENOMEM.
  */
 int fetch_overrides_parse(const char *data, size_t len, const char *path,
-			  struct fetch_overrides **ret, char **errmsg);
+	struct fetch_overrides **ret, char **errmsg);
 
 /*
  * fetch_overrides_load - fetch_overrides_parse() of the file at path.

@@ -28,8 +28,9 @@ int fetch_pkgserver_head(const struct fetch_options *o, const char *hash, char *
 
 	if (errmsg)
 		*errmsg = NULL;
-	conf.connect_timeout = o->connect_timeout > 0 && o->connect_timeout < conf.timeout ?
-				       o->connect_timeout : conf.timeout;
+	conf.connect_timeout = o->connect_timeout > 0 && o->connect_timeout < conf.timeout
+				       ? o->connect_timeout
+				       : conf.timeout;
 	r = fetch_pkg_server_url(o->pkg_server, &server);
 	if (r < 0)
 		return r;

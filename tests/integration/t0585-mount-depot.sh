@@ -43,7 +43,7 @@ serve() {
 for n in named pkgonly zst wrong user; do
 	mksrc "$n" "artifact $n"
 done
-for i in 1 2 3 4 5 6 7; do
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14; do
 	mksrc "cold$i" "cold artifact $i"
 	serve "cold$i" gz
 done
@@ -175,7 +175,8 @@ fails "a non-hash name of artifacts/ is absent" test -e "$mnt/artifacts/Override
 
 # --- the time of a cold ls of a hash only the Pkg server has ----------------------------------
 # (a report, not a check: HEAD, GET, unpack, tree hash and install of 70 KB)
-times=
+# ls of a hash never looked up; then isdir (one HEAD) and ls of another
+times= dirs= lss=
 for i in 1 2 3 4 5 6 7; do
 	h=$(tree "cold$i")
 	t0=$(date +%s%N)
@@ -183,9 +184,21 @@ for i in 1 2 3 4 5 6 7; do
 	t1=$(date +%s%N)
 	times="$times $(((t1 - t0) / 1000))"
 done
-median=$(printf '%s\n' $times | sort -n | sed -n 4p)
-echo "# cold ls <mnt>/artifacts/<hash> of a hash only the Pkg server has (70 KB): runs (us):$times; median $median us"
-ok "every cold ls installed its artifact" sh -c "ls '$store/artifacts' | grep -c . | grep -qx 10"
+for i in 8 9 10 11 12 13 14; do
+	h=$(tree "cold$i")
+	t0=$(date +%s%N)
+	test -d "$mnt/artifacts/$h"
+	t1=$(date +%s%N)
+	ls "$mnt/artifacts/$h" >/dev/null
+	t2=$(date +%s%N)
+	dirs="$dirs $(((t1 - t0) / 1000))"
+	lss="$lss $(((t2 - t1) / 1000))"
+done
+median() { printf '%s\n' "$@" | sort -n | sed -n 4p; }
+echo "# cold ls <mnt>/artifacts/<hash> of a hash only the Pkg server has (70 KB): runs (us):$times; median $(median $times) us"
+echo "# ... split: isdir (HEAD) runs (us):$dirs; median $(median $dirs) us;" \
+	"then ls (GET, unpack, install) runs (us):$lss; median $(median $lss) us"
+ok "every cold ls installed its artifact" sh -c "ls '$store/artifacts' | grep -c . | grep -qx 17"
 unmount_artifactfs
 is "the daemon stops cleanly" "$?" 0
 

@@ -127,6 +127,8 @@ nginx_mark
 is "a hash only the Pkg server has is found in the mount" "$(julia_find "$pkgonly")" \
 	"$mnt/artifacts/$pkgonly"
 is "... after one HEAD" "$(nginx_count HEAD "^/artifact/$pkgonly\$")" 1
+ok "... with Pkg's headers (protocol 1.0, the host's triplet)" \
+	grep -qE "^HEAD /artifact/$pkgonly 200 1\.0 [a-z0-9_]+-[a-z]+" "$NGINX_DIR/access.log"
 is "... and no GET" "$(nginx_count GET /artifact/)" 0
 ok "ls inside installs it from GET /artifact/<hash>" ls "$mnt/artifacts/$pkgonly/lib"
 ok "... byte for byte the source" diff -r "$TEST_TMP/src/pkgonly" "$mnt/artifacts/$pkgonly/"

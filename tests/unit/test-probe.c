@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,40 @@ static void test_cache(void)
 	fs_probes_free(p);
 }
 
+/* Past FS_PROBES_MAX answers the expired go; when none has, all go. */
+static void test_limit(void)
+{
+	struct fs_probes *p = new_probes(60);
+	char hash[41];
+	uint64_t asked;
+	unsigned i;
+
+	clock_now = 0;
+	for (i = 0; i < FS_PROBES_MAX; i++) {
+		snprintf(hash, sizeof(hash), "%040x", i + 16);
+		fs_probe(p, hash);
+	}
+	ok(fs_probe(p, YES), "one answer past the limit");
+	asked = fs_probes_asked(p);
+	snprintf(hash, sizeof(hash), "%040x", 16);
+	fs_probe(p, hash);
+	is_int(fs_probes_asked(p), asked + 1, "... dropped every answer (none had expired)");
+	clock_now = 61;
+	for (i = 1; i < FS_PROBES_MAX - 1; i++) {
+		snprintf(hash, sizeof(hash), "%040x", i + 16);
+		fs_probe(p, hash);
+	}
+	snprintf(hash, sizeof(hash), "%040x", FS_PROBES_MAX + 16);
+	asked = fs_probes_asked(p);
+	fs_probe(p, hash);
+	ok(fs_probe(p, YES), "at the limit again, the fresh answers stay");
+	is_int(fs_probes_asked(p), asked + 1, "... (YES was not asked again)");
+	snprintf(hash, sizeof(hash), "%040x", 16);
+	fs_probe(p, hash);
+	is_int(fs_probes_asked(p), asked + 2, "... the expired one was dropped");
+	fs_probes_free(p);
+}
+
 static struct fs_probes *shared;
 static atomic_int answered_yes;
 
@@ -137,6 +172,7 @@ int main(void)
 {
 	fs_log_open(true, false);
 	test_cache();
+	test_limit();
 	test_single_flight();
 	return tap_done();
 }

@@ -1,5 +1,5 @@
 /*
- * test-probe.c - fs/probe.c: the cache of the Pkg server's answers of
+ * test-fs-probe.c - fs/probe.c: the cache of the Pkg server's answers of
  * any_hash=, with a stub for the HEAD and a clock of the test: answers
  * are cached (a yes for good, a no and a failure for negative_timeout),
  * concurrent callers of one hash share one question, and a question in

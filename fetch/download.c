@@ -384,7 +384,7 @@ static int add_header(struct curl_slist **list, const char *fmt, ...)
  * variables, interactivity, and one "Julia-<Words>" header for each
  * non-empty JULIA_PKG_SERVER_<WORDS> variable.
  */
-static int pkg_headers(struct curl_slist **list, const struct fetch_options *o, const char *server)
+int fetch_pkg_headers(struct curl_slist **list, const struct fetch_options *o, const char *server)
 {
 	static const char *const ci_vars[] = {
 		"APPVEYOR",
@@ -513,7 +513,7 @@ static int setup_curl(
 	if (r < 0)
 		return r;
 	if (server && !(o->flags & FETCH_NO_PKG_HEADERS) && under_server(url, server))
-		r = pkg_headers(&s->headers, o, server);
+		r = fetch_pkg_headers(&s->headers, o, server);
 	free(server);
 	if (r < 0)
 		return r;

@@ -69,6 +69,16 @@ int fetch_http_setup(CURL *easy, const struct fetch_http_conf *conf, const char 
 	const char *proxy, char *errbuf);
 
 /*
+ * fetch_pkg_headers - append to *list the headers Pkg sends to its server
+ * server (spec §6): Julia-Pkg-Protocol, Julia-Pkg-Server, Julia-Version and
+ * Julia-System (when o sets them), Julia-CI-Variables, Julia-Interactive,
+ * and one Julia-<Words> for each non-empty JULIA_PKG_SERVER_<WORDS> of the
+ * environment.  The caller frees *list (curl_slist_free_all), also after a
+ * failure.  Returns 0 or -ENOMEM.  Thread-safe (reads the environment).
+ */
+int fetch_pkg_headers(struct curl_slist **list, const struct fetch_options *o, const char *server);
+
+/*
  * fetch_http_describe - "HTTP 404 Not Found" for status into out (size
  * bytes, NUL-terminated, truncated): reason is the phrase of the status
  * line, or NULL or "" for fetch_http_reason()'s, and a status we know no

@@ -33,6 +33,7 @@ void fs_config_init(struct fs_config *c)
 	c->quota_low = 75;
 	c->log_level = FS_LOG_INFO;
 	c->slow_install_log = FS_SLOW_INSTALL_LOG;
+	c->negative_timeout = FS_NEGATIVE_TIMEOUT;
 }
 
 static void free_list(char **v, size_t n)
@@ -54,6 +55,7 @@ void fs_config_release(struct fs_config *c)
 	free(c->pkg_server);
 	free(c->ca_file);
 	free(c->control_group);
+	free(c->overrides);
 	fs_config_init(c);
 }
 
@@ -163,6 +165,10 @@ static const struct setting settings[] = {
 	{ "control_group", S_STRING, F(control_group), 0, 0, "a group name or number" },
 	{ "log_level", S_LEVEL, F(log_level), 0, 0, "one of error, warning, info, debug" },
 	{ "slow_install_log", S_DURATION, F(slow_install_log), 0, YEAR, DURATION },
+	{ "depot_layout", S_BOOL, F(depot_layout), 0, 0, BOOL },
+	{ "any_hash", S_BOOL, F(any_hash), 0, 0, BOOL },
+	{ "negative_timeout", S_DURATION, F(negative_timeout), 0, YEAR, DURATION },
+	{ "overrides", S_STRING, F(overrides), 0, 0, "a file name" },
 };
 
 /* The words of log_level=, with the least important lines each lets through. */

@@ -35,6 +35,7 @@
 
 #include "fs/fs.h"
 #include "fetch/fetch.h"
+#include "fetch/overrides.h"
 
 #include <errno.h>
 #include <sys/types.h>
@@ -48,7 +49,13 @@ enum fs_kind {
 	FS_NAME,	/* /<name>: a symlink to the selected hash */
 	FS_HASH,	/* /<hash>: an artifact's root directory */
 	FS_TREE,	/* anything inside an installed artifact */
+	FS_DEPOT,	/* /artifacts (depot_layout=on): a directory of <hash> entries */
+	FS_LINK,	/* /artifacts/<hash> -> ../<hash>, or an overridden /<hash> or
+			 * /artifacts/<hash> -> its override (lookup.c) */
 };
+
+/* The name of the FS_DEPOT directory at the root, as in a Julia depot. */
+#define FS_DEPOT_DIR "artifacts"
 
 /*
  * One inode.  FS_NAME and FS_HASH are keyed by their name; FS_TREE by its
@@ -78,7 +85,9 @@ struct fs_inode {
 	int fd;				/* FS_HASH: O_PATH descriptor, or -1 */
 	struct fs_inode *root;		/* FS_TREE: the artifact's FS_HASH inode */
 	char hash[41];			/* the artifact (FS_HASH, FS_TREE) */
-	char *key;			/* name (FS_NAME), hash (FS_HASH), or path below the root (FS_TREE) */
+	char *key;			/* name (FS_NAME), hash (FS_HASH), or path below the root
+					 * (FS_TREE); FS_LINK: "<hash>" at the root,
+					 * "artifacts/<hash>" in FS_DEPOT */
 };
 
 struct fs_pin;
@@ -172,6 +181,9 @@ struct fs {
 	pthread_mutex_t quota_lock;	/* one eviction at a time */
 
 	struct fs_stats stats;		/* counters since start, last errors (stats.c) */
+
+	struct fetch_overrides *overrides; /* overrides=, read at start; NULL: none */
+	struct fs_probes *probes;	/* any_hash=: the Pkg server's answers; NULL: off */
 };
 
 /*
@@ -294,9 +306,11 @@ void fs_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size);
 int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout);
 
 /*
- * fs_lookup_root - look name up at the root: a name of the current
- * snapshot, or a hash that is installed or (online) bound to a name.
- * Counts a lookup of the inode.  Returns 0 with *e filled, or -errno
+ * fs_lookup_root - look name up at the root: artifacts/ (depot_layout),
+ * an overridden hash (a symlink), a name of the current snapshot, or a
+ * hash that is installed or (online) bound to a name or (any_hash) on the
+ * Pkg server, which may ask the server (fs_probe(); seconds, no lock
+ * held).  Counts a lookup of the inode.  Returns 0 with *e filled, or -errno
  * (-ENOENT with e->entry_timeout set: a negative entry the kernel may
  * cache).  Thread-safe.
  */
@@ -310,6 +324,15 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e);
  */
 int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
 		    struct fuse_entry_param *e, bool may_park);
+
+/*
+ * fs_lookup_link - the target of an FS_LINK inode into buf (size bytes,
+ * NUL-terminated): its hash's override (an absolute path, or the other
+ * hash, a sibling entry in both the root and artifacts/), else "../<hash>"
+ * for an entry of artifacts/.  Returns the target's length or -errno
+ * (-ENAMETOOLONG, -ESTALE).  Thread-safe.
+ */
+int fs_lookup_link(struct fs *fs, const struct fs_inode *in, char *buf, size_t size);
 
 /* fs_lookup_reply - reply to a lookup with fs_lookup_entry()'s result r (not 1). */
 void fs_lookup_reply(fuse_req_t req, int r, const struct fuse_entry_param *e);
@@ -452,6 +475,15 @@ int fs_reload_settings(struct fs *fs, void (*fn)(void *arg, const char *key), vo
  */
 int fs_install_init(struct fs *fs, struct fs_installer *ret);
 void fs_install_release(struct fs *fs);
+
+/*
+ * fs_install_pkg_server - the Pkg server in effect: pkg_server=, else a
+ * non-empty JULIA_PKG_SERVER of the environment (as Julia reads it, but
+ * without Julia's default server), else NULL.  Borrowed.  Thread-safe.
+ * With any_hash= set, fs_install_init() also makes fs->probes, the cache
+ * of the server's answers (fs_probe()), and fs_install_release() frees it.
+ */
+const char *fs_install_pkg_server(const struct fs_config *c);
 
 /* --- evict.c ------------------------------------------------------------------- */
 

@@ -3,7 +3,8 @@
  * DIR streams of the store
  *
  * The root is a snapshot of names and installed hashes taken at opendir,
- * so a reload never changes a listing in progress.  An opendir of an
+ * so a reload never changes a listing in progress; so is /artifacts
+ * (depot_layout=on), of installed, named and overridden hashes.  An opendir of an
  * artifact that is not installed is parked (park.c) until it is.
  */
 #include "fs/daemon.h"
@@ -63,6 +64,48 @@ static int snapshot_installed(const char *hash, const struct store_info *info, v
 	return snapshot_add(d, hash, DT_DIR);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * snapshot_depot - the entries of /artifacts: the hashes installed, bound
+ * to a name (online) and overridden, each once, sorted.  Hashes only the
+ * Pkg server has are not listed (they are found by a lookup).
+ */
+static int snapshot_depot(struct fs *fs, struct dir_handle *d)
+{
+	struct fs_names *names;
+	size_t i, j, first = d->n;
+	int r = 0;
+
+	if (!fs->cfg->offline) {
+		names = fs_reload_names(fs);
+		for (i = 0; r == 0 && i < fs_names_count(names); i++)
+			r = snapshot_add(d, fs_names_at(names, i)->hash, DT_LNK);
+		fs_names_unref(names);
+	}
+	for (i = 0; r == 0 && i < fetch_overrides_count(fs->overrides); i++)
+		r = snapshot_add(d, fetch_overrides_hash_at(fs->overrides, i), DT_LNK);
+	if (r == 0)
+		r = store_foreach(fs->store, snapshot_installed, d);
+	if (r < 0)
+		return r;
+	/* every entry of the depot is a symlink; the same hash only once */
+	qsort(d->names + first, d->n - first, sizeof(*d->names), cmp_name);
+	for (i = j = first; i < d->n; i++) {
+		if (j > first && strcmp(d->names[j - 1], d->names[i]) == 0) {
+			free(d->names[i]);
+			continue;
+		}
+		d->names[j] = d->names[i];
+		d->types[j++] = DT_LNK;
+	}
+	d->n = j;
+	return 0;
+}
+
 static void dir_free(struct dir_handle *d)
 {
 	size_t i;
@@ -89,7 +132,7 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 	size_t i;
 	int fd = -1, r;
 
-	if (in->kind == FS_NAME)
+	if (in->kind == FS_NAME || in->kind == FS_LINK)
 		return -ENOTDIR;
 	if (in->kind == FS_HASH || in->kind == FS_TREE) {
 		r = fs_park_unless_installed(fs, req, in->hash, may_park, resume_opendir, ino,
@@ -108,8 +151,18 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 		for (i = 0; r == 0 && i < fs_names_count(names); i++)
 			r = snapshot_add(d, fs_names_at(names, i)->name, DT_LNK);
 		fs_names_unref(names);
+		if (r == 0 && fs->cfg->depot_layout)
+			r = snapshot_add(d, FS_DEPOT_DIR, DT_DIR);
 		if (r == 0)
 			r = store_foreach(fs->store, snapshot_installed, d);
+		if (r < 0)
+			goto fail;
+	} else if (in->kind == FS_DEPOT) {
+		r = snapshot_add(d, ".", DT_DIR);
+		if (r == 0)
+			r = snapshot_add(d, "..", DT_DIR);
+		if (r == 0)
+			r = snapshot_depot(fs, d);
 		if (r < 0)
 			goto fail;
 	} else {
@@ -128,8 +181,8 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 		}
 	}
 	fi->fh = (uint64_t)(uintptr_t)d;
-	fi->keep_cache = in->kind != FS_ROOT;
-	fi->cache_readdir = in->kind != FS_ROOT;
+	fi->keep_cache = in->kind != FS_ROOT && in->kind != FS_DEPOT;
+	fi->cache_readdir = in->kind != FS_ROOT && in->kind != FS_DEPOT;
 	return 0;
 fail:
 	dir_free(d);
@@ -217,7 +270,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t offset
 			e.attr.st_mode = (mode_t)type << 12;
 			e.attr.st_ino = FUSE_ROOT_ID;
 			if (plus && strcmp(name, ".") != 0 && strcmp(name, "..") != 0) {
-				r = fs_lookup_root(fs, name, &e);
+				r = fs_lookup_entry(fs, req, ino, name, &e, false);
 				if (r == -ENOENT) {
 					r = 0;
 					continue;	/* gone since the snapshot */

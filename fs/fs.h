@@ -50,12 +50,16 @@ struct fs_config {
 	char *control_group;		/* control_group=GROUP: status and metrics for it too */
 	unsigned log_level;		/* log_level=: an enum fs_log_level (default FS_LOG_INFO) */
 	double slow_install_log;	/* slow_install_log=SECONDS a request waits before a
-					 * log line says so (default 10); 0 = never */
+					 * log line says so (default 10); 0 = never */	bool depot_layout;		/* depot_layout: an artifacts/ directory at the root */
+	bool any_hash;			/* any_hash: ask the Pkg server for unknown hashes */
+	double negative_timeout;	/* negative_timeout=SECONDS an absent answer is kept (60) */
+	char *overrides;		/* overrides=FILE: a Julia Overrides.toml */
 };
 
 /* Defaults of the settings whose value the daemon chooses. */
 #define FS_INSTALL_TIMEOUT 600.0	/* seconds */
 #define FS_SLOW_INSTALL_LOG 10.0	/* seconds */
+#define FS_NEGATIVE_TIMEOUT 60.0	/* seconds */
 
 /*
  * fs_config_init - defaults; fs_config_release - free what it owns.
@@ -168,7 +172,8 @@ const char *fs_name_refusal(const char *name, size_t len);
  * fs_names_build - load every file of cfg->tomls in order, select each name
  * for host, first definition wins (later conflicting definitions are logged).
  * A name fs_name_refusal() refuses is logged with its file and left out; the
- * other names of the file are served.
+ * other names of the file are served.  So is a name "artifacts" when
+ * cfg->depot_layout is on: the depot's directory wins.
  * strict: a malformed file is an error (-EINVAL, *errmsg names the file and
  * cause; malloc'ed); otherwise it is logged and skipped (reload keeps going).
  */
@@ -458,6 +463,54 @@ struct fs_flight_info {
  */
 int fs_flights_foreach(struct fs_flights *f, int (*fn)(const struct fs_flight_info *, void *),
 		       void *arg);
+
+/* --- answers of the Pkg server for any hash (probe.c) ---------------------------- */
+
+/*
+ * Whether the Pkg server has an artifact no configured Artifacts.toml names
+ * (any_hash=): one question per hash at a time (single flight), answers
+ * cached.  ask() runs on the thread of the first caller, may take seconds,
+ * and returns 1 (the server has it), 0 (it has not), or -errno with
+ * *errmsg (malloc'ed, may be NULL) when no answer came.
+ */
+struct fs_prober {
+	int (*ask)(void *ctx, const char *hash, char **errmsg);
+	void *ctx;
+};
+
+struct fs_probes;
+
+/* How many answers the cache keeps; past it, the expired, then all, are dropped. */
+#define FS_PROBES_MAX 65536
+
+/*
+ * fs_probes_new - an empty cache.  A "yes" is kept for good (an artifact
+ * does not change), a "no" and a failure (logged as a warning) for
+ * negative_timeout seconds (>= 0).  Returns 0 or -ENOMEM.
+ * fs_probes_free - free it (NULL: no-op); no call may be running.
+ */
+int fs_probes_new(double negative_timeout, const struct fs_prober *prober,
+		  struct fs_probes **ret);
+void fs_probes_free(struct fs_probes *p);
+
+/*
+ * fs_probe - whether the Pkg server has hash (40 lowercase hex digits):
+ * true or false from the cache, or asks once: the callers of one hash that
+ * come while it is asked wait for that answer (on a condition variable of
+ * the cache, which no other hash waits for; ask() runs with no lock held).
+ * A failure counts as false.  Thread-safe.
+ */
+bool fs_probe(struct fs_probes *p, const char *hash);
+
+/* fs_probes_asked - how many times ask() was called (for tests).  Thread-safe. */
+uint64_t fs_probes_asked(struct fs_probes *p);
+
+/*
+ * fs_probes_set_clock - for tests: read the time (seconds, never going
+ * back) from now(arg) instead of CLOCK_MONOTONIC.  Call before the first
+ * fs_probe().
+ */
+void fs_probes_set_clock(struct fs_probes *p, double (*now)(void *arg), void *arg);
 
 /* --- helpers ------------------------------------------------------------------ */
 

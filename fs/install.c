@@ -8,6 +8,7 @@
  * quota is enforced (evict.c).
  */
 #include "fs/daemon.h"
+#include "fetch/pkgserver.h"
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/store.h"
@@ -166,7 +167,8 @@ static int install(void *ctx, const char *hash, const struct fs_install_req *ir,
 			r = -ENOMEDIUM;
 			goto out;
 		}
-		req.toml_path = "(no configured Artifacts.toml names it any more)";
+		req.toml_path = fs->probes ? "(no configured Artifacts.toml: any_hash)" :
+					     "(no configured Artifacts.toml names it any more)";
 	}
 	if (ir) {
 		/* The name table's own entries: one source type from the file to curl. */
@@ -203,8 +205,26 @@ out:
 	return r;
 }
 
+/* The question of any_hash=: does the Pkg server have hash?  (fs_probe()) */
+static int ask_pkg_server(void *ctx, const char *hash, char **errmsg)
+{
+	struct fs_install *in = ctx;
+
+	return fetch_pkgserver_head(&in->opts, hash, errmsg);
+}
+
+const char *fs_install_pkg_server(const struct fs_config *c)
+{
+	const char *env = getenv("JULIA_PKG_SERVER");
+
+	if (c->pkg_server)
+		return c->pkg_server;
+	return env && *env ? env : NULL;
+}
+
 int fs_install_init(struct fs *fs, struct fs_installer *ret)
 {
+	struct fs_prober prober;
 	struct fs_install *in = &fs->install;
 	const struct fs_config *c = fs->cfg;
 	int r;
@@ -220,7 +240,7 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 		c->low_speed_limit > LONG_MAX ? LONG_MAX : (long)c->low_speed_limit;
 	in->opts.low_speed_time = (long)(c->low_speed_time + 0.999);
 	in->opts.timeout = (long)(c->timeout + 0.999);
-	in->opts.pkg_server = c->pkg_server;
+	in->opts.pkg_server = fs_install_pkg_server(c);
 	if (c->ignore_hashes)
 		in->opts.flags |= FETCH_IGNORE_HASHES;
 	/* An artifact larger than the whole quota could never stay: refuse it. */
@@ -231,6 +251,13 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 		in->opts.host_triplet = in->triplet;
 	ret->install = install;
 	ret->ctx = in;
+	if (c->any_hash && in->opts.pkg_server) {
+		prober.ask = ask_pkg_server;
+		prober.ctx = in;
+		r = fs_probes_new(c->negative_timeout, &prober, &fs->probes);
+		if (r < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -238,4 +265,6 @@ void fs_install_release(struct fs *fs)
 {
 	free(fs->install.triplet);
 	fs->install.triplet = NULL;
+	fs_probes_free(fs->probes);
+	fs->probes = NULL;
 }

@@ -10,6 +10,15 @@
  *                <store>/artifacts/<hash>
  *   /<hash>/...  the tree, served from the store through the artifact's
  *                descriptor (inode.c)
+ *   /artifacts/<hash>  (depot_layout=on) symlink -> ../<hash>, so that the
+ *                mount is a Julia depot: Julia's isdir() follows it
+ *
+ * An overridden hash (overrides=) is a symlink to its override wherever it
+ * shows: /<hash> and /artifacts/<hash> -> /abs/path or -> <hash2> (the
+ * sibling entry, in both directories).  A name bound to it then resolves
+ * to the override too, as in Julia.  Symlinks rather than one directory
+ * inode in two places: the kernel keeps a single dentry per directory
+ * inode and would move it back and forth between the two parents.
  *
  * A lookup inside an artifact that is not installed is parked (park.c) and
  * runs again when the install ends.
@@ -19,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +93,21 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 		virtual_stat(fs, in, st, S_IFDIR | 0555);
 		*timeout = 1.0;
 		return 0;
+	case FS_DEPOT:
+		virtual_stat(fs, in, st, S_IFDIR | 0555);
+		*timeout = fs->cfg->name_timeout;
+		return 0;
+	case FS_LINK: {
+		char target[PATH_MAX];
+		int len = fs_lookup_link(fs, in, target, sizeof(target));
+
+		if (len < 0)
+			return len;
+		virtual_stat(fs, in, st, S_IFLNK | 0777);
+		st->st_size = len;
+		*timeout = fs->cfg->name_timeout;
+		return 0;
+	}
 	case FS_TREE:
 		fd = fs_inode_at(fs, in, &path);
 		if (fd < 0)
@@ -96,6 +121,75 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 	return -EIO;
 }
 
+int fs_lookup_link(struct fs *fs, const struct fs_inode *in, char *buf, size_t size)
+{
+	const char *t = fetch_overrides_find(fs->overrides, in->hash);
+	int len;
+
+	if (t)
+		len = snprintf(buf, size, "%s", t);
+	else if (strchr(in->key, '/'))
+		len = snprintf(buf, size, "../%s", in->hash);
+	else
+		return -ESTALE;	/* a root link is an override, and those stay */
+	if (len < 0 || (size_t)len >= size)
+		return -ENAMETOOLONG;
+	return len;
+}
+
+/*
+ * hash_known - whether the artifact hash is served: installed, or (online)
+ * bound to a name, or (any_hash=) one the Pkg server has.  The last may
+ * ask the server (fs_probe(): one HEAD per hash, no lock of ours held).
+ */
+static bool hash_known(struct fs *fs, const struct fs_names *names, const char *hash)
+{
+	if (fs_evict_installed(fs, hash))
+		return true;
+	if (fs->cfg->offline)
+		return false;
+	if (fs_names_find_hash(names, hash))
+		return true;
+	return fs->probes && fs_probe(fs->probes, hash);
+}
+
+/* fill_entry - fill e for in, just looked up. */
+static void fill_entry(struct fs *fs, struct fs_inode *in, struct fuse_entry_param *e,
+		       double entry_timeout)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = fs_inode_ino(fs, in);
+	fs_lookup_attr(fs, in, &e->attr, &e->attr_timeout);
+	e->entry_timeout = entry_timeout;
+}
+
+/* lookup_depot - an entry of /artifacts: a known or overridden hash, a symlink. */
+static int lookup_depot(struct fs *fs, const char *name, struct fuse_entry_param *e)
+{
+	char key[sizeof(FS_DEPOT_DIR "/") + 40];
+	struct fs_names *names;
+	struct fs_inode *in;
+	bool known;
+
+	memset(e, 0, sizeof(*e));
+	known = fs_is_hash(name) && fetch_overrides_find(fs->overrides, name);
+	if (!known && fs_is_hash(name)) {
+		names = fs_reload_names(fs);
+		known = hash_known(fs, names, name);
+		fs_names_unref(names);
+	}
+	if (!known) {
+		e->entry_timeout = fs->cfg->name_timeout;
+		return -ENOENT;
+	}
+	snprintf(key, sizeof(key), FS_DEPOT_DIR "/%s", name);
+	in = fs_inode_get(fs, FS_LINK, key, name, NULL);
+	if (!in)
+		return -ENOMEM;
+	fill_entry(fs, in, e, fs->cfg->name_timeout);
+	return 0;
+}
+
 int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
 {
 	struct fs_inode *in = NULL;
@@ -103,6 +197,22 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
 	struct fs_names *names;
 	bool known = false;
 
+	if (fs->cfg->depot_layout && strcmp(name, FS_DEPOT_DIR) == 0) {
+		/* names.c leaves a name "artifacts" out in this layout */
+		in = fs_inode_get(fs, FS_DEPOT, name, NULL, NULL);
+		if (!in)
+			return -ENOMEM;
+		fill_entry(fs, in, e, FS_TREE_TIMEOUT);
+		return 0;
+	}
+	if (fs_is_hash(name) && fetch_overrides_find(fs->overrides, name)) {
+		/* overrides are read at start and stay: so does the link */
+		in = fs_inode_get(fs, FS_LINK, name, name, NULL);
+		if (!in)
+			return -ENOMEM;
+		fill_entry(fs, in, e, FS_TREE_TIMEOUT);
+		return 0;
+	}
 	names = fs_reload_names(fs);
 	/* A hash is always the artifact itself: no name shadows it (names.c). */
 	n = fs_is_hash(name) ? NULL : fs_names_find(names, name);
@@ -110,10 +220,7 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
 		in = fs_inode_get(fs, FS_NAME, name, n->hash, NULL);
 		fs_park_via(fs, n->hash, name);
 	} else if (fs_is_hash(name)) {
-		if (fs_evict_installed(fs, name))
-			known = true;
-		else if (!fs->cfg->offline && fs_names_find_hash(names, name))
-			known = true;
+		known = hash_known(fs, names, name);
 		if (known)
 			in = fs_inode_get(fs, FS_HASH, name, name, NULL);
 	}
@@ -126,10 +233,7 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
 		e->entry_timeout = fs->cfg->name_timeout;
 		return -ENOENT;
 	}
-	memset(e, 0, sizeof(*e));
-	e->ino = fs_inode_ino(fs, in);
-	fs_lookup_attr(fs, in, &e->attr, &e->attr_timeout);
-	e->entry_timeout = in->kind == FS_HASH ? FS_TREE_TIMEOUT : fs->cfg->name_timeout;
+	fill_entry(fs, in, e, in->kind == FS_HASH ? FS_TREE_TIMEOUT : fs->cfg->name_timeout);
 	return 0;
 }
 
@@ -202,7 +306,10 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 		if (p->kind == FS_HASH)
 			store_touch(fs->store, p->hash);
 		return lookup_tree(fs, p, name, e);
+	case FS_DEPOT:
+		return lookup_depot(fs, name, e);
 	case FS_NAME:
+	case FS_LINK:
 		return -ENOTDIR;
 	}
 	return -EIO;

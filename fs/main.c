@@ -68,6 +68,12 @@ static const char usage_text[] =
 	"    log_level=LEVEL        error, warning, info (default) or debug\n"
 	"    slow_install_log=SECS  log a request waiting longer than SECS for an\n"
 	"                           install (default 10; 0: never)\n"
+	"    depot_layout[=BOOL]    an artifacts/ directory of <hash> entries at the\n"
+	"                           root, for JULIA_DEPOT_PATH\n"
+	"    any_hash[=BOOL]        ask the Pkg server (pkg_server=, else\n"
+	"                           JULIA_PKG_SERVER) for hashes no file names\n"
+	"    negative_timeout=SECS  how long a Pkg server's \"absent\" is kept (default 60)\n"
+	"    overrides=FILE         a Julia Overrides.toml: overridden hashes are symlinks\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
@@ -224,6 +230,39 @@ static int absolutize_tomls(struct fs_config *cfg)
 		cfg->tomls[i] = abs;
 	}
 	return 0;
+}
+
+/*
+ * load_overrides - read overrides= (fetch/overrides.h); a bad file stops
+ * the start with its file, line and cause.  Returns 0 or -1.
+ */
+static int load_overrides(const struct fs_config *cfg, struct fetch_overrides **ret)
+{
+	char *msg = NULL;
+	int r;
+
+	if (!cfg->overrides)
+		return 0;
+	r = fetch_overrides_load(cfg->overrides, ret, &msg);
+	if (r < 0)
+		fprintf(stderr, "artifactfs: overrides: %s\n", msg ? msg : strerror(-r));
+	free(msg);
+	return r < 0 ? -1 : 0;
+}
+
+/* log_overrides - once logging goes where it will: what overrides= applies. */
+static void log_overrides(const struct fs_config *cfg, const struct fetch_overrides *ov)
+{
+	size_t i;
+
+	if (!ov)
+		return;
+	fs_log(FS_LOG_INFO, "%s: %zu artifact hashes overridden", cfg->overrides,
+	       fetch_overrides_count(ov));
+	for (i = 0; i < fetch_overrides_uuid_count(ov); i++)
+		fs_log(FS_LOG_WARNING, "%s: the overrides of package %s are not applied: "
+		       "a mount serves the names of every package alike; override the "
+		       "hashes instead", cfg->overrides, fetch_overrides_uuid_at(ov, i));
 }
 
 /*
@@ -461,6 +500,13 @@ int main(int argc, char **argv)
 		goto out;
 	if (setup_host(&cfg, &fs.host) < 0)
 		goto out;
+	if (load_overrides(&cfg, &fs.overrides) < 0)
+		goto out;
+	if (cfg.any_hash && !fs_install_pkg_server(&cfg)) {
+		fprintf(stderr, "artifactfs: any_hash needs a Pkg server: set pkg_server= "
+				"or JULIA_PKG_SERVER\n");
+		goto out;
+	}
 	fs.cfg = &cfg;
 	r = fs_names_build(&cfg, fs.host, true, &fs.names, &msg);
 	fs.names_loaded = (int64_t)time(NULL);
@@ -534,6 +580,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < cfg.n_tomls; i++)
 		store_root_add(fs.store, cfg.tomls[i]);
+	log_overrides(&cfg, fs.overrides);
 	r = fs_install_init(&fs, &inst);
 	if (r == 0)
 		r = fs_flights_new(cfg.jobs, cfg.retry_after, cfg.install_timeout, &inst,
@@ -594,6 +641,7 @@ out:
 	if (fs.names)
 		fs_names_unref(fs.names);
 	platform_free(fs.host);
+	fetch_overrides_free(fs.overrides);
 	free(msg);
 	free(source);
 	free(store_path_abs);

@@ -168,7 +168,7 @@ nomem:
 
 /* Add the names of one file; first definition wins. */
 static int add_file(struct fs_names *n, struct artifacts *a, const struct platform *host,
-		    bool strict, char **errmsg)
+		    bool strict, bool depot_layout, char **errmsg)
 {
 	const struct artifact_entry *e;
 	const struct fs_name *old;
@@ -185,6 +185,8 @@ static int add_file(struct fs_names *n, struct artifacts *a, const struct platfo
 	for (i = 0; i < artifacts_count(a); i++) {
 		name = artifacts_name_at(a, i);
 		why = fs_name_refusal(name, artifacts_name_len_at(a, i));
+		if (!why && depot_layout && strcmp(name, "artifacts") == 0)
+			why = "the directory artifacts/ of depot_layout takes that name";
 		if (why) {
 			/* The model keeps no line numbers: the file and the name. */
 			fs_log(FS_LOG_WARNING, "%s: name '%.64s%s' left out: %s", path, name,
@@ -248,7 +250,7 @@ int fs_names_build(const struct fs_config *cfg, const struct platform *host, boo
 			msg = NULL;
 			continue;
 		}
-		r = add_file(n, a, host, strict, &msg);
+		r = add_file(n, a, host, strict, cfg->depot_layout, &msg);
 		artifacts_free(a);
 		if (r < 0)
 			goto fail;

@@ -94,6 +94,14 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fs_names_unref(names);
 		return;
 	}
+	if (in->kind == FS_LINK) {
+		len = fs_lookup_link(fs, in, buf, sizeof(buf));
+		if (len < 0)
+			fuse_reply_err(req, (int)-len);
+		else
+			fuse_reply_readlink(req, buf);
+		return;
+	}
 	if (in->kind != FS_TREE) {
 		fuse_reply_err(req, EINVAL);
 		return;

@@ -28,7 +28,7 @@ check() {
 # may use the model, never the reverse.
 fetch_model='toml.c toml.h toml_int.h toml_scalar.c toml_tree.c toml_tree.h toml_write.c
 	artifacts.c artifacts.h platform.c platform.h platform_host.c version.c version.h
-	triplet.c bind.c bind.h depot.c depot.h'
+	triplet.c bind.c bind.h depot.c depot.h overrides.c overrides.h'
 
 # check_files FOLDER FILES REGEX REASON - check only the named files of
 # FOLDER; a listed file that is gone is reported too, so the list cannot
@@ -56,7 +56,7 @@ check_files fetch "$fetch_model" 'curl/|archive|fetch/fetch\.h|fetch/http\.h|fet
 	'the fetch/ model includes neither curl, libarchive nor the pipeline'
 check tools 'fuse|fs/' 'tools/ must not include FUSE or fs/'
 # The FUSE-free core of fs/ (fs.h): unit-tested without a mount.
-check_files fs 'fs.h config.c log.c names.c flight.c' 'fuse|fs/daemon\.h' \
+check_files fs 'fs.h config.c log.c names.c flight.c probe.c' 'fuse|fs/daemon\.h' \
 	'the FUSE-free core of fs/ (fs.h) includes neither FUSE nor daemon.h'
 check tools/publish 'tools/artifactctl|tools/store_opt|tools/cmd_' \
 	'tools/publish/ is a library: it must not include the commands of artifactctl'

@@ -10,6 +10,7 @@
 #                               returns the daemon's exit status
 #   list_errno DIR              list DIR; print "listed", or the errno name
 #                               of the failure (EIO, ENOENT ...)
+#   stat_errno PATH             stat PATH; print "ok", or the errno name
 #   need_mount_test             need_fuse and python3 (PY names it)
 #   mount_realfiles ARG...      art=$TEST_TMP/art made by tarballs.py
 #                               realfiles ARG...; skip_all when it fails
@@ -91,9 +92,19 @@ unmount_artifactfs() {
 
 # list_errno DIR: "listed", or the errno name (EIO, ...) listing DIR failed with.
 list_errno() {
+	_fs_errno listdir listed "$1"
+}
+
+# stat_errno PATH: "ok", or the errno name (ENOENT, ...) stat(2) of PATH failed with.
+stat_errno() {
+	_fs_errno stat ok "$1"
+}
+
+# _fs_errno FUNC WORD PATH: os.FUNC(PATH) in python; WORD, or the errno name.
+_fs_errno() {
 	"${PYTHON3:-python3}" -c 'import errno, os, sys
 try:
-    os.listdir(sys.argv[1]); print("listed")
+    getattr(os, sys.argv[1])(sys.argv[3]); print(sys.argv[2])
 except OSError as e:
-    print(errno.errorcode.get(e.errno, str(e.errno)))' "$1"
+    print(errno.errorcode.get(e.errno, str(e.errno)))' "$@"
 }

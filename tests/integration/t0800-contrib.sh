@@ -219,8 +219,9 @@ fi
 mnt=$TEST_TMP/mnt
 mkdir -p "$mnt"
 
-# Every known key uncommented (with the toml and store of this test and a
-# Pkg server that refuses at once): the daemon must start with them.
+# Every known key uncommented (with the toml and store of this test, a
+# Pkg server that refuses at once and an empty overrides file): the daemon
+# must start with them.
 "$PY" - "$example" "$TEST_TMP/keys" "$TEST_TMP/Artifacts.toml" "$TEST_TMP/store" \
 	>"$TEST_TMP/full.toml" <<'EOF'
 import re, sys
@@ -233,6 +234,7 @@ for k in keys:
 text = re.sub(r'^toml = \[[^]]*\]', 'toml = ["%s"]' % toml, text, flags=re.M)
 text = re.sub(r'^store = .*', 'store = "%s"' % store, text, flags=re.M)
 text = re.sub(r'^pkg_server = .*', 'pkg_server = "http://127.0.0.1:1"', text, flags=re.M)
+text = re.sub(r'^overrides = .*', 'overrides = "/dev/null"', text, flags=re.M)
 sys.stdout.write(text)
 EOF
 set_keys() {

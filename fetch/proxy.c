@@ -18,10 +18,10 @@
 #include "store/util/random.h"
 
 struct member {
-	char *url;		/* "" for DIRECT */
-	unsigned group;		/* 0-based */
+	char *url;	/* "" for DIRECT */
+	unsigned group; /* 0-based */
 	bool direct;
-	double failed_until;	/* clock seconds; 0: healthy */
+	double failed_until; /* clock seconds; 0: healthy */
 	uint64_t failures, successes;
 };
 
@@ -33,13 +33,13 @@ struct fetch_proxies {
 	unsigned first[FETCH_PROXY_MAX]; /* of each group: its first member ... */
 	unsigned count[FETCH_PROXY_MAX]; /* ... and how many it has */
 	struct member m[FETCH_PROXY_MAX];
-	unsigned active;	/* the group tried first */
-	double active_since;	/* when it became the active one */
+	unsigned active;     /* the group tried first */
+	double active_since; /* when it became the active one */
 };
 
 /* --- parsing ------------------------------------------------------------------------ */
 
-static const char *const schemes[] = { "http", "https", "socks4", "socks4a", "socks5", "socks5h" };
+static const char *const schemes[] = {"http", "https", "socks4", "socks4a", "socks5", "socks5h"};
 
 static int __attribute__((format(printf, 2, 3))) perr(char **errmsg, const char *fmt, ...)
 {
@@ -84,8 +84,10 @@ static bool check_url(const char *s, size_t len, bool *has_scheme, const char **
 			if (strlen(schemes[i]) == n && strncasecmp(s, schemes[i], n) == 0)
 				break;
 		if (i == sizeof(schemes) / sizeof(schemes[0])) {
-			snprintf(buf, sizeof(buf), "unsupported scheme '%.*s' (http, https, "
-				 "socks4, socks4a, socks5 or socks5h)", (int)(n > 32 ? 32 : n), s);
+			snprintf(buf, sizeof(buf),
+				"unsupported scheme '%.*s' (http, https, "
+				"socks4, socks4a, socks5 or socks5h)",
+				(int)(n > 32 ? 32 : n), s);
 			*why = buf;
 			return false;
 		}
@@ -95,7 +97,7 @@ static bool check_url(const char *s, size_t len, bool *has_scheme, const char **
 	if (p < end && *p == '[') {
 		for (p++; p < end && *p != ']'; p++)
 			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') ||
-			      (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+				    (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
 				break;
 		if (p >= end || *p != ']' || p[-1] == '[') {
 			*why = "malformed IPv6 address (expected [hex digits and colons])";
@@ -123,10 +125,10 @@ static bool check_url(const char *s, size_t len, bool *has_scheme, const char **
 	if (p < end) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			snprintf(buf, sizeof(buf), "unexpected control character 0x%02x",
-				 (unsigned)(unsigned char)*p);
+				(unsigned)(unsigned char)*p);
 		else
 			snprintf(buf, sizeof(buf), "unexpected '%c'%s", *p,
-				 *p == ' ' || *p == '\t' ? " (blanks inside a member)" : "");
+				*p == ' ' || *p == '\t' ? " (blanks inside a member)" : "");
 		*why = buf;
 		return false;
 	}
@@ -165,7 +167,7 @@ static int add_member(struct fetch_proxies *p, const char *spec, const char *s, 
 	} else {
 		if (!check_url(s, len, &has_scheme, &why))
 			return perr(errmsg, "bad proxy '%.*s' (member %u of group %u): %s",
-				    (int)(len > 200 ? 200 : len), s, k + 1, g + 1, why);
+				(int)(len > 200 ? 200 : len), s, k + 1, g + 1, why);
 		if (s[len - 1] == '/')
 			len--;
 		if (asprintf(&m->url, "%s%.*s", has_scheme ? "" : "http://", (int)len, s) < 0)
@@ -176,7 +178,7 @@ static int add_member(struct fetch_proxies *p, const char *spec, const char *s, 
 	for (i = 0; i < p->n; i++)
 		if (strcasecmp(p->m[i].url, m->url) == 0) {
 			perr(errmsg, "proxy '%s' appears twice in '%.200s'",
-			     m->direct ? "DIRECT" : m->url, spec);
+				m->direct ? "DIRECT" : m->url, spec);
 			free(m->url);
 			m->url = NULL;
 			return -EINVAL;
@@ -200,8 +202,8 @@ int fetch_proxies_parse(const char *spec, const struct fetch_proxy_conf *conf,
 		return perr(errmsg, "empty proxy list");
 	len = strlen(spec);
 	if (len > FETCH_PROXY_SPEC_MAX)
-		return perr(errmsg, "proxy list of %zu bytes, more than %d", len,
-			    FETCH_PROXY_SPEC_MAX);
+		return perr(
+			errmsg, "proxy list of %zu bytes, more than %d", len, FETCH_PROXY_SPEC_MAX);
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;

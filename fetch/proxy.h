@@ -37,18 +37,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FETCH_PROXY_MAX 64		/* members in all groups together */
-#define FETCH_PROXY_SPEC_MAX 4096	/* bytes of a proxy= value */
-#define FETCH_PROXY_RETRY_AFTER 60.0	/* seconds a failed proxy is skipped (+ jitter) */
-#define FETCH_PROXY_RESET_AFTER 300.0	/* seconds before the first group is tried again */
+#define FETCH_PROXY_MAX 64	      /* members in all groups together */
+#define FETCH_PROXY_SPEC_MAX 4096     /* bytes of a proxy= value */
+#define FETCH_PROXY_RETRY_AFTER 60.0  /* seconds a failed proxy is skipped (+ jitter) */
+#define FETCH_PROXY_RESET_AFTER 300.0 /* seconds before the first group is tried again */
 
 struct fetch_proxies;
 
 /* How the chooser behaves; zero-initialised fields take the defaults. */
 struct fetch_proxy_conf {
-	bool shard;	     /* rendezvous hashing of the artifact hash within a group */
-	double retry_after;  /* seconds; <= 0: FETCH_PROXY_RETRY_AFTER */
-	double reset_after;  /* seconds; <= 0: FETCH_PROXY_RESET_AFTER */
+	bool shard;	    /* rendezvous hashing of the artifact hash within a group */
+	double retry_after; /* seconds; <= 0: FETCH_PROXY_RETRY_AFTER */
+	double reset_after; /* seconds; <= 0: FETCH_PROXY_RESET_AFTER */
 	/*
 	 * The clock in seconds (for tests); NULL: CLOCK_MONOTONIC.  Called
 	 * with the chooser's lock held: it must not call back into it.
@@ -75,8 +75,8 @@ void fetch_proxies_free(struct fetch_proxies *p);
 
 /* The order in which to try the members for one artifact. */
 struct fetch_proxy_plan {
-	size_t n;			/* members, >= 1 */
-	unsigned id[FETCH_PROXY_MAX];	/* member ids (0 .. fetch_proxies_count() - 1) */
+	size_t n;		      /* members, >= 1 */
+	unsigned id[FETCH_PROXY_MAX]; /* member ids (0 .. fetch_proxies_count() - 1) */
 };
 
 /*
@@ -119,13 +119,13 @@ void fetch_proxies_ok(struct fetch_proxies *p, unsigned id);
 
 /* What fetch_proxies_state() reports of one member. */
 struct fetch_proxy_state {
-	const char *name;	/* as fetch_proxies_name() */
-	unsigned group;		/* 1-based, in the order of the spec */
-	bool failed;		/* skipped until retry_in seconds from now */
-	bool active;		/* a member of the active group */
-	double retry_in;	/* seconds, when failed */
-	uint64_t failures;	/* proxy failures since the start */
-	uint64_t successes;	/* transfers that succeeded through it */
+	const char *name;   /* as fetch_proxies_name() */
+	unsigned group;	    /* 1-based, in the order of the spec */
+	bool failed;	    /* skipped until retry_in seconds from now */
+	bool active;	    /* a member of the active group */
+	double retry_in;    /* seconds, when failed */
+	uint64_t failures;  /* proxy failures since the start */
+	uint64_t successes; /* transfers that succeeded through it */
 };
 
 /*

@@ -14,10 +14,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct fetch_proxy_conf conf = { .shard = true };
+	const struct fetch_proxy_conf conf = {.shard = true};
 	struct fetch_proxies *p = NULL, *q = NULL;
 	struct fetch_proxy_plan plan;
-	bool seen[FETCH_PROXY_MAX] = { false };
+	bool seen[FETCH_PROXY_MAX] = {false};
 	char *spec, *back, *msg = NULL, *o;
 	size_t i, n;
 
@@ -47,15 +47,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < n; i++) {
 		const char *name = fetch_proxies_name(p, (unsigned)i);
 
-		FUZZ_CHECK(fetch_proxies_direct(p, (unsigned)i) ? strcmp(name, "DIRECT") == 0 :
-			   strstr(name, "://") != NULL);
+		FUZZ_CHECK(fetch_proxies_direct(p, (unsigned)i) ? strcmp(name, "DIRECT") == 0
+								: strstr(name, "://") != NULL);
 		o += sprintf(o, "%s%s", i ? ";" : "", name);
 	}
 	FUZZ_CHECK(fetch_proxies_parse(back, &conf, &q, NULL) == 0);
 	FUZZ_CHECK(fetch_proxies_count(q) == n);
 	for (i = 0; i < n; i++)
 		FUZZ_CHECK(strcmp(fetch_proxies_url(p, (unsigned)i),
-				  fetch_proxies_url(q, (unsigned)i)) == 0);
+				   fetch_proxies_url(q, (unsigned)i)) == 0);
 	free(back);
 out:
 	fetch_proxies_free(q);

@@ -81,20 +81,13 @@ artifact slow1 16000000 slow
 echo "# artifacts made in $(elapsed "$t0" "$(now)") s"
 
 # --- two Squids ---------------------------------------------------------------------------
-free_port() {
-	"$PY" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # start_squid N: contrib/squid/squid.conf on a free loopback port with
 # its own cache directory, logs and pid file; SQN_PORT, SQN_PID, SQN_URL
 start_squid() {
 	_d=$TEST_TMP/squid$1
 	_name=aftest$$n$1
 	mkdir -p "$_d"
-	_port=$(free_port)
+	_port=$(_nginx_free_port)	# nginx.sh's: a port free on 127.0.0.1
 	sed -e "s|^http_port .*|http_port 127.0.0.1:$_port|" \
 		-e "s|^cache_dir \([a-z]*\) [^ ]* [0-9]*|cache_dir \1 $_d/cache 1024|" \
 		-e "s|^cache_mem .*|cache_mem 256 MB|" \

@@ -45,8 +45,8 @@ static const char *plan_names(struct fetch_proxies *p, const char *hash, char *o
 	fetch_proxies_plan(p, hash, &plan);
 	out[0] = '\0';
 	for (i = 0; i < plan.n && o < size; i++)
-		o += (size_t)snprintf(out + o, size - o, "%s%s", i ? " " : "",
-			fetch_proxies_name(p, plan.id[i]));
+		o += (size_t)snprintf(
+			out + o, size - o, "%s%s", i ? " " : "", fetch_proxies_name(p, plan.id[i]));
 	return out;
 }
 
@@ -72,7 +72,8 @@ static void test_grammar(void)
 		is_str(fetch_proxies_url(p, 0), "http://squid1:3128", "... the first");
 		is_str(fetch_proxies_url(p, 2), "", "... DIRECT is an empty proxy for libcurl");
 		is_str(fetch_proxies_name(p, 2), "DIRECT", "... named DIRECT in messages");
-		ok(fetch_proxies_direct(p, 2) && !fetch_proxies_direct(p, 0), "... and known as such");
+		ok(fetch_proxies_direct(p, 2) && !fetch_proxies_direct(p, 0),
+			"... and known as such");
 		fetch_proxies_free(p);
 	}
 	p = parse(" squid1:3128 | [::1]:8080/ ;socks5h://10.0.0.1:1080; direct ", NULL);
@@ -131,14 +132,14 @@ static void test_rendezvous(void)
 		char digit;
 		const char *order;
 	} want[] = {
-		{ '0', "http://a:3128 http://b:3128 http://c:3128" },
-		{ '1', "http://b:3128 http://c:3128 http://a:3128" },
-		{ '2', "http://c:3128 http://b:3128 http://a:3128" },
-		{ '3', "http://b:3128 http://a:3128 http://c:3128" },
-		{ '5', "http://c:3128 http://a:3128 http://b:3128" },
-		{ 'a', "http://a:3128 http://c:3128 http://b:3128" },
+		{'0', "http://a:3128 http://b:3128 http://c:3128"},
+		{'1', "http://b:3128 http://c:3128 http://a:3128"},
+		{'2', "http://c:3128 http://b:3128 http://a:3128"},
+		{'3', "http://b:3128 http://a:3128 http://c:3128"},
+		{'5', "http://c:3128 http://a:3128 http://b:3128"},
+		{'a', "http://a:3128 http://c:3128 http://b:3128"},
 	};
-	const struct fetch_proxy_conf shard = { .shard = true };
+	const struct fetch_proxy_conf shard = {.shard = true};
 	struct fetch_proxies *p, *q, *two;
 	char hash[41], got[256], again[256];
 	unsigned moved = 0, kept = 0, wrong = 0, i, k;
@@ -146,8 +147,8 @@ static void test_rendezvous(void)
 
 	ok(fetch_proxies_weight("http://squid1:3128", "") == 0xd8723e42d4014356ull,
 		"weight of squid1 for \"\": a known answer");
-	ok(fetch_proxies_weight("http://squid1:3128",
-		   "0123456789abcdef0123456789abcdef01234567") == 0xe4607213e7103494ull,
+	ok(fetch_proxies_weight("http://squid1:3128", "0123456789abcdef0123456789abcdef01234567") ==
+			0xe4607213e7103494ull,
 		"weight of squid1 for a hash: a known answer");
 	p = parse("http://a:3128|http://b:3128|http://c:3128", &shard);
 	q = parse("http://c:3128|http://a:3128|http://b:3128", &shard);
@@ -194,7 +195,7 @@ static void test_rendezvous(void)
 static void test_no_shard(void)
 {
 	struct fetch_proxies *p = parse("a:1|b:1|c:1;DIRECT", NULL);
-	unsigned first[3] = { 0 }, i;
+	unsigned first[3] = {0}, i;
 	struct fetch_proxy_plan plan;
 
 	if (!p)
@@ -217,8 +218,11 @@ static void test_no_shard(void)
 static void test_failover(void)
 {
 	const struct fetch_proxy_conf conf = {
-		.shard = true, .retry_after = 60, .reset_after = 300,
-		.clock = fake_clock, .no_jitter = true,
+		.shard = true,
+		.retry_after = 60,
+		.reset_after = 300,
+		.clock = fake_clock,
+		.no_jitter = true,
 	};
 	const char *h = "1111111111111111111111111111111111111111"; /* b c a */
 	struct fetch_proxy_state st;
@@ -229,19 +233,23 @@ static void test_failover(void)
 	p = parse("http://a:3128|http://b:3128|http://c:3128;DIRECT", &conf);
 	if (!p)
 		return;
-	is_str(plan_names(p, h, got, sizeof(got)), "http://b:3128 http://c:3128 http://a:3128 DIRECT",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"http://b:3128 http://c:3128 http://a:3128 DIRECT",
 		"healthy: the hash order, then the next group");
 	ok(fetch_proxies_failed(p, 1) == 60, "b fails: skipped for 60 s");
-	is_str(plan_names(p, h, got, sizeof(got)), "http://c:3128 http://a:3128 DIRECT http://b:3128",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"http://c:3128 http://a:3128 DIRECT http://b:3128",
 		"... the next in hash order; b last, as a last resort");
 	fetch_proxies_state(p, 1, &st);
 	ok(st.failed && st.retry_in == 60 && st.failures == 1 && st.group == 1 && st.active,
 		"... its state: failed, 60 s left, 1 failure, group 1 active");
 	fake_now = 1059;
-	is_str(plan_names(p, h, got, sizeof(got)), "http://c:3128 http://a:3128 DIRECT http://b:3128",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"http://c:3128 http://a:3128 DIRECT http://b:3128",
 		"59 s later b is still skipped");
 	fake_now = 1060;
-	is_str(plan_names(p, h, got, sizeof(got)), "http://b:3128 http://c:3128 http://a:3128 DIRECT",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"http://b:3128 http://c:3128 http://a:3128 DIRECT",
 		"after retry_after it is tried first again");
 
 	/* the whole group fails: DIRECT becomes the active group */
@@ -252,7 +260,8 @@ static void test_failover(void)
 	fetch_proxies_failed(p, 0);
 	fetch_proxies_state(p, 3, &st);
 	ok(st.active && !st.failed, "all three failed: DIRECT's group is active");
-	is_str(plan_names(p, h, got, sizeof(got)), "DIRECT http://b:3128 http://c:3128 http://a:3128",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"DIRECT http://b:3128 http://c:3128 http://a:3128",
 		"... tried first, the failed proxies after it");
 	ok(fetch_proxies_failed(p, 3) == 0, "DIRECT failing is the origin's failure: not skipped");
 	fetch_proxies_state(p, 3, &st);
@@ -260,10 +269,12 @@ static void test_failover(void)
 
 	/* retry_after has passed, but the first group comes back only at reset_after */
 	fake_now = 1060 + 61;
-	is_str(plan_names(p, h, got, sizeof(got)), "DIRECT http://b:3128 http://c:3128 http://a:3128",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"DIRECT http://b:3128 http://c:3128 http://a:3128",
 		"after retry_after, DIRECT stays first until reset_after");
 	fake_now = 1060 + 300;
-	is_str(plan_names(p, h, got, sizeof(got)), "http://b:3128 http://c:3128 http://a:3128 DIRECT",
+	is_str(plan_names(p, h, got, sizeof(got)),
+		"http://b:3128 http://c:3128 http://a:3128 DIRECT",
 		"after reset_after, the first group again");
 	fetch_proxies_state(p, 0, &st);
 	ok(st.active && !st.failed, "... and it is the active one");
@@ -278,7 +289,7 @@ static void test_failover(void)
 
 static void test_jitter(void)
 {
-	const struct fetch_proxy_conf conf = { .retry_after = 60, .clock = fake_clock };
+	const struct fetch_proxy_conf conf = {.retry_after = 60, .clock = fake_clock};
 	struct fetch_proxies *p = parse("a:1|b:1", &conf);
 	double w, lo = 1e9, hi = 0;
 	int i;
@@ -315,7 +326,7 @@ static void *hammer(void *arg)
 
 static void test_threads(void)
 {
-	const struct fetch_proxy_conf conf = { .shard = true };
+	const struct fetch_proxy_conf conf = {.shard = true};
 	struct fetch_proxy_state a, b;
 	pthread_t t[4];
 	int i;

@@ -67,6 +67,8 @@ struct fetch_stream {
 	bool started;
 	CURLcode result;
 	long http_status; /* an HTTP status >= 400 seen by the write callback */
+	long fail_status; /* the HTTP status the stream failed with, 0: none */
+	bool via_proxy;	  /* fetch_options.proxy named a proxy */
 	char curl_err[CURL_ERROR_SIZE];
 };
 
@@ -137,6 +139,8 @@ static void stream_fail_http(struct fetch_stream *s, long code)
 	char what[128];
 
 	fetch_http_describe(code, NULL, what, sizeof(what));
+	if (!s->err)
+		s->fail_status = code;
 	stream_fail(s, fetch_http_errno(code, &s->retryable), "%s", what);
 }
 
@@ -518,7 +522,8 @@ static int setup_curl(
 	if (r < 0)
 		return r;
 	conf.headers = s->headers;
-	r = fetch_http_setup(s->easy, &conf, url, NULL, s->curl_err);
+	s->via_proxy = o->proxy && *o->proxy;
+	r = fetch_http_setup(s->easy, &conf, url, o->proxy, s->curl_err);
 	if (r < 0) {
 		if (errmsg)
 			*errmsg = strdup(s->curl_err);
@@ -751,6 +756,27 @@ int fetch_stream_error(const struct fetch_stream *s)
 bool fetch_stream_retryable(const struct fetch_stream *s)
 {
 	return s->err && s->retryable;
+}
+
+/*
+ * Through a proxy, what only the proxy could have done wrong (CernVM-FS's
+ * classification): it refused the connection, broke it or let it stall
+ * (a timeout, the low-speed abort included), did not resolve, or answered
+ * 502, 503 or 504 for an origin it could not reach.  A 404, any other
+ * status and wrong bytes are the origin's (host failures).
+ */
+bool fetch_stream_proxy_fault(const struct fetch_stream *s)
+{
+	if (!s->via_proxy || !s->err)
+		return false;
+	if (s->fail_status)
+		return s->fail_status == 502 || s->fail_status == 503 || s->fail_status == 504;
+#if LIBCURL_VERSION_NUM >= 0x074900
+	if (s->done && s->result == CURLE_PROXY)
+		return true;
+#endif
+	return s->err == -ECONNREFUSED || s->err == -ETIMEDOUT || s->err == -EHOSTUNREACH ||
+	       s->err == -ECONNRESET || s->err == -EPIPE;
 }
 
 const char *fetch_stream_errmsg(const struct fetch_stream *s)

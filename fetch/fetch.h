@@ -11,7 +11,8 @@
  * tree: the HTTP transport (http.c, http.h: handle setup, errno classes
  * and retries, shared with tools/publish/), the byte streams (download.c),
  * streaming verify + decompress + tar rules (unpack.c, tar.c) and the
- * install with single flight (install.c).  The model includes neither curl nor libarchive, nor this
+ * install with single flight (install.c); the site's proxies (proxy.c,
+ * proxy.h: the proxy list, its order and failover state).  The model includes neither curl nor libarchive, nor this
  * header or the pipeline's private ones: the pipeline may use the model,
  * never the reverse.  tests/check-includes.sh lists the model's files and
  * fails when one of them breaks the rule, so the model can be used (and
@@ -39,6 +40,16 @@
  * never after 404 or 410), a missing file://, a TLS verification failure, a
  * digest mismatch, an unsafe or malformed archive.  The first source that
  * verifies wins; when all fail, the message lists every URL and its cause.
+ *
+ * Proxies (fetch_options.proxies, proxy.h): every attempt of a URL goes
+ * through the members in fetch_proxies_plan() order for the artifact's
+ * hash.  A proxy failure (fetch_stream_proxy_fault(): refused, timed out,
+ * stalled, 502/503/504) marks the proxy failed and sends the same URL
+ * through the next member at once; a host failure (404 and the other
+ * answers of the origin, wrong bytes) goes to the next URL with the same
+ * order of proxies.  When every member failed, that was one attempt of
+ * the URL, retried as above.  Each failure is logged (FETCH_LOG_INFO)
+ * naming the proxy and the URL apart.
  *
  * Errors are -errno.  One errno per failure class, so callers can tell them
  * apart without parsing messages:
@@ -101,6 +112,7 @@
 #include "store/hash.h"
 
 struct store;
+struct fetch_proxies;
 
 /*
  * fetch_global_init - initialise libcurl for the whole process.  Call it once
@@ -138,7 +150,8 @@ typedef void (*fetch_progress_fn)(void *arg, const char *url, uint64_t now, uint
 
 /* How much a log message matters. */
 enum fetch_log_level {
-	FETCH_LOG_WARNING = 0, /* a tree hash mismatch installed anyway (FETCH_IGNORE_HASHES) */
+	FETCH_LOG_WARNING = 0, /* a tree hash mismatch installed anyway (FETCH_IGNORE_HASHES),
+				* a proxy that failed */
 	FETCH_LOG_INFO = 1,    /* a failed attempt that will be retried */
 };
 
@@ -181,6 +194,20 @@ struct fetch_options {
 	 * (Julia's pkg_server()).  URLs under it get the Pkg-server headers.
 	 */
 	const char *pkg_server;
+	/*
+	 * The site's proxies (proxy.h; borrowed, shared by every install of
+	 * the process): fetch_install() tries each URL through them in
+	 * fetch_proxies_plan() order, see "Proxies" above.  NULL (default):
+	 * no list, libcurl's environment variables as before.
+	 */
+	struct fetch_proxies *proxies;
+	/*
+	 * The proxy of one stream (fetch_stream_open_url()): a proxy URL, ""
+	 * for none (DIRECT, whatever the environment says), NULL (default):
+	 * the environment's http_proxy and friends.  fetch_install() sets it
+	 * from proxies for each attempt.
+	 */
+	const char *proxy;
 	const char *host_triplet;   /* Julia-System header value; NULL: not sent */
 	const char *julia_version;  /* Julia-Version header value; NULL: not sent */
 	unsigned flags;		    /* enum fetch_flags */
@@ -426,6 +453,17 @@ uint64_t fetch_stream_limit(const struct fetch_stream *s);
 
 /* fetch_stream_bytes - bytes handed out so far. */
 uint64_t fetch_stream_bytes(const struct fetch_stream *s);
+
+/*
+ * fetch_stream_proxy_fault - after a failed read of a stream opened with a
+ * proxy (fetch_options.proxy a URL): whether the failure is the proxy's,
+ * so that the same URL may succeed through another proxy: the connection
+ * refused, reset or broken, a timeout (connect, low-speed, deadline), a
+ * name that did not resolve, HTTP 502, 503 or 504.  False without a
+ * proxy, without an error, and for the origin's answers (404, other
+ * statuses).  Pure; the stream's thread.
+ */
+bool fetch_stream_proxy_fault(const struct fetch_stream *s);
 
 /* fetch_stream_error - the error every read now returns (see above), or 0. */
 int fetch_stream_error(const struct fetch_stream *s);

@@ -192,8 +192,6 @@ int fetch_http_setup(CURL *easy, const struct fetch_http_conf *conf, const char 
 	char ua[128];
 	CURLcode c = CURLE_OK;
 
-	if (proxy)
-		return -EOPNOTSUPP; /* proxy groups: a later issue */
 	if (!conf->user_agent) {
 		vi = curl_version_info(CURLVERSION_NOW);
 		snprintf(ua, sizeof(ua), "artifactfs/%s libcurl/%s", ARTIFACTFS_VERSION,
@@ -237,7 +235,16 @@ int fetch_http_setup(CURL *easy, const struct fetch_http_conf *conf, const char 
 		SET(CURLOPT_CAINFO, conf->ca_file);
 	if (conf->headers)
 		SET(CURLOPT_HTTPHEADER, conf->headers);
-	/* Proxies: libcurl reads http_proxy, https_proxy and no_proxy itself. */
+	/*
+	 * Proxies: without one, libcurl reads http_proxy, https_proxy and
+	 * no_proxy itself.  A chosen proxy (or "" for DIRECT, which libcurl
+	 * takes as "no proxy, whatever the environment says") replaces them,
+	 * no_proxy included: the site's list applies to every URL.
+	 */
+	if (proxy) {
+		SET(CURLOPT_PROXY, proxy);
+		SET(CURLOPT_NOPROXY, *proxy ? "" : NULL);
+	}
 #undef SET
 	if (c != CURLE_OK) {
 		snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(c));

@@ -5,7 +5,8 @@
  * One place for what every libcurl transfer of the project has in common:
  *   - fetch_http_setup(): an easy handle's options (URL, protocols, user
  *     agent, CA file, timeouts, the low-speed abort, redirects, headers,
- *     no signals, the error buffer; proxies from the environment);
+ *     no signals, the error buffer; the proxy of the attempt, or the
+ *     environment's);
  *   - the errno classes of libcurl codes and HTTP statuses
  *     (fetch_curl_errno(), fetch_http_errno(), fetch_http_reason(),
  *     declared in fetch.h so that callers need not include curl.h) and
@@ -55,15 +56,16 @@ struct fetch_http_conf {
  * and LOW_SPEED_TIME, TIMEOUT, CAINFO, FOLLOWLOCATION with MAXREDIRS, and
  * HTTPHEADER, each only where conf asks for it.
  *
- * proxy is where a later proxy group (CernVM-FS style: a list with
- * failover) passes the proxy chosen for this attempt; today it must be
- * NULL, and libcurl takes the proxy from http_proxy, https_proxy and
- * no_proxy in the environment, as it always has.
+ * proxy is the proxy chosen for this attempt (proxy.h): a URL such as
+ * "http://squid1:3128" (CURLOPT_PROXY, and no_proxy of the environment
+ * is ignored), or "" for DIRECT (no proxy at all, even when the
+ * environment names one); NULL: libcurl takes the proxy from http_proxy,
+ * https_proxy and no_proxy in the environment, as it always has.
  *
  * errbuf (CURL_ERROR_SIZE bytes) must live as long as the handle's
  * transfer: libcurl writes its message there.  Returns 0; -ENOMEM or
  * -EINVAL when libcurl refuses an option (errbuf then holds libcurl's
- * text), -EOPNOTSUPP for a proxy.  Thread-safe for distinct handles.
+ * text).  Thread-safe for distinct handles.
  */
 int fetch_http_setup(CURL *easy, const struct fetch_http_conf *conf, const char *url,
 	const char *proxy, char *errbuf);

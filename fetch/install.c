@@ -13,6 +13,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/http.h"
+#include "fetch/proxy.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -122,6 +123,8 @@ struct attempt {
 	struct buf why; /* the cause, possibly several lines */
 	bool retryable;
 	bool local;
+	bool proxy_fault; /* the proxy's failure (fetch_stream_proxy_fault()) */
+	const char *proxy; /* fetch_options.proxy of the attempt; NULL: none chosen */
 };
 
 static void __attribute__((format(printf, 2, 3))) why(struct attempt *a, const char *fmt, ...)
@@ -295,6 +298,8 @@ static int attempt_once(
 
 	a->retryable = false;
 	a->local = false;
+	a->proxy_fault = false;
+	so.proxy = a->proxy;
 	r = store_install_begin(f->s, hash, &in);
 	if (r < 0) {
 		a->local = true;
@@ -340,12 +345,15 @@ static int attempt_once(
 		why(a, "%s", msg ? msg : strerror(-r));
 		a->retryable = from_stream && fetch_stream_retryable(s);
 		a->local = !from_stream && local_error(r);
+		a->proxy_fault = from_stream && fetch_stream_proxy_fault(s);
 		goto out;
 	}
 	if (sha256) {
 		r = read_trailer(f, a, hash, s, &d, got);
-		if (r < 0)
+		if (r < 0) {
+			a->proxy_fault = fetch_stream_proxy_fault(s);
 			goto out;
+		}
 		have_sha = r == 0;
 	}
 	if (have_sha && strcasecmp(sha256, got) != 0) {
@@ -378,22 +386,71 @@ out:
 	return r;
 }
 
+/*
+ * One attempt of src through the proxies of f, in plan order: a proxy
+ * failure marks the proxy failed and tries the next one; anything else
+ * (success, a host failure, a local error) ends the round.  When every
+ * proxy failed, a->why lists them all.
+ */
+static int through_proxies(
+	struct fetch *f, struct attempt *a, const char *hash, const struct fetch_source *src)
+{
+	struct fetch_proxies *px = f->o.proxies;
+	struct fetch_proxy_plan plan;
+	struct buf all;
+	const char *name;
+	double skip;
+	size_t k;
+	int r = -EIO;
+
+	fetch_proxies_plan(px, hash, &plan);
+	buf_init(&all, MSG_MAX);
+	for (k = 0; k < plan.n; k++) {
+		name = fetch_proxies_name(px, plan.id[k]);
+		buf_reset(&a->why);
+		a->proxy = fetch_proxies_url(px, plan.id[k]);
+		r = attempt_once(f, a, hash, src);
+		if (r == 0)
+			fetch_proxies_ok(px, plan.id[k]);
+		if (r == 0 || !a->proxy_fault)
+			break;
+		skip = fetch_proxies_failed(px, plan.id[k]);
+		flog(f, FETCH_LOG_WARNING,
+			"proxy '%s' failed for '%s' (skipped for %.0f s)%s: %s", name, src->url,
+			skip, k + 1 < plan.n ? ", trying the next proxy" : ", no proxy left",
+			a->why.ptr ? a->why.ptr : "");
+		buf_addf(&all, "%sthrough proxy '%s': %s", all.len ? "\n" : "", name,
+			a->why.ptr ? a->why.ptr : strerror(-r));
+	}
+	if (r < 0 && a->proxy_fault && k == plan.n) {
+		buf_reset(&a->why);
+		why(a, "every proxy failed:\n%s", all.ptr ? all.ptr : "");
+	}
+	a->proxy = NULL;
+	buf_release(&all);
+	return r;
+}
+
 /* Up to o.attempts attempts of one URL, with a doubling delay between them. */
 static int try_source(
 	struct fetch *f, struct attempt *a, const char *hash, const struct fetch_source *src)
 {
 	const char *url = src->url, *sha256 = src->sha256;
 	struct fetch_retry rt;
+	bool proxied;
 	int r;
 
 	if (sha256 && !hash_hex_valid(sha256, STORE_SHA256_HEX)) {
 		why(a, "invalid sha256 '%s' (64 hex digits expected)", sha256);
 		return -EINVAL;
 	}
+	/* file:// reads a local file: no proxy applies */
+	proxied = f->o.proxies && strncasecmp(url, "file:", 5) != 0;
 	fetch_retry_init(&rt, f->o.attempts, f->o.retry_delay_ms, 0);
 	for (;;) {
 		buf_reset(&a->why);
-		r = attempt_once(f, a, hash, src);
+		a->proxy = NULL;
+		r = proxied ? through_proxies(f, a, hash, src) : attempt_once(f, a, hash, src);
 		if (r == 0 || !fetch_retry_again(&rt, a->retryable))
 			return r;
 		flog(f, FETCH_LOG_INFO,

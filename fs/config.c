@@ -7,6 +7,7 @@
  */
 #include "fs/fs.h"
 #include "fetch/fetch.h"
+#include "fetch/proxy.h"
 #include "fetch/toml.h"
 #include "store/util/units.h"
 
@@ -29,6 +30,8 @@ void fs_config_init(struct fs_config *c)
 	c->timeout = 0;
 	c->install_timeout = FS_INSTALL_TIMEOUT;
 	c->retry_after = 10;
+	c->proxy_retry_after = FETCH_PROXY_RETRY_AFTER;
+	c->proxy_reset_after = FETCH_PROXY_RESET_AFTER;
 	c->name_timeout = 1;
 	c->quota_low = 75;
 	c->log_level = FS_LOG_INFO;
@@ -53,6 +56,7 @@ void fs_config_release(struct fs_config *c)
 	free(c->platform);
 	free_list(c->tags, c->n_tags);
 	free(c->pkg_server);
+	free(c->proxy);
 	free(c->ca_file);
 	free(c->control_group);
 	free(c->overrides);
@@ -148,6 +152,10 @@ static const struct setting settings[] = {
 	{ "tag", S_LIST, F(tags), 0, 0, "KEY=VALUE[:MODE]" },
 	{ "pkg_server", S_STRING, F(pkg_server), 0, 0, "a URL" },
 	{ "ca_file", S_STRING, F(ca_file), 0, 0, "a file name" },
+	{ "proxy", S_STRING, F(proxy), 0, 0, "a proxy list" },
+	{ "proxy_shard", S_BOOL, F(proxy_shard), 0, 0, BOOL },
+	{ "proxy_retry_after", S_DURATION, F(proxy_retry_after), 1e-3, YEAR, POSITIVE_DURATION },
+	{ "proxy_reset_after", S_DURATION, F(proxy_reset_after), 1e-3, YEAR, POSITIVE_DURATION },
 	{ "jobs", S_INT, F(jobs), 1, 256, "an integer from 1 to 256" },
 	{ "connect_timeout", S_DURATION, F(connect_timeout), 1e-3, YEAR, POSITIVE_DURATION },
 	{ "low_speed_limit", S_SIZE, F(low_speed_limit), 0, 0, SIZE },
@@ -240,6 +248,24 @@ static const char *needs(const struct setting *s)
 	return buf;
 }
 
+/* A proxy= list that fetch_proxies_parse() refuses: its message, in a thread's buffer. */
+static int check_proxy(const char *value, const char **errmsg)
+{
+	static __thread char buf[320];
+	struct fetch_proxies *p = NULL;
+	char *msg = NULL;
+	int r;
+
+	r = fetch_proxies_parse(value, NULL, &p, &msg);
+	fetch_proxies_free(p);
+	if (r < 0) {
+		snprintf(buf, sizeof(buf), "needs a proxy list (%s)", msg ? msg : strerror(-r));
+		*errmsg = buf;
+	}
+	free(msg);
+	return r;
+}
+
 int fs_config_set(struct fs_config *c, const char *key, const char *value, const char **errmsg)
 {
 	const struct setting *s = find_setting(key);
@@ -260,6 +286,8 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value, const
 	}
 	switch (s->type) {
 	case S_STRING:
+		if (s->off == F(proxy) && check_proxy(value, errmsg) < 0)
+			return -EINVAL;
 		return set_string((char **)field, value, errmsg);
 	case S_LIST:
 		r = set_list(c, s, value, errmsg);

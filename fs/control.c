@@ -15,6 +15,7 @@
  * false, "error": ...}.
  */
 #include "fs/daemon.h"
+#include "fetch/proxy.h"
 #include "store/store.h"
 #include "store/util/control.h"
 
@@ -95,6 +96,35 @@ static size_t count_artifacts(const struct fs_names *n)
 	return k;
 }
 
+/*
+ * The proxies of proxy= and their state: "in use" (healthy, of the group
+ * tried first), "ok" (healthy, a later group), "failed" (skipped until
+ * "failed_until", seconds since the epoch).  An empty array without proxy=.
+ */
+static json_t *proxies_doc(struct fs *fs, const struct timespec *now)
+{
+	struct fetch_proxies *px = fs->install.proxies;
+	struct fetch_proxy_state st;
+	json_t *a = json_array(), *o;
+	size_t i;
+
+	for (i = 0; a && px && i < fetch_proxies_count(px); i++) {
+		fetch_proxies_state(px, (unsigned)i, &st);
+		o = json_pack("{s:s, s:i, s:s, s:I, s:I}", "proxy", st.name, "group", (int)st.group,
+			      "state", st.failed ? "failed" : st.active ? "in use" : "ok",
+			      "failures", (json_int_t)st.failures,
+			      "successes", (json_int_t)st.successes);
+		if (o && st.failed)
+			json_object_set_new(o, "failed_until",
+					    json_integer((json_int_t)(now->tv_sec + st.retry_in + 0.5)));
+		if (!o || json_array_append_new(a, o) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 /* The status document (artifactfs(8) CONTROL SOCKET); NULL on ENOMEM. */
 static json_t *status_doc(struct fs *fs)
 {
@@ -164,6 +194,7 @@ static json_t *status_doc(struct fs *fs)
 		e |= json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I}",
 					   "artifact", errs[i].artifact, "url", errs[i].url,
 					   "cause", errs[i].cause, "time", (json_int_t)errs[i].when));
+	e |= json_object_set_new(doc, "proxies", proxies_doc(fs, &now));
 	e |= json_object_set_new(doc, "memory", json_pack("{s:I, s:I}",
 				 "rss_anon_bytes", (json_int_t)anon, "rss_file_bytes", (json_int_t)file));
 	fs_names_unref(names);

@@ -108,6 +108,7 @@ struct fs_install {
 	struct fs *fs;
 	struct fetch_options opts;
 	char *triplet;			/* the host platform, owned */
+	struct fetch_proxies *proxies;	/* proxy= (fetch/proxy.h), owned; NULL: none */
 };
 
 /* The control socket and its thread (control.c). */

@@ -32,6 +32,10 @@ struct fs_config {
 	char **tags;			/* tag=KEY=VALUE, repeatable */
 	size_t n_tags;
 	char *pkg_server;		/* pkg_server=URL; NULL = none */
+	char *proxy;			/* proxy=LIST (fetch/proxy.h); NULL = the environment's */
+	bool proxy_shard;		/* proxy_shard: rendezvous hashing within a group */
+	double proxy_retry_after;	/* proxy_retry_after=SECONDS a failed proxy is skipped */
+	double proxy_reset_after;	/* proxy_reset_after=SECONDS on a later group */
 	unsigned jobs;			/* jobs=N: concurrent installs (default 4) */
 	double connect_timeout;		/* connect_timeout=SECONDS, > 0 (default 30) */
 	uint64_t low_speed_limit;	/* low_speed_limit=BYTES per second (default 1K) */

@@ -11,6 +11,7 @@
 #include "fetch/pkgserver.h"
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
+#include "fetch/proxy.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -241,6 +242,19 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 	in->opts.low_speed_time = (long)(c->low_speed_time + 0.999);
 	in->opts.timeout = (long)(c->timeout + 0.999);
 	in->opts.pkg_server = fs_install_pkg_server(c);
+	if (c->proxy) {
+		struct fetch_proxy_conf pc = {
+			.shard = c->proxy_shard,
+			.retry_after = c->proxy_retry_after,
+			.reset_after = c->proxy_reset_after,
+		};
+
+		/* proxy= was checked when it was set: only -ENOMEM is left */
+		r = fetch_proxies_parse(c->proxy, &pc, &in->proxies, NULL);
+		if (r < 0)
+			return r;
+		in->opts.proxies = in->proxies;
+	}
 	if (c->ignore_hashes)
 		in->opts.flags |= FETCH_IGNORE_HASHES;
 	/* An artifact larger than the whole quota could never stay: refuse it. */
@@ -267,4 +281,6 @@ void fs_install_release(struct fs *fs)
 	fs->install.triplet = NULL;
 	fs_probes_free(fs->probes);
 	fs->probes = NULL;
+	fetch_proxies_free(fs->install.proxies);
+	fs->install.proxies = NULL;
 }

@@ -21,14 +21,14 @@ check() {
 }
 
 # The model half of fetch/ (fetch.h, "two halves"): TOML, Artifacts.toml,
-# platforms, bind, Julia depots.  A new model file goes on this list; a
+# platforms, bind, Julia depots, the proxy chooser.  A new model file goes on this list; a
 # file here may include neither curl, libarchive nor the pipeline's
 # headers (fetch.h, http.h, which includes libcurl, unpack_int.h, which
 # includes libarchive): the pipeline
 # may use the model, never the reverse.
 fetch_model='toml.c toml.h toml_int.h toml_scalar.c toml_tree.c toml_tree.h toml_write.c
 	artifacts.c artifacts.h platform.c platform.h platform_host.c version.c version.h
-	triplet.c bind.c bind.h depot.c depot.h overrides.c overrides.h'
+	triplet.c bind.c bind.h depot.c depot.h overrides.c overrides.h proxy.c proxy.h'
 
 # check_files FOLDER FILES REGEX REASON - check only the named files of
 # FOLDER; a listed file that is gone is reported too, so the list cannot

@@ -478,6 +478,17 @@ static void print_status(json_t *d)
 	json_array_foreach(a, i, v)
 		printf("  %s  %s  %s: %s\n", ctl_utc(num(v, "time"), t1), str(v, "artifact"),
 		       *str(v, "url") ? str(v, "url") : "-", str(v, "cause"));
+	a = json_object_get(d, "proxies");
+	if (json_array_size(a))
+		printf("proxies      %zu\n", json_array_size(a));
+	json_array_foreach(a, i, v) {
+		printf("  %s  group %" JSON_INTEGER_FORMAT "  %s", str(v, "proxy"), num(v, "group"),
+		       str(v, "state"));
+		if (json_object_get(v, "failed_until"))
+			printf(" until %s", ctl_utc(num(v, "failed_until"), t1));
+		printf(", %" JSON_INTEGER_FORMAT " failures, %" JSON_INTEGER_FORMAT " successes\n",
+		       num(v, "failures"), num(v, "successes"));
+	}
 	m = json_object_get(d, "memory");
 	printf("memory       RssAnon %s, RssFile %s\n", human(num(m, "rss_anon_bytes"), b1),
 	       human(num(m, "rss_file_bytes"), b2));
@@ -534,6 +545,31 @@ static void metric(const char *name, const char *type, const char *help, const c
 		printf("artifactfs_%s{mountpoint=\"%s\"} %.9g\n", name, mp, value);
 }
 
+/* artifactfs_proxy_failures_total and _up, one series per proxy of proxy=. */
+static void proxy_metrics(json_t *a, const char *mp)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{ "proxy_failures_total", "counter", "Proxy failures (refused, timed out, 502-504)." },
+		{ "proxy_up", "gauge", "1 when the proxy is not skipped after a failure." },
+	};
+	json_t *v;
+	size_t i, k;
+
+	if (!json_array_size(a))
+		return;
+	for (k = 0; k < 2; k++) {
+		printf("# HELP artifactfs_%s %s\n# TYPE artifactfs_%s %s\n", m[k].name, m[k].help,
+		       m[k].name, m[k].type);
+		json_array_foreach(a, i, v)
+			printf("artifactfs_%s{mountpoint=\"%s\",proxy=\"%s\"} %" JSON_INTEGER_FORMAT
+			       "\n", m[k].name, mp, label(str(v, "proxy")),
+			       k == 0 ? num(v, "failures") :
+			       (json_int_t)(strcmp(str(v, "state"), "failed") != 0));
+	}
+}
+
 static void print_metrics(json_t *d)
 {
 	static const struct {
@@ -578,6 +614,7 @@ static void print_metrics(json_t *d)
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		metric(counters[i].name, "counter", counters[i].help, mp,
 		       (double)num(c, counters[i].key));
+	proxy_metrics(json_object_get(d, "proxies"), mp);
 	metric("resident_anon_bytes", "gauge", "The daemon's anonymous resident memory (RssAnon).",
 	       mp, (double)num(m, "rss_anon_bytes"));
 	metric("resident_file_bytes", "gauge", "The daemon's file-backed resident memory (RssFile).",

@@ -8,6 +8,7 @@
 #include "fetch/artifacts.h"
 #include "fetch/fetch.h"
 #include "fetch/platform.h"
+#include "fetch/proxy.h"
 #include "store/store.h"
 #include "store/util/time.h"
 #include "store/util/units.h"
@@ -36,7 +37,7 @@ static void usage(FILE *f)
 		"                [--include-lazy] [--jobs N] [--pkg-server URL] [--ignore-hashes]\n"
 		"                [--ca-file FILE] [--connect-timeout SEC] [--low-speed-time SEC]\n"
 		"                [--timeout SEC] [--max-unpacked SIZE] [--sources-from FILE2]...\n"
-		"                [--verbose] FILE [NAME...]\n"
+		"                [--proxy LIST [--proxy-shard]] [--verbose] FILE [NAME...]\n"
 		"\n"
 		"Download, verify and install into the store the artifacts FILE selects for\n"
 		"the platform, as Julia's Pkg does: every non-lazy entry, or with NAMEs just\n"
@@ -66,6 +67,14 @@ static void usage(FILE *f)
 		"                           most %d times the compressed size\n"
 		"      --sources-from FILE2 also try the download entries FILE2 gives for\n"
 		"                           the same git-tree-sha1 (repeatable)\n"
+		"      --proxy LIST         HTTP proxies, CernVM-FS style: groups tried in\n"
+		"                           order split by ';', members sharing the load split\n"
+		"                           by '|', DIRECT for none, e.g.\n"
+		"                           'http://squid1:3128|http://squid2:3128;DIRECT'\n"
+		"                           (default: http_proxy and friends of the environment)\n"
+		"      --proxy-shard        send each artifact to the member of a group its\n"
+		"                           hash chooses (rendezvous hashing), as the daemon's\n"
+		"                           proxy_shard does\n"
 		"  -v, --verbose            also report failed attempts that are retried\n"
 		"  -h, --help               show this help\n"
 		"\n"
@@ -82,6 +91,8 @@ struct fetch_opts {
 	const char *pkg_server; /* NULL: not given */
 	bool ignore_hashes;
 	const char *ca_file;
+	const char *proxy; /* --proxy, NULL: not given */
+	bool proxy_shard;
 	long connect_timeout, low_speed_time, timeout;
 	uint64_t max_unpacked; /* 0: the built-in default */
 	const char *file;
@@ -106,7 +117,7 @@ static long seconds_arg(const char *opt, const char *v)
 static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
 	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES,
-	       OPT_UNPACKED };
+	       OPT_UNPACKED, OPT_PROXY, OPT_SHARD };
 	static const struct option longopts[] = {
 		{"store", required_argument, NULL, 's'},
 		{"platform", required_argument, NULL, 'p'},
@@ -121,6 +132,8 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"sources-from", required_argument, NULL, OPT_SOURCES},
 		{"max-unpacked", required_argument, NULL, OPT_UNPACKED},
+		{"proxy", required_argument, NULL, OPT_PROXY},
+		{"proxy-shard", no_argument, NULL, OPT_SHARD},
 		{"verbose", no_argument, NULL, 'v'},
 		CTL_OPTIONS_END,
 	};
@@ -181,6 +194,12 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		case OPT_SOURCES:
 			o->more[o->nmore++] = optarg;
 			break;
+		case OPT_PROXY:
+			o->proxy = optarg;
+			break;
+		case OPT_SHARD:
+			o->proxy_shard = true;
+			break;
 		case OPT_UNPACKED:
 			if (units_parse_bytes(optarg, &o->max_unpacked) < 0 || o->max_unpacked == 0)
 				ctl_usage_error("fetch",
@@ -190,6 +209,8 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 			break;
 		}
 	}
+	if (o->proxy_shard && !o->proxy)
+		ctl_usage_error("fetch", "--proxy-shard needs --proxy");
 	if (optind == argc)
 		ctl_usage_error("fetch", "missing FILE");
 	o->file = argv[optind];
@@ -547,6 +568,7 @@ int cmd_fetch(int argc, char **argv)
 	struct artifacts *a = NULL, **files = NULL;
 	struct store *s = NULL;
 	struct pool p = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct fetch_proxies *proxies = NULL;
 	const struct artifact_entry **sel = NULL;
 	const char *store_dir;
 	char *msg = NULL, *triplet = NULL;
@@ -555,6 +577,15 @@ int cmd_fetch(int argc, char **argv)
 	bool root_failed;
 
 	parse_args(argc, argv, &o);
+	if (o.proxy) {
+		struct fetch_proxy_conf pc = {.shard = o.proxy_shard};
+
+		r = fetch_proxies_parse(o.proxy, &pc, &proxies, &msg);
+		if (r == -EINVAL)
+			ctl_usage_error("fetch", "invalid --proxy: %s", msg ? msg : "?");
+		if (r < 0)
+			ctl_erre(EXIT_FAIL, r, "fetch");
+	}
 	status = ctl_host_platform("fetch", &o.plat, &host);
 	if (status == EXIT_OK)
 		status = ctl_artifacts_load(o.file, &a);
@@ -617,6 +648,7 @@ int cmd_fetch(int argc, char **argv)
 	p.fo.timeout = o.timeout;
 	p.fo.max_unpacked = o.max_unpacked;
 	p.fo.log = on_log;
+	p.fo.proxies = proxies;
 	if (o.ignore_hashes)
 		p.fo.flags |= FETCH_IGNORE_HASHES;
 	/* --pkg-server, else $JULIA_PKG_SERVER as Pkg reads it; "" means none */
@@ -665,6 +697,7 @@ out:
 	free(msg);
 	ctl_platform_opt_release(&o.plat);
 	free(o.more);
+	fetch_proxies_free(proxies);
 	store_close(s);
 	for (i = 1; i < nfiles; i++)
 		artifacts_free(files[i]);

@@ -25,7 +25,8 @@ _artifactctl_opts() {
 	fetch)
 		echo "-s --store -p --platform -t --tag -l --include-lazy -j --jobs" \
 			"-P --pkg-server --ignore-hashes --ca-file --connect-timeout" \
-			"--low-speed-time --timeout --max-unpacked --sources-from -v --verbose -h --help"
+			"--low-speed-time --timeout --max-unpacked --sources-from --proxy --proxy-shard" \
+			"-v --verbose -h --help"
 		;;
 	ls) echo "--store --json -h --help" ;;
 	verify) echo "--store -h --help" ;;
@@ -74,7 +75,7 @@ _artifactctl_takes_arg() {
 		--ca-file | --connect-timeout | --low-speed-time | --timeout | --sources-from | \
 		-o | --output | --level | -u | --url | --sha256 | --size | --to | --public-url | \
 		-n | --name | -T | --toml | --endpoint | --region | --profile | --credentials | \
-		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket)
+		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket | --proxy)
 		return 0
 		;;
 	--token-file | --release-name | --target) # publish to GitHub

@@ -4,7 +4,7 @@
 # bounding set: readiness, reload, stop, clean-up after a crash), the example
 # artifactfs.toml (the daemon accepts every setting it knows, and the file
 # names each), the options of the fstab and autofs lines (mount(8) accepts
-# them), and the bash completion (exactly the commands and options that
+# them), the Squid configuration (squid -k parse), and the bash completion (exactly the commands and options that
 # artifactctl's --help lists; files, directories and names as arguments).
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/fuse.sh"
@@ -118,6 +118,17 @@ names_every_key() {
 }
 ok "contrib/artifactfs.toml names every setting of artifactfs --help" names_every_key
 ok "... all commented out: as shipped it sets nothing" sh -c "! grep -q '^[a-z]' '$example'"
+
+# --- the Squid configuration --------------------------------------------------------------
+# t0460-site-squid.sh runs it; here only its syntax, where squid exists.
+SQUID=$(command -v squid 2>/dev/null || { [ -x /usr/sbin/squid ] && echo /usr/sbin/squid; })
+if [ -n "$SQUID" ]; then
+	ok "contrib/squid/squid.conf parses (squid -k parse)" \
+		sh -c '"$1" -k parse -f "$2" 2>&1 | { ! grep -E "FATAL|ERROR"; }' sh "$SQUID" \
+		"$contrib/squid/squid.conf"
+else
+	skip "contrib/squid/squid.conf parses" "squid not installed"
+fi
 
 # --- bash completion ---------------------------------------------------------------------------
 comp=$contrib/completion/artifactctl.bash

@@ -3,6 +3,7 @@
 
     httpd.py --root DIR --port-file FILE [--bind 127.0.0.1] [--log FILE]
              [--parent-pid PID] [--stall-seconds 120] [--lifetime 1800]
+             [--mode MODE]
 
 Binds port 0, and once it listens writes the chosen port to FILE (a temporary
 file renamed into place): the tests wait for that file, never sleep blindly.
@@ -13,6 +14,7 @@ rest of the path (a /delay/<ms>/ prefix may precede any of the others):
 
     /404/<f>        404 Not Found
     /500/<f>        500 Internal Server Error
+    /503/<f>        503 Service Unavailable
     /truncate/<f>   full Content-Length announced, half the body sent, closed
     /corrupt/<f>    same length, 16 bytes in the middle inverted (XOR 0xff)
     /stall/<f>      headers and the first 1 KiB, then silence for at most
@@ -26,6 +28,11 @@ rest of the path (a /delay/<ms>/ prefix may precede any of the others):
     /zeros/<f>      the file, then zeros without end: no Content-Length, the
                     body ends when the client goes away (or --stall-seconds)
     /zeros-cl/<f>   the same with a Content-Length of the file plus 100 GiB
+
+--mode MODE applies one of these modes (404, 500, 503, stall, ...) to
+every request without a mode of its own: a fake HTTP proxy that fails in
+that way, since a proxy is asked for absolute URLs ("GET http://origin/f")
+whose path is just /f.
 
 Requests are counted per method and path: GET /_stats returns them as JSON,
 {"GET": {"/x": 1}, "HEAD": {}, "total": {"GET": 1, "HEAD": 0}};
@@ -115,7 +122,7 @@ def parse_modes(path):
             delay += int(parts[1])
             parts = parts[2:]
             continue
-        if mode is None and head in ("404", "500", "truncate", "corrupt", "stall",
+        if mode is None and head in ("404", "500", "503", "truncate", "corrupt", "stall",
                                      "slow", "redirect", "reset", "zeros", "zeros-cl"):
             mode = head
             parts = parts[1:]
@@ -280,6 +287,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.server.stats.add(self.command, path)
         delay, mode, rel = parse_modes(path)
+        if mode is None and self.server.mode:
+            mode = self.server.mode
         if delay:
             self.sleep(delay / 1000.0)
         if mode == "404":
@@ -287,6 +296,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "500":
             self.send_plain(500, "internal server error (fault mode)")
+            return
+        if mode == "503":
+            self.send_plain(503, "service unavailable (fault mode)")
             return
         data = self.load(rel)
         if data is None:
@@ -425,6 +437,7 @@ def main():
     ap.add_argument("--lifetime", type=float, default=1800.0,
                     help="exit after this many seconds whatever happens")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--mode", help="a fault mode for every request (a fake proxy)")
     args = ap.parse_args()
 
     if ":" in args.bind:
@@ -439,6 +452,7 @@ def main():
     server.released = set()
     server.release_all = False
     server.verbose = args.verbose
+    server.mode = args.mode
     return serve([server], args.port_file, server.server_address[1], args.parent_pid,
                  args.lifetime, "httpd")
 

@@ -18,6 +18,7 @@
 #endif
 
 #include "fetch/fetch.h"
+#include "fetch/proxy.h"
 #include "store/hash.h"
 #include "store/store.h"
 #include "tests/tap.h"
@@ -173,6 +174,12 @@ static void serve(int fd)
 	}
 	if (sscanf(req, "GET %511s", path) != 1)
 		return;
+	if (strncmp(path, "http://", 7) == 0) {
+		/* asked as a proxy: the absolute URL's path is the request */
+		char *slash = strchr(path + 7, '/');
+
+		memmove(path, slash ? slash : "/", strlen(slash ? slash : "/") + 1);
+	}
 	pthread_mutex_lock(&srv_lock);
 	end = strstr(req, "\r\n\r\n");
 	if (end)
@@ -191,6 +198,8 @@ static void serve(int fd)
 		respond(fd, 403, "Forbidden", NULL, "no", 2, 2);
 	} else if (strncmp(path, "/500/", 5) == 0) {
 		respond(fd, 500, "Internal Server Error", NULL, "oops", 4, 4);
+	} else if (strncmp(path, "/50", 3) == 0 && strchr("234", path[3]) && path[4] == '/') {
+		respond(fd, 500 + path[3] - '0', "Proxy Trouble", NULL, "oops", 4, 4);
 	} else if (strncmp(path, "/truncate/", 10) == 0 && (b = blob_get(path + 10))) {
 		respond(fd, 200, "OK", NULL, b->p, b->len / 2, b->len);
 	} else if (strncmp(path, "/redirect/", 10) == 0) {
@@ -909,6 +918,123 @@ static void test_install(void)
 	free(evil.p);
 }
 
+/* The stream of u through proxy (fetch_options.proxy), read to its end: its verdict. */
+static bool proxy_fault(const char *u, const char *proxy, long low_speed_time, int *rc)
+{
+	struct fetch_options o;
+	struct fetch_stream *st = NULL;
+	const void *b;
+	bool fault;
+	size_t n;
+
+	opts(&o);
+	o.proxy = proxy;
+	if (low_speed_time)
+		o.low_speed_time = low_speed_time;
+	*rc = fetch_stream_open_url(u, &o, &st, NULL);
+	if (*rc < 0)
+		return false;
+	while ((*rc = fetch_stream_read(st, &b, &n)) == 0 && n)
+		;
+	fault = fetch_stream_proxy_fault(st);
+	fetch_stream_free(st);
+	return fault;
+}
+
+/* fetch_stream_proxy_fault(): what a proxy did wrong, and what the origin did */
+static void test_proxy_fault(void)
+{
+	const char *px = url("");
+	int rc;
+
+	ok(proxy_fault("http://origin.invalid/503/x", px, 0, &rc) && rc == -EREMOTEIO,
+		"through a proxy, 503 is the proxy's failure");
+	ok(proxy_fault("http://origin.invalid/502/x", px, 0, &rc), "... 502 too");
+	ok(proxy_fault("http://origin.invalid/504/x", px, 0, &rc), "... 504 too");
+	ok(!proxy_fault("http://origin.invalid/404/x", px, 0, &rc) && rc == -ENOENT,
+		"404 is the origin's");
+	ok(!proxy_fault("http://origin.invalid/500/x", px, 0, &rc) && rc == -EREMOTEIO,
+		"500 is the origin's");
+	blob_add("pf.bin", "0123456789abcdef0123456789abcdef", 32);
+	ok(!proxy_fault("http://origin.invalid/ok/pf.bin", px, 0, &rc) && rc == 0,
+		"a success is no failure");
+	ok(proxy_fault("http://127.0.0.1:1/ok/pf.bin", "http://127.0.0.1:1", 0, &rc) &&
+			rc == -ECONNREFUSED,
+		"a proxy that refuses the connection");
+	{
+		static unsigned char big[64 << 10];
+
+		blob_add("pfbig.bin", big, sizeof(big));
+		ok(proxy_fault("http://origin.invalid/stall/pfbig.bin", px, 1, &rc) &&
+				rc == -ETIMEDOUT,
+			"a proxy that stalls after the headers (the low-speed limit)");
+	}
+	ok(!proxy_fault(url("/503/x"), NULL, 0, &rc) && rc == -EREMOTEIO,
+		"without a proxy, 503 is the origin's");
+	ok(!proxy_fault(url("/503/x"), "", 0, &rc) && rc == -EREMOTEIO, "... and with DIRECT");
+}
+
+/* fetch_install() through a proxy list: failover to the next proxy, the next URL on a 404 */
+static void test_install_proxies(void)
+{
+	struct bytes t = tarball("file", "through a proxy", false);
+	char tree[HASH_HEX_MAX], sha[HASH_HEX_MAX], dir[1200], spec[256], *err = NULL;
+	struct fetch_source src[2];
+	struct fetch_request req = {.name = "Proxied", .toml_path = "/x/Artifacts.toml"};
+	struct fetch_proxy_conf pc = {.retry_after = 60};
+	struct fetch_proxies *px = NULL;
+	struct fetch_proxy_state st0, st1;
+	struct fetch_options o;
+	struct store *s = NULL;
+	struct fetch *f = NULL;
+	struct logbuf log = {0};
+	int rc;
+
+	hexes(&t, tree, sha);
+	blob_add("proxied.tar.gz", t.p, t.len);
+	snprintf(dir, sizeof(dir), "%s/store-proxies", tmpdir);
+	snprintf(spec, sizeof(spec), "http://127.0.0.1:1;%s", url(""));
+	if (store_open(dir, STORE_CREATE, &s, &err) < 0 ||
+		fetch_proxies_parse(spec, &pc, &px, NULL) < 0) {
+		ok(0, "store and proxies");
+		free(err);
+		goto out;
+	}
+	opts(&o);
+	o.log = on_log;
+	o.log_arg = &log;
+	o.proxies = px;
+	fetch_new(s, &o, &f);
+	src[0] = (struct fetch_source){"http://origin.invalid/404/proxied.tar.gz", sha, 0};
+	src[1] = (struct fetch_source){"http://origin.invalid/ok/proxied.tar.gz", sha, 0};
+	req.hash = tree;
+	req.sources = src;
+	req.nsources = 2;
+	rc = fetch_install(f, &req, NULL);
+	is_int(rc, 0, "installed through the second proxy");
+	if (rc)
+		diag_lines(fetch_errmsg(f));
+	fetch_proxies_state(px, 0, &st0);
+	fetch_proxies_state(px, 1, &st1);
+	ok(st0.failed && st0.failures == 1, "the refusing proxy failed once, and is skipped");
+	ok(st1.active && st1.failures == 0 && st1.successes == 1,
+		"the second group took over: a 404 is no proxy failure");
+	is_int(requests("/404/proxied.tar.gz"), 1, "the 404 asked once, through the proxy");
+	is_int(requests("/ok/proxied.tar.gz"), 1, "the next URL through the same proxy");
+	ok(log.n == 1 &&
+			strstr(log.text, "proxy 'http://127.0.0.1:1' failed for "
+					 "'http://origin.invalid/404/proxied.tar.gz'") &&
+			strstr(log.text, "trying the next proxy"),
+		"the failure is logged with the proxy and the URL apart");
+	if (log.n != 1)
+		diag("%d: %s", log.n, log.text);
+out:
+	fetch_free(f);
+	fetch_proxies_free(px);
+	store_close(s);
+	free(t.p);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -935,6 +1061,8 @@ int main(void)
 	test_pkg_server_url();
 	test_size_cap();
 	test_install();
+	test_proxy_fault();
+	test_install_proxies();
 
 	server_stop();
 	for (i = 0; i < nblobs; i++)

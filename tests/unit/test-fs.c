@@ -450,6 +450,23 @@ static void test_config(void)
 		is_int(fs_config_set(&c, "quota_low", "60%", &why), 1, "quota_low=60%%");
 		is_int(c.quota_low, 60, "quota_low set");
 	}
+	/* proxy= is checked when it is set, with fetch/proxy.h's message */
+	ok(!c.proxy && !c.proxy_shard && c.proxy_retry_after == 60 && c.proxy_reset_after == 300,
+	   "proxy: none, no shard, retry after 60 s, reset after 300 s by default");
+	is_int(fs_config_set(&c, "proxy", "http://s1:3128|http://s2:3128;DIRECT", &why), 1,
+	       "proxy= takes a CernVM-FS list");
+	is_str(c.proxy, "http://s1:3128|http://s2:3128;DIRECT", "... kept as given");
+	is_int(fs_config_set(&c, "proxy", "s1:3128||s2:3128", &why), -EINVAL,
+	       "a list with an empty member is refused");
+	is_str(why, "needs a proxy list (empty member 2 in group 1 of 's1:3128||s2:3128')",
+	       "... naming the bad part");
+	is_str(c.proxy, "http://s1:3128|http://s2:3128;DIRECT", "... the setting unchanged");
+	is_int(fs_config_set(&c, "proxy_shard", "on", &why), 1, "proxy_shard=on");
+	ok(c.proxy_shard, "... set");
+	is_int(fs_config_set(&c, "proxy_retry_after", "90s", &why), 1, "proxy_retry_after=90s");
+	is_int(fs_config_set(&c, "proxy_reset_after", "0", &why), -EINVAL,
+	       "proxy_reset_after=0 is refused");
+	ok(c.proxy_retry_after == 90 && c.proxy_reset_after == 300, "... 90 s, 300 s");
 	ok(units_parse_seconds("-1", &d) == -EINVAL, "negative durations are refused");
 	fs_config_release(&c);
 

@@ -70,7 +70,9 @@ static int server_start(void)
 }
 
 /* One transfer of path with conf; returns the CURLcode, *status the HTTP status. */
-static int get(const struct fetch_http_conf *conf, const char *path, long *status)
+/* A GET of url (NULL: this server's path) through proxy (fetch_http_setup()'s). */
+static int get_via(const struct fetch_http_conf *conf, const char *path, const char *url_in,
+	const char *proxy, long *status)
 {
 	char url[256], errbuf[CURL_ERROR_SIZE];
 	CURL *c = curl_easy_init();
@@ -79,8 +81,11 @@ static int get(const struct fetch_http_conf *conf, const char *path, long *statu
 
 	if (!c)
 		return CURLE_OUT_OF_MEMORY;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
-	r = fetch_http_setup(c, conf, url, NULL, errbuf);
+	if (url_in)
+		snprintf(url, sizeof(url), "%s", url_in);
+	else
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", port, path);
+	r = fetch_http_setup(c, conf, url, proxy, errbuf);
 	if (r < 0) {
 		curl_easy_cleanup(c);
 		return CURLE_FAILED_INIT;
@@ -91,6 +96,11 @@ static int get(const struct fetch_http_conf *conf, const char *path, long *statu
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	curl_easy_cleanup(c);
 	return cc;
+}
+
+static int get(const struct fetch_http_conf *conf, const char *path, long *status)
+{
+	return get_via(conf, path, NULL, NULL, status);
 }
 
 static void test_errno(void)
@@ -187,6 +197,34 @@ static void test_retry(void)
 	ok(n == 3 && waits[0] == 3 && waits[1] == 5 && waits[2] == 5, "3, 5, 5 ms");
 }
 
+/* The proxy argument: a URL, "" for DIRECT, NULL for the environment's. */
+static void test_proxy(const struct fetch_http_conf *conf)
+{
+	char proxy[64], url[128];
+	long status;
+	int cc;
+
+	snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%u", port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/d", port);
+	cc = get_via(conf, NULL, "http://origin.invalid/a", proxy, &status);
+	ok(cc == CURLE_OK && status == 200, "a GET through a proxy");
+	ok(strstr(request, "GET http://origin.invalid/a HTTP/1.1\r\n") != NULL,
+		"... asks the proxy for the absolute URL");
+	setenv("no_proxy", "127.0.0.1,origin.invalid", 1);
+	cc = get_via(conf, NULL, "http://origin.invalid/b", proxy, &status);
+	ok(cc == CURLE_OK && strstr(request, "GET http://origin.invalid/b ") != NULL,
+		"the chosen proxy wins over no_proxy of the environment");
+	unsetenv("no_proxy");
+	setenv("http_proxy", proxy, 1);
+	cc = get_via(conf, NULL, url, NULL, &status);
+	ok(cc == CURLE_OK && strstr(request, "GET http://127.0.0.1:") != NULL,
+		"no proxy chosen: the environment's http_proxy");
+	cc = get_via(conf, NULL, url, "", &status);
+	ok(cc == CURLE_OK && strstr(request, "GET /d HTTP/1.1\r\n") != NULL,
+		"DIRECT (\"\"): no proxy, whatever the environment says");
+	unsetenv("http_proxy");
+}
+
 static void test_setup(void)
 {
 	struct fetch_http_conf conf = {0};
@@ -196,11 +234,10 @@ static void test_setup(void)
 	long status;
 	int cc;
 
-	is_int(fetch_http_setup(c, &conf, "http://127.0.0.1/", "http://proxy:3128", errbuf),
-		-EOPNOTSUPP, "a proxy is not taken yet");
 	curl_easy_cleanup(c);
 
 	answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	test_proxy(&conf);
 	cc = get(&conf, "/a", &status);
 	ok(cc == CURLE_OK && status == 200, "a GET with the defaults");
 	ok(strstr(request, "GET /a HTTP/1.1\r\n") != NULL, "... of the URL");

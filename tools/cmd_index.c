@@ -22,7 +22,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s index SOURCE -o FILE [--public-url URL] [--endpoint URL]\n"
+		"usage: %s index SOURCE -o FILE [--public-url URL] [--endpoint-url URL]\n"
 		"                 [--region REGION] [--profile NAME] [--credentials FILE]\n"
 		"\n"
 		"Read the sidecar (OBJECT.json) of every tarball published under SOURCE and\n"
@@ -35,9 +35,12 @@ static void usage(FILE *f)
 		"  -o, --output FILE        where to write the index (required)\n"
 		"  -u, --public-url URL     urls are PUBLIC_URL/OBJECT (default: the URL of\n"
 		"                           the object in SOURCE)\n"
-		"      --endpoint URL       S3 endpoint (default $AWS_ENDPOINT_URL)\n"
-		"      --region REGION      S3 region (default $AWS_REGION, else auto)\n"
-		"      --profile NAME       profile of the credentials file\n"
+		"      --endpoint-url URL   S3 endpoint (alias --endpoint; default\n"
+		"                           $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else\n"
+		"                           endpoint_url of the profile in ~/.aws/config)\n"
+		"      --region REGION      S3 region (default $AWS_REGION, the profile's\n"
+		"                           region in ~/.aws/config, else auto)\n"
+		"      --profile NAME       profile of the credentials and config files\n"
 		"      --credentials FILE   credentials file (default ~/.aws/credentials;\n"
 		"                           without credentials the listing is anonymous)\n"
 		"  -h, --help               show this help\n"
@@ -57,6 +60,7 @@ int cmd_index(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"output", required_argument, NULL, 'o'},
 		{"public-url", required_argument, NULL, 'u'},
+		{"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
 		{"endpoint", required_argument, NULL, OPT_ENDPOINT},
 		{"region", required_argument, NULL, OPT_REGION},
 		{"profile", required_argument, NULL, OPT_PROFILE},

@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		"usage: %s publish SOURCE --to DEST [--public-url URL] [--name NAME]\n"
 		"                   [--toml FILE [--lazy]] [--platform TRIPLET]\n"
 		"                   [--multi-platform | --single-platform] [--dry-run] [--force]\n"
-		"                   [--json] [--endpoint URL] [--region REGION] [--profile NAME]\n"
+		"                   [--json] [--endpoint-url URL] [--region REGION] [--profile NAME]\n"
 		"                   [--credentials FILE] [--part-size BYTES] [--level N]\n"
 		"\n"
 		"Pack SOURCE (a directory, or a tarball used as it is after it is checked),\n"
@@ -81,9 +81,12 @@ static void usage(FILE *f)
 		"  -N, --dry-run            say what would happen; upload and write nothing\n"
 		"  -f, --force              upload even what is already there\n"
 		"      --json               print a JSON array of one object per artifact\n"
-		"      --endpoint URL       S3 endpoint (default $AWS_ENDPOINT_URL)\n"
-		"      --region REGION      S3 region (default $AWS_REGION, else auto)\n"
-		"      --profile NAME       profile of the credentials file\n"
+		"      --endpoint-url URL   S3 endpoint (alias --endpoint; default\n"
+		"                           $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else\n"
+		"                           endpoint_url of the profile in ~/.aws/config)\n"
+		"      --region REGION      S3 region (default $AWS_REGION, the profile's\n"
+		"                           region in ~/.aws/config, else auto)\n"
+		"      --profile NAME       profile of the credentials and config files\n"
 		"      --credentials FILE   credentials file (default ~/.aws/credentials;\n"
 		"                           $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY\n"
 		"                           are used first when set)\n"
@@ -184,6 +187,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		{"dry-run", no_argument, NULL, 'N'},
 		{"force", no_argument, NULL, 'f'},
 		{"json", no_argument, NULL, OPT_JSON},
+		{"endpoint-url", required_argument, NULL, OPT_ENDPOINT},
 		{"endpoint", required_argument, NULL, OPT_ENDPOINT},
 		{"region", required_argument, NULL, OPT_REGION},
 		{"profile", required_argument, NULL, OPT_PROFILE},

@@ -156,8 +156,10 @@ int main(void)
 	check("[profile default]", NULL, NULL, NULL, NULL, "sa-east-1");
 	unlink(cfg);
 	check("no config file", NULL, NULL, NULL, NULL, "auto");
+	setenv("AWS_CONFIG_FILE", "/dev/null", 1);
+	check("AWS_CONFIG_FILE=/dev/null", NULL, NULL, NULL, NULL, "auto");
 	setenv("AWS_CONFIG_FILE", "/", 1);
-	is_int(aws_s3_settings_resolve(NULL, NULL, NULL, &s, &msg), -EINVAL,
+	is_int(aws_s3_settings_resolve(NULL, NULL, NULL, &s, &msg), -EISDIR,
 		"a config file that is a directory fails");
 	ok(msg && strstr(msg, "'/'"), "... with a message naming it: %s", msg ? msg : "(none)");
 	free(msg);

@@ -43,10 +43,12 @@ static int read_text(const char *path, char **ret, char **errmsg)
 		r = -errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		r = -EINVAL;
+	if (S_ISDIR(st.st_mode)) {
+		r = -EISDIR;
 		goto out;
 	}
+	if (!S_ISREG(st.st_mode))
+		goto out; /* /dev/null: an empty config, as aws-cli reads it */
 	if ((uint64_t)st.st_size >= AWS_CONFIG_MAX) {
 		r = -E2BIG;
 		goto out;

@@ -41,8 +41,35 @@ static void test_sidecar(void)
 	is_str(r.sha256, SHA, "round trip: sha256");
 	is_int(r.size, 123, "round trip: size");
 	is_str(r.created, "2024-05-01T12:00:00Z", "round trip: created");
+	ok(!r.meta, "no meta: none read back");
+	ok(json && !strstr(json, "\"meta\""), "no meta: no key");
 	sidecar_release(&r);
 	free(json);
+
+	/* the publisher's own metadata travels under "meta", in its order */
+	s.meta = json_pack("{s:s, s:[i, i], s:{s:b}}", "license", "MIT", "versions", 1, 2, "x",
+		"y", 1);
+	is_int(sidecar_format(&s, &json, &len), 0, "format a sidecar with meta");
+	ok(json && strstr(json, "\"meta\": {\"license\": \"MIT\", \"versions\": [1, 2], "
+				"\"x\": {\"y\": true}}}\n"),
+		"meta last, as given: %s", json);
+	is_int(sidecar_parse(json, len, &r, NULL), 0, "parse it");
+	ok(r.meta && json_equal(r.meta, s.meta), "round trip: meta");
+	sidecar_release(&r);
+	free(json);
+	json_decref(s.meta);
+	s.meta = json_object();
+	{
+		char *big = malloc(SIDECAR_MAX);
+
+		memset(big, 'a', SIDECAR_MAX - 1);
+		big[SIDECAR_MAX - 1] = '\0';
+		json_object_set_new(s.meta, "big", json_string(big));
+		free(big);
+	}
+	is_int(sidecar_format(&s, &json, &len), -E2BIG, "meta beyond SIDECAR_MAX is refused");
+	json_decref(s.meta);
+	s.meta = NULL;
 
 	s.platform = NULL;
 	memcpy(s.tree, "xyz", 4);
@@ -82,6 +109,12 @@ static void test_sidecar(void)
 	       "\", \"size\": 1} x",
 		-EBADMSG, "text after the object");
 	PARSES("[1]", -EBADMSG, "not an object");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1, \"meta\": [1]}",
+		-EBADMSG, "meta that is not an object");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1, \"meta\": null}",
+		0, "meta null");
 	PARSES("{\"name\": \"\\ud800\"}", -EBADMSG, "lone surrogate");
 	PARSES("{\"a\": "
 	       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",

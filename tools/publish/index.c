@@ -220,20 +220,23 @@ void index_release(struct index *ix)
 int index_format(const struct index *ix, char **ret, size_t *len)
 {
 	const struct index_entry *e;
+	json_t *o, *empty = json_object();
 	struct buf b;
-	json_t *o;
 	size_t i;
 	char *s = NULL, *t;
 	int r;
 
+	if (!empty)
+		return -ENOMEM;
 	buf_init(&b, INDEX_MAX);
 	r = buf_adds(&b, "[\n");
 	for (i = 0; r == 0 && i < ix->n; i++) {
 		e = &ix->v[i];
-		o = json_pack("{s:o, s:o, s:s, s:s, s:I, s:o}", "name", sidecar_json_str(e->sc.name),
-			"platform", sidecar_json_str(e->sc.platform), "git-tree-sha1", e->sc.tree,
-			"sha256", e->sc.sha256, "size", (json_int_t)e->sc.size, "url",
-			sidecar_json_str(e->url));
+		o = json_pack("{s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:O}", "name",
+			sidecar_json_str(e->sc.name), "platform", sidecar_json_str(e->sc.platform),
+			"git-tree-sha1", e->sc.tree, "sha256", e->sc.sha256, "size",
+			(json_int_t)e->sc.size, "url", sidecar_json_str(e->url), "created",
+			sidecar_json_str(e->sc.created), "meta", e->sc.meta ? e->sc.meta : empty);
 		t = o ? json_dumps(o, 0) : NULL;
 		json_decref(o);
 		if (!t) {
@@ -251,5 +254,29 @@ int index_format(const struct index *ix, char **ret, size_t *len)
 	if (r == 0)
 		*ret = s;
 	buf_release(&b);
+	json_decref(empty);
 	return r;
+}
+
+void index_keep_latest(struct index *ix)
+{
+	size_t i, j, k, best, out = 0;
+
+	for (i = 0; i < ix->n; i = k) {
+		best = i;
+		for (k = i + 1; k < ix->n && strcmp(ix->v[k].sc.name, ix->v[i].sc.name) == 0 &&
+				cmp_nullable(ix->v[k].sc.platform, ix->v[i].sc.platform) == 0;
+			k++)
+			/* created, NULL as the oldest */
+			if (cmp_nullable(ix->v[k].sc.created, ix->v[best].sc.created) > 0)
+				best = k;
+		for (j = i; j < k; j++) {
+			if (j == best)
+				continue;
+			sidecar_release(&ix->v[j].sc);
+			free(ix->v[j].url);
+		}
+		ix->v[out++] = ix->v[best];
+	}
+	ix->n = out;
 }

@@ -162,6 +162,49 @@ pub envcfg "$art/src/docs" --to "$DEST" --name Docs
 succeeds "endpoint, region and credentials file from the environment"
 s3_env
 
+# --- the endpoint and region as aws-cli resolves them (~/.aws/config) ------------------------------
+# a dead port: a request sent there fails, so success proves which endpoint won
+dead=http://127.0.0.1:9
+cat >"$TEST_TMP/aws-config" <<EOC
+[default]
+region = us-east-1
+endpoint_url = $dead
+
+[profile r2]
+region = auto
+s3 =
+  endpoint_url = $S3_ENDPOINT
+endpoint_url = $dead
+
+[profile svc]
+services = local
+[services local]
+s3 =
+  endpoint_url = $S3_ENDPOINT
+EOC
+export AWS_CONFIG_FILE="$TEST_TMP/aws-config" AWS_PROFILE=r2
+s3_mark
+pub cfg-r2 "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "config: the profile's s3 sub-section endpoint_url, region auto"
+is "... the request went to the S3 server" "$(s3_count PUT '/Docs\.any\.')" 2
+export AWS_PROFILE=svc
+pub cfg-svc "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "config: the [services] section the profile names"
+export AWS_PROFILE=default
+pub cfg-default "$art/src/docs" --to "$DEST" --name Docs --force
+is "config: [default]'s endpoint_url is used (and is dead): exit 1" "$rc" 1
+ok "... the message names that endpoint" grep -q "127\.0\.0\.1:9/" "$TEST_TMP/cfg-default.err"
+export AWS_ENDPOINT_URL="$S3_ENDPOINT"
+pub cfg-env "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "AWS_ENDPOINT_URL wins over the config file"
+export AWS_ENDPOINT_URL="$dead" AWS_ENDPOINT_URL_S3="$S3_ENDPOINT"
+pub cfg-env-s3 "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL"
+export AWS_ENDPOINT_URL_S3="$dead"
+pub cfg-opt "$art/src/docs" --to "$DEST" --name Docs --force --endpoint-url "$S3_ENDPOINT"
+succeeds "--endpoint-url wins over the environment"
+s3_env
+
 # --- index over the prefix -------------------------------------------------------------------
 idx=$TEST_TMP/index.json
 "$ARTIFACTCTL" index "$DEST" --endpoint "$S3_ENDPOINT" --public-url "$PUBLIC" -o "$idx" \

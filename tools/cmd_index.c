@@ -41,12 +41,7 @@ static void usage(FILE *f)
 		"                           created\n"
 		"  -u, --public-url URL     urls are PUBLIC_URL/OBJECT (default: the URL of\n"
 		"                           the object in SOURCE)\n"
-		"      --endpoint-url URL   S3 endpoint (alias --endpoint; default\n"
-		"                           $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else\n"
-		"                           endpoint_url of the profile in ~/.aws/config)\n"
-		"      --region REGION      S3 region (default $AWS_REGION, the profile's\n"
-		"                           region in ~/.aws/config, else auto)\n"
-		"      --profile NAME       profile of the credentials and config files\n"
+		CTL_S3_HELP
 		"      --credentials FILE   credentials file (default ~/.aws/credentials;\n"
 		"                           without credentials the listing is anonymous)\n"
 		"  -h, --help               show this help\n"

@@ -104,12 +104,7 @@ static void usage(FILE *f)
 		"                           changed; upload and write nothing\n"
 		"  -f, --force              pack and upload even what is already there\n"
 		"      --json               print a JSON array of one object per artifact\n"
-		"      --endpoint-url URL   S3 endpoint (alias --endpoint; default\n"
-		"                           $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else\n"
-		"                           endpoint_url of the profile in ~/.aws/config)\n"
-		"      --region REGION      S3 region (default $AWS_REGION, the profile's\n"
-		"                           region in ~/.aws/config, else auto)\n"
-		"      --profile NAME       profile of the credentials and config files\n"
+		CTL_S3_HELP
 		"      --credentials FILE   credentials file (default ~/.aws/credentials;\n"
 		"                           $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY\n"
 		"                           are used first when set)\n"

@@ -14,17 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct found {
-	char *key;
-	uint64_t size;
-};
-
-struct listing {
-	const char *prefix;
-	struct found *v;
-	size_t n, cap;
-};
-
 static bool is_hex16(const char *s)
 {
 	size_t i;
@@ -55,54 +44,25 @@ static bool object_form(const char *rest)
 	return false;
 }
 
-static int on_key(void *arg, const char *key, uint64_t size)
-{
-	struct listing *l = arg;
-
-	/* keys in sub-directories (file://) or of other names are not ours */
-	if (strncmp(key, l->prefix, strlen(l->prefix)) != 0 ||
-		!object_form(key + strlen(l->prefix)))
-		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 16;
-		struct found *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n].key = strdup(key)))
-		return -ENOMEM;
-	l->v[l->n++].size = size;
-	return 0;
-}
-
-static int cmp_found(const void *a, const void *b)
-{
-	return strcmp(((const struct found *)a)->key, ((const struct found *)b)->key);
-}
-
 static bool same_str(const char *a, const char *b)
 {
 	return a && b ? strcmp(a, b) == 0 : a == b;
 }
 
 /* Whether the sidecar at l->v[i] is of our tree, with its tarball listed at its size. */
-static int matches(struct upload *u, struct listing *l, size_t i, const char *name,
+static int matches(struct upload *u, const struct upload_objects *l, size_t i, const char *name,
 	const char *platform, const char *tree, struct sidecar *sc, bool *yes)
 {
-	struct found want, *tar;
-	char *json = NULL, *msg = NULL;
+	const struct upload_object *tar;
+	char *json = NULL, *msg = NULL, *key;
 	size_t len;
 	int r;
 
 	*yes = false;
-	want.key = strndup(l->v[i].key, strlen(l->v[i].key) - 5);
-	if (!want.key)
+	if (!(key = strndup(l->v[i].key, strlen(l->v[i].key) - 5)))
 		return -ENOMEM;
-	tar = bsearch(&want, l->v, l->n, sizeof(*l->v), cmp_found);
-	free(want.key);
+	tar = upload_objects_find(l, key);
+	free(key);
 	if (!tar)
 		return 0;
 	r = upload_get(u, l->v[i].key, SIDECAR_MAX, &json, &len);
@@ -128,7 +88,7 @@ int lookup_published(struct upload *u, const char *name, const char *platform, c
 	struct lookup_result *ret)
 {
 	struct lookup_result res = {.state = LOOKUP_NEW};
-	struct listing l = {0};
+	struct upload_objects l = {0};
 	struct sidecar sc = {0};
 	char *prefix = NULL;
 	size_t i, plen;
@@ -137,16 +97,16 @@ int lookup_published(struct upload *u, const char *name, const char *platform, c
 
 	if (asprintf(&prefix, "%s.%s.", name, platform ? platform : "any") < 0)
 		return -ENOMEM;
-	l.prefix = prefix;
 	plen = strlen(prefix);
-	r = upload_list(u, prefix, on_key, &l);
+	r = upload_list_sorted(u, prefix, &l);
 	if (r == -ENOENT || r == -ENOTDIR) /* a directory not created yet: nothing there */
 		r = 0;
 	if (r < 0)
 		goto out;
-	qsort(l.v, l.n, sizeof(*l.v), cmp_found);
 	for (i = 0; i < l.n && !yes; i++) {
-		if (!sidecar_is_key(l.v[i].key))
+		/* keys in sub-directories (file://) or of other names are not ours */
+		if (strncmp(l.v[i].key, prefix, plen) != 0 || !object_form(l.v[i].key + plen) ||
+			!sidecar_is_key(l.v[i].key))
 			continue;
 		res.state = LOOKUP_CHANGED;
 		if (strncmp(l.v[i].key + plen, tree, 16) != 0)
@@ -165,9 +125,7 @@ int lookup_published(struct upload *u, const char *name, const char *platform, c
 	if (r == 0)
 		*ret = res;
 out:
-	for (i = 0; i < l.n; i++)
-		free(l.v[i].key);
-	free(l.v);
+	upload_objects_release(&l);
 	free(prefix);
 	return r;
 }

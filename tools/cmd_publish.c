@@ -677,8 +677,10 @@ static int collect_all(const struct pub_opts *o, struct items *v)
 
 	for (i = 0; i < o->nsources; i++, nsrc++) {
 		name = o->name ? strdup(o->name) : default_name(o->sources[i]);
-		if (!name)
+		if (!name) {
+			ctl_warne(-ENOMEM, "publish");
 			return EXIT_FAIL;
+		}
 		status = collect(o, o->sources[i], name, nsrc, v);
 		if (status != EXIT_OK && (!several || add_failed(v, name, nsrc, o->sources[i]) < 0)) {
 			free(name);
@@ -697,15 +699,16 @@ static int collect_all(const struct pub_opts *o, struct items *v)
 	for (k = 0; k < nde; k++) {
 		if (status == EXIT_OK && de[k]->d_name[0] != '.') {
 			if (asprintf(&path, "%s/%s", o->each, de[k]->d_name) < 0) {
+				path = NULL;
 				status = EXIT_FAIL;
-			} else {
-				if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
-					collect(o, path, de[k]->d_name, nsrc, v) != EXIT_OK &&
+			} else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+				/* one source number per directory: each gets a row at least */
+				if (collect(o, path, de[k]->d_name, nsrc, v) != EXIT_OK &&
 					add_failed(v, de[k]->d_name, nsrc, path) < 0)
 					status = EXIT_FAIL;
 				nsrc++;
-				free(path);
 			}
+			free(path);
 		}
 		free(de[k]);
 	}

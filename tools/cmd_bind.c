@@ -50,7 +50,8 @@ static void usage_bind(FILE *f)
 		"\n"
 		"Exit status: 0 ok, 1 I/O or download failure, or the downloaded tree is\n"
 		"not HASH, 2 FILE or TRIPLET is malformed, 4 NAME or the platform entry\n"
-		"exists (no --force), 64 usage.\n",
+		"exists (no --force), 64 usage (a --url to download that is not an http,\n"
+		"https or file URL included).\n",
 		progname);
 }
 
@@ -188,7 +189,8 @@ static int hash_downloads(size_t ndl, const char *hash, char tree[41])
 		if (r < 0) {
 			ctl_warnx("cannot hash '%s': %s", dl[i].url, msg ? msg : strerror(-r));
 			free(msg);
-			return EXIT_FAIL;
+			/* not a URL, or not one of http, https, file: the command line is wrong */
+			return r == -EINVAL || r == -EPROTONOSUPPORT ? EXIT_USAGE : EXIT_FAIL;
 		}
 		if (!(computed[i] = malloc(2 * HASH_SHA256_LEN + 1))) {
 			ctl_warne(-ENOMEM, "bind");

@@ -77,6 +77,8 @@ ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
 exit_is 1 "$A" bind --url "$URL" --size 12 "$toml" Sized
 is "a --size other than the download's: exit 1" "$?" 0
 ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
+exit_is 64 "$A" bind --url ftp://example.org/x.tar.gz "$toml" Ftp
+is "a URL of another scheme to download: usage" "$?" 0
 exit_is 64 "$A" bind --url "$URL" --sha256 "$sha" "$toml" NoHash
 is "with --sha256, HASH is still required: usage" "$?" 0
 

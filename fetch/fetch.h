@@ -548,7 +548,7 @@ int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char
  * Errors as fetch_stream_open_url() and fetch_unpack(); *errmsg as there.
  * Thread safety: as fetch_stream_open_url().
  */
-int fetch_hash_url(const char *url, const struct fetch_options *o, struct fetch_digests *ret,
-	char **errmsg);
+int fetch_hash_url(
+	const char *url, const struct fetch_options *o, struct fetch_digests *ret, char **errmsg);
 
 #endif

@@ -942,8 +942,8 @@ int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char
 	return r;
 }
 
-int fetch_hash_url(const char *url, const struct fetch_options *o, struct fetch_digests *ret,
-	char **errmsg)
+int fetch_hash_url(
+	const char *url, const struct fetch_options *o, struct fetch_digests *ret, char **errmsg)
 {
 	static const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX};
 	struct fetch_stream *s = NULL;

@@ -200,7 +200,8 @@ static int hash_downloads(size_t ndl, const char *hash, char tree[41])
 		hash_to_hex(d.tree, HASH_SHA1_LEN, t);
 		if (dl[i].size && dl[i].size != d.tarball_bytes) {
 			ctl_warnx("'%s' has %llu bytes, not the --size %llu", dl[i].url,
-				(unsigned long long)d.tarball_bytes, (unsigned long long)dl[i].size);
+				(unsigned long long)d.tarball_bytes,
+				(unsigned long long)dl[i].size);
 			return EXIT_FAIL;
 		}
 		dl[i].sha256 = computed[i];

@@ -40,8 +40,7 @@ static void usage(FILE *f)
 		"      --latest             one entry per name and platform: the newest\n"
 		"                           created\n"
 		"  -u, --public-url URL     urls are PUBLIC_URL/OBJECT (default: the URL of\n"
-		"                           the object in SOURCE)\n"
-		CTL_S3_HELP
+		"                           the object in SOURCE)\n" CTL_S3_HELP
 		"      --credentials FILE   credentials file (default ~/.aws/credentials;\n"
 		"                           without credentials the listing is anonymous)\n"
 		"  -h, --help               show this help\n"
@@ -60,8 +59,8 @@ static void on_left_out(void *arg, const char *msg)
  * the last '/' is the key, what comes before it the destination
  * (upload.h).  Every backend replaces an object whole.
  */
-static int put_index(const char *dest, const struct upload_options *uo, const char *text,
-	size_t len)
+static int put_index(
+	const char *dest, const struct upload_options *uo, const char *text, size_t len)
 {
 	const char *slash = strrchr(dest, '/'), *scheme = strstr(dest, "://");
 	struct upload *u = NULL;

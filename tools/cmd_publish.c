@@ -66,7 +66,8 @@ static void usage(FILE *f)
 		"                   [--toml FILE [--lazy]] [--platform TRIPLET]\n"
 		"                   [--multi-platform | --single-platform] [--dry-run] [--force]\n"
 		"                   [--jobs N] [--meta KEY=VALUE]... [--meta-file FILE.json]\n"
-		"                   [--json] [--endpoint-url URL] [--region REGION] [--profile NAME]\n"
+		"                   [--json] [--endpoint-url URL] [--region REGION] [--profile "
+		"NAME]\n"
 		"                   [--credentials FILE] [--part-size BYTES] [--level N]\n"
 		"\n"
 		"Pack each SOURCE (a directory, or a tarball used as it is after it is\n"
@@ -103,8 +104,8 @@ static void usage(FILE *f)
 		"  -N, --dry-run            say per artifact: would upload, unchanged or\n"
 		"                           changed; upload and write nothing\n"
 		"  -f, --force              pack and upload even what is already there\n"
-		"      --json               print a JSON array of one object per artifact\n"
-		CTL_S3_HELP
+		"      --json               print a JSON array of one object per "
+		"artifact\n" CTL_S3_HELP
 		"      --credentials FILE   credentials file (default ~/.aws/credentials;\n"
 		"                           $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY\n"
 		"                           are used first when set)\n"
@@ -266,7 +267,12 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
-		"publish", ":ht:u:n:e:j:m:T:p:Nfl:", longopts, usage, "a value", false,
+		"publish",
+		":ht:u:n:e:j:m:T:p:Nfl:",
+		longopts,
+		usage,
+		"a value",
+		false,
 	};
 	const char *meta_file = NULL;
 	char *end;
@@ -552,8 +558,8 @@ static int platform_dirs(const char *dir, char ***names, size_t *n, bool *all)
  * The items of SOURCE src (named name, index source) appended to v; prints
  * the message and returns an exit status on failure (v is then as it was).
  */
-static int collect(const struct pub_opts *o, const char *src, const char *name, size_t source,
-	struct items *v)
+static int collect(
+	const struct pub_opts *o, const char *src, const char *name, size_t source, struct items *v)
 {
 	struct item *it;
 	struct stat st;
@@ -682,7 +688,8 @@ static int collect_all(const struct pub_opts *o, struct items *v)
 			return EXIT_FAIL;
 		}
 		status = collect(o, o->sources[i], name, nsrc, v);
-		if (status != EXIT_OK && (!several || add_failed(v, name, nsrc, o->sources[i]) < 0)) {
+		if (status != EXIT_OK &&
+			(!several || add_failed(v, name, nsrc, o->sources[i]) < 0)) {
 			free(name);
 			return status;
 		}
@@ -858,8 +865,8 @@ static int name_urls(const struct pub_opts *o, struct upload *u, struct item *it
 
 static int name_object(const struct pub_opts *o, struct upload *u, struct item *it)
 {
-	if (asprintf(&it->key, "%s.%s.%.16s-%.16s%s", it->name, plat_of(it), it->tree,
-		    it->sha256, it->suffix) < 0) {
+	if (asprintf(&it->key, "%s.%s.%.16s-%.16s%s", it->name, plat_of(it), it->tree, it->sha256,
+		    it->suffix) < 0) {
 		it->key = NULL;
 		return -ENOMEM;
 	}
@@ -930,8 +937,8 @@ static int publish_one(const struct pub_opts *o, struct upload *u, struct item *
 	if (bar.tty)
 		ctl_bar_start(&bar, what);
 	atomic_fetch_add(&uploading, 1);
-	r = upload_put_fd(u, it->key, it->fd, it->size, content_type(it->suffix),
-		on_upload_progress, it);
+	r = upload_put_fd(
+		u, it->key, it->fd, it->size, content_type(it->suffix), on_upload_progress, it);
 	atomic_fetch_sub(&uploading, 1);
 	if (bar.tty)
 		ctl_bar_clear(&bar);
@@ -980,13 +987,15 @@ static int look_before_packing(const struct pub_opts *o, struct upload *u, struc
 		it->size = lr.size;
 		it->action = ACT_SKIP;
 		if ((r = name_urls(o, u, it)) == 0)
-			ctl_warnx("%s %s: unchanged, not packed: tree %.16s... is published as '%s'",
+			ctl_warnx(
+				"%s %s: unchanged, not packed: tree %.16s... is published as '%s'",
 				it->name, plat_of(it), it->tree, it->url);
 	} else if (o->dry_run) {
 		it->action = ACT_UPLOAD;
 		ctl_warnx("%s %s: %s: tree %.16s... would be packed and uploaded", it->name,
 			plat_of(it),
-			lr.state == LOOKUP_CHANGED ? "changed" : "would upload, nothing published yet",
+			lr.state == LOOKUP_CHANGED ? "changed"
+						   : "would upload, nothing published yet",
 			it->tree);
 	}
 	lookup_result_release(&lr);
@@ -1088,7 +1097,8 @@ static void run_all(const struct pub_opts *o, struct upload *u, struct items *it
 	pthread_mutex_destroy(&run.lock);
 }
 
-/* ---- binding ----------------------------------------------------------------------------------- */
+/* ---- binding -----------------------------------------------------------------------------------
+ */
 
 /*
  * The other mirrors of the same bytes already bound for this name and
@@ -1235,14 +1245,14 @@ static void report(const struct pub_opts *o, const struct item *it, size_t i, si
 			it->bind_url ? it->bind_url : "-");
 		return;
 	}
-	ctl_json_row(json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "name",
-			     sidecar_json_str(it->name), "platform", sidecar_json_str(it->triplet),
-			     "git-tree-sha1", str_or_null(it->tree), "sha256",
-			     str_or_null(it->sha256), "size",
-			     known ? json_integer((json_int_t)it->size) : json_null(), "object",
-			     sidecar_json_str(it->url), "url", sidecar_json_str(it->bind_url),
-			     "action", act, "status", status_of(o, it), "toml",
-			     sidecar_json_str(o->dry_run || it->action == ACT_FAIL ? NULL : o->toml)),
+	ctl_json_row(
+		json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s, s:s, s:o}", "name",
+			sidecar_json_str(it->name), "platform", sidecar_json_str(it->triplet),
+			"git-tree-sha1", str_or_null(it->tree), "sha256", str_or_null(it->sha256),
+			"size", known ? json_integer((json_int_t)it->size) : json_null(), "object",
+			sidecar_json_str(it->url), "url", sidecar_json_str(it->bind_url), "action",
+			act, "status", status_of(o, it), "toml",
+			sidecar_json_str(o->dry_run || it->action == ACT_FAIL ? NULL : o->toml)),
 		i);
 	if (i + 1 == n)
 		ctl_json_rows_end(n);
@@ -1280,12 +1290,14 @@ static void summary(const struct pub_opts *o, const struct items *items)
 			sent += it->size;
 	}
 	if (o->dry_run)
-		fprintf(stderr, "total: %zu artifacts, %zu would be uploaded, %zu unchanged, "
-				"%zu failed\n",
+		fprintf(stderr,
+			"total: %zu artifacts, %zu would be uploaded, %zu unchanged, "
+			"%zu failed\n",
 			items->n, counts[ACT_UPLOAD], counts[ACT_SKIP], counts[ACT_FAIL]);
 	else
-		fprintf(stderr, "total: %zu artifacts, %zu published, %zu skipped, %zu failed; "
-				"%llu bytes uploaded of %llu\n",
+		fprintf(stderr,
+			"total: %zu artifacts, %zu published, %zu skipped, %zu failed; "
+			"%llu bytes uploaded of %llu\n",
 			items->n, counts[ACT_UPLOAD], counts[ACT_SKIP], counts[ACT_FAIL],
 			(unsigned long long)sent, (unsigned long long)bytes);
 }

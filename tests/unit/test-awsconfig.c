@@ -36,8 +36,8 @@ static void clear_env(void)
 }
 
 /* resolve with the options, then compare endpoint (NULL: none) and region */
-static void check(const char *what, const char *ep_opt, const char *region_opt,
-	const char *profile, const char *want_ep, const char *want_region)
+static void check(const char *what, const char *ep_opt, const char *region_opt, const char *profile,
+	const char *want_ep, const char *want_region)
 {
 	struct aws_s3_settings s;
 	char *msg = NULL;
@@ -55,44 +55,43 @@ static void check(const char *what, const char *ep_opt, const char *region_opt,
 	aws_s3_settings_release(&s);
 }
 
-static const char config[] =
-	"# aws-cli shared config\n"
-	"[default]\n"
-	"region = eu-west-1\n"
-	"endpoint_url = https://default.example\n"
-	"\n"
-	"[profile r2]\n"
-	"region = auto\n"
-	"s3 =\n"
-	"  endpoint_url = https://acct.r2.cloudflarestorage.com\n"
-	"  max_concurrent_requests = 4\n"
-	"endpoint_url = https://global.r2.example\n"
-	"\n"
-	"[profile svc]\n"
-	"services = my-services\n"
-	"endpoint_url = https://svc-global.example\n"
-	"\n"
-	"[services my-services]\n"
-	"s3 =\n"
-	"  endpoint_url = http://127.0.0.1:9000\n"
-	"dynamodb =\n"
-	"  endpoint_url = http://127.0.0.1:8000\n"
-	"\n"
-	"[profile   plain]\n"
-	"region=us-east-2\n"
-	"endpoint_url=https://plain.example   \n"
-	"\n"
-	"[plain]\n"
-	"region = not-a-profile-section\n"
-	"\n"
-	"[profile ignoring]\n"
-	"ignore_configured_endpoint_urls = true\n"
-	"endpoint_url = https://ignored.example\n"
-	"\n"
-	"[profile nested-only]\n"
-	"s3 =\n"
-	"  addressing_style = path\n"
-	"region = ap-south-1\n";
+static const char config[] = "# aws-cli shared config\n"
+			     "[default]\n"
+			     "region = eu-west-1\n"
+			     "endpoint_url = https://default.example\n"
+			     "\n"
+			     "[profile r2]\n"
+			     "region = auto\n"
+			     "s3 =\n"
+			     "  endpoint_url = https://acct.r2.cloudflarestorage.com\n"
+			     "  max_concurrent_requests = 4\n"
+			     "endpoint_url = https://global.r2.example\n"
+			     "\n"
+			     "[profile svc]\n"
+			     "services = my-services\n"
+			     "endpoint_url = https://svc-global.example\n"
+			     "\n"
+			     "[services my-services]\n"
+			     "s3 =\n"
+			     "  endpoint_url = http://127.0.0.1:9000\n"
+			     "dynamodb =\n"
+			     "  endpoint_url = http://127.0.0.1:8000\n"
+			     "\n"
+			     "[profile   plain]\n"
+			     "region=us-east-2\n"
+			     "endpoint_url=https://plain.example   \n"
+			     "\n"
+			     "[plain]\n"
+			     "region = not-a-profile-section\n"
+			     "\n"
+			     "[profile ignoring]\n"
+			     "ignore_configured_endpoint_urls = true\n"
+			     "endpoint_url = https://ignored.example\n"
+			     "\n"
+			     "[profile nested-only]\n"
+			     "s3 =\n"
+			     "  addressing_style = path\n"
+			     "region = ap-south-1\n";
 
 int main(void)
 {
@@ -133,10 +132,9 @@ int main(void)
 	setenv("AWS_ENDPOINT_URL_S3", "http://env-s3:2", 1);
 	check("AWS_ENDPOINT_URL_S3 over AWS_ENDPOINT_URL", NULL, NULL, "r2", "http://env-s3:2",
 		"auto");
-	check("--endpoint-url over everything", "http://opt:3", NULL, "r2", "http://opt:3",
-		"auto");
-	check("ignore_configured_endpoint_urls ignores the environment too", NULL, NULL,
-		"ignoring", NULL, "auto");
+	check("--endpoint-url over everything", "http://opt:3", NULL, "r2", "http://opt:3", "auto");
+	check("ignore_configured_endpoint_urls ignores the environment too", NULL, NULL, "ignoring",
+		NULL, "auto");
 	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
 	check("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", NULL, NULL, "r2", NULL, "auto");
 	check("... but not the option", "http://opt:3", NULL, "r2", "http://opt:3", "auto");

@@ -47,8 +47,8 @@ static void test_sidecar(void)
 	free(json);
 
 	/* the publisher's own metadata travels under "meta", in its order */
-	s.meta = json_pack("{s:s, s:[i, i], s:{s:b}}", "license", "MIT", "versions", 1, 2, "x",
-		"y", 1);
+	s.meta = json_pack(
+		"{s:s, s:[i, i], s:{s:b}}", "license", "MIT", "versions", 1, 2, "x", "y", 1);
 	is_int(sidecar_format(&s, &json, &len), 0, "format a sidecar with meta");
 	ok(json && strstr(json, "\"meta\": {\"license\": \"MIT\", \"versions\": [1, 2], "
 				"\"x\": {\"y\": true}}}\n"),

@@ -70,8 +70,9 @@ static int read_text(const char *path, char **ret, char **errmsg)
 	*ret = text;
 	text = NULL;
 out:
-	if (r < 0 && r != -ENOMEM && asprintf(errmsg, "cannot read the AWS config file '%s': %s",
-					     path, strerror(-r)) < 0)
+	if (r < 0 && r != -ENOMEM &&
+		asprintf(errmsg, "cannot read the AWS config file '%s': %s", path, strerror(-r)) <
+			0)
 		*errmsg = NULL;
 	free(text);
 	close(fd);
@@ -100,8 +101,8 @@ static bool span_is(const char *s, const char *e, const char *word)
  * at the top of the section), as a malloc'ed string; NULL when absent.  Of
  * a key given twice, the last counts.  *err gets -ENOMEM.
  */
-static char *ini_get(const char *text, const char *section, const char *sub, const char *key,
-	int *err)
+static char *ini_get(
+	const char *text, const char *section, const char *sub, const char *key, int *err)
 {
 	const char *line = text, *next, *s, *e, *eq, *val = NULL, *vend = NULL;
 	bool in = false, in_sub = false;
@@ -126,12 +127,13 @@ static char *ini_get(const char *text, const char *section, const char *sub, con
 			}
 			trim(&ns, &ne);
 			/* "[profile   x]" and "[profile x]" name the same profile */
-			if (strncmp(section, "profile ", 8) == 0 || strncmp(section, "services ", 9) == 0) {
+			if (strncmp(section, "profile ", 8) == 0 ||
+				strncmp(section, "services ", 9) == 0) {
 				const char *sp = strchr(section, ' ');
 				size_t kw = (size_t)(sp - section);
 
 				in = (size_t)(ne - ns) > kw && memcmp(ns, section, kw) == 0 &&
-					(ns[kw] == ' ' || ns[kw] == '\t');
+				     (ns[kw] == ' ' || ns[kw] == '\t');
 				if (in) {
 					ns += kw;
 					trim(&ns, &ne);
@@ -209,12 +211,12 @@ int aws_s3_settings_resolve(const char *endpoint, const char *region, const char
 		goto out;
 	}
 	/* [profile default] is read too, when [default] does not say */
-#define GET(sub, key)                                                                               \
-	(!text ? NULL                                                                               \
-	       : (v = ini_get(text, section, sub, key, &r)) || r < 0 ||                            \
-			       strcmp(profile, "default") != 0                                       \
-		       ? v                                                                          \
-		       : ini_get(text, "profile default", sub, key, &r))
+#define GET(sub, key)                                                                              \
+	(!text ? NULL                                                                              \
+		: (v = ini_get(text, section, sub, key, &r)) || r < 0 ||                           \
+				strcmp(profile, "default") != 0                                    \
+			? v                                                                        \
+			: ini_get(text, "profile default", sub, key, &r))
 
 	if (endpoint) {
 		s.source = "option";

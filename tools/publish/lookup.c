@@ -27,8 +27,8 @@ static bool is_hex16(const char *s)
 /* Whether rest (the key after NAME.PLATFORM.) is TREE16-SHA16.SUFFIX[.json]. */
 static bool object_form(const char *rest)
 {
-	static const char *const sfx[] = {".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2",
-		".tar.zst"};
+	static const char *const sfx[] = {
+		".tar", ".tar.gz", ".tgz", ".tar.xz", ".tar.bz2", ".tar.zst"};
 	const char *s;
 	size_t i, n;
 

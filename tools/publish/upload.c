@@ -756,8 +756,8 @@ static int on_listed(void *arg, const char *key, uint64_t size)
 
 static int cmp_upload_object(const void *a, const void *b)
 {
-	return strcmp(((const struct upload_object *)a)->key,
-		((const struct upload_object *)b)->key);
+	return strcmp(
+		((const struct upload_object *)a)->key, ((const struct upload_object *)b)->key);
 }
 
 int upload_list_sorted(struct upload *u, const char *prefix, struct upload_objects *ret)

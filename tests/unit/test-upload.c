@@ -2,10 +2,12 @@
  * test-upload.c - the parts of tools/publish/upload.h and tools/publish/sidecar.h that need
  * no server: sidecar JSON, key naming and encoding, destinations and S3
  * settings, credentials files, the file:// backend, the parsers of S3's
- * XML answers (upload_int.h).  The network backends
+ * XML answers (upload_int.h), and lookup_published() (lookup.h) over a
+ * file:// directory.  The network backends
  * are tested against real servers by t0630 (S3) and t0640 (WebDAV).
  */
 #include "tests/tap.h"
+#include "tools/publish/lookup.h"
 #include "tools/publish/sidecar.h"
 #include "tools/publish/upload.h"
 #include "tools/publish/upload_int.h"
@@ -443,6 +445,81 @@ static void test_s3_xml(void)
 		"xml: error-body text is cut to the buffer");
 }
 
+/* put a tarball of size bytes as key and, unless sc_name is NULL, its sidecar */
+static void put_published(struct upload *u, const char *key, size_t size, const char *sc_name,
+	const char *platform, const char *tree, uint64_t sc_size)
+{
+	struct sidecar sc = {.size = sc_size};
+	char buf[64] = {0}, *json = NULL, *k = NULL;
+	size_t len;
+
+	if (upload_put_buf(u, key, buf, size, NULL) < 0)
+		diag("put %s: %s", key, upload_errmsg(u));
+	if (!sc_name)
+		return;
+	sc.name = (char *)sc_name;
+	sc.platform = (char *)platform;
+	memcpy(sc.tree, tree, 41);
+	memcpy(sc.sha256, SHA, 65);
+	if (sidecar_format(&sc, &json, &len) < 0 || asprintf(&k, "%s.json", key) < 0 ||
+		upload_put_buf(u, k, json, len, NULL) < 0)
+		diag("put the sidecar of %s", key);
+	free(json);
+	free(k);
+}
+
+#define T2 "fedcba9876543210fedcba9876543210fedcba98"
+#define T3 "0123456789abcdefffffffffffffffffffffffff" /* TREE's TREE16, another tree */
+
+static void test_lookup(const char *dir)
+{
+	struct lookup_result r;
+	struct upload *u = NULL;
+	char dest[4096];
+
+	snprintf(dest, sizeof(dest), "%s/lookup/not/yet", dir);
+	if (upload_new(dest, NULL, &u, NULL) < 0)
+		return;
+	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: a directory not created yet");
+	is_int(r.state, LOOKUP_NEW, "... is new");
+	lookup_result_release(&r);
+
+	/* another tree of Zlib any, one of Zlib for a platform, one of Zlib.any (a name) */
+	put_published(u, "Zlib.any.fedcba9876543210-0011223344556677.tar.gz", 10, "Zlib", NULL, T2, 10);
+	put_published(u, "Zlib.x86_64-linux-gnu.0123456789abcdef-0011223344556677.tar.gz", 10,
+		"Zlib", "x86_64-linux-gnu", TREE, 10);
+	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: other trees only");
+	is_int(r.state, LOOKUP_CHANGED, "... changed");
+	ok(!r.key, "... no key");
+	lookup_result_release(&r);
+
+	/* our TREE16, but the sidecar says another tree; then a tarball of the wrong size */
+	put_published(u, "Zlib.any.0123456789abcdef-aaaaaaaaaaaaaaaa.tar.gz", 10, "Zlib", NULL, T3, 10);
+	put_published(u, "Zlib.any.0123456789abcdef-bbbbbbbbbbbbbbbb.tar.gz", 9, "Zlib", NULL, TREE, 10);
+	put_published(u, "Zlib.any.0123456789abcdef-cccccccccccccccc.tar.gz", 10, NULL, NULL, NULL, 0);
+	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0,
+		"lookup: TREE16 matches but the full tree, the size or the sidecar does not");
+	is_int(r.state, LOOKUP_CHANGED, "... changed");
+	lookup_result_release(&r);
+
+	put_published(u, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz", 12, "Zlib", NULL, TREE, 12);
+	put_published(u, "Zlib.any.0123456789abcdef-eeeeeeeeeeeeeeee.tar.xz", 11, "Zlib", NULL, TREE, 11);
+	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: the tree is published");
+	is_int(r.state, LOOKUP_UNCHANGED, "... unchanged");
+	is_str(r.key, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz",
+		"... the first matching key in byte order");
+	is_int(r.size, 12, "... the sidecar's size");
+	is_str(r.sha256, SHA, "... the sidecar's sha256");
+	lookup_result_release(&r);
+	is_int(lookup_published(u, "Zlib", "x86_64-linux-gnu", TREE, &r), 0, "lookup: per platform");
+	is_int(r.state, LOOKUP_UNCHANGED, "... unchanged");
+	lookup_result_release(&r);
+	is_int(lookup_published(u, "Zli", NULL, TREE, &r), 0, "lookup: a name that is a prefix");
+	is_int(r.state, LOOKUP_NEW, "... nothing of its own");
+	lookup_result_release(&r);
+	upload_free(u);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-upload.XXXXXX";
@@ -457,6 +534,7 @@ int main(void)
 	test_first_error();
 	test_dest_forms();
 	test_s3_xml();
+	test_lookup(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

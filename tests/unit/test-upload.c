@@ -480,12 +480,14 @@ static void test_lookup(const char *dir)
 	snprintf(dest, sizeof(dest), "%s/lookup/not/yet", dir);
 	if (upload_new(dest, NULL, &u, NULL) < 0)
 		return;
-	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: a directory not created yet");
+	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0,
+		"lookup: a directory not created yet");
 	is_int(r.state, LOOKUP_NEW, "... is new");
 	lookup_result_release(&r);
 
 	/* another tree of Zlib any, one of Zlib for a platform, one of Zlib.any (a name) */
-	put_published(u, "Zlib.any.fedcba9876543210-0011223344556677.tar.gz", 10, "Zlib", NULL, T2, 10);
+	put_published(
+		u, "Zlib.any.fedcba9876543210-0011223344556677.tar.gz", 10, "Zlib", NULL, T2, 10);
 	put_published(u, "Zlib.x86_64-linux-gnu.0123456789abcdef-0011223344556677.tar.gz", 10,
 		"Zlib", "x86_64-linux-gnu", TREE, 10);
 	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: other trees only");
@@ -494,16 +496,21 @@ static void test_lookup(const char *dir)
 	lookup_result_release(&r);
 
 	/* our TREE16, but the sidecar says another tree; then a tarball of the wrong size */
-	put_published(u, "Zlib.any.0123456789abcdef-aaaaaaaaaaaaaaaa.tar.gz", 10, "Zlib", NULL, T3, 10);
-	put_published(u, "Zlib.any.0123456789abcdef-bbbbbbbbbbbbbbbb.tar.gz", 9, "Zlib", NULL, TREE, 10);
-	put_published(u, "Zlib.any.0123456789abcdef-cccccccccccccccc.tar.gz", 10, NULL, NULL, NULL, 0);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-aaaaaaaaaaaaaaaa.tar.gz", 10, "Zlib", NULL, T3, 10);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-bbbbbbbbbbbbbbbb.tar.gz", 9, "Zlib", NULL, TREE, 10);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-cccccccccccccccc.tar.gz", 10, NULL, NULL, NULL, 0);
 	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0,
 		"lookup: TREE16 matches but the full tree, the size or the sidecar does not");
 	is_int(r.state, LOOKUP_CHANGED, "... changed");
 	lookup_result_release(&r);
 
-	put_published(u, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz", 12, "Zlib", NULL, TREE, 12);
-	put_published(u, "Zlib.any.0123456789abcdef-eeeeeeeeeeeeeeee.tar.xz", 11, "Zlib", NULL, TREE, 11);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz", 12, "Zlib", NULL, TREE, 12);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-eeeeeeeeeeeeeeee.tar.xz", 11, "Zlib", NULL, TREE, 11);
 	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: the tree is published");
 	is_int(r.state, LOOKUP_UNCHANGED, "... unchanged");
 	is_str(r.key, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz",
@@ -511,7 +518,8 @@ static void test_lookup(const char *dir)
 	is_int(r.size, 12, "... the sidecar's size");
 	is_str(r.sha256, SHA, "... the sidecar's sha256");
 	lookup_result_release(&r);
-	is_int(lookup_published(u, "Zlib", "x86_64-linux-gnu", TREE, &r), 0, "lookup: per platform");
+	is_int(lookup_published(u, "Zlib", "x86_64-linux-gnu", TREE, &r), 0,
+		"lookup: per platform");
 	is_int(r.state, LOOKUP_UNCHANGED, "... unchanged");
 	lookup_result_release(&r);
 	is_int(lookup_published(u, "Zli", NULL, TREE, &r), 0, "lookup: a name that is a prefix");

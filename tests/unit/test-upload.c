@@ -471,6 +471,14 @@ static void put_published(struct upload *u, const char *key, size_t size, const 
 #define T2 "fedcba9876543210fedcba9876543210fedcba98"
 #define T3 "0123456789abcdefffffffffffffffffffffffff" /* TREE's TREE16, another tree */
 
+/* lookup_published() of TREE for name and platform gives state (the result stays in *r) */
+static void expect_state(struct upload *u, const char *name, const char *platform,
+	enum lookup_state state, const char *what, struct lookup_result *r)
+{
+	is_int(lookup_published(u, name, platform, TREE, r), 0, "lookup: %s", what);
+	is_int(r->state, state, "... state %d", (int)state);
+}
+
 static void test_lookup(const char *dir)
 {
 	struct lookup_result r;
@@ -480,50 +488,42 @@ static void test_lookup(const char *dir)
 	snprintf(dest, sizeof(dest), "%s/lookup/not/yet", dir);
 	if (upload_new(dest, NULL, &u, NULL) < 0)
 		return;
-	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0,
-		"lookup: a directory not created yet");
-	is_int(r.state, LOOKUP_NEW, "... is new");
+	expect_state(u, "Zlib", NULL, LOOKUP_NEW, "a directory not created yet", &r);
 	lookup_result_release(&r);
 
-	/* another tree of Zlib any, one of Zlib for a platform, one of Zlib.any (a name) */
+	/* another tree of Zlib any, one of Zlib for a platform */
 	put_published(
 		u, "Zlib.any.fedcba9876543210-0011223344556677.tar.gz", 10, "Zlib", NULL, T2, 10);
 	put_published(u, "Zlib.x86_64-linux-gnu.0123456789abcdef-0011223344556677.tar.gz", 10,
 		"Zlib", "x86_64-linux-gnu", TREE, 10);
-	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: other trees only");
-	is_int(r.state, LOOKUP_CHANGED, "... changed");
+	expect_state(u, "Zlib", NULL, LOOKUP_CHANGED, "other trees only", &r);
 	ok(!r.key, "... no key");
 	lookup_result_release(&r);
 
-	/* our TREE16, but the sidecar says another tree; then a tarball of the wrong size */
+	/* our TREE16, but the sidecar says another tree; a tarball of the wrong size; no sidecar */
 	put_published(
 		u, "Zlib.any.0123456789abcdef-aaaaaaaaaaaaaaaa.tar.gz", 10, "Zlib", NULL, T3, 10);
 	put_published(
 		u, "Zlib.any.0123456789abcdef-bbbbbbbbbbbbbbbb.tar.gz", 9, "Zlib", NULL, TREE, 10);
 	put_published(
 		u, "Zlib.any.0123456789abcdef-cccccccccccccccc.tar.gz", 10, NULL, NULL, NULL, 0);
-	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0,
-		"lookup: TREE16 matches but the full tree, the size or the sidecar does not");
-	is_int(r.state, LOOKUP_CHANGED, "... changed");
+	expect_state(u, "Zlib", NULL, LOOKUP_CHANGED,
+		"TREE16 matches but the full tree, the size or the sidecar does not", &r);
 	lookup_result_release(&r);
 
 	put_published(
 		u, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz", 12, "Zlib", NULL, TREE, 12);
 	put_published(
 		u, "Zlib.any.0123456789abcdef-eeeeeeeeeeeeeeee.tar.xz", 11, "Zlib", NULL, TREE, 11);
-	is_int(lookup_published(u, "Zlib", NULL, TREE, &r), 0, "lookup: the tree is published");
-	is_int(r.state, LOOKUP_UNCHANGED, "... unchanged");
+	expect_state(u, "Zlib", NULL, LOOKUP_UNCHANGED, "the tree is published", &r);
 	is_str(r.key, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz",
 		"... the first matching key in byte order");
 	is_int(r.size, 12, "... the sidecar's size");
 	is_str(r.sha256, SHA, "... the sidecar's sha256");
 	lookup_result_release(&r);
-	is_int(lookup_published(u, "Zlib", "x86_64-linux-gnu", TREE, &r), 0,
-		"lookup: per platform");
-	is_int(r.state, LOOKUP_UNCHANGED, "... unchanged");
+	expect_state(u, "Zlib", "x86_64-linux-gnu", LOOKUP_UNCHANGED, "per platform", &r);
 	lookup_result_release(&r);
-	is_int(lookup_published(u, "Zli", NULL, TREE, &r), 0, "lookup: a name that is a prefix");
-	is_int(r.state, LOOKUP_NEW, "... nothing of its own");
+	expect_state(u, "Zli", NULL, LOOKUP_NEW, "a name that is a prefix of another", &r);
 	lookup_result_release(&r);
 	upload_free(u);
 }

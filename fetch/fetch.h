@@ -575,4 +575,18 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
  */
 int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg);
 
+/*
+ * fetch_hash_url - fetch_hash_tarball() of the tarball at url (http, https
+ * or file), downloaded as a stream with options o and hashed as it comes:
+ * nothing is written, to a store or a temporary file.  A transfer that
+ * fails in a way fetch_stream_retryable() calls transient starts over, up
+ * to o->attempts attempts, o->retry_delay_ms before the second, doubled
+ * each time.  Used by "artifactctl bind --url URL" without --sha256
+ * (ArtifactUtils.jl's add_artifact!).  Call fetch_global_init() first.
+ * Errors as fetch_stream_open_url() and fetch_unpack(); *errmsg as there.
+ * Thread safety: as fetch_stream_open_url().
+ */
+int fetch_hash_url(
+	const char *url, const struct fetch_options *o, struct fetch_digests *ret, char **errmsg);
+
 #endif

@@ -941,3 +941,30 @@ int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char
 		close(own);
 	return r;
 }
+
+int fetch_hash_url(
+	const char *url, const struct fetch_options *o, struct fetch_digests *ret, char **errmsg)
+{
+	static const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX};
+	struct fetch_stream *s = NULL;
+	unsigned attempt, delay = o->retry_delay_ms;
+	bool again;
+	int r;
+
+	for (attempt = 1;; attempt++) {
+		*errmsg = NULL;
+		r = fetch_stream_open_url(url, o, &s, errmsg);
+		if (r < 0)
+			return r;
+		r = fetch_unpack_ex(s, -1, &nolimit, ret, errmsg);
+		again = r < 0 && fetch_stream_error(s) < 0 && fetch_stream_retryable(s) &&
+			attempt < o->attempts;
+		fetch_stream_free(s);
+		s = NULL;
+		if (!again)
+			return r;
+		free(*errmsg);
+		usleep((useconds_t)delay * 1000);
+		delay *= 2;
+	}
+}

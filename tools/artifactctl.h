@@ -65,6 +65,15 @@ noreturn void ctl_errx(int status, const char *fmt, ...) __attribute__((format(p
 noreturn void ctl_erre(int status, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The help lines of the S3 endpoint, region and profile options (publish, index). */
+#define CTL_S3_HELP                                                                                \
+	"      --endpoint-url URL   S3 endpoint (alias --endpoint; default\n"                      \
+	"                           $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, else\n"               \
+	"                           endpoint_url of the profile in ~/.aws/config)\n"               \
+	"      --region REGION      S3 region (default $AWS_REGION, the profile's\n"               \
+	"                           region in ~/.aws/config, else auto)\n"                         \
+	"      --profile NAME       profile of the credentials and config files\n"
+
 /*
  * ctl_usage_error - print "artifactctl <cmd>: <text>" and a hint to run
  * "artifactctl <cmd> --help", then exit with EXIT_USAGE.

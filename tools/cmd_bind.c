@@ -5,6 +5,7 @@
 #include "tools/artifactctl.h"
 
 #include "fetch/bind.h"
+#include "fetch/fetch.h"
 #include "fetch/platform.h"
 #include "store/hash.h"
 
@@ -14,13 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static void usage_bind(FILE *f)
 {
 	fprintf(f,
-		"usage: %s bind [--url URL --sha256 HEX [--size N]]... [--platform TRIPLET]\n"
-		"                [--lazy] [--force] FILE NAME HASH\n"
+		"usage: %s bind [--url URL [--sha256 HEX] [--size N]]... [--platform TRIPLET]\n"
+		"                [--lazy] [--force] FILE NAME [HASH]\n"
 		"\n"
 		"Bind artifact NAME to the git-tree-sha1 HASH in the Artifacts.toml FILE, as\n"
 		"Julia's bind_artifact! does.  FILE is created when missing and rewritten\n"
@@ -28,10 +30,16 @@ static void usage_bind(FILE *f)
 		"their bytes.  Concurrent binds to one FILE are serialised by a lock on\n"
 		"'.FILE.lock' beside it.\n"
 		"\n"
+		"A --url without --sha256 is downloaded and hashed as it streams in (nothing\n"
+		"is written to disk): its sha256, size and git-tree-sha1 are bound, as\n"
+		"ArtifactUtils.jl's add_artifact! does; HASH may then be left out, and when\n"
+		"given must equal the tree downloaded.\n"
+		"\n"
 		"Options:\n"
 		"  -u, --url URL          add a download source; the --sha256 and --size\n"
 		"                         after it belong to it (repeat for mirrors)\n"
-		"      --sha256 HEX       sha256 of the tarball at the last URL (required)\n"
+		"      --sha256 HEX       sha256 of the tarball at the last URL (default:\n"
+		"                         download it and compute it)\n"
 		"      --size N           size in bytes of that tarball (written when > 0)\n"
 		"  -p, --platform TRIPLET bind for this platform only ([[NAME]] array form,\n"
 		"                         with arch, os and every tag of TRIPLET); replaces\n"
@@ -40,8 +48,10 @@ static void usage_bind(FILE *f)
 		"  -f, --force            replace an existing NAME or platform entry\n"
 		"  -h, --help             show this help\n"
 		"\n"
-		"Exit status: 0 ok, 1 I/O failure, 2 FILE or TRIPLET is malformed, 4 NAME\n"
-		"or the platform entry exists (no --force), 64 usage.\n",
+		"Exit status: 0 ok, 1 I/O or download failure, or the downloaded tree is\n"
+		"not HASH, 2 FILE or TRIPLET is malformed, 4 NAME or the platform entry\n"
+		"exists (no --force), 64 usage (a --url to download that is not an http,\n"
+		"https or file URL included).\n",
 		progname);
 }
 
@@ -149,6 +159,64 @@ enum { OPT_SHA256 = 256, OPT_SIZE };
  */
 static struct bind_download *dl;
 
+/* The sha256 strings computed for dl (one per --url, NULL where given). */
+static char **computed;
+
+/*
+ * Download and hash every --url without --sha256 (add_artifact!): its
+ * sha256 and size into dl, its tree into tree (all must agree, and with a
+ * HASH given).  Returns an exit status.
+ */
+static int hash_downloads(size_t ndl, const char *hash, char tree[41])
+{
+	struct fetch_options fo;
+	struct fetch_digests d;
+	char t[41], *msg = NULL;
+	size_t i;
+	int r;
+
+	if ((r = fetch_global_init()) < 0) {
+		ctl_warne(r, "cannot initialise libcurl");
+		return EXIT_FAIL;
+	}
+	fetch_options_init(&fo);
+	if (hash)
+		memcpy(tree, hash, 41);
+	for (i = 0; i < ndl; i++) {
+		if (dl[i].sha256)
+			continue;
+		r = fetch_hash_url(dl[i].url, &fo, &d, &msg);
+		if (r < 0) {
+			ctl_warnx("cannot hash '%s': %s", dl[i].url, msg ? msg : strerror(-r));
+			free(msg);
+			/* not a URL, or not one of http, https, file: the command line is wrong */
+			return r == -EINVAL || r == -EPROTONOSUPPORT ? EXIT_USAGE : EXIT_FAIL;
+		}
+		if (!(computed[i] = malloc(2 * HASH_SHA256_LEN + 1))) {
+			ctl_warne(-ENOMEM, "bind");
+			return EXIT_FAIL;
+		}
+		hash_to_hex(d.sha256, HASH_SHA256_LEN, computed[i]);
+		hash_to_hex(d.tree, HASH_SHA1_LEN, t);
+		if (dl[i].size && dl[i].size != d.tarball_bytes) {
+			ctl_warnx("'%s' has %llu bytes, not the --size %llu", dl[i].url,
+				(unsigned long long)d.tarball_bytes,
+				(unsigned long long)dl[i].size);
+			return EXIT_FAIL;
+		}
+		dl[i].sha256 = computed[i];
+		dl[i].size = d.tarball_bytes;
+		if (*tree && strcasecmp(tree, t) != 0) {
+			ctl_warnx("the tree of '%s' is %s, not %s", dl[i].url, t, tree);
+			return EXIT_FAIL;
+		}
+		memcpy(tree, t, sizeof(t));
+		ctl_warnx("'%s': git-tree-sha1 %s, sha256 %s, %llu bytes", dl[i].url, t,
+			computed[i], (unsigned long long)d.tarball_bytes);
+	}
+	return EXIT_OK;
+}
+
 int cmd_bind(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -161,15 +229,17 @@ int cmd_bind(int argc, char **argv)
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"bind", ":hu:p:lf", opts, usage_bind, "a value", false};
-	const char *triplet = NULL;
+	const char *triplet = NULL, *hash;
 	struct platform *p = NULL;
 	size_t ndl = 0, i;
 	unsigned flags = 0;
-	char *msg = NULL, *end;
+	char *msg = NULL, *end, tree[41] = "";
+	bool download = false;
 	int c, r, status;
 
 	dl = calloc((size_t)argc, sizeof(*dl));
-	if (!dl)
+	computed = calloc((size_t)argc, sizeof(*computed));
+	if (!dl || !computed)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "bind");
 	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
@@ -206,21 +276,30 @@ int cmd_bind(int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 3)
-		ctl_usage_error("bind", "expected FILE, NAME and HASH");
+	for (i = 0; i < ndl; i++)
+		download |= !dl[i].sha256;
+	if (argc - optind != 3 && !(download && argc - optind == 2))
+		ctl_usage_error("bind", download ? "expected FILE, NAME and maybe HASH"
+						 : "expected FILE, NAME and HASH (or a --url "
+						   "without --sha256)");
 	if (!*argv[optind + 1])
 		ctl_usage_error("bind", "empty NAME");
-	if (!hash_hex_valid(argv[optind + 2], 40))
-		ctl_usage_error("bind", "invalid HASH '%s': need 40 hex digits", argv[optind + 2]);
-	for (i = 0; i < ndl; i++)
-		if (!dl[i].sha256)
-			ctl_usage_error("bind", "--url '%s' has no --sha256", dl[i].url);
+	hash = argc - optind == 3 ? argv[optind + 2] : NULL;
+	if (hash && !hash_hex_valid(hash, 40))
+		ctl_usage_error("bind", "invalid HASH '%s': need 40 hex digits", hash);
 	p = parse_platform(triplet);
 
-	r = bind_artifact(
-		argv[optind], argv[optind + 1], argv[optind + 2], p, dl, ndl, flags, &msg);
-	status = r < 0 ? report(r, msg, false) : EXIT_OK;
+	status = download ? hash_downloads(ndl, hash, tree) : EXIT_OK;
+	if (status == EXIT_OK) {
+		r = bind_artifact(argv[optind], argv[optind + 1], download ? tree : hash, p, dl,
+			ndl, flags, &msg);
+		status = r < 0 ? report(r, msg, false) : EXIT_OK;
+	}
 	free(msg);
+	for (i = 0; i < ndl; i++)
+		free(computed[i]);
+	free(computed);
+	computed = NULL;
 	free(dl);
 	dl = NULL;
 	platform_free(p);

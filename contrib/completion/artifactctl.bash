@@ -35,14 +35,15 @@ _artifactctl_opts() {
 	unbind) echo "-p --platform -h --help" ;;
 	add-mirror) echo "-p --platform --sha256 -h --help" ;;
 	publish)
-		echo "-t --to -u --public-url -n --name -T --toml -p --platform --lazy" \
-			"--multi-platform --single-platform -N --dry-run -f --force --json" \
-			"--endpoint --region --profile --credentials --part-size -l --level -h --help" \
+		echo "-t --to -u --public-url -n --name -e --each -j --jobs -m --meta --meta-file" \
+			"-T --toml -p --platform --lazy --multi-platform --single-platform" \
+			"-N --dry-run -f --force --json --endpoint-url --endpoint --region --profile" \
+			"--credentials --part-size -l --level -h --help" \
 			"--token-file --release-name --target --draft --prerelease"
 		;;
 	index)
-		echo "-o --output -u --public-url --endpoint --region --profile --credentials" \
-			"-h --help"
+		echo "-o --output --latest -u --public-url --endpoint-url --endpoint --region" \
+			"--profile --credentials -h --help"
 		;;
 	gc)
 		echo "-s --store -n --dry-run --grace --max-freed --depot --json -v --verbose" \
@@ -75,7 +76,8 @@ _artifactctl_takes_arg() {
 		--ca-file | --connect-timeout | --low-speed-time | --timeout | --sources-from | \
 		-o | --output | --level | -u | --url | --sha256 | --size | --to | --public-url | \
 		-n | --name | -T | --toml | --endpoint | --region | --profile | --credentials | \
-		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket | --proxy)
+		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket | \
+		--endpoint-url | -e | --each | -m | --meta | --meta-file | --proxy)
 		return 0
 		;;
 	--token-file | --release-name | --target) # publish to GitHub
@@ -119,8 +121,11 @@ _artifactctl_value() {
 	-p | --platform)
 		mapfile -t COMPREPLY < <(compgen -W "$(artifactctl platform 2>/dev/null)" -- "$3")
 		;;
-	--ca-file | --sources-from | --credentials | -T | --toml) _artifactctl_files "$3" ;;
-	--token-file) _artifactctl_files "$3" ;;
+	--ca-file | --sources-from | --credentials | -T | --toml | --meta-file | \
+		--token-file)
+		_artifactctl_files "$3"
+		;;
+	-e | --each) _artifactctl_dirs "$3" ;;
 	-o | --output)
 		[[ $1 == pack || $1 == index ]] && _artifactctl_files "$3"
 		;;

@@ -13,6 +13,9 @@
 #   publish single PUT  the same with --part-size 5GiB (one PUT)
 #   tar | curl          tar -C DIR -cz . | curl --aws-sigv4 ... -T - URL
 #                       (packing and uploading overlap in a pipe)
+#   re-publish s3       artifactctl publish DIR --to s3://bench/p with the
+#                       tree already there: hashed, looked up, not packed
+#   re-publish file     the same to a file:// directory
 # Environment: ARTIFACTCTL (default ./artifactctl), S3RVER_MODULES or npm
 # (tests/s3/s3.sh installs s3rver into $BENCH_MODULES, default
 # ${TMPDIR:-/tmp}/artifactfs-bench-s3), node, curl.
@@ -68,3 +71,8 @@ echo "pack                $(best pack) s  ($(stat -c %s "$TEST_TMP/p.tar.gz") by
 echo "publish             $(best publish) s  (multipart, 64 MiB parts)"
 echo "publish single PUT  $(best publish --part-size 5GiB) s"
 echo "tar | curl          $(best tarcurl) s"
+republish() { "$ARTIFACTCTL" publish "$data" --to s3://bench/p --endpoint "$S3_ENDPOINT"; }
+republish_file() { "$ARTIFACTCTL" publish "$data" --to "file://$TEST_TMP/pub"; }
+republish_file >/dev/null 2>&1 # the first one packs
+echo "re-publish s3       $(best republish) s  (unchanged, not packed)"
+echo "re-publish file     $(best republish_file) s  (unchanged, not packed)"

@@ -69,7 +69,8 @@ ok "--help prints usage" grep -q "^usage: .*bind" "$T/out"
 ok "no arguments: 64" exit_is 64 "$A" bind
 ok "a bad hash: 64" exit_is 64 "$A" bind "$F" x 1234
 ok "--sha256 without --url: 64" exit_is 64 "$A" bind "$F" x "$H1" --sha256 "$S1"
-ok "--url without --sha256: 64" exit_is 64 "$A" bind "$F" x "$H1" --url u
+# without --sha256 the URL is downloaded (t0615): one that is no URL is a usage error
+ok "--url that is not a URL, without --sha256: 64" exit_is 64 "$A" bind "$F" x "$H1" --url u
 ok "a bad sha256: 64" exit_is 64 "$A" bind "$F" x "$H1" --url u --sha256 abc
 ok "a bad size: 64" exit_is 64 "$A" bind "$F" x "$H1" --url u --sha256 "$S1" --size -1
 ok "an unknown option: 64" exit_is 64 "$A" bind --frob "$F" x "$H1"

@@ -51,7 +51,8 @@ cp "$toml" "$TEST_TMP/toml.1"
 before=$(stat -c '%i %Y' "$obj")
 pub again "$multi" --to "file://$pubdir" --name Multi --toml "$toml"
 succeeds "second publish succeeds"
-is "... says each is already there" "$(grep -c 'is already there with sha256' "$TEST_TMP/again.err")" 3
+is "... says each is unchanged, not packed" "$(grep -c ': unchanged, not packed: ' "$TEST_TMP/again.err")" 3
+is "... stdout says skipped" "$(grep -c '^Multi [^ ]* skipped file://' "$TEST_TMP/again.out")" 3
 is "... the object is not rewritten" "$(stat -c '%i %Y' "$obj")" "$before"
 ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
 pub force "$multi" --to "file://$pubdir" --name Multi --toml "$toml" --force --json
@@ -70,7 +71,8 @@ pub dry "$multi" --to "file://$TEST_TMP/new/dir" --name Multi --toml "$TEST_TMP/
 succeeds "--dry-run succeeds"
 ok "--dry-run: the destination is not created" test ! -e "$TEST_TMP/new"
 ok "--dry-run: the Artifacts.toml is not created" test ! -e "$TEST_TMP/new.toml"
-is "--dry-run: three would-upload" "$(grep -c ' would-upload file://' "$TEST_TMP/dry.out")" 3
+is "--dry-run: three would-upload" "$(grep -c ' would-upload ' "$TEST_TMP/dry.out")" 3
+is "--dry-run: nothing packed" "$(grep -c 'would upload, nothing published yet' "$TEST_TMP/dry.err")" 3
 
 # --- one tree or one per platform ------------------------------------------------------------
 pub single "$multi" --to "$pubdir/single" --single-platform --name Whole
@@ -135,7 +137,7 @@ is "a destination below a file: exit 1" "$rc" 1
 ok "... the message names the object" grep -q "'file://$TEST_TMP/afile/sub/Zlib\.any\..*\.tar\.gz'" \
 	"$TEST_TMP/notdir.err"
 ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.2" "$toml"
-# the middle platform of three cannot be written: the run stops there
+# the middle platform of three cannot be written: the others finish, nothing is bound
 mid=$(objects "$pubdir" | grep "^Multi\.aarch64-linux-gnu\.")
 mkdir -p "$TEST_TMP/pub3/$mid"
 pub midfail "$multi" --to "$TEST_TMP/pub3" --name Multi --toml "$toml"
@@ -143,7 +145,8 @@ is "a failure in the middle of a multi-platform run: exit 1" "$rc" 1
 ok "... the message names the object" grep -q "cannot write 'file://$TEST_TMP/pub3/$mid'" \
 	"$TEST_TMP/midfail.err"
 is "... the first platform was uploaded" "$(objects "$TEST_TMP/pub3" | grep -c aarch64-apple-darwin)" 1
-is "... the last was not tried" "$(objects "$TEST_TMP/pub3" | grep -c x86_64)" 0
+is "... the last was uploaded all the same" "$(objects "$TEST_TMP/pub3" | grep -c x86_64)" 1
+ok "... the summary shows the failure" grep -q '^Multi  aarch64-linux-gnu  *failed' "$TEST_TMP/midfail.err"
 ok "... Artifacts.toml unchanged: nothing bound" cmp "$TEST_TMP/toml.2" "$toml"
 printf 'not a tarball\n' >"$TEST_TMP/bogus.tar.gz"
 pub bogus "$TEST_TMP/bogus.tar.gz" --to "$pubdir/bogus" --name Bogus

@@ -67,9 +67,10 @@ pub again "$multi" --to "$DEST" --endpoint "$S3_ENDPOINT" --public-url "$PUBLIC"
 succeeds "second publish succeeds"
 is "second publish: 0 PUT" "$(s3_count PUT)" 0
 is "second publish: 0 POST" "$(s3_count POST)" 0
-is "... a HEAD per object" "$(s3_count HEAD)" 3
+is "... no HEAD: decided before packing" "$(s3_count HEAD)" 0
+is "... a listing per artifact" "$(s3_count GET 'list-type=2')" 3
 is "... a GET per sidecar" "$(s3_count GET '\.json$')" 3
-is "... and says so" "$(grep -c 'is already there with sha256' "$TEST_TMP/again.err")" 3
+is "... and says so" "$(grep -c ': unchanged, not packed: ' "$TEST_TMP/again.err")" 3
 ok "... Artifacts.toml unchanged" cmp "$TEST_TMP/toml.1" "$toml"
 
 s3_mark
@@ -161,6 +162,49 @@ pub envcfg "$art/src/docs" --to "$DEST" --name Docs
 succeeds "endpoint, region and credentials file from the environment"
 s3_env
 
+# --- the endpoint and region as aws-cli resolves them (~/.aws/config) ------------------------------
+# a dead port: a request sent there fails, so success proves which endpoint won
+dead=http://127.0.0.1:9
+cat >"$TEST_TMP/aws-config" <<EOC
+[default]
+region = us-east-1
+endpoint_url = $dead
+
+[profile r2]
+region = auto
+s3 =
+  endpoint_url = $S3_ENDPOINT
+endpoint_url = $dead
+
+[profile svc]
+services = local
+[services local]
+s3 =
+  endpoint_url = $S3_ENDPOINT
+EOC
+export AWS_CONFIG_FILE="$TEST_TMP/aws-config" AWS_PROFILE=r2
+s3_mark
+pub cfg-r2 "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "config: the profile's s3 sub-section endpoint_url, region auto"
+is "... the request went to the S3 server" "$(s3_count PUT '/Docs\.any\.')" 2
+export AWS_PROFILE=svc
+pub cfg-svc "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "config: the [services] section the profile names"
+export AWS_PROFILE=default
+pub cfg-default "$art/src/docs" --to "$DEST" --name Docs --force
+is "config: [default]'s endpoint_url is used (and is dead): exit 1" "$rc" 1
+ok "... the message names that endpoint" grep -q "127\.0\.0\.1:9/" "$TEST_TMP/cfg-default.err"
+export AWS_ENDPOINT_URL="$S3_ENDPOINT"
+pub cfg-env "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "AWS_ENDPOINT_URL wins over the config file"
+export AWS_ENDPOINT_URL="$dead" AWS_ENDPOINT_URL_S3="$S3_ENDPOINT"
+pub cfg-env-s3 "$art/src/docs" --to "$DEST" --name Docs --force
+succeeds "AWS_ENDPOINT_URL_S3 wins over AWS_ENDPOINT_URL"
+export AWS_ENDPOINT_URL_S3="$dead"
+pub cfg-opt "$art/src/docs" --to "$DEST" --name Docs --force --endpoint-url "$S3_ENDPOINT"
+succeeds "--endpoint-url wins over the environment"
+s3_env
+
 # --- index over the prefix -------------------------------------------------------------------
 idx=$TEST_TMP/index.json
 "$ARTIFACTCTL" index "$DEST" --endpoint "$S3_ENDPOINT" --public-url "$PUBLIC" -o "$idx" \
@@ -178,7 +222,7 @@ for e in json.load(open(sys.argv[1])):
     if e["name"] in ("Zlib", "Multi", "Big"):
         assert e["sha256"] in toml and e["git-tree-sha1"] in toml and e["url"] in toml, e
     assert e["url"].startswith(sys.argv[3] + "/" + e["name"] + "."), e
-    assert set(e) == {"name", "platform", "git-tree-sha1", "sha256", "size", "url"}, e
+    assert set(e) == {"name", "platform", "git-tree-sha1", "sha256", "size", "url", "created", "meta"}, e
 ' "$idx" "$toml" "$PUBLIC"
 s3_mark
 export ARTIFACTCTL_S3_MAX_KEYS=2

@@ -136,7 +136,8 @@ succeeds "second run (the release's https URL: the same destination)"
 is "... nothing uploaded, nothing created, nothing deleted" \
 	"$(gh_count files POST '')$(gh_count api POST '')$(gh_count api DELETE '')" 000
 is "... says skipped for both" "$(grep -c '^Ray [a-z0-9_-]* skipped http' "$TEST_TMP/again.out")" 2
-is "... and why" "$(grep -c 'is already there with sha256' "$TEST_TMP/again.err")" 2
+is "... and why: the trees are published, so nothing is packed" \
+	"$(grep -c 'unchanged, not packed' "$TEST_TMP/again.err")" 2
 is "... the sidecars read through the API (302 to the download)" \
 	"$(gh_count api GET '/repos/julia/Ray.jl/releases/assets/[0-9]* 302 auth')" 2
 is "... and the token not sent on to the download host" \
@@ -261,7 +262,11 @@ is "a reset an hour away: exit 1 at once" "$rc" 1
 ok "... says when the limit lifts and what is waited at most" \
 	grep -q "GitHub's rate limit (HTTP 403) lifts at [0-9T:-]*Z, in [0-9]*s: longer than the 300s artifactctl waits" \
 	"$TEST_TMP/rlfar.err"
-is "... one request sent" "$(wc -l <"$GH_LOG")" 1
+# The refused request is not sent again: the artifact fails at once, and
+# (publish does not stop at a failed artifact) the other one, whose requests
+# the server answers again, goes on.
+is "... the first request refused (403), and only it" \
+	"$(head -n 1 "$GH_LOG" | cut -d' ' -f4)/$(grep -c ' 403 ' "$GH_LOG")" "403/1"
 
 # --- an upload that fails upstream: 502 leaves a "starter" asset ---------------------
 gh_admin POST "/_fail_uploads?n=1" >/dev/null

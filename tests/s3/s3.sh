@@ -15,7 +15,8 @@
 #                           the next COUNT METHOD requests whose URL contains
 #                           MATCH fail with STATUS
 #   s3_env                  export AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY
-#                           for the server (and unset other AWS_* settings)
+#                           for the server (and unset other AWS_* settings;
+#                           AWS_CONFIG_FILE=/dev/null)
 #
 # Where s3rver comes from (s3_modules): $S3RVER_MODULES when it names a
 # node_modules directory holding s3rver; else tests/s3/package.json and
@@ -95,7 +96,11 @@ stop_s3() {
 
 s3_env() {
 	unset AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE AWS_SESSION_TOKEN AWS_REGION \
-		AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
+		AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 \
+		AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+	# no ~/.aws/config of this machine: an empty one
+	AWS_CONFIG_FILE=/dev/null
+	export AWS_CONFIG_FILE
 	AWS_ACCESS_KEY_ID=$S3_KEY
 	AWS_SECRET_ACCESS_KEY=$S3_SECRET
 	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY

@@ -2,11 +2,13 @@
  * test-upload.c - the parts of tools/publish/upload.h and tools/publish/sidecar.h that need
  * no server: sidecar JSON, key naming and encoding, destinations and S3
  * settings, credentials files, the file:// backend, the parsers of S3's
- * XML answers (upload_int.h), GitHub release destinations and tokens.  The
- * network backends are tested against real servers by t0630 (S3), t0640
- * (WebDAV) and t0650 (GitHub releases, tests/server/github.py).
+ * XML answers (upload_int.h), GitHub release destinations and tokens, and
+ * lookup_published() (lookup.h) over a file:// directory.  The network
+ * backends are tested against real servers by t0630 (S3), t0640 (WebDAV) and
+ * t0650 (GitHub releases, tests/server/github.py).
  */
 #include "tests/tap.h"
+#include "tools/publish/lookup.h"
 #include "tools/publish/sidecar.h"
 #include "tools/publish/upload.h"
 #include "tools/publish/upload_int.h"
@@ -42,8 +44,35 @@ static void test_sidecar(void)
 	is_str(r.sha256, SHA, "round trip: sha256");
 	is_int(r.size, 123, "round trip: size");
 	is_str(r.created, "2024-05-01T12:00:00Z", "round trip: created");
+	ok(!r.meta, "no meta: none read back");
+	ok(json && !strstr(json, "\"meta\""), "no meta: no key");
 	sidecar_release(&r);
 	free(json);
+
+	/* the publisher's own metadata travels under "meta", in its order */
+	s.meta = json_pack(
+		"{s:s, s:[i, i], s:{s:b}}", "license", "MIT", "versions", 1, 2, "x", "y", 1);
+	is_int(sidecar_format(&s, &json, &len), 0, "format a sidecar with meta");
+	ok(json && strstr(json, "\"meta\": {\"license\": \"MIT\", \"versions\": [1, 2], "
+				"\"x\": {\"y\": true}}}\n"),
+		"meta last, as given: %s", json);
+	is_int(sidecar_parse(json, len, &r, NULL), 0, "parse it");
+	ok(r.meta && json_equal(r.meta, s.meta), "round trip: meta");
+	sidecar_release(&r);
+	free(json);
+	json_decref(s.meta);
+	s.meta = json_object();
+	{
+		char *big = malloc(SIDECAR_MAX);
+
+		memset(big, 'a', SIDECAR_MAX - 1);
+		big[SIDECAR_MAX - 1] = '\0';
+		json_object_set_new(s.meta, "big", json_string(big));
+		free(big);
+	}
+	is_int(sidecar_format(&s, &json, &len), -E2BIG, "meta beyond SIDECAR_MAX is refused");
+	json_decref(s.meta);
+	s.meta = NULL;
 
 	s.platform = NULL;
 	memcpy(s.tree, "xyz", 4);
@@ -83,6 +112,12 @@ static void test_sidecar(void)
 	       "\", \"size\": 1} x",
 		-EBADMSG, "text after the object");
 	PARSES("[1]", -EBADMSG, "not an object");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1, \"meta\": [1]}",
+		-EBADMSG, "meta that is not an object");
+	PARSES("{\"name\": \"A\", \"git-tree-sha1\": \"" TREE "\", \"sha256\": \"" SHA
+	       "\", \"size\": 1, \"meta\": null}",
+		0, "meta null");
 	PARSES("{\"name\": \"\\ud800\"}", -EBADMSG, "lone surrogate");
 	PARSES("{\"a\": "
 	       "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
@@ -489,6 +524,89 @@ static void test_s3_xml(void)
 		"xml: error-body text is cut to the buffer");
 }
 
+/* put a tarball of size bytes as key and, unless sc_name is NULL, its sidecar */
+static void put_published(struct upload *u, const char *key, size_t size, const char *sc_name,
+	const char *platform, const char *tree, uint64_t sc_size)
+{
+	struct sidecar sc = {.size = sc_size};
+	char buf[64] = {0}, *json = NULL, *k = NULL;
+	size_t len;
+
+	if (upload_put_buf(u, key, buf, size, NULL) < 0)
+		diag("put %s: %s", key, upload_errmsg(u));
+	if (!sc_name)
+		return;
+	sc.name = (char *)sc_name;
+	sc.platform = (char *)platform;
+	memcpy(sc.tree, tree, 41);
+	memcpy(sc.sha256, SHA, 65);
+	if (sidecar_format(&sc, &json, &len) < 0 || asprintf(&k, "%s.json", key) < 0 ||
+		upload_put_buf(u, k, json, len, NULL) < 0)
+		diag("put the sidecar of %s", key);
+	free(json);
+	free(k);
+}
+
+#define T2 "fedcba9876543210fedcba9876543210fedcba98"
+#define T3 "0123456789abcdefffffffffffffffffffffffff" /* TREE's TREE16, another tree */
+
+/* lookup_published() of TREE for name and platform gives state (the result stays in *r) */
+static void expect_state(struct upload *u, const char *name, const char *platform,
+	enum lookup_state state, const char *what, struct lookup_result *r)
+{
+	is_int(lookup_published(u, name, platform, TREE, r), 0, "lookup: %s", what);
+	is_int(r->state, state, "... state %d", (int)state);
+}
+
+static void test_lookup(const char *dir)
+{
+	struct lookup_result r;
+	struct upload *u = NULL;
+	char dest[4096];
+
+	snprintf(dest, sizeof(dest), "%s/lookup/not/yet", dir);
+	if (upload_new(dest, NULL, &u, NULL) < 0)
+		return;
+	expect_state(u, "Zlib", NULL, LOOKUP_NEW, "a directory not created yet", &r);
+	lookup_result_release(&r);
+
+	/* another tree of Zlib any, one of Zlib for a platform */
+	put_published(
+		u, "Zlib.any.fedcba9876543210-0011223344556677.tar.gz", 10, "Zlib", NULL, T2, 10);
+	put_published(u, "Zlib.x86_64-linux-gnu.0123456789abcdef-0011223344556677.tar.gz", 10,
+		"Zlib", "x86_64-linux-gnu", TREE, 10);
+	expect_state(u, "Zlib", NULL, LOOKUP_CHANGED, "other trees only", &r);
+	ok(!r.key, "... no key");
+	lookup_result_release(&r);
+
+	/* our TREE16, but the sidecar says another tree; a tarball of the wrong size; no sidecar */
+	put_published(
+		u, "Zlib.any.0123456789abcdef-aaaaaaaaaaaaaaaa.tar.gz", 10, "Zlib", NULL, T3, 10);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-bbbbbbbbbbbbbbbb.tar.gz", 9, "Zlib", NULL, TREE, 10);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-cccccccccccccccc.tar.gz", 10, NULL, NULL, NULL, 0);
+	expect_state(u, "Zlib", NULL, LOOKUP_CHANGED,
+		"TREE16 matches but the full tree, the size or the sidecar does not", &r);
+	lookup_result_release(&r);
+
+	put_published(
+		u, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz", 12, "Zlib", NULL, TREE, 12);
+	put_published(
+		u, "Zlib.any.0123456789abcdef-eeeeeeeeeeeeeeee.tar.xz", 11, "Zlib", NULL, TREE, 11);
+	expect_state(u, "Zlib", NULL, LOOKUP_UNCHANGED, "the tree is published", &r);
+	is_str(r.key, "Zlib.any.0123456789abcdef-dddddddddddddddd.tar.gz",
+		"... the first matching key in byte order");
+	is_int(r.size, 12, "... the sidecar's size");
+	is_str(r.sha256, SHA, "... the sidecar's sha256");
+	lookup_result_release(&r);
+	expect_state(u, "Zlib", "x86_64-linux-gnu", LOOKUP_UNCHANGED, "per platform", &r);
+	lookup_result_release(&r);
+	expect_state(u, "Zli", NULL, LOOKUP_NEW, "a name that is a prefix of another", &r);
+	lookup_result_release(&r);
+	upload_free(u);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test-upload.XXXXXX";
@@ -504,6 +622,7 @@ int main(void)
 	test_dest_forms();
 	test_github(dir);
 	test_s3_xml();
+	test_lookup(dir);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		diag("cannot remove %s", dir);

@@ -16,41 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* One object of the listing. */
-struct object {
-	char *key;
-	uint64_t size;
-};
-
-struct listing {
-	struct object *v;
-	size_t n, cap;
-};
-
-static int on_object(void *arg, const char *key, uint64_t size)
-{
-	struct listing *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 64;
-		struct object *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n].key = strdup(key)))
-		return -ENOMEM;
-	l->v[l->n++].size = size;
-	return 0;
-}
-
-static int cmp_object(const void *a, const void *b)
-{
-	return strcmp(((const struct object *)a)->key, ((const struct object *)b)->key);
-}
-
 /* NULL (platform independent) sorts first */
 static int cmp_nullable(const char *a, const char *b)
 {
@@ -104,11 +69,11 @@ out:
 }
 
 /* Read the sidecars of the listing into ix. */
-static int read_sidecars(struct upload *u, struct listing *l, const char *public_url,
+static int read_sidecars(struct upload *u, struct upload_objects *l, const char *public_url,
 	index_warn_fn warn, void *arg, struct index *ix, char **errmsg)
 {
 	struct index_entry *v = calloc(l->n ? l->n : 1, sizeof(*v));
-	struct object want, *obj;
+	const struct upload_object *obj;
 	char *json = NULL, *msg = NULL, *key = NULL, *url = NULL, *m = NULL;
 	size_t i, len, cnt = 0;
 	int r = 0;
@@ -124,8 +89,7 @@ static int read_sidecars(struct upload *u, struct listing *l, const char *public
 			r = -ENOMEM;
 			break;
 		}
-		want.key = key;
-		obj = bsearch(&want, l->v, l->n, sizeof(*l->v), cmp_object);
+		obj = upload_objects_find(l, key);
 		r = upload_get(u, l->v[i].key, SIDECAR_MAX, &json, &len);
 		if (r < 0) {
 			*errmsg = strdup(upload_errmsg(u));
@@ -182,25 +146,20 @@ static int read_sidecars(struct upload *u, struct listing *l, const char *public
 int index_read(struct upload *u, const char *public_url, index_warn_fn warn, void *arg,
 	struct index *ret, char **errmsg)
 {
-	struct listing l = {0};
+	struct upload_objects l = {0};
 	struct index ix = {0};
-	size_t i;
 	int r;
 
 	*errmsg = NULL;
-	r = upload_list(u, "", on_object, &l);
+	r = upload_list_sorted(u, "", &l);
 	if (r < 0) {
 		if (*upload_errmsg(u))
 			*errmsg = strdup(upload_errmsg(u));
-		goto out;
+		return r;
 	}
-	qsort(l.v, l.n, sizeof(*l.v), cmp_object);
 	if ((r = read_sidecars(u, &l, public_url, warn, arg, &ix, errmsg)) == 0)
 		*ret = ix;
-out:
-	for (i = 0; i < l.n; i++)
-		free(l.v[i].key);
-	free(l.v);
+	upload_objects_release(&l);
 	return r;
 }
 
@@ -220,20 +179,23 @@ void index_release(struct index *ix)
 int index_format(const struct index *ix, char **ret, size_t *len)
 {
 	const struct index_entry *e;
+	json_t *o, *empty = json_object();
 	struct buf b;
-	json_t *o;
 	size_t i;
 	char *s = NULL, *t;
 	int r;
 
+	if (!empty)
+		return -ENOMEM;
 	buf_init(&b, INDEX_MAX);
 	r = buf_adds(&b, "[\n");
 	for (i = 0; r == 0 && i < ix->n; i++) {
 		e = &ix->v[i];
-		o = json_pack("{s:o, s:o, s:s, s:s, s:I, s:o}", "name", sidecar_json_str(e->sc.name),
-			"platform", sidecar_json_str(e->sc.platform), "git-tree-sha1", e->sc.tree,
-			"sha256", e->sc.sha256, "size", (json_int_t)e->sc.size, "url",
-			sidecar_json_str(e->url));
+		o = json_pack("{s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:O}", "name",
+			sidecar_json_str(e->sc.name), "platform", sidecar_json_str(e->sc.platform),
+			"git-tree-sha1", e->sc.tree, "sha256", e->sc.sha256, "size",
+			(json_int_t)e->sc.size, "url", sidecar_json_str(e->url), "created",
+			sidecar_json_str(e->sc.created), "meta", e->sc.meta ? e->sc.meta : empty);
 		t = o ? json_dumps(o, 0) : NULL;
 		json_decref(o);
 		if (!t) {
@@ -251,5 +213,29 @@ int index_format(const struct index *ix, char **ret, size_t *len)
 	if (r == 0)
 		*ret = s;
 	buf_release(&b);
+	json_decref(empty);
 	return r;
+}
+
+void index_keep_latest(struct index *ix)
+{
+	size_t i, j, k, best, out = 0;
+
+	for (i = 0; i < ix->n; i = k) {
+		best = i;
+		for (k = i + 1; k < ix->n && strcmp(ix->v[k].sc.name, ix->v[i].sc.name) == 0 &&
+				cmp_nullable(ix->v[k].sc.platform, ix->v[i].sc.platform) == 0;
+			k++)
+			/* created, NULL as the oldest */
+			if (cmp_nullable(ix->v[k].sc.created, ix->v[best].sc.created) > 0)
+				best = k;
+		for (j = i; j < k; j++) {
+			if (j == best)
+				continue;
+			sidecar_release(&ix->v[j].sc);
+			free(ix->v[j].url);
+		}
+		ix->v[out++] = ix->v[best];
+	}
+	ix->n = out;
 }

@@ -9,9 +9,12 @@
  *
  *   [
  *   {"name": "Zlib", "platform": "x86_64-linux-gnu", "git-tree-sha1": "...",
- *    "sha256": "...", "size": 123, "url": "..."},
+ *    "sha256": "...", "size": 123, "url": "...", "created": "2024-05-01T12:00:00Z",
+ *    "meta": {...}},
  *   ...
  *   ]
+ * "created" is null when the sidecar has none; "meta" is the sidecar's meta
+ * object, {} without one.  The same sidecars give the same bytes.
  *
  * Thread safety: none of its own; the struct upload belongs to the caller's
  * thread (tools/publish/upload.h).
@@ -61,6 +64,13 @@ int index_read(struct upload *u, const char *public_url, index_warn_fn warn, voi
 
 /* index_release - free the entries of ix and zero it. */
 void index_release(struct index *ix);
+
+/*
+ * index_keep_latest - keep one entry per name and platform of the sorted ix:
+ * the one created last (an entry without created counts as the oldest; of
+ * equal times, the first in the order above), freeing the others.
+ */
+void index_keep_latest(struct index *ix);
 
 /*
  * index_format - ix as the JSON text above.

@@ -27,6 +27,7 @@ void sidecar_release(struct sidecar *s)
 	free(s->platform);
 	free(s->created);
 	free(s->tool);
+	json_decref(s->meta);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -78,11 +79,19 @@ int sidecar_format(const struct sidecar *s, char **ret, size_t *len)
 		"platform", sidecar_json_str(s->platform), "git-tree-sha1", s->tree, "sha256",
 		s->sha256, "size", (json_int_t)s->size, "created", sidecar_json_str(s->created),
 		"tool", sidecar_json_str(s->tool));
+	if (o && s->meta && json_object_set(o, "meta", s->meta) < 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	text = o ? json_dumps(o, 0) : NULL;
 	json_decref(o);
 	if (!text)
 		return -ENOMEM;
 	n = strlen(text);
+	if (n + 1 > SIDECAR_MAX) {
+		free(text);
+		return -E2BIG;
+	}
 	out = realloc(text, n + 2);
 	if (!out) {
 		free(text);
@@ -174,6 +183,12 @@ static int member(struct sidecar *s, const char *key, json_t *v, unsigned *have)
 		e = take_str(v, true, &s->created);
 	} else if (strcmp(key, "tool") == 0) {
 		e = take_str(v, true, &s->tool);
+	} else if (strcmp(key, "meta") == 0) {
+		/* the publisher's own description: an object, or null for none */
+		if (!json_is_object(v) && !json_is_null(v))
+			return -EBADMSG;
+		json_decref(s->meta);
+		s->meta = json_is_object(v) ? json_incref(v) : NULL;
 	}
 	return e;
 }

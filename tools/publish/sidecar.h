@@ -7,8 +7,10 @@
  *
  *   {"name": "Zlib", "platform": "x86_64-linux-gnu", "git-tree-sha1": "...",
  *    "sha256": "...", "size": 123456, "created": "2024-05-01T12:00:00Z",
- *    "tool": "artifactctl (artifactfs) 0.1.0"}
+ *    "tool": "artifactctl (artifactfs) 0.1.0", "meta": {...}}
  *
+ * "meta" is the publisher's own description of the package (publish --meta,
+ * --meta-file), any JSON object, and absent when there is none.
  * "platform" is the triplet, or null for a platform-independent artifact.
  * "artifactctl index" reads them back; a reader ignores keys it does not
  * know, so later versions may add some.
@@ -32,6 +34,7 @@ struct sidecar {
 	uint64_t size;	     /* tarball bytes */
 	char *created;	     /* UTC, ISO 8601 "YYYY-MM-DDTHH:MM:SSZ"; NULL when absent */
 	char *tool;	     /* "artifactctl (artifactfs) VERSION"; NULL when absent */
+	json_t *meta;	     /* a JSON object (one reference owned), or NULL: none */
 };
 
 /* sidecar_release - free the strings of s and zero it; NULL is a no-op. */
@@ -39,11 +42,12 @@ void sidecar_release(struct sidecar *s);
 
 /*
  * sidecar_format - s as the JSON text above (keys in that order, one line,
- * ending in a newline).  NULL created/tool are written as null; strings go
- * through sidecar_json_str().
+ * ending in a newline).  NULL created/tool are written as null; a NULL
+ * meta is left out; strings go through sidecar_json_str().
  * @ret: malloc'ed text (caller frees), @len its length; untouched on failure.
  * Returns 0, -EINVAL (a name, hash or sha256 that is not valid, a size over
- * INT64_MAX), -ENOMEM.
+ * INT64_MAX), -E2BIG (the text would be longer than SIDECAR_MAX: too much
+ * meta), -ENOMEM.
  */
 int sidecar_format(const struct sidecar *s, char **ret, size_t *len);
 
@@ -54,7 +58,8 @@ int sidecar_format(const struct sidecar *s, char **ret, size_t *len);
  * Returns 0, -EBADMSG (not JSON (UTF-8, no NUL in a string, nothing after
  * the object), not an object, or a required key missing
  * or of the wrong type: name and platform strings (platform may be null),
- * git-tree-sha1 40 hex, sha256 64 hex, size an integer >= 0), -E2BIG
+ * git-tree-sha1 40 hex, sha256 64 hex, size an integer >= 0, meta an
+ * object or null when present), -E2BIG
  * (longer than SIDECAR_MAX or nested deeper than 32), -ENOMEM; *errmsg,
  * when errmsg is not NULL, gets a malloc'ed reason on -EBADMSG (caller
  * frees; NULL otherwise).

@@ -912,3 +912,64 @@ int upload_delete(struct upload *u, const char *key)
 	free(url);
 	return err;
 }
+
+/* ---- listings kept in memory ------------------------------------------------------ */
+
+static int on_listed(void *arg, const char *key, uint64_t size)
+{
+	struct upload_objects *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct upload_object *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n].key = strdup(key)))
+		return -ENOMEM;
+	l->v[l->n++].size = size;
+	return 0;
+}
+
+static int cmp_upload_object(const void *a, const void *b)
+{
+	return strcmp(
+		((const struct upload_object *)a)->key, ((const struct upload_object *)b)->key);
+}
+
+int upload_list_sorted(struct upload *u, const char *prefix, struct upload_objects *ret)
+{
+	struct upload_objects l = {0};
+	int r = upload_list(u, prefix, on_listed, &l);
+
+	if (r < 0) {
+		upload_objects_release(&l);
+		return r;
+	}
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), cmp_upload_object);
+	*ret = l;
+	return 0;
+}
+
+const struct upload_object *upload_objects_find(const struct upload_objects *l, const char *key)
+{
+	struct upload_object want = {.key = (char *)key};
+
+	if (!l->n)
+		return NULL;
+	return bsearch(&want, l->v, l->n, sizeof(*l->v), cmp_upload_object);
+}
+
+void upload_objects_release(struct upload_objects *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].key);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}

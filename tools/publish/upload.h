@@ -306,4 +306,30 @@ int upload_list(struct upload *u, const char *prefix, upload_list_fn fn, void *a
  */
 int upload_delete(struct upload *u, const char *key);
 
+/* One object of a listing kept in memory. */
+struct upload_object {
+	char *key;     /* malloc'ed, relative to the destination */
+	uint64_t size; /* bytes */
+};
+
+/* The objects of upload_list_sorted(), sorted by key (strcmp). */
+struct upload_objects {
+	struct upload_object *v; /* malloc'ed */
+	size_t n, cap;
+};
+
+/*
+ * upload_list_sorted - upload_list() of prefix kept in *ret, sorted by key.
+ * @ret: filled on success, released with upload_objects_release();
+ *   untouched on failure.
+ * Returns 0 or upload_list()'s error (-ENOMEM included).
+ */
+int upload_list_sorted(struct upload *u, const char *prefix, struct upload_objects *ret);
+
+/* upload_objects_find - the object of l with key key, or NULL (borrowed from l). */
+const struct upload_object *upload_objects_find(const struct upload_objects *l, const char *key);
+
+/* upload_objects_release - free the keys and the array of l and zero it. */
+void upload_objects_release(struct upload_objects *l);
+
 #endif

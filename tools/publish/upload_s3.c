@@ -15,6 +15,8 @@
  */
 #include "tools/publish/upload_int.h"
 
+#include "tools/publish/aws_config.h"
+
 #include "store/hash.h"
 #include "store/util/utf8.h"
 
@@ -179,28 +181,16 @@ static bool region_valid(const char *r)
 	return true;
 }
 
-int s3_init(struct upload *u, const char *dest, const struct upload_options *o)
+/* The handle for dest at endpoint (NULL: AWS's of region) in region. */
+static int s3_setup(struct upload *u, const char *dest, const struct upload_options *o,
+	const char *region, const char *endpoint)
 {
-	const char *region = o->region, *endpoint = o->endpoint, *slash, *b = dest + 5;
+	const char *slash, *b = dest + 5;
 	char *ep = NULL, *p, *q;
 	struct buf base;
 	size_t n;
 	int err;
 
-	if (!region)
-		region = env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
-	if (!region)
-		region = "auto";
-	if (!region_valid(region))
-		return up_fail(u, -EINVAL, "invalid region '%s'", region);
-	if (!endpoint)
-		endpoint = env("AWS_ENDPOINT_URL_S3") ? env("AWS_ENDPOINT_URL_S3")
-						      : env("AWS_ENDPOINT_URL");
-	if (!endpoint && strcmp(region, "auto") == 0)
-		return up_fail(u, -EINVAL,
-			"no S3 endpoint for '%s': give --endpoint URL or set AWS_ENDPOINT_URL "
-			"(or a region for AWS)",
-			dest);
 	if (endpoint) {
 		if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)
 			return up_fail(u, -EINVAL,
@@ -270,6 +260,31 @@ int s3_init(struct upload *u, const char *dest, const struct upload_options *o)
 		return -ENOMEM;
 	}
 	return credentials(u, o);
+}
+
+int s3_init(struct upload *u, const char *dest, const struct upload_options *o)
+{
+	struct aws_s3_settings as = {0};
+	char *msg = NULL;
+	int err;
+
+	err = aws_s3_settings_resolve(o->endpoint, o->region, o->profile, &as, &msg);
+	if (err < 0) {
+		err = msg ? up_fail(u, err, "%s", msg) : err;
+		free(msg);
+		return err;
+	}
+	if (!region_valid(as.region))
+		err = up_fail(u, -EINVAL, "invalid region '%s'", as.region);
+	else if (!as.endpoint && strcmp(as.region, "auto") == 0)
+		err = up_fail(u, -EINVAL,
+			"no S3 endpoint for '%s': give --endpoint-url URL, set AWS_ENDPOINT_URL, "
+			"or endpoint_url in ~/.aws/config (or a region for AWS)",
+			dest);
+	else
+		err = s3_setup(u, dest, o, as.region, as.endpoint);
+	aws_s3_settings_release(&as);
+	return err;
 }
 
 void s3_release(struct upload *u)

@@ -4,11 +4,60 @@
  */
 #include "fetch/pkgserver.h"
 #include "fetch/http.h"
+#include "fetch/proxy.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * One HEAD of url through proxy (NULL: as libcurl's environment says, ""
+ * DIRECT).  *status is the HTTP status, 0 when no answer came; *proxy_fault
+ * tells that the proxy, not the server, failed: it refused or timed out,
+ * or answered 502, 503 or 504 (the classes of fetch_stream_proxy_fault()).
+ */
+static int head_once(const struct fetch_http_conf *conf, const char *url, const char *proxy,
+	char *errbuf, long *status, bool *proxy_fault)
+{
+	CURL *easy = curl_easy_init();
+	bool retryable;
+	CURLcode c;
+	int r;
+
+	*status = 0;
+	*proxy_fault = false;
+	errbuf[0] = '\0';
+	if (!easy)
+		return -ENOMEM;
+	r = fetch_http_setup(easy, conf, url, proxy, errbuf);
+	if (r < 0)
+		goto out;
+	if (curl_easy_setopt(easy, CURLOPT_NOBODY, 1L) != CURLE_OK) {
+		r = -ENOMEM;
+		goto out;
+	}
+	c = curl_easy_perform(easy);
+	if (c != CURLE_OK) {
+		r = fetch_curl_errno(c, &retryable);
+		if (!errbuf[0])
+			snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(c));
+		*proxy_fault = proxy && *proxy &&
+			       (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH ||
+				       r == -ECONNRESET || r == -EPIPE);
+#if LIBCURL_VERSION_NUM >= 0x074900
+		*proxy_fault = *proxy_fault || (proxy && *proxy && c == CURLE_PROXY);
+#endif
+		goto out;
+	}
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
+	*proxy_fault = proxy && *proxy && (*status == 502 || *status == 503 || *status == 504);
+	r = 0;
+out:
+	curl_easy_cleanup(easy);
+	return r;
+}
 
 int fetch_pkgserver_head(const struct fetch_options *o, const char *hash, char **errmsg)
 {
@@ -18,12 +67,13 @@ int fetch_pkgserver_head(const struct fetch_options *o, const char *hash, char *
 		.follow_redirects = true,
 	};
 	char errbuf[CURL_ERROR_SIZE] = "", what[128];
+	struct fetch_proxy_plan plan = {.n = 1};
 	struct curl_slist *headers = NULL;
 	char *server = NULL, *url = NULL;
-	CURL *easy = NULL;
-	CURLcode c;
+	const char *proxy = NULL;
+	bool retryable, proxy_fault = false;
 	long status = 0;
-	bool retryable;
+	size_t k;
 	int r;
 
 	if (errmsg)
@@ -41,30 +91,28 @@ int fetch_pkgserver_head(const struct fetch_options *o, const char *hash, char *
 		url = NULL;
 		goto out;
 	}
-	easy = curl_easy_init();
-	if (!easy)
-		goto out;
 	if (!(o->flags & FETCH_NO_PKG_HEADERS)) {
 		r = fetch_pkg_headers(&headers, o, server);
 		if (r < 0)
 			goto out;
 		conf.headers = headers;
 	}
-	r = fetch_http_setup(easy, &conf, url, NULL, errbuf);
+	/* The site's proxies, in the order the downloads of this hash use. */
+	if (o->proxies)
+		fetch_proxies_plan(o->proxies, hash, &plan);
+	for (k = 0; k < plan.n; k++) {
+		proxy = o->proxies ? fetch_proxies_url(o->proxies, plan.id[k]) : NULL;
+		r = head_once(&conf, url, proxy, errbuf, &status, &proxy_fault);
+		if (!proxy_fault)
+			break;
+		fetch_proxies_failed(o->proxies, plan.id[k]);
+	}
+	if (r == -ENOMEM)
+		goto out;
 	if (r < 0)
 		goto fail;
-	if (curl_easy_setopt(easy, CURLOPT_NOBODY, 1L) != CURLE_OK) {
-		r = -ENOMEM;
-		goto out;
-	}
-	c = curl_easy_perform(easy);
-	if (c != CURLE_OK) {
-		r = fetch_curl_errno(c, &retryable);
-		if (!errbuf[0])
-			snprintf(errbuf, sizeof(errbuf), "%s", curl_easy_strerror(c));
-		goto fail;
-	}
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	if (o->proxies && k < plan.n)
+		fetch_proxies_ok(o->proxies, plan.id[k]);
 	if (status >= 200 && status < 300) {
 		r = 1;
 	} else if (status == 404 || status == 410) {
@@ -79,11 +127,11 @@ int fetch_pkgserver_head(const struct fetch_options *o, const char *hash, char *
 	}
 	goto out;
 fail:
-	if (errmsg && asprintf(errmsg, "HEAD %s: %s", url, errbuf) < 0)
+	if (errmsg && asprintf(errmsg, "HEAD %s%s%s%s: %s", url, proxy ? " through proxy '" : "",
+			      proxy ? (*proxy ? proxy : "DIRECT") : "", proxy ? "'" : "",
+			      errbuf) < 0)
 		*errmsg = NULL;
 out:
-	if (easy)
-		curl_easy_cleanup(easy);
 	curl_slist_free_all(headers);
 	free(url);
 	free(server);

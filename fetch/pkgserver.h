@@ -18,7 +18,11 @@
  * Pkg server of o->pkg_server (normalised as fetch_pkg_server_url() does),
  * with Pkg's headers (fetch_pkg_headers()), o's CA file, a connect
  * timeout of o->connect_timeout and at most FETCH_PKGSERVER_HEAD_TIMEOUT
- * seconds in all; redirects are followed, no retry is made.
+ * seconds in all; redirects are followed, no retry is made.  With
+ * o->proxies, the request goes through the members in the order
+ * fetch_proxies_plan() gives for hash, the next one after a proxy failure
+ * (refused, timed out, 502/503/504), which is recorded with
+ * fetch_proxies_failed() as for a download.
  * @hash: 40 lowercase hex digits.
  * @errmsg: when not NULL, receives on failure a malloc'ed one-line reason
  *   naming the URL.

@@ -204,4 +204,29 @@ ok "every cold ls installed its artifact" sh -c "ls '$store/artifacts' | grep -c
 unmount_artifactfs
 is "the daemon stops cleanly" "$?" 0
 
+# --- the HEAD goes through the site's proxies ------------------------------------------------
+# Port 1 of loopback refuses: a proxy failure, so the HEAD goes on to DIRECT.
+mnt2=$TEST_TMP/mnt2
+before=$(nginx_count HEAD "^/artifact/$zst\$")
+JULIA_PKG_SERVER=$NGINX_URL/ mount_artifactfs "$mnt2" -o \
+	"store=$TEST_TMP/store2,depot_layout=on,any_hash=on,proxy=http://127.0.0.1:1;DIRECT" || {
+	echo "not ok - mount with proxies"
+	exit 1
+}
+ok "a dead proxy, then DIRECT: the Pkg server's hash is found" test -d "$mnt2/artifacts/$zst"
+is "... by one HEAD at the server" "$(nginx_count HEAD "^/artifact/$zst\$")" $((before + 1))
+unmount_artifactfs
+is "... the daemon stops cleanly" "$?" 0
+# Only the dead proxy: the HEAD never reaches the server, and the lookup fails.
+mnt3=$TEST_TMP/mnt3
+JULIA_PKG_SERVER=$NGINX_URL/ mount_artifactfs "$mnt3" -o \
+	"store=$TEST_TMP/store3,depot_layout=on,any_hash=on,proxy=http://127.0.0.1:1" || {
+	echo "not ok - mount with a dead proxy"
+	exit 1
+}
+is "only a dead proxy: ENOENT" "$(stat_errno "$mnt3/artifacts/$zst")" ENOENT
+is "... and no HEAD reached the server" "$(nginx_count HEAD "^/artifact/$zst\$")" $((before + 1))
+unmount_artifactfs
+is "... the daemon stops cleanly" "$?" 0
+
 done_testing

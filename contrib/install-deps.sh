@@ -21,7 +21,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
 	zlib1g-dev nginx curl nodejs systemd \
-	libisal-dev libzstd-dev libsystemd-dev squid
+	libisal-dev libzstd-dev libsystemd-dev squid pigz p7zip-full
 
 # clang and its libFuzzer/sanitizer runtimes build tests/fuzz (configure
 # --enable-fuzzing, make fuzz-smoke).  The runtime package carries clang's

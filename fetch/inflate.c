@@ -59,8 +59,8 @@ struct inflate {
 
 	struct inflate_state *isal;
 	ZSTD_DStream *zd;
-	size_t zret;   /* ZSTD_decompressStream()'s last answer: 0 between frames */
-	bool zfull;    /* the last call filled the output: zstd may hold more */
+	size_t zret; /* ZSTD_decompressStream()'s last answer: 0 between frames */
+	bool zfull;  /* the last call filled the output: zstd may hold more */
 	struct archive *a;
 	const unsigned char *ablk; /* libarchive's block not yet copied out */
 	size_t ablk_len;

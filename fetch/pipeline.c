@@ -83,8 +83,8 @@ struct pipeline {
 /* --- the shared state ---------------------------------------------------------------- */
 
 /* Record the first error, stop every stage and wake them.  Under no lock. */
-static void pipe_fail(struct pipeline *p, int err, bool from_stream, const char *prefix,
-	const char *msg)
+static void pipe_fail(
+	struct pipeline *p, int err, bool from_stream, const char *prefix, const char *msg)
 {
 	pthread_mutex_lock(&p->lock);
 	if (!p->err) {

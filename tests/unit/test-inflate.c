@@ -184,8 +184,9 @@ static void round_trip(const char *label, const char *cmd, const char *name, con
 		if (chunks[i] == 1 && c.len > (64u << 10))
 			continue; /* byte by byte only for the small ones */
 		res = inflate_all(&c, chunks[i], i % 2 ? 1000 : (256u << 10), flags);
-		ok(res.r == 0 && same(&res.out, data), "%s: %zu-byte chunks: %zu bytes back (r=%d %s)",
-			label, chunks[i], res.out.len, res.r, res.msg);
+		ok(res.r == 0 && same(&res.out, data),
+			"%s: %zu-byte chunks: %zu bytes back (r=%d %s)", label, chunks[i],
+			res.out.len, res.r, res.msg);
 		is_str(res.name, name, "%s: detected as %s", label, name);
 		mem_free(&res.out);
 	}
@@ -224,7 +225,8 @@ static void test_gzip_members(void)
 	struct result res;
 	static const unsigned char zeros[1024];
 
-	if (!have("gzip") || !run_filter("gzip -c", &a, &ca) || !run_filter("gzip -n -c", &b, &cb)) {
+	if (!have("gzip") || !run_filter("gzip -c", &a, &ca) ||
+		!run_filter("gzip -n -c", &b, &cb)) {
 		skip("gzip not available");
 		return;
 	}
@@ -246,7 +248,8 @@ static void test_gzip_members(void)
 	mem_add(&cat, zeros, sizeof(zeros));
 	res = inflate_all(&cat, 4096, 4096, 0);
 	ok(res.r == 0 && same(&res.out, &both), "trailing zeros after the last member: ignored");
-	ok(res.src_left == 0 || res.src_left < sizeof(zeros), "trailing zeros: left unread or read");
+	ok(res.src_left == 0 || res.src_left < sizeof(zeros),
+		"trailing zeros: left unread or read");
 	mem_free(&res.out);
 	mem_free(&cat);
 	mem_free(&ca);
@@ -330,7 +333,8 @@ static void test_gzip_corrupt(void)
 static void test_zstd(void)
 {
 	struct mem a = sample(100000, 7), b = sample(3000, 8), ca, cb, cat = {0}, both = {0}, t;
-	static const unsigned char skippable[] = {0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'x', 'y', 'z'};
+	static const unsigned char skippable[] = {
+		0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'x', 'y', 'z'};
 	struct result res;
 
 	if (!run_filter("zstd -q -c", &a, &ca) || !run_filter("zstd -q -c", &b, &cb)) {
@@ -453,20 +457,22 @@ static void test_pipeline(void)
 	tu_write_bytes(path, c.p, c.len);
 	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
 		out = pipe_all(path, modes[i], 0, &r, msg, sizeof(msg), &fs, codec);
-		ok(r == 0 && same(&out, &d), "pipeline flags %#x: the data back (r=%d %s)", modes[i], r,
-			msg);
+		ok(r == 0 && same(&out, &d), "pipeline flags %#x: the data back (r=%d %s)",
+			modes[i], r, msg);
 		is_str(codec, "gzip", "pipeline flags %#x: gzip", modes[i]);
-		is_int(count_threads(), threads, "pipeline flags %#x: no thread left behind", modes[i]);
+		is_int(count_threads(), threads, "pipeline flags %#x: no thread left behind",
+			modes[i]);
 		mem_free(&out);
 	}
 
 	/* stage 1 fails: the stream is longer than its announced size */
 	for (i = 0; i < 2; i++) {
-		out = pipe_all(path, i ? PIPELINE_INLINE : 0, c.len / 2, &r, msg, sizeof(msg), &fs,
-			codec);
-		is_int(r, -EBADMSG, "receive stage fails (%s): its error", i ? "inline" : "threads");
-		ok(fs && strstr(msg, "expected size"), "receive stage fails: the stream's message ('%s')",
-			msg);
+		out = pipe_all(
+			path, i ? PIPELINE_INLINE : 0, c.len / 2, &r, msg, sizeof(msg), &fs, codec);
+		is_int(r, -EBADMSG, "receive stage fails (%s): its error",
+			i ? "inline" : "threads");
+		ok(fs && strstr(msg, "expected size"),
+			"receive stage fails: the stream's message ('%s')", msg);
 		ok(out.len < d.len, "receive stage fails: the output stops");
 		is_int(count_threads(), threads, "receive stage fails: no thread left behind");
 		mem_free(&out);
@@ -505,8 +511,10 @@ static void test_pipeline(void)
 		ok(count_threads() == threads + 2, "consumer: two stage threads run");
 		pipeline_stop(p);
 		is_int(count_threads(), threads, "consumer stops: every stage joined");
-		ok(fetch_stream_bytes(s) < (uint64_t)c.len, "consumer stops: the stream left unread");
-		is_int(pipeline_read(p, &b, &n, &in), -ECANCELED, "consumer stops: reads cancelled");
+		ok(fetch_stream_bytes(s) < (uint64_t)c.len,
+			"consumer stops: the stream left unread");
+		is_int(pipeline_read(p, &b, &n, &in), -ECANCELED,
+			"consumer stops: reads cancelled");
 		pipeline_free(p);
 		fetch_stream_free(s);
 		close(fd);

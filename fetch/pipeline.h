@@ -49,8 +49,10 @@ int pipeline_read(struct pipeline *p, const void **buf, size_t *len, uint64_t *i
 
 /*
  * pipeline_errmsg - the first error's message, "" when none (borrowed,
- * valid until pipeline_free()); *from_stream tells whether it is the
- * stream's own (then fetch_stream_errmsg() has it too).
+ * valid until pipeline_free()); *from_stream (may be NULL) tells whether
+ * it is the stream's own (then fetch_stream_errmsg() has it too).  Call it
+ * after pipeline_read() failed or after pipeline_stop(): before, a stage
+ * may still be writing it.
  */
 const char *pipeline_errmsg(struct pipeline *p, bool *from_stream);
 

@@ -32,7 +32,7 @@ static char tmpdir[512];
 
 struct mem {
 	unsigned char *p;
-	size_t len;
+	size_t len, cap;
 };
 
 static void mem_free(struct mem *m)
@@ -40,11 +40,15 @@ static void mem_free(struct mem *m)
 	free(m->p);
 	m->p = NULL;
 	m->len = 0;
+	m->cap = 0;
 }
 
 static void mem_add(struct mem *m, const void *p, size_t len)
 {
-	m->p = realloc(m->p, m->len + len + 1);
+	if (m->len + len + 1 > m->cap) {
+		m->cap = (m->len + len + 1) * 2;
+		m->p = realloc(m->p, m->cap);
+	}
 	memcpy(m->p + m->len, p, len);
 	m->len += len;
 }
@@ -52,7 +56,7 @@ static void mem_add(struct mem *m, const void *p, size_t len)
 /* Compressible and not: text lines and a pseudo-random tail. */
 static struct mem sample(size_t len, unsigned seed)
 {
-	struct mem m = {malloc(len + 1), len};
+	struct mem m = {malloc(len + 1), len, len + 1};
 	uint32_t x = seed * 2654435761u + 1;
 	size_t i;
 
@@ -195,7 +199,8 @@ static void round_trip(const char *label, const char *cmd, const char *name, con
 
 static void test_round_trips(void)
 {
-	struct mem small = sample(20000, 1), big = sample(3u << 20, 2), empty = {0};
+	static unsigned char nothing[1];
+	struct mem small = sample(20000, 1), big = sample(3u << 20, 2), empty = {nothing, 0, 0};
 	struct result res;
 
 	round_trip("gzip small", "gzip -c", "gzip", &small, 0);
@@ -432,6 +437,7 @@ static struct mem pipe_all(const char *path, unsigned flags, uint64_t limit, int
 	}
 	*ret_err = r;
 	if (p) {
+		pipeline_stop(p); /* no stage can still fail while the message is read */
 		snprintf(msg, msgsize, "%s", pipeline_errmsg(p, from_stream));
 		snprintf(codec, 16, "%s", pipeline_codec(p));
 	}

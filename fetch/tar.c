@@ -28,7 +28,11 @@ static int input_fail(struct unpack *u, int r)
 	return unpack_fail(u, r, "%s", *m ? m : strerror(-r));
 }
 
-/* Names a compression we recognise but do not decompress, from its magic bytes. */
+/*
+ * Names a compression we recognise but do not decompress, from its magic
+ * bytes; NULL when a codec decompressed the stream (then what came out is
+ * just not a tarball).
+ */
 static const char *unsupported_compression(struct unpack *u)
 {
 	size_t magic_len;
@@ -52,6 +56,8 @@ static const char *unsupported_compression(struct unpack *u)
 	};
 	size_t i;
 
+	if (strcmp(pipeline_codec(u->pipe), "none") != 0)
+		return NULL;
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
 		if (magic_len >= m[i].len && memcmp(magic, m[i].magic, m[i].len) == 0)
 			return m[i].name;

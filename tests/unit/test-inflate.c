@@ -525,6 +525,28 @@ static void test_pipeline(void)
 		fetch_stream_free(s);
 		close(fd);
 	}
+
+	/* stage 3 fails in fetch_unpack(): 6 MiB of gzip that is not a tar */
+	for (i = 0; i < 2; i++) {
+		struct fetch_unpack_limits lim = {.max_unpacked = UINT64_MAX, .stop_at_end = i};
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct fetch_stream *s = NULL;
+		struct fetch_digests dg;
+		char *m = NULL;
+
+		r = fetch_stream_open_fd(fd, path, NULL, &s);
+		if (r == 0)
+			r = fetch_unpack_ex(s, -1, &lim, &dg, &m);
+		is_int(r, -EILSEQ, "tar stage fails (stop_at_end %u): -EILSEQ", i);
+		ok(m && strstr(m, "not appear to be a tarball"),
+			"tar stage fails: its message ('%s')", m ? m : "");
+		is_int(count_threads(), threads, "tar stage fails: every stage joined");
+		ok(fetch_stream_bytes(s) < (uint64_t)c.len,
+			"tar stage fails: the download stopped early");
+		free(m);
+		fetch_stream_free(s);
+		close(fd);
+	}
 	unlink(path);
 	free(path);
 	mem_free(&c);

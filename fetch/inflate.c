@@ -58,6 +58,15 @@ struct inflate {
 	char msg[256];
 
 	struct inflate_state *isal;
+	/*
+	 * The gzip header is read here with isal_read_gzip_header() and a
+	 * header struct that lives as long as the member: isal_inflate()'s
+	 * own ISAL_GZIP mode keeps it on its stack, so a header split
+	 * across two calls (FEXTRA, FNAME...) loses its flags between them
+	 * (valgrind: uninitialised values in isal_read_gzip_header()).
+	 */
+	struct isal_gzip_header gzh;
+	bool in_hdr;
 	ZSTD_DStream *zd;
 	size_t zret; /* ZSTD_decompressStream()'s last answer: 0 between frames */
 	bool zfull;  /* the last call filled the output: zstd may hold more */
@@ -201,11 +210,14 @@ static int detect(struct inflate *z)
 		return 0;
 	}
 	if (!(z->flags & INFLATE_LIBARCHIVE) && is_gzip(z->magic, z->magic_len)) {
-		z->isal = malloc(sizeof(*z->isal));
+		z->isal = calloc(1, sizeof(*z->isal)); /* isal_inflate_init() leaves some fields */
 		if (!z->isal)
 			return fail(z, -ENOMEM, "out of memory");
 		isal_inflate_init(z->isal);
-		z->isal->crc_flag = ISAL_GZIP;
+		isal_gzip_header_init(&z->gzh);
+		z->in_hdr = true;
+		z->isal->crc_flag =
+			ISAL_GZIP_NO_HDR_VER; /* the trailer's CRC-32 and size checked */
 		z->codec = C_GZIP;
 		return 0;
 	}
@@ -261,7 +273,9 @@ static int gzip_next_member(struct inflate *z)
 		return 0;
 	}
 	isal_inflate_reset(z->isal);
-	z->isal->crc_flag = ISAL_GZIP;
+	isal_gzip_header_init(&z->gzh);
+	z->in_hdr = true;
+	z->isal->crc_flag = ISAL_GZIP_NO_HDR_VER;
 	return 0;
 }
 
@@ -292,6 +306,15 @@ static int gzip_read(struct inflate *z, unsigned char *out, size_t cap, size_t *
 		st->next_in = (uint8_t *)z->in;
 		st->avail_in = z->in_len > UINT32_MAX ? UINT32_MAX : (uint32_t)z->in_len;
 		used = st->avail_in;
+		if (z->in_hdr) {
+			ret = isal_read_gzip_header(st, &z->gzh);
+			consume(z, used - st->avail_in);
+			if (ret == ISAL_DECOMP_OK)
+				z->in_hdr = false;
+			else if (ret != ISAL_END_INPUT)
+				return fail(z, -EILSEQ, "%s", isal_why(ret));
+			continue;
+		}
 		st->next_out = out + n;
 		st->avail_out = (uint32_t)(cap - n);
 		ret = isal_inflate(st);

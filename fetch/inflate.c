@@ -308,25 +308,27 @@ static int gzip_read(struct inflate *z, unsigned char *out, size_t cap, size_t *
 		used = st->avail_in;
 		if (z->in_hdr) {
 			ret = isal_read_gzip_header(st, &z->gzh);
-			consume(z, used - st->avail_in);
-			if (ret == ISAL_DECOMP_OK)
-				z->in_hdr = false;
-			else if (ret != ISAL_END_INPUT)
+			if (ret != ISAL_DECOMP_OK && ret != ISAL_END_INPUT)
 				return fail(z, -EILSEQ, "%s", isal_why(ret));
+			if (st->avail_in > used)
+				return fail(z, -EILSEQ, "invalid gzip header");
+			consume(z, used - st->avail_in);
+			z->in_hdr = ret != ISAL_DECOMP_OK;
 			continue;
 		}
 		st->next_out = out + n;
 		st->avail_out = (uint32_t)(cap - n);
 		ret = isal_inflate(st);
+		/* after an error avail_in may be anything (0xffffffff, seen by fuzz-inflate) */
+		if (ret < 0 || ret == ISAL_NEED_DICT)
+			return fail(z, -EILSEQ, "%s", isal_why(ret));
+		if (st->avail_in > used)
+			return fail(z, -EILSEQ, "invalid gzip data");
 		if (used == st->avail_in && cap - st->avail_out == n &&
 			st->block_state != ISAL_BLOCK_FINISH)
 			return fail(z, -EILSEQ, "invalid gzip data (no progress)");
 		consume(z, used - st->avail_in);
 		n = cap - st->avail_out;
-		if (ret < 0)
-			return fail(z, -EILSEQ, "%s", isal_why(ret));
-		if (ret == ISAL_NEED_DICT)
-			return fail(z, -EILSEQ, "%s", isal_why(ret));
 	}
 	*got = n;
 	return 0;

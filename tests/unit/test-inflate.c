@@ -304,6 +304,38 @@ static void expect_bad(const char *label, const struct mem *in, size_t chunk, co
 	mem_free(&res.out);
 }
 
+/*
+ * What fuzz-inflate found: deflate data with a bad distance, in 78-byte
+ * chunks, made ISA-L return avail_in 0xffffffff with its error, and the
+ * input pointer was moved by it before the error was looked at (clang UBSan:
+ * pointer overflow).  The input is the harness's committed corpus entry.
+ */
+static void test_fuzz_finding(void)
+{
+	const char *src = getenv("TESTS_SRCDIR");
+	struct result res;
+	struct mem m = {0};
+	char *path;
+	size_t n;
+
+	if (!src || asprintf(&path, "%s/fuzz/corpus/inflate/isal-error-avail-in.gz", src) < 0) {
+		skip("fuzz finding: TESTS_SRCDIR not set (run through make check)");
+		return;
+	}
+	m.p = (unsigned char *)tu_slurp(path, &n);
+	m.len = n;
+	free(path);
+	if (!m.p) {
+		skip("fuzz finding: the corpus file is missing");
+		return;
+	}
+	res = inflate_all(&m, 78, 65536, 0);
+	is_int(res.r, -EILSEQ, "fuzz finding (bad distance, 78-byte chunks): -EILSEQ (%s)",
+		res.msg);
+	mem_free(&res.out);
+	mem_free(&m);
+}
+
 static void test_gzip_corrupt(void)
 {
 	struct mem d = sample(200000, 6), c, t;
@@ -332,6 +364,23 @@ static void test_gzip_corrupt(void)
 	c.p[c.len - 2] ^= 0x01;
 	c.p[c.len / 3] ^= 0xff; /* the deflate data */
 	expect_bad("corrupted deflate data", &c, 4096, NULL);
+	{
+		/*
+		 * In every chunk size: after an error ISA-L's avail_in is not
+		 * to be trusted (fuzz-inflate found 0xffffffff: UBSan then
+		 * stopped on the pointer arithmetic).
+		 */
+		size_t k, bad = 0;
+
+		for (k = 1; k < 200; k++) {
+			struct result res = inflate_all(&c, k, 65536, 0);
+
+			bad += res.r != -EILSEQ;
+			mem_free(&res.out);
+		}
+		is_int(bad, 0, "corrupted deflate data in chunks of 1 to 199 bytes: -EILSEQ each");
+	}
+	test_fuzz_finding();
 	mem_free(&c);
 	mem_free(&d);
 }

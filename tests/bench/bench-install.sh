@@ -11,6 +11,9 @@
 # ${TMPDIR:-/tmp}/artifactfs-bench-install) and kept.  Each round runs
 # every method once, in turn (interleaved), $BENCH_RUNS rounds (default 3):
 #   fetch             artifactctl fetch (ISA-L or libzstd, three threads)
+#   fetch-nosync      the same with ARTIFACTFS_UNSAFE_NO_FSYNC=1: without the
+#                     syncfs() before the rename, i.e. what durability costs
+#                     (the pipes below write to the page cache only)
 #   fetch-1thread     the same with ARTIFACTFS_PIPELINE=0 (one thread)
 #   fetch-libarchive  ARTIFACTFS_PIPELINE=0 ARTIFACTFS_INFLATE=libarchive:
 #                     the install as it was before ISA-L (zlib, one thread)
@@ -129,6 +132,8 @@ run() {
 	t0=$(date +%s.%N)
 	case $1 in
 	fetch) "$ARTIFACTCTL" fetch --store "$out" "$scratch/$2.toml" >/dev/null ;;
+	fetch-nosync) ARTIFACTFS_UNSAFE_NO_FSYNC=1 "$ARTIFACTCTL" fetch --store "$out" \
+		"$scratch/$2.toml" >/dev/null ;;
 	fetch-1thread) ARTIFACTFS_PIPELINE=0 "$ARTIFACTCTL" fetch --store "$out" \
 		"$scratch/$2.toml" >/dev/null ;;
 	fetch-libarchive) ARTIFACTFS_PIPELINE=0 ARTIFACTFS_INFLATE=libarchive \
@@ -150,7 +155,7 @@ run() {
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 for c in gz zst; do
-	methods="fetch fetch-1thread fetch-libarchive curl|tar"
+	methods="fetch fetch-nosync fetch-1thread fetch-libarchive curl|tar"
 	if [ "$c" = gz ]; then
 		command -v igzip >/dev/null && methods="$methods curl|igzip|tar"
 		methods="$methods julia-sequence"

@@ -95,6 +95,8 @@
  * Thread safety: fetch_global_init() once, before any thread uses this
  * module.  After that, distinct handles may be used concurrently; a handle
  * (struct fetch, struct fetch_stream) belongs to one thread at a time.
+ * fetch_unpack*() lend their stream to two threads of their own (receive
+ * + SHA-256, inflate) and join them before they return.
  * Installs of different hashes run in parallel; installs of one hash are
  * serialised across threads and processes by store_lock_hash().
  *
@@ -142,9 +144,12 @@ enum fetch_flags {
 
 /*
  * Progress of one download: bytes received so far from url and the total
- * when known (Content-Length or file size), else 0.  Called from the thread
- * that runs the install, at most about every 100 ms, and once more when the
- * stream reaches its end.  url is borrowed for the call.
+ * when known (Content-Length or file size), else 0.  Called at most about
+ * every 100 ms, and once more when the stream reaches its end, from the
+ * thread that runs the install or, while fetch_unpack*() runs, from the
+ * receive thread it starts (fetch/pipeline.c): never from two threads at
+ * once for one install, and never after fetch_install() returned.  url is
+ * borrowed for the call.
  */
 typedef void (*fetch_progress_fn)(void *arg, const char *url, uint64_t now, uint64_t total);
 

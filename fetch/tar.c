@@ -1,6 +1,6 @@
 /*
- * tar.c - the tar stream of fetch/unpack.c: libarchive for decompression
- * only (gzip, bzip2, xz, zstd, found by magic bytes), and the tar headers
+ * tar.c - the tar stream of fetch/unpack.c: decompressed by fetch/pipeline.c
+ * (gzip, zstd, bzip2, xz, found by magic bytes: fetch/inflate.c), and the tar headers
  * read block by block as Tar.jl reads them (src/header.jl, src/extract.jl;
  * spec §2.4).  unpack.c explains why libarchive's own tar reader is not
  * used; this file is the half of it that reads, unpack.c the half that
@@ -9,72 +9,34 @@
 #include "config.h"
 
 #include "fetch/tar.h"
+#include "fetch/pipeline.h"
 #include "fetch/unpack_int.h"
 
-#include <archive.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* --- libarchive: decompression only ----------------------------------------------------- */
+/* --- the decompressed stream (fetch/pipeline.c) ------------------------------------------ */
 
-static pthread_once_t filters_once = PTHREAD_ONCE_INIT;
-static bool have_gzip, have_bzip2, have_xz, have_zstd;
-
-/* ARCHIVE_OK means built in; ARCHIVE_WARN means "will run an external program". */
-static void probe_filters(void)
+/* The first error of the pipeline, as this unpack's error. */
+static int input_fail(struct unpack *u, int r)
 {
-	struct archive *a = archive_read_new();
+	const char *m = pipeline_errmsg(u->pipe, NULL);
 
-	if (!a)
-		return;
-	have_gzip = archive_read_support_filter_gzip(a) == ARCHIVE_OK;
-	have_bzip2 = archive_read_support_filter_bzip2(a) == ARCHIVE_OK;
-	have_xz = archive_read_support_filter_xz(a) == ARCHIVE_OK;
-	have_zstd = archive_read_support_filter_zstd(a) == ARCHIVE_OK;
-	archive_read_free(a);
+	return unpack_fail(u, r, "%s", *m ? m : strerror(-r));
 }
 
-static la_ssize_t arch_read(struct archive *a, void *arg, const void **buf)
+/*
+ * Names a compression we recognise but do not decompress, from its magic
+ * bytes; NULL when a codec decompressed the stream (then what came out is
+ * just not a tarball).
+ */
+static const char *unsupported_compression(struct unpack *u)
 {
-	struct unpack *u = arg;
-	size_t n = 0, k;
-	int r;
-
-	r = fetch_stream_read(u->in, buf, &n);
-	if (r < 0) {
-		u->stream_err = r;
-		archive_set_error(a, -r, "%s", fetch_stream_errmsg(u->in));
-		return -1;
-	}
-	if (u->magic_len < sizeof(u->magic) && n > 0) {	/* at the end *buf may be NULL */
-		k = sizeof(u->magic) - u->magic_len;
-		if (k > n)
-			k = n;
-		memcpy(u->magic + u->magic_len, *buf, k);
-		u->magic_len += k;
-	}
-	return (la_ssize_t)n;
-}
-
-static int arch_fail(struct unpack *u)
-{
-	const char *s;
-
-	if (u->stream_err)
-		return unpack_fail(u, u->stream_err, "%s", fetch_stream_errmsg(u->in));
-	if (archive_errno(u->a) == ENOMEM)
-		return unpack_fail(u, -ENOMEM, "out of memory in libarchive");
-	s = archive_error_string(u->a);
-	return unpack_fail(u, -EILSEQ, "malformed tarball: %s", s ? s : "decompression failed");
-}
-
-/* Names a compression we recognise but do not decompress, from its magic bytes. */
-static const char *unsupported_compression(const struct unpack *u)
-{
+	size_t magic_len;
+	const unsigned char *magic = pipeline_magic(u->pipe, &magic_len);
 	static const struct {
 		const char *name;
 		size_t len;
@@ -94,8 +56,10 @@ static const char *unsupported_compression(const struct unpack *u)
 	};
 	size_t i;
 
+	if (strcmp(pipeline_codec(u->pipe), "none") != 0)
+		return NULL;
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-		if (u->magic_len >= m[i].len && memcmp(u->magic, m[i].magic, m[i].len) == 0)
+		if (magic_len >= m[i].len && memcmp(magic, m[i].magic, m[i].len) == 0)
 			return m[i].name;
 	return NULL;
 }
@@ -109,7 +73,7 @@ static const char *unsupported_compression(const struct unpack *u)
  */
 int tar_ratio_check(struct unpack *u)
 {
-	uint64_t in = fetch_stream_bytes(u->in), size = fetch_stream_limit(u->in);
+	uint64_t in = u->in_bytes, size = u->in_limit;
 	uint64_t out = u->produced > u->written ? u->produced : u->written;
 	uint64_t tab = (uint64_t)u->tab.n * (sizeof(struct rec) + 2 * sizeof(uint32_t)) +
 		       u->tab.bytes;
@@ -134,17 +98,16 @@ static int in_more(struct unpack *u)
 {
 	const void *b;
 	size_t n;
-	la_int64_t off;
 	int r;
 
 	while (u->blk_len == 0 && !u->data_eof) {
-		r = archive_read_data_block(u->a, &b, &n, &off);
-		if (r == ARCHIVE_EOF) {
+		r = pipeline_read(u->pipe, &b, &n, &u->in_bytes);
+		if (r < 0)
+			return input_fail(u, r);
+		if (n == 0) {
 			u->data_eof = true;
 			break;
 		}
-		if (r < ARCHIVE_WARN)
-			return arch_fail(u);
 		u->blk = b;
 		u->blk_len = n;
 		u->produced += n;
@@ -695,59 +658,34 @@ int tar_normalize(const struct bstr *in, struct bstr *out)
 
 /* --- opening and draining the stream ----------------------------------------------------- */
 
-const char *tar_filter_name(int code)
+/*
+ * Benchmark knobs, read once per unpack: ARTIFACTFS_INFLATE=libarchive
+ * decompresses gzip and zstd with libarchive as before ISA-L, and
+ * ARTIFACTFS_PIPELINE=0 runs every stage on the calling thread.
+ */
+int tar_open_input(struct unpack *u)
 {
-	switch (code) {
-	case ARCHIVE_FILTER_GZIP:
-		return "gzip";
-	case ARCHIVE_FILTER_BZIP2:
-		return "bzip2";
-	case ARCHIVE_FILTER_XZ:
-		return "xz";
-	case ARCHIVE_FILTER_ZSTD:
-		return "zstd";
-	default:
-		return "none";
-	}
-}
-
-int tar_open_archive(struct unpack *u)
-{
-	struct archive_entry *ae;
+	const char *inf = getenv("ARTIFACTFS_INFLATE"), *pl = getenv("ARTIFACTFS_PIPELINE");
+	unsigned flags = u->stop_at_end ? 0 : PIPELINE_DRAIN;
 	int r;
 
-	pthread_once(&filters_once, probe_filters);
-	u->a = archive_read_new();
-	if (!u->a)
-		return unpack_fail(u, -ENOMEM, "out of memory");
-	if (have_gzip)
-		archive_read_support_filter_gzip(u->a);
-	if (have_bzip2)
-		archive_read_support_filter_bzip2(u->a);
-	if (have_xz)
-		archive_read_support_filter_xz(u->a);
-	if (have_zstd)
-		archive_read_support_filter_zstd(u->a);
-	archive_read_support_format_raw(u->a);
-	/* a compressed empty stream (gzip of nothing) is an empty tarball too */
-	archive_read_support_format_empty(u->a);
-	r = archive_read_open(u->a, u, NULL, arch_read, NULL);
-	if (r == ARCHIVE_OK)
-		r = archive_read_next_header(u->a, &ae);
-	if (r == ARCHIVE_EOF || (r != ARCHIVE_OK && u->magic_len == 0 && !u->stream_err)) {
-		u->data_eof = true; /* an empty stream: an empty tarball, as Tar.jl reads it */
-		return 0;
-	}
-	if (r < ARCHIVE_WARN)
-		return arch_fail(u);
+	if (inf && strcmp(inf, "libarchive") == 0)
+		flags |= PIPELINE_LIBARCHIVE;
+	if (pl && strcmp(pl, "0") == 0)
+		flags |= PIPELINE_INLINE;
+	u->in_limit = fetch_stream_limit(u->in);
+	r = pipeline_start(u->in, flags, &u->pipe);
+	if (r < 0)
+		return unpack_fail(u, r, "cannot start unpacking: %s", strerror(-r));
 	return 0;
 }
 
-/* After the end of the tar data: read (and hash) the rest of the stream. */
+/*
+ * After the end of the tar data: the rest of the decompressed stream
+ * (and, by PIPELINE_DRAIN, the rest of the download) is read and hashed.
+ */
 int tar_drain(struct unpack *u)
 {
-	const void *b;
-	size_t n;
 	int r;
 
 	u->blk_len = 0;
@@ -757,11 +695,6 @@ int tar_drain(struct unpack *u)
 			return r;
 		u->blk_len = 0;
 	}
-	do {
-		r = fetch_stream_read(u->in, &b, &n);
-		if (r < 0)
-			return unpack_fail(u, r, "%s", fetch_stream_errmsg(u->in));
-	} while (n > 0);
 	return 0;
 }
 

@@ -2,23 +2,21 @@
  * unpack.c - stream a tarball through Tar.jl's rules into a directory fd,
  * hashing as it goes
  *
- * Why libarchive only decompresses here, and the tar headers are read by
- * this file: Julia accepts exactly what Tar.jl accepts (spec §2.4), and
- * libarchive's tar reader accepts more and hides what we must check.  It
- * takes any unknown typeflag for a regular file, drops the size of a
- * symlink entry, turns a regular file named "x/" into a directory, accepts
- * signed header checksums, ignores the version field, and converts names
- * through the locale's charset (a daemon in the C locale can lose non-ASCII
- * names, and symlink targets must hash byte for byte).  So libarchive runs
- * with the gzip, bzip2, xz and zstd filters (found by magic bytes, never by
- * URL) and the "raw" format, and the tar stream it produces is read by
- * fetch/tar.c block by block with Tar.jl's header rules: read_standard_header,
- * read_header (PAX x/g: size, path, linkpath; GNU L/K), check_header and the
- * symlink-prefix and hardlink checks of read_tarball.  Not
- * archive_read_support_filter_all(): it also registers filters that run
- * external programs (lrzip, grzip, lzop), which a daemon must not spawn on
- * downloaded bytes; a filter that this libarchive only has as an external
- * program is not registered at all.
+ * Why the tar headers are read by this file and not by libarchive: Julia
+ * accepts exactly what Tar.jl accepts (spec §2.4), and libarchive's tar
+ * reader accepts more and hides what we must check.  It takes any unknown
+ * typeflag for a regular file, drops the size of a symlink entry, turns a
+ * regular file named "x/" into a directory, accepts signed header
+ * checksums, ignores the version field, and converts names through the
+ * locale's charset (a daemon in the C locale can lose non-ASCII names, and
+ * symlink targets must hash byte for byte).  So the stream is only
+ * decompressed elsewhere (fetch/pipeline.c on its own threads, with the
+ * codecs of fetch/inflate.c: ISA-L for gzip, libzstd, libarchive's
+ * built-in bzip2 and xz filters, chosen by magic bytes, never by URL), and
+ * the tar stream is read by fetch/tar.c block by block with Tar.jl's
+ * header rules: read_standard_header, read_header (PAX x/g: size, path,
+ * linkpath; GNU L/K), check_header and the symlink-prefix and hardlink
+ * checks of read_tarball.
  *
  * Why no archive_write_disk: it resolves paths against the current
  * directory, and a multithreaded daemon cannot chdir(2) per install (the
@@ -32,9 +30,9 @@
  */
 #include "config.h"
 
+#include "fetch/pipeline.h"
 #include "fetch/unpack_int.h"
 
-#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -832,7 +830,7 @@ static int finish(struct unpack *u, struct fetch_digests *ret)
 	d.tarball_bytes = fetch_stream_bytes(u->in);
 	d.bytes = u->bytes;
 	d.files = u->files;
-	d.compression = tar_filter_name(archive_filter_code(u->a, 0));
+	d.compression = pipeline_codec(u->pipe);
 	d.complete = !u->stop_at_end;
 	*ret = d;
 	return 0;
@@ -882,7 +880,7 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
 		unpack_fail(&u, r, "cannot set up hashing: %s", strerror(-r));
 		goto out;
 	}
-	r = tar_open_archive(&u);
+	r = tar_open_input(&u);
 	while (r == 0) {
 		r = tar_read_hdr(&u, &h, &end);
 		if (r < 0 || end)
@@ -891,6 +889,9 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
 	}
 	if (r == 0 && !u.stop_at_end)
 		r = tar_drain(&u);
+	/* every stage stops here, on success or on the first error: the stream is ours again */
+	if (u.pipe)
+		pipeline_stop(u.pipe);
 	if (r == 0)
 		r = finish(&u, ret);
 out:
@@ -906,8 +907,7 @@ out:
 	tree_builder_free(u.tb);
 	hash_ctx_free(u.blob);
 	free(u.copybuf);
-	if (u.a)
-		archive_read_free(u.a);
+	pipeline_free(u.pipe);
 	buf_release(&u.msg);
 	return r < 0 ? (u.err ? u.err : r) : 0;
 }

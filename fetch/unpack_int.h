@@ -6,7 +6,6 @@
 #ifndef FETCH_UNPACK_INT_H
 #define FETCH_UNPACK_INT_H
 
-#include <archive.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -78,17 +77,16 @@ struct unpack {
 	uint64_t max_unpacked; /* ceiling of every byte written; UINT64_MAX = none */
 	bool ratio_guard;      /* enforce FETCH_UNPACK_RATIO on the decompressed bytes */
 	bool stop_at_end;      /* leave the stream after the tar data unread */
-	struct archive *a;
-	int stream_err;
-	unsigned char magic[8];
-	size_t magic_len;
+	struct pipeline *pipe; /* the decompressed stream */
+	uint64_t in_bytes;     /* compressed bytes received, as of the last bytes read */
+	uint64_t in_limit;     /* fetch_stream_limit() of in, read before the pipeline started */
 
 	/* the decompressed tar stream */
 	const unsigned char *blk;
 	size_t blk_len;
 	bool data_eof;
 	uint64_t offset;   /* tar bytes consumed, for messages */
-	uint64_t produced; /* decompressed bytes libarchive handed out (the ratio guard) */
+	uint64_t produced; /* decompressed bytes handed out (the ratio guard) */
 
 	int dirfd; /* -1: hash only */
 	struct tree_builder *tb;
@@ -140,12 +138,11 @@ const char *unpack_show(const struct bstr *s, char *out, size_t size);
 /* ---- tar.c ---- */
 
 /*
- * tar_open_archive - start libarchive on u->in with the built-in filters
- * only (never one that runs an external program) and the "raw" format.
- * An empty stream is an empty tarball.  Returns 0 or the -errno recorded
- * with unpack_fail().
+ * tar_open_input - start the pipeline (fetch/pipeline.h) on u->in: u->in
+ * belongs to it until pipeline_stop(u->pipe).  An empty stream is an empty
+ * tarball.  Returns 0 or the -errno recorded with unpack_fail().
  */
-int tar_open_archive(struct unpack *u);
+int tar_open_input(struct unpack *u);
 
 /*
  * tar_read_hdr - Tar.jl's read_header: one standard header after any
@@ -186,8 +183,9 @@ int tar_in_skip(struct unpack *u, uint64_t n);
 uint64_t tar_pad512(uint64_t size);
 
 /*
- * tar_drain - after the end of the tar data, read (and so hash) the rest of
- * the downloaded stream.  Returns 0 or a recorded -errno.
+ * tar_drain - after the end of the tar data, read the rest of the
+ * decompressed stream; the pipeline (PIPELINE_DRAIN) reads, and so hashes,
+ * the rest of the download.  Returns 0 or a recorded -errno.
  */
 int tar_drain(struct unpack *u);
 
@@ -197,8 +195,5 @@ int tar_drain(struct unpack *u);
  * recorded with unpack_fail().
  */
 int tar_ratio_check(struct unpack *u);
-
-/* tar_filter_name - "gzip", "bzip2", "xz", "zstd" or "none" for a libarchive filter code. */
-const char *tar_filter_name(int code);
 
 #endif

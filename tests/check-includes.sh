@@ -22,9 +22,9 @@ check() {
 
 # The model half of fetch/ (fetch.h, "two halves"): TOML, Artifacts.toml,
 # platforms, bind, Julia depots, the proxy chooser.  A new model file goes on this list; a
-# file here may include neither curl, libarchive nor the pipeline's
-# headers (fetch.h, http.h, which includes libcurl, unpack_int.h, which
-# includes libarchive): the pipeline
+# file here may include neither curl, the codecs (libarchive, ISA-L,
+# libzstd) nor the pipeline's headers (fetch.h, http.h, which includes
+# libcurl, unpack_int.h, inflate.h, pipeline.h): the pipeline
 # may use the model, never the reverse.
 fetch_model='toml.c toml.h toml_int.h toml_scalar.c toml_tree.c toml_tree.h toml_write.c
 	artifacts.c artifacts.h platform.c platform.h platform_host.c version.c version.h
@@ -52,8 +52,9 @@ check_files() {
 
 check store 'fuse|curl/|archive|fetch/|fs/|tools/' 'store/ may include only libc, LMDB, libcrypto'
 check fetch 'fuse|fs/|tools/' 'fetch/ must not include FUSE, fs/ or tools/'
-check_files fetch "$fetch_model" 'curl/|archive|fetch/fetch\.h|fetch/http\.h|fetch/unpack_int\.h' \
-	'the fetch/ model includes neither curl, libarchive nor the pipeline'
+check_files fetch "$fetch_model" \
+	'curl/|archive|isa-l|zstd|fetch/fetch\.h|fetch/http\.h|fetch/unpack_int\.h|fetch/inflate\.h|fetch/pipeline\.h' \
+	'the fetch/ model includes neither curl, the codecs nor the pipeline'
 check tools 'fuse|fs/' 'tools/ must not include FUSE or fs/'
 # The FUSE-free core of fs/ (fs.h): unit-tested without a mount.
 check_files fs 'fs.h config.c log.c names.c flight.c probe.c' 'fuse|fs/daemon\.h' \

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DEFAULT_JOBS 4
+#define DEFAULT_JOBS_MAX 16 /* the default is the number of cores, at most this */
 #define MAX_JOBS 64
 
 static bool verbose; /* --verbose: report retries too */
@@ -51,7 +51,8 @@ static void usage(FILE *f)
 		"  -t, --tag KEY=VALUE[:MODE]\n"
 		"                           add or replace a host tag (see 'resolve')\n"
 		"  -l, --include-lazy       also install lazy artifacts when no NAME is given\n"
-		"  -j, --jobs N             downloads at the same time (default %d)\n"
+		"  -j, --jobs N             installs at the same time (default: the number\n"
+		"                           of cores, at most %d)\n"
 		"  -P, --pkg-server URL     try URL/artifact/HASH first (default\n"
 		"                           $JULIA_PKG_SERVER; empty: no Pkg server)\n"
 		"      --ignore-hashes      install even when the git-tree-sha1 differs\n"
@@ -80,7 +81,17 @@ static void usage(FILE *f)
 		"\n"
 		"Exit status: 0 all installed, 1 an install failed, 2 FILE or an entry is\n"
 		"malformed, 3 a NAME has no entry for the platform, 64 usage.\n",
-		progname, DEFAULT_JOBS, FETCH_UNPACK_RATIO);
+		progname, DEFAULT_JOBS_MAX, FETCH_UNPACK_RATIO);
+}
+
+/* The number of cores online, 1 to DEFAULT_JOBS_MAX. */
+static unsigned default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > DEFAULT_JOBS_MAX ? DEFAULT_JOBS_MAX : (unsigned)n;
 }
 
 struct fetch_opts {
@@ -144,7 +155,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 	long n;
 	int c;
 
-	o->jobs = DEFAULT_JOBS;
+	o->jobs = default_jobs();
 	o->connect_timeout = 30;
 	o->low_speed_time = 20;
 	o->more = calloc((size_t)argc, sizeof(*o->more));
@@ -572,7 +583,7 @@ int cmd_fetch(int argc, char **argv)
 	const struct artifact_entry **sel = NULL;
 	const char *store_dir;
 	char *msg = NULL, *triplet = NULL;
-	size_t nsel = 0, i, nfiles = 0, *job_of = NULL;
+	size_t nsel = 0, i, nfiles = 0, nfailed, *job_of = NULL;
 	int r, status = EXIT_FAIL;
 	bool root_failed;
 
@@ -669,13 +680,23 @@ int cmd_fetch(int argc, char **argv)
 		goto out;
 	}
 	status = root_failed ? EXIT_FAIL : EXIT_OK;
+	nfailed = 0;
 	for (i = 0; i < nsel; i++) {
 		const struct job *j = &p.jobs[job_of[i]];
 
 		if (j->rc < 0)
-			status = EXIT_FAIL;
+			nfailed++;
 		else
 			printf("%s %s\n", artifact_entry_name(sel[i]), j->path);
+	}
+	if (nfailed) {
+		/* each failure was reported as it happened; the list, once more, at the end */
+		status = EXIT_FAIL;
+		fprintf(stderr, "%s: %zu of %zu artifacts failed:", progname, nfailed, nsel);
+		for (i = 0; i < nsel; i++)
+			if (p.jobs[job_of[i]].rc < 0)
+				fprintf(stderr, " '%s'", artifact_entry_name(sel[i]));
+		fputc('\n', stderr);
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warne(-errno, "cannot write to standard output");

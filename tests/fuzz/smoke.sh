@@ -50,7 +50,7 @@ seeds()
 	artifacts)
 		copy_seeds "$dest" '*.toml' "$shared/fixtures/artifacts-toml"
 		;;
-	tar | unpack)
+	tar | unpack | inflate)
 		if [ -n "${PYTHON3:-}" ] && [ -n "${TARBALLS:-}" ]; then
 			"$PYTHON3" "$TARBALLS" hostile "$dest/gen/out" >/dev/null 2>&1 ||
 				echo "fuzz-smoke: cannot generate the seed tarballs" >&2
@@ -75,7 +75,7 @@ for name in "$@"; do
 	[ "$name" = unpack ] && dict=$FUZZ_SEEDS/dict/tar.dict
 	[ -f "$dict" ] && set -- "$@" -dict="$dict"
 	# a tar header is 512 bytes: leave room for a few entries and their data
-	case $name in tar | unpack) set -- "$@" -max_len=16384 ;; esac
+	case $name in tar | unpack | inflate) set -- "$@" -max_len=16384 ;; esac
 	set -- "$@" "$work/corpus" "$work/seeds"
 	[ -d "$FUZZ_SEEDS/corpus/$name" ] && cp "$FUZZ_SEEDS/corpus/$name"/* "$work/seeds/"
 	# fuzz-unpack extracts every input under $TMPDIR: tmpfs is 5 times faster

@@ -173,6 +173,16 @@ is "mirrors: the 404 mirror was asked once" "$(server_stat GET /404/zlib.tar.gz)
 is "mirrors: then the good one, once" "$(server_stat GET /zlib.tar.gz)" 1
 ok "mirrors: installed" tree_equal "$ART/src/zlib" "$S/artifacts/$h_zlib"
 
+# Several installs fail at once (--jobs 2): exit 1, each failure named, and
+# the names listed again at the end.
+S=$T/store-allfail
+toml allfail "$SERVER_URL/404"
+fetch_run allfail --store "$S" --jobs 2 "$TOML"
+is "failures: fetch exits 1" "$rc" 1
+for n in $names; do
+	ok "failures: '$n' in the closing list" grep -q "artifacts failed:.* '$n'" "$T/allfail.err"
+done
+
 # Exit statuses: a name not in the file, a malformed file.
 fetch_run noname --store "$S" "$TOML" no-such-name
 is "a name not in the file exits 3" "$rc" 3

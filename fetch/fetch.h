@@ -231,8 +231,8 @@ struct fetch_options {
 
 /*
  * The ratio guard, on by default (fetch_options.max_unpacked 0): once the
- * decompressed tar stream, the bytes written (hardlink copies included) or
- * the memory of the table of paths seen is past FETCH_UNPACK_RATIO_FLOOR,
+ * decompressed tar stream plus the bytes hardlink copies write, or the
+ * memory of the table of paths seen, is past FETCH_UNPACK_RATIO_FLOOR,
  * none may exceed FETCH_UNPACK_RATIO times the compressed bytes, counted as the
  * larger of the bytes received so far and the source's size when it is
  * known.  Real artifacts compress 3 to 50 times (tar headers of many small

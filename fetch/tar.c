@@ -65,16 +65,18 @@ static const char *unsupported_compression(struct unpack *u)
 }
 
 /*
- * The ratio guard (fetch.h): the largest of the decompressed bytes, the
- * bytes written (hardlink copies make more of these than of the first) and
- * the memory of the path table (deep paths, each under a new top
- * directory, make more of it than of either) against the compressed bytes,
- * the larger of those received and the source's announced size.
+ * The ratio guard (fetch.h): the larger of the output (the decompressed
+ * bytes, plus what hardlink copies write without reading anything) and the
+ * memory of the path table (deep paths, each under a new top directory,
+ * make more of it than of either) against the compressed bytes, the larger
+ * of those received and the source's announced size.  A file's declared
+ * size is not output yet: the guard sees its bytes as they arrive, so one
+ * large file of a real artifact is judged by how well it compresses.
  */
 int tar_ratio_check(struct unpack *u)
 {
 	uint64_t in = u->in_bytes, size = u->in_limit;
-	uint64_t out = u->produced > u->written ? u->produced : u->written;
+	uint64_t out = u->produced + u->copied;
 	uint64_t tab = (uint64_t)u->tab.n * (sizeof(struct rec) + 2 * sizeof(uint32_t)) +
 		       u->tab.bytes;
 

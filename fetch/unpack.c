@@ -523,7 +523,7 @@ static int charge(struct unpack *u, uint64_t n)
 			"unpacked size exceeds the ceiling of %" PRIu64 " bytes (max_unpacked%s)",
 			u->max_unpacked, u->ratio_guard ? ", built-in default" : "");
 	u->written += n;
-	return tar_ratio_check(u);
+	return 0;
 }
 
 /* A regular file: data written to disk (unless hashing only) and into the blob hash. */
@@ -618,6 +618,12 @@ static int do_other(struct unpack *u, const struct hdr *h, enum etype t, const s
 		r = charge(u, tsize);
 	if (r < 0)
 		return r;
+	/* A copy is output without input: the ratio guard counts it at once. */
+	if (t == T_HARDLINK && !self) {
+		u->copied += tsize;
+		if ((r = tar_ratio_check(u)) < 0)
+			return r;
+	}
 	if (u->dirfd >= 0) {
 		r = parent_fd(u, p, &pfd);
 		if (r == 0 && !self)

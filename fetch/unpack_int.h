@@ -87,6 +87,7 @@ struct unpack {
 	bool data_eof;
 	uint64_t offset;   /* tar bytes consumed, for messages */
 	uint64_t produced; /* decompressed bytes handed out (the ratio guard) */
+	uint64_t copied;   /* bytes hardlink copies write: output without input (ditto) */
 
 	int dirfd; /* -1: hash only */
 	struct tree_builder *tb;
@@ -191,7 +192,9 @@ int tar_drain(struct unpack *u);
 
 /*
  * tar_ratio_check - the ratio guard of fetch.h, when u->ratio_guard is set,
- * on the largest of u->produced, u->written and the path table's memory.  Returns 0 or the -E2BIG
+ * on the larger of u->produced + u->copied and the path table's memory (not
+ * on u->written, which reserves a file's declared size before its data has
+ * arrived).  Returns 0 or the -E2BIG
  * recorded with unpack_fail().
  */
 int tar_ratio_check(struct unpack *u);

@@ -177,6 +177,31 @@ static void test_gzip_bomb(void)
 	bytes_free(&gz);
 }
 
+/*
+ * One file larger than the floor in a tar that does not compress at all:
+ * the guard judges bytes as they arrive, not the size a header declares
+ * (it refused any artifact holding a file over 64 MiB: the 66 MiB declared
+ * against the first 256 KiB received).
+ */
+static void test_large_file(void)
+{
+	struct fetch_unpack_limits lim = {0};
+	struct bytes t = {0};
+	uint64_t du;
+	char msg[MSG_MAX];
+	int rc;
+
+	raw_zeros(&t, "large", (size_t)FETCH_UNPACK_RATIO_FLOOR + (2u << 20));
+	raw_end(&t);
+	rc = run_lim(&t, &lim, false, &du, msg);
+	is_int(rc, 0, "a plain tar of one 66 MiB file, default limits: unpacks");
+	if (rc < 0)
+		diag("message: %s", msg);
+	ok(du >= FETCH_UNPACK_RATIO_FLOOR + (2u << 20), "... all of it (%llu bytes with the directory)",
+		(unsigned long long)du);
+	bytes_free(&t);
+}
+
 /* The peak RSS growth (KiB) of unpacking b (hash only), measured in a child. */
 static long peak_kib(const struct bytes *b, int *rc, char *msgbuf, size_t msgsize)
 {
@@ -346,8 +371,8 @@ static void test_stop_at_end(void)
 int main(void)
 {
 	static void (*const tests[])(void) = {
-		test_deep_paths, test_hardlink_bomb, test_gzip_bomb, test_empty_gzip,
-		test_stop_at_end, NULL,
+		test_deep_paths, test_hardlink_bomb, test_gzip_bomb, test_large_file,
+		test_empty_gzip, test_stop_at_end, NULL,
 	};
 
 	return uf_main("test-unpack-limits", tests);

@@ -14,10 +14,10 @@ $SUDO apt-get update -q
 # contrib/systemd/ (t0800-contrib); installing it in a container starts nothing.
 # squid is the site proxy of the proxy tests (tests start their own instances
 # on loopback ports; the packaged service is not used).  prometheus is here
-# for promtool, which checks "artifactctl metrics" (t0590); pigz and p7zip
-# read pack's gzip in tests and benchmarks.  On a machine with systemd,
-# Debian starts the squid, nginx and prometheus services it installs; the
-# tests do not need them and they may be stopped.
+# for promtool, which checks "artifactctl metrics" (t0590); pigz, p7zip and
+# isal (igzip) read pack's gzip and measure installs in tests and benchmarks.
+# On a machine with systemd, Debian starts the squid, nginx and prometheus
+# services it installs; the tests do not need them and they may be stopped.
 $SUDO apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils \
@@ -25,7 +25,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
 	zlib1g-dev nginx curl nodejs systemd \
-	libisal-dev libzstd-dev libsystemd-dev squid pigz p7zip-full prometheus
+	libisal-dev isal libzstd-dev libsystemd-dev squid pigz p7zip-full prometheus
 
 # clang and its libFuzzer/sanitizer runtimes build tests/fuzz (configure
 # --enable-fuzzing, make fuzz-smoke).  The runtime package carries clang's

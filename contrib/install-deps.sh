@@ -13,7 +13,9 @@ $SUDO apt-get update -q
 # systemd is here only for systemd-analyze, which verifies the units of
 # contrib/systemd/ (t0800-contrib); installing it in a container starts nothing.
 # squid is the site proxy of the proxy tests (tests start their own instances
-# on loopback ports; the packaged service is not used).
+# on loopback ports; the packaged service is not used).  p7zip-full: t0600
+# checks that 7z (what Julia <= 1.12 unpacks with) reads pack's gzip; pigz:
+# tests/bench/bench-pack.sh compares against it.
 $SUDO apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev liblmdb-dev lmdb-utils \
@@ -21,7 +23,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
 	zlib1g-dev nginx curl nodejs systemd \
-	libisal-dev libzstd-dev libsystemd-dev squid
+	libisal-dev libzstd-dev libsystemd-dev squid p7zip-full pigz
 
 # clang and its libFuzzer/sanitizer runtimes build tests/fuzz (configure
 # --enable-fuzzing, make fuzz-smoke).  The runtime package carries clang's

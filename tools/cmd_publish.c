@@ -74,6 +74,7 @@ static void usage(FILE *f)
 		"                   [--json] [--endpoint-url URL] [--region REGION] [--profile "
 		"NAME]\n"
 		"                   [--credentials FILE] [--part-size BYTES] [--level N]\n"
+		"                   [--pack-jobs N]\n"
 		"                   [--token-file FILE] [--release-name NAME]\n"
 		"                   [--target COMMITISH] [--draft] [--prerelease]\n"
 		"\n"
@@ -125,6 +126,9 @@ static void usage(FILE *f)
 		"      --part-size BYTES    S3 multipart part size and threshold (default\n"
 		"                           64MiB; 5MiB to 5GiB; K, M, G suffixes)\n"
 		"  -l, --level N            gzip level 1-9 (default 6)\n"
+		"      --pack-jobs N        compression threads per artifact packed, 1 to 64\n"
+		"                           (default: the cores shared by the --jobs\n"
+		"                           workers); the bytes do not depend on it\n"
 		"      --token-file FILE    GitHub token file, mode 600 (default $GITHUB_TOKEN,\n"
 		"                           else $GH_TOKEN)\n"
 		"      --release-name NAME  name of a GitHub release created (default: TAG)\n"
@@ -144,6 +148,7 @@ struct pub_opts {
 	const char *each, *dest, *public_url, *name, *toml, *triplet;
 	bool lazy, dry_run, force, json, multi, single;
 	int level;
+	int pack_jobs; /* compression threads per pack; 0: share the cores */
 	unsigned jobs;
 	json_t *meta; /* --meta-file then --meta; NULL: none */
 	struct upload_options uo;
@@ -264,6 +269,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		OPT_TARGET,
 		OPT_DRAFT,
 		OPT_PRERELEASE,
+		OPT_PACK_JOBS,
 	};
 	static const struct option longopts[] = {
 		{"to", required_argument, NULL, 't'},
@@ -293,6 +299,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		{"credentials", required_argument, NULL, OPT_CREDENTIALS},
 		{"part-size", required_argument, NULL, OPT_PART_SIZE},
 		{"level", required_argument, NULL, 'l'},
+		{"pack-jobs", required_argument, NULL, OPT_PACK_JOBS},
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
@@ -406,6 +413,14 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 			if (errno || end == optarg || *end || n < 1 || n > 9)
 				ctl_usage_error("publish", "invalid --level '%s': 1 to 9", optarg);
 			o->level = (int)n;
+			break;
+		case OPT_PACK_JOBS:
+			errno = 0;
+			n = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || n < 1 || n > PACK_JOBS_MAX)
+				ctl_usage_error("publish", "invalid --pack-jobs '%s': 1 to %d",
+					optarg, PACK_JOBS_MAX);
+			o->pack_jobs = (int)n;
 			break;
 		}
 	}
@@ -830,7 +845,8 @@ static const char *plat_of(const struct item *it)
 /* Pack the directory (or check the tarball): fd, hashes, size, suffix. */
 static int prepare(const struct pub_opts *o, struct item *it)
 {
-	struct pack_opts po = {.compress = PACK_COMPRESS_GZIP, .level = o->level};
+	struct pack_opts po = {
+		.compress = PACK_COMPRESS_GZIP, .level = o->level, .jobs = o->pack_jobs};
 	struct fetch_digests d;
 	struct pack_result pr;
 	struct stat st;
@@ -1501,6 +1517,13 @@ int cmd_publish(int argc, char **argv)
 	 */
 	if (upload_kind(u) == UPLOAD_GITHUB)
 		o.jobs = 1;
+	/* The workers that pack at once share the cores (the bytes are the same). */
+	if (!o.pack_jobs) {
+		size_t w = items.n < o.jobs ? items.n : o.jobs;
+		int share = pack_default_jobs() / (int)(w ? w : 1);
+
+		o.pack_jobs = share > 1 ? share : 1;
+	}
 	run_all(&o, u, &items);
 	for (i = 0; i < items.n; i++)
 		failed += items.v[i].action == ACT_FAIL;

@@ -30,7 +30,7 @@ _artifactctl_opts() {
 		;;
 	ls) echo "--store --json -h --help" ;;
 	verify) echo "--store -h --help" ;;
-	pack) echo "-o --output -l --level -j --json -h --help" ;;
+	pack) echo "-o --output -l --level -j --jobs --json -h --help" ;;
 	bind) echo "-u --url --sha256 --size -p --platform -l --lazy -f --force -h --help" ;;
 	unbind) echo "-p --platform -h --help" ;;
 	add-mirror) echo "-p --platform --sha256 -h --help" ;;
@@ -38,7 +38,7 @@ _artifactctl_opts() {
 		echo "-t --to -u --public-url -n --name -e --each -j --jobs -m --meta --meta-file" \
 			"-T --toml -p --platform --lazy --multi-platform --single-platform" \
 			"-N --dry-run -f --force --json --endpoint-url --endpoint --region --profile" \
-			"--credentials --part-size -l --level -h --help" \
+			"--credentials --part-size -l --level --pack-jobs -h --help" \
 			"--token-file --release-name --target --draft --prerelease"
 		;;
 	index)
@@ -68,7 +68,7 @@ _artifactctl_takes_arg() {
 	case $1:$2 in
 	pack:-l | publish:-l) return 0 ;;	# --level
 	fetch:-l | bind:-l) return 1 ;;		# --include-lazy, --lazy
-	pack:-j | resolve:-j) return 1 ;;	# --json
+	resolve:-j) return 1 ;;			# --json
 	gc:-n) return 1 ;;			# --dry-run
 	esac
 	case $2 in
@@ -77,7 +77,7 @@ _artifactctl_takes_arg() {
 		-o | --output | --level | -u | --url | --sha256 | --size | --to | --public-url | \
 		-n | --name | -T | --toml | --endpoint | --region | --profile | --credentials | \
 		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket | \
-		--endpoint-url | -e | --each | -m | --meta | --meta-file | --proxy)
+		--endpoint-url | -e | --each | -m | --meta | --meta-file | --proxy | --pack-jobs)
 		return 0
 		;;
 	--token-file | --release-name | --target) # publish to GitHub

@@ -35,41 +35,15 @@ trap 'exit 1' INT TERM
 
 # ---- the data ------------------------------------------------------------------
 
-# fill SRC: copy SRC into $data (cp -a --parents) if it fits in the budget
-# left, else descend into it; updates $left (KiB).
-fill() {
-	[ "$left" -gt 0 ] || return 0
-	[ -L "$1" ] && { cp -a --parents "$1" "$data" 2>/dev/null; return 0; }
-	sz=$(du -sk "$1" 2>/dev/null | cut -f1)
-	[ -n "$sz" ] || return 0
-	if [ "$sz" -le "$left" ]; then
-		cp -a --parents "$1" "$data" 2>/dev/null || true
-		left=$((left - sz))
-	elif [ -d "$1" ]; then
-		for c in "$1"/* "$1"/.[!.]*; do
-			[ -e "$c" ] || [ -L "$c" ] || continue
-			fill "$c"
-		done
-	fi
-}
+. "$(dirname "$0")/bench-data.sh"
 
 if [ $# -ge 1 ]; then
 	data=$1
 	[ -d "$data" ] || { echo "bench-hash: '$data' is not a directory" >&2; exit 1; }
 else
 	data=${BENCH_DATA:-${TMPDIR:-/tmp}/artifactfs-bench}
-	if [ ! -f "$data.done" ]; then
-		echo "building ~${BENCH_MB} MB of real files in $data ..."
-		rm -rf "$data"
-		mkdir -p "$data"
-		# roughly: 15% headers, 40% /usr/share, the rest /usr/lib
-		for spec in "/usr/include 15" "/usr/share 40" "/usr/lib 45"; do
-			src=${spec% *}
-			left=$((BENCH_MB * 1024 * ${spec#* } / 100))
-			[ -d "$src" ] && fill "$src"
-		done
-		touch "$data.done"
-	fi
+	# roughly: 15% headers, 40% /usr/share, the rest /usr/lib
+	bench_data "$data" "$BENCH_MB" /usr/include:15 /usr/share:40 /usr/lib:45
 fi
 size=$(du -sm "$data" | cut -f1)
 files=$(find "$data" ! -type d | wc -l)

@@ -13,6 +13,9 @@
 #   - GNU tar and 'artifactctl fetch' (file:// URL, bound with
 #     'artifactctl bind') extract it to the same tree;
 #   - every compression is deterministic and passes gzip/zstd/xz -t;
+#   - -j1, -j2 and -j8 write the same gzip and zstd bytes; gzip -t, bsdtar
+#     and p7zip (7z, as Julia <= 1.12 unpacks) read the parallel gzip, and
+#     what they unpack has the directory's tree hash;
 #   - a fifo is refused; the command line's exit codes.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
@@ -299,6 +302,51 @@ ok "--level abc: 64" exit_is 64 "$A" pack -l abc -o "$T/x.tar.gz" "$T/one/src"
 ok "--level 19 for zstd is fine" exit_is 0 "$A" pack -l 19 -o "$T/x.tar.zst" "$T/cwd/mytree"
 ok "a missing DIR: 1" exit_is 1 "$A" pack -o "$T/x.tar.gz" "$T/nonexistent"
 ok "a missing output directory: 1" exit_is 1 "$A" pack -o "$T/nodir/x.tar.gz" "$T/one/src"
+
+# ---- threads: -j N ----------------------------------------------------------------------
+
+# Several 128 KiB gzip blocks: text, incompressible bytes, a 0-byte file, a symlink.
+mkdir -p "$T/par/sub"
+cp -R "$T/real/src/zlib" "$T/par/"
+seq 1 300000 >"$T/par/sub/seq"
+head -c 700000 /dev/urandom >"$T/par/rand"
+: >"$T/par/zero"
+ln -s sub/seq "$T/par/link"
+ptree=$("$A" hash "$T/par")
+for c in tar.gz tar.zst; do
+	for j in 1 2 8; do
+		ok ".$c -j$j" exit_is 0 "$A" pack -j "$j" -o "$T/par-j$j.$c" "$T/par"
+		is ".$c -j$j: tree hash" "$(cut -d' ' -f1 "$T/out")" "$ptree"
+	done
+	ok ".$c: -j1 and -j2 write the same bytes" cmp "$T/par-j1.$c" "$T/par-j2.$c"
+	ok ".$c: -j1 and -j8 write the same bytes" cmp "$T/par-j1.$c" "$T/par-j8.$c"
+done
+ok "--jobs 3 too" sh -c "'$A' pack --jobs 3 -o '$T/par-j3.tar.gz' '$T/par' >/dev/null &&
+	cmp '$T/par-j1.tar.gz' '$T/par-j3.tar.gz'"
+ok "parallel gzip passes gzip -t" gzip -t "$T/par-j2.tar.gz"
+ok "gunzip gives the .tar" sh -c "'$A' pack -o '$T/par.tar' '$T/par' >/dev/null &&
+	gzip -dc '$T/par-j2.tar.gz' | cmp - '$T/par.tar'"
+if command -v bsdtar >/dev/null; then
+	ok "bsdtar -tzf lists it" sh -c "bsdtar -tzf '$T/par-j2.tar.gz' | grep -qx sub/seq"
+	mkdir -p "$T/par-bsd"
+	ok "bsdtar -xzf unpacks it" bsdtar -C "$T/par-bsd" -xzf "$T/par-j2.tar.gz"
+	is "bsdtar's tree has the directory's hash" "$("$A" hash "$T/par-bsd")" "$ptree"
+else
+	skip "bsdtar reads parallel gzip" "no bsdtar"
+fi
+if command -v 7z >/dev/null; then
+	ok "7z t passes it" sh -c "7z t '$T/par-j2.tar.gz' >'$T/7z.log' 2>&1"
+	mkdir -p "$T/par-7z"
+	# Julia's Pkg (p7zip): 7z x -so TARBALL | 7z x -si -ttar
+	ok "7z x unpacks it" sh -c "7z x -so '$T/par-j2.tar.gz' 2>/dev/null |
+		7z x -si -ttar -o'$T/par-7z' >'$T/7z.log' 2>&1"
+	is "7z's tree has the directory's hash" "$("$A" hash "$T/par-7z")" "$ptree"
+else
+	skip "7z reads parallel gzip" "no 7z (p7zip-full)"
+fi
+ok "-j 0: 64" exit_is 64 "$A" pack -j 0 -o "$T/x.tar.gz" "$T/par"
+ok "-j 65: 64" exit_is 64 "$A" pack -j 65 -o "$T/x.tar.gz" "$T/par"
+ok "-j abc: 64" exit_is 64 "$A" pack -j abc -o "$T/x.tar.gz" "$T/par"
 
 mkdir -p "$T/emptytree"
 ok "an empty directory packs" exit_is 0 "$A" pack -o "$T/empty.tar" "$T/emptytree"

@@ -107,6 +107,17 @@ is "... the object is there" "$(ls "$TEST_TMP/bad/dir:name" | grep -c '^Colon\.a
 (cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --to rel/dir >"$TEST_TMP/rel.out" 2>&1)
 is "default name and a relative DEST" "$(cut -d' ' -f1-3 "$TEST_TMP/rel.out")" "zlib any uploaded"
 ok "... bound URL is absolute" grep -q " file://$TEST_TMP/rel/dir/zlib\.any\." "$TEST_TMP/rel.out"
+# --pack-jobs: compression threads per pack, the same object whatever their number
+for pj in 1 3; do
+	(cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --force --pack-jobs "$pj" \
+		--to pj$pj >"$TEST_TMP/pj$pj.out" 2>&1)
+	is "--pack-jobs $pj" "$?" 0
+done
+is "... the same object with 1 and 3 threads" "$(ls "$TEST_TMP/pj3")" "$(ls "$TEST_TMP/pj1")"
+ok "... byte for byte" sh -c "cd '$TEST_TMP' && for f in pj1/*.tar.gz; do cmp \"\$f\" pj3/\"\${f#pj1/}\" || exit 1; done"
+(cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --pack-jobs 0 --to pj0 \
+	>"$TEST_TMP/pj0.out" 2>&1)
+is "--pack-jobs 0: usage error" "$?" 64
 
 # --- binding options and mirrors ---------------------------------------------------------------
 pub lazy "$art/src/tools" --to "$pubdir" --name Tools --platform aarch64-linux-gnu --lazy \

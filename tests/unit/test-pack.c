@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static char tmpdir[4096];
 
@@ -648,6 +649,142 @@ static void test_long_paths(void)
 	free(msg);
 }
 
+/* A file of len bytes: text when !random, else incompressible. */
+static void mkfile_len(const char *rel, size_t len, bool random)
+{
+	uint8_t *p = malloc(len + 1);
+	uint32_t seed = 1;
+	size_t i;
+	int fd;
+
+	if (!p)
+		abort();
+	for (i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		p[i] = random ? (uint8_t)(seed >> 16) : (uint8_t)("0123456789 line\n"[i % 16] + i / 9973 % 7);
+	}
+	fd = open(tpath(rel), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, p, len) != (ssize_t)len)
+		abort();
+	close(fd);
+	free(p);
+}
+
+/* zlib's gzip decoding of the file gz equals the file tar, in one member. */
+static bool gunzips_to(const char *gz, const char *tar)
+{
+	size_t lg, lt;
+	uint8_t *g = (uint8_t *)tu_slurp(gz, &lg), *t = (uint8_t *)tu_slurp(tar, &lt);
+	uint8_t *o = malloc(lt + 1);
+	z_stream zs;
+	bool good = false;
+
+	memset(&zs, 0, sizeof(zs));
+	if (g && t && o && inflateInit2(&zs, 16 + 15) == Z_OK) {
+		zs.next_in = g;
+		zs.avail_in = (uInt)lg;
+		zs.next_out = o;
+		zs.avail_out = (uInt)lt + 1;
+		good = inflate(&zs, Z_FINISH) == Z_STREAM_END && zs.avail_in == 0 &&
+		       zs.total_out == lt && memcmp(o, t, lt) == 0;
+		inflateEnd(&zs);
+	}
+	free(g);
+	free(t);
+	free(o);
+	return good;
+}
+
+/* The same bytes for every thread count, for gzip and zstd. */
+static void check_jobs(const char *tree, const char *suffix, int level)
+{
+	static const int jobs[] = {1, 2, 3, 8};
+	struct pack_result res, res1;
+	char out[256], first[256];
+	uint8_t *a = NULL, *b;
+	size_t la = 0, lb;
+	bool same = true, all_ok = true;
+	unsigned i;
+
+	for (i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+		struct pack_opts o = {.compress = PACK_COMPRESS_AUTO, .level = level,
+			.jobs = jobs[i]};
+
+		snprintf(out, sizeof(out), "%s-j%d%s", tree, jobs[i], suffix);
+		if (pack_create(tpath(tree), tpath(out), &o, i ? &res : &res1, NULL) < 0) {
+			all_ok = false;
+			continue;
+		}
+		b = (uint8_t *)tu_slurp(tpath(out), &lb);
+		if (!i) {
+			a = b;
+			la = lb;
+			snprintf(first, sizeof(first), "%s", out);
+			continue;
+		}
+		if (!a || !b || la != lb || memcmp(a, b, la) != 0 ||
+			memcmp(res.sha256, res1.sha256, 32) != 0 || memcmp(res.tree, res1.tree, 20))
+			same = false;
+		free(b);
+	}
+	ok(all_ok, "%s%s: packed with 1, 2, 3 and 8 threads", tree, suffix);
+	ok(same, "%s%s: the same bytes, sha256 and tree for every thread count", tree, suffix);
+	if (strcmp(suffix, ".tar.gz") == 0) {
+		struct pack_opts o = {.compress = PACK_COMPRESS_NONE};
+
+		snprintf(out, sizeof(out), "%s.tar", tree);
+		ok(pack_create(tpath(tree), tpath(out), &o, &res, NULL) == 0 &&
+				gunzips_to(tpath(first), tpath(out)) &&
+				memcmp(res.tree, res1.tree, 20) == 0,
+			"%s: zlib's gunzip of the .tar.gz is the .tar stream", tree);
+	} else {
+		struct fetch_digests d;
+		char *m = NULL;
+
+		ok(fetch_hash_tarball(-1, tpath(first), &d, &m) == 0 &&
+				memcmp(d.tree, res1.tree, 20) == 0,
+			"%s%s: read back with the same tree", tree, suffix);
+		free(m);
+	}
+	free(a);
+}
+
+static void test_jobs(void)
+{
+	int n = pack_default_jobs();
+
+	ok(n >= 1 && n <= PACK_JOBS_MAX, "default thread count %d within 1..%d", n, PACK_JOBS_MAX);
+	mkdirs("j-empty");
+	mkdirs("j-zero");
+	mkfile("j-zero/zero", "", 0644);
+	mkdirs("j-big");
+	mkfile_len("j-big/text", 1536 * 1024 + 17, false);
+	mkfile_len("j-big/rand", 600 * 1024, true);
+	mkfile("j-big/small", "hello\n", 0755);
+	mkdirs("j-rand");
+	mkfile_len("j-rand/rand", 1 << 20, true);
+	check_jobs("j-empty", ".tar.gz", -1);
+	check_jobs("j-zero", ".tar.gz", -1);
+	check_jobs("j-big", ".tar.gz", -1);
+	check_jobs("j-big", ".tar.gz", 9);
+	check_jobs("j-rand", ".tar.gz", 1);
+	check_jobs("j-empty", ".tar.zst", -1);
+	check_jobs("j-zero", ".tar.zst", -1);
+	check_jobs("j-big", ".tar.zst", -1);
+	/* More than one 8 MiB zstd job: the workers' split must not show. */
+	mkdirs("j-zbig");
+	mkfile_len("j-zbig/text", 20u << 20, false);
+	mkfile_len("j-zbig/rand", 1u << 20, true);
+	check_jobs("j-zbig", ".tar.zst", 1);
+	{
+		struct pack_opts o = {.compress = PACK_COMPRESS_GZIP, .level = -1, .jobs = 65};
+		struct pack_result res;
+
+		is_int(pack_create(tpath("j-zero"), tpath("bad-j.tar.gz"), &o, &res, NULL), -EINVAL,
+			"65 threads: -EINVAL");
+	}
+}
+
 int main(void)
 {
 	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "test-pack") < 0)
@@ -663,6 +800,7 @@ int main(void)
 	test_dotgit();
 	test_progress_and_pipe();
 	test_long_paths();
+	test_jobs();
 
 	if (!getenv("ARTIFACTFS_KEEP"))
 		tu_rmtree(tmpdir);

@@ -4,8 +4,8 @@
  *
  * The tar stream is formatted by this project, block by block, exactly as
  * JuliaIO/Tar.jl src/create.jl writes it (write_tarball, write_header,
- * write_extended_header, write_standard_header); libarchive only compresses
- * it, through its raw format.  One pass: each file is read once, its bytes
+ * write_extended_header, write_standard_header); pack_out.c compresses it
+ * (pgz.c, libzstd, libarchive's raw format for xz).  One pass: each file is read once, its bytes
  * go to the git blob hash and to the tar stream, and the compressed bytes go
  * to the sha256 and to the output.  See tools/publish/pack.h.
  *
@@ -18,7 +18,6 @@
 
 #include "fetch/tar.h"
 
-#include <archive.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -429,13 +428,11 @@ static int scan_visit(struct packer *pk, int dfd, const char *name, const struct
 
 static void packer_release(struct packer *pk)
 {
-	if (pk->ar)
-		archive_write_free(pk->ar);
+	pack_out_release(pk);
 	hash_ctx_free(pk->sha256);
 	hash_ctx_free(pk->blob);
 	tree_builder_free(pk->tb);
 	free(pk->rbuf);
-	free(pk->obuf);
 	free(pk->path);
 	free(pk->shown);
 	free(pk->errmsg);
@@ -485,7 +482,8 @@ static int pack_run(int dirfd, const char *dir, const char *shown, int outfd,
 		pk.next_report = 0;
 		report_progress(&pk, true);
 	}
-	if ((r = pack_out_open(&pk, c, opts->level)) < 0)
+	if ((r = pack_out_open(&pk, c, opts->level,
+		     opts->jobs > 0 ? opts->jobs : pack_default_jobs())) < 0)
 		goto out;
 
 	r = walk_dir(&pk, fd, 0, pack_visit, true);

@@ -4,8 +4,8 @@
  *   pack.c      the walk (name order, paths, files, symlinks, progress), the
  *               entry points, the output file, messages (pack_failf)
  *   pack_out.c  the output stream: uncompressed tar bytes in, through
- *               libarchive's gzip/zstd/xz filters, sha256 and write(2) out;
- *               compression names
+ *               pgz.c (gzip), libzstd or libarchive's xz filter, sha256 and
+ *               write(2) out; compression names, the default thread count
  *   pack_tar.c  Tar.jl's header blocks (pack_tar_header, public)
  * Not a public header: commands and tests use tools/publish/pack.h.
  *
@@ -20,18 +20,22 @@
 #include "tools/publish/pack.h"
 
 struct archive;
+struct pgz;
+struct ZSTD_CCtx_s;
 
 #define PACK_IO_SIZE (1u << 20) /* read buffer and output buffer */
 
 struct packer {
 	/* output */
 	int outfd;
-	struct archive *ar;	 /* NULL for PACK_COMPRESS_NONE */
+	struct pgz *gz;		 /* PACK_COMPRESS_GZIP */
+	struct ZSTD_CCtx_s *zc;	 /* PACK_COMPRESS_ZSTD */
+	struct archive *ar;	 /* PACK_COMPRESS_XZ */
 	struct hash_ctx *sha256; /* of the bytes written to outfd */
 	uint64_t out_bytes, tar_bytes;
-	uint8_t *obuf; /* uncompressed output is gathered here */
+	uint8_t *obuf; /* uncompressed (or zstd) output is gathered here */
 	size_t olen;
-	int werr; /* first write(2) error, from the libarchive callback */
+	int werr; /* first write(2) error, from the libarchive or pgz callback */
 	/* input */
 	uint8_t *rbuf;
 	struct hash_ctx *blob;
@@ -62,13 +66,15 @@ int pack_failf(struct packer *pk, int r, const char *fmt, ...)
 
 /*
  * pack_out_open - set up the output of pk for compression c (never
- * PACK_COMPRESS_AUTO) at level (< 0: the filter's default).  pk->outfd, and
- * pk->obuf (PACK_IO_SIZE bytes) for PACK_COMPRESS_NONE, are set by the caller;
- * pk->ar is freed by the caller, whatever happens.  Returns 0 or -errno, with
- * the message recorded (-EINVAL for a level out of range, -ENOTSUP when
- * libarchive lacks the filter).
+ * PACK_COMPRESS_AUTO) at level (< 0: the compressor's default) on jobs
+ * threads (1 to PACK_JOBS_MAX; gzip and zstd only, the bytes do not depend
+ * on it).  pk->outfd, and pk->obuf (PACK_IO_SIZE bytes) for
+ * PACK_COMPRESS_NONE, are set by the caller; the caller calls
+ * pack_out_release() whatever happens.  Returns 0 or -errno,
+ * with the message recorded (-EINVAL for a level or thread count out of
+ * range, -ENOTSUP when libarchive lacks xz or libzstd refuses a parameter).
  */
-int pack_out_open(struct packer *pk, enum pack_compress c, int level);
+int pack_out_open(struct packer *pk, enum pack_compress c, int level, int jobs);
 
 /*
  * pack_out_tar - append len bytes at p to the uncompressed tar stream (they
@@ -82,5 +88,12 @@ int pack_out_tar(struct packer *pk, const void *p, size_t len);
  * Returns 0 or -errno, with the message recorded.
  */
 int pack_out_close(struct packer *pk);
+
+/*
+ * pack_out_release - free the compressor of pk (joining its threads) and
+ * pk->obuf; pk->outfd stays open.  Safe after a failed pack_out_open() and
+ * on a zeroed packer.
+ */
+void pack_out_release(struct packer *pk);
 
 #endif

@@ -138,6 +138,8 @@ static int in_fill(struct inflate *z)
 
 static void consume(struct inflate *z, size_t n)
 {
+	if (n == 0)
+		return; /* z->in may be NULL (an empty stream) */
 	z->in += n;
 	z->in_len -= n;
 }
@@ -204,11 +206,11 @@ static int detect(struct inflate *z)
 	if (r < 0)
 		return r;
 	z->magic_len = z->in_len < MAGIC_LEN ? z->in_len : MAGIC_LEN;
-	memcpy(z->magic, z->in, z->magic_len);
-	if (z->magic_len == 0) {
+	if (z->magic_len == 0) { /* z->in may be NULL then: no memcpy from it */
 		z->codec = C_NONE; /* an empty stream: an empty tarball, as Tar.jl reads it */
 		return 0;
 	}
+	memcpy(z->magic, z->in, z->magic_len);
 	if (!(z->flags & INFLATE_LIBARCHIVE) && is_gzip(z->magic, z->magic_len)) {
 		z->isal = calloc(1, sizeof(*z->isal)); /* isal_inflate_init() leaves some fields */
 		if (!z->isal)

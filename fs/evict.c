@@ -340,6 +340,7 @@ static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 {
 	struct fs_inode_entry *v;
 	size_t i, n;
+	bool gone;
 
 	if (!fs->no_open || pinned(fs, hash) == 0)
 		return true;
@@ -356,7 +357,10 @@ static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 	}
 	free(v);
 	forget_hash(fs, hash);
-	return wait_unpinned(fs, hash, ms);
+	gone = wait_unpinned(fs, hash, ms);
+	fs_log(FS_LOG_DEBUG, "artifact %s: the kernel was asked to forget %zu entries: %s", hash,
+	       n, gone ? "unpinned" : "still held");
+	return gone;
 }
 
 int fs_evict_remove(struct fs *fs, const char *hash, uint64_t *freed)

@@ -198,6 +198,8 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			fuse_reply_err(req, -fd);
 			return;
 		}
+		/* the access the quota's LRU order sees, as an open's would be */
+		store_touch(fs->store, fs_inode_of(fs, ino)->hash);
 	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = fd;

@@ -129,18 +129,24 @@ unsigned fs_evict_open_files(struct fs *fs, const char *hash)
 	return pinned(fs, hash);
 }
 
+/* *t = ms milliseconds from now on CLOCK_REALTIME, for pthread_cond_timedwait(). */
+static void deadline(struct timespec *t, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
 bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms)
 {
 	struct timespec t;
 	bool closed;
 
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
+	deadline(&t, ms);
 	/*
 	 * With files open here, the last close broadcasts; with none (another
 	 * process pins it) nothing will: the wait is then the caller's tick,
@@ -313,18 +319,11 @@ static bool wait_unpinned(struct fs *fs, const char *hash, unsigned ms)
 	struct timespec t;
 	bool gone;
 
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
+	deadline(&t, ms);
 	pthread_mutex_lock(&fs->pin_lock);
 	while (!(gone = pinned_locked(fs, hash) == 0))
 		if (pthread_cond_timedwait(&fs->pin_cond, &fs->pin_lock, &t) != 0)
 			break;
-	gone = pinned_locked(fs, hash) == 0;
 	pthread_mutex_unlock(&fs->pin_lock);
 	return gone;
 }

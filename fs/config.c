@@ -37,6 +37,8 @@ void fs_config_init(struct fs_config *c)
 	c->log_level = FS_LOG_INFO;
 	c->slow_install_log = FS_SLOW_INSTALL_LOG;
 	c->negative_timeout = FS_NEGATIVE_TIMEOUT;
+	c->no_open = false;
+	c->xattr = true;
 }
 
 static void free_list(char **v, size_t n)
@@ -175,6 +177,8 @@ static const struct setting settings[] = {
 	{ "slow_install_log", S_DURATION, F(slow_install_log), 0, YEAR, DURATION },
 	{ "depot_layout", S_BOOL, F(depot_layout), 0, 0, BOOL },
 	{ "any_hash", S_BOOL, F(any_hash), 0, 0, BOOL },
+	{ "no_open", S_BOOL, F(no_open), 0, 0, BOOL },
+	{ "xattr", S_BOOL, F(xattr), 0, 0, BOOL },
 	{ "negative_timeout", S_DURATION, F(negative_timeout), 0, YEAR, DURATION },
 	{ "overrides", S_STRING, F(overrides), 0, 0, "a file name" },
 };

@@ -168,6 +168,17 @@ struct fs {
 	pthread_mutex_t via_lock;	/* guards via */
 	struct fs_via via[FS_VIA_SLOTS];
 
+	/*
+	 * No-open mode (no_open=, when the kernel supports it; set by the
+	 * init operation before any other request): open answers ENOSYS, so
+	 * the kernel sends no open and release and reads come without a
+	 * handle.  Pins then follow what the kernel holds: hold(fs, hash,
+	 * +1) when an artifact gets its first tree inode, -1 when its last
+	 * is forgotten, called under ino_lock (inode.c); NULL otherwise.
+	 */
+	bool no_open;
+	void (*hold)(struct fs *fs, const char *hash, int delta);
+
 	pthread_mutex_t ino_lock;	/* the inode table, fds, graveyard */
 	struct fs_inode **ino_table;
 	size_t ino_buckets;
@@ -619,6 +630,24 @@ fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name);
 
 /* fs_inode_find_hash - the inode number of hash's FS_HASH inode, or 0. */
 fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash);
+
+/* One entry of the kernel's: a name in a directory inode. */
+struct fs_inode_entry {
+	fuse_ino_t parent;
+	char *name;			/* owned */
+	size_t depth;			/* slashes in the path below the artifact's root */
+};
+
+/*
+ * fs_inode_tree_entries - the entries (parent inode, name) of every tree
+ * inode of the artifact hash the kernel holds (nlookup > 0), deepest
+ * first, so that invalidating them in order empties each directory before
+ * its own entry: *ret is a malloc'ed array of *ret_n entries (free each
+ * name and the array), NULL when none.  On ENOMEM it holds what fitted.
+ * Thread-safe.
+ */
+void fs_inode_tree_entries(struct fs *fs, const char *hash, struct fs_inode_entry **ret,
+			   size_t *ret_n);
 
 /* One artifact inode, as fs_inode_artifacts() lists them. */
 struct fs_inode_artifact {

@@ -18,6 +18,13 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * How long an eviction waits for the kernel's forgets after asking it to
+ * drop an artifact's dentries (no-open mode), milliseconds: they are
+ * queued before the request returns and take a few to arrive.
+ */
+#define FS_EVICT_FORGET_MS 1000
+
 /* ---- the missing-tree check ------------------------------------------------------- */
 
 bool fs_evict_installed(struct fs *fs, const char *hash)
@@ -122,18 +129,24 @@ unsigned fs_evict_open_files(struct fs *fs, const char *hash)
 	return pinned(fs, hash);
 }
 
+/* *t = ms milliseconds from now on CLOCK_REALTIME, for pthread_cond_timedwait(). */
+static void deadline(struct timespec *t, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
 bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms)
 {
 	struct timespec t;
 	bool closed;
 
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t.tv_nsec >= 1000000000) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000;
-	}
+	deadline(&t, ms);
 	/*
 	 * With files open here, the last close broadcasts; with none (another
 	 * process pins it) nothing will: the wait is then the caller's tick,
@@ -297,11 +310,64 @@ static void forget_hash(struct fs *fs, const char *hash)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 }
 
+/*
+ * Whether the pins of hash went within ms milliseconds, woken by the last
+ * unpin (fs_evict_pin() broadcasts pin_cond).
+ */
+static bool wait_unpinned(struct fs *fs, const char *hash, unsigned ms)
+{
+	struct timespec t;
+	bool gone;
+
+	deadline(&t, ms);
+	pthread_mutex_lock(&fs->pin_lock);
+	while (!(gone = pinned_locked(fs, hash) == 0))
+		if (pthread_cond_timedwait(&fs->pin_cond, &fs->pin_lock, &t) != 0)
+			break;
+	pthread_mutex_unlock(&fs->pin_lock);
+	return gone;
+}
+
+/*
+ * No-open mode: the pins are the kernel's inodes, which it keeps for a day
+ * unless told otherwise.  Ask it to drop its dentries of /<hash> (and with
+ * them the unused ones below: a file open or a working directory keeps
+ * its own), then wait for the forgets it queued meanwhile.  Returns
+ * whether hash is unpinned now.
+ */
+static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
+{
+	struct fs_inode_entry *v;
+	size_t i, n;
+	bool gone;
+
+	if (!fs->no_open || pinned(fs, hash) == 0)
+		return true;
+	/*
+	 * Every entry, deepest first: the dentry of /<hash>, once dropped
+	 * while a file below was open, is no longer found by name, and what
+	 * stayed below it is reached only through its directory inodes.
+	 */
+	fs_inode_tree_entries(fs, hash, &v, &n);
+	for (i = 0; i < n; i++) {
+		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
+						 strlen(v[i].name));
+		free(v[i].name);
+	}
+	free(v);
+	forget_hash(fs, hash);
+	gone = wait_unpinned(fs, hash, ms);
+	fs_log(FS_LOG_DEBUG, "artifact %s: the kernel was asked to forget %zu entries: %s", hash,
+	       n, gone ? "unpinned" : "still held");
+	return gone;
+}
+
 int fs_evict_remove(struct fs *fs, const char *hash, uint64_t *freed)
 {
 	uint64_t bytes = 0;
 	int r;
 
+	release_kernel(fs, hash, FS_EVICT_FORGET_MS);
 	pthread_mutex_lock(&fs->quota_lock);
 	/* Our pins hold the store's use lock too; this only names the cause first. */
 	if (pinned(fs, hash) > 0) {
@@ -321,9 +387,14 @@ out:
 	return r;
 }
 
+/*
+ * store_evict_lru()'s veto, for each candidate in LRU order: open files
+ * here, or in no-open mode the inodes the kernel holds after it was asked
+ * to drop them (a file open or a working directory keeps them).
+ */
 static bool has_open_files(const char *hash, void *arg)
 {
-	return pinned(arg, hash) > 0;
+	return !release_kernel(arg, hash, FS_EVICT_FORGET_MS / 4);
 }
 
 void fs_evict_quota(struct fs *fs)

@@ -56,6 +56,10 @@ struct fs_config {
 	double slow_install_log;	/* slow_install_log=SECONDS a request waits before a
 					 * log line says so (default 10); 0 = never */	bool depot_layout;		/* depot_layout: an artifacts/ directory at the root */
 	bool any_hash;			/* any_hash: ask the Pkg server for unknown hashes */
+	bool no_open;			/* no_open: zero-message opens where the kernel has them
+					 * (default false) */
+	bool xattr;			/* xattr: the user.artifactfs.* attributes (default
+					 * true); false answers ENOSYS to every xattr request */
 	double negative_timeout;	/* negative_timeout=SECONDS an absent answer is kept (60) */
 	char *overrides;		/* overrides=FILE: a Julia Overrides.toml */
 };
@@ -374,6 +378,8 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
  *   DOWNLOADED   bytes received from servers (every attempt, also failed ones)
  *   SERVED       bytes of file data sent to the kernel (read replies)
  *   EVICTIONS    artifacts removed from the store by the quota
+ *   OPENS        open requests of files (none in no-open mode once the
+ *                kernel was told so: the first open answers ENOSYS)
  * A request that runs again after its install (a resumed lookup, opendir,
  * open) is not counted a second time.
  */
@@ -386,6 +392,7 @@ enum fs_stat {
 	FS_STAT_DOWNLOADED,
 	FS_STAT_SERVED,
 	FS_STAT_EVICTIONS,
+	FS_STAT_OPENS,
 	FS_STAT_N
 };
 

@@ -122,7 +122,8 @@ struct fs_inode *fs_inode_get(struct fs *fs, enum fs_kind kind, const char *key,
 	}
 	if (root) {
 		in->root = root;
-		root->children++;
+		if (root->children++ == 0 && fs->hold)
+			fs->hold(fs, root->hash, 1);	/* the kernel holds a file of it */
 	}
 	in->next = fs->ino_table[slot];
 	fs->ino_table[slot] = in;
@@ -178,8 +179,12 @@ void fs_inode_unref(struct fs *fs, struct fs_inode *in, uint64_t n)
 	}
 	root = in->root;
 	inode_free_locked(fs, in);
-	if (root && --root->children == 0 && root->nlookup == 0)
-		inode_free_locked(fs, root);
+	if (root && --root->children == 0) {
+		if (fs->hold)
+			fs->hold(fs, root->hash, -1);	/* its last file forgotten */
+		if (root->nlookup == 0)
+			inode_free_locked(fs, root);
+	}
 	pthread_mutex_unlock(&fs->ino_lock);
 }
 
@@ -314,6 +319,71 @@ fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name)
 fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash)
 {
 	return find_key(fs, FS_HASH, hash);
+}
+
+/* The inode of (kind, key, hash) or NULL; called with fs->ino_lock held. */
+static struct fs_inode *find_locked(struct fs *fs, enum fs_kind kind, const char *key,
+				    const char *hash)
+{
+	struct fs_inode *in;
+
+	for (in = fs->ino_table[inode_slot(fs, kind, key, hash)]; in; in = in->next)
+		if (inode_matches(in, kind, key, hash))
+			return in;
+	return NULL;
+}
+
+static int cmp_depth(const void *a, const void *b)
+{
+	const struct fs_inode_entry *x = a, *y = b;
+
+	return (x->depth < y->depth) - (x->depth > y->depth);
+}
+
+void fs_inode_tree_entries(struct fs *fs, const char *hash, struct fs_inode_entry **ret,
+			   size_t *ret_n)
+{
+	struct fs_inode_entry *v = NULL, *nv;
+	struct fs_inode *in, *parent;
+	size_t i, n = 0, cap = 0;
+	const char *slash, *p;
+	char *dir;
+
+	pthread_mutex_lock(&fs->ino_lock);
+	for (i = 0; i < fs->ino_buckets; i++)
+		for (in = fs->ino_table[i]; in; in = in->next) {
+			if (in->kind != FS_TREE || strcmp(in->hash, hash) != 0 || !in->nlookup)
+				continue;
+			slash = strrchr(in->key, '/');
+			parent = in->root;
+			if (slash) {
+				dir = strndup(in->key, (size_t)(slash - in->key));
+				parent = dir ? find_locked(fs, FS_TREE, dir, hash) : NULL;
+				free(dir);
+			}
+			if (!parent)
+				continue;
+			if (n == cap) {
+				cap = cap ? 2 * cap : 64;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv)
+					goto out;
+				v = nv;
+			}
+			v[n].name = strdup(slash ? slash + 1 : in->key);
+			if (!v[n].name)
+				goto out;
+			v[n].parent = fs_inode_ino(fs, parent);
+			for (v[n].depth = 0, p = in->key; *p; p++)
+				v[n].depth += *p == '/';
+			n++;
+		}
+out:
+	pthread_mutex_unlock(&fs->ino_lock);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_depth);
+	*ret = v;
+	*ret_n = n;
 }
 
 void fs_inode_artifacts(struct fs *fs, struct fs_inode_artifact **ret, size_t *ret_n)

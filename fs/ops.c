@@ -138,6 +138,13 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 	r = fs_park_unless_installed(fs, req, in->hash, may_park, resume_open, ino, NULL, fi);
 	if (r != 0)
 		return r;
+	/*
+	 * No-open mode: ENOSYS tells the kernel to stop sending open and
+	 * release for good; it then keeps the page cache across opens and
+	 * reads with fh 0.  The artifact is pinned by the inode (fs->hold).
+	 */
+	if (fs->no_open)
+		return -ENOSYS;
 	fd = fs_inode_open(fs, in, O_RDONLY);
 	if (fd < 0)
 		return fd;
@@ -149,19 +156,27 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 	return 0;
 }
 
+/* Reply to an open: ENOSYS of the no-open mode goes to the kernel as it is. */
+static void reply_open(struct fs *fs, fuse_req_t req, int r, const struct fuse_file_info *fi)
+{
+	if (r == -ENOSYS && fs->no_open)
+		fuse_reply_err(req, ENOSYS);
+	else
+		fs_reply_open(req, r, fi);
+}
+
 static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	int r = do_open(fs_of(req), req, ino, fi, true);
+	struct fs *fs = fs_of(req);
 
-	fs_reply_open(req, r, fi);
+	fs_stats_add(&fs->stats, FS_STAT_OPENS, 1);
+	reply_open(fs, req, do_open(fs, req, ino, fi, true), fi);
 }
 
 /* A parked open, after the install: open again and reply. */
 static void resume_open(struct fs_parked *p)
 {
-	int r = do_open(p->fs, p->req, p->ino, &p->fi, false);
-
-	fs_reply_open(p->req, r, &p->fi);
+	reply_open(p->fs, p->req, do_open(p->fs, p->req, p->ino, &p->fi, false), &p->fi);
 }
 
 static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -170,20 +185,37 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct fs *fs = fs_of(req);
 	struct stat st;
+	int fd = (int)fi->fh;
 
+	/*
+	 * No-open mode: no handle; the file is opened for the read (one
+	 * openat2 below the artifact's descriptor), as cheap as a cached
+	 * descriptor per inode and without RLIMIT_NOFILE to mind.
+	 */
+	if (fs->no_open) {
+		fd = fs_inode_open(fs, fs_inode_of(fs, ino), O_RDONLY);
+		if (fd < 0) {
+			fuse_reply_err(req, -fd);
+			return;
+		}
+		/* the access the quota's LRU order sees, as an open's would be */
+		store_touch(fs->store, fs_inode_of(fs, ino)->hash);
+	}
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = (int)fi->fh;
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	/*
 	 * The reply holds what the file has from off on, at most size (trees
 	 * never change).  Counted before the reply, so that a reader that got
 	 * its bytes finds them counted.
 	 */
-	if (fstat((int)fi->fh, &st) == 0 && off >= 0 && st.st_size > off)
+	if (fstat(fd, &st) == 0 && off >= 0 && st.st_size > off)
 		fs_stats_add(&fs->stats, FS_STAT_SERVED,
 			     (uint64_t)st.st_size - (uint64_t)off < size ?
 			     (uint64_t)st.st_size - (uint64_t)off : size);
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+	if (fs->no_open)
+		close(fd);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -297,6 +329,17 @@ static void fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct fs *fs = userdata;
+
+	/*
+	 * Zero-message opens (no_open=): the first open answers ENOSYS and the
+	 * kernel sends no more open or release; pins come from the inodes the
+	 * kernel holds (evict.c).  Set before any other request is served.
+	 */
+	if (fs->cfg->no_open && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		fs->no_open = true;
+		fs->hold = fs_evict_pin;
+	}
 	/* Splice the bytes of store files straight into the FUSE device. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;

@@ -22,6 +22,7 @@ static const char *const stat_names[FS_STAT_N] = {
 	[FS_STAT_DOWNLOADED] = "bytes_downloaded",
 	[FS_STAT_SERVED] = "bytes_served",
 	[FS_STAT_EVICTIONS] = "evictions",
+	[FS_STAT_OPENS] = "opens",
 };
 
 void fs_stats_init(struct fs_stats *s)

@@ -221,6 +221,12 @@ void fs_xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	int len = -ENODATA;
 	size_t i;
 
+	/* xattr=off: ENOSYS once, and the kernel asks no more (nothing cached to miss) */
+	if (!fs->cfg->xattr) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+
 	ctx_open(&x, fs, in);
 	for (i = 0; i < N_XATTRS; i++)
 		if (xattrs[i].kind == in->kind && strcmp(xattrs[i].name, name) == 0) {
@@ -253,6 +259,12 @@ void fs_xattr_list(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char buf[512], value[16384];
 	size_t i, len = 0, nlen;
 	int vlen;
+
+	/* xattr=off: ENOSYS once, and the kernel asks no more (nothing cached to miss) */
+	if (!fs->cfg->xattr) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 
 	ctx_open(&x, fs, in);
 	for (i = 0; i < N_XATTRS; i++) {

@@ -583,6 +583,7 @@ static void print_metrics(json_t *d)
 		{ "bytes_downloaded", "downloaded_bytes_total", "Bytes received from servers." },
 		{ "bytes_served", "served_bytes_total", "Bytes of file data read through the mount." },
 		{ "evictions", "evictions_total", "Artifacts removed by the quota." },
+		{ "opens", "opens_total", "Open requests of the kernel (none in no_open mode)." },
 	};
 	json_t *c = json_object_get(d, "counters"), *q = json_object_get(d, "quota");
 	json_t *in = json_object_get(d, "installed"), *m = json_object_get(d, "memory");

@@ -124,6 +124,7 @@ for n, t in typed.items():
 assert samples["artifactfs_installs_total"] == 3 and samples["artifactfs_hits_total"] == 3
 assert samples["artifactfs_install_failures_total"] == 1
 assert "artifactfs_downloaded_bytes_total" in samples and "artifactfs_uptime_seconds" in samples
+assert "artifactfs_opens_total" in samples
 ' "$TEST_TMP/metrics.txt"
 if command -v promtool >/dev/null 2>&1; then
 	ok "promtool check metrics accepts it" sh -c 'promtool check metrics <"$1"' sh "$TEST_TMP/metrics.txt"

@@ -21,9 +21,13 @@
 #   curl|igzip|tar    curl URL | igzip -d | tar -x, when igzip is installed
 #   julia-sequence    what Julia's Pkg does: download to a file, sha256sum,
 #                     tar -x, then the tree hash re-read (artifactctl hash)
+#   mount             the daemon's cold first access: artifactfs mounted on
+#                     an empty store (not timed), then ls of the artifact,
+#                     which installs it whole (timed), then the unmount
 # and prints per method the median wall time and its ratio to curl|tar.
 # Then bench-stages (tests/bench/bench-stages.c) prints the throughput of
-# each stage on one core.  Environment: ARTIFACTCTL, BENCH_STAGES, CURL.
+# each stage on one core.  Environment: ARTIFACTCTL, ARTIFACTFS (default:
+# beside ARTIFACTCTL), BENCH_STAGES, CURL.
 set -u
 
 BENCH_MB=${BENCH_MB:-600}
@@ -31,6 +35,7 @@ BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_DATA=${BENCH_DATA:-${TMPDIR:-/tmp}/artifactfs-bench-install}
 CURL=${CURL:-curl}
 ARTIFACTCTL=${ARTIFACTCTL:-$(pwd)/artifactctl}
+ARTIFACTFS=${ARTIFACTFS:-$(dirname "$ARTIFACTCTL")/artifactfs}
 BENCH_STAGES=${BENCH_STAGES:-$(dirname "$ARTIFACTCTL")/tests/bench/bench-stages}
 [ -x "$ARTIFACTCTL" ] || { echo "bench-install: set ARTIFACTCTL to the built artifactctl" >&2; exit 1; }
 NGINX=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; })
@@ -41,6 +46,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/bench-install.XXXXXX")
 ngpid=
 cleanup() {
 	[ -n "$ngpid" ] && kill "$ngpid" 2>/dev/null && wait "$ngpid" 2>/dev/null
+	mountpoint -q "$scratch/mnt" 2>/dev/null && fusermount3 -u "$scratch/mnt"
 	rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -129,6 +135,11 @@ run() {
 	sync
 	zflag=-z
 	[ "$2" = zst ] && zflag=--zstd
+	if [ "$1" = mount ]; then
+		mkdir -p "$scratch/mnt"
+		"$ARTIFACTFS" "$scratch/mnt" -o "store=$out,toml=$scratch/$2.toml" ||
+			echo "bench-install: artifactfs did not mount" >&2
+	fi
 	t0=$(date +%s.%N)
 	case $1 in
 	fetch) "$ARTIFACTCTL" fetch --store "$out" "$scratch/$2.toml" >/dev/null ;;
@@ -145,9 +156,11 @@ run() {
 			sha256sum "$out/w.tar.$2" >/dev/null &&
 			mkdir "$out/x" && tar -x $zflag -C "$out/x" -f "$out/w.tar.$2" &&
 			"$ARTIFACTCTL" hash "$out/x" >/dev/null ;;
+	mount) ls "$scratch/mnt/w" >/dev/null ;;
 	esac
 	rc=$?
 	t1=$(date +%s.%N)
+	[ "$1" = mount ] && fusermount3 -u "$scratch/mnt"
 	[ "$rc" -eq 0 ] || echo "bench-install: $1 ($2) failed" >&2
 	echo "$t0 $t1" | awk '{printf "%.3f\n", $2 - $1}'
 }
@@ -156,6 +169,7 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
 for c in gz zst; do
 	methods="fetch fetch-nosync fetch-1thread fetch-libarchive curl|tar"
+	[ -x "$ARTIFACTFS" ] && [ -c /dev/fuse ] && methods="$methods mount"
 	if [ "$c" = gz ]; then
 		command -v igzip >/dev/null && methods="$methods curl|igzip|tar"
 		methods="$methods julia-sequence"

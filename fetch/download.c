@@ -769,14 +769,7 @@ bool fetch_stream_proxy_fault(const struct fetch_stream *s)
 {
 	if (!s->via_proxy || !s->err)
 		return false;
-	if (s->fail_status)
-		return s->fail_status == 502 || s->fail_status == 503 || s->fail_status == 504;
-#if LIBCURL_VERSION_NUM >= 0x074900
-	if (s->done && s->result == CURLE_PROXY)
-		return true;
-#endif
-	return s->err == -ECONNREFUSED || s->err == -ETIMEDOUT || s->err == -EHOSTUNREACH ||
-	       s->err == -ECONNRESET || s->err == -EPIPE;
+	return fetch_proxy_fault(s->err, s->fail_status, s->done ? s->result : CURLE_OK);
 }
 
 const char *fetch_stream_errmsg(const struct fetch_stream *s)

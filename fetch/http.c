@@ -183,6 +183,18 @@ bool fetch_http_retryable(int err, long status)
 	return err == -ECONNREFUSED || err == -ECONNRESET || err == -ETIMEDOUT || err == -EPIPE;
 }
 
+bool fetch_proxy_fault(int err, long status, CURLcode result)
+{
+	if (status)
+		return status == 502 || status == 503 || status == 504;
+#if LIBCURL_VERSION_NUM >= 0x074900
+	if (result == CURLE_PROXY)
+		return true;
+#endif
+	return err == -ECONNREFUSED || err == -ETIMEDOUT || err == -EHOSTUNREACH ||
+	       err == -ECONNRESET || err == -EPIPE;
+}
+
 /* --- easy handles ------------------------------------------------------------------ */
 
 int fetch_http_setup(CURL *easy, const struct fetch_http_conf *conf, const char *url,

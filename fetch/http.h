@@ -100,6 +100,17 @@ int fetch_http_describe(long status, const char *reason, char *out, size_t size)
 bool fetch_http_retryable(int err, long status);
 
 /*
+ * fetch_proxy_fault - whether a failed transfer through a proxy is the
+ * proxy's failure, so that the same URL may succeed through another one:
+ * an HTTP status (status, else 0) of 502, 503 or 504; CURLE_PROXY
+ * (result, else CURLE_OK); or a transfer error err (fetch_curl_errno()) of
+ * a connection refused, reset or broken, a host unreachable, a timeout.
+ * Any other status is the origin's answer.  The one classification of
+ * fetch_stream_proxy_fault() and the Pkg server's HEAD.  Pure; thread-safe.
+ */
+bool fetch_proxy_fault(int err, long status, CURLcode result);
+
+/*
  * The retry policy: up to attempts attempts, the first wait delay_ms and
  * each later one twice the one before, at most max_delay_ms (0: no
  * ceiling; the doubling stops at UINT_MAX).  Used as

@@ -16,7 +16,7 @@
  * One HEAD of url through proxy (NULL: as libcurl's environment says, ""
  * DIRECT).  *status is the HTTP status, 0 when no answer came; *proxy_fault
  * tells that the proxy, not the server, failed: it refused or timed out,
- * or answered 502, 503 or 504 (the classes of fetch_stream_proxy_fault()).
+ * or answered 502, 503 or 504 (fetch_proxy_fault()).
  */
 static int head_once(const struct fetch_http_conf *conf, const char *url, const char *proxy,
 	char *errbuf, long *status, bool *proxy_fault)
@@ -43,16 +43,11 @@ static int head_once(const struct fetch_http_conf *conf, const char *url, const 
 		r = fetch_curl_errno(c, &retryable);
 		if (!errbuf[0])
 			snprintf(errbuf, CURL_ERROR_SIZE, "%s", curl_easy_strerror(c));
-		*proxy_fault = proxy && *proxy &&
-			       (r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EHOSTUNREACH ||
-				       r == -ECONNRESET || r == -EPIPE);
-#if LIBCURL_VERSION_NUM >= 0x074900
-		*proxy_fault = *proxy_fault || (proxy && *proxy && c == CURLE_PROXY);
-#endif
+		*proxy_fault = proxy && *proxy && fetch_proxy_fault(r, 0, c);
 		goto out;
 	}
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, status);
-	*proxy_fault = proxy && *proxy && (*status == 502 || *status == 503 || *status == 504);
+	*proxy_fault = proxy && *proxy && fetch_proxy_fault(0, *status, CURLE_OK);
 	r = 0;
 out:
 	curl_easy_cleanup(easy);

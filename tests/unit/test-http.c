@@ -133,6 +133,25 @@ static void test_errno(void)
 	is_str(s, "HTTP 50", "describe: truncated");
 }
 
+/* The one classification of proxy failures (a stream's, the Pkg server's HEAD). */
+static void test_proxy_fault(void)
+{
+	ok(fetch_proxy_fault(0, 502, CURLE_OK), "502: the proxy's");
+	ok(fetch_proxy_fault(0, 503, CURLE_OK), "503: the proxy's");
+	ok(fetch_proxy_fault(0, 504, CURLE_OK), "504: the proxy's");
+	ok(!fetch_proxy_fault(0, 404, CURLE_OK), "404: the origin's");
+	ok(!fetch_proxy_fault(0, 500, CURLE_OK), "500: the origin's");
+	ok(!fetch_proxy_fault(0, 200, CURLE_OK), "200: no failure");
+	ok(!fetch_proxy_fault(-ECONNREFUSED, 404, CURLE_OK), "a status decides before the errno");
+	ok(fetch_proxy_fault(-ECONNREFUSED, 0, CURLE_OK), "refused: the proxy's");
+	ok(fetch_proxy_fault(-ETIMEDOUT, 0, CURLE_OK), "timed out: the proxy's");
+	ok(fetch_proxy_fault(-EHOSTUNREACH, 0, CURLE_OK), "unreachable: the proxy's");
+	ok(fetch_proxy_fault(-ECONNRESET, 0, CURLE_OK), "reset: the proxy's");
+	ok(fetch_proxy_fault(-EPIPE, 0, CURLE_OK), "broken: the proxy's");
+	ok(!fetch_proxy_fault(-EKEYREJECTED, 0, CURLE_OK), "TLS: not the proxy's");
+	ok(!fetch_proxy_fault(-EIO, 0, CURLE_OK), "other errors: not the proxy's");
+}
+
 static void test_retryable(void)
 {
 	ok(fetch_http_retryable(-ECONNREFUSED, 0), "refused: retried");
@@ -285,6 +304,7 @@ int main(void)
 {
 	test_errno();
 	test_retryable();
+	test_proxy_fault();
 	test_retry();
 	if (fetch_global_init() == 0 && server_start() == 0)
 		test_setup();

@@ -46,6 +46,11 @@ struct artifact_download {
 	const char *url;
 	const char *sha256;	/* 64 lowercase hex digits (input may be uppercase) */
 	uint64_t size;		/* tarball bytes from "size" (Pkg >= 1.13); 0 when absent */
+	/*
+	 * URL of the tarball's seek index from the artifactfs key "seek_index"
+	 * (issue 16, fetch/seekidx.h; Julia ignores it); NULL when absent.
+	 */
+	const char *seek_index;
 };
 
 /*

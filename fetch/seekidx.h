@@ -21,7 +21,8 @@
  * offset, point or window yields bytes whose blob SHA-1 differs, which
  * seekidx_reader_finish() reports, so a reader never serves them.
  *
- * This file is pure computation (zlib and libcrypto through store/hash.h):
+ * seekidx.c parses and reads, seekidx_build.c builds; both follow the format
+ * of doc/internals/seek-index.md.  This file is pure computation (zlib and libcrypto through store/hash.h):
  * no network, no files.  The builder, the parser and the reader are each
  * owned by one thread at a time; a parsed struct seekidx is read-only and
  * may be shared by threads.

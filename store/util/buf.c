@@ -130,3 +130,11 @@ int buf_finish(struct buf *b, int err, char **ret)
 	buf_release(b);
 	return err;
 }
+
+void buf_span_trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && strchr(" \t\r\n", (*e)[-1]) && (*e)[-1] != '\0')
+		(*e)--;
+}

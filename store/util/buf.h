@@ -69,4 +69,12 @@ char *buf_detach(struct buf *b, size_t *len);
  */
 int buf_finish(struct buf *b, int err, char **ret);
 
+/*
+ * buf_span_trim - narrow the span [*s, *e) of a line or header value to
+ * leave out leading blanks (space, tab) and trailing white space (space,
+ * tab, CR, LF).  Never reads outside the span; an all-blank span ends
+ * empty (*s == *e).  Used for HTTP header values and config-file lines.
+ */
+void buf_span_trim(const char **s, const char **e);
+
 #endif

@@ -21,9 +21,9 @@
  * offset, point or window yields bytes whose blob SHA-1 differs, which
  * seekidx_reader_finish() reports, so a reader never serves them.
  *
- * seekidx.c parses and reads, seekidx_build.c builds; both follow the format
- * of doc/internals/seek-index.md.  This file is pure computation (zlib and libcrypto through store/hash.h):
- * no network, no files.  The builder, the parser and the reader are each
+ * seekidx.c parses, seekidx_read.c reads, seekidx_build.c builds; all
+ * follow the format of doc/internals/seek-index.md.  Pure computation (zlib,
+ * and libcrypto through store/hash.h): no network, no files.  The builder, the parser and the reader are each
  * owned by one thread at a time; a parsed struct seekidx is read-only and
  * may be shared by threads.
  */
@@ -89,9 +89,11 @@ struct seekidx;
 int seekidx_head_len(const void *buf, size_t len, uint64_t *ret, const char **why);
 
 /*
- * seekidx_parse - parse and verify the head of an index (buf, len bytes;
- * copied, buf may go after the call).  When tree is not NULL, every tree
- * object must hash to its oid, the root must be tree, every entry must
+ * seekidx_parse - parse and verify the head of an index (buf, len bytes,
+ * at least its head_len; bytes past the head are ignored; copied, buf may
+ * go after the call).  Every tree object must hash to its oid, the root
+ * must be the header's tree and, when tree is not NULL, tree (NULL: an
+ * index checked on its own, e.g. by its builder), every entry must
  * resolve (a 040000 to a tree object, a file to a file record of its oid,
  * a symlink to a target that hashes to its oid), and file records and
  * points must be ordered and inside the stream; anything else is -EBADMSG.

@@ -261,11 +261,7 @@ int store_partial_reclaim(struct store *s, uint64_t target, int64_t min_age, uin
 	for (i = 0; i < n && total > target; i++) {
 		if (min_age > 0 && now - v[i].atime < min_age)
 			break; /* the rest are younger still */
-		if (s->flags & STORE_RDONLY) {
-			r = -EROFS;
-			break;
-		}
-		if (store_sys_unlinkat(dfd, v[i].name, 0) < 0) {
+		if (!(s->flags & STORE_RDONLY) && store_sys_unlinkat(dfd, v[i].name, 0) < 0) {
 			if (errno == ENOENT)
 				continue;
 			r = -errno;

@@ -499,6 +499,10 @@ int seekidx_parse(const void *buf, size_t len, const uint8_t tree[HASH_SHA1_LEN]
 	else if (ntrees == 0 || ntrees >= COUNT_MAX || nlinks >= COUNT_MAX ||
 		nfiles >= COUNT_MAX || npoints >= COUNT_MAX)
 		why = "count out of bounds";
+	/* the smallest records the counts need must fit: no allocation beyond the head */
+	else if ((uint64_t)ntrees * 24 + (uint64_t)nlinks * 4 + (uint64_t)nfiles * 36 +
+			(uint64_t)npoints * 32 > head_len - SEEKIDX_FIXED)
+		why = "counts larger than the head";
 	if (why)
 		goto out;
 	r = -ENOMEM;

@@ -1,13 +1,14 @@
 /*
  * fuzz-seekidx.c - the seek index parser and reader (fetch/seekidx.h) on
- * hostile bytes.  The first byte chooses:
+ * hostile bytes.  The first byte, modulo 5, chooses:
  *  0: seekidx_parse() of the rest without a pin, then every file read
  *     through the reader from the bytes after the index (file_len on: the
  *     "tarball"), its window from the index's own bytes;
  *  1: the same, pinned to the tree the header names;
  *  2: the reader alone on a hand-made restart point: the next bytes give
  *     bits, skip, size and the window's length, then the window, then the
- *     compressed span.
+ *     compressed span;
+ *  3, 4: as 0 and 1 with the fixed header's CRC-32 made right first.
  * Invariants: parse fails with -EILSEQ, -EBADMSG or -ENOMEM and a message,
  * or succeeds with a root; feed returns 0, 1, -EILSEQ or -ENOMEM; finish
  * returns 0, -EBADMSG or -EPIPE.  Seeds: tests/fuzz/corpus/seekidx (made
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <zlib.h>
 
 #define FILES_MAX 8
 
@@ -140,16 +142,43 @@ static void reader_mode(const uint8_t *data, size_t size)
 	run(&sp, &f, win, wlen, data, size, 1 + (size & 0x3ff));
 }
 
+/*
+ * The index modes with the fixed header's CRC made right, so that
+ * mutations of the header's fields reach the checks behind the CRC.
+ */
+static void index_mode_crc(const uint8_t *data, size_t size, bool pin)
+{
+	uint8_t *copy;
+	uint32_t crc;
+
+	if (size < SEEKIDX_FIXED || (copy = malloc(size)) == NULL)
+		return;
+	memcpy(copy, data, size);
+	crc = (uint32_t)crc32(0, copy, 124);
+	copy[124] = (uint8_t)crc;
+	copy[125] = (uint8_t)(crc >> 8);
+	copy[126] = (uint8_t)(crc >> 16);
+	copy[127] = (uint8_t)(crc >> 24);
+	index_mode(copy, size, pin);
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	switch (data[0] % 3) {
+	switch (data[0] % 5) {
 	case 0:
 		index_mode(data + 1, size - 1, false);
 		break;
 	case 1:
 		index_mode(data + 1, size - 1, true);
+		break;
+	case 3:
+		index_mode_crc(data + 1, size - 1, false);
+		break;
+	case 4:
+		index_mode_crc(data + 1, size - 1, true);
 		break;
 	default:
 		reader_mode(data + 1, size - 1);

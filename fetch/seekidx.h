@@ -145,7 +145,13 @@ struct seekidx_span {
 	uint64_t skip;		   /* uncompressed bytes between the point and the file's data */
 };
 
-/* seekidx_span_of - the span of file f of x.  Returns 0 or -EINVAL. */
+/*
+ * seekidx_span_of - the span of file f of x: from the last point with out
+ * <= f->offset (in_start is its in, less one when its bits are not 0), to
+ * one byte past the in of the first point with out >= f->offset + f->size,
+ * or to the tarball's end.  f must be a record of x (an entry's file, or
+ * seekidx_find_file()); -EINVAL otherwise.  Returns 0 or -EINVAL.
+ */
 int seekidx_span_of(const struct seekidx *x, const struct seekidx_file *f,
 	struct seekidx_span *ret);
 
@@ -154,7 +160,8 @@ int seekidx_span_of(const struct seekidx *x, const struct seekidx_file *f,
  * the index file's bytes [window_off, window_off + window_len)) into out
  * (SEEKIDX_WINDOW bytes); *got receives its length (less than
  * SEEKIDX_WINDOW only near the start of the stream).  -EILSEQ when
- * malformed.
+ * malformed (corrupt, longer than SEEKIDX_WINDOW, bytes after its end),
+ * -ENOMEM.
  */
 int seekidx_window(const void *comp, size_t len, uint8_t *out, size_t *got);
 
@@ -162,10 +169,12 @@ struct seekidx_reader;
 
 /*
  * seekidx_reader_new - inflate span sp of file f from the window (wlen
- * bytes; ignored when sp->point is NULL).  Feed it the compressed bytes of
- * the span in order with seekidx_reader_feed(); each byte of the file's
- * data goes to out(arg, p, n) (a non-zero return stops with that value) as
- * it is inflated, and is hashed.  -ENOMEM, -EINVAL.
+ * bytes, at most SEEKIDX_WINDOW; ignored when sp->point is NULL; copied).
+ * Feed it the compressed bytes of the span in order, from sp->in_start,
+ * with seekidx_reader_feed(); each byte of the file's data goes to
+ * out(arg, p, n) as it is inflated, and is hashed.  out returns 0 or a
+ * -errno, which stops the reader with that value.  sp and f are read by
+ * every call: they must live as long as the reader.  -ENOMEM, -EINVAL.
  */
 typedef int (*seekidx_out_fn)(void *arg, const void *p, size_t n);
 int seekidx_reader_new(const struct seekidx_span *sp, const struct seekidx_file *f,
@@ -175,14 +184,16 @@ int seekidx_reader_new(const struct seekidx_span *sp, const struct seekidx_file 
 /*
  * seekidx_reader_feed - the next n compressed bytes.  Returns 0 (more
  * wanted), 1 (the file is complete: stop sending), -EILSEQ (corrupt
- * data), or out's value.  Crosses gzip member boundaries.
+ * data), -ENOMEM, -EIO (hashing), or out's value; after a failure every
+ * later call returns it again.  Crosses gzip member boundaries.
  */
 int seekidx_reader_feed(struct seekidx_reader *r, const void *p, size_t n);
 
 /*
  * seekidx_reader_finish - 0 when all f->size bytes came out and their git
  * blob SHA-1 equals f->oid; -EBADMSG when it differs, -EPIPE when the span
- * ended first.  The caller must not serve the bytes otherwise.
+ * ended first (or feed failed).  Call it once.  The caller must not serve
+ * the bytes otherwise.
  */
 int seekidx_reader_finish(struct seekidx_reader *r);
 void seekidx_reader_free(struct seekidx_reader *r);

@@ -562,6 +562,22 @@ static void test_parse_errors(void)
 	ok(msg && strstr(msg, "tree object 0 (oid ") && strstr(msg, "does not hash to its id"),
 		"parse: message '%s'", msg ? msg : "");
 	free(msg);
+	msg = NULL;
+	/* counts the head cannot hold: refused before anything is allocated */
+	memcpy(cp, a.idx, a.idx_len);
+	cp[104] = cp[105] = cp[106] = 0xff;
+	cp[107] = 0x7f; /* ntrees 2^31 - 1 */
+	{
+		uint32_t crc = (uint32_t)crc32(0, cp, 124);
+
+		cp[124] = (uint8_t)crc;
+		cp[125] = (uint8_t)(crc >> 8);
+		cp[126] = (uint8_t)(crc >> 16);
+		cp[127] = (uint8_t)(crc >> 24);
+	}
+	is_int(seekidx_parse(cp, a.idx_len, a.tree, &y, &msg), -EILSEQ,
+		"parse: 2^31 - 1 tree objects in a small head is -EILSEQ (%s)", msg ? msg : "");
+	free(msg);
 	free(cp);
 	seekidx_free(y);
 	seekidx_free(x);

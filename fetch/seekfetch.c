@@ -21,11 +21,11 @@
 #include "fetch/http.h"
 #include "fetch/seekfetch.h"
 #include "store/partial.h"
+#include "store/util/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,19 +105,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *msgf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /*
  * range_get - GET [start, start + len) of url into sink.  Returns 0 (all
  * len bytes taken, or the sink said enough), -ENOTSUP, -ENOENT, -EPIPE
@@ -175,21 +162,21 @@ out:
 		*fetched += q.got;
 	if (r < 0 && errmsg && *errmsg == NULL) {
 		if (r == -ENOTSUP)
-			*errmsg = msgf("'%s': the server does not honour Range (200 to a Range "
+			*errmsg = buf_strf("'%s': the server does not honour Range (200 to a Range "
 				       "request)", url);
 		else if (r == -EREMOTEIO && status == 206)
-			*errmsg = msgf("'%s': 206 answer without Content-Range of bytes %s", url,
+			*errmsg = buf_strf("'%s': 206 answer without Content-Range of bytes %s", url,
 				range);
 		else if (status >= 400 && c == CURLE_HTTP_RETURNED_ERROR &&
 			fetch_http_describe(status, NULL, what, sizeof(what)) >= 0)
-			*errmsg = msgf("'%s': %s", url, what);
+			*errmsg = buf_strf("'%s': %s", url, what);
 		else if (r == -EPIPE)
-			*errmsg = msgf("'%s': the answer ended after %" PRIu64 " of %" PRIu64
+			*errmsg = buf_strf("'%s': the answer ended after %" PRIu64 " of %" PRIu64
 				       " bytes", url, q.got, len);
 		else if (*errbuf)
-			*errmsg = msgf("'%s': %s", url, errbuf);
+			*errmsg = buf_strf("'%s': %s", url, errbuf);
 		else if (r != -EBADMSG && r != -EILSEQ)
-			*errmsg = msgf("'%s': %s", url, strerror(-r));
+			*errmsg = buf_strf("'%s': %s", url, strerror(-r));
 	}
 	curl_easy_cleanup(q.easy);
 	return r;
@@ -214,7 +201,7 @@ static int mem_sink(void *arg, const void *p, size_t n)
 
 int fetch_seekidx_url(const char *url, char **ret)
 {
-	char *s = msgf("%s.seekidx", url);
+	char *s = buf_strf("%s.seekidx", url);
 
 	if (s == NULL)
 		return -ENOMEM;
@@ -230,7 +217,7 @@ static int parse(const void *p, size_t len, const uint8_t *tree, const char *fro
 	int r = seekidx_parse(p, len, tree, ret, &why);
 
 	if (r < 0 && errmsg)
-		*errmsg = msgf("seek index '%s': %s", from, why ? why : strerror(-r));
+		*errmsg = buf_strf("seek index '%s': %s", from, why ? why : strerror(-r));
 	free(why);
 	return r;
 }
@@ -258,7 +245,7 @@ int fetch_seekidx_get(struct store *s, const struct fetch_options *o, const char
 	r = seekidx_head_len(m.p, m.len, &head_len, &why);
 	if (r < 0) {
 		if (errmsg)
-			*errmsg = msgf("seek index '%s': %s", idx_url, why);
+			*errmsg = buf_strf("seek index '%s': %s", idx_url, why);
 		goto out;
 	}
 	if (head_len > m.len) {
@@ -308,7 +295,7 @@ int fetch_seekidx_load(struct store *s, const char *hash, struct seekidx **ret, 
 	if (r == 0)
 		r = parse(buf, (size_t)head_len, tree, path, ret, errmsg);
 	else if (errmsg && r != -ENOMEM)
-		*errmsg = msgf("seek index '%s': %s", path, why ? why : "truncated");
+		*errmsg = buf_strf("seek index '%s': %s", path, why ? why : "truncated");
 	if (r == -EBADMSG || r == -EILSEQ)
 		unlink(path); /* wrong: fetched again next time */
 	free(buf);
@@ -383,7 +370,7 @@ int fetch_partial_file(struct store *s, const struct fetch_options *o, const cha
 		if (r == 0 && (win = malloc(SEEKIDX_WINDOW)) == NULL)
 			r = -ENOMEM;
 		if (r == 0 && (r = seekidx_window(comp, m.len, win, &wlen)) < 0 && errmsg)
-			*errmsg = msgf("seek index '%s': the window at %" PRIu64 " is corrupt",
+			*errmsg = buf_strf("seek index '%s': the window at %" PRIu64 " is corrupt",
 				idx_url, sp.point->window_off);
 		if (r < 0)
 			goto out;
@@ -400,7 +387,7 @@ int fetch_partial_file(struct store *s, const struct fetch_options *o, const cha
 		r = seekidx_reader_finish(rd);
 	if (r < 0) {
 		if (errmsg && *errmsg == NULL)
-			*errmsg = msgf("blob %s of '%s': %s", hex, tar_url,
+			*errmsg = buf_strf("blob %s of '%s': %s", hex, tar_url,
 				r == -EBADMSG ? "its bytes do not hash to its id"
 				: r == -EPIPE ? "the span ended before the file"
 				: r == -EILSEQ ? "corrupt deflate data" : strerror(-r));
@@ -409,7 +396,7 @@ int fetch_partial_file(struct store *s, const struct fetch_options *o, const cha
 	r = store_partial_commit(tmp, executable, fd);
 	tmp = NULL;
 	if (r < 0 && errmsg)
-		*errmsg = msgf("blob %s: cannot commit to the partial area: %s", hex,
+		*errmsg = buf_strf("blob %s: cannot commit to the partial area: %s", hex,
 			strerror(-r));
 out:
 	store_partial_abort(tmp);

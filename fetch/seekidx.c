@@ -13,9 +13,10 @@
 #include "config.h"
 
 #include "fetch/seekidx_int.h"
+#include "store/util/buf.h"
 
 #include <errno.h>
-#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,20 +33,6 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t get64(const uint8_t *p)
 {
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-/* The message of a failure, malloc'ed; NULL when out of memory. */
-static char *msgf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *msgf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s = NULL;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
 }
 
 int seekidx_head_len(const void *buf, size_t len, uint64_t *ret, const char **why)
@@ -176,7 +163,7 @@ static int parse_tree(struct seekidx_tree *t, const uint8_t *p, size_t len,
 					     e[k - 1].mode == 040000, e[k].name, nlen,
 					     mode == 040000) >= 0) {
 				if (errmsg)
-					*errmsg = msgf("tree object %zu (oid %s): entry '%.*s' out of "
+					*errmsg = buf_strf("tree object %zu (oid %s): entry '%.*s' out of "
 						       "git order",
 						idx, hex, (int)nlen, (const char *)name);
 				return -EILSEQ;
@@ -188,44 +175,31 @@ static int parse_tree(struct seekidx_tree *t, const uint8_t *p, size_t len,
 	return 0;
 bad:
 	if (errmsg)
-		*errmsg = msgf("tree object %zu (oid %s): malformed entry %zu", idx, hex, k);
+		*errmsg = buf_strf("tree object %zu (oid %s): malformed entry %zu", idx, hex, k);
 	return -EILSEQ;
+}
+
+/* A key oid against a tree pointer of tree_by_oid (bsearch). */
+static int key_tree_cmp(const void *key, const void *elem)
+{
+	return oid_cmp(key, (*(const struct seekidx_tree *const *)elem)->oid);
 }
 
 static const struct seekidx_tree *find_tree(const struct seekidx *x, const uint8_t *oid)
 {
-	size_t lo = 0, hi = x->ntrees;
+	struct seekidx_tree *const *t =
+		bsearch(oid, x->tree_by_oid, x->ntrees, sizeof(*x->tree_by_oid), key_tree_cmp);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = oid_cmp(x->tree_by_oid[mid]->oid, oid);
-
-		if (c == 0)
-			return x->tree_by_oid[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return t ? *t : NULL;
 }
+
+/* Links and file records start with their oid: oid_cmp() compares a key with them. */
+_Static_assert(offsetof(struct seekidx_link, oid) == 0, "oid first");
+_Static_assert(offsetof(struct seekidx_file, oid) == 0, "oid first");
 
 static const struct seekidx_link *find_link(const struct seekidx *x, const uint8_t *oid)
 {
-	size_t lo = 0, hi = x->nlinks;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = oid_cmp(x->links[mid].oid, oid);
-
-		if (c == 0)
-			return &x->links[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return x->nlinks ? bsearch(oid, x->links, x->nlinks, sizeof(*x->links), oid_cmp) : NULL;
 }
 
 static int tree_ptr_cmp(const void *a, const void *b)
@@ -233,12 +207,6 @@ static int tree_ptr_cmp(const void *a, const void *b)
 	const struct seekidx_tree *const *ta = a, *const *tb = b;
 
 	return oid_cmp((*ta)->oid, (*tb)->oid);
-}
-
-static int link_cmp(const void *a, const void *b)
-{
-	return oid_cmp(((const struct seekidx_link *)a)->oid,
-		((const struct seekidx_link *)b)->oid);
 }
 
 /* Pass 1: the sections' structure.  -EILSEQ, -ENOMEM. */
@@ -298,7 +266,7 @@ static int parse_sections(struct seekidx *x, uint32_t ntrees, uint32_t nlinks, u
 		if ((q = take(&c, 4)) == NULL || (l->target = (const char *)take(&c, len = get32(q))) ==
 				NULL) {
 			if (errmsg)
-				*errmsg = msgf("link %zu: truncated", i);
+				*errmsg = buf_strf("link %zu: truncated", i);
 			return -EILSEQ;
 		}
 		l->len = len;
@@ -321,7 +289,7 @@ static int parse_sections(struct seekidx *x, uint32_t ntrees, uint32_t nlinks, u
 
 		if ((q = take(&c, 36)) == NULL) {
 			if (errmsg)
-				*errmsg = msgf("file record %zu: truncated", i);
+				*errmsg = buf_strf("file record %zu: truncated", i);
 			return -EILSEQ;
 		}
 		memcpy(f->oid, q, HASH_SHA1_LEN);
@@ -333,7 +301,7 @@ static int parse_sections(struct seekidx *x, uint32_t ntrees, uint32_t nlinks, u
 
 		if ((q = take(&c, 32)) == NULL) {
 			if (errmsg)
-				*errmsg = msgf("point %zu: truncated", i);
+				*errmsg = buf_strf("point %zu: truncated", i);
 			return -EILSEQ;
 		}
 		pt->in = get64(q);
@@ -343,20 +311,20 @@ static int parse_sections(struct seekidx *x, uint32_t ntrees, uint32_t nlinks, u
 		pt->bits = q[28];
 		if (pt->bits > 7 || q[29] || q[30] || q[31]) {
 			if (errmsg)
-				*errmsg = msgf("point %zu: bad bits or padding", i);
+				*errmsg = buf_strf("point %zu: bad bits or padding", i);
 			return -EILSEQ;
 		}
 	}
 	if (c.p != c.end) {
 		if (errmsg)
-			*errmsg = msgf("%zu bytes after the last section of the head",
+			*errmsg = buf_strf("%zu bytes after the last section of the head",
 				(size_t)(c.end - c.p));
 		return -EILSEQ;
 	}
 	return 0;
 trunc_tree:
 	if (errmsg)
-		*errmsg = msgf("tree object %zu: truncated", i);
+		*errmsg = buf_strf("tree object %zu: truncated", i);
 	return -EILSEQ;
 }
 
@@ -387,7 +355,7 @@ static int verify(struct seekidx *x, char **errmsg)
 		if (memcmp(id, x->trees[i].oid, HASH_SHA1_LEN) != 0) {
 			hash_to_hex(x->trees[i].oid, HASH_SHA1_LEN, hex);
 			if (errmsg)
-				*errmsg = msgf("tree object %zu (oid %s) does not hash to its id", i,
+				*errmsg = buf_strf("tree object %zu (oid %s) does not hash to its id", i,
 					hex);
 			return -EBADMSG;
 		}
@@ -399,18 +367,18 @@ static int verify(struct seekidx *x, char **errmsg)
 	}
 	qsort(x->tree_by_oid, x->ntrees, sizeof(*x->tree_by_oid), tree_ptr_cmp);
 	if (x->nlinks)
-		qsort(x->links, x->nlinks, sizeof(*x->links), link_cmp);
+		qsort(x->links, x->nlinks, sizeof(*x->links), oid_cmp);
 	for (i = 0; i < x->nfiles; i++) {
 		const struct seekidx_file *f = &x->files[i];
 
 		if (i > 0 && oid_cmp(x->files[i - 1].oid, f->oid) >= 0) {
 			if (errmsg)
-				*errmsg = msgf("file record %zu: not in ascending oid order", i);
+				*errmsg = buf_strf("file record %zu: not in ascending oid order", i);
 			return -EBADMSG;
 		}
 		if (f->offset > x->stream_size || f->size > x->stream_size - f->offset) {
 			if (errmsg)
-				*errmsg = msgf("file record %zu: outside the stream", i);
+				*errmsg = buf_strf("file record %zu: outside the stream", i);
 			return -EBADMSG;
 		}
 	}
@@ -431,7 +399,7 @@ static int verify(struct seekidx *x, char **errmsg)
 			why = "window outside the windows area";
 		if (why) {
 			if (errmsg)
-				*errmsg = msgf("point %zu: %s", i, why);
+				*errmsg = buf_strf("point %zu: %s", i, why);
 			return -EBADMSG;
 		}
 	}
@@ -459,7 +427,7 @@ static int verify(struct seekidx *x, char **errmsg)
 			if (what) {
 				hash_to_hex(t->oid, HASH_SHA1_LEN, hex);
 				if (errmsg)
-					*errmsg = msgf("tree object %zu (oid %s): entry '%s' has no %s",
+					*errmsg = buf_strf("tree object %zu (oid %s): entry '%s' has no %s",
 						i, hex, e->name, what);
 				return -EBADMSG;
 			}
@@ -529,7 +497,7 @@ int seekidx_parse(const void *buf, size_t len, const uint8_t tree[HASH_SHA1_LEN]
 	}
 	if (tree != NULL && memcmp(tree, x->tree, HASH_SHA1_LEN) != 0) {
 		hash_to_hex(x->tree, HASH_SHA1_LEN, hex);
-		msg = msgf("index of tree %s, not of the tree asked for", hex);
+		msg = buf_strf("index of tree %s, not of the tree asked for", hex);
 		goto out;
 	}
 	r = verify(x, &msg);
@@ -537,7 +505,7 @@ out:
 	if (r < 0) {
 		seekidx_free(x);
 		if (errmsg)
-			*errmsg = msg ? msg : msgf("%s", why ? why : strerror(-r));
+			*errmsg = msg ? msg : buf_strf("%s", why ? why : strerror(-r));
 		else
 			free(msg);
 		return r;
@@ -638,18 +606,5 @@ const struct seekidx_entry *seekidx_lookup(const struct seekidx_tree *t, const c
 const struct seekidx_file *seekidx_find_file(const struct seekidx *x,
 	const uint8_t oid[HASH_SHA1_LEN])
 {
-	size_t lo = 0, hi = x->nfiles;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = oid_cmp(x->files[mid].oid, oid);
-
-		if (c == 0)
-			return &x->files[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return x->nfiles ? bsearch(oid, x->files, x->nfiles, sizeof(*x->files), oid_cmp) : NULL;
 }

@@ -5,6 +5,7 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <stdlib.h>
 
 int main(void)
 {
@@ -59,5 +60,9 @@ int main(void)
 	buf_init(&b, (size_t)-1);
 	is_int(buf_add(&b, "x", (size_t)-1), -E2BIG, "a length that would overflow is refused");
 	buf_release(&b);
+
+	s = buf_strf("%s %d", "tree object", 3);
+	is_str(s, "tree object 3", "strf formats into a new string");
+	free(s);
 	return tap_done();
 }

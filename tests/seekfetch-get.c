@@ -14,6 +14,11 @@
  *   error PATH ERRNAME MESSAGE     fetch_partial_file() failed
  *   fetched BYTES                  compressed bytes transferred in all
  * Exits 0 when every file is ok, 1 otherwise.
+ *
+ *   seekfetch-get --load STORE TREE
+ *
+ * loads the index kept in STORE (fetch_seekidx_load()) and prints
+ * "load ok NFILES" (exit 0) or "load ERRNAME MESSAGE" (exit 2).
  */
 #include "config.h"
 
@@ -98,6 +103,27 @@ static void walk(const struct seekidx *x, const struct seekidx_tree *t, const ch
 	}
 }
 
+static int load(const char *store, const char *hash)
+{
+	struct seekidx *x = NULL;
+	char *msg = NULL;
+	int r;
+
+	if (store_open(store, 0, &st, &msg) < 0) {
+		fprintf(stderr, "seekfetch-get: %s\n", msg ? msg : "cannot open the store");
+		return 70;
+	}
+	r = fetch_seekidx_load(st, hash, &x, &msg);
+	if (r < 0)
+		printf("load %s %s\n", ename(r), msg ? msg : "");
+	else
+		printf("load ok %zu\n", seekidx_nfiles(x));
+	free(msg);
+	seekidx_free(x);
+	store_close(st);
+	return r < 0 ? 2 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t tree[HASH_SHA1_LEN];
@@ -105,8 +131,12 @@ int main(int argc, char **argv)
 	char *msg = NULL;
 	int r;
 
+	if (argc == 4 && strcmp(argv[1], "--load") == 0)
+		return load(argv[2], argv[3]);
+
 	if (argc < 5 || argc > 6 || hash_from_hex(argv[2], strlen(argv[2]), tree, HASH_SHA1_LEN)) {
-		fprintf(stderr, "usage: seekfetch-get STORE TREE TAR_URL IDX_URL [SRCDIR]\n");
+		fprintf(stderr, "usage: seekfetch-get STORE TREE TAR_URL IDX_URL [SRCDIR]\n"
+				"       seekfetch-get --load STORE TREE\n");
 		return 64;
 	}
 	tar_url = argv[3];

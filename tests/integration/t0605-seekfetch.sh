@@ -5,7 +5,8 @@
 # honours Range; every file fetched alone equals its source; a second pass
 # fetches nothing; a forged index ends in EBADMSG with nothing unverified in
 # partial/; the fault server, which ignores Range (200), is ENOTSUP for the
-# index and for a span; a missing index is ENOENT.
+# index and for a span; a missing index is ENOENT; the head kept in the
+# store loads, and a damaged kept copy is refused and removed.
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 . "$TESTS_SRCDIR/nginx/nginx.sh"
@@ -51,6 +52,18 @@ echo "# fetched $got bytes of a $tgz-byte tarball and its windows"
 ok "bin/run is executable in partial/" \
 	test -x "$TEST_TMP/s1/partial/$(git hash-object "$src/bin/run")"
 ok "the head is kept in the store" test -s "$TEST_TMP/s1/seekidx/$tree"
+is "the kept head loads" "$("$GET" --load "$TEST_TMP/s1" "$tree")" "load ok 5"
+mkdir -p "$TEST_TMP/s6/seekidx"
+cp "$TEST_TMP/s1/seekidx/$tree" "$TEST_TMP/s6/seekidx/$tree"
+chmod u+w "$TEST_TMP/s6/seekidx/$tree"
+printf 'X' | dd of="$TEST_TMP/s6/seekidx/$tree" bs=1 seek=200 conv=notrunc 2>/dev/null
+"$GET" "$TEST_TMP/s6" "$tree" "$NGINX_URL/a.tar.gz" "$NGINX_URL/none.seekidx" >/dev/null 2>&1
+"$GET" --load "$TEST_TMP/s6" "$tree" >"$TEST_TMP/load6.out" 2>&1
+is "a damaged kept head is refused" $? 2
+ok "as EBADMSG or EILSEQ" grep -Eq '^load (EBADMSG|EILSEQ) ' "$TEST_TMP/load6.out"
+fails "and removed" test -e "$TEST_TMP/s6/seekidx/$tree"
+is "a missing one is ENOENT" "$("$GET" --load "$TEST_TMP/s6" "$tree" | cut -d' ' -f1-2)" \
+	"load ENOENT"
 
 "$GET" "$TEST_TMP/s1" "$tree" "$NGINX_URL/a.tar.gz" "$NGINX_URL/a.seekidx" "$src" \
 	>"$TEST_TMP/get2.out" 2>&1

@@ -227,6 +227,9 @@ static int new_meta(const struct bind_request *req, struct toml_value **ret)
 			r = toml_set(dl, "url", toml_new_string(d->url, strlen(d->url)));
 		if (r == 0 && d->size > 0)
 			r = toml_set(dl, "size", toml_new_integer((int64_t)d->size));
+		if (r == 0 && d->seek_index && *d->seek_index)
+			r = toml_set(dl, "seek_index",
+				toml_new_string(d->seek_index, strlen(d->seek_index)));
 	}
 	for (i = 0; r == 0 && req->platform && platform_tag_at(req->platform, i, &k, &v, NULL); i++)
 		r = toml_set(meta, k, toml_new_string(v, strlen(v)));

@@ -53,6 +53,12 @@ int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
+ * buf_strf - a malloc'ed printf-formatted string (the caller frees), or
+ * NULL when out of memory: for error messages handed to a caller.
+ */
+char *buf_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * buf_detach - hand the storage to the caller and reset the buffer.
  * Returns a malloc'ed NUL-terminated string (an empty string when nothing was
  * added) that the caller frees, or NULL when out of memory.  When len is not

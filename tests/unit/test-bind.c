@@ -234,7 +234,7 @@ static void check_bind(const char *path, const char *name, const char *hash,
 static void test_bind_new_platform(void)
 {
 	static const struct bind_download dl[] = {{"https://example.org/z-cxx11.tar.gz",
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 4242}};
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 4242, NULL}};
 	static const char block[] = "[[Zlib]]\n"
 				    "arch = \"x86_64\"\n"
 				    "cxxstring_abi = \"cxx11\"\n"
@@ -270,7 +270,7 @@ static void test_bind_new_platform(void)
 
 static void test_bind_force(void)
 {
-	static const struct bind_download dl[] = {{"https://example.org/z.tar.gz", SHA_B, 0}};
+	static const struct bind_download dl[] = {{"https://example.org/z.tar.gz", SHA_B, 0, NULL}};
 	static const char block[] = "[[Zlib]]\n"
 				    "arch = \"x86_64\"\n"
 				    "git-tree-sha1 = \"" HASH_B "\"\n"
@@ -375,10 +375,12 @@ static void test_bind_tags_and_new_names(void)
 					"    sha256 = \"" SHA_A "\"\n"
 					"    url = \"u1\"\n"
 					"    [[newthing.download]]\n"
+					"    seek_index = \"u2.seekidx\"\n"
 					"    sha256 = \"" SHA_B "\"\n"
 					"    size = 7\n"
 					"    url = \"u2\"\n";
-	static const struct bind_download dl[] = {{"u1", SHA_A, 0}, {"u2", SHA_B, 7}};
+	static const struct bind_download dl[] = {
+		{"u1", SHA_A, 0, NULL}, {"u2", SHA_B, 7, "u2.seekidx"}};
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "tags.toml"),
 	     *orig = tu_slurp(path, NULL);
 	struct platform *p =
@@ -427,7 +429,7 @@ static void test_bind_new_file_and_errors(void)
 
 	check_bind(path, "z", "xyz", NULL, NULL, 0, 0, -EINVAL, "bad hash: -EINVAL");
 	{
-		static const struct bind_download d[] = {{"u", "abc", 0}};
+		static const struct bind_download d[] = {{"u", "abc", 0, NULL}};
 
 		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL, "bad sha256: -EINVAL");
 	}

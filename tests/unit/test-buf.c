@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <stdlib.h>
 
 int main(void)
 {
@@ -71,5 +72,8 @@ int main(void)
 		buf_span_trim(&bs, &be);
 		ok(bs == be, "span_trim of an all-blank span is empty");
 	}
+	s = buf_strf("%s %d", "tree object", 3);
+	is_str(s, "tree object 3", "strf formats into a new string");
+	free(s);
 	return tap_done();
 }

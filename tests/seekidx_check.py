@@ -8,11 +8,12 @@ Checks every header field, the CRC, each tree object's hash, that every tree
 entry resolves, that each file record's bytes in the uncompressed stream
 hash to its blob id, that each point's window equals the 32 KiB of the
 stream before its out, and that a raw inflate resumed at (in, bits) with
-that window as dictionary yields the stream's bytes from out (the bits of
-byte in-1 are shifted in front of the compressed bytes, which is what
-inflatePrime does).  Prints "ok: ..." and exits 0, or the first problem and
-exits 1.
+that window as dictionary yields the stream's bytes from out (through the
+system's zlib with ctypes: Python's zlib has no inflatePrime).  Prints
+"ok: ..." and exits 0, or the first problem and exits 1.
 """
+import ctypes
+import ctypes.util
 import hashlib
 import struct
 import sys
@@ -38,6 +39,52 @@ def gunzip_all(data):
 
 def blob_id(b):
     return hashlib.sha1(b"blob %d\0" % len(b) + b).digest()
+
+
+class ZStream(ctypes.Structure):
+    """zlib's z_stream (zlib.h), for inflatePrime, which Python's zlib lacks."""
+    _fields_ = [("next_in", ctypes.c_void_p), ("avail_in", ctypes.c_uint),
+                ("total_in", ctypes.c_ulong), ("next_out", ctypes.c_void_p),
+                ("avail_out", ctypes.c_uint), ("total_out", ctypes.c_ulong),
+                ("msg", ctypes.c_char_p), ("state", ctypes.c_void_p),
+                ("zalloc", ctypes.c_void_p), ("zfree", ctypes.c_void_p),
+                ("opaque", ctypes.c_void_p), ("data_type", ctypes.c_int),
+                ("adler", ctypes.c_ulong), ("reserved", ctypes.c_ulong)]
+
+
+def resume(tar, stream, pin, pout, bits, window):
+    """Resume at a point exactly as the doc says, with the system's zlib:
+    raw inflate, the window as dictionary, inflatePrime(bits, byte[in-1] >>
+    (8 - bits)), then the bytes from in; compare 64 KiB of output (or up to
+    the end of the member) with the stream at out.  True or why not."""
+    lib = ctypes.CDLL(ctypes.util.find_library("z"))
+    lib.zlibVersion.restype = ctypes.c_char_p
+    zs = ZStream()
+    if lib.inflateInit2_(ctypes.byref(zs), -15, lib.zlibVersion(), ctypes.sizeof(ZStream)) != 0:
+        return "inflateInit2 failed"
+    try:
+        wbuf = ctypes.create_string_buffer(window, len(window))
+        if lib.inflateSetDictionary(ctypes.byref(zs), wbuf, len(window)) != 0:
+            return "inflateSetDictionary failed"
+        if bits and lib.inflatePrime(ctypes.byref(zs), bits, tar[pin - 1] >> (8 - bits)) != 0:
+            return "inflatePrime failed"
+        data = tar[pin:pin + (1 << 17)]
+        inb = ctypes.create_string_buffer(data, len(data))
+        want = 1 << 16
+        out = ctypes.create_string_buffer(want)
+        zs.next_in = ctypes.addressof(inb)
+        zs.avail_in = len(data)
+        zs.next_out = ctypes.addressof(out)
+        zs.avail_out = want
+        r = lib.inflate(ctypes.byref(zs), 2)  # Z_SYNC_FLUSH
+        if r not in (0, 1):  # Z_OK, Z_STREAM_END
+            return "inflate: %d %s" % (r, zs.msg)
+        got = out.raw[:want - zs.avail_out]
+    finally:
+        lib.inflateEnd(ctypes.byref(zs))
+    if not got or got != stream[pout:pout + len(got)]:
+        return "different bytes"
+    return True
 
 
 def parse_tree(content):
@@ -168,16 +215,10 @@ def main():
         window = zlib.decompress(idx[woff:woff + wlen], -15)
         if window != stream[max(0, pout - 32768):pout]:
             fail("point %d: window differs from the stream before %d" % (i, pout))
-        # resume: the top `bits` bits of byte in-1, then the bytes from in
-        chunk = tar[pin:pin + 65536]
-        if bits:
-            v = (tar[pin - 1] >> (8 - bits)) | (int.from_bytes(chunk, "little") << bits)
-            chunk = v.to_bytes(len(chunk) + 1, "little")
-        d = zlib.decompressobj(-15, zdict=window)
-        got = d.decompress(chunk, 1 << 16)
-        if not got or got != stream[pout:pout + len(got)]:
+        status = resume(tar, stream, pin, pout, bits, window)
+        if status is not True:
             fail("point %d: inflate resumed at in %d bits %d does not give the stream at %d"
-                 % (i, pin, bits, pout))
+                 " (%s)" % (i, pin, bits, pout, status))
     if wpos != len(idx):
         fail("windows area does not end at the end of the file")
     print("ok: %d trees, %d links, %d files, %d points" % (ntrees, nlinks, nfiles, npoints))

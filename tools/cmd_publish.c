@@ -1294,7 +1294,8 @@ static int keep_mirrors(const struct artifacts *a, const char *name, const struc
 			if (d[k].sha256 && strcmp(d[k].sha256, it->sha256) == 0 &&
 				strcmp(d[k].url, it->bind_url) != 0)
 				v[(*n)++] =
-					(struct bind_download){d[k].url, d[k].sha256, d[k].size};
+					(struct bind_download){d[k].url, d[k].sha256, d[k].size,
+						d[k].seek_index};
 	}
 	*ret = v;
 	return 0;

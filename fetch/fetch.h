@@ -607,6 +607,13 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
 int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg);
 
 /*
+ * fetch_hash_tarball_obs - fetch_hash_tarball() telling obs (may be NULL)
+ * what it finds, as fetch_unpack_ex() does with lim->observer.
+ */
+int fetch_hash_tarball_obs(int fd, const char *path, const struct fetch_unpack_observer *obs,
+	struct fetch_digests *ret, char **errmsg);
+
+/*
  * fetch_seekidx_tarball - the seek index (fetch/seekidx.h, format in
  * doc/internals/seek-index.md) of the gzip tarball in fd (when fd >= 0;
  * path then only names it in messages and may be NULL; fd must be a

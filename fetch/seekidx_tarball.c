@@ -85,30 +85,22 @@ int fetch_seekidx_tarball(int fd, const char *path, uint64_t span, uint8_t **ret
 {
 	static const char *const dflt = "tarball";
 	struct fetch_unpack_observer obs = {obs_file, obs_link, obs_tree, NULL};
-	struct fetch_unpack_limits lim = {.max_unpacked = UINT64_MAX, .observer = &obs};
 	struct seekidx_builder *b = NULL;
-	struct fetch_stream *s = NULL;
 	struct fetch_digests d;
 	uint8_t sha[HASH_SHA256_LEN];
 	uint64_t size = 0;
 	const char *name = path ? path : dflt, *why;
-	int own = -1, r;
+	int own = fd < 0 ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1, r;
 
 	if (errmsg)
 		*errmsg = NULL;
-	if (fd < 0) {
-		own = fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fd < 0) {
-			r = -errno;
-			set_msg(errmsg, "cannot open '%s': %s", name, strerror(-r));
-			return r;
-		}
-	}
-	r = seekidx_builder_new(span, &b);
+	r = fd < 0 && own < 0 ? -errno : seekidx_builder_new(span, &b);
 	if (r < 0) {
-		set_msg(errmsg, "%s: %s", name, strerror(-r));
+		set_msg(errmsg, "cannot open '%s': %s", name, strerror(-r));
 		goto out;
 	}
+	if (own >= 0)
+		fd = own;
 	obs.arg = b;
 	r = compressed_pass(fd, b, sha, &size);
 	if (r < 0) {
@@ -123,11 +115,7 @@ int fetch_seekidx_tarball(int fd, const char *path, uint64_t span, uint8_t **ret
 		set_msg(errmsg, "cannot read '%s' again: %s", name, strerror(-r));
 		goto out;
 	}
-	r = fetch_stream_open_fd(fd, path, NULL, &s);
-	if (r == 0)
-		r = fetch_unpack_ex(s, -1, &lim, &d, errmsg);
-	else
-		set_msg(errmsg, "%s: %s", name, strerror(-r));
+	r = fetch_hash_tarball_obs(fd, path, &obs, &d, errmsg);
 	if (r < 0)
 		goto out;
 	if (memcmp(d.sha256, sha, sizeof(sha)) != 0 || d.tarball_bytes != size) {
@@ -151,7 +139,6 @@ int fetch_seekidx_tarball(int fd, const char *path, uint64_t span, uint8_t **ret
 	if (dg)
 		*dg = d;
 out:
-	fetch_stream_free(s);
 	seekidx_builder_free(b);
 	if (own >= 0)
 		close(own);

@@ -945,8 +945,14 @@ out:
 
 int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg)
 {
+	return fetch_hash_tarball_obs(fd, path, NULL, ret, errmsg);
+}
+
+int fetch_hash_tarball_obs(int fd, const char *path, const struct fetch_unpack_observer *obs,
+	struct fetch_digests *ret, char **errmsg)
+{
 	/* nothing is written: no ceiling on the bytes, a bomb only costs time */
-	static const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX};
+	const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX, .observer = obs};
 	struct fetch_stream *s = NULL;
 	int own = -1, r;
 

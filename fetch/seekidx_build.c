@@ -438,16 +438,15 @@ static int prune(struct seekidx_builder *b)
 		b->files[k++] = b->files[i];
 	}
 	b->nfiles = k;
+	/* links by blob id (the order of the section is free): one per target */
+	if (b->nlinks)
+		qsort(b->links, b->nlinks, sizeof(*b->links), oid_cmp);
 	for (i = k = 0; i < b->nlinks; i++) {
-		size_t j;
-		bool dup = false;
-
+		if (k && memcmp(b->links[k - 1].oid, b->links[i].oid, HASH_SHA1_LEN) == 0)
+			continue;
 		if (!cl || !bsearch(b->links[i].oid, nl, cl, HASH_SHA1_LEN, oid_cmp))
 			continue;
-		for (j = 0; j < k && !dup; j++)
-			dup = memcmp(b->links[j].oid, b->links[i].oid, HASH_SHA1_LEN) == 0;
-		if (!dup)
-			b->links[k++] = b->links[i];
+		b->links[k++] = b->links[i];
 	}
 	b->nlinks = k;
 out:

@@ -93,8 +93,8 @@ int seekidx_builder_new(uint64_t span, struct seekidx_builder **ret)
 	if (!b)
 		return -ENOMEM;
 	b->span = span ? span : SEEKIDX_SPAN;
-	buf_init(&b->windows, SIZE_MAX / 2);
-	buf_init(&b->link_bytes, SIZE_MAX / 2);
+	buf_init(&b->windows, SIZE_MAX / 2);	    /* at most 64 KiB a point, < 2^31 points */
+	buf_init(&b->link_bytes, SEEKIDX_HEAD_MAX); /* they go into the head */
 	buf_init(&b->trees, SEEKIDX_HEAD_MAX);
 	*ret = b;
 	return 0;
@@ -187,14 +187,16 @@ static int add_point(struct seekidx_builder *b)
 /* not_gzip - -ENOTSUP, naming the codec the first bytes show */
 static int not_gzip(struct seekidx_builder *b)
 {
-	static const uint8_t zstd[] = {0x28, 0xb5, 0x2f, 0xfd}, xz[] = {0xfd, '7', 'z', 'X', 'Z', 0};
+	static const uint8_t zstd[] = {0x28, 0xb5, 0x2f, 0xfd},
+			     xz[] = {0xfd, '7', 'z', 'X', 'Z', 0};
 
 	if (b->nmagic >= 4 && memcmp(b->magic, zstd, 4) == 0)
 		return fail(b, -ENOTSUP, "the tarball is zstd-compressed; a seek index needs gzip");
 	if (b->nmagic >= 6 && memcmp(b->magic, xz, 6) == 0)
 		return fail(b, -ENOTSUP, "the tarball is xz-compressed; a seek index needs gzip");
 	if (b->nmagic >= 3 && memcmp(b->magic, "BZh", 3) == 0)
-		return fail(b, -ENOTSUP, "the tarball is bzip2-compressed; a seek index needs gzip");
+		return fail(
+			b, -ENOTSUP, "the tarball is bzip2-compressed; a seek index needs gzip");
 	return fail(b, -ENOTSUP, "the tarball is not gzip-compressed; a seek index needs gzip");
 }
 
@@ -230,8 +232,9 @@ static int inflate_some(struct seekidx_builder *b, const uint8_t *p, size_t n)
 			return fail(b, -ENOMEM, "out of memory");
 		if (zr == Z_NEED_DICT || zr == Z_DATA_ERROR || zr == Z_STREAM_ERROR)
 			return fail(b, -EILSEQ,
-				b->members ? "corrupt gzip data, or trailing bytes after a gzip member"
-					   : "corrupt gzip data");
+				b->members
+					? "corrupt gzip data, or trailing bytes after a gzip member"
+					: "corrupt gzip data");
 		if (zr == Z_BUF_ERROR && in0 == 0 && out0 == 0)
 			return fail(b, -EIO, "inflate made no progress");
 		if (zr == Z_STREAM_END) {
@@ -282,8 +285,8 @@ int seekidx_builder_compressed(struct seekidx_builder *b, const void *p, size_t 
 
 /* --- what the tar reader found ------------------------------------------------------ */
 
-int seekidx_builder_file(struct seekidx_builder *b, const uint8_t oid[HASH_SHA1_LEN],
-	uint64_t offset, uint64_t size)
+int seekidx_builder_file(
+	struct seekidx_builder *b, const uint8_t oid[HASH_SHA1_LEN], uint64_t offset, uint64_t size)
 {
 	struct seekidx_file *f;
 
@@ -340,7 +343,8 @@ static int tree_rec(void *arg, const uint8_t oid[HASH_SHA1_LEN], const void *con
 		memcpy(b->root, oid, HASH_SHA1_LEN);
 	memcpy(hdr, oid, HASH_SHA1_LEN);
 	put32(hdr + HASH_SHA1_LEN, (uint32_t)len);
-	if (buf_add(&b->trees, hdr, sizeof(hdr)) < 0 || (len && buf_add(&b->trees, content, len) < 0))
+	if (buf_add(&b->trees, hdr, sizeof(hdr)) < 0 ||
+		(len && buf_add(&b->trees, content, len) < 0))
 		return b->trees.len + sizeof(hdr) + len > SEEKIDX_HEAD_MAX ? -E2BIG : -ENOMEM;
 	b->ntrees++;
 	return 0;
@@ -379,8 +383,8 @@ static int file_cmp(const void *a, const void *b)
  * named - the blob ids the tree objects name, files (100644, 100755) into
  * *files and symlinks (120000) into *links, each sorted; 20 bytes each.
  */
-static int named(struct seekidx_builder *b, uint8_t **files, size_t *nf, uint8_t **links,
-	size_t *nl)
+static int named(
+	struct seekidx_builder *b, uint8_t **files, size_t *nf, uint8_t **links, size_t *nl)
 {
 	const uint8_t *p = (const uint8_t *)b->trees.ptr, *end = p + b->trees.len, *e, *q;
 	size_t cf = 0, cl = 0;

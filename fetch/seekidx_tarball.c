@@ -48,8 +48,8 @@ static void __attribute__((format(printf, 2, 3))) set_msg(char **errmsg, const c
 }
 
 /* The compressed pass: every byte of fd to the builder and a SHA-256. */
-static int compressed_pass(int fd, struct seekidx_builder *b, uint8_t sha256[HASH_SHA256_LEN],
-	uint64_t *size)
+static int compressed_pass(
+	int fd, struct seekidx_builder *b, uint8_t sha256[HASH_SHA256_LEN], uint64_t *size)
 {
 	struct hash_ctx *h = NULL;
 	uint8_t *buf = malloc(1 << 20);

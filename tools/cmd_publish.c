@@ -1081,7 +1081,8 @@ static int name_seek_url(const struct pub_opts *o, struct upload *u, struct item
 
 	if (asprintf(&key, "%s%s", it->key, SEEKIDX_SUFFIX) < 0)
 		return -ENOMEM;
-	r = o->public_url ? upload_join_url(o->public_url, key, &url) : upload_public_url(u, key, &url);
+	r = o->public_url ? upload_join_url(o->public_url, key, &url)
+			  : upload_public_url(u, key, &url);
 	free(key);
 	if (r < 0)
 		return r;

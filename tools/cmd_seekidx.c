@@ -134,10 +134,10 @@ static int from_store(const char *store, const char *hash, const char *out)
 int cmd_seekidx(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "span", required_argument, NULL, 's' },
-		{ "from-store", required_argument, NULL, 'f' },
-		{ "store", required_argument, NULL, 'S' },
+		{"output", required_argument, NULL, 'o'},
+		{"span", required_argument, NULL, 's'},
+		{"from-store", required_argument, NULL, 'f'},
+		{"store", required_argument, NULL, 'S'},
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {"seek-index", "+:ho:", opts, usage, "a value", true};

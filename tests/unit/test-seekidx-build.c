@@ -29,8 +29,7 @@ static uint64_t get64(const uint8_t *p)
 }
 
 /* gzip one member of n bytes at p at level, appended to out at *olen */
-static void gz_member(const uint8_t *p, size_t n, int level, uint8_t *out, size_t *olen,
-	size_t cap)
+static void gz_member(const uint8_t *p, size_t n, int level, uint8_t *out, size_t *olen, size_t cap)
 {
 	z_stream z;
 
@@ -46,8 +45,8 @@ static void gz_member(const uint8_t *p, size_t n, int level, uint8_t *out, size_
 }
 
 /* resume - inflate from point pt of gz with window w; the first n bytes into out */
-static int resume(const uint8_t *gz, size_t gzlen, const struct seekidx_point *pt,
-	const uint8_t *w, size_t wlen, uint8_t *out, size_t n)
+static int resume(const uint8_t *gz, size_t gzlen, const struct seekidx_point *pt, const uint8_t *w,
+	size_t wlen, uint8_t *out, size_t n)
 {
 	z_stream z;
 	int r;
@@ -88,8 +87,8 @@ static void test_points(void)
 	 */
 	for (i = 0; i < DATA_LEN; i++) {
 		x = x * 1103515245u + 12345u;
-		data[i] = (i & 0x3ffff) < 40960 ? (uint8_t)(x >> 23) :
-			  (uint8_t)("abcdefgh ijklmnop\n"[(x >> 16) % 18]);
+		data[i] = (i & 0x3ffff) < 40960 ? (uint8_t)(x >> 23)
+						: (uint8_t)("abcdefgh ijklmnop\n"[(x >> 16) % 18]);
 	}
 	gz_member(data, DATA_LEN / 2, 6, gz, &gzlen, 2 * DATA_LEN);
 	m1 = gzlen;
@@ -147,8 +146,11 @@ static void test_points(void)
 	p += 2 * 36;
 	for (i = 0; i < npoints; i++, p += 32) {
 		struct seekidx_point pt = {
-			.in = get64(p), .out = get64(p + 8), .bits = p[28],
-			.window_off = get64(p + 16), .window_len = get32(p + 24),
+			.in = get64(p),
+			.out = get64(p + 8),
+			.bits = p[28],
+			.window_off = get64(p + 16),
+			.window_len = get32(p + 24),
 		};
 
 		{
@@ -206,7 +208,8 @@ static void test_errors(void)
 	is_int(seekidx_builder_compressed(b, bz, sizeof(bz)), -ENOTSUP, "bzip2: -ENOTSUP");
 	seekidx_builder_free(b);
 	seekidx_builder_new(0, &b);
-	is_int(seekidx_builder_compressed(b, tar, sizeof(tar)), -ENOTSUP, "no compression: -ENOTSUP");
+	is_int(seekidx_builder_compressed(b, tar, sizeof(tar)), -ENOTSUP,
+		"no compression: -ENOTSUP");
 	seekidx_builder_free(b);
 	is_int(seekidx_builder_new((uint64_t)1 << 32, &b), -EINVAL, "span over 32 bits: -EINVAL");
 

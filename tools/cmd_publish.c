@@ -1097,12 +1097,14 @@ static int name_seek_url(const struct pub_opts *o, struct upload *u, struct item
  * with per_file=on can serve single files of the artifact.  Built from the
  * local tarball (it->fd).  When have_tarball is false (a directory found
  * published before it was packed), only an index already there is bound.
+ * listed: 1 when the listing showed the index there, 0 when it did not
+ * (no request is then made), -1 when unknown (HEAD).
  * A failure is a warning: the artifact is published without seek_index.
  * Returns whether it->seek_url is set (an index is there, or wanted and
  * missing when have_tarball is false: false).
  */
 static bool put_seekidx(const struct pub_opts *o, struct upload *u, struct item *it,
-	bool have_tarball)
+	bool have_tarball, int listed)
 {
 	struct upload_stat st;
 	uint8_t *idx = NULL;
@@ -1117,7 +1119,12 @@ static bool put_seekidx(const struct pub_opts *o, struct upload *u, struct item 
 		ctl_warne(-ENOMEM, "%s %s: no seek index", it->name, plat_of(it));
 		return true;
 	}
-	r = upload_head(u, key, &st);
+	if (listed >= 0) {
+		r = 0;
+		st.exists = listed > 0;
+	} else {
+		r = upload_head(u, key, &st);
+	}
 	if (r == 0 && st.exists && !o->force) {
 		r = name_seek_url(o, u, it);
 		goto out;
@@ -1181,7 +1188,7 @@ static int publish_one(const struct pub_opts *o, struct upload *u, struct item *
 	if (o->dry_run || it->action == ACT_SKIP) {
 		r = public_url(o, u, it);
 		if (r == 0)
-			put_seekidx(o, u, it, true);
+			put_seekidx(o, u, it, true, -1);
 		return r;
 	}
 
@@ -1204,7 +1211,7 @@ static int publish_one(const struct pub_opts *o, struct upload *u, struct item *
 	}
 	if ((r = put_sidecar(o, u, it)) < 0 || (r = public_url(o, u, it)) < 0)
 		return r;
-	put_seekidx(o, u, it, true);
+	put_seekidx(o, u, it, true, -1);
 	return release_siblings(o, u, it, true);
 }
 
@@ -1243,7 +1250,7 @@ static int look_before_packing(const struct pub_opts *o, struct upload *u, struc
 		it->size = lr.size;
 		it->action = ACT_SKIP;
 		if ((r = name_urls(o, u, it)) == 0 && (r = public_url(o, u, it)) == 0 &&
-			!put_seekidx(o, u, it, false)) {
+			!put_seekidx(o, u, it, false, lr.has_seekidx)) {
 			/* the same bytes again (pack is deterministic), for the index */
 			ctl_warnx("%s %s: unchanged, packed again for its missing seek index",
 				it->name, plat_of(it));

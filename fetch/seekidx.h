@@ -229,4 +229,14 @@ int seekidx_builder_trees(struct seekidx_builder *b, struct tree_builder *tb);
 int seekidx_builder_finish(struct seekidx_builder *b, const uint8_t sha256[HASH_SHA256_LEN],
 	uint8_t **ret, size_t *len);
 
+/*
+ * seekidx_builder_error - a static message for the error the compressed
+ * side or seekidx_builder_finish() returned last (e.g. "the tarball is
+ * zstd-compressed; a seek index needs gzip"), or "no error".  Records are
+ * filtered at finish: only the blobs the tree objects name are written, one
+ * file record per blob (the first copy in the stream) and one link record
+ * per distinct target.
+ */
+const char *seekidx_builder_error(const struct seekidx_builder *b);
+
 #endif

@@ -389,7 +389,7 @@ static void test_bind_tags_and_new_names(void)
 	int r;
 
 	r = bind_artifact(path, "newthing", HASH_A, NULL, dl, 2, BIND_LAZY, &msg);
-	is_int(r, 0, "bind a new platform-independent name with two mirrors");
+	is_int(r, 0, "bind a new platform-independent name with two mirrors, one with a seek index");
 	r = bind_artifact(path, "arr", HASH_B, p, NULL, 0, 0, &msg);
 	is_int(r, 0, "bind a new array name with many tags");
 	want = malloc(strlen(orig) + sizeof(want_tail));
@@ -431,7 +431,10 @@ static void test_bind_new_file_and_errors(void)
 	{
 		static const struct bind_download d[] = {{"u", "abc", 0, NULL}};
 
+		static const struct bind_download e[] = {{"u", SHA_A, 0, ""}};
+
 		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL, "bad sha256: -EINVAL");
+		check_bind(path, "z", HASH_A, NULL, e, 1, 0, -EINVAL, "empty seek_index: -EINVAL");
 	}
 	check_bind(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, -EISDIR, "a directory: -EISDIR");
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "store/hash.h"
+#include "store/util/io.h"
 #include "store/util/time.h"
 
 extern char **environ;
@@ -49,6 +50,10 @@ struct fetch_stream {
 	bool eof;
 	bool crash_mid_download; /* ARTIFACTFS_CRASH_AT=mid-download */
 	char errmsg[CURL_ERROR_SIZE + 512];
+
+	/* fetch_stream_set_tee(): a copy of every byte handed out */
+	int tee_fd; /* -1: none */
+	int tee_err; /* the first write error of the copy, 0 while it is whole */
 
 	/* fd mode (file:// and fetch_stream_open_fd) */
 	int fd; /* -1 in curl mode */
@@ -154,6 +159,7 @@ static int stream_common_init(
 	if (!s)
 		return -ENOMEM;
 	s->fd = -1;
+	s->tee_fd = -1;
 	s->o = o;
 	s->name = strdup(name ? name : "(stream)");
 	r = hash_ctx_new(HASH_SHA256, &s->sha);
@@ -690,6 +696,17 @@ static int curl_fill(struct fetch_stream *s)
 	return 0;
 }
 
+void fetch_stream_set_tee(struct fetch_stream *s, int fd)
+{
+	s->tee_fd = fd;
+	s->tee_err = 0;
+}
+
+int fetch_stream_tee_error(const struct fetch_stream *s)
+{
+	return s->tee_fd < 0 ? -EBADF : s->tee_err;
+}
+
 int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len)
 {
 	int r;
@@ -721,6 +738,8 @@ int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len)
 	}
 	if (s->crash_mid_download && s->bytes == 0)
 		raise(SIGKILL);
+	if (s->tee_fd >= 0 && s->tee_err == 0)
+		s->tee_err = io_write_all(s->tee_fd, s->data, s->len);
 	s->bytes += s->len;
 	report_progress(s, false);
 	*buf = s->data;

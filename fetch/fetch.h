@@ -220,6 +220,20 @@ struct fetch_options {
 	void *progress_arg;
 	fetch_log_fn log; /* may be NULL */
 	void *log_arg;
+	/*
+	 * When not NULL, fetch_install() keeps a copy of each tarball it
+	 * installs from a source with a sha256: its compressed bytes go, as
+	 * they are received, to an unnamed temporary file (O_TMPFILE) in the
+	 * store's tmp/, which no crash can leave behind.  After the commit,
+	 * when the stream was read to its end and its sha256 matched, and it
+	 * is gzip, keep_tarball(keep_arg, hash, fd) receives that file (fd
+	 * owned by the callee, who closes it), e.g. to make its seek index
+	 * with fetch_seekidx_keep().  A copy that cannot be written is
+	 * dropped, never the install.  Called on the installing thread before
+	 * fetch_install() returns: hand the work to another thread.
+	 */
+	void (*keep_tarball)(void *arg, const char *hash, int fd);
+	void *keep_arg;
 };
 
 /*
@@ -460,6 +474,21 @@ uint64_t fetch_stream_limit(const struct fetch_stream *s);
 uint64_t fetch_stream_bytes(const struct fetch_stream *s);
 
 /*
+ * fetch_stream_set_tee - from now on, write a copy of every byte
+ * fetch_stream_read() hands out to fd (borrowed; -1: stop).  A failed
+ * write stops the copy, not the stream: see fetch_stream_tee_error().
+ * Called by the reading thread, or before it starts.
+ */
+void fetch_stream_set_tee(struct fetch_stream *s, int fd);
+
+/*
+ * fetch_stream_tee_error - 0 while the copy holds every byte handed out
+ * since fetch_stream_set_tee(), else the -errno of the write that failed
+ * (-ENOSPC, -EIO...); -EBADF when no copy is made.
+ */
+int fetch_stream_tee_error(const struct fetch_stream *s);
+
+/*
  * fetch_stream_proxy_fault - after a failed read of a stream opened with a
  * proxy (fetch_options.proxy a URL): whether the failure is the proxy's,
  * so that the same URL may succeed through another proxy: the connection
@@ -634,6 +663,21 @@ int fetch_hash_tarball_obs(int fd, const char *path, const struct fetch_unpack_o
  */
 int fetch_seekidx_tarball(int fd, const char *path, uint64_t span, uint8_t **ret, size_t *len,
 	struct fetch_digests *dg, char **errmsg);
+
+/*
+ * fetch_seekidx_keep - make the seek index of the gzip tarball in fd (a
+ * copy handed out by fetch_options.keep_tarball; borrowed, not closed) and
+ * keep it in store s as <store>/seekidx/<hash> (store_seekidx_put()),
+ * replacing a head-only copy kept for per-file access, so that
+ * "artifactctl seek-index --from-store HASH" can hand it to a publisher.
+ * hash is the artifact's git-tree-sha1 (40 hex digits, either case): the
+ * tarball's tree hash must be it.  CPU-bound: a zlib inflate and a hashing
+ * pass of the tarball, run by the caller's thread.  Returns 0, -EBADMSG
+ * (another tree), -EINVAL (malformed hash), or the errors of
+ * fetch_seekidx_tarball() and store_seekidx_put(); a message in *errmsg
+ * as there.  Thread-safe.
+ */
+int fetch_seekidx_keep(struct store *s, const char *hash, int fd, char **errmsg);
 
 /*
  * fetch_hash_url - fetch_hash_tarball() of the tarball at url (http, https

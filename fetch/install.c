@@ -16,11 +16,14 @@
 #include "fetch/proxy.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "store/hash.h"
 #include "store/store.h"
@@ -278,6 +281,21 @@ static int read_trailer(struct fetch *f, struct attempt *a, const char *hash,
 }
 
 /* One download of src into a fresh temporary tree; committed when it verifies. */
+/*
+ * open_keep - the unnamed file a copy of the tarball goes to
+ * (fetch_options.keep_tarball), in the store's tmp/ so it is on the
+ * store's filesystem and counted there; -1 when the filesystem has no
+ * O_TMPFILE or the open fails: no copy, the install goes on.
+ */
+static int open_keep(struct store *s)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/tmp", store_dir(s)) >= (int)sizeof(path))
+		return -1;
+	return open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
 static int attempt_once(
 	struct fetch *f, struct attempt *a, const char *hash, const struct fetch_source *src)
 {
@@ -294,7 +312,7 @@ static int attempt_once(
 	struct store_install_meta meta;
 	char *msg = NULL, got[HASH_HEX_MAX];
 	bool have_sha = false;
-	int r;
+	int r, keep = -1;
 
 	a->retryable = false;
 	a->local = false;
@@ -315,6 +333,11 @@ static int attempt_once(
 		goto out;
 	}
 	fetch_stream_set_limit(s, src->size);
+	if (f->o.keep_tarball && sha256) {
+		keep = open_keep(f->s);
+		if (keep >= 0)
+			fetch_stream_set_tee(s, keep);
+	}
 	r = fetch_unpack_ex(s, store_install_dirfd(in), &lim, &d, &msg);
 	if (r < 0) {
 		bool from_stream = *fetch_stream_errmsg(s) != '\0';
@@ -378,8 +401,14 @@ static int attempt_once(
 		a->local = true;
 		why(a, "cannot install into the store: %s",
 			*store_errmsg(f->s) ? store_errmsg(f->s) : strerror(-r));
+	} else if (keep >= 0 && have_sha && strcmp(d.compression, "gzip") == 0 &&
+		fetch_stream_tee_error(s) == 0) {
+		f->o.keep_tarball(f->o.keep_arg, hash, keep);
+		keep = -1; /* the callee's */
 	}
 out:
+	if (keep >= 0)
+		close(keep);
 	free(msg);
 	fetch_stream_free(s);
 	store_install_abort(in);

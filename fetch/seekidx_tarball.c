@@ -11,6 +11,7 @@
 
 #include "fetch/fetch.h"
 #include "fetch/seekidx.h"
+#include "store/partial.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,5 +143,37 @@ out:
 	seekidx_builder_free(b);
 	if (own >= 0)
 		close(own);
+	return r;
+}
+
+int fetch_seekidx_keep(struct store *s, const char *hash, int fd, char **errmsg)
+{
+	uint8_t tree[HASH_SHA1_LEN], *idx = NULL;
+	char hex[2 * HASH_SHA1_LEN + 1];
+	struct fetch_digests d;
+	size_t len = 0;
+	int r;
+
+	if (errmsg)
+		*errmsg = NULL;
+	if (!hash_hex_lower(hash, strlen(hash), 2 * HASH_SHA1_LEN, hex) ||
+		hash_from_hex(hex, 2 * HASH_SHA1_LEN, tree, sizeof(tree)) < 0) {
+		set_msg(errmsg, "cannot index '%s': not a git-tree-sha1", hash);
+		return -EINVAL;
+	}
+	r = fetch_seekidx_tarball(fd, hex, 0, &idx, &len, &d, errmsg);
+	if (r < 0)
+		return r;
+	if (memcmp(d.tree, tree, HASH_SHA1_LEN) != 0) {
+		set_msg(errmsg, "cannot keep the seek index of %s: the tarball is of another tree",
+			hex);
+		r = -EBADMSG;
+	} else {
+		r = store_seekidx_put(s, hex, idx, len);
+		if (r < 0)
+			set_msg(errmsg, "cannot keep the seek index of %s in the store: %s", hex,
+				strerror(-r));
+	}
+	free(idx);
 	return r;
 }

@@ -181,6 +181,7 @@ static const struct setting settings[] = {
 	{ "xattr", S_BOOL, F(xattr), 0, 0, BOOL },
 	{ "negative_timeout", S_DURATION, F(negative_timeout), 0, YEAR, DURATION },
 	{ "overrides", S_STRING, F(overrides), 0, 0, "a file name" },
+	{ "keep_seek_index", S_BOOL, F(keep_seek_index), 0, 0, BOOL },
 };
 
 /* The words of log_level=, with the least important lines each lets through. */

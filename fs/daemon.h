@@ -109,6 +109,7 @@ struct fs_install {
 	struct fetch_options opts;
 	char *triplet;			/* the host platform, owned */
 	struct fetch_proxies *proxies;	/* proxy= (fetch/proxy.h), owned; NULL: none */
+	struct fs_keeper *keeper;	/* keep_seek_index= (keepidx.c), owned; NULL: off */
 };
 
 /* The control socket and its thread (control.c). */

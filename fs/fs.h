@@ -58,6 +58,8 @@ struct fs_config {
 	bool any_hash;			/* any_hash: ask the Pkg server for unknown hashes */
 	bool no_open;			/* no_open: zero-message opens where the kernel has them
 					 * (default false) */
+	bool keep_seek_index;		/* keep_seek_index: make and keep the seek index
+					 * of each gzip tarball installed (keepidx.c) */
 	bool xattr;			/* xattr: the user.artifactfs.* attributes (default
 					 * true); false answers ENOSYS to every xattr request */
 	double negative_timeout;	/* negative_timeout=SECONDS an absent answer is kept (60) */
@@ -528,5 +530,38 @@ void fs_probes_set_clock(struct fs_probes *p, double (*now)(void *arg), void *ar
 /* fs_is_hash - true when s is exactly 40 lowercase hex digits. */
 bool fs_is_hash(const char *s);
 
+
+/* --- the index keeper (keepidx.c, keep_seek_index=on) ------------------------ */
+
+struct store;
+struct fs_keeper;
+
+/*
+ * fs_keeper_new - start the keeper of store s: one thread, at nice 10, that
+ * makes the seek index of each tarball copy handed to fs_keeper_add() with
+ * fetch_seekidx_keep() (fetch.h) and keeps it in s, one at a time, in
+ * order.  s is borrowed and must outlive the keeper.  Returns 0, -ENOMEM,
+ * or pthread_create()'s -errno.
+ */
+int fs_keeper_new(struct store *s, struct fs_keeper **ret);
+
+/*
+ * fs_keeper_add - queue the copy fd (an open tarball file, owned by the
+ * keeper from now on) of the artifact hash (40 lowercase hex digits).
+ * Never blocks on the work: with 8 copies queued already, or after
+ * fs_keeper_free() began, the copy is dropped (closed) with a warning.
+ * Called from fetch_options.keep_tarball on an install worker.  Thread-safe.
+ */
+void fs_keeper_add(struct fs_keeper *k, const char *hash, int fd);
+
+/* fs_keeper_counts - indexes kept and failed (or dropped), copies queued. */
+void fs_keeper_counts(struct fs_keeper *k, uint64_t *kept, uint64_t *failed, unsigned *queued);
+
+/*
+ * fs_keeper_free - stop: the index being made is finished (a 1 GB tarball
+ * takes seconds), queued copies are dropped, the thread is joined.  NULL
+ * is a no-op.  No fs_keeper_add() may run concurrently.
+ */
+void fs_keeper_free(struct fs_keeper *k);
 
 #endif

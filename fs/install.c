@@ -206,6 +206,12 @@ out:
 	return r;
 }
 
+/* keep_seek_index=: a copy of a tarball just installed, for the keeper */
+static void keep_tarball(void *arg, const char *hash, int fd)
+{
+	fs_keeper_add(arg, hash, fd);
+}
+
 /* The question of any_hash=: does the Pkg server have hash?  (fs_probe()) */
 static int ask_pkg_server(void *ctx, const char *hash, char **errmsg)
 {
@@ -263,6 +269,13 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 	in->opts.log = log_fetch;
 	if (platform_triplet(fs->host, &in->triplet) == 0)
 		in->opts.host_triplet = in->triplet;
+	if (c->keep_seek_index) {
+		r = fs_keeper_new(fs->store, &in->keeper);
+		if (r < 0)
+			return r;
+		in->opts.keep_tarball = keep_tarball;
+		in->opts.keep_arg = in->keeper;
+	}
 	ret->install = install;
 	ret->ctx = in;
 	if (c->any_hash && in->opts.pkg_server) {
@@ -283,4 +296,6 @@ void fs_install_release(struct fs *fs)
 	fs->probes = NULL;
 	fetch_proxies_free(fs->install.proxies);
 	fs->install.proxies = NULL;
+	fs_keeper_free(fs->install.keeper); /* after the flights: no install runs */
+	fs->install.keeper = NULL;
 }

@@ -162,6 +162,12 @@ skip_all() {
 	exit 0
 }
 
+# bail_out REASON: stop the whole test script (TAP "Bail out!"), a failure.
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
+
 # need_shared: skip unless ../shared (fixtures, toml-test) is present.
 need_shared() {
 	if [ -z "${ARTIFACTFS_SHARED:-}" ] || [ ! -f "$ARTIFACTFS_SHARED/spec/julia-artifacts.md" ]; then

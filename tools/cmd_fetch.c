@@ -76,6 +76,9 @@ static void usage(FILE *f)
 		"      --proxy-shard        send each artifact to the member of a group its\n"
 		"                           hash chooses (rendezvous hashing), as the daemon's\n"
 		"                           proxy_shard does\n"
+		"      --seek-index         also make the seek index of each gzip tarball\n"
+		"                           installed and keep it in the store, for a\n"
+		"                           publisher (see 'artifactctl seek-index')\n"
 		"  -v, --verbose            also report failed attempts that are retried\n"
 		"  -h, --help               show this help\n"
 		"\n"
@@ -104,6 +107,7 @@ struct fetch_opts {
 	const char *ca_file;
 	const char *proxy; /* --proxy, NULL: not given */
 	bool proxy_shard;
+	bool seek_index; /* --seek-index */
 	long connect_timeout, low_speed_time, timeout;
 	uint64_t max_unpacked; /* 0: the built-in default */
 	const char *file;
@@ -128,7 +132,7 @@ static long seconds_arg(const char *opt, const char *v)
 static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
 	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES,
-	       OPT_UNPACKED, OPT_PROXY, OPT_SHARD };
+	       OPT_UNPACKED, OPT_PROXY, OPT_SHARD, OPT_SEEKIDX };
 	static const struct option longopts[] = {
 		{"store", required_argument, NULL, 's'},
 		{"platform", required_argument, NULL, 'p'},
@@ -145,6 +149,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"max-unpacked", required_argument, NULL, OPT_UNPACKED},
 		{"proxy", required_argument, NULL, OPT_PROXY},
 		{"proxy-shard", no_argument, NULL, OPT_SHARD},
+		{"seek-index", no_argument, NULL, OPT_SEEKIDX},
 		{"verbose", no_argument, NULL, 'v'},
 		CTL_OPTIONS_END,
 	};
@@ -210,6 +215,9 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 			break;
 		case OPT_SHARD:
 			o->proxy_shard = true;
+			break;
+		case OPT_SEEKIDX:
+			o->seek_index = true;
 			break;
 		case OPT_UNPACKED:
 			if (units_parse_bytes(optarg, &o->max_unpacked) < 0 || o->max_unpacked == 0)
@@ -366,6 +374,25 @@ static void on_log(void *arg, enum fetch_log_level level, const char *msg)
 {
 	if (level == FETCH_LOG_WARNING || verbose)
 		display_print("%s", msg);
+}
+
+/*
+ * --seek-index: the seek index of a tarball just installed, made on the
+ * installing worker (the install is committed; only this job waits).  A
+ * failure is a warning: the artifact is installed either way.
+ */
+static void keep_tarball(void *arg, const char *hash, int fd)
+{
+	struct pool *p = arg;
+	char *msg = NULL;
+	int r;
+
+	r = fetch_seekidx_keep(p->s, hash, fd, &msg);
+	close(fd);
+	if (r < 0)
+		display_print("%s: warning: no seek index kept for %s: %s", progname, hash,
+			msg ? msg : strerror(-r));
+	free(msg);
 }
 
 static void *worker_main(void *arg)
@@ -660,6 +687,10 @@ int cmd_fetch(int argc, char **argv)
 	p.fo.max_unpacked = o.max_unpacked;
 	p.fo.log = on_log;
 	p.fo.proxies = proxies;
+	if (o.seek_index) {
+		p.fo.keep_tarball = keep_tarball;
+		p.fo.keep_arg = &p;
+	}
 	if (o.ignore_hashes)
 		p.fo.flags |= FETCH_IGNORE_HASHES;
 	/* --pkg-server, else $JULIA_PKG_SERVER as Pkg reads it; "" means none */

@@ -7,10 +7,12 @@
 #include "fetch/fetch.h"
 #include "fetch/seekidx.h"
 #include "store/hash.h"
+#include "store/partial.h"
 #include "store/util/io.h"
 #include "store/util/units.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -95,17 +97,24 @@ static void print(const uint8_t *p, size_t len)
 
 static int from_store(const char *store, const char *hash, const char *out)
 {
-	char hex[2 * HASH_SHA1_LEN + 1], *path = NULL;
-	uint8_t *buf = NULL;
+	char hex[2 * HASH_SHA1_LEN + 1], path[PATH_MAX], *msg = NULL;
+	uint8_t tree[HASH_SHA1_LEN], *buf = NULL;
+	struct seekidx *x = NULL;
+	struct store *s;
 	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd, r;
 
-	if (!hash_hex_lower(hash, strlen(hash), 2 * HASH_SHA1_LEN, hex))
+	if (!hash_hex_lower(hash, strlen(hash), 2 * HASH_SHA1_LEN, hex) ||
+		hash_from_hex(hex, 2 * HASH_SHA1_LEN, tree, sizeof(tree)) < 0)
 		ctl_usage_error("seek-index", "'%s' is not a git-tree-sha1 (40 hex digits)", hash);
-	/* store_seekidx_path() of store/partial.h names the same file */
-	if (asprintf(&path, "%s/seekidx/%s", ctl_store_dir(store), hex) < 0)
-		ctl_erre(EXIT_FAIL, -ENOMEM, "out of memory");
+	s = ctl_store_open(store, STORE_RDONLY, NULL);
+	if (!s)
+		return EXIT_FAIL;
+	r = store_seekidx_path(s, hex, path, sizeof(path));
+	store_close(s);
+	if (r < 0)
+		ctl_erre(EXIT_FAIL, r, "cannot name the seek index of %s", hex);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT)
 		ctl_errx(EXIT_FAIL, "no seek index kept for %s in '%s'", hex, ctl_store_dir(store));
@@ -122,12 +131,20 @@ static int from_store(const char *store, const char *hash, const char *out)
 	if (n != st.st_size)
 		ctl_erre(EXIT_FAIL, n < 0 ? -errno : -EIO, "cannot read '%s'", path);
 	close(fd);
-	if (memcmp(buf, SEEKIDX_MAGIC, 8) != 0)
-		ctl_errx(EXIT_FAIL, "'%s' is not a seek index", path);
+	/* verified before it is handed to a publisher, as a reader would */
+	r = seekidx_parse(buf, (size_t)st.st_size, tree, &x, &msg);
+	if (r < 0)
+		ctl_errx(EXIT_FAIL, "the seek index kept in '%s' is not valid for %s: %s", path, hex,
+			msg ? msg : strerror(-r));
+	if (seekidx_file_size(x) != (uint64_t)st.st_size)
+		ctl_errx(EXIT_FAIL,
+			"the store keeps only the head of the seek index of %s (%lld of %llu bytes: "
+			"it was fetched for per-file access); the whole index is at its source",
+			hex, (long long)st.st_size, (unsigned long long)seekidx_file_size(x));
+	seekidx_free(x);
 	write_out(out, buf, (size_t)st.st_size);
 	print(buf, (size_t)st.st_size);
 	free(buf);
-	free(path);
 	return EXIT_OK;
 }
 

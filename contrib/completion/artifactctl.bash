@@ -25,7 +25,7 @@ _artifactctl_opts() {
 	fetch)
 		echo "-s --store -p --platform -t --tag -l --include-lazy -j --jobs" \
 			"-P --pkg-server --ignore-hashes --ca-file --connect-timeout" \
-			"--low-speed-time --timeout --max-unpacked --sources-from --proxy --proxy-shard" \
+			"--low-speed-time --timeout --max-unpacked --sources-from --proxy --proxy-shard --seek-index" \
 			"-v --verbose -h --help"
 		;;
 	ls) echo "--store --json -h --help" ;;

@@ -126,14 +126,33 @@ ok "no tarball: exit 64" exit_is 64 "$A" seek-index -o x.idx
 ok "a bad --span: exit 64" exit_is 64 "$A" seek-index --span 0 -o x.idx gnu.tar.gz
 ok "--store without --from-store: exit 64" exit_is 64 "$A" seek-index --store s -o x.idx gnu.tar.gz
 
-# --from-store: <store>/seekidx/<hash>
-mkdir -p store/seekidx
+# --from-store: <store>/seekidx/<hash>, verified before it is copied
+: >empty.toml
+"$A" fetch --store store empty.toml >/dev/null	# makes an empty store
 ok "--from-store, none kept: exit 1" exit_is 1 "$A" seek-index --from-store "$tree" --store store -o x.idx
 ok "--from-store, none kept: says so" grep -q "no seek index kept for $tree" "$TEST_TMP/err"
 cp gnu.idx "store/seekidx/$tree"
 UPPER=$(printf '%s' "$tree" | tr a-f A-F)
 ok "--from-store copies the kept index" exit_is 0 "$A" seek-index --from-store "$UPPER" --store store -o copy.idx
 ok "the copy is identical" cmp gnu.idx copy.idx
+head_len=$("$PYTHON3" -c 'import struct, sys; print(struct.unpack_from("<Q", open(sys.argv[1], "rb").read(), 16)[0])' gnu.idx)
+head -c "$head_len" gnu.idx >"store/seekidx/$tree"
+ok "--from-store, only the head kept: exit 1" exit_is 1 "$A" seek-index --from-store "$tree" --store store -o x.idx
+ok "--from-store, only the head kept: says so" grep -q "keeps only the head" "$TEST_TMP/err"
+mkdir other && echo other >other/x && (cd other && tar czf ../other.tar.gz .) &&
+	"$A" seek-index -o "store/seekidx/$tree" other.tar.gz >/dev/null || bail_out "other.tar.gz"
+ok "--from-store, an index of another tree: exit 1" exit_is 1 "$A" seek-index --from-store "$tree" --store store -o x.idx
+ok "--from-store, an index of another tree: says so" grep -q "is not valid for $tree" "$TEST_TMP/err"
+# fetch --seek-index keeps the index of what it installs: the same bytes as seek-index makes
+"$A" seek-index -o gnu-default.idx gnu.tar.gz >/dev/null 2>&1 || bail_out "seek-index gnu.tar.gz"
+gsha=$(sha256sum gnu.tar.gz | cut -c1-64)
+printf '[g]\ngit-tree-sha1 = "%s"\n[[g.download]]\nurl = "file://%s/gnu.tar.gz"\nsha256 = "%s"\n' \
+	"$tree" "$PWD" "$gsha" >g.toml
+ok "fetch --seek-index installs" exit_is 0 "$A" fetch --seek-index --store kept g.toml
+ok "... and keeps the index" exit_is 0 "$A" seek-index --from-store "$tree" --store kept -o kept.idx
+ok "... equal to the one seek-index makes" cmp gnu-default.idx kept.idx
+ok "fetch without --seek-index keeps none" exit_is 0 "$A" fetch --store plain g.toml
+ok "... none" test ! -e "plain/seekidx/$tree"
 ok "--from-store with a bad hash: exit 64" exit_is 64 "$A" seek-index --from-store xyz -o x.idx
 ok "--from-store with a tarball too: exit 64" exit_is 64 "$A" seek-index --from-store "$tree" -o x.idx gnu.tar.gz
 

@@ -108,11 +108,6 @@ server_get() { _server_http GET "$1" "$2"; }
 
 # --- helpers of the fetch tests -------------------------------------------------
 
-bail_out() {
-	echo "Bail out! $*"
-	exit 1
-}
-
 need_fetch() {
 	need_prog "$PYTHON3"
 	[ -n "${ARTIFACTCTL:-}" ] && [ -x "$ARTIFACTCTL" ] ||

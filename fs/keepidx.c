@@ -126,8 +126,8 @@ void fs_keeper_add(struct fs_keeper *k, const char *hash, int fd)
 	if (k->stop || k->queued >= KEEP_QUEUE_MAX) {
 		k->failed++;
 		pthread_mutex_unlock(&k->lock);
-		fs_log(FS_LOG_WARNING, "no seek index kept for %s: %u tarballs wait already",
-			hash, KEEP_QUEUE_MAX);
+		fs_log(FS_LOG_WARNING, "no seek index kept for %s: %u tarballs wait already", hash,
+			KEEP_QUEUE_MAX);
 		close(fd);
 		free(j);
 		return;

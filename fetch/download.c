@@ -54,6 +54,7 @@ struct fetch_stream {
 	/* fetch_stream_set_tee(): a copy of every byte handed out */
 	int tee_fd; /* -1: none */
 	int tee_err; /* the first write error of the copy, 0 while it is whole */
+	uint64_t tee_max, tee_bytes; /* its ceiling (0: none) and its bytes */
 
 	/* fd mode (file:// and fetch_stream_open_fd) */
 	int fd; /* -1 in curl mode */
@@ -696,10 +697,12 @@ static int curl_fill(struct fetch_stream *s)
 	return 0;
 }
 
-void fetch_stream_set_tee(struct fetch_stream *s, int fd)
+void fetch_stream_set_tee(struct fetch_stream *s, int fd, uint64_t max)
 {
 	s->tee_fd = fd;
 	s->tee_err = 0;
+	s->tee_max = max;
+	s->tee_bytes = 0;
 }
 
 int fetch_stream_tee_error(const struct fetch_stream *s)
@@ -738,8 +741,13 @@ int fetch_stream_read(struct fetch_stream *s, const void **buf, size_t *len)
 	}
 	if (s->crash_mid_download && s->bytes == 0)
 		raise(SIGKILL);
-	if (s->tee_fd >= 0 && s->tee_err == 0)
-		s->tee_err = io_write_all(s->tee_fd, s->data, s->len);
+	if (s->tee_fd >= 0 && s->tee_err == 0) {
+		if (s->tee_max && s->len > s->tee_max - s->tee_bytes)
+			s->tee_err = -EFBIG;
+		else
+			s->tee_err = io_write_all(s->tee_fd, s->data, s->len);
+		s->tee_bytes += s->len;
+	}
 	s->bytes += s->len;
 	report_progress(s, false);
 	*buf = s->data;

@@ -223,8 +223,13 @@ struct fetch_options {
 	/*
 	 * When not NULL, fetch_install() keeps a copy of each tarball it
 	 * installs from a source with a sha256: its compressed bytes go, as
-	 * they are received, to an unnamed temporary file (O_TMPFILE) in the
-	 * store's tmp/, which no crash can leave behind.  After the commit,
+	 * they are received, to an unnamed file that no crash can leave
+	 * behind: in memory (memfd, swappable) up to FETCH_KEEP_MEMORY bytes,
+	 * because a file on the store's filesystem would be flushed by the
+	 * install's syncfs (measured: +11 % on a 129 MB tarball); an
+	 * O_TMPFILE in the store's tmp/ when the source's size says it is
+	 * larger.  A tarball of unknown size that turns out larger gets no
+	 * copy.  After the commit,
 	 * when the stream was read to its end and its sha256 matched, and it
 	 * is gzip, keep_tarball(keep_arg, hash, fd) receives that file (fd
 	 * owned by the callee, who closes it), e.g. to make its seek index
@@ -235,6 +240,9 @@ struct fetch_options {
 	void (*keep_tarball)(void *arg, const char *hash, int fd);
 	void *keep_arg;
 };
+
+/* The largest tarball fetch_options.keep_tarball copies into memory, bytes. */
+#define FETCH_KEEP_MEMORY (1ull << 30)
 
 /*
  * The built-in ceiling of the bytes written by one install when
@@ -475,11 +483,12 @@ uint64_t fetch_stream_bytes(const struct fetch_stream *s);
 
 /*
  * fetch_stream_set_tee - from now on, write a copy of every byte
- * fetch_stream_read() hands out to fd (borrowed; -1: stop).  A failed
- * write stops the copy, not the stream: see fetch_stream_tee_error().
+ * fetch_stream_read() hands out to fd (borrowed; -1: stop), up to max
+ * bytes (0: no ceiling).  A failed write, or a copy that would pass max
+ * (-EFBIG), stops the copy, not the stream: see fetch_stream_tee_error().
  * Called by the reading thread, or before it starts.
  */
-void fetch_stream_set_tee(struct fetch_stream *s, int fd);
+void fetch_stream_set_tee(struct fetch_stream *s, int fd, uint64_t max);
 
 /*
  * fetch_stream_tee_error - 0 while the copy holds every byte handed out

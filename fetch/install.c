@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "store/hash.h"
@@ -282,15 +283,20 @@ static int read_trailer(struct fetch *f, struct attempt *a, const char *hash,
 
 /* One download of src into a fresh temporary tree; committed when it verifies. */
 /*
- * open_keep - the unnamed file a copy of the tarball goes to
- * (fetch_options.keep_tarball), in the store's tmp/ so it is on the
- * store's filesystem and counted there; -1 when the filesystem has no
- * O_TMPFILE or the open fails: no copy, the install goes on.
+ * open_keep - the unnamed file a copy of a tarball of size bytes (0:
+ * unknown) goes to (fetch_options.keep_tarball): a memfd up to
+ * FETCH_KEEP_MEMORY (*max receives the ceiling), else an O_TMPFILE in the
+ * store's tmp/.  -1 when neither opens: no copy, the install goes on.
  */
-static int open_keep(struct store *s)
+static int open_keep(struct store *s, uint64_t size, uint64_t *max)
 {
 	char path[PATH_MAX];
 
+	*max = 0;
+	if (size <= FETCH_KEEP_MEMORY) {
+		*max = FETCH_KEEP_MEMORY;
+		return memfd_create("artifactfs-tarball", MFD_CLOEXEC);
+	}
 	if (snprintf(path, sizeof(path), "%s/tmp", store_dir(s)) >= (int)sizeof(path))
 		return -1;
 	return open(path, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -334,9 +340,11 @@ static int attempt_once(
 	}
 	fetch_stream_set_limit(s, src->size);
 	if (f->o.keep_tarball && sha256) {
-		keep = open_keep(f->s);
+		uint64_t max;
+
+		keep = open_keep(f->s, src->size, &max);
 		if (keep >= 0)
-			fetch_stream_set_tee(s, keep);
+			fetch_stream_set_tee(s, keep, max);
 	}
 	r = fetch_unpack_ex(s, store_install_dirfd(in), &lim, &d, &msg);
 	if (r < 0) {

@@ -62,6 +62,12 @@ struct fs_config {
 					 * true); false answers ENOSYS to every xattr request */
 	double negative_timeout;	/* negative_timeout=SECONDS an absent answer is kept (60) */
 	char *overrides;		/* overrides=FILE: a Julia Overrides.toml */
+	bool per_file;			/* per_file: serve single files of artifacts that are not
+					 * installed through a seek index (default false) */
+	bool seek_index_probe;		/* seek_index=probe: look for <url>.seekidx when no
+					 * seek_index key names an index; off (default): only the key */
+	uint64_t full_install_bytes;	/* full_install_after=SIZE fetched per file; 0: never */
+	uint64_t full_install_files;	/* full_install_after=Nfiles fetched per file; 0: never */
 };
 
 /* Defaults of the settings whose value the daemon chooses. */
@@ -154,6 +160,12 @@ struct fs_name {
 	struct fetch_source *sources;
 	size_t n_sources;
 	size_t order;			/* configuration order: files, then names in a file */
+	/*
+	 * The seek index URL of each source (the download entry's seek_index
+	 * key; NULL when it has none): n_sources entries, owned; NULL when no
+	 * source has one.
+	 */
+	char **seek_index;
 };
 
 /*
@@ -380,6 +392,11 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
  *   EVICTIONS    artifacts removed from the store by the quota
  *   OPENS        open requests of files (none in no-open mode once the
  *                kernel was told so: the first open answers ENOSYS)
+ *   PF_FETCHES   single files fetched through a seek index (per_file=on)
+ *   PF_BYTES     compressed bytes those fetches received (also in DOWNLOADED)
+ *   INDEX_FETCHES seek indexes fetched from a server (not from the store)
+ *   PF_FALLBACKS artifacts whose per-file access failed (a wrong index or
+ *                blob, a server without Range...) and that are installed whole
  * A request that runs again after its install (a resumed lookup, opendir,
  * open) is not counted a second time.
  */
@@ -393,6 +410,10 @@ enum fs_stat {
 	FS_STAT_SERVED,
 	FS_STAT_EVICTIONS,
 	FS_STAT_OPENS,
+	FS_STAT_PF_FETCHES,
+	FS_STAT_PF_BYTES,
+	FS_STAT_INDEX_FETCHES,
+	FS_STAT_PF_FALLBACKS,
 	FS_STAT_N
 };
 
@@ -434,7 +455,8 @@ uint64_t fs_stats_get(struct fs_stats *s, enum fs_stat which);
  * fs_stats_name - the stable lower-case key of counter which, as the
  * control socket's JSON and artifactctl show it ("lookups", "hits",
  * "misses", "installs", "failures", "bytes_downloaded", "bytes_served",
- * "evictions"); NULL when which is out of range.  Static string.
+ * "evictions", "opens", "perfile_fetches", "perfile_bytes", "index_fetches",
+ * "perfile_fallbacks"); NULL when which is out of range.  Static string.
  */
 const char *fs_stats_name(enum fs_stat which);
 

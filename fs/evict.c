@@ -348,7 +348,7 @@ static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 	 * while a file below was open, is no longer found by name, and what
 	 * stayed below it is reached only through its directory inodes.
 	 */
-	fs_inode_tree_entries(fs, hash, &v, &n);
+	fs_inode_tree_entries(fs, hash, FS_TREE, &v, &n);
 	for (i = 0; i < n; i++) {
 		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
 						 strlen(v[i].name));

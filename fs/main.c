@@ -603,6 +603,8 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = fs_flights_new(cfg.jobs, cfg.retry_after, cfg.install_timeout, &inst,
 				   &fs.flights);
+	if (r == 0)
+		r = fs_view_init(&fs);
 	if (r < 0) {
 		fs_log(FS_LOG_ERR, "cannot start install workers: %s", strerror(-r));
 		goto out;
@@ -651,6 +653,7 @@ out:
 	}
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
+	fs_view_release(&fs);
 	fs_inode_release(&fs);
 	fs_stats_release(&fs.stats);
 	fs_evict_release(&fs);

@@ -45,14 +45,10 @@ ln -s ../lib/libz.so.1 "$src/share/libz-link"
 
 srv=$TEST_TMP/srv
 mkdir -p "$srv"
-# make_index TARBALL OUT: the seek index of TARBALL (artifactctl seek-index,
-# else the test suite's own writer of the format)
+# make_index TARBALL OUT: the seek index of TARBALL
+"$ARTIFACTCTL" seek-index --help >/dev/null 2>&1 || skip_all "no artifactctl seek-index"
 make_index() {
-	if "$ARTIFACTCTL" seek-index --help >/dev/null 2>&1; then
-		"$ARTIFACTCTL" seek-index "$1" -o "$2" >/dev/null
-	else
-		"$PY" "$TESTS_SRCDIR/seekidx.py" "$1" -o "$2" >/dev/null
-	fi
+	"$ARTIFACTCTL" seek-index "$1" -o "$2" >/dev/null
 }
 pack() { # NAME: pack $TEST_TMP/src/NAME into $srv/NAME.tar.gz with its index; prints the tree hash
 	"$ARTIFACTCTL" pack -o "$srv/$1.tar.gz" "$TEST_TMP/src/$1" | cut -d' ' -f1

@@ -581,12 +581,23 @@ bool fs_evict_installed(struct fs *fs, const char *hash);
 void fs_evict_pin(struct fs *fs, const char *hash, int delta);
 
 /*
- * fs_evict_quota - when the store holds more than the quota, evict
- * least-recently-used artifacts without open files down to quota_low
- * percent of it, then make the kernel forget what it cached of them, so
+ * fs_evict_quota - when the store holds more than the quota (installed
+ * artifacts, and with per_file=on the single files of partial/, which go
+ * first), evict least-recently-used artifacts without open files down to
+ * quota_low percent of it, then make the kernel forget what it cached of them, so
  * that the next access installs them again.  Serialised.
  */
 void fs_evict_quota(struct fs *fs);
+
+/*
+ * fs_evict_quota_partial - with per_file=on and a quota, when the store
+ * holds more than the quota, remove single files of partial/ (least
+ * recently used first; an open one keeps working) down to quota_low
+ * percent beside the installed bytes.  Evicts no artifact and tells the
+ * kernel nothing, so it may run on a FUSE thread (after a per-file
+ * fetch).  Serialised with fs_evict_quota().
+ */
+void fs_evict_quota_partial(struct fs *fs);
 
 /*
  * fs_evict_open_files - how many files of hash the mount has open now.

@@ -152,6 +152,8 @@ static int view_fetch(void *ctx, const char *hash, const char *tar, const char *
 	r = fetch_partial_file(fs->store, &fs->install.opts, tar, idx, x, f, exec, fd, fetched,
 			       errmsg);
 	fs_stats_add(&fs->stats, FS_STAT_DOWNLOADED, *fetched);
+	if (r == 0 && *fetched)
+		fs_evict_quota_partial(fs);	/* single files count in the quota */
 	return r;
 }
 

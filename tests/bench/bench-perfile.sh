@@ -56,7 +56,7 @@ if [ ! -s "$BENCH_DATA/w.tar.gz.seekidx" ] || [ ! -s "$BENCH_DATA/w.tree" ]; the
 		cpio -0pdm --quiet "$BENCH_DATA/src")
 	"$ARTIFACTCTL" pack -o "$BENCH_DATA/w.tar.gz" "$BENCH_DATA/src" | cut -d' ' -f1 \
 		>"$BENCH_DATA/w.tree"
-	"$ARTIFACTCTL" seek-index "$BENCH_DATA/w.tar.gz" -o "$BENCH_DATA/w.tar.gz.seekidx" >/dev/null
+	"$ARTIFACTCTL" seek-index -o "$BENCH_DATA/w.tar.gz.seekidx" "$BENCH_DATA/w.tar.gz" >/dev/null
 fi
 tree=$(cat "$BENCH_DATA/w.tree")
 tarsize=$(stat -c %s "$BENCH_DATA/w.tar.gz")

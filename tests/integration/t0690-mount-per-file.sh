@@ -48,7 +48,7 @@ mkdir -p "$srv"
 # make_index TARBALL OUT: the seek index of TARBALL
 "$ARTIFACTCTL" seek-index --help >/dev/null 2>&1 || skip_all "no artifactctl seek-index"
 make_index() {
-	"$ARTIFACTCTL" seek-index "$1" -o "$2" >/dev/null
+	"$ARTIFACTCTL" seek-index -o "$2" "$1" >/dev/null
 }
 pack() { # NAME: pack $TEST_TMP/src/NAME into $srv/NAME.tar.gz with its index; prints the tree hash
 	"$ARTIFACTCTL" pack -o "$srv/$1.tar.gz" "$TEST_TMP/src/$1" | cut -d' ' -f1

@@ -368,7 +368,9 @@ bool fs_lookup_hidden(const char *name);
  * fs_view_init - with per_file=on, fs->perfile with the daemon's network
  * and store (fetch/seekfetch.h); a no-op otherwise.  Needs fs->install
  * (fs_install_init()) and fs->flights.  Returns 0 or -ENOMEM.
- * fs_view_release - free it (after the FUSE loop and the flights ended).
+ * fs_view_release - wait for the threads that tell the kernel to forget a
+ * view, then free fs->perfile; after the FUSE loop and the flights ended,
+ * before the session is destroyed.
  */
 int fs_view_init(struct fs *fs);
 void fs_view_release(struct fs *fs);

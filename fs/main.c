@@ -645,6 +645,7 @@ out:
 	fs_reload_stop(&fs);
 	/* Running installs end or roll back; parked requests are answered. */
 	fs_flights_free(fs.flights);
+	fs_view_release(&fs);
 	if (fs.se) {
 		if (mounted)
 			fuse_session_unmount(fs.se);
@@ -653,7 +654,6 @@ out:
 	}
 	if (loop)
 		fuse_loop_cfg_destroy(loop);
-	fs_view_release(&fs);
 	fs_inode_release(&fs);
 	fs_stats_release(&fs.stats);
 	fs_evict_release(&fs);

@@ -167,7 +167,7 @@ struct bg_install {
  * forget_view - the whole install of hash landed: make the kernel forget
  * the view's entries, deepest first, and the artifact's cached attributes
  * and listing, so that new lookups reach the installed tree.  Files open
- * keep their descriptors.  From a flight worker, no lock held.
+ * keep their descriptors.  From a thread of its own, no lock held.
  */
 static void forget_view(struct fs *fs, const char *hash)
 {
@@ -189,13 +189,48 @@ static void forget_view(struct fs *fs, const char *hash)
 	       "forgotten", hash, n);
 }
 
-static void bg_done(void *arg, int err)
+/* The forget threads running, which fs_view_release() waits for. */
+static pthread_mutex_t forget_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t forget_cond = PTHREAD_COND_INITIALIZER;
+static unsigned forgetting;
+
+static void *forget_thread(void *arg)
 {
 	struct bg_install *b = arg;
 
-	if (err == 0 && b->fs->se)
-		forget_view(b->fs, b->hash);
+	forget_view(b->fs, b->hash);
 	free(b);
+	pthread_mutex_lock(&forget_lock);
+	forgetting--;
+	pthread_cond_broadcast(&forget_cond);
+	pthread_mutex_unlock(&forget_lock);
+	return NULL;
+}
+
+/*
+ * The background install ended.  The kernel is told to forget the view on
+ * a thread of its own: this runs on the flight worker before the other
+ * waiters' done(), and a lookup parked in the artifact's directory holds
+ * that directory's lock in the kernel, which an invalidation of an entry
+ * in it waits for.
+ */
+static void bg_done(void *arg, int err)
+{
+	struct bg_install *b = arg;
+	pthread_attr_t attr;
+	pthread_t t;
+	int r = -1;
+
+	if (err == 0 && b->fs->se && pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_mutex_lock(&forget_lock);
+		r = pthread_create(&t, &attr, forget_thread, b);
+		forgetting += r == 0;
+		pthread_mutex_unlock(&forget_lock);
+		pthread_attr_destroy(&attr);
+	}
+	if (r != 0)
+		free(b);
 }
 
 /* perfile.c's install(): the whole install of hash, in the background. */
@@ -244,6 +279,10 @@ int fs_view_init(struct fs *fs)
 
 void fs_view_release(struct fs *fs)
 {
+	pthread_mutex_lock(&forget_lock);
+	while (forgetting)
+		pthread_cond_wait(&forget_cond, &forget_lock);
+	pthread_mutex_unlock(&forget_lock);
 	fs_perfile_free(fs->perfile);
 	fs->perfile = NULL;
 }

@@ -52,8 +52,8 @@ if [ ! -s "$BENCH_DATA/w.tar.gz.seekidx" ] || [ ! -s "$BENCH_DATA/w.tree" ]; the
 	# artifactctl pack takes files, directories and symlinks only: a copy without the rest
 	rm -rf "$BENCH_DATA/src"
 	mkdir -p "$BENCH_DATA/src"
-	(cd "$src" && find . \( -type f -o -type d -o -type l \) -print0 |
-		cpio -0pdm --quiet "$BENCH_DATA/src")
+	cp -a "$src/." "$BENCH_DATA/src/"
+	find "$BENCH_DATA/src" ! -type f ! -type d ! -type l -delete
 	"$ARTIFACTCTL" pack -o "$BENCH_DATA/w.tar.gz" "$BENCH_DATA/src" | cut -d' ' -f1 \
 		>"$BENCH_DATA/w.tree"
 	"$ARTIFACTCTL" seek-index -o "$BENCH_DATA/w.tar.gz.seekidx" "$BENCH_DATA/w.tar.gz" >/dev/null

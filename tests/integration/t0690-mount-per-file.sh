@@ -36,7 +36,9 @@ for f in $(find "$libdir" -maxdepth 1 -type f -name '*.so*' -size +300k -size -3
 	cp "$f" "$src/lib/sub/" && n=$((n + 1))
 done
 [ "$n" -ge 2 ] || skip_all "too few libraries in $libdir"
-cp "$(command -v true)" "$src/bin/true"
+truebin=/usr/bin/true
+[ -x "$truebin" ] || truebin=/bin/true
+cp "$truebin" "$src/bin/true"
 chmod 0755 "$src/bin/true"
 printf 'hello per file\n' >"$src/share/hello.txt"
 head -c 65536 /dev/urandom >"$src/share/random64k"

@@ -177,8 +177,8 @@ const struct seekidx *fs_perfile_index(struct fs_perfile *p, const char *hash, b
 				       "installing it whole", hash, msg ? msg : strerror(-r));
 			free(tar);
 			free(idx);
-			free(msg);
 		}
+		free(msg);	/* a source may leave one on success too */
 		pthread_cond_broadcast(&p->cond);
 	}
 	x = a->state == ART_READY && !a->fallen ? a->x : NULL;

@@ -235,4 +235,20 @@ ok "perfile_fallbacks counted (C, D)" test "$(count perfile_fallbacks)" -ge 2
 
 unmount_artifactfs
 is "artifactfs exits 0" $? 0
+
+# --- the quota counts the single files ------------------------------------------------------------
+# quota 2M (quota_low 75%): partial/ is cut back to 1.5 MiB after each fetch,
+# least recently used first; a file open meanwhile keeps working
+store2=$TEST_TMP/store2
+mount_artifactfs "$mnt" -o "store=$store2,toml=$toml,per_file=on,quota=2M" || skip_all "mount failed"
+exec 7<"$mnt/A/share/hello.txt"
+is "with quota=2M, every file of A read per file is right" "$(read_all A)" ok
+partial_bytes() { du -sb "$store2/partial" | cut -f1; }
+ok "... partial/ stays within the quota ($(partial_bytes) bytes)" test "$(partial_bytes)" -le 2097152
+ok "... files were removed from it" grep -q "quota: .* single files in partial/; removed" "$TEST_TMP/fs.log"
+is "... a file open before still reads" "$(cat <&7)" "hello per file"
+exec 7<&-
+ok "... and A is not installed" sh -c "! test -e '$store2/artifacts/$A'"
+unmount_artifactfs
+is "artifactfs exits 0" $? 0
 done_testing

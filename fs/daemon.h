@@ -202,6 +202,12 @@ struct fs {
 	struct fetch_overrides *overrides; /* overrides=, read at start; NULL: none */
 	struct fs_probes *probes;	/* any_hash=: the Pkg server's answers; NULL: off */
 	struct fs_perfile *perfile;	/* per_file=: indexes and single files; NULL: off */
+	/*
+	 * Called by the installer on its worker after each successful install
+	 * (view.c sets it: the kernel then forgets the artifact's per-file
+	 * view); NULL: nothing.  Must not block for long.
+	 */
+	void (*on_installed)(struct fs *fs, const char *hash);
 };
 
 /*

@@ -157,7 +157,7 @@ static int view_fetch(void *ctx, const char *hash, const char *tar, const char *
 	return r;
 }
 
-/* A whole install started by the view, and what to do when it ends. */
+/* An artifact whose view the kernel is told to forget. */
 struct bg_install {
 	struct fs *fs;
 	char hash[41];
@@ -208,20 +208,28 @@ static void *forget_thread(void *arg)
 }
 
 /*
- * The background install ended.  The kernel is told to forget the view on
- * a thread of its own: this runs on the flight worker before the other
- * waiters' done(), and a lookup parked in the artifact's directory holds
- * that directory's lock in the kernel, which an invalidation of an entry
- * in it waits for.
+ * view_installed - fs->on_installed: an install of hash landed (the view's
+ * own, a prefetch, a parked request's).  When the kernel may hold entries
+ * of its view, it is told to forget them on a thread of its own: this runs
+ * on the flight worker before the waiters' done(), and a lookup parked in
+ * the artifact's directory holds that directory's lock in the kernel,
+ * which an invalidation of an entry in it waits for.
  */
-static void bg_done(void *arg, int err)
+static void view_installed(struct fs *fs, const char *hash)
 {
-	struct bg_install *b = arg;
+	struct bg_install *b;
 	pthread_attr_t attr;
 	pthread_t t;
 	int r = -1;
 
-	if (err == 0 && b->fs->se && pthread_attr_init(&attr) == 0) {
+	if (!fs->se || !fs_perfile_index(fs->perfile, hash, false))
+		return;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return;
+	b->fs = fs;
+	memcpy(b->hash, hash, 41);
+	if (pthread_attr_init(&attr) == 0) {
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		pthread_mutex_lock(&forget_lock);
 		r = pthread_create(&t, &attr, forget_thread, b);
@@ -233,27 +241,26 @@ static void bg_done(void *arg, int err)
 		free(b);
 }
 
+/* The background install ended: view_installed() did what its landing needs. */
+static void bg_done(void *arg, int err)
+{
+	(void)arg;
+	(void)err;
+}
+
 /* perfile.c's install(): the whole install of hash, in the background. */
 static void view_install(void *ctx, const char *hash)
 {
 	struct fs *fs = ctx;
 	struct fs_install_req *req = NULL;
-	struct bg_install *b;
 	int r;
 
-	b = calloc(1, sizeof(*b));
-	if (!b || fs_park_request(fs, hash, &req) < 0) {
-		free(b);
+	if (fs_park_request(fs, hash, &req) < 0)
 		return;
-	}
-	b->fs = fs;
-	memcpy(b->hash, hash, 41);
-	r = fs_flight_wait_req(fs->flights, hash, NULL, req, bg_done, b);
-	if (r < 0) {
+	r = fs_flight_wait_req(fs->flights, hash, NULL, req, bg_done, NULL);
+	if (r < 0)
 		fs_log(FS_LOG_WARNING, "artifact %s: cannot start its whole install: %s", hash,
 		       strerror(-r));
-		free(b);
-	}
 }
 
 static void view_free_index(struct seekidx *x)
@@ -270,11 +277,15 @@ int fs_view_init(struct fs *fs)
 		.free_index = view_free_index,
 		.ctx = fs,
 	};
+	int r;
 
 	if (!fs->cfg->per_file)
 		return 0;
-	return fs_perfile_new(&src, fs->cfg->full_install_bytes, fs->cfg->full_install_files,
-			      &fs->stats, &fs->perfile);
+	r = fs_perfile_new(&src, fs->cfg->full_install_bytes, fs->cfg->full_install_files,
+			   &fs->stats, &fs->perfile);
+	if (r == 0)
+		fs->on_installed = view_installed;
+	return r;
 }
 
 void fs_view_release(struct fs *fs)

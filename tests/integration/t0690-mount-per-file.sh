@@ -217,12 +217,32 @@ is "E from a server that ignores Range: every file right" "$(read_all E)" ok
 ok "... installed whole" test -d "$store/artifacts/$E"
 is "... with one GET of the tarball" "$(server_stat GET /E.tar.gz)" 1
 
+# --- seek_index=off (the default): no <url>.seekidx is probed -----------------------------------
+mkdir -p "$TEST_TMP/src/F"
+cp -a "$src/." "$TEST_TMP/src/F/"
+echo F >"$TEST_TMP/src/F/which"
+F=$(pack F)
+make_index "$srv/F.tar.gz" "$srv/F.tar.gz.seekidx"
+printf '[F]\ngit-tree-sha1 = "%s"\n\n    [[F.download]]\n    sha256 = "%s"\n    url = "%s"\n\n' \
+	"$F" "$(sha256sum "$srv/F.tar.gz" | cut -c1-64)" "$NGINX_URL/F.tar.gz" >>"$toml"
+ok "reload with F (no seek_index key)" exit_is 0 "$ARTIFACTCTL" reload "$mnt"
+nginx_mark
+ok "ls of F" ls "$mnt/F/share"
+is "... probed no index" "$(nginx_count GET '^/F\.tar\.gz\.seekidx$')" 0
+ok "... installed whole" test -d "$store/artifacts/$F"
+
 # --- the whole install of A lands: open files keep working, lookups go to the tree ------------
 exec 7<"$mnt/A/share/hello.txt"
+# a directory of the view has 2 links; lib/ of the installed tree 3 (lib/sub)
+is "lib/ of the view" "$(stat -c %h "$mnt/A/lib")" 2
 ok "prefetch --wait of A" exit_is 0 "$ARTIFACTCTL" prefetch --wait "$mnt" A
 ok "A is installed" test -d "$store/artifacts/$A"
 is "a file open before still reads" "$(cat <&7)" "hello per file"
 exec 7<&-
+wait_for grep -q "artifact $A: installed whole; .* entries of its per-file view forgotten" \
+	"$TEST_TMP/fs.log"
+is "... the kernel forgot the view: a new lookup reaches the installed tree" \
+	"$(stat -c %h "$mnt/A/lib")" "$(stat -c %h "$store/artifacts/$A/lib")"
 is "... and every file of A is right" "$(read_all A)" ok
 
 # --- counters ---------------------------------------------------------------------------------------
@@ -240,7 +260,14 @@ is "artifactfs exits 0" $? 0
 # quota 2M (quota_low 75%): partial/ is cut back to 1.5 MiB after each fetch,
 # least recently used first; a file open meanwhile keeps working
 store2=$TEST_TMP/store2
-mount_artifactfs "$mnt" -o "store=$store2,toml=$toml,per_file=on,quota=2M" || skip_all "mount failed"
+mount_artifactfs "$mnt" -o "store=$store2,toml=$toml,per_file=on,quota=2M,seek_index=probe" ||
+	skip_all "mount failed"
+nginx_mark
+ok "seek_index=probe: ls -lR of F" sh -c "ls -lR '$mnt/F/' >/dev/null"
+is "... fetched its <url>.seekidx" "$(nginx_ranges '^/F\.tar\.gz\.seekidx$')" 1
+is "... and 0 bytes of the tarball" "$(nginx_bytes GET '^/F\.tar\.gz$')" 0
+is "... every file of F is right" "$(read_all F)" ok
+ok "... not installed" sh -c "! test -e '$store2/artifacts/$F'"
 exec 7<"$mnt/A/share/hello.txt"
 is "with quota=2M, every file of A read per file is right" "$(read_all A)" ok
 partial_bytes() { du -sb "$store2/partial" | cut -f1; }

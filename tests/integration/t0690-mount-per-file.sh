@@ -278,4 +278,18 @@ exec 7<&-
 ok "... and A is not installed" sh -c "! test -e '$store2/artifacts/$A'"
 unmount_artifactfs
 is "artifactfs exits 0" $? 0
+
+# --- full_install_after=2files, and no_open (reads without a handle) -------------------------------
+store3=$TEST_TMP/store3
+mount_artifactfs "$mnt" -o "store=$store3,toml=$toml,per_file=on,no_open,full_install_after=2files" ||
+	skip_all "mount failed"
+ok "no_open: a file read per file" cmp "$src/share/random64k" "$mnt/A/share/random64k"
+ok "... not installed after one file" sh -c "! test -e '$store3/artifacts/$A'"
+ok "... a second file" cmp "$src/lib/libz.so.1" "$mnt/A/lib/libz.so.1"
+ok "full_install_after=2files: the whole install starts" \
+	grep -q "artifact $A: 2 files, .* (full_install_after): installing it whole" "$TEST_TMP/fs.log"
+ok "... and lands" wait_for test -d "$store3/artifacts/$A"
+is "... every file is right" "$(read_all A)" ok
+unmount_artifactfs
+is "artifactfs exits 0" $? 0
 done_testing

@@ -654,6 +654,18 @@ struct fs_evict_holder {
  */
 size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder *out, size_t max);
 
+/*
+ * fs_evict_forget - make the kernel forget every entry of kind (FS_TREE or
+ * FS_PFILE) of the artifact hash it holds, deepest first (the dentry of
+ * /<hash>, once dropped while a file below was open, is no longer found by
+ * name, and what stayed below it is reached only through its directory
+ * inodes), then /<hash> and its inode's attributes and listing; an open
+ * file or a working directory keeps its own.  Returns how many entries
+ * below /<hash> were told.  Calls into the kernel (notify): never from a
+ * FUSE request handler, with no lock held.  Thread-safe.
+ */
+size_t fs_evict_forget(struct fs *fs, const char *hash, enum fs_kind kind);
+
 /* fs_evict_release - drop every pin (at exit). */
 void fs_evict_release(struct fs *fs);
 

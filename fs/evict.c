@@ -311,6 +311,22 @@ static void forget_hash(struct fs *fs, const char *hash)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 }
 
+size_t fs_evict_forget(struct fs *fs, const char *hash, enum fs_kind kind)
+{
+	struct fs_inode_entry *v;
+	size_t i, n;
+
+	fs_inode_tree_entries(fs, hash, kind, &v, &n);
+	for (i = 0; i < n; i++) {
+		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
+						 strlen(v[i].name));
+		free(v[i].name);
+	}
+	free(v);
+	forget_hash(fs, hash);
+	return n;
+}
+
 /*
  * Whether the pins of hash went within ms milliseconds, woken by the last
  * unpin (fs_evict_pin() broadcasts pin_cond).
@@ -338,8 +354,7 @@ static bool wait_unpinned(struct fs *fs, const char *hash, unsigned ms)
  */
 static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 {
-	struct fs_inode_entry *v;
-	size_t i, n;
+	size_t n;
 	bool gone;
 
 	if (!fs->no_open || pinned(fs, hash) == 0)
@@ -349,14 +364,7 @@ static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 	 * while a file below was open, is no longer found by name, and what
 	 * stayed below it is reached only through its directory inodes.
 	 */
-	fs_inode_tree_entries(fs, hash, FS_TREE, &v, &n);
-	for (i = 0; i < n; i++) {
-		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
-						 strlen(v[i].name));
-		free(v[i].name);
-	}
-	free(v);
-	forget_hash(fs, hash);
+	n = fs_evict_forget(fs, hash, FS_TREE);
 	gone = wait_unpinned(fs, hash, ms);
 	fs_log(FS_LOG_DEBUG, "artifact %s: the kernel was asked to forget %zu entries: %s", hash,
 	       n, gone ? "unpinned" : "still held");

@@ -94,16 +94,9 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fs_names_unref(names);
 		return;
 	}
-	if (in->kind == FS_LINK) {
-		len = fs_lookup_link(fs, in, buf, sizeof(buf));
-		if (len < 0)
-			fuse_reply_err(req, (int)-len);
-		else
-			fuse_reply_readlink(req, buf);
-		return;
-	}
-	if (in->kind == FS_PFILE) {
-		len = fs_view_readlink(fs, in, buf, sizeof(buf));
+	if (in->kind == FS_LINK || in->kind == FS_PFILE) {
+		len = in->kind == FS_LINK ? fs_lookup_link(fs, in, buf, sizeof(buf)) :
+					    fs_view_readlink(fs, in, buf, sizeof(buf));
 		if (len < 0)
 			fuse_reply_err(req, (int)-len);
 		else

@@ -171,20 +171,8 @@ struct bg_install {
  */
 static void forget_view(struct fs *fs, const char *hash)
 {
-	struct fs_inode_entry *v;
-	fuse_ino_t ino;
-	size_t i, n;
+	size_t n = fs_evict_forget(fs, hash, FS_PFILE);
 
-	fs_inode_tree_entries(fs, hash, FS_PFILE, &v, &n);
-	for (i = 0; i < n; i++) {
-		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
-						 strlen(v[i].name));
-		free(v[i].name);
-	}
-	free(v);
-	ino = fs_inode_find_hash(fs, hash);
-	if (ino)
-		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 	fs_log(FS_LOG_INFO, "artifact %s: installed whole; %zu entries of its per-file view "
 	       "forgotten", hash, n);
 }

@@ -87,6 +87,8 @@ is "a file's mode" "$(stat -c %a "$mnt/A/share/hello.txt")" 444
 is "a symlink's target" "$(readlink "$mnt/A/share/libz-link")" ../lib/libz.so.1
 is "a directory listing" "$(ls "$mnt/A/share" | tr '\n' ' ')" "empty hello.txt libz-link random64k "
 is "a missing name" "$(stat_errno "$mnt/A/share/nope")" ENOENT
+is "user.artifactfs.state" "$("$PY" -c 'import os, sys
+print(os.getxattr(sys.argv[1], "user.artifactfs.state").decode())' "$mnt/$A")" per-file
 
 # --- one file --------------------------------------------------------------------------------
 nginx_mark

@@ -185,7 +185,7 @@ static int entry_check(const struct artifacts *a, struct artifact_entry *e, size
 	if (!e->dl || !e->sha)
 		return -ENOMEM;
 	for (i = 0; i < toml_len(dl); i++) {
-		const struct toml_value *d = toml_at(dl, i), *u, *h, *z;
+		const struct toml_value *d = toml_at(dl, i), *u, *h, *z, *k;
 
 		if (toml_type(d) != TOML_TABLE) {
 			snprintf(what, sizeof(what), "download %zu is of type %s, not a table",
@@ -219,6 +219,9 @@ static int entry_check(const struct artifacts *a, struct artifact_entry *e, size
 		e->dl[i].url = toml_string(u, NULL);
 		e->dl[i].sha256 = e->sha[i];
 		e->dl[i].size = z ? (uint64_t)toml_integer(z) : 0;
+		/* ours, not Julia's: one that is not a string is ignored, as Julia does */
+		k = toml_get(d, "seek_index");
+		e->dl[i].seek_index = k ? toml_string(k, NULL) : NULL;
 		e->ndl++;
 	}
 	return 0;
@@ -708,6 +711,10 @@ int artifact_entry_json(const struct artifact_entry *e, char **ret, size_t *len)
 			goto out;
 		if (e->dl[i].size > 0 &&
 		    (r = buf_addf(&b, ", \"size\": %" PRIu64, e->dl[i].size)) < 0)
+			goto out;
+		if (e->dl[i].seek_index &&
+		    ((r = buf_adds(&b, ", \"seek_index\": ")) < 0 ||
+		     (r = json_str(&b, e->dl[i].seek_index)) < 0))
 			goto out;
 		if ((r = buf_addc(&b, '}')) < 0)
 			goto out;

@@ -102,6 +102,10 @@ static int check_request(const struct bind_request *req, char **errmsg)
 				"invalid sha256 '%s' for artifact '%s': "
 				"need 64 hex digits",
 				d->sha256 ? d->sha256 : "", req->name);
+		if (d->seek_index && !*d->seek_index)
+			return failf(errmsg, -EINVAL,
+				"invalid download %zu for artifact '%s': empty seek_index", i + 1,
+				req->name);
 		if (d->size > INT64_MAX)
 			return failf(errmsg, -EINVAL, "invalid size for artifact '%s': over 2^63",
 				req->name);
@@ -227,6 +231,9 @@ static int new_meta(const struct bind_request *req, struct toml_value **ret)
 			r = toml_set(dl, "url", toml_new_string(d->url, strlen(d->url)));
 		if (r == 0 && d->size > 0)
 			r = toml_set(dl, "size", toml_new_integer((int64_t)d->size));
+		if (r == 0 && d->seek_index)
+			r = toml_set(dl, "seek_index",
+				toml_new_string(d->seek_index, strlen(d->seek_index)));
 	}
 	for (i = 0; r == 0 && req->platform && platform_tag_at(req->platform, i, &k, &v, NULL); i++)
 		r = toml_set(meta, k, toml_new_string(v, strlen(v)));

@@ -35,8 +35,8 @@
  *   call_abi = "eabihf" for armv7l Linux, libgfortran_version = "5.0.0",
  *   julia_version = "1.11.0", os_version = "20.0.0" for a darwin20 triplet);
  *   git-tree-sha1 (lowercase); lazy = true only when lazy; download = [{
- *   sha256 (lowercase), url, size only when > 0 }] only when downloads are
- *   given.
+ *   sha256 (lowercase), url, size only when > 0, seek_index only when
+ *   given }] only when downloads are given.
  *
  * "Equal platform" is platform_equal() (fetch/platform.h, Julia's ==) of
  * the new platform and each entry's unpack_platform(): same tags after
@@ -73,11 +73,16 @@
 struct platform;
 struct toml_value;
 
-/* One mirror of a new entry, written as {sha256, url[, size]}. */
+/* One mirror of a new entry, written as {sha256, url[, size][, seek_index]}. */
 struct bind_download {
 	const char *url;    /* any non-empty string; not checked further */
 	const char *sha256; /* 64 hex digits, either case; written lowercase */
 	uint64_t size;	    /* tarball bytes; 0: no "size" key (Pkg writes it only if > 0) */
+	/*
+	 * URL of the tarball's seek index (issue 16, artifactfs only: Julia
+	 * ignores the key); NULL: no "seek_index" key; "" is -EINVAL.
+	 */
+	const char *seek_index;
 };
 
 enum bind_flags {

@@ -549,11 +549,37 @@ int fetch_unpack(struct fetch_stream *in, int dirfd, struct fetch_digests *ret, 
 int fetch_unpack_max(struct fetch_stream *in, int dirfd, uint64_t max_bytes,
 	struct fetch_digests *ret, char **errmsg);
 
+/*
+ * What fetch_unpack_ex() found, told as it goes (the seek index of issue 16,
+ * fetch/seekidx.h).  Every member may be NULL.  Called in the thread that
+ * runs fetch_unpack_ex(); a negative return stops the unpack with that
+ * error ("seek index: ..." in *errmsg).  Pointers are borrowed for the call.
+ */
+struct fetch_unpack_observer {
+	/*
+	 * A regular file entry: its git blob id, the offset of its data in the
+	 * uncompressed tar stream and its size, bytes.  Not called for a
+	 * hardlink's copy (its target's blob was told).  An entry a later one
+	 * replaces was told too.
+	 */
+	int (*file)(void *arg, const uint8_t oid[HASH_SHA1_LEN], uint64_t offset, uint64_t size);
+	/* A symlink entry's target, len bytes (not NUL-terminated). */
+	int (*link)(void *arg, const char *target, size_t len);
+	/*
+	 * The finished tree builder, once the whole stream was read and the
+	 * digests computed, before it is freed: for tree_builder_objects().
+	 */
+	int (*tree)(void *arg, struct tree_builder *tb);
+	void *arg;
+};
+
 /* The bounds of fetch_unpack_ex(). */
 struct fetch_unpack_limits {
 	uint64_t max_bytes;    /* as fetch_unpack_max(): -EFBIG; 0: none */
 	uint64_t max_unpacked; /* as fetch_options.max_unpacked (0: default); UINT64_MAX: none */
 	bool stop_at_end;      /* leave the stream after the end of the tar data unread */
+	/* told every file, symlink and the final tree (borrowed for the call); NULL: none */
+	const struct fetch_unpack_observer *observer;
 };
 
 /*
@@ -579,6 +605,35 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
  * errors of open(2) on path.
  */
 int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg);
+
+/*
+ * fetch_hash_tarball_obs - fetch_hash_tarball() telling obs (may be NULL)
+ * what it finds, as fetch_unpack_ex() does with lim->observer.
+ */
+int fetch_hash_tarball_obs(int fd, const char *path, const struct fetch_unpack_observer *obs,
+	struct fetch_digests *ret, char **errmsg);
+
+/*
+ * fetch_seekidx_tarball - the seek index (fetch/seekidx.h, format in
+ * doc/internals/seek-index.md) of the gzip tarball in fd (when fd >= 0;
+ * path then only names it in messages and may be NULL; fd must be a
+ * regular file, read from offset 0, its position is changed) or at path,
+ * with a restart point about every span output bytes (0: SEEKIDX_SPAN).
+ * Reads the tarball twice: once through seekidx_builder_compressed(), once
+ * through fetch_unpack_ex() (hash only, no size limit) with an observer
+ * feeding the builder the files, symlinks and tree objects.  Checks that
+ * both passes saw the same bytes (SHA-256) and that the first tree object is
+ * the tree hash.  On success *ret is the malloc'ed index of *len bytes
+ * (caller frees) and, when dg is not NULL, *dg the tarball's digests as
+ * fetch_hash_tarball() gives them.  Errors: -ENOTSUP (not gzip: bzip2, xz,
+ * zstd, none), -EILSEQ (corrupt or trailing bytes after the last gzip
+ * member), -EAGAIN (the file changed between the passes), -E2BIG (a head
+ * over SEEKIDX_HEAD_MAX), the errors of fetch_hash_tarball(); a message in
+ * *errmsg (malloc'ed, caller frees; NULL on success) when errmsg is not
+ * NULL.  Reentrant.
+ */
+int fetch_seekidx_tarball(int fd, const char *path, uint64_t span, uint8_t **ret, size_t *len,
+	struct fetch_digests *dg, char **errmsg);
 
 /*
  * fetch_hash_url - fetch_hash_tarball() of the tarball at url (http, https

@@ -122,9 +122,9 @@ int fetch_pkgserver_head(const struct fetch_options *o, const char *hash, char *
 	}
 	goto out;
 fail:
-	if (errmsg && asprintf(errmsg, "HEAD %s%s%s%s: %s", url, proxy ? " through proxy '" : "",
-			      proxy ? (*proxy ? proxy : "DIRECT") : "", proxy ? "'" : "",
-			      errbuf) < 0)
+	if (errmsg &&
+		asprintf(errmsg, "HEAD %s%s%s%s: %s", url, proxy ? " through proxy '" : "",
+			proxy ? (*proxy ? proxy : "DIRECT") : "", proxy ? "'" : "", errbuf) < 0)
 		*errmsg = NULL;
 out:
 	curl_slist_free_all(headers);

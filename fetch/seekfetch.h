@@ -37,6 +37,7 @@ int fetch_seekidx_url(const char *url, char **ret);
  * store (store_seekidx_put(), when s is not NULL) so a restart needs no
  * fetch.  *ret is owned by the caller (seekidx_free()).
  * Returns 0, -ENOENT (404: no index there), -ENOTSUP (Range not honoured),
+ * -EREMOTEIO (a 206 for other bytes than asked, another HTTP error),
  * -EBADMSG / -EILSEQ (index wrong or malformed), or the transfer's -errno;
  * *errmsg (when not NULL) gets a malloc'ed message naming the URL and cause.
  */

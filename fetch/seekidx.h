@@ -21,9 +21,9 @@
  * offset, point or window yields bytes whose blob SHA-1 differs, which
  * seekidx_reader_finish() reports, so a reader never serves them.
  *
- * seekidx.c parses and reads, seekidx_build.c builds; both follow the format
- * of doc/internals/seek-index.md.  This file is pure computation (zlib and libcrypto through store/hash.h):
- * no network, no files.  The builder, the parser and the reader are each
+ * seekidx.c parses, seekidx_read.c reads, seekidx_build.c builds; all
+ * follow the format of doc/internals/seek-index.md.  Pure computation (zlib,
+ * and libcrypto through store/hash.h): no network, no files.  The builder, the parser and the reader are each
  * owned by one thread at a time; a parsed struct seekidx is read-only and
  * may be shared by threads.
  */
@@ -89,9 +89,11 @@ struct seekidx;
 int seekidx_head_len(const void *buf, size_t len, uint64_t *ret, const char **why);
 
 /*
- * seekidx_parse - parse and verify the head of an index (buf, len bytes;
- * copied, buf may go after the call).  When tree is not NULL, every tree
- * object must hash to its oid, the root must be tree, every entry must
+ * seekidx_parse - parse and verify the head of an index (buf, len bytes,
+ * at least its head_len; bytes past the head are ignored; copied, buf may
+ * go after the call).  Every tree object must hash to its oid, the root
+ * must be the header's tree and, when tree is not NULL, tree (NULL: an
+ * index checked on its own, e.g. by its builder), every entry must
  * resolve (a 040000 to a tree object, a file to a file record of its oid,
  * a symlink to a target that hashes to its oid), and file records and
  * points must be ordered and inside the stream; anything else is -EBADMSG.
@@ -143,7 +145,13 @@ struct seekidx_span {
 	uint64_t skip;		   /* uncompressed bytes between the point and the file's data */
 };
 
-/* seekidx_span_of - the span of file f of x.  Returns 0 or -EINVAL. */
+/*
+ * seekidx_span_of - the span of file f of x: from the last point with out
+ * <= f->offset (in_start is its in, less one when its bits are not 0), to
+ * one byte past the in of the first point with out >= f->offset + f->size,
+ * or to the tarball's end.  f must be a record of x (an entry's file, or
+ * seekidx_find_file()); -EINVAL otherwise.  Returns 0 or -EINVAL.
+ */
 int seekidx_span_of(const struct seekidx *x, const struct seekidx_file *f,
 	struct seekidx_span *ret);
 
@@ -152,7 +160,8 @@ int seekidx_span_of(const struct seekidx *x, const struct seekidx_file *f,
  * the index file's bytes [window_off, window_off + window_len)) into out
  * (SEEKIDX_WINDOW bytes); *got receives its length (less than
  * SEEKIDX_WINDOW only near the start of the stream).  -EILSEQ when
- * malformed.
+ * malformed (corrupt, longer than SEEKIDX_WINDOW, bytes after its end),
+ * -ENOMEM.
  */
 int seekidx_window(const void *comp, size_t len, uint8_t *out, size_t *got);
 
@@ -160,10 +169,12 @@ struct seekidx_reader;
 
 /*
  * seekidx_reader_new - inflate span sp of file f from the window (wlen
- * bytes; ignored when sp->point is NULL).  Feed it the compressed bytes of
- * the span in order with seekidx_reader_feed(); each byte of the file's
- * data goes to out(arg, p, n) (a non-zero return stops with that value) as
- * it is inflated, and is hashed.  -ENOMEM, -EINVAL.
+ * bytes, at most SEEKIDX_WINDOW; ignored when sp->point is NULL; copied).
+ * Feed it the compressed bytes of the span in order, from sp->in_start,
+ * with seekidx_reader_feed(); each byte of the file's data goes to
+ * out(arg, p, n) as it is inflated, and is hashed.  out returns 0 or a
+ * -errno, which stops the reader with that value.  sp and f are read by
+ * every call: they must live as long as the reader.  -ENOMEM, -EINVAL.
  */
 typedef int (*seekidx_out_fn)(void *arg, const void *p, size_t n);
 int seekidx_reader_new(const struct seekidx_span *sp, const struct seekidx_file *f,
@@ -173,14 +184,16 @@ int seekidx_reader_new(const struct seekidx_span *sp, const struct seekidx_file 
 /*
  * seekidx_reader_feed - the next n compressed bytes.  Returns 0 (more
  * wanted), 1 (the file is complete: stop sending), -EILSEQ (corrupt
- * data), or out's value.  Crosses gzip member boundaries.
+ * data), -ENOMEM, -EIO (hashing), or out's value; after a failure every
+ * later call returns it again.  Crosses gzip member boundaries.
  */
 int seekidx_reader_feed(struct seekidx_reader *r, const void *p, size_t n);
 
 /*
  * seekidx_reader_finish - 0 when all f->size bytes came out and their git
  * blob SHA-1 equals f->oid; -EBADMSG when it differs, -EPIPE when the span
- * ended first.  The caller must not serve the bytes otherwise.
+ * ended first (or feed failed).  Call it once.  The caller must not serve
+ * the bytes otherwise.
  */
 int seekidx_reader_finish(struct seekidx_reader *r);
 void seekidx_reader_free(struct seekidx_reader *r);
@@ -215,5 +228,15 @@ int seekidx_builder_trees(struct seekidx_builder *b, struct tree_builder *tb);
  */
 int seekidx_builder_finish(struct seekidx_builder *b, const uint8_t sha256[HASH_SHA256_LEN],
 	uint8_t **ret, size_t *len);
+
+/*
+ * seekidx_builder_error - a static message for the error the compressed
+ * side or seekidx_builder_finish() returned last (e.g. "the tarball is
+ * zstd-compressed; a seek index needs gzip"), or "no error".  Records are
+ * filtered at finish: only the blobs the tree objects name are written, one
+ * file record per blob (the first copy in the stream) and one link record
+ * per distinct target.
+ */
+const char *seekidx_builder_error(const struct seekidx_builder *b);
 
 #endif

@@ -526,11 +526,20 @@ static int charge(struct unpack *u, uint64_t n)
 	return 0;
 }
 
+/* An observer's error at the entry p. */
+static int obs_err(struct unpack *u, int r, const struct bstr *p)
+{
+	char s[256];
+
+	return unpack_fail(u, r, "seek index: at '%s': %s", unpack_show(p, s, sizeof(s)),
+		strerror(-r));
+}
+
 /* A regular file: data written to disk (unless hashing only) and into the blob hash. */
 static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, bool exec)
 {
 	uint8_t oid[HASH_SHA1_LEN];
-	uint64_t left = h->size;
+	uint64_t left = h->size, start = u->offset;
 	const void *d = NULL;
 	size_t n = 0;
 	int pfd, fd = -1, r;
@@ -584,6 +593,11 @@ static int do_file(struct unpack *u, const struct hdr *h, const struct bstr *p, 
 		r = tree_builder_add_file(u->tb, p->p, exec, oid);
 		if (r < 0)
 			return tree_err(u, r, p);
+	}
+	if (r == 0 && u->obs && u->obs->file) {
+		r = u->obs->file(u->obs->arg, oid, start, h->size);
+		if (r < 0)
+			return obs_err(u, r, p);
 	}
 	if (r < 0)
 		return u->err ? u->err : unpack_fail(u, r, "hashing failed");
@@ -661,6 +675,11 @@ static int do_other(struct unpack *u, const struct hdr *h, enum etype t, const s
 		r = tree_builder_add_hardlink(u->tb, p->p, target->p, exec);
 	if (r < 0)
 		return tree_err(u, r, p);
+	if (t == T_SYMLINK && u->obs && u->obs->link) {
+		r = u->obs->link(u->obs->arg, h->link.p, h->link.len);
+		if (r < 0)
+			return obs_err(u, r, p);
+	}
 	if (t != T_DIR)
 		u->files++;
 	if (t == T_HARDLINK)
@@ -833,6 +852,11 @@ static int finish(struct unpack *u, struct fetch_digests *ret)
 		r = tree_builder_final(u->tb, TREE_TARJL, d.tree_tarjl);
 	if (r < 0)
 		return unpack_fail(u, r, "cannot compute the tree hash: %s", strerror(-r));
+	if (u->obs && u->obs->tree) {
+		r = u->obs->tree(u->obs->arg, u->tb);
+		if (r < 0)
+			return unpack_fail(u, r, "seek index: %s", strerror(-r));
+	}
 	d.tarball_bytes = fetch_stream_bytes(u->in);
 	d.bytes = u->bytes;
 	d.files = u->files;
@@ -876,6 +900,7 @@ int fetch_unpack_ex(struct fetch_stream *in, int dirfd, const struct fetch_unpac
 	u.ratio_guard = lim->max_unpacked == 0;
 	u.stop_at_end = lim->stop_at_end;
 	u.dirfd = dirfd;
+	u.obs = lim->observer;
 	u.cache_fd = -1;
 	u.crash_mid_unpack = crash && strcmp(crash, "mid-unpack") == 0;
 	buf_init(&u.msg, ERRMSG_MAX);
@@ -920,8 +945,14 @@ out:
 
 int fetch_hash_tarball(int fd, const char *path, struct fetch_digests *ret, char **errmsg)
 {
+	return fetch_hash_tarball_obs(fd, path, NULL, ret, errmsg);
+}
+
+int fetch_hash_tarball_obs(int fd, const char *path, const struct fetch_unpack_observer *obs,
+	struct fetch_digests *ret, char **errmsg)
+{
 	/* nothing is written: no ceiling on the bytes, a bomb only costs time */
-	static const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX};
+	const struct fetch_unpack_limits nolimit = {.max_unpacked = UINT64_MAX, .observer = obs};
 	struct fetch_stream *s = NULL;
 	int own = -1, r;
 

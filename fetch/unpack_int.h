@@ -90,6 +90,7 @@ struct unpack {
 	uint64_t copied;   /* bytes hardlink copies write: output without input (ditto) */
 
 	int dirfd; /* -1: hash only */
+	const struct fetch_unpack_observer *obs; /* NULL: none */
 	struct tree_builder *tb;
 	struct hash_ctx *blob;
 	struct ptab tab;

@@ -876,6 +876,13 @@ int store_tmp_sweep(struct store *s, int64_t min_age, uint64_t *freed)
 			count_swept(&sw, r, bytes);
 		}
 		store_names_free(&ns);
+		r = store_partial_sweep(s, &bytes);
+		if (r > 0) {
+			sw.count += (unsigned)r;
+			sw.total += bytes;
+		} else if (r < 0 && !sw.first) {
+			sw.first = r;
+		}
 	}
 	if (s->quarantine_fd >= 0) {
 		list_swept(s, &sw, s->quarantine_fd, "quarantine", is_quarantine_name, &ns);

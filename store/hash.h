@@ -244,6 +244,26 @@ int tree_builder_add_hardlink(struct tree_builder *tb, const char *path, const c
 int tree_builder_final(struct tree_builder *tb, unsigned flags, uint8_t out[HASH_SHA1_LEN]);
 
 /*
+ * A tree object handed out by tree_builder_objects(): its id and its content
+ * as git stores it without the "tree <len>\0" header (len bytes; borrowed,
+ * valid during the call only).  A non-zero return stops the walk with it.
+ */
+typedef int (*tree_object_fn)(void *arg, const uint8_t oid[HASH_SHA1_LEN], const void *content,
+	size_t len);
+
+/*
+ * tree_builder_objects - every git tree object tree_builder_final(tb, 0, ...)
+ * hashes, the root first and each distinct object once (identical subtrees
+ * are one object): exactly the objects the root's id names, recursively, so
+ * that they hash up to the git-tree-sha1 (Pkg rule, spec §2.2: directories
+ * without files and .git entries are left out).  The builder is not changed.
+ * Holds all tree objects in memory at once (about 28 bytes plus the name per
+ * entry).  Returns 0, fn's non-zero value, -ENOMEM, -E2BIG (over 1 GiB of
+ * tree objects) or -EIO.
+ */
+int tree_builder_objects(struct tree_builder *tb, tree_object_fn fn, void *arg);
+
+/*
  * tree_hash_dir - the git-tree-sha1 of the directory dir on disk, with the
  * variant flags (enum tree_flags), as Pkg GitTools.tree_hash computes it
  * (spec §2.2): entries are read with lstat, symlinks are never followed (dir

@@ -251,6 +251,16 @@ int store_list_names(int dirfd, bool (*keep)(const char *name), struct store_nam
  */
 bool store_is_tmp_name(const char *name);
 
+/* ---- partial.c ------------------------------------------------------------ */
+
+/*
+ * store_partial_sweep - remove the tmp/ temporaries of store/partial.c
+ * (tmp/partial.* and tmp/seekidx.*) that no live writer holds (flock); the
+ * part of store_tmp_sweep() for them.  *freed receives their bytes.
+ * Returns the number removed or -errno.
+ */
+int store_partial_sweep(struct store *s, uint64_t *freed);
+
 /* ---- reconcile.c ---------------------------------------------------------- */
 
 /*

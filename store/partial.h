@@ -75,7 +75,9 @@ int store_partial_usage(struct store *s, uint64_t *bytes, uint64_t *files);
  * until partial/ holds at most target bytes; files used less than min_age
  * seconds ago are kept (0: none kept).  A file open elsewhere keeps
  * working (unlinked, not truncated).  @freed (may be NULL) receives the
- * bytes removed.  Returns the number removed or -errno.  gc calls it with
+ * bytes removed.  Returns the number removed or -errno.  On a STORE_RDONLY
+ * store nothing is removed: the count and @freed say what would go (a dry
+ * run, as store_tmp_sweep()).  -EINVAL for a negative min_age.  gc calls it with
  * target 0 for files unused for its orphan grace period; the quota with the
  * bytes it needs.
  */

@@ -267,7 +267,8 @@ int store_sys_syncfs(int fd)
 
 /* ---- open and close ----------------------------------------------------- */
 
-static const char *const subdirs[] = { "artifacts", "tmp", "quarantine", "locks", "index" };
+static const char *const subdirs[] = { "artifacts", "tmp", "quarantine", "locks", "index",
+	"partial", "seekidx" };
 
 static void close_fd(int *fd)
 {
@@ -313,7 +314,9 @@ static void read_env(struct store *s)
 static int open_layout(struct store *s, const char *dir, unsigned flags, bool *fresh,
 	char *msg, size_t size)
 {
-	int *fds[] = { &s->artifacts_fd, &s->tmp_fd, &s->quarantine_fd, &s->locks_fd, NULL };
+	/* index/ is LMDB's, opened by path; partial/ and seekidx/ by store/partial.c */
+	int *fds[] = { &s->artifacts_fd, &s->tmp_fd, &s->quarantine_fd, &s->locks_fd, NULL, NULL,
+		NULL };
 	struct stat st;
 	size_t i;
 	int r;
@@ -345,7 +348,7 @@ static int open_layout(struct store *s, const char *dir, unsigned flags, bool *f
 			return r;
 		}
 		if (!fds[i])
-			break;	/* index/ is LMDB's, opened by path */
+			continue;
 		*fds[i] = openat(s->dirfd, subdirs[i],
 			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (*fds[i] < 0) {

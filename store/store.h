@@ -12,6 +12,8 @@
  *   <store>/locks/store.lock    held shared by every opener (exclusively only
  *                               by a maintenance that must stop all users)
  *   <store>/locks/gc.lock       held by the one running gc (store_gc_lock)
+ *   <store>/partial/<oid>       single verified files (store/partial.h)
+ *   <store>/seekidx/<hash>      kept seek indexes (store/partial.h)
  *
  * Lock files are never removed (removing one races with its waiters).
  *
@@ -451,7 +453,8 @@ int store_evict_lru(struct store *s, uint64_t target,
  * Only the names the store makes are considered: tmp/<hash>.<id> (owned
  * while its hash lock or its flock is held: installs, and removals still
  * deleting their tree) and quarantine/<hash>.<time>[.<n>], aged by the
- * <time> in the name.  Quarantined rows stay in the index, as a record.
+ * <time> in the name.  Also tmp/partial.* and tmp/seekidx.* (store/partial.h:
+ * owned while their flock is held).  Quarantined rows stay in the index.
  * On a STORE_RDONLY store nothing is removed and nothing written: the
  * return value and @freed say what would go (a dry run).  Goes on after an
  * error and returns the first; -EINVAL for a negative min_age.

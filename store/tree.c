@@ -521,7 +521,7 @@ static int tb_hash_tree(struct tree_builder *tb, const struct tree_node *d, unsi
 	struct tree_node *c;
 	const uint8_t *oid;
 	char hdr[32];
-	bool sub_files;
+	bool sub_files, hide;
 	int r = 0, len;
 
 	*has_files = false;
@@ -535,7 +535,10 @@ static int tb_hash_tree(struct tree_builder *tb, const struct tree_node *d, unsi
 	for (i = 0; i < n; i++) {
 		c = tb->stack[base + i];
 		if (c->kind == NODE_DIR) {
+			hide = !(flags & TREE_KEEP_DOTGIT) && is_dotgit(c);
+			tb->emit_hidden += hide;
 			r = tb_hash_tree(tb, c, flags, sub, &sub_files);
+			tb->emit_hidden -= hide;
 			if (r < 0)
 				goto out;
 			*has_files |= sub_files;
@@ -569,6 +572,11 @@ static int tb_hash_tree(struct tree_builder *tb, const struct tree_node *d, unsi
 		r = hash_ctx_update(tb->ctx, tb->body.ptr + body_base, tb->body.len - body_base);
 	if (r >= 0)
 		r = hash_ctx_final(tb->ctx, out);
+	/* a kept object only: a directory without files is left out by its parent */
+	if (r >= 0 && tb->emit && !tb->emit_hidden &&
+		(*has_files || (flags & TREE_KEEP_EMPTY) || d == tb->root))
+		r = tb->emit(tb->emit_arg, out, tb->body.ptr ? tb->body.ptr + body_base : "",
+			tb->body.len - body_base);
 out:
 	tb->stack_len = base;
 	tb->body.len = body_base;	/* drop this level's body (buf.h has no setlen) */
@@ -588,4 +596,100 @@ int tree_builder_final(struct tree_builder *tb, unsigned flags, uint8_t out[HASH
 		return r;
 	memcpy(out, oid, HASH_SHA1_LEN);
 	return 0;
+}
+
+/* ---- tree objects -------------------------------------------------------- */
+
+/* One object collected by tree_builder_objects(): its body is at off in objs_body. */
+struct obj_rec {
+	uint8_t oid[HASH_SHA1_LEN];
+	size_t off, len;
+	bool dup;
+};
+
+struct objs {
+	struct obj_rec *v;
+	size_t n, cap;
+	struct buf body;
+};
+
+static int objs_add(void *arg, const uint8_t *oid, const void *body, size_t len)
+{
+	struct objs *o = arg;
+	struct obj_rec *p;
+	size_t cap;
+	int r;
+
+	if (o->n == o->cap) {
+		cap = o->cap ? o->cap * 2 : 64;
+		p = realloc(o->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		o->v = p;
+		o->cap = cap;
+	}
+	p = &o->v[o->n];
+	memcpy(p->oid, oid, HASH_SHA1_LEN);
+	p->off = o->body.len;
+	p->len = len;
+	p->dup = false;
+	r = len ? buf_add(&o->body, body, len) : 0;
+	if (r < 0)
+		return r == -E2BIG ? -E2BIG : -ENOMEM;
+	o->n++;
+	return 0;
+}
+
+static int oid_order(const void *a, const void *b)
+{
+	const struct obj_rec *x = *(const struct obj_rec *const *)a;
+	const struct obj_rec *y = *(const struct obj_rec *const *)b;
+	int r = memcmp(x->oid, y->oid, HASH_SHA1_LEN);
+
+	/* equal ids: the one hashed first is kept */
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+int tree_builder_objects(struct tree_builder *tb, tree_object_fn fn, void *arg)
+{
+	struct objs o = {0};
+	struct obj_rec **byoid = NULL;
+	bool has_files;
+	uint8_t root[HASH_SHA1_LEN];
+	size_t i;
+	int r;
+
+	buf_init(&o.body, TREE_BODY_MAX);
+	tb->emit = objs_add;
+	tb->emit_arg = &o;
+	r = tb_hash_tree(tb, tb->root, 0, root, &has_files);
+	tb->emit = NULL;
+	tb->emit_arg = NULL;
+	if (r < 0)
+		goto out;
+	/* identical subtrees hash to one object: keep its first copy */
+	byoid = malloc((o.n ? o.n : 1) * sizeof(*byoid));
+	if (!byoid) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < o.n; i++)
+		byoid[i] = &o.v[i];
+	qsort(byoid, o.n, sizeof(*byoid), oid_order);
+	for (i = 1; i < o.n; i++)
+		if (memcmp(byoid[i]->oid, byoid[i - 1]->oid, HASH_SHA1_LEN) == 0)
+			byoid[i]->dup = true;
+	/* the root is hashed last (post-order) and handed out first */
+	for (i = 0; i < o.n && r == 0; i++) {
+		struct obj_rec *p = i == 0 ? &o.v[o.n - 1] : &o.v[i - 1];
+
+		if (p->dup)
+			continue;
+		r = fn(arg, p->oid, p->len ? o.body.ptr + p->off : "", p->len);
+	}
+out:
+	free(byoid);
+	free(o.v);
+	buf_release(&o.body);
+	return r;
 }

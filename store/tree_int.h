@@ -55,6 +55,10 @@ struct tree_builder {
 	size_t stack_len, stack_cap;
 	struct buf body;
 	struct hash_ctx *ctx;
+	/* tree_builder_objects(): called with each tree object tb_hash_tree() hashes */
+	int (*emit)(void *arg, const uint8_t *oid, const void *body, size_t len);
+	void *emit_arg;
+	unsigned emit_hidden;	/* > 0 below a .git entry its parent leaves out */
 };
 
 /* ceiling of a tree body being built, and of a directory's list of names */

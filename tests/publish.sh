@@ -8,7 +8,7 @@
 #                           (x86_64-linux-gnu: zlib, aarch64-linux-gnu:
 #                           tools, aarch64-apple-darwin: docs)
 #   tree_of NAME            the git-tree-sha1 of test artifact NAME
-#   pub TAG ARG...          artifactctl publish ARG... (at most 120 s);
+#   pub TAG ARG...          artifactctl publish $PUB_OPTS ARG... (at most 120 s);
 #                           output in $TEST_TMP/TAG.out and .err, status in
 #                           $rc, TAG in $tag
 #   succeeds NAME           the last pub exited 0 (else its messages are
@@ -36,7 +36,9 @@ tree_of() { json_get "$art/manifest.json" artifacts "$1" git-tree-sha1; }
 pub() {
 	_tag=$1
 	shift
-	timeout -k 5 120 "$ARTIFACTCTL" publish "$@" >"$TEST_TMP/$_tag.out" 2>"$TEST_TMP/$_tag.err" </dev/null
+	# shellcheck disable=SC2086 # PUB_OPTS: words
+	timeout -k 5 120 "$ARTIFACTCTL" publish ${PUB_OPTS:-} "$@" >"$TEST_TMP/$_tag.out" \
+		2>"$TEST_TMP/$_tag.err" </dev/null
 	rc=$?
 	tag=$_tag
 }

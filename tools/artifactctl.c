@@ -25,6 +25,7 @@ static const struct command {
 	{ "add-mirror", cmd_add_mirror, "add a download URL to an artifact entry" },
 	{ "publish", cmd_publish, "pack, upload and bind artifacts (s3://, http(s) PUT, file://)" },
 	{ "index", cmd_index, "write one index.json of the tarballs published under a prefix" },
+	{ "seek-index", cmd_seekidx, "write the seek index of a gzip tarball (per-file access)" },
 	{ "gc", cmd_gc, "remove the artifacts no gc root refers to any more" },
 	{ "root", cmd_root, "add, remove or list the gc roots (Artifacts.toml files)" },
 	{ "status", cmd_status, "show the state of a running artifactfs daemon" },

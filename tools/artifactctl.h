@@ -43,6 +43,7 @@ int cmd_unbind(int argc, char **argv);
 int cmd_add_mirror(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
 int cmd_index(int argc, char **argv);
+int cmd_seekidx(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_root(int argc, char **argv);
 int cmd_status(int argc, char **argv);

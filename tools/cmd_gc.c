@@ -42,6 +42,7 @@
 #include "fetch/depot.h"
 #include "fetch/toml.h"
 #include "store/hash.h"
+#include "store/partial.h"
 #include "store/store.h"
 #include "store/util/units.h"
 
@@ -548,6 +549,8 @@ struct sweep {
 	uint64_t freed;
 	int tmp_removed;
 	uint64_t tmp_freed;
+	int partial_removed;	/* single files of partial/ unused past the grace */
+	uint64_t partial_freed;
 	int status;
 };
 
@@ -675,7 +678,7 @@ static void report_json(const struct gc *g, const struct sweep *sw)
 		ctl_erre(EXIT_FAIL, -ENOMEM, "cannot format JSON");
 	}
 	ctl_json_print(json_pack("{s:b, s:I, s:I, s:I, s:o, s:o, s:I, s:o, s:o, "
-				 "s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				 "s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			       "dry_run", g->o->dry_run, "grace", (json_int_t)g->o->grace,
 			       "roots", (json_int_t)g->roots,
 			       "root_files", (json_int_t)g->files.n,
@@ -690,7 +693,10 @@ static void report_json(const struct gc *g, const struct sweep *sw)
 			       "freed_artifacts", (json_int_t)sw->removed,
 			       "tmp_removed", (json_int_t)(sw->tmp_removed > 0 ? sw->tmp_removed
 										      : 0),
-			       "tmp_freed_bytes", (json_int_t)sw->tmp_freed),
+			       "tmp_freed_bytes", (json_int_t)sw->tmp_freed,
+			       "partial_removed",
+			       (json_int_t)(sw->partial_removed > 0 ? sw->partial_removed : 0),
+			       "partial_freed_bytes", (json_int_t)sw->partial_freed),
 		JSON_INDENT(2), "", "\n");
 }
 
@@ -703,6 +709,9 @@ static void report_text(const struct gc *g, const struct sweep *sw)
 	if (sw->tmp_removed > 0)
 		printf("%sremove%s %d stale entries of tmp/ and quarantine/ (%" PRIu64 " bytes)\n",
 			would, g->o->dry_run ? "" : "d", sw->tmp_removed, sw->tmp_freed);
+	if (sw->partial_removed > 0)
+		printf("%sremove%s %d single files of partial/ (%" PRIu64 " bytes)\n", would,
+			g->o->dry_run ? "" : "d", sw->partial_removed, sw->partial_freed);
 	printf("%s%s %" PRIu64 " bytes in %zu artifacts (%zu kept, %zu orphaned, waiting)\n",
 		would, g->o->dry_run ? "free" : "freed", sw->freed, sw->removed, sw->kept,
 		sw->waiting);
@@ -764,6 +773,13 @@ static int run(struct gc *g, struct sweep *sw)
 	if (sw->tmp_removed < 0) {
 		ctl_warnx("cannot sweep tmp/ and quarantine/: %s",
 			*store_errmsg(g->s) ? store_errmsg(g->s) : strerror(-sw->tmp_removed));
+		sw->status = EXIT_FAIL;
+	}
+	/* partial/ (issue 16): files no reader used for the grace period */
+	sw->partial_removed = store_partial_reclaim(g->s, 0, g->o->grace, &sw->partial_freed);
+	if (sw->partial_removed < 0) {
+		ctl_warnx("cannot reclaim '%s/partial': %s", store_dir(g->s),
+			strerror(-sw->partial_removed));
 		sw->status = EXIT_FAIL;
 	}
 	if (g->o->json)

@@ -60,6 +60,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#define SEEKIDX_SUFFIX ".seekidx" /* the seek index beside a tarball, <key>.seekidx */
 #define JOBS_DEFAULT 4
 #define JOBS_MAX 32
 
@@ -74,7 +75,7 @@ static void usage(FILE *f)
 		"                   [--json] [--endpoint-url URL] [--region REGION] [--profile "
 		"NAME]\n"
 		"                   [--credentials FILE] [--part-size BYTES] [--level N]\n"
-		"                   [--pack-jobs N]\n"
+		"                   [--pack-jobs N] [--no-seek-index]\n"
 		"                   [--token-file FILE] [--release-name NAME]\n"
 		"                   [--target COMMITISH] [--draft] [--prerelease]\n"
 		"\n"
@@ -129,6 +130,8 @@ static void usage(FILE *f)
 		"      --pack-jobs N        compression threads per artifact packed, 1 to 64\n"
 		"                           (default: the cores shared by the --jobs\n"
 		"                           workers); the bytes do not depend on it\n"
+		"      --no-seek-index      upload no OBJECT.seekidx beside a gzip tarball\n"
+		"                           (by default one is, and bound as seek_index)\n"
 		"      --token-file FILE    GitHub token file, mode 600 (default $GITHUB_TOKEN,\n"
 		"                           else $GH_TOKEN)\n"
 		"      --release-name NAME  name of a GitHub release created (default: TAG)\n"
@@ -147,6 +150,7 @@ struct pub_opts {
 	size_t nsources;
 	const char *each, *dest, *public_url, *name, *toml, *triplet;
 	bool lazy, dry_run, force, json, multi, single;
+	bool no_seek_index; /* --no-seek-index: no <tarball>.seekidx, no seek_index key */
 	int level;
 	int pack_jobs; /* compression threads per pack; 0: share the cores */
 	unsigned jobs;
@@ -169,6 +173,7 @@ struct item {
 	uint64_t size;
 	const char *suffix; /* ".tar.gz" ... */
 	char *key, *url, *bind_url;
+	char *seek_url; /* the URL of <key>.seekidx to bind as seek_index; NULL: none */
 	enum action action;
 	enum lookup_state state; /* 0: not looked up before packing */
 	bool packed;		 /* packed (or checked) in this run */
@@ -270,6 +275,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		OPT_DRAFT,
 		OPT_PRERELEASE,
 		OPT_PACK_JOBS,
+		OPT_NO_SEEK_INDEX,
 	};
 	static const struct option longopts[] = {
 		{"to", required_argument, NULL, 't'},
@@ -300,6 +306,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 		{"part-size", required_argument, NULL, OPT_PART_SIZE},
 		{"level", required_argument, NULL, 'l'},
 		{"pack-jobs", required_argument, NULL, OPT_PACK_JOBS},
+		{"no-seek-index", no_argument, NULL, OPT_NO_SEEK_INDEX},
 		CTL_OPTIONS_END,
 	};
 	static const struct ctl_getopt g = {
@@ -414,6 +421,9 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 				ctl_usage_error("publish", "invalid --level '%s': 1 to 9", optarg);
 			o->level = (int)n;
 			break;
+		case OPT_NO_SEEK_INDEX:
+			o->no_seek_index = true;
+			break;
 		case OPT_PACK_JOBS:
 			errno = 0;
 			n = strtol(optarg, &end, 10);
@@ -499,6 +509,7 @@ static void item_release(struct item *it)
 	free(it->key);
 	free(it->url);
 	free(it->bind_url);
+	free(it->seek_url);
 	if (it->fd >= 0)
 		close(it->fd);
 }
@@ -982,7 +993,9 @@ static int on_sibling(void *arg, const char *key, uint64_t size)
 
 	if (strlen(p) < 37 || strspn(p, "0123456789abcdef") != 16 || p[16] != '-' ||
 		strspn(p + 17, "0123456789abcdef") != 16 || strncmp(p + 33, ".tar", 4) != 0 ||
-		(strncmp(key, s->it->key, n) == 0 && (!key[n] || strcmp(key + n, ".json") == 0)))
+		(strncmp(key, s->it->key, n) == 0 &&
+			(!key[n] || strcmp(key + n, ".json") == 0 ||
+				strcmp(key + n, SEEKIDX_SUFFIX) == 0)))
 		return 0;
 	if (!(v = realloc(s->keys, (s->n + 1) * sizeof(*v))) || !(v[s->n] = strdup(key))) {
 		s->keys = v ? v : s->keys;
@@ -1055,6 +1068,94 @@ static int public_url(const struct pub_opts *o, struct upload *u, struct item *i
 	return 0;
 }
 
+/* ---- the seek index ------------------------------------------------------------ */
+
+/*
+ * it->seek_url: the URL readers fetch <key>.seekidx from, bound as the
+ * download's seek_index (--public-url's, else the destination's).
+ */
+static int name_seek_url(const struct pub_opts *o, struct upload *u, struct item *it)
+{
+	char *key = NULL, *url = NULL;
+	int r;
+
+	if (asprintf(&key, "%s%s", it->key, SEEKIDX_SUFFIX) < 0)
+		return -ENOMEM;
+	r = o->public_url ? upload_join_url(o->public_url, key, &url)
+			  : upload_public_url(u, key, &url);
+	free(key);
+	if (r < 0)
+		return r;
+	free(it->seek_url);
+	it->seek_url = url;
+	return 0;
+}
+
+/*
+ * The seek index of a gzip tarball (fetch/seekidx.h), uploaded as
+ * <key>.seekidx beside it unless it is there already, so that a daemon
+ * with per_file=on can serve single files of the artifact.  Built from the
+ * local tarball (it->fd).  When have_tarball is false (a directory found
+ * published before it was packed), only an index already there is bound.
+ * listed: 1 when the listing showed the index there, 0 when it did not
+ * (no request is then made), -1 when unknown (HEAD).
+ * A failure is a warning: the artifact is published without seek_index.
+ * Returns whether it->seek_url is set (an index is there, or wanted and
+ * missing when have_tarball is false: false).
+ */
+static bool put_seekidx(const struct pub_opts *o, struct upload *u, struct item *it,
+	bool have_tarball, int listed)
+{
+	struct upload_stat st;
+	uint8_t *idx = NULL;
+	char *key = NULL, *msg = NULL;
+	size_t len = 0, n;
+	int r;
+
+	n = strlen(it->key);
+	if (o->no_seek_index || n < 7 || strcmp(it->key + n - 7, ".tar.gz") != 0)
+		return true; /* none wanted */
+	if (asprintf(&key, "%s%s", it->key, SEEKIDX_SUFFIX) < 0) {
+		ctl_warne(-ENOMEM, "%s %s: no seek index", it->name, plat_of(it));
+		return true;
+	}
+	if (listed >= 0) {
+		r = 0;
+		st.exists = listed > 0;
+	} else {
+		r = upload_head(u, key, &st);
+	}
+	if (r == 0 && st.exists && !o->force) {
+		r = name_seek_url(o, u, it);
+		goto out;
+	}
+	if (r < 0 || !have_tarball || o->dry_run) {
+		if (r < 0)
+			ctl_warnx("%s", upload_errmsg(u));
+		goto out;
+	}
+	r = fetch_seekidx_tarball(it->fd, it->path, 0, &idx, &len, NULL, &msg);
+	if (r < 0) {
+		ctl_warnx("%s %s: no seek index: %s", it->name, plat_of(it),
+			msg ? msg : strerror(-r));
+		goto out;
+	}
+	r = upload_put_buf(u, key, idx, len, "application/octet-stream");
+	if (r < 0)
+		ctl_warnx("%s", upload_errmsg(u));
+	else
+		r = name_seek_url(o, u, it);
+out:
+	if (r < 0 && it->seek_url) {
+		free(it->seek_url);
+		it->seek_url = NULL;
+	}
+	free(idx);
+	free(msg);
+	free(key);
+	return it->seek_url != NULL || have_tarball || o->dry_run;
+}
+
 /* Look up, then upload unless the same bytes are there; prints what happens. */
 static int publish_one(const struct pub_opts *o, struct upload *u, struct item *it)
 {
@@ -1084,8 +1185,12 @@ static int publish_one(const struct pub_opts *o, struct upload *u, struct item *
 	}
 	if ((r = release_siblings(o, u, it, false)) < 0)
 		return r;
-	if (o->dry_run || it->action == ACT_SKIP)
-		return public_url(o, u, it);
+	if (o->dry_run || it->action == ACT_SKIP) {
+		r = public_url(o, u, it);
+		if (r == 0)
+			put_seekidx(o, u, it, true, -1);
+		return r;
+	}
 
 	snprintf(what, sizeof(what), "uploading %s %s", it->name, plat);
 	if (bar.tty)
@@ -1106,6 +1211,7 @@ static int publish_one(const struct pub_opts *o, struct upload *u, struct item *
 	}
 	if ((r = put_sidecar(o, u, it)) < 0 || (r = public_url(o, u, it)) < 0)
 		return r;
+	put_seekidx(o, u, it, true, -1);
 	return release_siblings(o, u, it, true);
 }
 
@@ -1119,6 +1225,7 @@ static int look_before_packing(const struct pub_opts *o, struct upload *u, struc
 	struct lookup_result lr;
 	uint8_t oid[HASH_SHA1_LEN];
 	char *errpath = NULL;
+	bool repack = false;
 	int r;
 
 	r = tree_hash_dir(it->path, 0, oid, &errpath);
@@ -1142,10 +1249,17 @@ static int look_before_packing(const struct pub_opts *o, struct upload *u, struc
 		memcpy(it->sha256, lr.sha256, sizeof(it->sha256));
 		it->size = lr.size;
 		it->action = ACT_SKIP;
-		if ((r = name_urls(o, u, it)) == 0 && (r = public_url(o, u, it)) == 0)
+		if ((r = name_urls(o, u, it)) == 0 && (r = public_url(o, u, it)) == 0 &&
+			!put_seekidx(o, u, it, false, lr.has_seekidx)) {
+			/* the same bytes again (pack is deterministic), for the index */
+			ctl_warnx("%s %s: unchanged, packed again for its missing seek index",
+				it->name, plat_of(it));
+			repack = true;
+		} else if (r == 0) {
 			ctl_warnx(
 				"%s %s: unchanged, not packed: tree %.16s... is published as '%s'",
 				it->name, plat_of(it), it->tree, it->url);
+		}
 	} else if (o->dry_run) {
 		it->action = ACT_UPLOAD;
 		ctl_warnx("%s %s: %s: tree %.16s... would be packed and uploaded", it->name,
@@ -1155,6 +1269,8 @@ static int look_before_packing(const struct pub_opts *o, struct upload *u, struc
 			it->tree);
 	}
 	lookup_result_release(&lr);
+	if (r == 0 && repack)
+		return 0;
 	return r < 0 ? r : it->state == LOOKUP_UNCHANGED || o->dry_run ? 1 : 0;
 }
 
@@ -1281,6 +1397,7 @@ static int keep_mirrors(const struct artifacts *a, const char *name, const struc
 	v[0].url = it->bind_url;
 	v[0].sha256 = it->sha256;
 	v[0].size = it->size;
+	v[0].seek_index = it->seek_url;
 	*n = 1;
 	for (i = 0; i < ne; i++) {
 		const struct platform *p = artifact_entry_platform(ents[i]);
@@ -1294,7 +1411,8 @@ static int keep_mirrors(const struct artifacts *a, const char *name, const struc
 			if (d[k].sha256 && strcmp(d[k].sha256, it->sha256) == 0 &&
 				strcmp(d[k].url, it->bind_url) != 0)
 				v[(*n)++] =
-					(struct bind_download){d[k].url, d[k].sha256, d[k].size};
+					(struct bind_download){d[k].url, d[k].sha256, d[k].size,
+						d[k].seek_index};
 	}
 	*ret = v;
 	return 0;

@@ -14,7 +14,7 @@
 # here are exactly those that "artifactctl --help" and "artifactctl COMMAND
 # --help" list: update both together.
 
-_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index gc root status metrics reload evict wipe prefetch probe"
+_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index seek-index gc root status metrics reload evict wipe prefetch probe"
 
 # _artifactctl_opts COMMAND [SUBCOMMAND]: the options of COMMAND.
 _artifactctl_opts() {
@@ -38,9 +38,10 @@ _artifactctl_opts() {
 		echo "-t --to -u --public-url -n --name -e --each -j --jobs -m --meta --meta-file" \
 			"-T --toml -p --platform --lazy --multi-platform --single-platform" \
 			"-N --dry-run -f --force --json --endpoint-url --endpoint --region --profile" \
-			"--credentials --part-size -l --level --pack-jobs -h --help" \
+			"--credentials --part-size -l --level --pack-jobs --no-seek-index -h --help" \
 			"--token-file --release-name --target --draft --prerelease"
 		;;
+	seek-index) echo "-o --output --span --from-store --store -h --help" ;;
 	index)
 		echo "-o --output --latest -u --public-url --endpoint-url --endpoint --region" \
 			"--profile --credentials -h --help"
@@ -78,6 +79,9 @@ _artifactctl_takes_arg() {
 		-n | --name | -T | --toml | --endpoint | --region | --profile | --credentials | \
 		--part-size | --grace | --max-freed | --max-unpacked | --depot | --socket | \
 		--endpoint-url | -e | --each | -m | --meta | --meta-file | --proxy | --pack-jobs)
+		return 0
+		;;
+	--span | --from-store) # seek-index
 		return 0
 		;;
 	--token-file | --release-name | --target) # publish to GitHub
@@ -127,7 +131,7 @@ _artifactctl_value() {
 		;;
 	-e | --each) _artifactctl_dirs "$3" ;;
 	-o | --output)
-		[[ $1 == pack || $1 == index ]] && _artifactctl_files "$3"
+		[[ $1 == pack || $1 == index || $1 == seek-index ]] && _artifactctl_files "$3"
 		;;
 	esac
 }
@@ -196,7 +200,7 @@ _artifactctl() {
 	done
 	first=${args[0]:-}
 	case $cmd in
-	hash | pack | publish | index | root) _artifactctl_files "$cur" ;;
+	hash | pack | publish | index | seek-index | root) _artifactctl_files "$cur" ;;
 	resolve | unbind | add-mirror | bind)
 		# FILE NAME ...: the names of FILE.
 		if ((n == 0)); then

@@ -104,6 +104,18 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+char *buf_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
 char *buf_detach(struct buf *b, size_t *len)
 {
 	char *p = b->ptr;
@@ -129,4 +141,12 @@ int buf_finish(struct buf *b, int err, char **ret)
 	}
 	buf_release(b);
 	return err;
+}
+
+void buf_span_trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && strchr(" \t\r\n", (*e)[-1]) && (*e)[-1] != '\0')
+		(*e)--;
 }

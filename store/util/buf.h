@@ -53,6 +53,12 @@ int buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
+ * buf_strf - a malloc'ed printf-formatted string (the caller frees), or
+ * NULL when out of memory: for error messages handed to a caller.
+ */
+char *buf_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
  * buf_detach - hand the storage to the caller and reset the buffer.
  * Returns a malloc'ed NUL-terminated string (an empty string when nothing was
  * added) that the caller frees, or NULL when out of memory.  When len is not
@@ -68,5 +74,13 @@ char *buf_detach(struct buf *b, size_t *len);
  *     return buf_finish(&b, r, ret);
  */
 int buf_finish(struct buf *b, int err, char **ret);
+
+/*
+ * buf_span_trim - narrow the span [*s, *e) of a line or header value to
+ * leave out leading blanks (space, tab) and trailing white space (space,
+ * tab, CR, LF).  Never reads outside the span; an all-blank span ends
+ * empty (*s == *e).  Used for HTTP header values and config-file lines.
+ */
+void buf_span_trim(const char **s, const char **e);
 
 #endif

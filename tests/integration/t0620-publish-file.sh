@@ -24,7 +24,7 @@ toml=$TEST_TMP/Artifacts.toml
 store=$TEST_TMP/store
 umask 022
 
-objects() { ls "$1" | grep -v '\.json$'; }
+objects() { ls "$1" | grep -v '\.json$' | grep -v '\.seekidx$'; }
 
 # --- a multi-platform tree to file:// -------------------------------------------------
 pub multi "$multi" --to "file://$pubdir" --name Multi --toml "$toml"
@@ -45,6 +45,12 @@ done
 obj=$pubdir/$(objects "$pubdir" | grep x86_64)
 is "the tarball holds what 'artifactctl hash' finds in it" \
 	"$("$ARTIFACTCTL" hash "$obj" | cut -d' ' -f1)" "$(tree_of zlib)"
+# issue 16: a seek index beside each gzip tarball, bound as seek_index
+is "3 seek indexes" "$(ls "$pubdir" | grep -c '\.tar\.gz\.seekidx$')" 3
+ok "the seek index is bound beside the url" \
+	grep -q "seek_index = \"file://$obj.seekidx\"" "$toml"
+ok "the seek index checks out against its tarball" \
+	"$PY" "$TESTS_SRCDIR/seekidx_check.py" "$obj.seekidx" "$obj" "$(tree_of zlib)"
 cp "$toml" "$TEST_TMP/toml.1"
 
 # --- skip, --force, --dry-run --------------------------------------------------------------
@@ -118,6 +124,17 @@ ok "... byte for byte" sh -c "cd '$TEST_TMP' && for f in pj1/*.tar.gz; do cmp \"
 (cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --pack-jobs 0 --to pj0 \
 	>"$TEST_TMP/pj0.out" 2>&1)
 is "--pack-jobs 0: usage error" "$?" 64
+(cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --no-seek-index --to noidx \
+	--toml noidx.toml >"$TEST_TMP/noidx.out" 2>&1)
+is "--no-seek-index" "$?" 0
+is "... no seek index uploaded" "$(ls "$TEST_TMP/noidx" | grep -c seekidx)" 0
+ok "... none bound" test "$(grep -c seek_index "$TEST_TMP/noidx.toml")" = 0
+(cd "$TEST_TMP" && timeout 60 "$ARTIFACTCTL" publish art/src/zlib --to noidx \
+	--toml noidx.toml >"$TEST_TMP/noidx2.out" 2>&1)
+is "... publish again without it: the tarball is there, its index is added" \
+	"$(ls "$TEST_TMP/noidx" | grep -c '\.tar\.gz\.seekidx$')" 1
+ok "... and bound" grep -q "seek_index = \"file://$TEST_TMP/noidx/zlib\.any\..*\.tar\.gz\.seekidx\"" \
+	"$TEST_TMP/noidx.toml"
 
 # --- binding options and mirrors ---------------------------------------------------------------
 pub lazy "$art/src/tools" --to "$pubdir" --name Tools --platform aarch64-linux-gnu --lazy \
@@ -128,6 +145,7 @@ import sys, tomllib
 e = tomllib.load(open(sys.argv[1], "rb"))["Tools"]
 assert isinstance(e, list) and e[0]["lazy"] is True and e[0]["arch"] == "aarch64", e
 assert e[0]["download"][0]["url"].startswith("https://example.org/artifacts/Tools.aarch64-linux-gnu."), e
+assert e[0]["download"][0]["seek_index"] == e[0]["download"][0]["url"] + ".seekidx", e
 ' "$toml"
 if have_cmd add-mirror; then
 	"$ARTIFACTCTL" add-mirror --platform x86_64-linux-gnu "$toml" Multi https://mirror.example.org/m.tar.gz \

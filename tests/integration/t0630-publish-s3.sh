@@ -10,6 +10,10 @@
 . "$TESTS_SRCDIR/lib.sh"
 . "$TESTS_SRCDIR/server/server.sh"
 . "$TESTS_SRCDIR/publish.sh"
+
+# The requests counted here are the tarball's and its sidecar's: no seek
+# index (t0620 tests it, and the GitHub asset rules at the end of t0650).
+PUB_OPTS=--no-seek-index
 . "$TESTS_SRCDIR/s3/s3.sh"
 
 need_fetch

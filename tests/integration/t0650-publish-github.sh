@@ -15,6 +15,10 @@
 . "$TESTS_SRCDIR/server/server.sh"
 . "$TESTS_SRCDIR/publish.sh"
 
+# The requests counted here are the tarball's and its sidecar's: no seek
+# index (t0620 tests it, and the GitHub asset rules at the end of t0650).
+PUB_OPTS=--no-seek-index
+
 need_fetch
 have_cmd publish || skip_all "'artifactctl publish' is not built"
 
@@ -300,6 +304,21 @@ is "... one release v0.6.0, with the asset and its sidecar" \
 import json, sys
 print([len(r["assets"]) for r in json.load(open(sys.argv[1])) if r["tag_name"] == "v0.6.0"])
 ' "$TEST_TMP/state.json")" "[2]"
+
+# --- the seek index beside an asset (issue 16) -------------------------------------------
+PUB_OPTS=
+pub seek "$art/src/zlib" --to github://julia/Ray.jl/v0.7.0 --name Zlib --toml "$TEST_TMP/seek.toml"
+succeeds "with a seek index"
+is "... the asset, its sidecar and its seek index" \
+	"$(asset_names v0.7.0 | sed 's/^Zlib\.any\.[0-9a-f-]*//' | sort | tr '\n' ' ')" \
+	".tar.gz .tar.gz.json .tar.gz.seekidx "
+ok "... bound as seek_index, beside the browser_download_url" \
+	grep -q "seek_index = \"$DL/v0.7.0/Zlib\.any\..*\.tar\.gz\.seekidx\"" "$TEST_TMP/seek.toml"
+cp "$TEST_TMP/seek.toml" "$TEST_TMP/seek.toml.1"
+pub seek2 "$art/src/zlib" --to github://julia/Ray.jl/v0.7.0 --name Zlib --toml "$TEST_TMP/seek.toml"
+succeeds "... published again: the seek index is not another content of the platform"
+ok "... the same binding" cmp "$TEST_TMP/seek.toml.1" "$TEST_TMP/seek.toml"
+PUB_OPTS=--no-seek-index
 
 # --- malformed destinations --------------------------------------------------------------
 gh_mark

@@ -9,7 +9,7 @@
 # a missing or malformed root is reported and skipped; two gc at once are
 # refused; gc races 8 fetches without losing an artifact; a gc killed in
 # the middle (crash point gc-after-rename) leaves a store that opens
-# cleanly.  Pins through a real mount are tested with the daemon (t05xx).
+# cleanly; single files of partial/ go once unused for the grace period.  Pins through a real mount are tested with the daemon (t05xx).
 #
 # Artifacts: zlib, small and tools from tarballs.py, and tiny ones (g1...)
 # made here with tar(1) and hashed with "artifactctl hash"; served over
@@ -519,5 +519,25 @@ ok "verify passes" "$ARTIFACTCTL" verify --store "$S"
 ok "ls and the trees agree" consistent "$S"
 is "only the rooted artifact is left" "$(listed "$S")" "$H_g4"
 ok "tmp/ is empty" dir_empty "$S/tmp"
+
+# ---- partial/ (issue 16): single files unused for the grace period go ---------------------
+
+S=$T/s-crash
+old=0123456789abcdef0123456789abcdef01234567
+new=89abcdef0123456789abcdef0123456789abcdef
+mkdir -p "$S/partial"
+printf 'old bytes\n' >"$S/partial/$old"
+printf 'new\n' >"$S/partial/$new"
+touch -a -d '10 days ago' "$S/partial/$old"
+gc_run partial-dry "$S" --grace 7d --dry-run --json
+is "gc --dry-run" "$rc" 0
+is "dry run: one partial file would go" "$(json_get "$T/partial-dry.out" partial_removed)" 1
+is "dry run: its bytes" "$(json_get "$T/partial-dry.out" partial_freed_bytes)" 10
+ok "dry run: it is still there" test -e "$S/partial/$old"
+gc_run partial "$S" --grace 7d
+is "gc" "$rc" 0
+ok "the report names it" grep -q "removed 1 single files of partial/ (10 bytes)" "$T/partial.out"
+fails "a file unused past the grace went" test -e "$S/partial/$old"
+ok "a file used within the grace stays" test -e "$S/partial/$new"
 
 done_testing

@@ -819,6 +819,36 @@ static void test_semantics(void)
 	}
 	artifacts_free(a);
 
+	/* seek_index (issue 16): a string URL per download; any other type ignored */
+	a = load_text("seekidx",
+		"[x]\ngit-tree-sha1 = \"" HASH "\"\n"
+		"[[x.download]]\nurl = \"https://example.org/x.tar.gz\"\n"
+		"sha256 = \"" SHA "\"\nseek_index = \"https://example.org/x.tar.gz.seekidx\"\n"
+		"[[x.download]]\nurl = \"https://mirror.example.org/x.tar.gz\"\n"
+		"sha256 = \"" SHA "\"\n"
+		"[[x.download]]\nurl = \"https://m2.example.org/x.tar.gz\"\n"
+		"sha256 = \"" SHA "\"\nseek_index = 5\n",
+		NULL);
+	if (a && artifacts_select(a, "x", h, &e, NULL) == 0) {
+		const struct artifact_download *dl = NULL;
+
+		is_int(artifact_entry_downloads(e, &dl), 3, "seek_index: 3 downloads");
+		is_str(dl[0].seek_index, "https://example.org/x.tar.gz.seekidx",
+			"seek_index of the first download");
+		is_str(dl[1].seek_index, NULL, "no seek_index: NULL");
+		is_str(dl[2].seek_index, NULL, "a seek_index that is not a string: ignored");
+		ok(artifact_entry_json(e, &j, NULL) == 0 && j &&
+			   strstr(j, "\"sha256\": \"" SHA "\", \"seek_index\": "
+				     "\"https://example.org/x.tar.gz.seekidx\"}") &&
+			   !strstr(strstr(j, "seek_index") + 1, "seek_index"),
+			"json: seek_index only where present");
+		free(j);
+		j = NULL;
+	} else {
+		ok(0, "seek_index entry loads");
+	}
+	artifacts_free(a);
+
 	/* JSON escaping of a name with a control character */
 	a = load_text("esc", "[\"a\\\"b\\u0001\"]\ngit-tree-sha1 = \"" HASH "\"\n", NULL);
 	if (a && artifacts_select(a, "a\"b\001", h, &e, NULL) == 0 &&

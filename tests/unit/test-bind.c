@@ -234,7 +234,7 @@ static void check_bind(const char *path, const char *name, const char *hash,
 static void test_bind_new_platform(void)
 {
 	static const struct bind_download dl[] = {{"https://example.org/z-cxx11.tar.gz",
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 4242}};
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 4242, NULL}};
 	static const char block[] = "[[Zlib]]\n"
 				    "arch = \"x86_64\"\n"
 				    "cxxstring_abi = \"cxx11\"\n"
@@ -270,7 +270,7 @@ static void test_bind_new_platform(void)
 
 static void test_bind_force(void)
 {
-	static const struct bind_download dl[] = {{"https://example.org/z.tar.gz", SHA_B, 0}};
+	static const struct bind_download dl[] = {{"https://example.org/z.tar.gz", SHA_B, 0, NULL}};
 	static const char block[] = "[[Zlib]]\n"
 				    "arch = \"x86_64\"\n"
 				    "git-tree-sha1 = \"" HASH_B "\"\n"
@@ -375,10 +375,12 @@ static void test_bind_tags_and_new_names(void)
 					"    sha256 = \"" SHA_A "\"\n"
 					"    url = \"u1\"\n"
 					"    [[newthing.download]]\n"
+					"    seek_index = \"u2.seekidx\"\n"
 					"    sha256 = \"" SHA_B "\"\n"
 					"    size = 7\n"
 					"    url = \"u2\"\n";
-	static const struct bind_download dl[] = {{"u1", SHA_A, 0}, {"u2", SHA_B, 7}};
+	static const struct bind_download dl[] = {
+		{"u1", SHA_A, 0, NULL}, {"u2", SHA_B, 7, "u2.seekidx"}};
 	char *path = copy_fixture("MozillaCACerts_jll.toml", "tags.toml"),
 	     *orig = tu_slurp(path, NULL);
 	struct platform *p =
@@ -387,7 +389,7 @@ static void test_bind_tags_and_new_names(void)
 	int r;
 
 	r = bind_artifact(path, "newthing", HASH_A, NULL, dl, 2, BIND_LAZY, &msg);
-	is_int(r, 0, "bind a new platform-independent name with two mirrors");
+	is_int(r, 0, "bind a new platform-independent name with two mirrors, one with a seek index");
 	r = bind_artifact(path, "arr", HASH_B, p, NULL, 0, 0, &msg);
 	is_int(r, 0, "bind a new array name with many tags");
 	want = malloc(strlen(orig) + sizeof(want_tail));
@@ -427,9 +429,12 @@ static void test_bind_new_file_and_errors(void)
 
 	check_bind(path, "z", "xyz", NULL, NULL, 0, 0, -EINVAL, "bad hash: -EINVAL");
 	{
-		static const struct bind_download d[] = {{"u", "abc", 0}};
+		static const struct bind_download d[] = {{"u", "abc", 0, NULL}};
+
+		static const struct bind_download e[] = {{"u", SHA_A, 0, ""}};
 
 		check_bind(path, "z", HASH_A, NULL, d, 1, 0, -EINVAL, "bad sha256: -EINVAL");
+		check_bind(path, "z", HASH_A, NULL, e, 1, 0, -EINVAL, "empty seek_index: -EINVAL");
 	}
 	check_bind(tmpdir, "z", HASH_A, NULL, NULL, 0, 0, -EISDIR, "a directory: -EISDIR");
 

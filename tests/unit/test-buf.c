@@ -5,6 +5,8 @@
 #include "tests/tap.h"
 
 #include <errno.h>
+#include <string.h>
+#include <stdlib.h>
 
 int main(void)
 {
@@ -59,5 +61,19 @@ int main(void)
 	buf_init(&b, (size_t)-1);
 	is_int(buf_add(&b, "x", (size_t)-1), -E2BIG, "a length that would overflow is refused");
 	buf_release(&b);
+
+	{
+		const char *line = " \t key = v \r\n", *ls = line, *le = line + strlen(line);
+		const char *blank = " \t\r\n", *bs = blank, *be = blank + strlen(blank);
+
+		buf_span_trim(&ls, &le);
+		ok(le - ls == 7 && memcmp(ls, "key = v", 7) == 0,
+			"span_trim drops blanks and CR LF");
+		buf_span_trim(&bs, &be);
+		ok(bs == be, "span_trim of an all-blank span is empty");
+	}
+	s = buf_strf("%s %d", "tree object", 3);
+	is_str(s, "tree object 3", "strf formats into a new string");
+	free(s);
 	return tap_done();
 }

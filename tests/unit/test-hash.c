@@ -849,6 +849,170 @@ static void test_threads(void)
 	is_str(disk_hash(dir, TREE_ONE_THREAD), want, "%d files, calling thread only", n);
 }
 
+/* ---- tree objects (tree_builder_objects) ------------------------------------------ */
+
+struct got_objs {
+	unsigned n;
+	uint8_t first[HASH_SHA1_LEN];
+	bool bad_hash;		/* an object that does not hash to its id */
+	bool seen_twice;
+	uint8_t ids[64][HASH_SHA1_LEN];
+	char *content[64];
+	size_t len[64];
+};
+
+static int collect(void *arg, const uint8_t oid[HASH_SHA1_LEN], const void *content, size_t len)
+{
+	struct got_objs *g = arg;
+	uint8_t want[HASH_SHA1_LEN];
+	struct hash_ctx *ctx;
+	char hdr[32];
+	unsigned i;
+	int n = snprintf(hdr, sizeof(hdr), "tree %zu", len);
+
+	if (g->n == 64)
+		return -E2BIG;
+	if (hash_ctx_new(HASH_SHA1, &ctx) < 0)
+		return -ENOMEM;
+	hash_ctx_update(ctx, hdr, (size_t)n + 1);
+	hash_ctx_update(ctx, content, len);
+	hash_ctx_final(ctx, want);
+	hash_ctx_free(ctx);
+	if (memcmp(want, oid, HASH_SHA1_LEN) != 0)
+		g->bad_hash = true;
+	for (i = 0; i < g->n; i++)
+		if (memcmp(g->ids[i], oid, HASH_SHA1_LEN) == 0)
+			g->seen_twice = true;
+	if (g->n == 0)
+		memcpy(g->first, oid, HASH_SHA1_LEN);
+	memcpy(g->ids[g->n], oid, HASH_SHA1_LEN);
+	g->content[g->n] = malloc(len + 1);
+	if (!g->content[g->n])
+		return -ENOMEM;
+	memcpy(g->content[g->n], content, len);
+	g->len[g->n++] = len;
+	return 0;
+}
+
+static void got_free(struct got_objs *g)
+{
+	unsigned i;
+
+	for (i = 0; i < g->n; i++)
+		free(g->content[i]);
+}
+
+/* objects_of - the tree objects of ents into g; the root id as hex, or a "(...)" */
+static const char *objects_of(const struct ent *ents, struct got_objs *g)
+{
+	struct tree_builder *tb;
+	uint8_t oid[HASH_SHA1_LEN];
+	int r;
+
+	memset(g, 0, sizeof(*g));
+	if (tree_builder_new(&tb) < 0)
+		return "(tree_builder_new failed)";
+	r = build(tb, ents);
+	if (r >= 0)
+		r = tree_builder_final(tb, 0, oid);
+	if (r >= 0)
+		r = tree_builder_objects(tb, collect, g);
+	/* the builder is unchanged: the hash is the same after */
+	if (r >= 0 && strcmp(tu_hex(oid, 20), final_hex(tb, 0)) != 0)
+		r = -EINVAL;
+	tree_builder_free(tb);
+	if (r < 0)
+		return "(builder failed)";
+	return tu_hex(oid, 20);
+}
+
+/* run - a shell command's first line of output (static), or "" */
+static const char *run(const char *cmd)
+{
+	static char line[256];
+	FILE *f = popen(cmd, "r");
+
+	line[0] = '\0';
+	if (!f)
+		return line;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	line[strcspn(line, "\n")] = '\0';
+	pclose(f);
+	return line;
+}
+
+static void test_objects(void)
+{
+	const struct ent tree[] = {
+		{ 'f', "a", HELLO, 0 }, { 'x', "bin/tool", "#!/bin/sh\n", 0 },
+		{ 'l', "sub/link", "../a", 0 }, { 'f', "sub/deep/f", "deep", 0 },
+		{ 'd', "empty", NULL, 0 }, { 'd', "sub/empty2", NULL, 0 },
+		{ 'f', "dup1/f", "same", 0 }, { 'f', "dup2/f", "same", 0 },
+		{ 'f', "sub/.git", "gitdir: x", 0 }, { 'd', ".git", NULL, 0 },
+		{ 'f', ".git/HEAD", "ref", 0 }, END,
+	};
+	/* what git sees of it: no .git entries (empty dirs it never sees) */
+	const struct ent disk[] = {
+		{ 'f', "a", HELLO, 0 }, { 'd', "bin", NULL, 0 }, { 'x', "bin/tool", "#!/bin/sh\n", 0 },
+		{ 'd', "sub", NULL, 0 }, { 'l', "sub/link", "../a", 0 }, { 'd', "sub/deep", NULL, 0 },
+		{ 'f', "sub/deep/f", "deep", 0 }, { 'd', "empty", NULL, 0 }, { 'd', "dup1", NULL, 0 },
+		{ 'f', "dup1/f", "same", 0 }, { 'd', "dup2", NULL, 0 }, { 'f', "dup2/f", "same", 0 },
+		END,
+	};
+	const struct ent only_file[] = {
+		{ 'f', "foo", HELLO, 0 }, { 'd', "d", NULL, 0 }, { 'f', "d/.git", "gitdir: x", 0 },
+		END,
+	};
+	const struct ent empty[] = { END };
+	const char *git = getenv("GIT"), *dir, *root;
+	char cmd[8192], want[41], path[4400], hex[41];
+	struct got_objs g;
+	unsigned i, same = 0;
+	char *body;
+	size_t blen;
+
+	if (!git || !*git)
+		git = "git";
+	root = objects_of(tree, &g);
+	snprintf(want, sizeof(want), "%s", root);
+	ok(g.n > 0 && strcmp(tu_hex(g.first, 20), want) == 0, "objects: the root comes first");
+	ok(!g.bad_hash, "objects: each hashes to its id");
+	ok(!g.seen_twice, "objects: each distinct object once");
+	/* git's own objects of the same tree */
+	dir = make_dir(disk);
+	snprintf(cmd, sizeof(cmd),
+		"cd '%s' && %s init -q . && %s add -A && %s write-tree", dir ? dir : "/nonexistent",
+		git, git, git);
+	is_str(run(cmd), want, "objects: root = git write-tree of the same tree");
+	snprintf(cmd, sizeof(cmd), "cd '%s' && %s ls-tree -r -t %s | awk '$2 == \"tree\" {print $3}' | sort -u | wc -l",
+		dir ? dir : "/nonexistent", git, want);
+	is_int(atoi(run(cmd)) + 1, (int)g.n, "objects: as many as git's distinct trees");
+	for (i = 0; i < g.n && dir; i++) {
+		hash_to_hex(g.ids[i], 20, hex);
+		snprintf(path, sizeof(path), "%s/obj", dir);
+		snprintf(cmd, sizeof(cmd), "cd '%s' && %s cat-file tree %s > obj && echo ok", dir,
+			git, hex);
+		body = strcmp(run(cmd), "ok") == 0 ? tu_slurp(path, &blen) : NULL;
+		same += body && blen == g.len[i] && memcmp(body, g.content[i], blen) == 0;
+		free(body);
+	}
+	is_int(same, g.n, "objects: each equals git cat-file tree");
+	got_free(&g);
+
+	/* a dir holding only a .git file: an empty tree object */
+	root = objects_of(only_file, &g);
+	is_str(root, "3f3773e54be5aa8f8f0557dfb61c4594f5a5f080", "objects: .git-only dir, root");
+	ok(g.n == 2 && g.len[1] == 0 && !g.bad_hash &&
+		strcmp(tu_hex(g.ids[1], 20), EMPTY_TREE) == 0,
+		"objects: .git-only dir is the empty tree object");
+	got_free(&g);
+	root = objects_of(empty, &g);
+	ok(g.n == 1 && g.len[0] == 0 && strcmp(root, EMPTY_TREE) == 0,
+		"objects: an empty root is one empty tree");
+	got_free(&g);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -870,6 +1034,7 @@ int main(void)
 	test_order_independence();
 	test_disk();
 	test_threads();
+	test_objects();
 	tu_rmtree(scratch_root);
 	return tap_done();
 }

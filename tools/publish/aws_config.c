@@ -7,6 +7,7 @@
  * a few lines, no parse tree needed.
  */
 #include "tools/publish/aws_config.h"
+#include "store/util/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,15 +80,6 @@ out:
 	return r;
 }
 
-/* [s, e) without leading and trailing blanks */
-static void trim(const char **s, const char **e)
-{
-	while (*s < *e && (**s == ' ' || **s == '\t'))
-		(*s)++;
-	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
-		(*e)--;
-}
-
 static bool span_is(const char *s, const char *e, const char *word)
 {
 	size_t n = strlen(word);
@@ -114,7 +106,7 @@ static char *ini_get(
 		if (next)
 			next++;
 		s = line;
-		trim(&s, &e);
+		buf_span_trim(&s, &e);
 		if (s == e || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[') {
@@ -125,7 +117,7 @@ static char *ini_get(
 				in = false;
 				continue;
 			}
-			trim(&ns, &ne);
+			buf_span_trim(&ns, &ne);
 			/* "[profile   x]" and "[profile x]" name the same profile */
 			if (strncmp(section, "profile ", 8) == 0 ||
 				strncmp(section, "services ", 9) == 0) {
@@ -136,7 +128,7 @@ static char *ini_get(
 				     (ns[kw] == ' ' || ns[kw] == '\t');
 				if (in) {
 					ns += kw;
-					trim(&ns, &ne);
+					buf_span_trim(&ns, &ne);
 					in = span_is(ns, ne, sp + 1);
 				}
 			} else {
@@ -150,8 +142,8 @@ static char *ini_get(
 			const char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
 			bool indented = line[0] == ' ' || line[0] == '\t';
 
-			trim(&ks, &ke);
-			trim(&vs, &ve);
+			buf_span_trim(&ks, &ke);
+			buf_span_trim(&vs, &ve);
 			if (!indented)
 				in_sub = sub && span_is(ks, ke, sub) && vs == ve;
 			if (!indented && vs == ve)

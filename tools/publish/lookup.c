@@ -84,6 +84,18 @@ static int matches(struct upload *u, const struct upload_objects *l, size_t i, c
 	return 0;
 }
 
+/* Whether key.seekidx, the seek index beside the tarball key, is in l. */
+static int has_seekidx(const struct upload_objects *l, const char *key, bool *ret)
+{
+	char *k = NULL;
+
+	if (asprintf(&k, "%s.seekidx", key) < 0)
+		return -ENOMEM;
+	*ret = upload_objects_find(l, k) != NULL;
+	free(k);
+	return 0;
+}
+
 int lookup_published(struct upload *u, const char *name, const char *platform, const char *tree,
 	struct lookup_result *ret)
 {
@@ -120,6 +132,8 @@ int lookup_published(struct upload *u, const char *name, const char *platform, c
 		memcpy(res.sha256, sc.sha256, sizeof(res.sha256));
 		if (!(res.key = strndup(l.v[i].key, strlen(l.v[i].key) - 5)))
 			r = -ENOMEM;
+		else
+			r = has_seekidx(&l, res.key, &res.has_seekidx);
 		sidecar_release(&sc);
 	}
 	if (r == 0)

@@ -18,6 +18,7 @@
 #ifndef ARTIFACTCTL_LOOKUP_H
 #define ARTIFACTCTL_LOOKUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct upload;
@@ -33,6 +34,7 @@ struct lookup_result {
 	char *key;	     /* LOOKUP_UNCHANGED: malloc'ed key of the tarball; else NULL */
 	char sha256[64 + 1]; /* LOOKUP_UNCHANGED: its sha256 (the sidecar's) */
 	uint64_t size;	     /* LOOKUP_UNCHANGED: its size in bytes */
+	bool has_seekidx;    /* LOOKUP_UNCHANGED: KEY.seekidx is listed beside it (issue 16) */
 };
 
 /*

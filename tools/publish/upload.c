@@ -280,20 +280,12 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void trim(const char **s, const char **e)
-{
-	while (*s < *e && (**s == ' ' || **s == '\t'))
-		(*s)++;
-	while (*e > *s && ((*e)[-1] == '\r' || (*e)[-1] == '\n' || (*e)[-1] == ' '))
-		(*e)--;
-}
-
 /* A header's decimal value in [0, max], or -1 (absent, malformed: an HTTP date). */
 static long long header_number(const char *s, const char *e, long long max)
 {
 	long long v = 0;
 
-	trim(&s, &e);
+	buf_span_trim(&s, &e);
 	if (s == e)
 		return -1;
 	for (; s < e; s++) {
@@ -317,16 +309,16 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 		s = memchr(p, ' ', n);
 		if (s && (s = memchr(s + 1, ' ', (size_t)(e - s - 1)))) {
 			s++;
-			trim(&s, &e);
+			buf_span_trim(&s, &e);
 			snprintf(r->reason, sizeof(r->reason), "%.*s", (int)(e - s), s);
 		}
 	} else if (n > 5 && strncasecmp(p, "etag:", 5) == 0) {
 		s = p + 5;
-		trim(&s, &e);
+		buf_span_trim(&s, &e);
 		snprintf(r->etag, sizeof(r->etag), "%.*s", (int)(e - s), s);
 	} else if (n > 5 && strncasecmp(p, "link:", 5) == 0) {
 		s = p + 5;
-		trim(&s, &e);
+		buf_span_trim(&s, &e);
 		if ((size_t)(e - s) < sizeof(r->link)) /* a longer one is not ours to follow */
 			snprintf(r->link, sizeof(r->link), "%.*s", (int)(e - s), s);
 	} else if (n > 12 && strncasecmp(p, "retry-after:", 12) == 0) {

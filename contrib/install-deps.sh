@@ -15,7 +15,8 @@ $SUDO apt-get update -q
 # squid is the site proxy of the proxy tests (tests start their own instances
 # on loopback ports; the packaged service is not used).  prometheus is here
 # for promtool, which checks "artifactctl metrics" (t0590); pigz, p7zip and
-# isal (igzip) read pack's gzip and measure installs in tests and benchmarks.
+# isal (igzip) read pack's gzip and measure installs in tests and benchmarks;
+# archivemount is the anchor of tests/bench/bench-perfile.sh.
 # On a machine with systemd, Debian starts the squid, nginx and prometheus
 # services it installs; the tests do not need them and they may be stopped.
 $SUDO apt-get install -y -q --no-install-recommends \
@@ -25,7 +26,8 @@ $SUDO apt-get install -y -q --no-install-recommends \
 	ca-certificates git python3 mandoc valgrind \
 	gzip bzip2 xz-utils zstd \
 	zlib1g-dev nginx curl nodejs systemd \
-	libisal-dev isal libzstd-dev libsystemd-dev squid pigz p7zip-full prometheus
+	libisal-dev isal libzstd-dev libsystemd-dev squid pigz p7zip-full prometheus \
+	archivemount
 
 # clang and its libFuzzer/sanitizer runtimes build tests/fuzz (configure
 # --enable-fuzzing, make fuzz-smoke).  The runtime package carries clang's

@@ -238,8 +238,14 @@ int fetch_seekidx_get(struct store *s, const struct fetch_options *o, const char
 	if ((m.p = malloc(m.cap)) == NULL)
 		return -ENOMEM;
 	r = range_get(o, idx_url, 0, HEAD_FIRST, mem_sink, &m, NULL, errmsg);
-	if (r == -EPIPE && m.len >= SEEKIDX_FIXED)
-		r = 0; /* an index shorter than HEAD_FIRST: a 206 of all of it */
+	if (r == -EPIPE && m.len >= SEEKIDX_FIXED) {
+		/* an index shorter than HEAD_FIRST: a 206 of all of it, no error */
+		r = 0;
+		if (errmsg) {
+			free(*errmsg);
+			*errmsg = NULL;
+		}
+	}
 	if (r < 0)
 		goto out;
 	r = seekidx_head_len(m.p, m.len, &head_len, &why);

@@ -128,8 +128,14 @@ static int set_string(char **dst, const char *value, const char **errmsg)
  *   S_SIZE      units_parse_size() text; a TOML integer (bytes) or a string
  *   S_BOOL      bare, or true/false yes/no on/off 1/0; a TOML boolean only
  *   S_LEVEL     error, warning, info or debug (an enum fs_log_level); a TOML string
+ *   S_PROBE     off or probe (a bool, true for probe); a TOML string
+ *   S_AFTER     never, a size (units_parse_size(): bytes) or N followed by
+ *               "files"; a TOML integer (bytes) or string.  The field is
+ *               the bytes; the files follow it in struct fs_config.
  */
-enum setting_type { S_STRING, S_LIST, S_INT, S_PERCENT, S_DURATION, S_SIZE, S_BOOL, S_LEVEL };
+enum setting_type {
+	S_STRING, S_LIST, S_INT, S_PERCENT, S_DURATION, S_SIZE, S_BOOL, S_LEVEL, S_PROBE, S_AFTER
+};
 
 struct setting {
 	const char *key;
@@ -182,6 +188,10 @@ static const struct setting settings[] = {
 	{ "negative_timeout", S_DURATION, F(negative_timeout), 0, YEAR, DURATION },
 	{ "overrides", S_STRING, F(overrides), 0, 0, "a file name" },
 	{ "keep_seek_index", S_BOOL, F(keep_seek_index), 0, 0, BOOL },
+	{ "per_file", S_BOOL, F(per_file), 0, 0, BOOL },
+	{ "seek_index", S_PROBE, F(seek_index_probe), 0, 0, "probe or off" },
+	{ "full_install_after", S_AFTER, F(full_install_bytes), 0, 0,
+	  "never, a size (\"64M\") or a number of files (\"100files\")" },
 };
 
 /* The words of log_level=, with the least important lines each lets through. */
@@ -271,6 +281,39 @@ static int check_proxy(const char *value, const char **errmsg)
 	return r;
 }
 
+/*
+ * set_after - full_install_after=: "never", a size (bytes) or "<N>files";
+ * one of the two thresholds is set, the other cleared.
+ */
+static int set_after(struct fs_config *c, const char *value, const char **errmsg)
+{
+	static const char *const msg = "needs never, a size (\"64M\") or a number of files "
+				       "(\"100files\")";
+	unsigned long long n;
+	char *end;
+	uint64_t z;
+
+	if (strcasecmp(value, "never") == 0) {
+		c->full_install_bytes = c->full_install_files = 0;
+		return 0;
+	}
+	errno = 0;
+	n = strtoull(value, &end, 10);
+	if (end != value && value[0] != '-' && value[0] != '+' && !errno &&
+	    (strcasecmp(end, "files") == 0 || strcasecmp(end, "file") == 0) && n > 0) {
+		c->full_install_bytes = 0;
+		c->full_install_files = n;
+		return 0;
+	}
+	if (units_parse_size(value, &z) < 0 || z == 0) {
+		*errmsg = msg;
+		return -EINVAL;
+	}
+	c->full_install_bytes = z;
+	c->full_install_files = 0;
+	return 0;
+}
+
 int fs_config_set(struct fs_config *c, const char *key, const char *value, const char **errmsg)
 {
 	const struct setting *s = find_setting(key);
@@ -332,6 +375,15 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value, const
 		}
 		*(bool *)field = b;
 		return 1;
+	case S_PROBE:
+		if (strcasecmp(value, "probe") != 0 && strcasecmp(value, "off") != 0) {
+			*errmsg = needs(s);
+			return -EINVAL;
+		}
+		*(bool *)field = strcasecmp(value, "probe") == 0;
+		return 1;
+	case S_AFTER:
+		return set_after(c, value, errmsg) < 0 ? -EINVAL : 1;
 	case S_LEVEL:
 		for (n = 0; n < sizeof(log_levels) / sizeof(log_levels[0]); n++)
 			if (strcasecmp(value, log_levels[n].word) == 0) {
@@ -382,7 +434,7 @@ static bool toml_type_fits(const struct setting *s, const struct toml_value *v)
 		return s->type != S_BOOL && s->type != S_INT && s->type != S_PERCENT;
 	case TOML_INTEGER:
 		return s->type == S_INT || s->type == S_PERCENT || s->type == S_DURATION ||
-		       s->type == S_SIZE;
+		       s->type == S_SIZE || s->type == S_AFTER;
 	case TOML_FLOAT:
 		return s->type == S_DURATION;
 	case TOML_BOOL:
@@ -593,7 +645,11 @@ static bool same_value(const struct setting *s, const struct fs_config *a,
 		return *(const double *)pa == *(const double *)pb;
 	case S_SIZE:
 		return *(const uint64_t *)pa == *(const uint64_t *)pb;
+	case S_AFTER:
+		return a->full_install_bytes == b->full_install_bytes &&
+		       a->full_install_files == b->full_install_files;
 	case S_BOOL:
+	case S_PROBE:
 		return *(const bool *)pa == *(const bool *)pb;
 	}
 	return true;

@@ -13,6 +13,7 @@
  *   dir.c     opendir, readdir(plus), releasedir           fs_dir_*
  *   xattr.c   getxattr, listxattr                          fs_xattr_*
  *   lookup.c  lookups and attributes                       fs_lookup_*
+ *   view.c    artifacts served per file (per_file=on)      fs_view_*
  *   park.c    requests waiting for an install              fs_park_*
  *   reload.c  the name snapshot, SIGHUP and inotify        fs_reload_*
  *   install.c the installer of the flights                 fs_install_*
@@ -52,6 +53,10 @@ enum fs_kind {
 	FS_DEPOT,	/* /artifacts (depot_layout=on): a directory of <hash> entries */
 	FS_LINK,	/* /artifacts/<hash> -> ../<hash>, or an overridden /<hash> or
 			 * /artifacts/<hash> -> its override (lookup.c) */
+	FS_PFILE,	/* anything inside an artifact served per file from its seek
+			 * index (view.c, per_file=on), keyed like FS_TREE by (hash,
+			 * path) but a kind of its own: never the same inode as the
+			 * installed tree's */
 };
 
 /* The name of the FS_DEPOT directory at the root, as in a Julia depot. */
@@ -197,6 +202,13 @@ struct fs {
 
 	struct fetch_overrides *overrides; /* overrides=, read at start; NULL: none */
 	struct fs_probes *probes;	/* any_hash=: the Pkg server's answers; NULL: off */
+	struct fs_perfile *perfile;	/* per_file=: indexes and single files; NULL: off */
+	/*
+	 * Called by the installer on its worker after each successful install
+	 * (view.c sets it: the kernel then forgets the artifact's per-file
+	 * view); NULL: nothing.  Must not block for long.
+	 */
+	void (*on_installed)(struct fs *fs, const char *hash);
 };
 
 /*
@@ -356,6 +368,67 @@ void fs_lookup_reply(fuse_req_t req, int r, const struct fuse_entry_param *e);
  * vouches for what they hold.
  */
 bool fs_lookup_hidden(const char *name);
+
+/* --- view.c: artifacts served per file through a seek index (per_file=on) ------- */
+
+/*
+ * fs_view_init - with per_file=on, fs->perfile with the daemon's network
+ * and store (fetch/seekfetch.h); a no-op otherwise.  Needs fs->install
+ * (fs_install_init()) and fs->flights.  Returns 0 or -ENOMEM.
+ * fs_view_release - wait for the threads that tell the kernel to forget a
+ * view, then free fs->perfile; after the FUSE loop and the flights ended,
+ * before the session is destroyed.
+ */
+int fs_view_init(struct fs *fs);
+void fs_view_release(struct fs *fs);
+
+/*
+ * fs_view_serves - whether the artifact hash is served per file now:
+ * per_file=on, online, not installed, and a verified seek index (got the
+ * first time, which may take a round trip or two; a failure is logged
+ * once and the answer is then false for good: the artifact is installed
+ * whole).  Thread-safe.
+ */
+bool fs_view_serves(struct fs *fs, const char *hash);
+
+/*
+ * fs_view_lookup - look name up in parent (the FS_HASH inode of an
+ * artifact fs_view_serves(), or an FS_PFILE directory) in the verified
+ * tree objects: 0 with *e filled (an FS_PFILE inode, one lookup counted),
+ * or -errno (-ENOENT with e->entry_timeout set).  Thread-safe.
+ */
+int fs_view_lookup(struct fs *fs, struct fs_inode *parent, const char *name,
+		   struct fuse_entry_param *e);
+
+/*
+ * fs_view_attr - the attributes of an FS_PFILE inode: directories 0555,
+ * files 0444 or 0555 with the size of their blob, symlinks with the length
+ * of their target.  Returns 0 or -ESTALE.  Thread-safe.
+ */
+int fs_view_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout);
+
+/* fs_view_readlink - the target of an FS_PFILE symlink into buf (size bytes, NUL-terminated). */
+int fs_view_readlink(struct fs *fs, struct fs_inode *in, char *buf, size_t size);
+
+/*
+ * fs_view_list - call add(arg, name, type) (a DT_* type) for every entry
+ * of the directory in (an artifact's FS_HASH inode fs_view_serves(), or an
+ * FS_PFILE directory), in git order; a non-zero return of add stops and is
+ * returned.  Returns 0, add's value, -ENOTDIR or -ESTALE.  Thread-safe.
+ */
+int fs_view_list(struct fs *fs, struct fs_inode *in,
+		 int (*add)(void *arg, const char *name, unsigned char type), void *arg);
+
+/*
+ * fs_view_open - a read-only descriptor of the file of FS_PFILE inode in:
+ * from the installed tree when the whole install has landed, else from
+ * the partial area, fetched first when needed (fs_perfile_open(): one
+ * fetch per blob; a failure is EIO to this reader and the whole install
+ * starts).  Returns the descriptor (owned by the caller), -EAGAIN when the
+ * artifact fell back and the file is not fetched yet (the caller waits for
+ * the install: fs_park()), or -errno.  May take seconds.  Thread-safe.
+ */
+int fs_view_open(struct fs *fs, struct fs_inode *in);
 
 /* --- park.c ------------------------------------------------------------------- */
 
@@ -517,12 +590,23 @@ bool fs_evict_installed(struct fs *fs, const char *hash);
 void fs_evict_pin(struct fs *fs, const char *hash, int delta);
 
 /*
- * fs_evict_quota - when the store holds more than the quota, evict
- * least-recently-used artifacts without open files down to quota_low
- * percent of it, then make the kernel forget what it cached of them, so
+ * fs_evict_quota - when the store holds more than the quota (installed
+ * artifacts, and with per_file=on the single files of partial/, which go
+ * first), evict least-recently-used artifacts without open files down to
+ * quota_low percent of it, then make the kernel forget what it cached of them, so
  * that the next access installs them again.  Serialised.
  */
 void fs_evict_quota(struct fs *fs);
+
+/*
+ * fs_evict_quota_partial - with per_file=on and a quota, when the store
+ * holds more than the quota, remove single files of partial/ (least
+ * recently used first; an open one keeps working) down to quota_low
+ * percent beside the installed bytes.  Evicts no artifact and tells the
+ * kernel nothing, so it may run on a FUSE thread (after a per-file
+ * fetch).  Serialised with fs_evict_quota().
+ */
+void fs_evict_quota_partial(struct fs *fs);
 
 /*
  * fs_evict_open_files - how many files of hash the mount has open now.
@@ -570,6 +654,18 @@ struct fs_evict_holder {
  * max).  Thread-safe.
  */
 size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder *out, size_t max);
+
+/*
+ * fs_evict_forget - make the kernel forget every entry of kind (FS_TREE or
+ * FS_PFILE) of the artifact hash it holds, deepest first (the dentry of
+ * /<hash>, once dropped while a file below was open, is no longer found by
+ * name, and what stayed below it is reached only through its directory
+ * inodes), then /<hash> and its inode's attributes and listing; an open
+ * file or a working directory keeps its own.  Returns how many entries
+ * below /<hash> were told.  Calls into the kernel (notify): never from a
+ * FUSE request handler, with no lock held.  Thread-safe.
+ */
+size_t fs_evict_forget(struct fs *fs, const char *hash, enum fs_kind kind);
 
 /* fs_evict_release - drop every pin (at exit). */
 void fs_evict_release(struct fs *fs);
@@ -640,15 +736,24 @@ struct fs_inode_entry {
 };
 
 /*
- * fs_inode_tree_entries - the entries (parent inode, name) of every tree
- * inode of the artifact hash the kernel holds (nlookup > 0), deepest
+ * fs_inode_tree_entries - the entries (parent inode, name) of every inode
+ * of kind (FS_TREE or FS_PFILE) of the artifact hash the kernel holds
+ * (nlookup > 0), deepest
  * first, so that invalidating them in order empties each directory before
  * its own entry: *ret is a malloc'ed array of *ret_n entries (free each
  * name and the array), NULL when none.  On ENOMEM it holds what fitted.
  * Thread-safe.
  */
-void fs_inode_tree_entries(struct fs *fs, const char *hash, struct fs_inode_entry **ret,
-			   size_t *ret_n);
+void fs_inode_tree_entries(struct fs *fs, const char *hash, enum fs_kind kind,
+			   struct fs_inode_entry **ret, size_t *ret_n);
+
+/*
+ * fs_inode_open_installed - open path (below the artifact's root, "." for
+ * it) of the installed artifact hash with flags, beneath its tree as
+ * fs_inode_open() does.  Returns a descriptor the caller owns or -errno
+ * (-ENOENT when it is not installed).
+ */
+int fs_inode_open_installed(struct fs *fs, const char *hash, const char *path, int flags);
 
 /* One artifact inode, as fs_inode_artifacts() lists them. */
 struct fs_inode_artifact {

@@ -123,6 +123,37 @@ static void dir_free(struct dir_handle *d)
 
 static void resume_opendir(struct fs_parked *p);
 
+static int view_add(void *arg, const char *name, unsigned char type)
+{
+	return snapshot_add(arg, name, type);
+}
+
+/*
+ * opendir_view - a directory of an artifact served per file (view.c): a
+ * snapshot of its verified tree object, cached by the kernel as a tree's.
+ */
+static int opendir_view(struct fs *fs, struct fs_inode *in, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	r = snapshot_add(d, ".", DT_DIR);
+	if (r == 0)
+		r = snapshot_add(d, "..", DT_DIR);
+	if (r == 0)
+		r = fs_view_list(fs, in, view_add, d);
+	if (r < 0) {
+		dir_free(d);
+		return r;
+	}
+	fi->fh = (uint64_t)(uintptr_t)d;
+	fi->keep_cache = 1;
+	fi->cache_readdir = 1;
+	return 0;
+}
+
 static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		      bool may_park)
 {
@@ -134,6 +165,8 @@ static int do_opendir(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse
 
 	if (in->kind == FS_NAME || in->kind == FS_LINK)
 		return -ENOTDIR;
+	if (in->kind == FS_PFILE || (in->kind == FS_HASH && fs_view_serves(fs, in->hash)))
+		return opendir_view(fs, in, fi);
 	if (in->kind == FS_HASH || in->kind == FS_TREE) {
 		r = fs_park_unless_installed(fs, req, in->hash, may_park, resume_opendir, ino,
 					     NULL, fi);

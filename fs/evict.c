@@ -4,6 +4,7 @@
  * that were removed (evicted, collected, or deleted by hand)
  */
 #include "fs/daemon.h"
+#include "store/partial.h"
 #include "store/store.h"
 
 #include <dirent.h>
@@ -310,6 +311,22 @@ static void forget_hash(struct fs *fs, const char *hash)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
 }
 
+size_t fs_evict_forget(struct fs *fs, const char *hash, enum fs_kind kind)
+{
+	struct fs_inode_entry *v;
+	size_t i, n;
+
+	fs_inode_tree_entries(fs, hash, kind, &v, &n);
+	for (i = 0; i < n; i++) {
+		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
+						 strlen(v[i].name));
+		free(v[i].name);
+	}
+	free(v);
+	forget_hash(fs, hash);
+	return n;
+}
+
 /*
  * Whether the pins of hash went within ms milliseconds, woken by the last
  * unpin (fs_evict_pin() broadcasts pin_cond).
@@ -337,8 +354,7 @@ static bool wait_unpinned(struct fs *fs, const char *hash, unsigned ms)
  */
 static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 {
-	struct fs_inode_entry *v;
-	size_t i, n;
+	size_t n;
 	bool gone;
 
 	if (!fs->no_open || pinned(fs, hash) == 0)
@@ -348,14 +364,7 @@ static bool release_kernel(struct fs *fs, const char *hash, unsigned ms)
 	 * while a file below was open, is no longer found by name, and what
 	 * stayed below it is reached only through its directory inodes.
 	 */
-	fs_inode_tree_entries(fs, hash, &v, &n);
-	for (i = 0; i < n; i++) {
-		fuse_lowlevel_notify_inval_entry(fs->se, v[i].parent, v[i].name,
-						 strlen(v[i].name));
-		free(v[i].name);
-	}
-	free(v);
-	forget_hash(fs, hash);
+	n = fs_evict_forget(fs, hash, FS_TREE);
 	gone = wait_unpinned(fs, hash, ms);
 	fs_log(FS_LOG_DEBUG, "artifact %s: the kernel was asked to forget %zu entries: %s", hash,
 	       n, gone ? "unpinned" : "still held");
@@ -397,23 +406,51 @@ static bool has_open_files(const char *hash, void *arg)
 	return !release_kernel(arg, hash, FS_EVICT_FORGET_MS / 4);
 }
 
+/*
+ * reclaim_partial - with per_file=on, the single files of partial/ count in
+ * the quota too and go first, least recently used first (cheaper to fetch
+ * again than a whole artifact; an open one keeps working): down to what
+ * target leaves beside the installed bytes.  Returns the bytes left in
+ * partial/.  With quota_lock held.
+ */
+static uint64_t reclaim_partial(struct fs *fs, uint64_t installed, uint64_t target)
+{
+	uint64_t bytes = 0, files = 0, freed = 0;
+	int n;
+
+	if (!fs->perfile || store_partial_usage(fs->store, &bytes, &files) < 0 || !bytes)
+		return 0;
+	if (installed + bytes <= fs->cfg->quota)
+		return bytes;
+	n = store_partial_reclaim(fs->store, target > installed ? target - installed : 0, 0,
+				  &freed);
+	if (n > 0)
+		fs_log(FS_LOG_NOTICE, "quota: %" PRIu64 " bytes of single files in partial/; "
+		       "removed %d, %" PRIu64 " bytes", bytes, n, freed);
+	return freed < bytes ? bytes - freed : 0;
+}
+
 void fs_evict_quota(struct fs *fs)
 {
 	const struct fs_config *c = fs->cfg;
 	struct store_stats st;
-	uint64_t target, freed = 0;
+	uint64_t target, partial, freed = 0;
 	unsigned removed = 0;
 	int r;
 
 	if (!c->quota)
 		return;
 	pthread_mutex_lock(&fs->quota_lock);
-	if (store_stats(fs->store, &st) < 0 || st.bytes <= c->quota)
+	if (store_stats(fs->store, &st) < 0)
+		goto out;
+	target = c->quota / 100 * c->quota_low;
+	partial = reclaim_partial(fs, st.bytes, target);
+	if (st.bytes + partial <= c->quota)
 		goto out;
 	/* Least recently used first: write out the batched access times. */
 	store_flush_access(fs->store);
-	target = c->quota / 100 * c->quota_low;
-	r = store_evict_lru(fs->store, target, has_open_files, fs, &freed, &removed);
+	r = store_evict_lru(fs->store, target > partial ? target - partial : 0, has_open_files,
+			    fs, &freed, &removed);
 	fs_log(FS_LOG_NOTICE, "quota: %" PRIu64 " bytes installed, quota %" PRIu64
 	       "; evicted %u artifacts, %" PRIu64 " bytes", st.bytes, c->quota, removed, freed);
 	if (r == -ENOSPC)
@@ -423,5 +460,17 @@ void fs_evict_quota(struct fs *fs)
 	if (removed)
 		forget_removed(fs);
 out:
+	pthread_mutex_unlock(&fs->quota_lock);
+}
+
+void fs_evict_quota_partial(struct fs *fs)
+{
+	struct store_stats st;
+
+	if (!fs->cfg->quota || !fs->perfile)
+		return;
+	pthread_mutex_lock(&fs->quota_lock);
+	if (store_stats(fs->store, &st) == 0)
+		reclaim_partial(fs, st.bytes, fs->cfg->quota / 100 * fs->cfg->quota_low);
 	pthread_mutex_unlock(&fs->quota_lock);
 }

@@ -64,6 +64,12 @@ struct fs_config {
 					 * true); false answers ENOSYS to every xattr request */
 	double negative_timeout;	/* negative_timeout=SECONDS an absent answer is kept (60) */
 	char *overrides;		/* overrides=FILE: a Julia Overrides.toml */
+	bool per_file;			/* per_file: serve single files of artifacts that are not
+					 * installed through a seek index (default false) */
+	bool seek_index_probe;		/* seek_index=probe: look for <url>.seekidx when no
+					 * seek_index key names an index; off (default): only the key */
+	uint64_t full_install_bytes;	/* full_install_after=SIZE fetched per file; 0: never */
+	uint64_t full_install_files;	/* full_install_after=Nfiles fetched per file; 0: never */
 };
 
 /* Defaults of the settings whose value the daemon chooses. */
@@ -156,6 +162,12 @@ struct fs_name {
 	struct fetch_source *sources;
 	size_t n_sources;
 	size_t order;			/* configuration order: files, then names in a file */
+	/*
+	 * The seek index URL of each source (the download entry's seek_index
+	 * key; NULL when it has none): n_sources entries, owned; NULL when no
+	 * source has one.
+	 */
+	char **seek_index;
 };
 
 /*
@@ -382,6 +394,11 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
  *   EVICTIONS    artifacts removed from the store by the quota
  *   OPENS        open requests of files (none in no-open mode once the
  *                kernel was told so: the first open answers ENOSYS)
+ *   PF_FETCHES   single files fetched through a seek index (per_file=on)
+ *   PF_BYTES     compressed bytes those fetches received (also in DOWNLOADED)
+ *   INDEX_FETCHES seek indexes fetched from a server (not from the store)
+ *   PF_FALLBACKS artifacts whose per-file access failed (a wrong index or
+ *                blob, a server without Range...) and that are installed whole
  * A request that runs again after its install (a resumed lookup, opendir,
  * open) is not counted a second time.
  */
@@ -395,6 +412,10 @@ enum fs_stat {
 	FS_STAT_SERVED,
 	FS_STAT_EVICTIONS,
 	FS_STAT_OPENS,
+	FS_STAT_PF_FETCHES,
+	FS_STAT_PF_BYTES,
+	FS_STAT_INDEX_FETCHES,
+	FS_STAT_PF_FALLBACKS,
 	FS_STAT_N
 };
 
@@ -436,7 +457,8 @@ uint64_t fs_stats_get(struct fs_stats *s, enum fs_stat which);
  * fs_stats_name - the stable lower-case key of counter which, as the
  * control socket's JSON and artifactctl show it ("lookups", "hits",
  * "misses", "installs", "failures", "bytes_downloaded", "bytes_served",
- * "evictions"); NULL when which is out of range.  Static string.
+ * "evictions", "opens", "perfile_fetches", "perfile_bytes", "index_fetches",
+ * "perfile_fallbacks"); NULL when which is out of range.  Static string.
  */
 const char *fs_stats_name(enum fs_stat which);
 
@@ -524,6 +546,87 @@ uint64_t fs_probes_asked(struct fs_probes *p);
  * fs_probe().
  */
 void fs_probes_set_clock(struct fs_probes *p, double (*now)(void *arg), void *arg);
+
+/* --- per-file access through a seek index (perfile.c) ---------------------------- */
+
+struct seekidx;
+struct seekidx_file;
+
+/*
+ * Where the per-file state gets what it needs: the daemon's network and
+ * store (view.c), a stub in the unit tests.  Each runs on the caller's
+ * thread with no lock of perfile.c held, and may take seconds.
+ *
+ * index(): the verified seek index of artifact hash and the URLs to read
+ *   it with: *tar_url (the tarball) and *idx_url (the index), malloc'ed;
+ *   *ret owned by the caller (free_index()).  Returns 0, 1 when hash has
+ *   no seek index configured (nothing logged, asked again next time), or
+ *   -errno with *errmsg (malloc'ed, may be NULL) when the index could not
+ *   be had verified (404, Range not honoured, a wrong tree...).
+ * fetch(): make blob f of x present in the store's partial area and open
+ *   it (fetch_partial_file()): 0 with *fd (owned by the caller) and
+ *   *fetched, the compressed bytes received; or -errno with *errmsg.
+ * install(): start the whole install of hash in the background.
+ * free_index(): free an index index() made.
+ */
+struct fs_perfile_src {
+	int (*index)(void *ctx, const char *hash, struct seekidx **ret, char **tar_url,
+		     char **idx_url, char **errmsg);
+	int (*fetch)(void *ctx, const char *hash, const char *tar_url, const char *idx_url,
+		     const struct seekidx *x, const struct seekidx_file *f, bool executable,
+		     int *fd, uint64_t *fetched, char **errmsg);
+	void (*install)(void *ctx, const char *hash);
+	void (*free_index)(struct seekidx *x);
+	void *ctx;
+};
+
+struct fs_perfile;
+
+/*
+ * fs_perfile_new - the per-file state of the mount (per_file=on): the
+ * index of each artifact, got once, and the fetches of single files, one
+ * at a time per blob.  src is copied.  full_bytes / full_files (0: never)
+ * are full_install_after=: once an artifact's per-file fetches pass either,
+ * install() is called for it once.  stats (may be NULL) gets the
+ * PF_FETCHES, PF_BYTES and PF_FALLBACKS counts.  Returns 0 or -ENOMEM.
+ * fs_perfile_free - free it and every index (NULL: no-op); no call may be
+ * running, and nothing may use an index it returned any more.
+ */
+int fs_perfile_new(const struct fs_perfile_src *src, uint64_t full_bytes, uint64_t full_files,
+		   struct fs_stats *stats, struct fs_perfile **ret);
+void fs_perfile_free(struct fs_perfile *p);
+
+/*
+ * fs_perfile_index - the verified index of hash.  With get, it is got
+ * once (index(); the callers of one hash that come meanwhile wait for that
+ * answer), and NULL is returned when hash has none, when getting it failed
+ * (logged once; the caller installs the artifact whole) or when the
+ * artifact fell back (fs_perfile_open()).  Without get, the index got
+ * before, if any, even after a fall back (what the kernel's inodes of the
+ * view still need), and nothing is fetched.  Borrowed until
+ * fs_perfile_free(): an index, once got, stays.  Thread-safe.
+ */
+const struct seekidx *fs_perfile_index(struct fs_perfile *p, const char *hash, bool get);
+
+/*
+ * fs_perfile_open - a read-only descriptor (*fd, owned by the caller) of
+ * file f of hash's index (got before with fs_perfile_index()), fetching it
+ * when it is not in the partial area: one fetch per blob at a time, the
+ * others wait for it and get their own descriptor of its result.  Counts
+ * the bytes and files fetched against full_install_after.  Any failure of
+ * a fetch (a blob whose bytes do not hash to its id, a span cut short, a
+ * server without Range...) is logged, makes the artifact fall back
+ * (install() once; fs_perfile_index(get) then answers NULL) and returns
+ * -EIO.  -ENOENT when hash has no index here.  Thread-safe.
+ */
+int fs_perfile_open(struct fs_perfile *p, const char *hash, const struct seekidx_file *f,
+		    bool executable, int *fd);
+
+/* fs_perfile_fallen - whether hash fell back to the whole install.  Thread-safe. */
+bool fs_perfile_fallen(struct fs_perfile *p, const char *hash);
+
+/* fs_perfile_waiting - threads waiting for another's fetch now (for tests).  Thread-safe. */
+unsigned fs_perfile_waiting(struct fs_perfile *p);
 
 /* --- helpers ------------------------------------------------------------------ */
 

@@ -71,7 +71,7 @@ static size_t inode_slot(const struct fs *fs, enum fs_kind kind, const char *key
 	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
 	const unsigned char *p;
 
-	if (kind == FS_TREE) {
+	if (kind == FS_TREE || kind == FS_PFILE) {
 		for (p = (const unsigned char *)hash; *p; p++)
 			h = (h ^ *p) * 1099511628211ULL;
 		h = (h ^ '/') * 1099511628211ULL;
@@ -87,7 +87,7 @@ static bool inode_matches(const struct fs_inode *in, enum fs_kind kind, const ch
 {
 	if (in->kind != kind || strcmp(in->key, key) != 0)
 		return false;
-	return kind != FS_TREE || strcmp(in->hash, hash) == 0;
+	return (kind != FS_TREE && kind != FS_PFILE) || (hash && strcmp(in->hash, hash) == 0);
 }
 
 struct fs_inode *fs_inode_get(struct fs *fs, enum fs_kind kind, const char *key,
@@ -295,6 +295,22 @@ int fs_inode_open(struct fs *fs, struct fs_inode *in, int flags)
 	return open_beneath(fd, path, flags);
 }
 
+int fs_inode_open_installed(struct fs *fs, const char *hash, const char *path, int flags)
+{
+	char dir[4096];
+	int dfd, fd, r;
+
+	r = store_path(fs->store, hash, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	fd = open_beneath(dfd, path, flags);
+	close(dfd);
+	return fd;
+}
+
 /* The inode number of the FS_NAME or FS_HASH inode of key, or 0. */
 static fuse_ino_t find_key(struct fs *fs, enum fs_kind kind, const char *key)
 {
@@ -340,8 +356,8 @@ static int cmp_depth(const void *a, const void *b)
 	return (x->depth < y->depth) - (x->depth > y->depth);
 }
 
-void fs_inode_tree_entries(struct fs *fs, const char *hash, struct fs_inode_entry **ret,
-			   size_t *ret_n)
+void fs_inode_tree_entries(struct fs *fs, const char *hash, enum fs_kind kind,
+			   struct fs_inode_entry **ret, size_t *ret_n)
 {
 	struct fs_inode_entry *v = NULL, *nv;
 	struct fs_inode *in, *parent;
@@ -352,13 +368,14 @@ void fs_inode_tree_entries(struct fs *fs, const char *hash, struct fs_inode_entr
 	pthread_mutex_lock(&fs->ino_lock);
 	for (i = 0; i < fs->ino_buckets; i++)
 		for (in = fs->ino_table[i]; in; in = in->next) {
-			if (in->kind != FS_TREE || strcmp(in->hash, hash) != 0 || !in->nlookup)
+			if (in->kind != kind || strcmp(in->hash, hash) != 0 || !in->nlookup)
 				continue;
 			slash = strrchr(in->key, '/');
-			parent = in->root;
+			/* a view's inodes hold no reference on their artifact's */
+			parent = in->root ? in->root : find_locked(fs, FS_HASH, hash, NULL);
 			if (slash) {
 				dir = strndup(in->key, (size_t)(slash - in->key));
-				parent = dir ? find_locked(fs, FS_TREE, dir, hash) : NULL;
+				parent = dir ? find_locked(fs, kind, dir, hash) : NULL;
 				free(dir);
 			}
 			if (!parent)

@@ -203,6 +203,8 @@ out:
 	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
 	if (r == 0)
 		fs_evict_quota(fs);
+	if (r == 0 && fs->on_installed)
+		fs->on_installed(fs, hash);
 	return r;
 }
 

@@ -21,7 +21,8 @@
  * inode and would move it back and forth between the two parents.
  *
  * A lookup inside an artifact that is not installed is parked (park.c) and
- * runs again when the install ends.
+ * runs again when the install ends, unless the artifact is served per file
+ * (per_file=on; view.c).
  */
 #include "fs/daemon.h"
 #include "store/store.h"
@@ -117,6 +118,8 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 		sanitize_stat(st, fs_inode_ino(fs, in));
 		*timeout = FS_TREE_TIMEOUT;
 		return 0;
+	case FS_PFILE:
+		return fs_view_attr(fs, in, st, timeout);
 	}
 	return -EIO;
 }
@@ -293,7 +296,13 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 	switch (p->kind) {
 	case FS_ROOT:
 		return fs_lookup_root(fs, name, e);
+	case FS_PFILE:
+		return fs_view_lookup(fs, p, name, e);
 	case FS_HASH:
+		/* Not installed, per_file=on and a verified seek index: its view. */
+		if (fs_view_serves(fs, p->hash))
+			return fs_view_lookup(fs, p, name, e);
+		/* fall through */
 	case FS_TREE:
 		/*
 		 * Not installed yet, or (below a tree inode) the artifact went

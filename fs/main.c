@@ -86,6 +86,12 @@ static const char usage_text[] =
 	"                           (default false)\n"
 	"    xattr[=BOOL]           the user.artifactfs.* attributes (default true;\n"
 	"                           false: a faster ls -l, no xattrs at all)\n"
+	"    per_file[=BOOL]        serve single files of artifacts not installed through\n"
+	"                           a seek index, without the tarball (default false)\n"
+	"    seek_index=probe|off   also look for <url>.seekidx (default off: only the\n"
+	"                           download entry's seek_index key)\n"
+	"    full_install_after=SIZE|Nfiles|never  install whole once that much was\n"
+	"                           fetched per file (default never)\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
@@ -597,6 +603,8 @@ int main(int argc, char **argv)
 	if (r == 0)
 		r = fs_flights_new(cfg.jobs, cfg.retry_after, cfg.install_timeout, &inst,
 				   &fs.flights);
+	if (r == 0)
+		r = fs_view_init(&fs);
 	if (r < 0) {
 		fs_log(FS_LOG_ERR, "cannot start install workers: %s", strerror(-r));
 		goto out;
@@ -637,6 +645,7 @@ out:
 	fs_reload_stop(&fs);
 	/* Running installs end or roll back; parked requests are answered. */
 	fs_flights_free(fs.flights);
+	fs_view_release(&fs);
 	if (fs.se) {
 		if (mounted)
 			fuse_session_unmount(fs.se);

@@ -33,8 +33,13 @@ struct fs_names {
 
 static void name_release(struct fs_name *e)
 {
+	size_t i;
+
 	free(e->name);
 	free(e->toml);
+	for (i = 0; e->seek_index && i < e->n_sources; i++)
+		free(e->seek_index[i]);
+	free(e->seek_index);
 	fs_sources_free(e->sources, e->n_sources);
 }
 
@@ -157,6 +162,13 @@ static int add_entry(struct fs_names *n, const struct artifact_entry *e, const c
 		ne->sources[i].size = dl[i].size;
 		ne->n_sources++;
 		if (!ne->sources[i].url || !ne->sources[i].sha256)
+			goto nomem;
+		if (!dl[i].seek_index)
+			continue;
+		if (!ne->seek_index && !(ne->seek_index = calloc(nd, sizeof(char *))))
+			goto nomem;
+		ne->seek_index[i] = strdup(dl[i].seek_index);
+		if (!ne->seek_index[i])
 			goto nomem;
 	}
 	(*len)++;

@@ -94,8 +94,9 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fs_names_unref(names);
 		return;
 	}
-	if (in->kind == FS_LINK) {
-		len = fs_lookup_link(fs, in, buf, sizeof(buf));
+	if (in->kind == FS_LINK || in->kind == FS_PFILE) {
+		len = in->kind == FS_LINK ? fs_lookup_link(fs, in, buf, sizeof(buf)) :
+					    fs_view_readlink(fs, in, buf, sizeof(buf));
 		if (len < 0)
 			fuse_reply_err(req, (int)-len);
 		else
@@ -124,6 +125,35 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void resume_open(struct fs_parked *p);
 
+/*
+ * open_view - open a file of an artifact served per file (view.c): fetched
+ * alone and verified, or from the installed tree once it is there; not
+ * pinned (partial/ is not the installed tree).  An artifact that fell back
+ * waits for its whole install (parked) unless the file was fetched before.
+ * No-open mode gets ENOSYS as for the tree: its reads open the file each.
+ */
+static int open_view(struct fs *fs, fuse_req_t req, struct fs_inode *in, fuse_ino_t ino,
+		     struct fuse_file_info *fi, bool may_park)
+{
+	int fd, r;
+
+	if (fs->no_open)
+		return -ENOSYS;
+	fd = fs_view_open(fs, in);
+	if (fd == -EAGAIN) {
+		if (!may_park)
+			return -EIO;
+		r = fs_park(fs, req, in->hash, resume_open, ino, NULL, fi);
+		return r < 0 ? r : 1;
+	}
+	if (fd < 0)
+		return fd;
+	fi->fh = (uint64_t)fd;
+	fi->keep_cache = 1;	/* verified bytes of a blob never change */
+	fi->noflush = 1;
+	return 0;
+}
+
 static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		   bool may_park)
 {
@@ -132,6 +162,8 @@ static int do_open(struct fs *fs, fuse_req_t req, fuse_ino_t ino, struct fuse_fi
 
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & (O_TRUNC | O_CREAT)))
 		return -EROFS;
+	if (in->kind == FS_PFILE)
+		return open_view(fs, req, in, ino, fi, may_park);
 	if (in->kind != FS_TREE)
 		return -EISDIR;
 	/* gone since the lookup (gc, quota): install it again */
@@ -192,7 +224,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * openat2 below the artifact's descriptor), as cheap as a cached
 	 * descriptor per inode and without RLIMIT_NOFILE to mind.
 	 */
-	if (fs->no_open) {
+	if (fs->no_open && fs_inode_of(fs, ino)->kind == FS_PFILE) {
+		fd = fs_view_open(fs, fs_inode_of(fs, ino));
+		if (fd < 0) {
+			fuse_reply_err(req, fd == -EAGAIN ? EIO : -fd);
+			return;
+		}
+	} else if (fs->no_open) {
 		fd = fs_inode_open(fs, fs_inode_of(fs, ino), O_RDONLY);
 		if (fd < 0) {
 			fuse_reply_err(req, -fd);
@@ -223,7 +261,8 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct fs *fs = fs_of(req);
 
 	close((int)fi->fh);
-	fs_evict_pin(fs, fs_inode_of(fs, ino)->hash, -1);
+	if (fs_inode_of(fs, ino)->kind != FS_PFILE)	/* a view's opens pin nothing */
+		fs_evict_pin(fs, fs_inode_of(fs, ino)->hash, -1);
 	fuse_reply_err(req, 0);
 }
 

@@ -23,6 +23,10 @@ static const char *const stat_names[FS_STAT_N] = {
 	[FS_STAT_SERVED] = "bytes_served",
 	[FS_STAT_EVICTIONS] = "evictions",
 	[FS_STAT_OPENS] = "opens",
+	[FS_STAT_PF_FETCHES] = "perfile_fetches",
+	[FS_STAT_PF_BYTES] = "perfile_bytes",
+	[FS_STAT_INDEX_FETCHES] = "index_fetches",
+	[FS_STAT_PF_FALLBACKS] = "perfile_fallbacks",
 };
 
 void fs_stats_init(struct fs_stats *s)

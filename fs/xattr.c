@@ -44,6 +44,9 @@ static int art_state(struct xattr_ctx *x, char *buf, size_t size)
 		state = "installed";
 	else if (x->row == 0 && x->info.state == STORE_QUARANTINED)
 		state = "quarantined";
+	else if (!state && x->fs->perfile && !fs_perfile_fallen(x->fs->perfile, x->in->hash) &&
+		 fs_perfile_index(x->fs->perfile, x->in->hash, false))
+		state = "per-file";	/* served from its seek index (view.c) */
 	else if (!state)
 		state = "absent";
 	return snprintf(buf, size, "%s", state);

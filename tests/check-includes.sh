@@ -3,7 +3,7 @@
 # #include lines (a tiny curl checksrc): store/ sees only libc, LMDB and
 # libcrypto; fetch/ never FUSE, and its model half (the files listed in
 # fetch_model below) neither curl nor libarchive; only fs/ includes FUSE;
-# fs/'s core (fs.h, config.c, log.c, names.c, flight.c) neither FUSE nor
+# fs/'s core (fs.h, config.c, log.c, names.c, flight.c, probe.c, perfile.c) neither FUSE nor
 # daemon.h; tools/ never fs/; tools/publish/ never the artifactctl commands.  Prints
 # one line per violation and exits 1 when there is any.
 set -u
@@ -57,7 +57,7 @@ check_files fetch "$fetch_model" \
 	'the fetch/ model includes neither curl, the codecs nor the pipeline'
 check tools 'fuse|fs/' 'tools/ must not include FUSE or fs/'
 # The FUSE-free core of fs/ (fs.h): unit-tested without a mount.
-check_files fs 'fs.h config.c log.c names.c flight.c probe.c' 'fuse|fs/daemon\.h' \
+check_files fs 'fs.h config.c log.c names.c flight.c probe.c perfile.c' 'fuse|fs/daemon\.h' \
 	'the FUSE-free core of fs/ (fs.h) includes neither FUSE nor daemon.h'
 check tools/publish 'tools/artifactctl|tools/store_opt|tools/cmd_' \
 	'tools/publish/ is a library: it must not include the commands of artifactctl'

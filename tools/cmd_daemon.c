@@ -473,6 +473,11 @@ static void print_status(json_t *d)
 	       num(c, "failures"), num(c, "evictions"));
 	printf("             downloaded %s, served %s\n", human(num(c, "bytes_downloaded"), b1),
 	       human(num(c, "bytes_served"), b2));
+	if (num(c, "perfile_fetches") || num(c, "index_fetches") || num(c, "perfile_fallbacks"))
+		printf("per file     %" JSON_INTEGER_FORMAT " files, %s, %" JSON_INTEGER_FORMAT
+		       " indexes, %" JSON_INTEGER_FORMAT " fallbacks\n", num(c, "perfile_fetches"),
+		       human(num(c, "perfile_bytes"), b1), num(c, "index_fetches"),
+		       num(c, "perfile_fallbacks"));
 	a = json_object_get(d, "errors");
 	printf("last errors  %s\n", json_array_size(a) ? "" : "none");
 	json_array_foreach(a, i, v)
@@ -584,6 +589,14 @@ static void print_metrics(json_t *d)
 		{ "bytes_served", "served_bytes_total", "Bytes of file data read through the mount." },
 		{ "evictions", "evictions_total", "Artifacts removed by the quota." },
 		{ "opens", "opens_total", "Open requests of the kernel (none in no_open mode)." },
+		{ "perfile_fetches", "perfile_fetches_total",
+		  "Single files fetched through a seek index (per_file)." },
+		{ "perfile_bytes", "perfile_downloaded_bytes_total",
+		  "Compressed bytes received by per-file fetches." },
+		{ "index_fetches", "seek_index_fetches_total",
+		  "Seek indexes fetched from a server." },
+		{ "perfile_fallbacks", "perfile_fallbacks_total",
+		  "Artifacts whose per-file access failed and that were installed whole." },
 	};
 	json_t *c = json_object_get(d, "counters"), *q = json_object_get(d, "quota");
 	json_t *in = json_object_get(d, "installed"), *m = json_object_get(d, "memory");

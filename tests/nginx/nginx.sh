@@ -15,6 +15,9 @@
 #   nginx_count METHOD [ERE]  requests with METHOD (and a URI matching ERE)
 #                           since the last nginx_mark, read from access.log
 #                           after a /_sync request has been logged
+#   nginx_bytes METHOD [ERE]  the body bytes those requests were sent
+#   nginx_ranges [ERE]      the GETs of ERE since the mark that asked for a
+#                           Range (206 or 416 answers)
 #
 # nginx writes its access log after the answer; with one worker, the log
 # line of /_sync means every request answered before it is logged too.
@@ -104,4 +107,16 @@ nginx_count() {
 	_nginx_sync
 	tail -n +"$((NGINX_MARK + 1))" "$NGINX_DIR/access.log" |
 		awk -v m="$1" -v re="${2:-.}" '$1 == m && $2 ~ re && $2 !~ /^\/_sync/ { n++ } END { print n + 0 }'
+}
+
+nginx_bytes() {
+	_nginx_sync
+	tail -n +"$((NGINX_MARK + 1))" "$NGINX_DIR/access.log" |
+		awk -v m="$1" -v re="${2:-.}" '$1 == m && $2 ~ re && $2 !~ /^\/_sync/ { n += $6 } END { print n + 0 }'
+}
+
+nginx_ranges() {
+	_nginx_sync
+	tail -n +"$((NGINX_MARK + 1))" "$NGINX_DIR/access.log" |
+		awk -v re="${1:-.}" '$1 == "GET" && $2 ~ re && $7 ~ /^bytes=/ { n++ } END { print n + 0 }'
 }

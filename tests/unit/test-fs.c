@@ -599,6 +599,70 @@ static void test_config_types(void)
 	fs_config_release(&c);
 }
 
+static void diff_key(void *arg, const char *key);
+
+/* per_file=, seek_index=, full_install_after= (issue 16). */
+static void test_config_per_file(void)
+{
+	char path[] = "/tmp/artifactfs-test-XXXXXX", *msg = NULL, keys[256] = "";
+	struct fs_config c, d;
+	const char *why;
+	int fd, r;
+
+	fs_config_init(&c);
+	ok(!c.per_file && !c.seek_index_probe && !c.full_install_bytes && !c.full_install_files,
+	   "per_file off, seek_index off, full_install_after never by default");
+	is_int(fs_config_set(&c, "per_file", NULL, &why), 1, "per_file is a flag");
+	ok(c.per_file, "... that sets it");
+	is_int(fs_config_set(&c, "seek_index", "probe", &why), 1, "seek_index=probe");
+	ok(c.seek_index_probe, "... probes");
+	is_int(fs_config_set(&c, "seek_index", "off", &why), 1, "seek_index=off");
+	ok(!c.seek_index_probe, "... does not");
+	is_int(fs_config_set(&c, "seek_index", "maybe", &why), -EINVAL, "seek_index=maybe refused");
+	ok(why && strstr(why, "probe or off"), "... naming the words: %s", why ? why : "");
+	is_int(fs_config_set(&c, "full_install_after", "64M", &why), 1, "full_install_after=64M");
+	ok(c.full_install_bytes == 64ULL << 20 && !c.full_install_files, "... in bytes");
+	is_int(fs_config_set(&c, "full_install_after", "100files", &why), 1,
+	       "full_install_after=100files");
+	ok(c.full_install_files == 100 && !c.full_install_bytes, "... in files, bytes cleared");
+	is_int(fs_config_set(&c, "full_install_after", "never", &why), 1, "=never");
+	ok(!c.full_install_files && !c.full_install_bytes, "... clears both");
+	is_int(fs_config_set(&c, "full_install_after", "0", &why), -EINVAL, "=0 is refused");
+	is_int(fs_config_set(&c, "full_install_after", "-5files", &why), -EINVAL,
+	       "=-5files is refused");
+	is_int(fs_config_set(&c, "full_install_after", "5 apples", &why), -EINVAL,
+	       "=5 apples is refused");
+	fs_config_release(&c);
+
+	fd = mkstemp(path);
+	close(fd);
+	config_file(path, "per_file = true\nseek_index = \"probe\"\nfull_install_after = 1048576\n");
+	fs_config_init(&c);
+	r = fs_config_load_file(&c, path, &msg);
+	is_int(r, 0, "the config file takes them: %s", msg ? msg : "");
+	ok(c.per_file && c.seek_index_probe && c.full_install_bytes == 1048576,
+	   "... with TOML types (an integer of bytes)");
+	free(msg);
+	msg = NULL;
+	fs_config_init(&d);
+	d.per_file = true;
+	d.seek_index_probe = true;
+	d.full_install_files = 1048576;
+	fs_config_diff(&c, &d, diff_key, keys);
+	is_str(keys, "full_install_after ", "1048576 bytes and 1048576 files differ, "
+	       "nothing else");
+	fs_config_release(&c);
+	fs_config_release(&d);
+	config_file(path, "per_file = \"yes\"\n");
+	fs_config_init(&c);
+	r = fs_config_load_file(&c, path, &msg);
+	ok(r == -EINVAL && msg && strstr(msg, "'per_file'"), "per_file = \"yes\" is refused: %s",
+	   msg ? msg : "");
+	free(msg);
+	fs_config_release(&c);
+	unlink(path);
+}
+
 /* The fetch defaults of a slow mirror (issue 10, bug 10 b). */
 static void test_slow_defaults(void)
 {
@@ -836,6 +900,7 @@ static void test_config_diff(void)
 int main(void)
 {
 	fs_log_open(true, false);
+	test_config_per_file();
 	test_flights();
 	test_flights_leave();
 	test_flights_slow();

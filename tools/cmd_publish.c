@@ -197,6 +197,14 @@ struct ctl_bar *pub_bar(void)
 	return &bar;
 }
 
+/* upload_options.notice: a wait worth saying (GitHub's rate limit), above the bar */
+static void on_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	ctl_bar_clear(&bar);
+	ctl_warnx("%s", msg);
+}
+
 /* ---- options ----------------------------------------------------------------------- */
 
 /* --meta-file: a JSON object; any other content ends the command with the file named. */
@@ -305,6 +313,7 @@ static void parse_args(int argc, char **argv, struct pub_opts *o)
 	o->level = -1;
 	o->jobs = JOBS_DEFAULT;
 	upload_options_init(&o->uo);
+	o->uo.notice = on_notice;
 	while ((c = ctl_getopt(argc, argv, &g)) != -1) {
 		switch (c) {
 		case 't':

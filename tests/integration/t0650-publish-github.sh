@@ -252,12 +252,16 @@ gh_admin POST "/_ratelimit?kind=reset&n=1" >/dev/null
 gh_mark
 pub rl "$ray" --to "$REL" --name Ray
 succeeds "403 with x-ratelimit-remaining: 0: waited until x-ratelimit-reset"
+ok "... saying so while it waited" \
+	grep -q "GitHub's rate limit (HTTP 403): waiting [0-9]*s, until [0-9T:-]*Z, to send '.*' again" \
+	"$TEST_TMP/rl.err"
 is "... then the same request again" "$(head -n 2 "$GH_LOG" | cut -d' ' -f3,4 | tr '\n' ' ')" \
 	"/repos/julia/Ray.jl/releases/tags/v0.1.0 403 /repos/julia/Ray.jl/releases/tags/v0.1.0 200 "
 gh_admin POST "/_ratelimit?kind=retry&n=1" >/dev/null
 gh_mark
 pub rl2 "$ray" --to "$REL" --name Ray
 succeeds "429 with Retry-After: waited"
+ok "... saying so" grep -q "GitHub's rate limit (HTTP 429): waiting [0-9]*s" "$TEST_TMP/rl2.err"
 is "... then the same request again" "$(head -n 2 "$GH_LOG" | cut -d' ' -f4 | tr '\n' ' ')" "429 200 "
 gh_admin POST "/_ratelimit?kind=far&n=1" >/dev/null
 gh_mark

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -549,6 +550,23 @@ static void describe_status(const struct upload *u, const struct up_req *r, char
 	}
 }
 
+/* rate_notice - say that the request r waits wait_ms for GitHub's rate limit. */
+static void rate_notice(struct upload *u, const struct up_req *r, long wait_ms)
+{
+	char msg[1024], when[32] = "";
+	time_t t = time(NULL) + (time_t)((wait_ms + 999) / 1000);
+	struct tm tm;
+
+	if (!u->notice)
+		return;
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(msg, sizeof(msg),
+		"GitHub's rate limit (HTTP %ld): waiting %lds, until %s, to send '%s' again",
+		r->status, (wait_ms + 999) / 1000, when, r->name ? r->name : r->url);
+	u->notice(u->notice_arg, msg);
+}
+
 int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_status)
 {
 	char errbuf[CURL_ERROR_SIZE], cause[512];
@@ -581,6 +599,7 @@ int up_request(struct upload *u, struct up_req *r, const char *verb, long quiet_
 				err = (int)wait; /* the message is recorded */
 				goto out;
 			}
+			rate_notice(u, r, wait);
 			fetch_sleep_ms((unsigned)wait); /* a rate limit is no failed attempt */
 			continue;
 		}
@@ -665,6 +684,8 @@ int upload_new(const char *dest, const struct upload_options *o, struct upload *
 	u->retry_delay_ms = o->retry_delay_ms ? o->retry_delay_ms : 1000;
 	u->connect_timeout = o->connect_timeout > 0 ? o->connect_timeout : 30;
 	u->low_speed_time = o->low_speed_time > 0 ? o->low_speed_time : 60;
+	u->notice = o->notice;
+	u->notice_arg = o->notice_arg;
 	u->part_size = o->part_size ? o->part_size : UPLOAD_PART_SIZE_DEFAULT;
 	if (u->part_size < UPLOAD_PART_SIZE_MIN || u->part_size > UPLOAD_PART_SIZE_MAX) {
 		err = up_fail(u, -EINVAL, "invalid part size %llu: 5 MiB to 5 GiB",

@@ -151,6 +151,13 @@ struct upload_options {
 	const char *target;	  /* target_commitish of a release created; NULL: GitHub's */
 	bool draft, prerelease;	  /* of a release created */
 	bool replace;		  /* delete an asset of the same name before a put */
+	/*
+	 * Told, in one line without a newline, of a wait the user should
+	 * see (GitHub's rate limit: how long and until when); NULL: nothing is
+	 * said.  Called on the thread of the request, before the wait.
+	 */
+	void (*notice)(void *arg, const char *msg);
+	void *notice_arg;
 };
 
 /* upload_options_init - zero o: every field takes its default. */

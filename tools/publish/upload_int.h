@@ -36,6 +36,8 @@ struct upload {
 	unsigned attempts, retry_delay_ms;
 	char *ca_file;
 	long connect_timeout, low_speed_time;
+	void (*notice)(void *arg, const char *msg); /* upload_options.notice */
+	void *notice_arg;
 	CURL *curl;
 	char *errmsg;
 };

@@ -384,8 +384,10 @@ int fs_evict_remove(struct fs *fs, const char *hash, uint64_t *freed)
 		goto out;
 	}
 	r = store_remove(fs->store, hash, &bytes);
-	if (r == 0)
+	if (r == 0) {
 		fs_log(FS_LOG_NOTICE, "evicted %s: %" PRIu64 " bytes", hash, bytes);
+		fs_stats_add(&fs->stats, FS_STAT_EVICTIONS, 1);
+	}
 out:
 	pthread_mutex_unlock(&fs->quota_lock);
 	if (r == 0) {

@@ -391,7 +391,7 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
  *   FAILURES     installs that failed
  *   DOWNLOADED   bytes received from servers (every attempt, also failed ones)
  *   SERVED       bytes of file data sent to the kernel (read replies)
- *   EVICTIONS    artifacts removed from the store by the quota
+ *   EVICTIONS    artifacts removed from the store by the quota, evict or wipe
  *   OPENS        open requests of files (none in no-open mode once the
  *                kernel was told so: the first open answers ENOSYS)
  *   PF_FETCHES   single files fetched through a seek index (per_file=on)

@@ -37,6 +37,8 @@ is "one GET of A" "$(gets A)" 1
 ok "evict A by name" exit_is 0 ctl evict "$mnt" A
 ok "... says so with the hash" grep -q "^removed A ($A)" "$TEST_TMP/out"
 ok "... and A is gone from the store" sh -c "! test -e '$store/artifacts/$A'"
+ctl status --json "$mnt" >"$TEST_TMP/status.json"
+is "... counted in the evictions" "$(json_get "$TEST_TMP/status.json" counters evictions)" 1
 is "the content is read again" "$(cat "$mnt/A/f")" "artifact A"
 is "... after a second GET at the server" "$(gets A)" 2
 ok "A is installed again" installed "$A"

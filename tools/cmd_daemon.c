@@ -587,7 +587,7 @@ static void print_metrics(json_t *d)
 		{ "failures", "install_failures_total", "Installs that failed." },
 		{ "bytes_downloaded", "downloaded_bytes_total", "Bytes received from servers." },
 		{ "bytes_served", "served_bytes_total", "Bytes of file data read through the mount." },
-		{ "evictions", "evictions_total", "Artifacts removed by the quota." },
+		{ "evictions", "evictions_total", "Artifacts removed by the quota, evict or wipe." },
 		{ "opens", "opens_total", "Open requests of the kernel (none in no_open mode)." },
 		{ "perfile_fetches", "perfile_fetches_total",
 		  "Single files fetched through a seek index (per_file)." },

@@ -13,12 +13,14 @@
  * buffer (the index's head, a window) or the reader of fetch/seekidx.h,
  * which inflates and hashes the span as it arrives and says when the file
  * is complete, which also ends the transfer early.  The proxy is
- * fetch_options.proxy (one attempt; the caller falls back to the whole
- * install, which has the proxy list's failover).
+ * fetch_options.proxy, else the first member of fetch_options.proxies for
+ * the artifact (with_proxy(); one attempt: the caller falls back to the
+ * whole install, which has the proxy list's failover).
  */
 #include "config.h"
 
 #include "fetch/http.h"
+#include "fetch/proxy.h"
 #include "fetch/seekfetch.h"
 #include "store/partial.h"
 #include "store/util/buf.h"
@@ -47,6 +49,30 @@ struct range_req {
 	bool done;		/* the sink had enough */
 	bool range_ok;		/* a 206 with the right Content-Range */
 };
+
+
+/*
+ * with_proxy - o for the ranged requests of artifact tree: when o has a
+ * proxy list (proxy=) and no proxy of its own, the first member that
+ * fetch_proxies_plan() gives for the artifact's hash, the one a whole
+ * install tries first, so that single files go through the site's proxies
+ * and shard as installs do.  One attempt, no failover: the caller's
+ * fallback, the whole install, has it.
+ */
+static void with_proxy(const struct fetch_options *o, const uint8_t tree[HASH_SHA1_LEN],
+	struct fetch_options *so)
+{
+	char hex[2 * HASH_SHA1_LEN + 1] = "";
+	struct fetch_proxy_plan plan;
+
+	*so = *o;
+	if (o->proxy || !o->proxies)
+		return;
+	if (tree)
+		hash_to_hex(tree, HASH_SHA1_LEN, hex);
+	fetch_proxies_plan(o->proxies, hex, &plan);
+	so->proxy = fetch_proxies_url(o->proxies, plan.id[0]);
+}
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
@@ -225,6 +251,7 @@ static int parse(const void *p, size_t len, const uint8_t *tree, const char *fro
 int fetch_seekidx_get(struct store *s, const struct fetch_options *o, const char *idx_url,
 	const uint8_t tree[HASH_SHA1_LEN], struct seekidx **ret, char **errmsg)
 {
+	struct fetch_options so;
 	struct membuf m = {0};
 	const char *why = NULL;
 	uint64_t head_len = 0;
@@ -237,7 +264,8 @@ int fetch_seekidx_get(struct store *s, const struct fetch_options *o, const char
 	m.cap = HEAD_FIRST;
 	if ((m.p = malloc(m.cap)) == NULL)
 		return -ENOMEM;
-	r = range_get(o, idx_url, 0, HEAD_FIRST, mem_sink, &m, NULL, errmsg);
+	with_proxy(o, tree, &so);
+	r = range_get(&so, idx_url, 0, HEAD_FIRST, mem_sink, &m, NULL, errmsg);
 	if (r == -EPIPE && m.len >= SEEKIDX_FIXED) {
 		/* an index shorter than HEAD_FIRST: a 206 of all of it, no error */
 		r = 0;
@@ -261,7 +289,7 @@ int fetch_seekidx_get(struct store *s, const struct fetch_options *o, const char
 		}
 		m.p = big;
 		m.cap = (size_t)head_len;
-		r = range_get(o, idx_url, m.len, head_len - m.len, mem_sink, &m, NULL, errmsg);
+		r = range_get(&so, idx_url, m.len, head_len - m.len, mem_sink, &m, NULL, errmsg);
 		if (r < 0)
 			goto out;
 	}
@@ -342,6 +370,7 @@ int fetch_partial_file(struct store *s, const struct fetch_options *o, const cha
 	const char *idx_url, const struct seekidx *x, const struct seekidx_file *f,
 	bool executable, int *fd, uint64_t *fetched, char **errmsg)
 {
+	struct fetch_options so;
 	struct store_partial_tmp *tmp = NULL;
 	struct seekidx_reader *rd = NULL;
 	struct seekidx_span sp;
@@ -370,8 +399,9 @@ int fetch_partial_file(struct store *s, const struct fetch_options *o, const cha
 	hash_to_hex(f->oid, HASH_SHA1_LEN, hex);
 	if ((r = seekidx_span_of(x, f, &sp)) < 0)
 		return r;
+	with_proxy(o, seekidx_root(x)->oid, &so);
 	if (sp.point) {
-		r = range_get(o, idx_url, sp.point->window_off, sp.point->window_len, mem_sink, &m,
+		r = range_get(&so, idx_url, sp.point->window_off, sp.point->window_len, mem_sink, &m,
 			&got, errmsg);
 		if (r == 0 && (win = malloc(SEEKIDX_WINDOW)) == NULL)
 			r = -ENOMEM;
@@ -387,7 +417,7 @@ int fetch_partial_file(struct store *s, const struct fetch_options *o, const cha
 	if (r < 0)
 		goto out;
 	if (f->size > 0)
-		r = range_get(o, tar_url, sp.in_start, sp.in_end - sp.in_start, reader_sink, rd,
+		r = range_get(&so, tar_url, sp.in_start, sp.in_end - sp.in_start, reader_sink, rd,
 			&got, errmsg);
 	if (r == 0 || r == -EPIPE)
 		r = seekidx_reader_finish(rd);

@@ -23,6 +23,7 @@
 #include "config.h"
 
 #include "fetch/seekfetch.h"
+#include "fetch/proxy.h"
 #include "store/partial.h"
 
 #include <errno.h>
@@ -148,6 +149,14 @@ int main(int argc, char **argv)
 	}
 	fetch_options_init(&opt);
 	opt.proxy = ""; /* loopback servers: never an environment's proxy */
+	if (getenv("SEEKFETCH_PROXIES")) {
+		/* a proxy= list, as the daemon passes it: the ranged requests use it */
+		if (fetch_proxies_parse(getenv("SEEKFETCH_PROXIES"), NULL, &opt.proxies, &msg) < 0) {
+			fprintf(stderr, "seekfetch-get: %s\n", msg ? msg : "bad SEEKFETCH_PROXIES");
+			return 64;
+		}
+		opt.proxy = NULL;
+	}
 	r = fetch_seekidx_get(st, &opt, idx_url, tree, &x, &msg);
 	if (r < 0) {
 		printf("index %s %s\n", ename(r), msg ? msg : "");

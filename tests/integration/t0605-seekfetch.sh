@@ -52,6 +52,15 @@ echo "# fetched $got bytes of a $tgz-byte tarball and its windows"
 ok "bin/run is executable in partial/" \
 	test -x "$TEST_TMP/s1/partial/$(git hash-object "$src/bin/run")"
 ok "the head is kept in the store" test -s "$TEST_TMP/s1/seekidx/$tree"
+
+# proxy=: the ranged requests go through the list's first choice for the artifact
+SEEKFETCH_PROXIES="http://127.0.0.1:1" "$GET" "$TEST_TMP/s7" "$tree" "$NGINX_URL/a.tar.gz" \
+	"$NGINX_URL/a.seekidx" >"$TEST_TMP/get7.out" 2>&1
+is "through a dead proxy of proxy=: no index" $? 2
+ok "... refused at the proxy" grep -q "^index ECONNREFUSED" "$TEST_TMP/get7.out"
+SEEKFETCH_PROXIES="DIRECT" "$GET" "$TEST_TMP/s8" "$tree" "$NGINX_URL/a.tar.gz" \
+	"$NGINX_URL/a.seekidx" "$src" >"$TEST_TMP/get8.out" 2>&1
+is "proxy=DIRECT: every file equals its source" $? 0
 is "the kept head loads" "$("$GET" --load "$TEST_TMP/s1" "$tree")" "load ok 5"
 mkdir -p "$TEST_TMP/s6/seekidx"
 cp "$TEST_TMP/s1/seekidx/$tree" "$TEST_TMP/s6/seekidx/$tree"

@@ -92,6 +92,8 @@ static const char usage_text[] =
 	"                           download entry's seek_index key)\n"
 	"    full_install_after=SIZE|Nfiles|never  install whole once that much was\n"
 	"                           fetched per file (default never)\n"
+	"    keep_seek_index[=BOOL] make and keep the seek index of each gzip tarball\n"
+	"                           installed, in the background (default false)\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"

@@ -1,7 +1,8 @@
 /*
- * unpack_int.h - what fetch/unpack.c (the tree on disk) and fetch/tar.c
- * (the decompressed tar stream and Tar.jl's header rules) share.  Internal
- * to libfetch; not thread-safe: one struct unpack belongs to one thread.
+ * unpack_int.h - what fetch/unpack.c (the tree on disk), fetch/unpack_paths.c
+ * (its path table) and fetch/tar.c (the decompressed tar stream and Tar.jl's
+ * header rules) share.  Internal to libfetch; not thread-safe: one struct
+ * unpack belongs to one thread.
  */
 #ifndef FETCH_UNPACK_INT_H
 #define FETCH_UNPACK_INT_H
@@ -115,6 +116,28 @@ struct unpack {
 	int err;
 	struct buf msg;
 };
+
+/* ---- unpack_paths.c: the path table ---- */
+
+/* ptab_rec - the record of id (1 .. t->n); valid until the next ptab_put(). */
+static inline struct rec *ptab_rec(struct ptab *t, uint32_t id)
+{
+	return &t->v[id - 1];
+}
+
+/* ptab_find - the id of the component name (len bytes) under parent, 0 when there is none. */
+uint32_t ptab_find(struct ptab *t, uint32_t parent, const char *name, size_t len);
+
+/*
+ * ptab_put - find or add the component name (len bytes) under parent, its
+ * id into *ret; a new record is zeroed (not live, no Tar.jl type).
+ * Pointers to records are valid until the next call.  Returns 0, -E2BIG
+ * (past TAB_MAX_ENTRIES or TAB_MAX_BYTES), -ENOMEM.
+ */
+int ptab_put(struct ptab *t, uint32_t parent, const char *name, size_t len, uint32_t *ret);
+
+/* ptab_release - free the table's records and slots and zero it. */
+void ptab_release(struct ptab *t);
 
 /* ---- unpack.c ---- */
 

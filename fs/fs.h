@@ -657,9 +657,6 @@ int fs_keeper_new(struct store *s, struct fs_keeper **ret);
  */
 void fs_keeper_add(struct fs_keeper *k, const char *hash, int fd);
 
-/* fs_keeper_counts - indexes kept and failed (or dropped), copies queued. */
-void fs_keeper_counts(struct fs_keeper *k, uint64_t *kept, uint64_t *failed, unsigned *queued);
-
 /*
  * fs_keeper_free - stop: the index being made is finished (a 1 GB tarball
  * takes seconds), queued copies are dropped, the thread is joined.  NULL

@@ -42,7 +42,6 @@ struct fs_keeper {
 	unsigned queued;
 	bool stop;
 	pthread_t thread;
-	uint64_t kept, failed;
 };
 
 static void *keeper_main(void *arg)
@@ -79,11 +78,6 @@ static void *keeper_main(void *arg)
 		free(j);
 
 		pthread_mutex_lock(&k->lock);
-		if (r < 0)
-			k->failed++;
-		else
-			k->kept++;
-		pthread_cond_broadcast(&k->cond);
 	}
 	pthread_mutex_unlock(&k->lock);
 	return NULL;
@@ -124,7 +118,6 @@ void fs_keeper_add(struct fs_keeper *k, const char *hash, int fd)
 	j->fd = fd;
 	pthread_mutex_lock(&k->lock);
 	if (k->stop || k->queued >= KEEP_QUEUE_MAX) {
-		k->failed++;
 		pthread_mutex_unlock(&k->lock);
 		fs_log(FS_LOG_WARNING, "no seek index kept for %s: %u tarballs wait already", hash,
 			KEEP_QUEUE_MAX);
@@ -136,15 +129,6 @@ void fs_keeper_add(struct fs_keeper *k, const char *hash, int fd)
 	k->tail = &j->next;
 	k->queued++;
 	pthread_cond_broadcast(&k->cond);
-	pthread_mutex_unlock(&k->lock);
-}
-
-void fs_keeper_counts(struct fs_keeper *k, uint64_t *kept, uint64_t *failed, unsigned *queued)
-{
-	pthread_mutex_lock(&k->lock);
-	*kept = k->kept;
-	*failed = k->failed;
-	*queued = k->queued;
 	pthread_mutex_unlock(&k->lock);
 }
 

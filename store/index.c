@@ -4,7 +4,7 @@
  *
  * One environment in <store>/index/, opened with MDB_NOTLS so that read
  * transactions are not tied to threads (the FUSE daemon's worker threads
- * come and go) and can be reset and reused from a small pool.  Three named
+ * come and go) and can be reset and reused from a small pool.  Four named
  * databases:
  *
  *   artifacts  key: the 20-byte binary tree hash (so byte order is hex
@@ -13,6 +13,8 @@
  *   roots      key: an absolute path, no NUL; value: int64 last seen
  *   counters   key: a name ("artifacts", "bytes", "installs", "failures",
  *              "schema"); value: uint64
+ *   pending    key: the 20-byte tree hash; value: the mark of a commit not
+ *              yet durable (durable.c)
  *
  * Values are in host byte order: an LMDB file is not portable across
  * endianness anyway.  LMDB codes become -errno here and nowhere else
@@ -431,6 +433,7 @@ struct set_op {
 	const uint8_t *hash;
 	const struct store_info *info;
 	int64_t installs;
+	int mark;		/* 1: mark unsynced, -1: unmark, 0: leave the mark */
 };
 
 static int set_row(struct store *s, MDB_txn *txn, void *arg)
@@ -441,13 +444,25 @@ static int set_row(struct store *s, MDB_txn *txn, void *arg)
 	rc = store_idx_put(s, txn, op->hash, op->info);
 	if (rc == 0 && op->installs)
 		rc = store_idx_counter_add(s, txn, "installs", op->installs);
+	if (rc == 0 && op->mark > 0)
+		rc = store_pending_put(s, txn, op->hash);
+	else if (rc == 0 && op->mark < 0)
+		rc = store_pending_del(s, txn, op->hash);
 	return rc;
 }
 
 int store_idx_set(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	const struct store_info *info, int64_t installs)
 {
-	struct set_op op = { hash, info, installs };
+	struct set_op op = { hash, info, installs, 0 };
+
+	return store_idx_write(s, set_row, &op);
+}
+
+int store_idx_set_tree(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+	const struct store_info *info, int64_t installs, bool synced)
+{
+	struct set_op op = { hash, info, installs, synced ? -1 : 1 };
 
 	return store_idx_write(s, set_row, &op);
 }
@@ -540,6 +555,13 @@ static int open_dbis(struct store *s, MDB_txn *txn, bool rdonly)
 		rc = mdb_dbi_open(txn, "roots", f, &s->dbi_roots);
 	if (rc == 0)
 		rc = mdb_dbi_open(txn, "counters", f, &s->dbi_counters);
+	if (rc == 0) {
+		/* added later: an older index opened read-only has none */
+		rc = mdb_dbi_open(txn, "pending", f, &s->dbi_pending);
+		s->has_pending_db = rc == 0;
+		if (rc == MDB_NOTFOUND && rdonly)
+			rc = 0;
+	}
 	if (rc == 0)
 		rc = counter_get(s, txn, "schema", &schema);
 	if (rc == 0 && schema == 0 && !rdonly)
@@ -562,7 +584,7 @@ int store_idx_open(struct store *s, bool fresh, char *msg, size_t size)
 	rc = mdb_env_create(&s->env);
 	if (rc)
 		goto out;
-	rc = mdb_env_set_maxdbs(s->env, 4);
+	rc = mdb_env_set_maxdbs(s->env, 8);
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(s->env, 510);
 	/*
@@ -642,6 +664,8 @@ int store_lookup(struct store *s, const char *hash, struct store_info *ret)
 	if (r < 0)
 		return r;
 	rc = store_idx_get(s, txn, h, &info);
+	if (rc == 0 && store_pending_foreign(s, txn, h))
+		rc = MDB_NOTFOUND;	/* to be checked again first (durable.c) */
 	if (rc == 0 && info.source) {
 		info.source = strdup(info.source);
 		if (!info.source)

@@ -21,6 +21,7 @@
 
 #define STORE_HASH_LEN HASH_SHA1_LEN	/* a git-tree-sha1 in bytes */
 #define STORE_POOL_MAX 16		/* reset read transactions kept for reuse */
+#define STORE_BOOT_ID_LEN 36		/* a boot id: a UUID in text, no NUL */
 
 /* One pending access time (store_touch), kept until store_flush_access(). */
 struct access_slot {
@@ -44,11 +45,16 @@ struct store {
 
 	char crash_at[32];	/* ARTIFACTFS_CRASH_AT read at open, "" if unset */
 	bool no_fsync;		/* ARTIFACTFS_UNSAFE_NO_FSYNC: tests and benchmarks */
+	bool boot_known;	/* boot_id was read: commits may defer the sync */
+	char boot_id[STORE_BOOT_ID_LEN];	/* durable.c */
+	bool has_pending_db;	/* dbi_pending is open (absent in an old index opened read-only) */
+	bool foreign_pending;	/* marks of another boot may be left: lookups check */
 
 	MDB_env *env;
 	MDB_dbi dbi_artifacts;	/* 20-byte hash -> row (layout in index.c) */
 	MDB_dbi dbi_roots;	/* absolute path -> int64 last seen */
 	MDB_dbi dbi_counters;	/* name -> uint64 */
+	MDB_dbi dbi_pending;	/* 20-byte hash -> mark of an unsynced commit (durable.c) */
 
 	/*
 	 * Held shared by every transaction, exclusive by a map resize; see
@@ -182,6 +188,14 @@ int store_idx_counter_add(struct store *s, MDB_txn *txn, const char *name, int64
 int store_idx_set(struct store *s, const uint8_t hash[STORE_HASH_LEN],
 	const struct store_info *info, int64_t installs);
 
+/*
+ * store_idx_set_tree - store_idx_set() for a tree just put in artifacts/,
+ * with its durability in the same transaction: synced removes a mark the
+ * hash may have, !synced writes one (durable.c).  Returns 0 or -errno.
+ */
+int store_idx_set_tree(struct store *s, const uint8_t hash[STORE_HASH_LEN],
+	const struct store_info *info, int64_t installs, bool synced);
+
 /* ---- lock.c ------------------------------------------------------------- */
 
 /*
@@ -260,6 +274,47 @@ bool store_is_tmp_name(const char *name);
  * Returns the number removed or -errno.
  */
 int store_partial_sweep(struct store *s, uint64_t *freed);
+
+/* ---- durable.c: deferred durability ------------------------------------------ */
+
+/*
+ * store_boot_id_read - read the kernel's boot id (or, for tests, the
+ * variable ARTIFACTFS_TEST_BOOT_ID) into s->boot_id; s->boot_known tells
+ * whether there was one.  Called once by store_open().
+ */
+void store_boot_id_read(struct store *s);
+
+/* store_defers_sync - whether commits on s write a mark instead of syncing. */
+bool store_defers_sync(const struct store *s);
+
+/*
+ * store_pending_put/store_pending_del - write (or overwrite) the mark of
+ * hash, stamped now with this boot's id, or remove it (absent is fine),
+ * inside txn.  No-ops without the database.  Return an LMDB code.
+ */
+int store_pending_put(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN]);
+int store_pending_del(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN]);
+
+/*
+ * store_pending_foreign - whether hash has a mark of another boot (its
+ * tree awaits a check).  Costs nothing unless s->foreign_pending.
+ */
+bool store_pending_foreign(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN]);
+
+/*
+ * store_pending_scan - set s->foreign_pending from the marks (read-only
+ * openers, which cannot check the trees).  Returns 0 or -errno.
+ */
+int store_pending_scan(struct store *s);
+
+/*
+ * store_pending_recover - the reconcile step for marks of another boot:
+ * hash each marked tree again under its hash lock (not waiting: a busy
+ * one is left, and lookups keep hiding it), keep it, quarantine it or drop
+ * its row, and remove its mark.  Counts go to rep.  Returns the first
+ * error, or 0.
+ */
+int store_pending_recover(struct store *s, struct store_reconcile_report *rep);
 
 /* ---- reconcile.c ---------------------------------------------------------- */
 

@@ -139,7 +139,11 @@ int store_adopt_tree(struct store *s, const char *hash, const char *source, cons
 	info.source = (char *)source;
 	if (sha256 && strlen(sha256) == STORE_SHA256_HEX)
 		memcpy(info.tarball_sha256, sha256, sizeof(info.tarball_sha256));
-	return store_idx_set(s, h, &info, 0);
+	/*
+	 * Its installer may have skipped the sync (durable.c): the bytes just
+	 * hashed may be in the page cache only, so the row gets a mark.
+	 */
+	return store_idx_set_tree(s, h, &info, 0, !s->boot_known);
 }
 
 int store_verify(struct store *s, const char *hash, bool quarantine)
@@ -393,7 +397,10 @@ int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_repo
 	store_names_free(&ns);
 	store_crash_point(s, "reconcile");
 
-	/* 2. rows whose tree is gone */
+	/* 2. commits of an earlier boot that were never made durable (durable.c) */
+	keep_first(&first, store_pending_recover(s, &rep));
+
+	/* 3. rows whose tree is gone */
 	r = scan_rows(s, &missing, (flags & STORE_VERIFY_ALL) ? &present : NULL);
 	keep_first(&first, r);
 	if (r == 0 && missing.n) {
@@ -403,7 +410,7 @@ int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_repo
 			rep.rows_dropped = d.dropped;
 	}
 
-	/* 3. trees without a row */
+	/* 4. trees without a row */
 	r = store_list_names(s->artifacts_fd, is_hash_name, &ns);
 	if (r == 0)
 		r = unindexed(s, &ns);
@@ -412,7 +419,7 @@ int store_reconcile(struct store *s, unsigned flags, struct store_reconcile_repo
 		keep_first(&first, adopt(s, ns.v[i], &rep));
 	store_names_free(&ns);
 
-	/* 4. STORE_VERIFY_ALL: every indexed tree again */
+	/* 5. STORE_VERIFY_ALL: every indexed tree again */
 	for (i = 0; i < present.n; i++) {
 		hash_to_hex(present.v[i], STORE_HASH_LEN, hex);
 		had_msg = *store_errmsg(s) != '\0';

@@ -305,6 +305,7 @@ static void read_env(struct store *s)
 		snprintf(s->crash_at, sizeof(s->crash_at), "%s", v);
 	v = getenv("ARTIFACTFS_UNSAFE_NO_FSYNC");
 	s->no_fsync = v && *v && strcmp(v, "0") != 0;
+	store_boot_id_read(s);
 }
 
 /*
@@ -438,6 +439,13 @@ int store_open(const char *dir, unsigned flags, struct store **ret, char **errms
 			/* bounded fields: the message fits msg whatever the lengths */
 			snprintf(msg, sizeof(msg), "cannot reconcile store '%.480s': %.480s", s->dir,
 				*store_errmsg(s) ? store_errmsg(s) : strerror(-r));
+			goto out;
+		}
+	} else {
+		/* no check of unsynced trees of an earlier boot: lookups hide them */
+		r = store_pending_scan(s);
+		if (r < 0) {
+			snprintf(msg, sizeof(msg), "%.900s", store_errmsg(s));
 			goto out;
 		}
 	}

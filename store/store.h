@@ -50,6 +50,7 @@ enum store_flags {
 	STORE_RDONLY = 1 << 1,		/* never write (ls, resolve); no reconcile */
 	STORE_NO_RECONCILE = 1 << 2,	/* skip the reconcile pass at open (tests) */
 	STORE_VERIFY_ALL = 1 << 3,	/* reconcile also re-hashes indexed trees */
+	STORE_SYNC_COMMIT = 1 << 4,	/* each commit waits for the disk (no deferral) */
 };
 
 /*
@@ -62,8 +63,10 @@ enum store_flags {
  * owned by the caller, released with store_close(); untouched on failure.
  * Test knobs, read here once from the environment: ARTIFACTFS_CRASH_AT (see
  * store_crash_point()), ARTIFACTFS_TEST_MAPSIZE (initial LMDB map size in
- * bytes; the map grows on demand) and ARTIFACTFS_UNSAFE_NO_FSYNC (non-empty
- * and not "0": no syncfs/fsync at install commit, no LMDB sync at commit).
+ * bytes; the map grows on demand), ARTIFACTFS_UNSAFE_NO_FSYNC (non-empty
+ * and not "0": no syncfs/fsync at install commit or in store_sync_pending,
+ * no LMDB sync at commit) and ARTIFACTFS_TEST_BOOT_ID (stands for the
+ * kernel's boot id: another value acts as a reboot, see durable.c).
  * Errors: -ENOENT (no store and no STORE_CREATE), -ENOTDIR, -EACCES, -EROFS,
  * -ENOSPC, -EIO (LMDB failure, or an index written by a newer version),
  * -ENOMEM, -EINVAL (STORE_CREATE with STORE_RDONLY), and those of
@@ -127,8 +130,9 @@ void store_info_release(struct store_info *info);
  * running, then an munmap and an mmap).
  * A row may be STORE_QUARANTINED: check info.state.
  * Returns 0, -ENOENT when there is no row, -EINVAL for a malformed hash,
- * -EIO, -ENOMEM.  On success the caller releases *ret with
- * store_info_release().  Thread-safe.
+ * -EIO, -ENOMEM.  A tree committed without a sync in an earlier boot and
+ * not checked again yet (store_reconcile) has no row here (-ENOENT).  On
+ * success the caller releases *ret with store_info_release().  Thread-safe.
  */
 int store_lookup(struct store *s, const char *hash, struct store_info *ret);
 
@@ -246,9 +250,13 @@ struct store_install_meta {
  * store_install_commit - make the tree read-only (write bits cleared on
  * regular files; directories stay writable, as Pkg leaves them; setuid,
  * setgid and sticky bits cleared everywhere; symlinks never followed; the
- * root gets the mode of artifacts/, spec §3.3), make it durable (syncfs),
- * rename(2) it to artifacts/<hash>, fsync artifacts/, then write the index
- * row (installed = last_access = now) and count the install.  When
+ * root gets the mode of artifacts/, spec §3.3), rename(2) it to
+ * artifacts/<hash>, then write the index row (installed = last_access =
+ * now) and count the install.  Durability: with STORE_SYNC_COMMIT (or
+ * without a boot id) the tree is synced (syncfs) before the rename and
+ * artifacts/ fsync'ed after it; by default the row is written with a mark
+ * of this boot instead and store_sync_pending() makes it durable later
+ * (durable.c: after a reboot the tree is hashed again before use).  When
  * artifacts/<hash> already exists someone else won: the temporary tree is
  * removed and 0 returned; if the winner left no row (it died after its
  * rename), its tree is verified and indexed, or quarantined and ours takes
@@ -266,6 +274,29 @@ int store_install_commit(struct store_install *in, const struct store_install_me
  */
 void store_install_abort(struct store_install *in);
 
+/* --- deferred durability (durable.c) -------------------------------------------- */
+
+/*
+ * store_sync_pending - make durable every install of this boot committed
+ * without waiting for the disk: one syncfs() of the store's filesystem and
+ * one fsync() of artifacts/, then their marks are removed (only those
+ * written before the sync began).  Costs nothing when there is none; the
+ * time of a syncfs() otherwise (short once the kernel has written the
+ * pages back on its own, about 30 s after they were written).  *synced
+ * (may be NULL) receives the number of installs made durable.  Errors:
+ * -EROFS (STORE_RDONLY), -EIO or the -errno of syncfs/fsync (a writeback
+ * error: the marks stay, so a reboot hashes those trees again), -ENOSPC.
+ * Thread-safe; may run beside installs.
+ */
+int store_sync_pending(struct store *s, unsigned *synced);
+
+/*
+ * store_pending_count - *ret = installs committed and not yet made durable
+ * (of this boot, or of an earlier one and not yet checked again).
+ * Returns 0 or -EIO.  Thread-safe.
+ */
+int store_pending_count(struct store *s, uint64_t *ret);
+
 /* --- maintenance ------------------------------------------------------------- */
 
 /* Counts of what store_reconcile() did, for logs and tests. */
@@ -274,14 +305,17 @@ struct store_reconcile_report {
 	unsigned rows_dropped;		/* rows whose tree is gone */
 	unsigned trees_indexed;		/* trees verified and given a row */
 	unsigned trees_quarantined;	/* trees whose hash was wrong */
+	unsigned trees_rechecked;	/* unsynced commits of another boot found whole */
 };
 
 /*
  * store_reconcile - bring the index in line with the trees: remove tmp/
  * leftovers whose installer is gone (its hash lock is free), drop rows whose
  * tree is missing, hash every tree that has no row and index it or move it
- * to quarantine/ when its tree hash differs from its name.  With
- * STORE_VERIFY_ALL in flags, also re-hash indexed trees.  Safe to run while
+ * to quarantine/ when its tree hash differs from its name, and hash again
+ * every tree committed without a sync in an earlier boot (durable.c): it
+ * keeps its row, or goes to quarantine/, or loses its row when it is gone.
+ * With STORE_VERIFY_ALL in flags, also re-hash indexed trees.  Safe to run while
  * other processes use the store: a tree without a row whose hash lock is
  * held is left to its installer.  Only tmp/ entries named <hash>.<id> and
  * artifacts/ directories named by 40 lowercase hex digits are considered;

@@ -304,10 +304,214 @@ static int child_main(int argc, char **argv)
 	return 64;
 }
 
+/* ---- deferred durability (store/durable.c) ---------------------------------------- */
+
+/* boot - stand for the kernel's boot id from now on (store_open reads it) */
+static void boot(const char *id)
+{
+	setenv("ARTIFACTFS_TEST_BOOT_ID", id, 1);
+}
+
+static uint64_t pending(struct store *s)
+{
+	uint64_t n = UINT64_MAX;
+
+	return store_pending_count(s, &n) == 0 ? n : UINT64_MAX;
+}
+
+/* damage - what a power loss leaves of a file written back late: nothing */
+static int damage(const char *dir)
+{
+	char path[PATH_MAX + 128];
+
+	snprintf(path, sizeof(path), "%s/artifacts/%s/foo", dir, sf_tree_hash);
+	return truncate(path, 0);
+}
+
+/* installed_deferred - a new store at sf_base/name with the sample tree, committed in boot-a */
+static char *installed_deferred(const char *name)
+{
+	char *dir = tu_path(sf_base, name);
+	struct store *s;
+
+	boot("boot-a");
+	s = tu_store_open(dir, STORE_CREATE);
+	if (!s)
+		return dir;
+	is_int(sf_install(s, sf_tree_hash, "https://example.org/x.tar.gz"), 0,
+		"%s: install committed without a sync", name);
+	is_int((int)pending(s), 1, "%s: its row has a pending mark", name);
+	store_close(s);
+	return dir;
+}
+
+/* reopen - open dir in boot id, no reconcile yet; NULL after a failed check */
+static struct store *reopen(const char *dir, const char *id, unsigned flags)
+{
+	boot(id);
+	return tu_store_open(dir, flags);
+}
+
+static void test_deferred(void)
+{
+	struct store_reconcile_report rep;
+	struct store_info info;
+	struct store_lock *l;
+	struct store *s;
+	unsigned n = 99;
+	char *dir;
+
+	/* in the same boot: synced later, once */
+	dir = installed_deferred("deferred-sync");
+	s = reopen(dir, "boot-a", 0);
+	if (s) {
+		ok(tu_installed(s, sf_tree_hash), "same boot: the tree is served at once");
+		is_int(store_sync_pending(s, &n), 0, "store_sync_pending succeeds");
+		is_int((int)n, 1, "... it made the one install durable");
+		is_int((int)pending(s), 0, "... and removed its mark");
+		is_int(store_sync_pending(s, &n), 0, "a second sync succeeds");
+		is_int((int)n, 0, "... with nothing to do");
+		store_close(s);
+	}
+	/* a synced tree is not hashed again after a reboot */
+	s = reopen(dir, "boot-b", STORE_NO_RECONCILE);
+	if (s) {
+		ok(tu_installed(s, sf_tree_hash), "synced, after a reboot: served without a check");
+		is_int(store_reconcile(s, 0, &rep), 0, "reconcile");
+		is_int((int)rep.trees_rechecked, 0, "... hashes no tree again");
+		store_close(s);
+	}
+	free(dir);
+
+	/* after a reboot, a whole tree is hashed again and kept */
+	dir = installed_deferred("deferred-whole");
+	s = reopen(dir, "boot-b", STORE_RDONLY);
+	if (s) {
+		is_int(store_lookup(s, sf_tree_hash, &info), -ENOENT,
+			"another boot, read-only opener: the unchecked tree has no row");
+		store_close(s);
+	}
+	s = reopen(dir, "boot-b", STORE_NO_RECONCILE);
+	if (s) {
+		is_int(store_lookup(s, sf_tree_hash, &info), -ENOENT,
+			"another boot, before reconcile: no row either");
+		/* an installer holding the hash lock keeps its tree from the check */
+		if (store_lock_hash(s, sf_tree_hash, 0, &l) == 0) {
+			is_int(store_reconcile(s, 0, &rep), 0, "reconcile with the hash lock held");
+			is_int((int)rep.trees_rechecked, 0, "... leaves the locked tree");
+			is_int(store_lookup(s, sf_tree_hash, &info), -ENOENT, "... still hidden");
+			store_unlock(l);
+		}
+		is_int(store_reconcile(s, 0, &rep), 0, "reconcile");
+		is_int((int)rep.trees_rechecked, 1, "... hashed the tree again");
+		is_int((int)rep.trees_quarantined, 0, "... and found it whole");
+		ok(tu_installed(s, sf_tree_hash), "... it keeps its row");
+		if (store_lookup(s, sf_tree_hash, &info) == 0) {
+			is_str(info.source ? info.source : "", "https://example.org/x.tar.gz",
+				"... with its source");
+			store_info_release(&info);
+		}
+		is_int((int)pending(s), 0, "... and loses its mark");
+		store_close(s);
+	}
+	free(dir);
+
+	/* after a reboot, a damaged tree goes to quarantine */
+	dir = installed_deferred("deferred-damaged");
+	is_int(damage(dir), 0, "a file of the tree lost its bytes");
+	s = reopen(dir, "boot-b", STORE_NO_RECONCILE);
+	if (s) {
+		is_int(store_reconcile(s, 0, &rep), 0, "reconcile");
+		is_int((int)rep.trees_quarantined, 1, "... quarantined the damaged tree");
+		ok(!tu_installed(s, sf_tree_hash), "... which is no longer installed");
+		is_int(tu_count_entries(dir, "artifacts"), 0, "... nor in artifacts/");
+		is_int(tu_count_entries(dir, "quarantine"), 1, "... but in quarantine/");
+		is_int((int)pending(s), 0, "... and its mark is gone");
+		is_int(sf_install(s, sf_tree_hash, NULL), 0, "it can be installed again");
+		ok(tu_installed(s, sf_tree_hash), "... and is served");
+		store_close(s);
+	}
+	free(dir);
+
+	/* a store_open() in the new boot does the check itself */
+	dir = installed_deferred("deferred-open");
+	is_int(damage(dir), 0, "a file of the tree lost its bytes");
+	s = reopen(dir, "boot-b", 0);
+	if (s) {
+		ok(!tu_installed(s, sf_tree_hash), "store_open after a reboot: damage found");
+		store_close(s);
+	}
+	free(dir);
+
+	/* after a reboot, a tree that is gone loses its row */
+	dir = installed_deferred("deferred-gone");
+	{
+		char path[PATH_MAX + 128];
+
+		snprintf(path, sizeof(path), "%s/artifacts/%s", dir, sf_tree_hash);
+		tu_rmtree(path);
+	}
+	s = reopen(dir, "boot-b", STORE_NO_RECONCILE);
+	if (s) {
+		is_int(store_reconcile(s, 0, &rep), 0, "reconcile");
+		is_int((int)rep.rows_dropped, 1, "... dropped the row of the missing tree");
+		is_int(store_lookup(s, sf_tree_hash, &info), -ENOENT, "... it has no row");
+		is_int((int)pending(s), 0, "... nor a mark");
+		store_close(s);
+	}
+	free(dir);
+
+	/* the same boot trusts its page cache: no check */
+	dir = installed_deferred("deferred-same-boot");
+	s = reopen(dir, "boot-a", STORE_NO_RECONCILE);
+	if (s) {
+		is_int(store_reconcile(s, 0, &rep), 0, "reconcile in the same boot");
+		is_int((int)rep.trees_rechecked, 0, "... hashes nothing again");
+		is_int((int)pending(s), 1, "... and keeps the mark for the sync");
+		store_close(s);
+	}
+	free(dir);
+
+	/* STORE_SYNC_COMMIT: the commit waits, no mark; and it clears an older one */
+	dir = installed_deferred("deferred-commit");
+	s = reopen(dir, "boot-a", STORE_SYNC_COMMIT);
+	if (s) {
+		char path[PATH_MAX + 128];
+
+		snprintf(path, sizeof(path), "%s/artifacts/%s", dir, sf_tree_hash);
+		tu_rmtree(path);
+		store_drop_missing(s, sf_tree_hash);
+		is_int(sf_install(s, sf_tree_hash, NULL), 0, "STORE_SYNC_COMMIT: install");
+		is_int((int)pending(s), 0, "... leaves no mark, and removed the old one");
+		store_close(s);
+	}
+	free(dir);
+
+	/* a failed sync keeps the marks */
+	dir = installed_deferred("deferred-fault");
+	unsetenv("ARTIFACTFS_UNSAFE_NO_FSYNC");
+	s = reopen(dir, "boot-a", 0);
+	if (s) {
+		store_fault_set("syncfs", 1, EIO);
+		is_int(store_sync_pending(s, &n), -EIO, "EIO at syncfs: the sync fails");
+		store_fault_clear();
+		ok(strstr(store_errmsg(s), dir) != NULL, "... naming the store (%s)",
+			store_errmsg(s));
+		is_int((int)pending(s), 1, "... and the mark stays");
+		store_clear_error(s);
+		is_int(store_sync_pending(s, &n), 0, "the next sync succeeds");
+		is_int((int)pending(s), 0, "... and removes it");
+		store_close(s);
+	}
+	setenv("ARTIFACTFS_UNSAFE_NO_FSYNC", "1", 1);
+	free(dir);
+	unsetenv("ARTIFACTFS_TEST_BOOT_ID");
+}
+
 int main(int argc, char **argv)
 {
 	static void (*const tests[])(void) = {
-		test_reconcile, test_lost_race, test_crash, NULL,
+		test_reconcile, test_lost_race, test_crash, test_deferred, NULL,
 	};
 
 	return sf_main(argc, argv, "artifactfs-reconcile", child_main, tests, tap_done);

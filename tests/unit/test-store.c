@@ -769,7 +769,8 @@ static void test_faults(void)
 
 	is_int(store_fault_set("nosuchcall", 1, EIO), -EINVAL, "fault: unknown syscall");
 	unsetenv("ARTIFACTFS_UNSAFE_NO_FSYNC");
-	s = tu_store_open(dir, STORE_CREATE);
+	/* the commit that waits for the disk (the deferred sync: test-reconcile) */
+	s = tu_store_open(dir, STORE_CREATE | STORE_SYNC_COMMIT);
 	if (!sf_opened(s, dir))
 		return;
 	for (i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {

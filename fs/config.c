@@ -37,6 +37,7 @@ void fs_config_init(struct fs_config *c)
 	c->log_level = FS_LOG_INFO;
 	c->slow_install_log = FS_SLOW_INSTALL_LOG;
 	c->negative_timeout = FS_NEGATIVE_TIMEOUT;
+	c->sync_after = FS_SYNC_AFTER;
 	c->no_open = false;
 	c->xattr = true;
 }
@@ -188,6 +189,8 @@ static const struct setting settings[] = {
 	{ "negative_timeout", S_DURATION, F(negative_timeout), 0, YEAR, DURATION },
 	{ "overrides", S_STRING, F(overrides), 0, 0, "a file name" },
 	{ "keep_seek_index", S_BOOL, F(keep_seek_index), 0, 0, BOOL },
+	{ "sync_commit", S_BOOL, F(sync_commit), 0, 0, BOOL },
+	{ "sync_after", S_DURATION, F(sync_after), 0, 86400, "a duration up to a day" },
 	{ "per_file", S_BOOL, F(per_file), 0, 0, BOOL },
 	{ "seek_index", S_PROBE, F(seek_index_probe), 0, 0, "probe or off" },
 	{ "full_install_after", S_AFTER, F(full_install_bytes), 0, 0,

@@ -134,7 +134,7 @@ static json_t *status_doc(struct fs *fs)
 	struct fs_names *names;
 	struct timespec now;
 	json_t *doc, *a, *o;
-	uint64_t anon, file;
+	uint64_t anon, file, pending = 0;
 	int64_t loaded;
 	size_t i, n;
 	struct stat sb;
@@ -171,6 +171,10 @@ static json_t *status_doc(struct fs *fs)
 				 json_integer((json_int_t)count_artifacts(names)));
 	e |= json_object_set_new(doc, "installed", json_pack("{s:I, s:I}",
 				 "artifacts", (json_int_t)st.artifacts, "bytes", (json_int_t)st.bytes));
+	/* installs served but not on disk yet (syncer.c); 0 with sync_commit */
+	if (store_pending_count(fs->store, &pending) < 0)
+		store_clear_error(fs->store);
+	e |= json_object_set_new(doc, "pending_sync", json_integer((json_int_t)pending));
 	o = json_pack("{s:I, s:i, s:I}", "bytes", (json_int_t)c->quota,
 		      "low_percent", (int)c->quota_low,
 		      "low_bytes", (json_int_t)(c->quota / 100 * c->quota_low));

@@ -115,6 +115,7 @@ struct fs_install {
 	char *triplet;			/* the host platform, owned */
 	struct fetch_proxies *proxies;	/* proxy= (fetch/proxy.h), owned; NULL: none */
 	struct fs_keeper *keeper;	/* keep_seek_index= (keepidx.c), owned; NULL: off */
+	struct fs_syncer *syncer;	/* the deferred sync (syncer.c), owned; NULL: sync_commit */
 };
 
 /* The control socket and its thread (control.c). */

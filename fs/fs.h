@@ -58,6 +58,9 @@ struct fs_config {
 	bool any_hash;			/* any_hash: ask the Pkg server for unknown hashes */
 	bool no_open;			/* no_open: zero-message opens where the kernel has them
 					 * (default false) */
+	bool sync_commit;		/* sync_commit: an install waits for the disk
+					 * before it is served (else syncer.c) */
+	double sync_after;		/* sync_after: seconds from an install to its sync */
 	bool keep_seek_index;		/* keep_seek_index: make and keep the seek index
 					 * of each gzip tarball installed (keepidx.c) */
 	bool xattr;			/* xattr: the user.artifactfs.* attributes (default
@@ -76,6 +79,7 @@ struct fs_config {
 #define FS_INSTALL_TIMEOUT 600.0	/* seconds */
 #define FS_SLOW_INSTALL_LOG 10.0	/* seconds */
 #define FS_NEGATIVE_TIMEOUT 60.0	/* seconds */
+#define FS_SYNC_AFTER 30.0		/* seconds: about the kernel's dirty_expire */
 
 /*
  * fs_config_init - defaults; fs_config_release - free what it owns.
@@ -663,5 +667,32 @@ void fs_keeper_add(struct fs_keeper *k, const char *hash, int fd);
  * is a no-op.  No fs_keeper_add() may run concurrently.
  */
 void fs_keeper_free(struct fs_keeper *k);
+
+
+/* --- the deferred sync (syncer.c) ------------------------------------------------ */
+
+struct fs_syncer;
+
+/*
+ * fs_syncer_new - start the syncer of store s: one thread that runs
+ * store_sync_pending() (store.h) after seconds seconds (>= 0) from the
+ * first fs_syncer_note() not synced yet.  Installs an earlier process left
+ * unsynced are noted at once.  s is borrowed and must outlive the syncer.
+ * Returns 0, -ENOMEM, or pthread_create()'s -errno.
+ */
+int fs_syncer_new(struct store *s, double seconds, struct fs_syncer **ret);
+
+/*
+ * fs_syncer_note - an install was committed without a sync: sync it within
+ * the delay.  Never blocks on the sync.  NULL is a no-op.  Thread-safe.
+ */
+void fs_syncer_note(struct fs_syncer *sy);
+
+/*
+ * fs_syncer_free - stop the thread and, when installs wait, sync them now
+ * (this waits for the disk), then free sy.  NULL is a no-op.  No
+ * fs_syncer_note() may run concurrently.
+ */
+void fs_syncer_free(struct fs_syncer *sy);
 
 #endif

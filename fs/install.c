@@ -201,8 +201,10 @@ out:
 	if (!prog.url[0] && ir && ir->n_sources)
 		snprintf(prog.url, sizeof(prog.url), "%s", ir->sources[ir->n_sources - 1].url);
 	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
-	if (r == 0)
+	if (r == 0) {
+		fs_syncer_note(fs->install.syncer);
 		fs_evict_quota(fs);
+	}
 	if (r == 0 && fs->on_installed)
 		fs->on_installed(fs, hash);
 	return r;
@@ -278,6 +280,11 @@ int fs_install_init(struct fs *fs, struct fs_installer *ret)
 		in->opts.keep_tarball = keep_tarball;
 		in->opts.keep_arg = in->keeper;
 	}
+	if (!c->sync_commit) {
+		r = fs_syncer_new(fs->store, c->sync_after, &in->syncer);
+		if (r < 0)
+			return r;
+	}
 	ret->install = install;
 	ret->ctx = in;
 	if (c->any_hash && in->opts.pkg_server) {
@@ -300,4 +307,6 @@ void fs_install_release(struct fs *fs)
 	fs->install.proxies = NULL;
 	fs_keeper_free(fs->install.keeper); /* after the flights: no install runs */
 	fs->install.keeper = NULL;
+	fs_syncer_free(fs->install.syncer); /* the last sync, after the last install */
+	fs->install.syncer = NULL;
 }

@@ -94,6 +94,11 @@ static const char usage_text[] =
 	"                           fetched per file (default never)\n"
 	"    keep_seek_index[=BOOL] make and keep the seek index of each gzip tarball\n"
 	"                           installed, in the background (default false)\n"
+	"    sync_after=SECS        make installs durable (syncfs) this long after they\n"
+	"                           are served (default 30); a reboot before that checks\n"
+	"                           them again\n"
+	"    sync_commit[=BOOL]     an install waits for the disk before it is served\n"
+	"                           (default false)\n"
 	"    (BOOL: true/false, yes/no, on/off or 1/0; bare means true)\n"
 	"\n"
 	"FUSE options: allow_other, default_permissions, max_threads=N, ... (see\n"
@@ -593,7 +598,8 @@ int main(int argc, char **argv)
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out;
 
-	r = store_open(store_path_abs, STORE_CREATE, &fs.store, &msg);
+	r = store_open(store_path_abs, STORE_CREATE | (cfg.sync_commit ? STORE_SYNC_COMMIT : 0),
+		       &fs.store, &msg);
 	if (r < 0) {
 		fs_log(FS_LOG_ERR, "store '%s': %s", store_path_abs, msg ? msg : strerror(-r));
 		goto out;

@@ -19,6 +19,7 @@ static const struct command {
 	{ "fetch", cmd_fetch, "install the artifacts of an Artifacts.toml into the store" },
 	{ "ls", cmd_ls, "list the installed artifacts" },
 	{ "verify", cmd_verify, "re-hash installed artifacts; quarantine mismatches" },
+	{ "sync", cmd_sync, "make durable the installs served before they were on disk" },
 	{ "pack", cmd_pack, "write a directory as a deterministic Tar.jl-style tarball" },
 	{ "bind", cmd_bind, "add or replace an artifact entry in an Artifacts.toml" },
 	{ "unbind", cmd_unbind, "remove an artifact or one platform entry from an Artifacts.toml" },

@@ -37,6 +37,7 @@ int cmd_resolve(int argc, char **argv);
 int cmd_fetch(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 int cmd_pack(int argc, char **argv);
 int cmd_bind(int argc, char **argv);
 int cmd_unbind(int argc, char **argv);

@@ -79,6 +79,9 @@ static void usage(FILE *f)
 		"      --seek-index         also make the seek index of each gzip tarball\n"
 		"                           installed and keep it in the store, for a\n"
 		"                           publisher (see 'artifactctl seek-index')\n"
+		"      --sync               wait for the disk before each install counts as\n"
+		"                           done (default: synced later, see 'artifactctl\n"
+		"                           sync'; a reboot before that checks it again)\n"
 		"  -v, --verbose            also report failed attempts that are retried\n"
 		"  -h, --help               show this help\n"
 		"\n"
@@ -108,6 +111,7 @@ struct fetch_opts {
 	const char *proxy; /* --proxy, NULL: not given */
 	bool proxy_shard;
 	bool seek_index; /* --seek-index */
+	bool sync;	 /* --sync */
 	long connect_timeout, low_speed_time, timeout;
 	uint64_t max_unpacked; /* 0: the built-in default */
 	const char *file;
@@ -132,7 +136,7 @@ static long seconds_arg(const char *opt, const char *v)
 static void parse_args(int argc, char **argv, struct fetch_opts *o)
 {
 	enum { OPT_IGNORE = 256, OPT_CA, OPT_CONNECT, OPT_LOWSPEED, OPT_TIMEOUT, OPT_SOURCES,
-	       OPT_UNPACKED, OPT_PROXY, OPT_SHARD, OPT_SEEKIDX };
+	       OPT_UNPACKED, OPT_PROXY, OPT_SHARD, OPT_SEEKIDX, OPT_SYNC };
 	static const struct option longopts[] = {
 		{"store", required_argument, NULL, 's'},
 		{"platform", required_argument, NULL, 'p'},
@@ -150,6 +154,7 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 		{"proxy", required_argument, NULL, OPT_PROXY},
 		{"proxy-shard", no_argument, NULL, OPT_SHARD},
 		{"seek-index", no_argument, NULL, OPT_SEEKIDX},
+		{"sync", no_argument, NULL, OPT_SYNC},
 		{"verbose", no_argument, NULL, 'v'},
 		CTL_OPTIONS_END,
 	};
@@ -218,6 +223,9 @@ static void parse_args(int argc, char **argv, struct fetch_opts *o)
 			break;
 		case OPT_SEEKIDX:
 			o->seek_index = true;
+			break;
+		case OPT_SYNC:
+			o->sync = true;
 			break;
 		case OPT_UNPACKED:
 			if (units_parse_bytes(optarg, &o->max_unpacked) < 0 || o->max_unpacked == 0)
@@ -664,7 +672,7 @@ int cmd_fetch(int argc, char **argv)
 
 	/* the store: --store, then $ARTIFACTFS_STORE, then the default */
 	store_dir = ctl_store_dir(o.store);
-	r = store_open(store_dir, STORE_CREATE, &s, &msg);
+	r = store_open(store_dir, STORE_CREATE | (o.sync ? STORE_SYNC_COMMIT : 0), &s, &msg);
 	if (r < 0) {
 		ctl_warnx("cannot open the store: %s", msg ? msg : strerror(-r));
 		goto out;

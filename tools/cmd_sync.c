@@ -22,8 +22,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: %s sync [--store DIR]\n\n"
 		   "Make durable (one syncfs) every install that was served before its bytes\n"
-		   "were on disk: those of 'artifactctl fetch' without --sync, and the daemon's\n"
-		   "until its sync_after.  Prints how many there were.\n"
+		   "were on disk (artifactctl fetch by default, the daemon until its\n"
+		   "sync_after).  Prints how many there were.\n"
 		   "Exits 1 when the store cannot be opened or the sync fails.\n\n"
 		   "  --store DIR  the store (default: $ARTIFACTFS_STORE, else %s)\n",
 		progname, CTL_STORE_DEFAULT);

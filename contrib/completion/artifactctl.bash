@@ -14,7 +14,7 @@
 # here are exactly those that "artifactctl --help" and "artifactctl COMMAND
 # --help" list: update both together.
 
-_artifactctl_commands="hash platform resolve fetch ls verify pack bind unbind add-mirror publish index seek-index gc root status metrics reload evict wipe prefetch probe"
+_artifactctl_commands="hash platform resolve fetch ls verify sync pack bind unbind add-mirror publish index seek-index gc root status metrics reload evict wipe prefetch probe"
 
 # _artifactctl_opts COMMAND [SUBCOMMAND]: the options of COMMAND.
 _artifactctl_opts() {
@@ -25,11 +25,12 @@ _artifactctl_opts() {
 	fetch)
 		echo "-s --store -p --platform -t --tag -l --include-lazy -j --jobs" \
 			"-P --pkg-server --ignore-hashes --ca-file --connect-timeout" \
-			"--low-speed-time --timeout --max-unpacked --sources-from --proxy --proxy-shard --seek-index" \
+			"--low-speed-time --timeout --max-unpacked --sources-from --proxy --proxy-shard --seek-index --sync" \
 			"-v --verbose -h --help"
 		;;
 	ls) echo "--store --json -h --help" ;;
 	verify) echo "--store -h --help" ;;
+	sync) echo "--store -h --help" ;;
 	pack) echo "-o --output -l --level -j --jobs --json -h --help" ;;
 	bind) echo "-u --url --sha256 --size -p --platform -l --lazy -f --force -h --help" ;;
 	unbind) echo "-p --platform -h --help" ;;

@@ -10,10 +10,11 @@
 # tar.gz (gzip -6) and tar.zst (zstd -3) into $BENCH_DATA (default
 # ${TMPDIR:-/tmp}/artifactfs-bench-install) and kept.  Each round runs
 # every method once, in turn (interleaved), $BENCH_RUNS rounds (default 3):
-#   fetch             artifactctl fetch (ISA-L or libzstd, three threads)
-#   fetch-nosync      the same with ARTIFACTFS_UNSAFE_NO_FSYNC=1: without the
-#                     syncfs() before the rename, i.e. what durability costs
-#                     (the pipes below write to the page cache only)
+#   fetch             artifactctl fetch (ISA-L or libzstd, three threads);
+#                     durable later (its mark makes a reboot check it)
+#   fetch-sync        artifactctl fetch --sync: the syncfs() before the
+#                     rename, i.e. what waiting for the disk costs (the
+#                     pipes below write to the page cache only)
 #   fetch-1thread     the same with ARTIFACTFS_PIPELINE=0 (one thread)
 #   fetch-libarchive  ARTIFACTFS_PIPELINE=0 ARTIFACTFS_INFLATE=libarchive:
 #                     the install as it was before ISA-L (zlib, one thread)
@@ -128,10 +129,17 @@ done
 
 # ---- the methods --------------------------------------------------------------------
 
-# run METHOD COMP: one timed run into a fresh directory; prints seconds.
+# run METHOD COMP: one timed run into a new directory; prints seconds.
+# The directories of a round are removed only after it, then settle()
+# waits: ext4 skips the inodes freed in the last 30 s (dirty_expire) when it
+# allocates new ones, and reads each one's block to know it, which made
+# every method's file creations slower by a third after an rm -rf of the
+# previous run's tree (perf: find_get_block_common, recently_deleted).
+runs=0
 run() {
-	out=$scratch/out
-	rm -rf "$out" && mkdir -p "$out"
+	runs=$((runs + 1))
+	out=$scratch/out.$runs
+	mkdir -p "$out"
 	sync
 	zflag=-z
 	[ "$2" = zst ] && zflag=--zstd
@@ -143,8 +151,7 @@ run() {
 	t0=$(date +%s.%N)
 	case $1 in
 	fetch) "$ARTIFACTCTL" fetch --store "$out" "$scratch/$2.toml" >/dev/null ;;
-	fetch-nosync) ARTIFACTFS_UNSAFE_NO_FSYNC=1 "$ARTIFACTCTL" fetch --store "$out" \
-		"$scratch/$2.toml" >/dev/null ;;
+	fetch-sync) "$ARTIFACTCTL" fetch --sync --store "$out" "$scratch/$2.toml" >/dev/null ;;
 	fetch-1thread) ARTIFACTFS_PIPELINE=0 "$ARTIFACTCTL" fetch --store "$out" \
 		"$scratch/$2.toml" >/dev/null ;;
 	fetch-libarchive) ARTIFACTFS_PIPELINE=0 ARTIFACTFS_INFLATE=libarchive \
@@ -167,8 +174,16 @@ run() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
+# settle: remove the round's directories, write everything back, and wait
+# out ext4's 30 s window of recently freed inodes (see run()).
+settle() {
+	rm -rf "$scratch"/out.*
+	sync
+	sleep 31
+}
+
 for c in gz zst; do
-	methods="fetch fetch-nosync fetch-1thread fetch-libarchive curl|tar"
+	methods="fetch fetch-sync fetch-1thread fetch-libarchive curl|tar"
 	[ -x "$ARTIFACTFS" ] && [ -c /dev/fuse ] && methods="$methods mount"
 	if [ "$c" = gz ]; then
 		command -v igzip >/dev/null && methods="$methods curl|igzip|tar"
@@ -178,6 +193,7 @@ for c in gz zst; do
 		for m in $methods; do
 			run "$m" "$c" >>"$scratch/t-$c-$(echo "$m" | tr '|' '_')"
 		done
+		settle
 	done
 	base=$(median <"$scratch/t-$c-curl_tar")
 	echo "tar.$c, median of $BENCH_RUNS interleaved runs (ratio to curl|tar):"

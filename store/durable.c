@@ -132,6 +132,7 @@ struct mark {
 struct marks {
 	struct store *s;
 	bool foreign;		/* collect the marks of other boots, else of this one */
+	int64_t before;		/* only marks written before this time (this boot's) */
 	struct mark *v;
 	size_t n, cap;
 };
@@ -147,6 +148,13 @@ static int collect(const MDB_val *key, const MDB_val *val, void *ctx, int *rc)
 	}
 	if (this_boot(m->s, val) == m->foreign)
 		return 0;
+	if (!m->foreign && val->mv_size == MARK_LEN) {
+		int64_t when;
+
+		memcpy(&when, val->mv_data, sizeof(when));
+		if (when >= m->before)
+			return 0;
+	}
 	if (m->n == m->cap) {
 		nv = realloc(m->v, (m->cap ? m->cap * 2 : 16) * sizeof(*nv));
 		if (!nv) {
@@ -163,9 +171,9 @@ static int collect(const MDB_val *key, const MDB_val *val, void *ctx, int *rc)
 	return 0;
 }
 
-static int marks_collect(struct store *s, bool foreign, struct marks *m)
+static int marks_collect(struct store *s, bool foreign, int64_t before, struct marks *m)
 {
-	*m = (struct marks){ .s = s, .foreign = foreign };
+	*m = (struct marks){ .s = s, .foreign = foreign, .before = before };
 	if (!s->has_pending_db)
 		return 0;
 	return store_idx_walk(s, s->dbi_pending, "the pending marks", collect, m);
@@ -176,7 +184,7 @@ int store_pending_scan(struct store *s)
 	struct marks m;
 	int r;
 
-	r = marks_collect(s, true, &m);
+	r = marks_collect(s, true, 0, &m);
 	s->foreign_pending = r < 0 || m.n > 0;	/* unsure: check each lookup */
 	free(m.v);
 	return r;
@@ -236,7 +244,8 @@ static int unmark(struct store *s, MDB_txn *txn, void *arg)
 	return 0;
 }
 
-int store_sync_pending(struct store *s, unsigned *synced)
+/* sync_marks - store_sync_pending() of the marks of this boot older than before. */
+static int sync_marks(struct store *s, int64_t before, unsigned *synced)
 {
 	struct marks m;
 	struct unmark u = { &m, 0 };
@@ -246,7 +255,7 @@ int store_sync_pending(struct store *s, unsigned *synced)
 		*synced = 0;
 	if (s->flags & STORE_RDONLY)
 		return store_seterr(s, -EROFS, "store '%s' is open read-only", s->dir);
-	r = marks_collect(s, false, &m);
+	r = marks_collect(s, false, before, &m);
 	if (r < 0 || m.n == 0)
 		goto out;
 	/*
@@ -266,6 +275,16 @@ int store_sync_pending(struct store *s, unsigned *synced)
 out:
 	free(m.v);
 	return r;
+}
+
+int store_sync_pending(struct store *s, unsigned *synced)
+{
+	return sync_marks(s, INT64_MAX, synced);
+}
+
+int store_sync_settled(struct store *s)
+{
+	return sync_marks(s, store_now() - STORE_SETTLED_AGE, NULL);
 }
 
 /* ---- after a reboot ------------------------------------------------------------------- */
@@ -346,7 +365,7 @@ int store_pending_recover(struct store *s, struct store_reconcile_report *rep)
 	size_t i;
 	int r, first = 0;
 
-	r = marks_collect(s, true, &m);
+	r = marks_collect(s, true, 0, &m);
 	if (r < 0) {
 		s->foreign_pending = true;
 		return r;

@@ -302,6 +302,16 @@ int store_pending_del(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HA
 bool store_pending_foreign(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HASH_LEN]);
 
 /*
+ * store_sync_settled - store_sync_pending() of the marks of this boot older
+ * than STORE_SETTLED_AGE seconds, which the kernel has most likely written
+ * back already (so the syncfs() is short): store_open() runs it, so that
+ * installs of a process that never syncs (artifactctl fetch) are not left
+ * for a reboot to check.  Returns 0 or -errno.
+ */
+#define STORE_SETTLED_AGE 60
+int store_sync_settled(struct store *s);
+
+/*
  * store_pending_scan - set s->foreign_pending from the marks (read-only
  * openers, which cannot check the trees).  Returns 0 or -errno.
  */

@@ -441,6 +441,9 @@ int store_open(const char *dir, unsigned flags, struct store **ret, char **errms
 				*store_errmsg(s) ? store_errmsg(s) : strerror(-r));
 			goto out;
 		}
+		/* not an error to open over: the marks stay for the next sync */
+		if (store_sync_settled(s) < 0)
+			store_clear_error(s);
 	} else {
 		/* no check of unsynced trees of an earlier boot: lookups hide them */
 		r = store_pending_scan(s);

@@ -59,7 +59,9 @@ enum store_flags {
  * is resolved with realpath() once.  Takes locks/store.lock shared until
  * store_close(), waiting while a gc holds it exclusive.
  * Unless STORE_RDONLY or STORE_NO_RECONCILE is given, reconciles the store
- * (see store_reconcile()) and fails when that fails.  @ret receives a handle
+ * (see store_reconcile()) and fails when that fails, then makes durable the
+ * installs of this boot committed more than a minute ago without a sync
+ * (store_sync_pending(); a failure there is not one of the open).  @ret receives a handle
  * owned by the caller, released with store_close(); untouched on failure.
  * Test knobs, read here once from the environment: ARTIFACTFS_CRASH_AT (see
  * store_crash_point()), ARTIFACTFS_TEST_MAPSIZE (initial LMDB map size in

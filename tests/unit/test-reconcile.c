@@ -352,6 +352,27 @@ static struct store *reopen(const char *dir, const char *id, unsigned flags)
 	return tu_store_open(dir, flags);
 }
 
+/* age_mark - make the mark of the sample tree two minutes old (store_idx_write fn) */
+static int age_mark(struct store *s, MDB_txn *txn, void *arg)
+{
+	uint8_t h[STORE_HASH_LEN], v[8 + STORE_BOOT_ID_LEN];
+	MDB_val key = { STORE_HASH_LEN, h }, val;
+	int64_t then = store_now() - 120;
+	int rc;
+
+	(void)arg;
+	store_hash_parse(sf_tree_hash, h);
+	rc = mdb_get(txn, s->dbi_pending, &key, &val);
+	if (rc)
+		return rc;
+	if (val.mv_size != sizeof(v))
+		return MDB_CORRUPTED;
+	memcpy(v, val.mv_data, sizeof(v));
+	memcpy(v, &then, sizeof(then));
+	val = (MDB_val){ sizeof(v), v };
+	return mdb_put(txn, s->dbi_pending, &key, &val, 0);
+}
+
 static void test_deferred(void)
 {
 	struct store_reconcile_report rep;
@@ -468,6 +489,22 @@ static void test_deferred(void)
 		is_int(store_reconcile(s, 0, &rep), 0, "reconcile in the same boot");
 		is_int((int)rep.trees_rechecked, 0, "... hashes nothing again");
 		is_int((int)pending(s), 1, "... and keeps the mark for the sync");
+		store_close(s);
+	}
+	free(dir);
+
+	/* a store_open() syncs the marks of this boot older than a minute, not newer ones */
+	dir = installed_deferred("deferred-settled");
+	s = reopen(dir, "boot-a", 0);
+	if (s) {
+		is_int((int)pending(s), 1, "store_open keeps a mark of a few seconds");
+		is_int(store_idx_write(s, age_mark, NULL), 0, "(the mark made 2 minutes old)");
+		store_close(s);
+	}
+	s = reopen(dir, "boot-a", 0);
+	if (s) {
+		is_int((int)pending(s), 0, "store_open syncs a mark older than a minute");
+		ok(tu_installed(s, sf_tree_hash), "... and the tree stays installed");
 		store_close(s);
 	}
 	free(dir);

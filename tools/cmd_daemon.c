@@ -440,8 +440,11 @@ static void print_status(json_t *d)
 	printf("names        %" JSON_INTEGER_FORMAT " (%" JSON_INTEGER_FORMAT " artifacts)\n",
 	       num(d, "names"), num(d, "artifacts_known"));
 	v = json_object_get(d, "installed");
-	printf("installed    %" JSON_INTEGER_FORMAT " artifacts, %s\n", num(v, "artifacts"),
+	printf("installed    %" JSON_INTEGER_FORMAT " artifacts, %s", num(v, "artifacts"),
 	       human(num(v, "bytes"), b1));
+	if (num(d, "pending_sync") > 0)
+		printf(" (%" JSON_INTEGER_FORMAT " not yet synced to disk)", num(d, "pending_sync"));
+	putchar('\n');
 	q = json_object_get(d, "quota");
 	if (num(q, "bytes") > 0)
 		printf("quota        %s, low-water mark %" JSON_INTEGER_FORMAT "%% (%s); "
@@ -620,6 +623,9 @@ static void print_metrics(json_t *d)
 	       (double)num(in, "artifacts"));
 	metric("installed_bytes", "gauge", "Bytes of the installed artifacts.", mp,
 	       (double)num(in, "bytes"));
+	metric("pending_sync_installs", "gauge",
+	       "Installs served but not yet made durable (sync_after).", mp,
+	       (double)num(d, "pending_sync"));
 	metric("quota_bytes", "gauge", "The quota, 0 when none.", mp, (double)num(q, "bytes"));
 	metric("quota_low_bytes", "gauge", "The low-water mark eviction goes down to.", mp,
 	       (double)num(q, "low_bytes"));

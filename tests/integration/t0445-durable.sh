@@ -90,12 +90,14 @@ mnt=$TEST_TMP/mnt
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/s5,toml=$TOML,sync_after=0" || bail_out "mount failed"
 ok "sync_after=0: the file is served" cmp "$SRC" "$mnt/A/lib/data.bin"
 ok "... and made durable in the background (pending_sync 0)" wait_for pending_is "$mnt" 0
+ok "... metrics say 0 not yet synced" sh -c "\"$ARTIFACTCTL\" metrics \"$mnt\" | grep -q '^artifactfs_pending_sync_installs{.*} 0$'"
 ok "... the log says so" wait_for grep -q "made 1 install durable" "$TEST_TMP/fs.log"
 unmount_artifactfs
 
 mount_artifactfs "$mnt" -o "store=$TEST_TMP/s6,toml=$TOML,sync_after=1h" || bail_out "mount failed"
 ok "sync_after=1h: the file is served" cmp "$SRC" "$mnt/A/lib/data.bin"
 is "... before its sync (pending_sync 1)" "$(pending "$mnt")" 1
+ok "... artifactctl status says so" sh -c "\"$ARTIFACTCTL\" status \"$mnt\" | grep -q '1 not yet synced to disk'"
 unmount_artifactfs
 is "a clean stop made it durable" "$(syncd "$TEST_TMP/s6")" "synced 0 installs"
 

@@ -129,17 +129,10 @@ done
 
 # ---- the methods --------------------------------------------------------------------
 
-# run METHOD COMP: one timed run into a new directory; prints seconds.
-# The directories of a round are removed only after it, then settle()
-# waits: ext4 skips the inodes freed in the last 30 s (dirty_expire) when it
-# allocates new ones, and reads each one's block to know it, which made
-# every method's file creations slower by a third after an rm -rf of the
-# previous run's tree (perf: find_get_block_common, recently_deleted).
-runs=0
+# run METHOD COMP: one timed run into a fresh directory; prints seconds.
 run() {
-	runs=$((runs + 1))
-	out=$scratch/out.$runs
-	mkdir -p "$out"
+	out=$scratch/out
+	rm -rf "$out" && mkdir -p "$out"
 	sync
 	zflag=-z
 	[ "$2" = zst ] && zflag=--zstd
@@ -174,14 +167,6 @@ run() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# settle: remove the round's directories, write everything back, and wait
-# out ext4's 30 s window of recently freed inodes (see run()).
-settle() {
-	rm -rf "$scratch"/out.*
-	sync
-	sleep 31
-}
-
 for c in gz zst; do
 	methods="fetch fetch-sync fetch-1thread fetch-libarchive curl|tar"
 	[ -x "$ARTIFACTFS" ] && [ -c /dev/fuse ] && methods="$methods mount"
@@ -193,7 +178,6 @@ for c in gz zst; do
 		for m in $methods; do
 			run "$m" "$c" >>"$scratch/t-$c-$(echo "$m" | tr '|' '_')"
 		done
-		settle
 	done
 	base=$(median <"$scratch/t-$c-curl_tar")
 	echo "tar.$c, median of $BENCH_RUNS interleaved runs (ratio to curl|tar):"

@@ -10,8 +10,9 @@
  * same LMDB transaction as the row, a mark in the "pending" database,
  *
  *   key: the 20-byte tree hash
- *   value: i64 commit time (seconds since the epoch), then the 36 bytes
- *          of the kernel's boot id (/proc/sys/kernel/random/boot_id)
+ *   value: i64 commit time (seconds since the epoch), the 36 bytes of the
+ *          kernel's boot id (/proc/sys/kernel/random/boot_id), and a
+ *          random u64 that tells two commits of one second apart
  *
  * and store_sync_pending() later makes every marked tree durable with one
  * syncfs() and removes the marks.
@@ -33,6 +34,7 @@
  * and every commit waits for the disk as before.
  */
 #include "store/internal.h"
+#include "store/util/random.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,7 +44,7 @@
 #include <unistd.h>
 
 #define BOOT_ID_FILE "/proc/sys/kernel/random/boot_id"
-#define MARK_LEN (8 + STORE_BOOT_ID_LEN)
+#define MARK_LEN (8 + STORE_BOOT_ID_LEN + 8)
 
 /* ---- the boot id ------------------------------------------------------------------- */
 
@@ -86,12 +88,14 @@ int store_pending_put(struct store *s, MDB_txn *txn, const uint8_t hash[STORE_HA
 	MDB_val key = { STORE_HASH_LEN, (void *)hash };
 	uint8_t v[MARK_LEN];
 	int64_t now = store_now();
+	uint64_t nonce = random_id();
 	MDB_val val = { sizeof(v), v };
 
 	if (!s->has_pending_db)
 		return 0;
 	memcpy(v, &now, 8);
 	memcpy(v + 8, s->boot_id, STORE_BOOT_ID_LEN);
+	memcpy(v + 8 + STORE_BOOT_ID_LEN, &nonce, 8);
 	return mdb_put(txn, s->dbi_pending, &key, &val, 0);
 }
 
@@ -259,12 +263,15 @@ static int sync_marks(struct store *s, int64_t before, unsigned *synced)
 	if (r < 0 || m.n == 0)
 		goto out;
 	/*
-	 * One syncfs() writes every tree of the store's filesystem; then the
-	 * fsync() of artifacts/ makes the renames durable.  Only the marks
+	 * One syncfs() writes every tree of the filesystem of artifacts/ (and
+	 * of tmp/, where they were written: a rename does not cross
+	 * filesystems); then the fsync() of artifacts/ makes the renames
+	 * durable.  Only the marks
 	 * seen before the sync began are removed.  A failed sync keeps them,
 	 * so that a reboot checks those trees again.
 	 */
-	if (!s->no_fsync && (store_sys_syncfs(s->dirfd) < 0 || store_sys_fsync(s->artifacts_fd) < 0)) {
+	if (!s->no_fsync &&
+	    (store_sys_syncfs(s->artifacts_fd) < 0 || store_sys_fsync(s->artifacts_fd) < 0)) {
 		r = -errno;
 		store_seterr(s, r, "cannot sync store '%s': %s", s->dir, strerror(-r));
 		goto out;

@@ -355,7 +355,7 @@ static struct store *reopen(const char *dir, const char *id, unsigned flags)
 /* age_mark - make the mark of the sample tree two minutes old (store_idx_write fn) */
 static int age_mark(struct store *s, MDB_txn *txn, void *arg)
 {
-	uint8_t h[STORE_HASH_LEN], v[8 + STORE_BOOT_ID_LEN];
+	uint8_t h[STORE_HASH_LEN], v[8 + STORE_BOOT_ID_LEN + 8];
 	MDB_val key = { STORE_HASH_LEN, h }, val;
 	int64_t then = store_now() - 120;
 	int rc;

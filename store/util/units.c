@@ -64,21 +64,6 @@ int units_parse_bytes(const char *s, uint64_t *ret)
 	return parse_number(s, units, mult, ret);
 }
 
-int units_parse_duration(const char *s, int64_t *ret)
-{
-	static const char *const units[] = {"", "s", "m", "h", "d", "w", NULL};
-	static const uint64_t mult[] = {1, 1, 60, 3600, 86400, 604800};
-	uint64_t n;
-	int r;
-
-	r = parse_number(s, units, mult, &n);
-	if (r == 0 && n > (uint64_t)100 * 366 * 86400)
-		r = -ERANGE;
-	if (r == 0)
-		*ret = (int64_t)n;
-	return r;
-}
-
 /* A number, integer or fraction, not negative, at the start of s: *v and its end. */
 static int leading_number(const char *s, double *v, char **end)
 {
@@ -105,9 +90,23 @@ int units_parse_seconds(const char *s, double *ret)
 		v *= 3600;
 	else if (strcmp(end, "d") == 0)
 		v *= 86400;
+	else if (strcmp(end, "w") == 0)
+		v *= 604800;
 	else if (*end && strcmp(end, "s") != 0)
 		return -EINVAL;
 	*ret = v;
+	return 0;
+}
+
+int units_parse_duration(const char *s, int64_t *ret)
+{
+	double v;
+
+	if (units_parse_seconds(s, &v) < 0)
+		return -EINVAL;
+	if (v > 100.0 * 366 * 86400)
+		return -ERANGE;
+	*ret = (int64_t)ceil(v);
 	return 0;
 }
 

@@ -2,7 +2,7 @@
  * units.h - byte counts and durations as people write them (libc only)
  *
  * One reading and one rendering for every command line and progress line:
- * "512", "64MiB", "2G" bytes; "30s", "15m", "7d" durations; "23.0 MiB" on
+ * "512", "64MiB", "2G" bytes; "30s", "1.5h", "7d" durations; "23.0 MiB" on
  * a terminal.  Stateless and thread safe.
  */
 #ifndef ARTIFACTFS_UNITS_H
@@ -27,20 +27,21 @@ const char *units_human_bytes(uint64_t n, char *buf, size_t size);
 int units_parse_bytes(const char *s, uint64_t *ret);
 
 /*
- * units_parse_duration - s as seconds: decimal digits, then nothing or
- * "s", "m", "h", "d", "w".  *ret is untouched on failure.
- * Returns 0, -EINVAL (not that form), -ERANGE (over a century: surely a
- * mistake).
- */
-int units_parse_duration(const char *s, int64_t *ret);
-
-/*
- * units_parse_seconds - the daemon's durations (artifactfs.toml(5)): a
- * number of seconds, integer or fraction, then nothing, "s", "ms", "m",
- * "min", "h" or "d": "30", "1.5", "500ms", "2m", "1h".  No sign.  *ret is
+ * units_parse_seconds - a duration, the one grammar of the daemon's
+ * settings (artifactfs.toml(5)) and the command lines: a number of
+ * seconds, integer or fraction, then nothing, "s", "ms", "m", "min", "h",
+ * "d" or "w": "30", "1.5", "500ms", "2m", "1h", "7d".  No sign.  *ret is
  * untouched on failure.  Returns 0 or -EINVAL.
  */
 int units_parse_seconds(const char *s, double *ret);
+
+/*
+ * units_parse_duration - units_parse_seconds() in whole seconds, rounded
+ * up ("500ms" is 1), for options that count seconds (gc --grace).  *ret is
+ * untouched on failure.  Returns 0, -EINVAL (not that form), -ERANGE
+ * (over a century: surely a mistake).
+ */
+int units_parse_duration(const char *s, int64_t *ret);
 
 /*
  * units_parse_size - the daemon's sizes (artifactfs.toml(5)): a number,

@@ -60,6 +60,23 @@ static void test_duration(void)
 	is_int(units_parse_duration("101y", &v), -EINVAL, "an unknown unit");
 	is_int(units_parse_duration("5300w", &v), -ERANGE, "over a century");
 	is_int(units_parse_duration("h", &v), -EINVAL, "no digits");
+	/* the daemon's grammar too: one for every duration */
+	is_int(units_parse_duration("1.5h", &v), 0, "duration 1.5h");
+	ok(v == 5400, "... 5400 s");
+	is_int(units_parse_duration("500ms", &v), 0, "duration 500ms");
+	ok(v == 1, "... rounded up to 1 s");
+	is_int(units_parse_duration("2min", &v), 0, "duration 2min");
+	ok(v == 120, "... 120 s");
+	is_int(units_parse_duration("-5", &v), -EINVAL, "no sign");
+	is_int(units_parse_duration("5 m", &v), -EINVAL, "no space");
+}
+
+static void test_seconds_weeks(void)
+{
+	double d = -1;
+
+	is_int(units_parse_seconds("1w", &d), 0, "seconds: 1w");
+	ok(d == 604800, "... 604800 s");
 }
 
 static void test_human(void)
@@ -79,6 +96,7 @@ int main(void)
 
 	test_bytes();
 	test_duration();
+	test_seconds_weeks();
 	test_human();
 	ok(c >= a && a > 0, "the monotonic clock does not go back");
 	return tap_done();

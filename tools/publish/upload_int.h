@@ -1,7 +1,7 @@
 /*
  * upload_int.h - what upload.c (common code, libcurl requests) and the
  * backends upload_s3.c, upload_http.c, upload_file.c and upload_github.c
- * share; not a public header
+ * (with upload_github_api.c, upload_github_int.h) share; not a public header
  */
 #ifndef ARTIFACTCTL_UPLOAD_INT_H
 #define ARTIFACTCTL_UPLOAD_INT_H
@@ -29,7 +29,7 @@ struct upload {
 	char *key_id, *secret, *token;
 	/* http: "user:password" from DEST's userinfo, kept out of every URL */
 	char *userpwd;
-	/* github (upload_github.c) */
+	/* github (upload_github.c, upload_github_int.h) */
 	struct github *gh;
 	/* settings */
 	uint64_t part_size;
@@ -184,7 +184,7 @@ int s3_xml_take(const char **p, const char *e, const char *tag, char **ret);
 int s3_list_page(const char *body, size_t len, const char *prefix, upload_list_fn fn, void *arg,
 	char **next, const char **why);
 
-/* github (upload_github.c) */
+/* github (upload_github.c; head/get/put/list/delete, rate_wait, describe: upload_github_api.c) */
 /* github_dest - whether dest is a GitHub release destination (either form). */
 bool github_dest(const char *dest);
 int github_init(struct upload *u, const char *dest, const struct upload_options *o);

@@ -594,9 +594,11 @@ void fs_evict_pin(struct fs *fs, const char *hash, int delta);
  * artifacts, and with per_file=on the single files of partial/, which go
  * first), evict least-recently-used artifacts without open files down to
  * quota_low percent of it, then make the kernel forget what it cached of them, so
- * that the next access installs them again.  Serialised.
+ * that the next access installs them again.  keep (may be NULL) is never
+ * evicted: the artifact whose install just ended, which its waiters are
+ * about to use (it may then stay over the quota).  Serialised.
  */
-void fs_evict_quota(struct fs *fs);
+void fs_evict_quota(struct fs *fs, const char *keep);
 
 /*
  * fs_evict_quota_partial - with per_file=on and a quota, when the store

@@ -398,14 +398,28 @@ out:
 	return r;
 }
 
+/* What store_evict_lru()'s veto needs: the mount and the hash to keep. */
+struct veto {
+	struct fs *fs;
+	const char *keep;
+};
+
 /*
- * store_evict_lru()'s veto, for each candidate in LRU order: open files
- * here, or in no-open mode the inodes the kernel holds after it was asked
- * to drop them (a file open or a working directory keeps them).
+ * store_evict_lru()'s veto, for each candidate in LRU order: the artifact
+ * just installed, whose waiters have not had it yet (with access times of
+ * one second, it may tie with older ones and sort before them; and when
+ * all the others are in use it would be the only candidate, and the access
+ * that installed it would fail); open files here, or in no-open mode the
+ * inodes the kernel holds after it was asked to drop them (a file open or
+ * a working directory keeps them).
  */
 static bool has_open_files(const char *hash, void *arg)
 {
-	return !release_kernel(arg, hash, FS_EVICT_FORGET_MS / 4);
+	const struct veto *v = arg;
+
+	if (v->keep && strcmp(hash, v->keep) == 0)
+		return true;
+	return !release_kernel(v->fs, hash, FS_EVICT_FORGET_MS / 4);
 }
 
 /*
@@ -432,9 +446,10 @@ static uint64_t reclaim_partial(struct fs *fs, uint64_t installed, uint64_t targ
 	return freed < bytes ? bytes - freed : 0;
 }
 
-void fs_evict_quota(struct fs *fs)
+void fs_evict_quota(struct fs *fs, const char *keep)
 {
 	const struct fs_config *c = fs->cfg;
+	struct veto veto = { fs, keep };
 	struct store_stats st;
 	uint64_t target, partial, freed = 0;
 	unsigned removed = 0;
@@ -452,7 +467,7 @@ void fs_evict_quota(struct fs *fs)
 	/* Least recently used first: write out the batched access times. */
 	store_flush_access(fs->store);
 	r = store_evict_lru(fs->store, target > partial ? target - partial : 0, has_open_files,
-			    fs, &freed, &removed);
+			    &veto, &freed, &removed);
 	fs_log(FS_LOG_NOTICE, "quota: %" PRIu64 " bytes installed, quota %" PRIu64
 	       "; evicted %u artifacts, %" PRIu64 " bytes", st.bytes, c->quota, removed, freed);
 	if (r == -ENOSPC)

@@ -202,7 +202,7 @@ out:
 		snprintf(prog.url, sizeof(prog.url), "%s", ir->sources[ir->n_sources - 1].url);
 	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
 	if (r == 0)
-		fs_evict_quota(fs);
+		fs_evict_quota(fs, hash);
 	if (r == 0 && fs->on_installed)
 		fs->on_installed(fs, hash);
 	return r;

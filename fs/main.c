@@ -614,7 +614,7 @@ int main(int argc, char **argv)
 	fs_flights_set_slow_log(fs.flights, cfg.slow_install_log);
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
-	fs_evict_quota(&fs);
+	fs_evict_quota(&fs, NULL);
 	fs_reload_start(&fs);
 	fs_control_start(&fs);
 	/* Type=notify: mounted, the store open, the workers and the socket up. */

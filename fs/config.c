@@ -37,7 +37,7 @@ void fs_config_init(struct fs_config *c)
 	c->log_level = FS_LOG_INFO;
 	c->slow_install_log = FS_SLOW_INSTALL_LOG;
 	c->negative_timeout = FS_NEGATIVE_TIMEOUT;
-	c->no_open = false;
+	c->no_open = true;
 	c->xattr = true;
 }
 

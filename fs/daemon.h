@@ -45,6 +45,13 @@
 /* Hash trees never change: the kernel may cache them for a day (seconds). */
 #define FS_TREE_TIMEOUT 86400.0
 
+/*
+ * In no-open mode, how long the kernel may keep the entry of /<hash>
+ * (seconds): a path into the artifact then reaches the daemon at least this
+ * often, as the use the quota's least-recently-used order sees (lookup.c).
+ */
+#define FS_USE_TIMEOUT 1.0
+
 enum fs_kind {
 	FS_ROOT,	/* the mount point */
 	FS_NAME,	/* /<name>: a symlink to the selected hash */
@@ -344,7 +351,11 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e);
 /*
  * fs_lookup_entry - the worker of lookup of name in parent.  When the
  * artifact is not installed and may_park, req is parked (fs_park()) and
- * answered later.  Returns 0 with *e filled, 1 when parked, or -errno (with
+ * answered later.  may_park is true for the kernel's own lookup requests
+ * (false: an entry of readdirplus, a parked lookup resuming); in no-open
+ * mode such a lookup of /<hash> notes a use of the artifact
+ * (store_touch()), and its entry is kept FS_USE_TIMEOUT seconds.
+ * Returns 0 with *e filled, 1 when parked, or -errno (with
  * e->entry_timeout set for a negative entry the kernel may cache).
  */
 int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -57,7 +57,7 @@ struct fs_config {
 					 * log line says so (default 10); 0 = never */	bool depot_layout;		/* depot_layout: an artifacts/ directory at the root */
 	bool any_hash;			/* any_hash: ask the Pkg server for unknown hashes */
 	bool no_open;			/* no_open: zero-message opens where the kernel has them
-					 * (default false) */
+					 * (default true) */
 	bool keep_seek_index;		/* keep_seek_index: make and keep the seek index
 					 * of each gzip tarball installed (keepidx.c) */
 	bool xattr;			/* xattr: the user.artifactfs.* attributes (default

@@ -236,7 +236,8 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
 		e->entry_timeout = fs->cfg->name_timeout;
 		return -ENOENT;
 	}
-	fill_entry(fs, in, e, in->kind == FS_HASH ? FS_TREE_TIMEOUT : fs->cfg->name_timeout);
+	fill_entry(fs, in, e, in->kind != FS_HASH ? fs->cfg->name_timeout :
+			      fs->no_open ? FS_USE_TIMEOUT : FS_TREE_TIMEOUT);
 	return 0;
 }
 
@@ -295,7 +296,21 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 
 	switch (p->kind) {
 	case FS_ROOT:
-		return fs_lookup_root(fs, name, e);
+		r = fs_lookup_root(fs, name, e);
+		/*
+		 * No-open mode: a warm read comes from the page cache and sends
+		 * nothing, so the quota's LRU order learns of a use from the
+		 * kernel's lookup of /<hash>, which every path into the artifact
+		 * (through a name, artifacts/<hash> or the hash) revalidates once
+		 * its entry is FS_USE_TIMEOUT old.  Not from a readdirplus of the
+		 * root (may_park false): ls -l of the mount uses nothing.  A
+		 * process that reads on through a file or directory it holds
+		 * pins the artifact instead (evict.c).
+		 */
+		if (r == 0 && may_park && fs->no_open &&
+		    fs_inode_of(fs, e->ino)->kind == FS_HASH)
+			store_touch(fs->store, fs_inode_of(fs, e->ino)->hash);
+		return r;
 	case FS_PFILE:
 		return fs_view_lookup(fs, p, name, e);
 	case FS_HASH:

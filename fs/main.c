@@ -83,7 +83,7 @@ static const char usage_text[] =
 	"    negative_timeout=SECS  how long a Pkg server's \"absent\" is kept (default 60)\n"
 	"    overrides=FILE         a Julia Overrides.toml: overridden hashes are symlinks\n"
 	"    no_open[=BOOL]         zero-message opens: no open/release round trips\n"
-	"                           (default false)\n"
+	"                           (default true)\n"
 	"    xattr[=BOOL]           the user.artifactfs.* attributes (default true;\n"
 	"                           false: a faster ls -l, no xattrs at all)\n"
 	"    per_file[=BOOL]        serve single files of artifacts not installed through\n"

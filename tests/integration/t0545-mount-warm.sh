@@ -2,7 +2,8 @@
 # The warm path on a real mount: in no-open mode (no_open=on, where the
 # kernel has it) repeated reads reach the daemon without an open
 # (the "opens" counter stays at the first one, answered ENOSYS) and serve
-# the store's bytes; with no_open=off every open reaches it.  Eviction
+# the store's bytes; with no_open=off every open reaches it (and counts a
+# hit); no-open mode is the default.  Eviction
 # safety without open files to count: a file held open by a process pins
 # its artifact against artifactctl evict and the quota, and once closed the
 # eviction's own invalidation lets the kernel forget it and the eviction
@@ -37,7 +38,7 @@ opens() {
 		json_get "$TEST_TMP/status.json" counters opens
 }
 
-# --- no-open mode: no open reaches the daemon after the first ----------------------------
+# --- no-open mode: no open reaches the daemon after the first ------------------------------
 # 1.8 MiB installed goes over 1500 KiB: evict down to 85% (1.25 MiB), one artifact.
 mount_artifactfs "$mnt" -o "store=$store,toml=$TEST_TMP/Artifacts.toml,quota=1500K,quota_low=85,no_open=on" ||
 	skip_all "mount failed"
@@ -81,14 +82,27 @@ ok "no leftovers in tmp/" test "$(ls -A "$store/tmp" | wc -l)" -eq 0
 unmount_artifactfs
 is "clean unmount" $? 0
 
-# --- no_open=off (the default): every open reaches the daemon, as before ------------------------------------
+# --- no_open=off: every open reaches the daemon, as before --------------------------------------------------
 mount_artifactfs "$mnt" -o "store=$store,toml=$TEST_TMP/Artifacts.toml,no_open=off" ||
 	skip_all "mount failed"
-for _ in 1 2 3; do
+cat "$mnt/C/NAME" >/dev/null
+hits=$(opens >/dev/null && json_get "$TEST_TMP/status.json" counters hits)
+for _ in 1 2; do
 	cat "$mnt/C/NAME" >/dev/null
 done
 is "no_open=off: three opens at the daemon" "$(opens)" 3
 is "... status says so" "$(json_get "$TEST_TMP/status.json" no_open)" False
+is "... the two opens of a cached lookup are two hits" \
+	"$(json_get "$TEST_TMP/status.json" counters hits)" $((hits + 2))
+unmount_artifactfs
+
+# --- the default is no-open mode -----------------------------------------------------------------
+mount_artifactfs "$mnt" -o "store=$store,toml=$TEST_TMP/Artifacts.toml" || skip_all "mount failed"
+for _ in 1 2 3; do
+	cat "$mnt/C/NAME" >/dev/null
+done
+is "by default one open reaches the daemon (answered ENOSYS)" "$(opens)" 1
+is "... status says no_open" "$(json_get "$TEST_TMP/status.json" no_open)" True
 unmount_artifactfs
 
 # --- xattr=off -----------------------------------------------------------------------------------

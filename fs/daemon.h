@@ -191,6 +191,17 @@ struct fs {
 	 */
 	bool no_open;
 	void (*hold)(struct fs *fs, const char *hash, int delta);
+	/*
+	 * No-opendir mode (with no_open, where the kernel has it; set by
+	 * init): opendir answers ENOSYS, the kernel sends no more opendir
+	 * and releasedir, caches every listing, and readdir comes without a
+	 * handle (dir.c).  The listings of the root and artifacts/ change:
+	 * fs_evict_listing_changed() and their mtime (lookup.c) tell it.
+	 */
+	bool no_opendir;
+	pthread_mutex_t listing_lock;	/* guards listing_sig, listing_mtime */
+	uint64_t listing_sig;		/* what the root's listing was made of */
+	struct timespec listing_mtime;	/* when a change of it was last seen */
 
 	pthread_mutex_t ino_lock;	/* the inode table, fds, graveyard */
 	struct fs_inode **ino_table;
@@ -454,7 +465,12 @@ struct fs_parked {
 	fuse_req_t req;
 	void (*resume)(struct fs_parked *p);
 	fuse_ino_t ino;			/* the inode the request was about */
-	struct fuse_file_info fi;	/* a copy of the request's (open, opendir) */
+	/*
+	 * A copy of the request's (open, opendir); a read or readdir without
+	 * a handle (no-open modes) keeps its offset in fi.fh and size in
+	 * fi.flags.
+	 */
+	struct fuse_file_info fi;
 	char name[];			/* the name looked up (lookup), or "" */
 };
 
@@ -680,6 +696,15 @@ size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder 
  */
 size_t fs_evict_forget(struct fs *fs, const char *hash, enum fs_kind kind);
 
+/*
+ * fs_evict_listing_changed - in no-opendir mode, make the kernel drop what
+ * it cached of the listings of the root and artifacts/ (and their
+ * attributes), after an install, a removal or a reload changed them; a
+ * no-op otherwise.  Calls into the kernel (notify): never from a FUSE
+ * request handler.  Thread-safe.
+ */
+void fs_evict_listing_changed(struct fs *fs);
+
 /* fs_evict_release - drop every pin (at exit). */
 void fs_evict_release(struct fs *fs);
 
@@ -740,6 +765,9 @@ fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name);
 
 /* fs_inode_find_hash - the inode number of hash's FS_HASH inode, or 0. */
 fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash);
+
+/* fs_inode_find_depot - the inode number of the FS_DEPOT directory, or 0. */
+fuse_ino_t fs_inode_find_depot(struct fs *fs);
 
 /* One entry of the kernel's: a name in a directory inode. */
 struct fs_inode_entry {

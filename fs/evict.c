@@ -258,6 +258,18 @@ size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder 
 	return n;
 }
 
+void fs_evict_listing_changed(struct fs *fs)
+{
+	fuse_ino_t depot;
+
+	if (!fs->no_opendir)
+		return;
+	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	depot = fs_inode_find_depot(fs);
+	if (depot)
+		fuse_lowlevel_notify_inval_inode(fs->se, depot, 0, 0);
+}
+
 void fs_evict_release(struct fs *fs)
 {
 	struct fs_pin *p;
@@ -392,6 +404,7 @@ out:
 	pthread_mutex_unlock(&fs->quota_lock);
 	if (r == 0) {
 		forget_hash(fs, hash);
+		fs_evict_listing_changed(fs);
 		if (freed)
 			*freed = bytes;
 	}
@@ -474,8 +487,10 @@ void fs_evict_quota(struct fs *fs, const char *keep)
 		fs_log(FS_LOG_WARNING, "quota: still above %u%% of the quota: the rest is in use",
 		       c->quota_low);
 	fs_stats_add(&fs->stats, FS_STAT_EVICTIONS, removed);
-	if (removed)
+	if (removed) {
 		forget_removed(fs);
+		fs_evict_listing_changed(fs);
+	}
 out:
 	pthread_mutex_unlock(&fs->quota_lock);
 }

@@ -399,6 +399,8 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
  *   INDEX_FETCHES seek indexes fetched from a server (not from the store)
  *   PF_FALLBACKS artifacts whose per-file access failed (a wrong index or
  *                blob, a server without Range...) and that are installed whole
+ *   OPENDIRS     opendir requests (none in no-open mode once the kernel was
+ *                told so: the first answers ENOSYS)
  * A request that runs again after its install (a resumed lookup, opendir,
  * open) is not counted a second time.
  */
@@ -416,6 +418,7 @@ enum fs_stat {
 	FS_STAT_PF_BYTES,
 	FS_STAT_INDEX_FETCHES,
 	FS_STAT_PF_FALLBACKS,
+	FS_STAT_OPENDIRS,
 	FS_STAT_N
 };
 
@@ -458,7 +461,7 @@ uint64_t fs_stats_get(struct fs_stats *s, enum fs_stat which);
  * control socket's JSON and artifactctl show it ("lookups", "hits",
  * "misses", "installs", "failures", "bytes_downloaded", "bytes_served",
  * "evictions", "opens", "perfile_fetches", "perfile_bytes", "index_fetches",
- * "perfile_fallbacks"); NULL when which is out of range.  Static string.
+ * "perfile_fallbacks", "opendirs"); NULL when which is out of range.  Static string.
  */
 const char *fs_stats_name(enum fs_stat which);
 

@@ -201,8 +201,10 @@ out:
 	if (!prog.url[0] && ir && ir->n_sources)
 		snprintf(prog.url, sizeof(prog.url), "%s", ir->sources[ir->n_sources - 1].url);
 	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
-	if (r == 0)
+	if (r == 0) {
 		fs_evict_quota(fs, hash);
+		fs_evict_listing_changed(fs);	/* the root lists it now */
+	}
 	if (r == 0 && fs->on_installed)
 		fs->on_installed(fs, hash);
 	return r;

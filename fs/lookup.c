@@ -64,6 +64,37 @@ static void virtual_stat(struct fs *fs, struct fs_inode *in, struct stat *st, mo
 	st->st_ino = fs_inode_ino(fs, in);
 }
 
+/*
+ * listing_mtime - the mtime of the root and artifacts/ in no-opendir mode,
+ * where the kernel caches their listings: the time a change of what they
+ * list was first seen here (installed artifacts, their bytes, installs, the
+ * name snapshot).  The kernel compares it when it reads a listing from its
+ * start (with FUSE_CAP_AUTO_INVAL_DATA, libfuse's default) and reads the
+ * listing again when it changed, so that even a change made by another
+ * process (gc, artifactctl fetch into the store) shows within name_timeout.
+ */
+static struct timespec listing_mtime(struct fs *fs)
+{
+	struct store_stats st = { 0 };
+	struct fs_names *names;
+	struct timespec t;
+	uint64_t sig;
+
+	store_stats(fs->store, &st);
+	names = fs_reload_names(fs);
+	sig = st.artifacts * 0x9e3779b97f4a7c15ULL ^ st.bytes * 0xc2b2ae3d27d4eb4fULL ^
+	      st.installs * 0x165667b19e3779f9ULL ^ (uint64_t)(uintptr_t)names;
+	fs_names_unref(names);
+	pthread_mutex_lock(&fs->listing_lock);
+	if (sig != fs->listing_sig || !fs->listing_mtime.tv_sec) {
+		fs->listing_sig = sig;
+		clock_gettime(CLOCK_REALTIME, &fs->listing_mtime);
+	}
+	t = fs->listing_mtime;
+	pthread_mutex_unlock(&fs->listing_lock);
+	return t;
+}
+
 int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
 {
 	const char *path;
@@ -75,6 +106,8 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 	switch (in->kind) {
 	case FS_ROOT:
 		virtual_stat(fs, in, st, S_IFDIR | 0555);	/* ino FUSE_ROOT_ID */
+		if (fs->no_opendir)
+			st->st_mtim = st->st_ctim = listing_mtime(fs);
 		*timeout = fs->cfg->name_timeout;
 		return 0;
 	case FS_NAME:
@@ -96,6 +129,8 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 		return 0;
 	case FS_DEPOT:
 		virtual_stat(fs, in, st, S_IFDIR | 0555);
+		if (fs->no_opendir)
+			st->st_mtim = st->st_ctim = listing_mtime(fs);
 		*timeout = fs->cfg->name_timeout;
 		return 0;
 	case FS_LINK: {

@@ -560,6 +560,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.pin_lock, NULL);
 	pthread_cond_init(&fs.pin_cond, NULL);
 	pthread_mutex_init(&fs.quota_lock, NULL);
+	pthread_mutex_init(&fs.listing_lock, NULL);
 	fs_stats_init(&fs.stats);
 	if (fs_inode_init(&fs) < 0)
 		goto out;

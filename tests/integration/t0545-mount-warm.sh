@@ -54,6 +54,27 @@ ok "repeated reads give the store's bytes" cmp "$mnt/A/lib/data.bin" "$store/art
 ok "... and the source's" cmp "$mnt/A/NAME" "$TEST_TMP/src/A/NAME"
 is "... with no further open at the daemon" "$(opens)" 1
 
+# --- no-opendir: no opendir reaches the daemon after the first either --------------------------
+opendirs() {
+	ctl status --json "$mnt" >"$TEST_TMP/status.json" &&
+		json_get "$TEST_TMP/status.json" counters opendirs
+}
+if [ "$(json_get "$TEST_TMP/status.json" no_opendir)" = True ]; then
+	ls "$mnt" >"$TEST_TMP/root1"
+	ok "the root lists A's hash" grep -qx "$A" "$TEST_TMP/root1"
+	(cd "$TEST_TMP/src/A" && ls -aR .) >"$TEST_TMP/ls.src"
+	for _ in 1 2 3; do
+		(cd "$mnt/A" && ls -alR . >/dev/null && ls -aR .) >"$TEST_TMP/ls.mnt"
+	done
+	ok "ls -aR of A, read without opendir, lists what its source does" \
+		diff "$TEST_TMP/ls.src" "$TEST_TMP/ls.mnt"
+	is "one opendir reached the daemon (answered ENOSYS)" "$(opendirs)" 1
+else
+	for t in "the root lists A" "ls -aR of A" "one opendir"; do
+		skip "$t" "the kernel has no zero-message opendirs (FUSE_CAP_NO_OPENDIR_SUPPORT)"
+	done
+fi
+
 # --- eviction safety: a file held open pins its artifact -----------------------------------
 sleep 1.1	# access times have a resolution of one second: A is the least recently used
 ok "read B (an install)" cmp "$mnt/B/lib/data.bin" "$TEST_TMP/src/B/lib/data.bin"
@@ -77,7 +98,9 @@ holder=
 ok "after the close, artifactctl evict of A proceeds" exit_is 0 ctl evict "$mnt" A
 ok "... removed" grep -q "^removed A ($A)" "$TEST_TMP/out"
 fails "... A is gone from the store" installed A
+ok "... and from the root's listing at once" sh -c '! ls "$1" | grep -qx "$2"' sh "$mnt" "$A"
 ok "A is served again (installed anew)" cmp "$mnt/A/lib/data.bin" "$TEST_TMP/src/A/lib/data.bin"
+ok "... and listed in the root at once" sh -c 'ls "$1" | grep -qx "$2"' sh "$mnt" "$A"
 ok "no leftovers in tmp/" test "$(ls -A "$store/tmp" | wc -l)" -eq 0
 unmount_artifactfs
 is "clean unmount" $? 0
@@ -94,6 +117,9 @@ is "no_open=off: three opens at the daemon" "$(opens)" 3
 is "... status says so" "$(json_get "$TEST_TMP/status.json" no_open)" False
 is "... the two opens of a cached lookup are two hits" \
 	"$(json_get "$TEST_TMP/status.json" counters hits)" $((hits + 2))
+ls "$mnt/C/" >/dev/null
+ls "$mnt/C/" >/dev/null
+is "... and every opendir reaches it" "$(opendirs)" 2
 unmount_artifactfs
 
 # --- the default is no-open mode -----------------------------------------------------------------

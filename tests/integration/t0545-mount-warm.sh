@@ -120,6 +120,16 @@ is "... the two opens of a cached lookup are two hits" \
 ls "$mnt/C/" >/dev/null
 ls "$mnt/C/" >/dev/null
 is "... and every opendir reaches it" "$(opendirs)" 2
+# an open file pins its artifact in this mode too, by its open
+C=$(hash_of C)
+exec 4<"$mnt/C/lib/data.bin"
+ok "no_open=off: artifactctl evict of C with a file open is refused: exit status 6" \
+	exit_is 6 ctl evict "$mnt" C
+ok "... C is still installed" installed C
+ok "... the open file reads" cmp /dev/fd/4 "$TEST_TMP/src/C/lib/data.bin"
+exec 4<&-
+ok "after the close, artifactctl evict of C proceeds" exit_is 0 ctl evict "$mnt" C
+fails "... C is gone from the store" installed C
 unmount_artifactfs
 
 # --- the default is no-open mode -----------------------------------------------------------------
@@ -132,7 +142,6 @@ is "... status says no_open" "$(json_get "$TEST_TMP/status.json" no_open)" True
 unmount_artifactfs
 
 # --- xattr=off -----------------------------------------------------------------------------------
-C=$(hash_of C)
 mount_artifactfs "$mnt" -o "store=$store,toml=$TEST_TMP/Artifacts.toml,xattr=off" ||
 	skip_all "mount failed"
 xattr_errno() {

@@ -38,7 +38,7 @@ void fs_config_init(struct fs_config *c)
 	c->slow_install_log = FS_SLOW_INSTALL_LOG;
 	c->negative_timeout = FS_NEGATIVE_TIMEOUT;
 	c->sync_after = FS_SYNC_AFTER;
-	c->no_open = false;
+	c->no_open = true;
 	c->xattr = true;
 }
 

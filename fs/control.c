@@ -167,6 +167,7 @@ static json_t *status_doc(struct fs *fs)
 	pthread_mutex_unlock(&fs->names_lock);
 	e |= json_object_set_new(doc, "names", json_integer((json_int_t)fs_names_count(names)));
 	e |= json_object_set_new(doc, "no_open", json_boolean(fs->no_open));
+	e |= json_object_set_new(doc, "no_opendir", json_boolean(fs->no_opendir));
 	e |= json_object_set_new(doc, "artifacts_known",
 				 json_integer((json_int_t)count_artifacts(names)));
 	e |= json_object_set_new(doc, "installed", json_pack("{s:I, s:I}",

@@ -45,6 +45,13 @@
 /* Hash trees never change: the kernel may cache them for a day (seconds). */
 #define FS_TREE_TIMEOUT 86400.0
 
+/*
+ * In no-open mode, how long the kernel may keep the entry of /<hash>
+ * (seconds): a path into the artifact then reaches the daemon at least this
+ * often, as the use the quota's least-recently-used order sees (lookup.c).
+ */
+#define FS_USE_TIMEOUT 1.0
+
 enum fs_kind {
 	FS_ROOT,	/* the mount point */
 	FS_NAME,	/* /<name>: a symlink to the selected hash */
@@ -185,6 +192,17 @@ struct fs {
 	 */
 	bool no_open;
 	void (*hold)(struct fs *fs, const char *hash, int delta);
+	/*
+	 * No-opendir mode (with no_open, where the kernel has it; set by
+	 * init): opendir answers ENOSYS, the kernel sends no more opendir
+	 * and releasedir, caches every listing, and readdir comes without a
+	 * handle (dir.c).  The listings of the root and artifacts/ change:
+	 * fs_evict_listing_changed() and their mtime (lookup.c) tell it.
+	 */
+	bool no_opendir;
+	pthread_mutex_t listing_lock;	/* guards listing_sig, listing_mtime */
+	uint64_t listing_sig;		/* what the root's listing was made of */
+	struct timespec listing_mtime;	/* when a change of it was last seen */
 
 	pthread_mutex_t ino_lock;	/* the inode table, fds, graveyard */
 	struct fs_inode **ino_table;
@@ -345,7 +363,11 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e);
 /*
  * fs_lookup_entry - the worker of lookup of name in parent.  When the
  * artifact is not installed and may_park, req is parked (fs_park()) and
- * answered later.  Returns 0 with *e filled, 1 when parked, or -errno (with
+ * answered later.  may_park is true for the kernel's own lookup requests
+ * (false: an entry of readdirplus, a parked lookup resuming); in no-open
+ * mode such a lookup of /<hash> notes a use of the artifact
+ * (store_touch()), and its entry is kept FS_USE_TIMEOUT seconds.
+ * Returns 0 with *e filled, 1 when parked, or -errno (with
  * e->entry_timeout set for a negative entry the kernel may cache).
  */
 int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -444,7 +466,12 @@ struct fs_parked {
 	fuse_req_t req;
 	void (*resume)(struct fs_parked *p);
 	fuse_ino_t ino;			/* the inode the request was about */
-	struct fuse_file_info fi;	/* a copy of the request's (open, opendir) */
+	/*
+	 * A copy of the request's (open, opendir); a read or readdir without
+	 * a handle (no-open modes) keeps its offset in fi.fh and size in
+	 * fi.flags.
+	 */
+	struct fuse_file_info fi;
 	char name[];			/* the name looked up (lookup), or "" */
 };
 
@@ -595,9 +622,11 @@ void fs_evict_pin(struct fs *fs, const char *hash, int delta);
  * artifacts, and with per_file=on the single files of partial/, which go
  * first), evict least-recently-used artifacts without open files down to
  * quota_low percent of it, then make the kernel forget what it cached of them, so
- * that the next access installs them again.  Serialised.
+ * that the next access installs them again.  keep (may be NULL) is never
+ * evicted: the artifact whose install just ended, which its waiters are
+ * about to use (it may then stay over the quota).  Serialised.
  */
-void fs_evict_quota(struct fs *fs);
+void fs_evict_quota(struct fs *fs, const char *keep);
 
 /*
  * fs_evict_quota_partial - with per_file=on and a quota, when the store
@@ -668,6 +697,15 @@ size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder 
  */
 size_t fs_evict_forget(struct fs *fs, const char *hash, enum fs_kind kind);
 
+/*
+ * fs_evict_listing_changed - in no-opendir mode, make the kernel drop what
+ * it cached of the listings of the root and artifacts/ (and their
+ * attributes), after an install, a removal or a reload changed them; a
+ * no-op otherwise.  Calls into the kernel (notify): never from a FUSE
+ * request handler.  Thread-safe.
+ */
+void fs_evict_listing_changed(struct fs *fs);
+
 /* fs_evict_release - drop every pin (at exit). */
 void fs_evict_release(struct fs *fs);
 
@@ -728,6 +766,9 @@ fuse_ino_t fs_inode_find_name(struct fs *fs, const char *name);
 
 /* fs_inode_find_hash - the inode number of hash's FS_HASH inode, or 0. */
 fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash);
+
+/* fs_inode_find_depot - the inode number of the FS_DEPOT directory, or 0. */
+fuse_ino_t fs_inode_find_depot(struct fs *fs);
 
 /* One entry of the kernel's: a name in a directory inode. */
 struct fs_inode_entry {

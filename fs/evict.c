@@ -258,6 +258,18 @@ size_t fs_evict_holders(struct fs *fs, const char *hash, struct fs_evict_holder 
 	return n;
 }
 
+void fs_evict_listing_changed(struct fs *fs)
+{
+	fuse_ino_t depot;
+
+	if (!fs->no_opendir)
+		return;
+	fuse_lowlevel_notify_inval_inode(fs->se, FUSE_ROOT_ID, 0, 0);
+	depot = fs_inode_find_depot(fs);
+	if (depot)
+		fuse_lowlevel_notify_inval_inode(fs->se, depot, 0, 0);
+}
+
 void fs_evict_release(struct fs *fs)
 {
 	struct fs_pin *p;
@@ -392,20 +404,35 @@ out:
 	pthread_mutex_unlock(&fs->quota_lock);
 	if (r == 0) {
 		forget_hash(fs, hash);
+		fs_evict_listing_changed(fs);
 		if (freed)
 			*freed = bytes;
 	}
 	return r;
 }
 
+/* What store_evict_lru()'s veto needs: the mount and the hash to keep. */
+struct veto {
+	struct fs *fs;
+	const char *keep;
+};
+
 /*
- * store_evict_lru()'s veto, for each candidate in LRU order: open files
- * here, or in no-open mode the inodes the kernel holds after it was asked
- * to drop them (a file open or a working directory keeps them).
+ * store_evict_lru()'s veto, for each candidate in LRU order: the artifact
+ * just installed, whose waiters have not had it yet (with access times of
+ * one second, it may tie with older ones and sort before them; and when
+ * all the others are in use it would be the only candidate, and the access
+ * that installed it would fail); open files here, or in no-open mode the
+ * inodes the kernel holds after it was asked to drop them (a file open or
+ * a working directory keeps them).
  */
 static bool has_open_files(const char *hash, void *arg)
 {
-	return !release_kernel(arg, hash, FS_EVICT_FORGET_MS / 4);
+	const struct veto *v = arg;
+
+	if (v->keep && strcmp(hash, v->keep) == 0)
+		return true;
+	return !release_kernel(v->fs, hash, FS_EVICT_FORGET_MS / 4);
 }
 
 /*
@@ -432,9 +459,10 @@ static uint64_t reclaim_partial(struct fs *fs, uint64_t installed, uint64_t targ
 	return freed < bytes ? bytes - freed : 0;
 }
 
-void fs_evict_quota(struct fs *fs)
+void fs_evict_quota(struct fs *fs, const char *keep)
 {
 	const struct fs_config *c = fs->cfg;
+	struct veto veto = { fs, keep };
 	struct store_stats st;
 	uint64_t target, partial, freed = 0;
 	unsigned removed = 0;
@@ -452,15 +480,17 @@ void fs_evict_quota(struct fs *fs)
 	/* Least recently used first: write out the batched access times. */
 	store_flush_access(fs->store);
 	r = store_evict_lru(fs->store, target > partial ? target - partial : 0, has_open_files,
-			    fs, &freed, &removed);
+			    &veto, &freed, &removed);
 	fs_log(FS_LOG_NOTICE, "quota: %" PRIu64 " bytes installed, quota %" PRIu64
 	       "; evicted %u artifacts, %" PRIu64 " bytes", st.bytes, c->quota, removed, freed);
 	if (r == -ENOSPC)
 		fs_log(FS_LOG_WARNING, "quota: still above %u%% of the quota: the rest is in use",
 		       c->quota_low);
 	fs_stats_add(&fs->stats, FS_STAT_EVICTIONS, removed);
-	if (removed)
+	if (removed) {
 		forget_removed(fs);
+		fs_evict_listing_changed(fs);
+	}
 out:
 	pthread_mutex_unlock(&fs->quota_lock);
 }

@@ -57,7 +57,7 @@ struct fs_config {
 					 * log line says so (default 10); 0 = never */	bool depot_layout;		/* depot_layout: an artifacts/ directory at the root */
 	bool any_hash;			/* any_hash: ask the Pkg server for unknown hashes */
 	bool no_open;			/* no_open: zero-message opens where the kernel has them
-					 * (default false) */
+					 * (default true) */
 	bool sync_commit;		/* sync_commit: an install waits for the disk
 					 * before it is served (else syncer.c) */
 	double sync_after;		/* sync_after: seconds from an install to its sync */
@@ -403,6 +403,8 @@ const char *fs_flight_state(struct fs_flights *f, const char *hash);
  *   INDEX_FETCHES seek indexes fetched from a server (not from the store)
  *   PF_FALLBACKS artifacts whose per-file access failed (a wrong index or
  *                blob, a server without Range...) and that are installed whole
+ *   OPENDIRS     opendir requests (none in no-open mode once the kernel was
+ *                told so: the first answers ENOSYS)
  * A request that runs again after its install (a resumed lookup, opendir,
  * open) is not counted a second time.
  */
@@ -420,6 +422,7 @@ enum fs_stat {
 	FS_STAT_PF_BYTES,
 	FS_STAT_INDEX_FETCHES,
 	FS_STAT_PF_FALLBACKS,
+	FS_STAT_OPENDIRS,
 	FS_STAT_N
 };
 
@@ -462,7 +465,7 @@ uint64_t fs_stats_get(struct fs_stats *s, enum fs_stat which);
  * control socket's JSON and artifactctl show it ("lookups", "hits",
  * "misses", "installs", "failures", "bytes_downloaded", "bytes_served",
  * "evictions", "opens", "perfile_fetches", "perfile_bytes", "index_fetches",
- * "perfile_fallbacks"); NULL when which is out of range.  Static string.
+ * "perfile_fallbacks", "opendirs"); NULL when which is out of range.  Static string.
  */
 const char *fs_stats_name(enum fs_stat which);
 

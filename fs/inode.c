@@ -337,6 +337,11 @@ fuse_ino_t fs_inode_find_hash(struct fs *fs, const char *hash)
 	return find_key(fs, FS_HASH, hash);
 }
 
+fuse_ino_t fs_inode_find_depot(struct fs *fs)
+{
+	return find_key(fs, FS_DEPOT, FS_DEPOT_DIR);
+}
+
 /* The inode of (kind, key, hash) or NULL; called with fs->ino_lock held. */
 static struct fs_inode *find_locked(struct fs *fs, enum fs_kind kind, const char *key,
 				    const char *hash)

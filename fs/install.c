@@ -203,7 +203,8 @@ out:
 	count(fs, req.name, hash, prog.url[0] ? prog.url : NULL, r, *errmsg);
 	if (r == 0) {
 		fs_syncer_note(fs->install.syncer);
-		fs_evict_quota(fs);
+		fs_evict_quota(fs, hash);
+		fs_evict_listing_changed(fs);	/* the root lists it now */
 	}
 	if (r == 0 && fs->on_installed)
 		fs->on_installed(fs, hash);

@@ -64,6 +64,37 @@ static void virtual_stat(struct fs *fs, struct fs_inode *in, struct stat *st, mo
 	st->st_ino = fs_inode_ino(fs, in);
 }
 
+/*
+ * listing_mtime - the mtime of the root and artifacts/ in no-opendir mode,
+ * where the kernel caches their listings: the time a change of what they
+ * list was first seen here (installed artifacts, their bytes, installs, the
+ * name snapshot).  The kernel compares it when it reads a listing from its
+ * start (with FUSE_CAP_AUTO_INVAL_DATA, libfuse's default) and reads the
+ * listing again when it changed, so that even a change made by another
+ * process (gc, artifactctl fetch into the store) shows within name_timeout.
+ */
+static struct timespec listing_mtime(struct fs *fs)
+{
+	struct store_stats st = { 0 };
+	struct fs_names *names;
+	struct timespec t;
+	uint64_t sig;
+
+	store_stats(fs->store, &st);
+	names = fs_reload_names(fs);
+	sig = st.artifacts * 0x9e3779b97f4a7c15ULL ^ st.bytes * 0xc2b2ae3d27d4eb4fULL ^
+	      st.installs * 0x165667b19e3779f9ULL ^ (uint64_t)(uintptr_t)names;
+	fs_names_unref(names);
+	pthread_mutex_lock(&fs->listing_lock);
+	if (sig != fs->listing_sig || !fs->listing_mtime.tv_sec) {
+		fs->listing_sig = sig;
+		clock_gettime(CLOCK_REALTIME, &fs->listing_mtime);
+	}
+	t = fs->listing_mtime;
+	pthread_mutex_unlock(&fs->listing_lock);
+	return t;
+}
+
 int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *timeout)
 {
 	const char *path;
@@ -75,6 +106,8 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 	switch (in->kind) {
 	case FS_ROOT:
 		virtual_stat(fs, in, st, S_IFDIR | 0555);	/* ino FUSE_ROOT_ID */
+		if (fs->no_opendir)
+			st->st_mtim = st->st_ctim = listing_mtime(fs);
 		*timeout = fs->cfg->name_timeout;
 		return 0;
 	case FS_NAME:
@@ -96,6 +129,8 @@ int fs_lookup_attr(struct fs *fs, struct fs_inode *in, struct stat *st, double *
 		return 0;
 	case FS_DEPOT:
 		virtual_stat(fs, in, st, S_IFDIR | 0555);
+		if (fs->no_opendir)
+			st->st_mtim = st->st_ctim = listing_mtime(fs);
 		*timeout = fs->cfg->name_timeout;
 		return 0;
 	case FS_LINK: {
@@ -236,7 +271,8 @@ int fs_lookup_root(struct fs *fs, const char *name, struct fuse_entry_param *e)
 		e->entry_timeout = fs->cfg->name_timeout;
 		return -ENOENT;
 	}
-	fill_entry(fs, in, e, in->kind == FS_HASH ? FS_TREE_TIMEOUT : fs->cfg->name_timeout);
+	fill_entry(fs, in, e, in->kind != FS_HASH ? fs->cfg->name_timeout :
+			      fs->no_open ? FS_USE_TIMEOUT : FS_TREE_TIMEOUT);
 	return 0;
 }
 
@@ -295,7 +331,21 @@ int fs_lookup_entry(struct fs *fs, fuse_req_t req, fuse_ino_t parent, const char
 
 	switch (p->kind) {
 	case FS_ROOT:
-		return fs_lookup_root(fs, name, e);
+		r = fs_lookup_root(fs, name, e);
+		/*
+		 * No-open mode: a warm read comes from the page cache and sends
+		 * nothing, so the quota's LRU order learns of a use from the
+		 * kernel's lookup of /<hash>, which every path into the artifact
+		 * (through a name, artifacts/<hash> or the hash) revalidates once
+		 * its entry is FS_USE_TIMEOUT old.  Not from a readdirplus of the
+		 * root (may_park false): ls -l of the mount uses nothing.  A
+		 * process that reads on through a file or directory it holds
+		 * pins the artifact instead (evict.c).
+		 */
+		if (r == 0 && may_park && fs->no_open &&
+		    fs_inode_of(fs, e->ino)->kind == FS_HASH)
+			store_touch(fs->store, fs_inode_of(fs, e->ino)->hash);
+		return r;
 	case FS_PFILE:
 		return fs_view_lookup(fs, p, name, e);
 	case FS_HASH:

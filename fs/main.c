@@ -82,8 +82,8 @@ static const char usage_text[] =
 	"                           JULIA_PKG_SERVER) for hashes no file names\n"
 	"    negative_timeout=SECS  how long a Pkg server's \"absent\" is kept (default 60)\n"
 	"    overrides=FILE         a Julia Overrides.toml: overridden hashes are symlinks\n"
-	"    no_open[=BOOL]         zero-message opens: no open/release round trips\n"
-	"                           (default false)\n"
+	"    no_open[=BOOL]         zero-message opens: no open/release, opendir/\n"
+	"                           releasedir round trips (default true)\n"
 	"    xattr[=BOOL]           the user.artifactfs.* attributes (default true;\n"
 	"                           false: a faster ls -l, no xattrs at all)\n"
 	"    per_file[=BOOL]        serve single files of artifacts not installed through\n"
@@ -565,6 +565,7 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.pin_lock, NULL);
 	pthread_cond_init(&fs.pin_cond, NULL);
 	pthread_mutex_init(&fs.quota_lock, NULL);
+	pthread_mutex_init(&fs.listing_lock, NULL);
 	fs_stats_init(&fs.stats);
 	if (fs_inode_init(&fs) < 0)
 		goto out;
@@ -620,7 +621,7 @@ int main(int argc, char **argv)
 	fs_flights_set_slow_log(fs.flights, cfg.slow_install_log);
 	fs_log(FS_LOG_NOTICE, "serving %zu names at %s from store %s", fs_names_count(fs.names),
 	       opts.mountpoint, store_dir(fs.store));
-	fs_evict_quota(&fs);
+	fs_evict_quota(&fs, NULL);
 	fs_reload_start(&fs);
 	fs_control_start(&fs);
 	/* Type=notify: mounted, the store open, the workers and the socket up. */

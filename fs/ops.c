@@ -211,13 +211,17 @@ static void resume_open(struct fs_parked *p)
 	reply_open(p->fs, p->req, do_open(p->fs, p->req, p->ino, &p->fi, false), &p->fi);
 }
 
-static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+static void resume_read(struct fs_parked *p);
+
+static void do_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi, bool may_park)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	struct fuse_file_info park_fi = { 0 };
 	struct fs *fs = fs_of(req);
+	struct fs_inode *in;
 	struct stat st;
-	int fd = (int)fi->fh;
+	int fd = (int)fi->fh, r;
 
 	/*
 	 * No-open mode: no handle; the file is opened for the read (one
@@ -231,7 +235,22 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			return;
 		}
 	} else if (fs->no_open) {
-		fd = fs_inode_open(fs, fs_inode_of(fs, ino), O_RDONLY);
+		in = fs_inode_of(fs, ino);
+		fd = fs_inode_open(fs, in, O_RDONLY);
+		if (fd < 0 && may_park && !fs_evict_installed(fs, in->hash)) {
+			/*
+			 * The tree went under the kernel's inode (removed by
+			 * hand; the pins keep gc and the quota off it): install
+			 * it again and read then, as an open would.  The parked
+			 * read keeps its offset in fi.fh and its size in fi.flags.
+			 */
+			park_fi.fh = (uint64_t)off;
+			park_fi.flags = (int)size;
+			r = fs_park(fs, req, in->hash, resume_read, ino, NULL, &park_fi);
+			if (r < 0)
+				fuse_reply_err(req, -r);
+			return;
+		}
 		if (fd < 0) {
 			fuse_reply_err(req, -fd);
 			return;
@@ -254,6 +273,20 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 	if (fs->no_open)
 		close(fd);
+}
+
+static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	do_read(req, ino, size, off, fi, true);
+}
+
+/* A parked read of no-open mode, after the install: read again. */
+static void resume_read(struct fs_parked *p)
+{
+	struct fuse_file_info none = { 0 };
+
+	do_read(p->req, p->ino, (size_t)p->fi.flags, (off_t)p->fi.fh, &none, false);
 }
 
 static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -379,6 +412,9 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 		fs->no_open = true;
 		fs->hold = fs_evict_pin;
 	}
+	/* ... and of directories (dir.c): no opendir and releasedir, cached listings. */
+	if (fs->cfg->no_open && (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT))
+		fs->no_opendir = true;
 	/* Splice the bytes of store files straight into the FUSE device. */
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;

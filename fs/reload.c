@@ -257,6 +257,7 @@ int fs_reload_now(struct fs *fs, void (*change)(void *arg, char what, const char
 		free_list(ov, on);
 	}
 	invalidate_changes(fs, old, n, change, arg);
+	fs_evict_listing_changed(fs);
 	fs_names_unref(old);
 	fs_log(FS_LOG_NOTICE, "reloaded: %zu names", fs_names_count(n));
 	goto out;

@@ -27,6 +27,7 @@ static const char *const stat_names[FS_STAT_N] = {
 	[FS_STAT_PF_BYTES] = "perfile_bytes",
 	[FS_STAT_INDEX_FETCHES] = "index_fetches",
 	[FS_STAT_PF_FALLBACKS] = "perfile_fallbacks",
+	[FS_STAT_OPENDIRS] = "opendirs",
 };
 
 void fs_stats_init(struct fs_stats *s)

@@ -592,6 +592,8 @@ static void print_metrics(json_t *d)
 		{ "bytes_served", "served_bytes_total", "Bytes of file data read through the mount." },
 		{ "evictions", "evictions_total", "Artifacts removed by the quota, evict or wipe." },
 		{ "opens", "opens_total", "Open requests of the kernel (none in no_open mode)." },
+		{ "opendirs", "opendirs_total",
+		  "Opendir requests of the kernel (none in no_open mode)." },
 		{ "perfile_fetches", "perfile_fetches_total",
 		  "Single files fetched through a seek index (per_file)." },
 		{ "perfile_bytes", "perfile_downloaded_bytes_total",

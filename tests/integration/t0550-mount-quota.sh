@@ -97,4 +97,23 @@ ok "what gc removed is installed again on the next access" \
 
 unmount_artifactfs
 is "clean unmount" $? 0
+
+# --- the artifact just installed is not the quota's victim ------------------------------------
+: >"$TEST_TMP/fs.log"
+# A, B and C held open fill the store; D goes over the quota and is the only
+# artifact without an open file: it stays (over the quota) for the access
+# that installed it, which must not fail.
+mount_artifactfs "$mnt" -o "store=$TEST_TMP/store2,toml=$TEST_TMP/Artifacts.toml,quota=3584K,quota_low=60" ||
+	skip_all "mount failed"
+exec 4<"$mnt/A/lib/data.bin" 5<"$mnt/B/lib/data.bin" 6<"$mnt/C/lib/data.bin"
+ok "an install over the quota with everything else held open serves its access" \
+	cmp "$mnt/D/lib/data.bin" "$TEST_TMP/src/D/lib/data.bin"
+ok "... the artifact stays installed" test -d "$TEST_TMP/store2/artifacts/$(hash_of D)"
+ok "... and the log says the rest is in use" grep -q "quota: still above 60% of the quota" "$TEST_TMP/fs.log"
+for fd in 4 5 6; do
+	ok "held file $fd still reads" test "$(wc -c <"/dev/fd/$fd")" -eq 1048576
+done
+exec 4<&- 5<&- 6<&-
+unmount_artifactfs
+is "clean unmount" $? 0
 done_testing

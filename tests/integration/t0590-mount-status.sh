@@ -39,7 +39,10 @@ size() { stat -c %s "$1"; }
 want_dl=$(($(size "$TEST_TMP/A.tar.gz") + $(size "$TEST_TMP/B.tar.gz") + $(size "$TEST_TMP/C.tar.gz")))
 
 mnt=$TEST_TMP/mnt
-opts="store=$TEST_TMP/store,toml=$TEST_TMP/Artifacts.toml"
+# no_open=off: every opendir reaches the daemon, so that the counts below are
+# exact (in no-open mode, the default, a second listing comes from the
+# kernel's cache and counts nothing: t0545)
+opts="store=$TEST_TMP/store,toml=$TEST_TMP/Artifacts.toml,no_open=off"
 mount_artifactfs "$mnt" -o "$opts" || skip_all "mount failed"
 sock=/run/artifactfs/$(printf '%s' "${mnt#/}" | "$PY" -c 'import sys
 s = sys.stdin.read()
@@ -125,6 +128,7 @@ assert samples["artifactfs_installs_total"] == 3 and samples["artifactfs_hits_to
 assert samples["artifactfs_install_failures_total"] == 1
 assert "artifactfs_downloaded_bytes_total" in samples and "artifactfs_uptime_seconds" in samples
 assert "artifactfs_opens_total" in samples
+assert samples["artifactfs_opendirs_total"] >= 5
 ' "$TEST_TMP/metrics.txt"
 if command -v promtool >/dev/null 2>&1; then
 	ok "promtool check metrics accepts it" sh -c 'promtool check metrics <"$1"' sh "$TEST_TMP/metrics.txt"

@@ -72,7 +72,8 @@ vg_exec() {
 	_ve_dir=$1
 	shift
 	mkdir -p "$_ve_dir" || exit 1
-	printf '%s\n' "$*" >"$_ve_dir/$$.cmd"
+	printf '%s%s\n' "${ARTIFACTFS_CRASH_AT:+ARTIFACTFS_CRASH_AT=$ARTIFACTFS_CRASH_AT }" "$*" \
+		>"$_ve_dir/$$.cmd"
 	_ve_supp=
 	[ -f "$vg_supp" ] && _ve_supp=--suppressions=$vg_supp
 	# shellcheck disable=SC2086 # _ve_supp is one option or none

@@ -4,7 +4,7 @@
 #                               and the artifactfs binary are there
 #   mount_artifactfs MNT OPT... start "artifactfs -f MNT -o OPT..." in the
 #                               background with its log in $TEST_TMP/fs.log,
-#                               wait (at most 10 s) until MNT is mounted;
+#                               wait (at most 10 s, test_time) until MNT is mounted;
 #                               the mount is undone at exit
 #   unmount_artifactfs          fusermount3 -u, then wait for the daemon;
 #                               returns the daemon's exit status
@@ -73,8 +73,9 @@ mount_artifactfs() {
 	"$ARTIFACTFS" -f "$FS_MNT" "$@" </dev/null >>"$TEST_TMP/fs.log" 2>&1 &
 	FS_PID=$!
 	at_exit unmount_artifactfs
-	wait_ready FS_PID 200 "artifactfs exited before the mount was ready" "$TEST_TMP/fs.log" \
-		"artifactfs not mounted after 10 s" is_mounted "$FS_MNT" || return 1
+	wait_ready FS_PID "$(test_time 200)" "artifactfs exited before the mount was ready" \
+		"$TEST_TMP/fs.log" "artifactfs not mounted after $(test_time 10) s" \
+		is_mounted "$FS_MNT" || return 1
 }
 
 unmount_artifactfs() {
@@ -82,7 +83,7 @@ unmount_artifactfs() {
 	_fs_pid=$FS_PID
 	FS_PID=
 	fusermount3 -u "$FS_MNT" 2>/dev/null || fusermount3 -uz "$FS_MNT" 2>/dev/null
-	(sleep 10; kill -KILL "$_fs_pid") >/dev/null 2>&1 &
+	(sleep "$(test_time 10)"; kill -KILL "$_fs_pid") >/dev/null 2>&1 &
 	_fs_dog=$!
 	wait "$_fs_pid" 2>/dev/null
 	_fs_rc=$?

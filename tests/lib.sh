@@ -15,6 +15,13 @@ test_cleanup() {
 	for h in $test_cleanup_hooks; do
 		"$h" || true
 	done
+	# Under valgrind: the reports again, with those of processes that ended
+	# after done_testing's check (or all of them, when it did not run).
+	if [ -n "${VG_DIR:-}" ] && [ -d "$VG_DIR" ] && [ ! -f "$VG_DIR/failed" ] &&
+		! sh "$TESTS_SRCDIR/valgrind.sh" --check "$VG_DIR" "valgrind at exit" >"$VG_DIR/exit.txt"; then
+		cat "$VG_DIR/exit.txt"
+		echo "Bail out! valgrind errors in a process that ended after the last check"
+	fi
 	if [ -z "${ARTIFACTFS_KEEP:-}" ]; then
 		chmod -R u+w "$TEST_TMP" 2>/dev/null
 		rm -rf "$TEST_TMP"
@@ -22,6 +29,41 @@ test_cleanup() {
 }
 trap test_cleanup EXIT
 trap 'exit 1' INT TERM
+
+# Under valgrind (ARTIFACTFS_VALGRIND=1, which make check-valgrind sets):
+# ARTIFACTCTL and ARTIFACTFS name wrappers that run the built programs
+# through "tests/valgrind.sh --exec" (same pid, signals and exit status),
+# every process's report in $TEST_TMP/valgrind.  done_testing adds a check
+# that no report holds an error; a process that ends after it (a daemon
+# unmounted at exit) is checked at exit, "Bail out!" on an error.
+# TEST_SLOW (10 under valgrind, else 1) scales the bounds on waits and
+# timeouts: test_time SECONDS prints SECONDS * TEST_SLOW.
+TEST_SLOW=1
+VG_DIR=
+if [ "${ARTIFACTFS_VALGRIND:-0}" != 0 ]; then
+	TEST_SLOW=10
+	VG_DIR=$TEST_TMP/valgrind
+	mkdir -p "$VG_DIR/bin"
+	# _vg_quote STRING: STRING single-quoted for sh.
+	_vg_quote() {
+		printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"
+	}
+	for _vg_var in ARTIFACTCTL ARTIFACTFS; do
+		eval "_vg_bin=\${$_vg_var:-}"
+		if [ -z "$_vg_bin" ] || [ ! -x "$_vg_bin" ]; then
+			continue
+		fi
+		_vg_wrap=$VG_DIR/bin/${_vg_bin##*/}
+		printf '#!/bin/sh\nexec sh %s --exec %s %s "$@"\n' \
+			"$(_vg_quote "$TESTS_SRCDIR/valgrind.sh")" "$(_vg_quote "$VG_DIR")" \
+			"$(_vg_quote "$_vg_bin")" >"$_vg_wrap" && chmod +x "$_vg_wrap" || exit 1
+		eval "$_vg_var=\$_vg_wrap"
+		export "${_vg_var?}"
+	done
+fi
+test_time() {
+	echo $(($1 * TEST_SLOW))
+}
 
 # at_exit FUNC: run FUNC when the test exits (unmount, stop servers).
 at_exit() {
@@ -211,7 +253,20 @@ wait_for() {
 }
 
 # done_testing: print the plan; exit status says whether anything failed.
+# Under valgrind, one more check first: no report of the processes run so
+# far holds an error.
 done_testing() {
+	if [ -n "${VG_DIR:-}" ]; then
+		test_count=$((test_count + 1))
+		if sh "$TESTS_SRCDIR/valgrind.sh" --check "$VG_DIR" "valgrind" >"$VG_DIR/check.txt"; then
+			echo "ok $test_count - valgrind: no errors ($(sed -n '1s/^# valgrind: //p' "$VG_DIR/check.txt"))"
+		else
+			echo "not ok $test_count - valgrind: errors in the processes below"
+			test_failed=$((test_failed + 1))
+			cat "$VG_DIR/check.txt"
+			: >"$VG_DIR/failed"
+		fi
+	fi
 	echo "1..$test_count"
 	[ "$test_failed" -eq 0 ]
 }

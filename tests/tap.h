@@ -68,6 +68,7 @@ tap_okf(int pass, const char *file, int line, const char *expr, const char *fmt,
 		char r_[256];                                                                      \
 		snprintf(r_, sizeof(r_), __VA_ARGS__);                                             \
 		printf("ok %d # SKIP %s\n", ++tap_n, r_);                                          \
+		fflush(stdout); /* as tap_result: a fork must not print it again */                \
 	} while (0)
 
 /* diag(fmt, ...): a comment line in the TAP stream. */

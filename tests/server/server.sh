@@ -21,7 +21,7 @@
 #   have_cmd CMD                true when "artifactctl CMD --help" works
 #   fetch_has OPTION            true when "artifactctl fetch --help" names OPTION
 #   fetch_run TAG ARG...        artifactctl fetch ARG... bounded by FETCH_TIMEOUT
-#                               (120 s); stdout/stderr in $TEST_TMP/TAG.out,
+#                               (120 s, test_time); stdout/stderr in $TEST_TMP/TAG.out,
 #                               .err; the exit status in $rc
 #   json_get FILE KEY...        a value of a JSON file (dict: its sorted keys,
 #                               list: its items, one per line)
@@ -127,7 +127,7 @@ fetch_has() {
 fetch_run() {
 	_fr_tag=$1
 	shift
-	timeout -k 5 "${FETCH_TIMEOUT:-120}" "$ARTIFACTCTL" fetch "$@" \
+	timeout -k 5 "${FETCH_TIMEOUT:-$(test_time 120)}" "$ARTIFACTCTL" fetch "$@" \
 		>"$TEST_TMP/$_fr_tag.out" 2>"$TEST_TMP/$_fr_tag.err" </dev/null
 	rc=$?
 }

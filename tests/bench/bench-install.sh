@@ -130,10 +130,21 @@ done
 # ---- the methods --------------------------------------------------------------------
 
 # run METHOD COMP: one timed run into a fresh directory; prints seconds.
+# As root, every run starts from the same caches: dropped, then the tarball
+# read back in (nginx serves it from memory).  Without that a run paid for
+# what the one before it left: after julia-sequence, ext4's inode allocator
+# spent 36% of fetch's samples scanning the cached inode-table blocks of
+# the files just removed (perf: find_inode_bit, recently_deleted,
+# find_get_block_common), 1.44 s of system time against 0.34 s from
+# dropped caches, and which method ran before which decided the figures.
 run() {
 	out=$scratch/out
 	rm -rf "$out" && mkdir -p "$out"
 	sync
+	if [ -w /proc/sys/vm/drop_caches ]; then
+		echo 3 >/proc/sys/vm/drop_caches
+		cat "$BENCH_DATA/w.tar.$2" >/dev/null
+	fi
 	zflag=-z
 	[ "$2" = zst ] && zflag=--zstd
 	if [ "$1" = mount ]; then

@@ -14,13 +14,20 @@
 #include <string.h>
 #include <time.h>
 
+/*
+ * One message, one whole line: publish's workers report at once, and
+ * stderr is unbuffered, so without the lock the pieces of two messages
+ * could share a line.
+ */
 static void vmsg(int err, const char *fmt, va_list ap)
 {
+	flockfile(stderr);
 	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	if (err)
 		fprintf(stderr, ": %s", strerror(-err));
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void ctl_warnx(const char *fmt, ...)

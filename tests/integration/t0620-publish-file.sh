@@ -79,6 +79,8 @@ ok "--dry-run: the destination is not created" test ! -e "$TEST_TMP/new"
 ok "--dry-run: the Artifacts.toml is not created" test ! -e "$TEST_TMP/new.toml"
 is "--dry-run: three would-upload" "$(grep -c ' would-upload ' "$TEST_TMP/dry.out")" 3
 is "--dry-run: nothing packed" "$(grep -c 'would upload, nothing published yet' "$TEST_TMP/dry.err")" 3
+is "--dry-run: the workers' messages never share a line" \
+	"$(grep -c 'artifactctl: .*artifactctl: ' "$TEST_TMP/dry.err")" 0
 
 # --- one tree or one per platform ------------------------------------------------------------
 pub single "$multi" --to "$pubdir/single" --single-platform --name Whole

@@ -6,6 +6,7 @@
 #include "fs/daemon.h"
 #include "store/partial.h"
 #include "store/store.h"
+#include "store/util/time.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -130,24 +131,12 @@ unsigned fs_evict_open_files(struct fs *fs, const char *hash)
 	return pinned(fs, hash);
 }
 
-/* *t = ms milliseconds from now on CLOCK_REALTIME, for pthread_cond_timedwait(). */
-static void deadline(struct timespec *t, unsigned ms)
-{
-	clock_gettime(CLOCK_REALTIME, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t->tv_nsec >= 1000000000) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000;
-	}
-}
-
 bool fs_evict_wait_closed(struct fs *fs, const char *hash, unsigned ms)
 {
 	struct timespec t;
 	bool closed;
 
-	deadline(&t, ms);
+	time_deadline(CLOCK_REALTIME, ms / 1000.0, &t);
 	/*
 	 * With files open here, the last close broadcasts; with none (another
 	 * process pins it) nothing will: the wait is then the caller's tick,
@@ -348,7 +337,7 @@ static bool wait_unpinned(struct fs *fs, const char *hash, unsigned ms)
 	struct timespec t;
 	bool gone;
 
-	deadline(&t, ms);
+	time_deadline(CLOCK_REALTIME, ms / 1000.0, &t);
 	pthread_mutex_lock(&fs->pin_lock);
 	while (!(gone = pinned_locked(fs, hash) == 0))
 		if (pthread_cond_timedwait(&fs->pin_cond, &fs->pin_lock, &t) != 0)

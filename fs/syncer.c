@@ -14,6 +14,7 @@
 
 #include "fs/fs.h"
 #include "store/store.h"
+#include "store/util/time.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -34,21 +35,19 @@ struct fs_syncer {
 
 static void sync_now(struct fs_syncer *sy)
 {
-	struct timespec t0, t1;
+	uint64_t t0 = time_mono_ms();
 	unsigned n = 0;
 	int r;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = store_sync_pending(sy->store, &n);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (r < 0) {
 		/* the marks stay: a reboot checks those trees again */
 		fs_log(FS_LOG_ERR, "cannot make installs durable: %s",
 		       *store_errmsg(sy->store) ? store_errmsg(sy->store) : strerror(-r));
 		store_clear_error(sy->store);
 	} else if (n) {
-		fs_log(FS_LOG_INFO, "made %u install%s durable in %.0f ms", n, n == 1 ? "" : "s",
-		       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+		fs_log(FS_LOG_INFO, "made %u install%s durable in %llu ms", n, n == 1 ? "" : "s",
+		       (unsigned long long)(time_mono_ms() - t0));
 	}
 }
 
@@ -106,20 +105,11 @@ int fs_syncer_new(struct store *s, double after, struct fs_syncer **ret)
 
 void fs_syncer_note(struct fs_syncer *sy)
 {
-	struct timespec now;
-
 	if (!sy)
 		return;
 	pthread_mutex_lock(&sy->lock);
 	if (!sy->noted) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		sy->due.tv_sec = now.tv_sec + (time_t)sy->after;
-		sy->due.tv_nsec = now.tv_nsec +
-				  (long)((sy->after - (double)(time_t)sy->after) * 1e9);
-		if (sy->due.tv_nsec >= 1000000000L) {
-			sy->due.tv_sec++;
-			sy->due.tv_nsec -= 1000000000L;
-		}
+		time_deadline(CLOCK_MONOTONIC, sy->after, &sy->due);
 		sy->noted = true;
 		pthread_cond_signal(&sy->cond);
 	}

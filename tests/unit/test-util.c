@@ -5,6 +5,7 @@
 #include "store/util/hex.h"
 #include "store/util/io.h"
 #include "store/util/random.h"
+#include "store/util/time.h"
 #include "store/util/utf8.h"
 #include "tests/tap.h"
 
@@ -152,6 +153,26 @@ static void test_random_id(void)
 	ok(a != b && b != c && a != c, "random_id: three calls, three ids");
 }
 
+/* time_deadline: seconds from now, nanoseconds kept below a second */
+static void test_deadline(void)
+{
+	struct timespec before, d, after;
+	double lo, hi, at;
+
+	clock_gettime(CLOCK_MONOTONIC, &before);
+	time_deadline(CLOCK_MONOTONIC, 1.75, &d);
+	clock_gettime(CLOCK_MONOTONIC, &after);
+	lo = (double)before.tv_sec + (double)before.tv_nsec / 1e9 + 1.75;
+	hi = (double)after.tv_sec + (double)after.tv_nsec / 1e9 + 1.75;
+	at = (double)d.tv_sec + (double)d.tv_nsec / 1e9;
+	ok(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L, "deadline: tv_nsec normalised (%ld)",
+		d.tv_nsec);
+	ok(at >= lo - 1e-6 && at <= hi + 1e-6, "deadline: 1.75 s from now");
+	time_deadline(CLOCK_REALTIME, 0, &d);
+	clock_gettime(CLOCK_REALTIME, &after);
+	ok(d.tv_sec <= after.tv_sec, "deadline: 0 s is now, on the clock asked for");
+}
+
 int main(void)
 {
 	test_hex_value();
@@ -160,5 +181,6 @@ int main(void)
 	test_write_all();
 	test_replace();
 	test_random_id();
+	test_deadline();
 	return tap_done();
 }

@@ -59,8 +59,8 @@ void store_boot_id_read(struct store *s)
 	memset(s->boot_id, 0, sizeof(s->boot_id));
 	if (v && *v) {
 		/* tests: another value stands for another boot */
-		n = (ssize_t)strlen(v);
-		memcpy(buf, v, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf));
+		n = (ssize_t)strnlen(v, sizeof(buf));
+		memcpy(buf, v, (size_t)n);
 	} else {
 		fd = open(BOOT_ID_FILE, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {

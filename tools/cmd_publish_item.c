@@ -55,31 +55,36 @@ static int temp_fd(void)
 	return fd;
 }
 
+/* What each compression's tarball is named and served as; the last: none. */
+static const struct {
+	const char *compression, *suffix, *type;
+} formats[] = {
+	{ "gzip", ".tar.gz", "application/gzip" },
+	{ "xz", ".tar.xz", "application/x-xz" },
+	{ "bzip2", ".tar.bz2", "application/x-bzip2" },
+	{ "zstd", ".tar.zst", "application/zstd" },
+	{ "", ".tar", "application/x-tar" },
+};
+#define N_FORMATS (sizeof(formats) / sizeof(formats[0]))
+
 static const char *suffix_of(const char *compression)
 {
-	if (strcmp(compression, "gzip") == 0)
-		return ".tar.gz";
-	if (strcmp(compression, "xz") == 0)
-		return ".tar.xz";
-	if (strcmp(compression, "bzip2") == 0)
-		return ".tar.bz2";
-	if (strcmp(compression, "zstd") == 0)
-		return ".tar.zst";
-	return ".tar";
+	size_t i;
+
+	for (i = 0; i < N_FORMATS - 1 && strcmp(compression, formats[i].compression) != 0; i++)
+		;
+	return formats[i].suffix;
 }
 
 static const char *content_type(const char *suffix)
 {
-	if (strcmp(suffix, ".tar.gz") == 0)
-		return "application/gzip";
-	if (strcmp(suffix, ".tar.xz") == 0)
-		return "application/x-xz";
-	if (strcmp(suffix, ".tar.bz2") == 0)
-		return "application/x-bzip2";
-	if (strcmp(suffix, ".tar.zst") == 0)
-		return "application/zstd";
-	return "application/x-tar";
+	size_t i;
+
+	for (i = 0; i < N_FORMATS - 1 && strcmp(suffix, formats[i].suffix) != 0; i++)
+		;
+	return formats[i].type;
 }
+
 /* Pack the directory (or check the tarball): fd, hashes, size, suffix. */
 static int prepare(const struct pub_opts *o, struct item *it)
 {
